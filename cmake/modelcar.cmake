@@ -1,0 +1,51 @@
+# modelcar_module(NAME name [DEPS target...] [TEST_DEPS target...])
+#
+# Called from src/<module>/CMakeLists.txt (or src/llm/<module>/). Builds:
+#   - a static library mc_<name> from every *.cc in the folder except *_test.cc and *_fuzz.cc;
+#   - a GoogleTest binary <name>_test from every *_test.cc in the folder, its tests registered with
+#     CTest under the label "unit".
+# Includes are relative to src/ ("base/status.h"). The library is linked into the modelcar binary.
+function(modelcar_module)
+  cmake_parse_arguments(M "" "NAME" "DEPS;TEST_DEPS" ${ARGN})
+  file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cc)
+  set(lib_srcs ${srcs})
+  list(FILTER lib_srcs EXCLUDE REGEX "_(test|fuzz)\\.cc$")
+  set(test_srcs ${srcs})
+  list(FILTER test_srcs INCLUDE REGEX "_test\\.cc$")
+
+  set(lib mc_${M_NAME})
+  if(lib_srcs)
+    add_library(${lib} STATIC ${lib_srcs})
+    target_include_directories(${lib} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+    target_link_libraries(${lib} PUBLIC ${M_DEPS})
+    set_property(GLOBAL APPEND PROPERTY MODELCAR_LIBS ${lib})
+  else()
+    add_library(${lib} INTERFACE)
+    target_include_directories(${lib} INTERFACE ${PROJECT_SOURCE_DIR}/src)
+    target_link_libraries(${lib} INTERFACE ${M_DEPS})
+  endif()
+
+  if(test_srcs AND BUILD_TESTING)
+    add_executable(${M_NAME}_test ${test_srcs})
+    target_link_libraries(${M_NAME}_test PRIVATE ${lib} ${M_TEST_DEPS} GTest::gtest GTest::gmock
+                          GTest::gtest_main)
+    gtest_discover_tests(${M_NAME}_test PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60
+                         ENVIRONMENT "MODELCAR_SRC=${PROJECT_SOURCE_DIR}")
+  endif()
+endfunction()
+
+# modelcar_integration_test(NAME name COMMAND cmd args... [TIMEOUT seconds] [LABELS l...])
+#
+# Registers a test that runs against the built modelcar binary and real peers. Its environment has
+# MODELCAR_BIN (the binary), MODELCAR_SRC (the source tree) and MODELCAR_BUILD (the build tree).
+# Labelled "integration" (plus LABELS); the sanitizer run skips them.
+function(modelcar_integration_test)
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "COMMAND;LABELS" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 600)
+  endif()
+  add_test(NAME ${T_NAME} COMMAND ${T_COMMAND} WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
+  set_tests_properties(${T_NAME} PROPERTIES
+    LABELS "integration;${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+    ENVIRONMENT "MODELCAR_BIN=$<TARGET_FILE:modelcar>;MODELCAR_SRC=${PROJECT_SOURCE_DIR};MODELCAR_BUILD=${PROJECT_BINARY_DIR}")
+endfunction()

@@ -1,0 +1,75 @@
+# Shared helpers for integration tests and scripts (source this file; bash).
+#   mc_tmpdir               a temp dir removed at exit (MC_TMP)
+#   mc_free_port            prints a free TCP port on 127.0.0.1
+#   mc_start_registry [AUTH_YAML]  starts Debian's docker-registry on 127.0.0.1:<free port>,
+#                           sets REGISTRY (host:port), REGISTRY_DIR and REGISTRY_PID, waits until
+#                           /v2/ answers; stopped at exit. AUTH_YAML is inserted under the top
+#                           level (e.g. an "auth:" block), and MC_REGISTRY_TLS_CERT/KEY turn on TLS.
+#   mc_fail MSG             prints MSG and exits 1
+#   mc_expect_fail CMD...   runs CMD, fails the test if it exits 0; its stderr is in MC_ERR
+set -euo pipefail
+
+MC_CLEANUP=()
+mc_cleanup() {
+  local i
+  for ((i = ${#MC_CLEANUP[@]} - 1; i >= 0; i--)); do eval "${MC_CLEANUP[$i]}" || true; done
+}
+trap mc_cleanup EXIT
+
+mc_fail() { echo "FAIL: $*" >&2; exit 1; }
+
+mc_tmpdir() {
+  MC_TMP=$(mktemp -d /tmp/modelcar-test-XXXXXX)
+  MC_CLEANUP+=("rm -rf '$MC_TMP'")
+}
+
+mc_free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+mc_start_registry() {
+  local auth=${1:-}
+  [ -n "${MC_TMP:-}" ] || mc_tmpdir
+  local port; port=$(mc_free_port)
+  REGISTRY_DIR=$(mktemp -d "$MC_TMP/registry-XXXX")
+  local scheme=http tls=""
+  if [ -n "${MC_REGISTRY_TLS_CERT:-}" ]; then
+    scheme=https
+    tls="  tls: {certificate: $MC_REGISTRY_TLS_CERT, key: $MC_REGISTRY_TLS_KEY}"
+  fi
+  cat > "$REGISTRY_DIR/config.yml" <<YAML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage:
+  cache: {blobdescriptor: inmemory}
+  filesystem: {rootdirectory: $REGISTRY_DIR/data}
+  delete: {enabled: true}
+  maintenance: {uploadpurging: {enabled: false}}
+http:
+  addr: 127.0.0.1:$port
+  secret: modelcar-test-secret
+$tls
+$auth
+YAML
+  /usr/bin/docker-registry serve "$REGISTRY_DIR/config.yml" > "$REGISTRY_DIR/log" 2>&1 &
+  REGISTRY_PID=$!
+  MC_CLEANUP+=("kill $REGISTRY_PID 2>/dev/null; wait $REGISTRY_PID 2>/dev/null")
+  REGISTRY=127.0.0.1:$port
+  local i
+  for i in $(seq 1 100); do
+    if curl -sk -o /dev/null "$scheme://$REGISTRY/v2/"; then return 0; fi
+    kill -0 "$REGISTRY_PID" 2>/dev/null || { cat "$REGISTRY_DIR/log" >&2; mc_fail "registry died"; }
+    sleep 0.1
+  done
+  cat "$REGISTRY_DIR/log" >&2
+  mc_fail "registry did not start on $REGISTRY"
+}
+
+mc_expect_fail() {
+  local errf; errf=$(mktemp)
+  if "$@" 2>"$errf" >/dev/null; then
+    MC_ERR=$(cat "$errf"); rm -f "$errf"
+    mc_fail "expected failure: $*"
+  fi
+  MC_ERR=$(cat "$errf"); rm -f "$errf"
+}
