@@ -1,0 +1,313 @@
+// http::Server over real loopback sockets: httplib's client for HTTP(S), raw sockets for
+// disconnects and plain-HTTP-to-TLS, OpenSSL for reading the served certificate.
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "base/file.h"
+
+namespace modelcar::http {
+namespace {
+
+using namespace std::chrono_literals;
+
+ServerOptions Opts() {
+  ServerOptions o;
+  o.threads = 4;
+  o.max_body_bytes = 1024;
+  return o;
+}
+
+int Connect(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+TEST(ServerTest, RoutesRequestFieldsAndErrors) {
+  Server server(Opts());
+  server.Handle("GET", "/hello", [](const ServerRequest& r) {
+    std::string who(r.Query("name").value_or("nobody"));
+    std::string hdr(r.Header("x-TEST").value_or("-"));
+    auto resp = ServerResponse::Text(200, "hi " + who + " " + hdr + " " + r.remote_addr);
+    resp.headers.push_back({"X-Reply", "yes"});
+    return resp;
+  });
+  server.Handle("POST", "/echo",
+                [](const ServerRequest& r) { return ServerResponse::Json(201, r.body); });
+  ASSERT_TRUE(server.Start().ok());
+  ASSERT_GT(server.port(), 0);
+
+  httplib::Client c("127.0.0.1", server.port());
+  auto res = c.Get("/hello?name=ann", {{"X-Test", "t1"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "hi ann t1 127.0.0.1");
+  EXPECT_EQ(res->get_header_value("X-Reply"), "yes");
+
+  res = c.Post("/echo", "{\"a\":1}", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 201);
+  EXPECT_EQ(res->body, "{\"a\":1}");
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
+
+  res = c.Get("/nope");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  res = c.Get("/echo");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 405);
+  EXPECT_EQ(res->get_header_value("Allow"), "POST");
+
+  res = c.Post("/echo", std::string(4096, 'x'), "text/plain");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  server.Stop();
+  server.Stop();  // idempotent
+}
+
+TEST(ServerTest, BusyFixedPortIsAnError) {
+  Server a(Opts());
+  ASSERT_TRUE(a.Start().ok());
+  ServerOptions o = Opts();
+  o.port = a.port();
+  Server b(o);
+  Status st = b.Start();
+  EXPECT_EQ(st.code(), Code::kUnavailable) << st.ToString();
+}
+
+TEST(ServerTest, StreamsChunks) {
+  Server server(Opts());
+  server.Handle("GET", "/stream", [](const ServerRequest&) {
+    ServerResponse r;
+    r.content_type = "text/event-stream";
+    r.stream = [](StreamSink& sink) {
+      for (int i = 0; i < 50; ++i) {
+        if (!sink.Write("data: " + std::to_string(i) + "\n\n")) return;
+      }
+      sink.Write("data: [DONE]\n\n");
+    };
+    return r;
+  });
+  ASSERT_TRUE(server.Start().ok());
+  httplib::Client c("127.0.0.1", server.port());
+  auto res = c.Get("/stream");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Transfer-Encoding"), "chunked");
+  EXPECT_EQ(res->get_header_value("Content-Type"), "text/event-stream");
+  EXPECT_NE(res->body.find("data: 49\n\ndata: [DONE]\n\n"), std::string::npos);
+  EXPECT_EQ(res->body.rfind("data: 0\n\n", 0), 0u);
+}
+
+TEST(ServerTest, StreamSeesClientDisconnect) {
+  std::promise<int> writes_until_false;
+  Server server(Opts());
+  server.Handle("GET", "/forever", [&](const ServerRequest&) {
+    ServerResponse r;
+    r.stream = [&](StreamSink& sink) {
+      int n = 0;
+      while (sink.Write(std::string(1024, 'z'))) {
+        ++n;
+        std::this_thread::sleep_for(1ms);
+      }
+      writes_until_false.set_value(n);
+    };
+    return r;
+  });
+  ASSERT_TRUE(server.Start().ok());
+  int fd = Connect(server.port());
+  ASSERT_GE(fd, 0);
+  std::string req = "GET /forever HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  char buf[4096];
+  ASSERT_GT(::read(fd, buf, sizeof(buf)), 0);  // the stream has started
+  ::close(fd);
+  auto fut = writes_until_false.get_future();
+  ASSERT_EQ(fut.wait_for(60s), std::future_status::ready) << "stream never saw the disconnect";
+  EXPECT_GE(fut.get(), 1);
+}
+
+TEST(ServerTest, StopEndsStreamsAndReturns) {
+  std::atomic<bool> started{false};
+  Server server(Opts());
+  server.Handle("GET", "/forever", [&](const ServerRequest&) {
+    ServerResponse r;
+    r.stream = [&](StreamSink& sink) {
+      started = true;
+      while (sink.Write("x")) std::this_thread::sleep_for(1ms);
+    };
+    return r;
+  });
+  ASSERT_TRUE(server.Start().ok());
+  std::thread client([port = server.port()] {
+    httplib::Client c("127.0.0.1", port);
+    c.Get("/forever");
+  });
+  while (!started) std::this_thread::sleep_for(1ms);
+  server.Stop();
+  client.join();
+  httplib::Client c("127.0.0.1", server.port());
+  EXPECT_FALSE(c.Get("/forever"));  // no longer listening
+}
+
+TEST(ServerTest, ManyConcurrentClients) {
+  ServerOptions o = Opts();
+  o.threads = 8;
+  Server server(o);
+  std::atomic<int> served{0};
+  server.Handle("GET", "/n", [&](const ServerRequest&) {
+    served++;
+    return ServerResponse::Text(200, "ok");
+  });
+  ASSERT_TRUE(server.Start().ok());
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, port = server.port()] {
+      httplib::Client c("127.0.0.1", port);
+      for (int i = 0; i < 25; ++i) {
+        auto res = c.Get("/n");
+        if (res && res->status == 200 && res->body == "ok") ok++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 400);
+  EXPECT_EQ(served.load(), 400);
+}
+
+class TlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("mc-server-tls-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Writes a self-signed pair with common name `cn` to cert.pem / key.pem (via temp + rename).
+  void MakeCert(const std::string& cn) {
+    std::string d = dir_.string();
+    std::string cmd =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+        "-days 2 -subj /CN=" +
+        cn + " -addext subjectAltName=IP:127.0.0.1 -keyout " + d + "/k.tmp -out " + d +
+        "/c.tmp 2>/dev/null && mv " + d + "/k.tmp " + d + "/key.pem && mv " + d + "/c.tmp " + d +
+        "/cert.pem";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+
+  // Handshakes with the server and returns the served certificate's common name.
+  static std::string ServedCommonName(int port) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    SSL* ssl = SSL_new(ctx);
+    int fd = Connect(port);
+    SSL_set_fd(ssl, fd);
+    std::string cn;
+    if (SSL_connect(ssl) == 1) {
+      X509* cert = SSL_get1_peer_certificate(ssl);
+      char buf[256] = {0};
+      X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof(buf));
+      cn = buf;
+      X509_free(cert);
+      SSL_shutdown(ssl);
+    }
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    ::close(fd);
+    return cn;
+  }
+
+  ServerOptions TlsOpts() {
+    ServerOptions o = Opts();
+    o.tls_cert_file = (dir_ / "cert.pem").string();
+    o.tls_key_file = (dir_ / "key.pem").string();
+    return o;
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(TlsTest, ServesHttpsAndRejectsPlainHttp) {
+  MakeCert("first");
+  Server server(TlsOpts());
+  server.Handle("GET", "/healthz",
+                [](const ServerRequest&) { return ServerResponse::Text(200, "ok"); });
+  ASSERT_TRUE(server.Start().ok());
+  httplib::SSLClient c("127.0.0.1", server.port());
+  c.set_ca_cert_path((dir_ / "cert.pem").c_str());
+  c.enable_server_certificate_verification(true);
+  auto res = c.Get("/healthz");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->body, "ok");
+
+  httplib::Client plain("127.0.0.1", server.port());
+  plain.set_read_timeout(5, 0);
+  auto bad = plain.Get("/healthz");
+  EXPECT_TRUE(!bad || bad->status != 200);
+
+  res = c.Get("/healthz");  // still serving TLS after the plain-HTTP attempt
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST_F(TlsTest, ReloadsChangedFilesAndKeepsOldPairOnBadFiles) {
+  MakeCert("first");
+  Server server(TlsOpts());
+  ASSERT_TRUE(server.Start().ok());
+  EXPECT_EQ(ServedCommonName(server.port()), "first");
+  EXPECT_EQ(server.tls_loads(), 1u);
+
+  MakeCert("second");
+  std::string cn;
+  for (int i = 0; i < 100 && cn != "second"; ++i) {  // re-checked at most once per second
+    std::this_thread::sleep_for(100ms);
+    cn = ServedCommonName(server.port());
+  }
+  EXPECT_EQ(cn, "second");
+  EXPECT_EQ(server.tls_loads(), 2u);
+
+  ASSERT_TRUE(WriteFileAtomic((dir_ / "cert.pem").string(), "garbage").ok());
+  std::this_thread::sleep_for(1100ms);
+  EXPECT_EQ(ServedCommonName(server.port()), "second");  // the bad file was ignored
+  EXPECT_EQ(server.tls_loads(), 2u);
+}
+
+TEST_F(TlsTest, BadFilesFailStart) {
+  ASSERT_TRUE(WriteFileAtomic((dir_ / "cert.pem").string(), "not pem").ok());
+  ASSERT_TRUE(WriteFileAtomic((dir_ / "key.pem").string(), "not pem").ok());
+  Server server(TlsOpts());
+  Status st = server.Start();
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("cert.pem"), std::string::npos) << st.ToString();
+
+  ServerOptions missing = TlsOpts();
+  missing.tls_key_file.clear();
+  Server s2(missing);
+  EXPECT_EQ(s2.Start().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace modelcar::http
