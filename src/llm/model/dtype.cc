@@ -1,0 +1,51 @@
+#include "llm/model/dtype.h"
+
+#include <cmath>
+
+namespace modelcar::llm {
+
+std::string_view DTypeName(DType t) {
+  switch (t) {
+    case DType::kBF16:
+      return "BF16";
+    case DType::kF16:
+      return "F16";
+    case DType::kF32:
+      return "F32";
+    case DType::kOther:
+      break;
+  }
+  return "other";
+}
+
+std::optional<int> SafetensorsDTypeSize(std::string_view n) {
+  if (n == "BOOL" || n == "U8" || n == "I8" || n == "F8_E4M3" || n == "F8_E5M2") return 1;
+  if (n == "BF16" || n == "F16" || n == "I16" || n == "U16") return 2;
+  if (n == "F32" || n == "I32" || n == "U32") return 4;
+  if (n == "F64" || n == "I64" || n == "U64") return 8;
+  return std::nullopt;
+}
+
+DType ParseSafetensorsDType(std::string_view n) {
+  if (n == "BF16") return DType::kBF16;
+  if (n == "F16") return DType::kF16;
+  if (n == "F32") return DType::kF32;
+  return DType::kOther;
+}
+
+float F16ToF32(uint16_t h) {
+  const int sign = h >> 15;
+  const int exp = (h >> 10) & 0x1f;
+  const int mant = h & 0x3ff;
+  float v;
+  if (exp == 0) {
+    v = std::ldexp(static_cast<float>(mant), -24);
+  } else if (exp == 31) {
+    v = mant ? NAN : INFINITY;
+  } else {
+    v = std::ldexp(static_cast<float>(mant | 0x400), exp - 25);
+  }
+  return sign ? -v : v;
+}
+
+}  // namespace modelcar::llm

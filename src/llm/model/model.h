@@ -1,0 +1,66 @@
+// A loaded model: configuration, generation defaults and weight views into mmapped
+// safetensors files (single file or sharded with model.safetensors.index.json).
+//
+// LoadModel validates every file header and that each tensor the architecture needs is present
+// with the right shape and a BF16/F16/F32 dtype; errors name the tensor and file. Large matrices
+// stay in the mapping (no copy: load is ~0 s); norm weights and biases (small) are converted to
+// f32 copies.
+//
+// Thread safety: a Model is immutable after LoadModel and safe to share between threads.
+#ifndef MODELCAR_LLM_MODEL_MODEL_H_
+#define MODELCAR_LLM_MODEL_MODEL_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "llm/model/config.h"
+#include "llm/model/dtype.h"
+#include "llm/model/safetensors.h"
+
+namespace modelcar::llm {
+
+// A row-major [rows, cols] matrix viewed in a mapping (weights of nn.Linear: [out, in]).
+struct Matrix {
+  DType dtype = DType::kBF16;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  const void* data = nullptr;  // valid while the owning Model lives
+};
+
+struct LayerWeights {
+  std::vector<float> input_norm;  // [hidden]
+  Matrix q, k, v, o;              // [heads*hd, hidden], [kv*hd, hidden] x2, [hidden, heads*hd]
+  std::vector<float> q_bias, k_bias, v_bias;  // empty unless config.attention_bias
+  std::vector<float> q_norm, k_norm;          // [head_dim], empty unless config.qk_norm
+  std::vector<float> post_norm;               // [hidden]
+  Matrix gate, up, down;                      // [inter, hidden] x2, [hidden, inter]
+};
+
+struct Model {
+  std::string dir;
+  ModelConfig config;
+  GenerationConfig generation;
+  Matrix embed;    // [vocab, hidden]
+  Matrix lm_head;  // [vocab, hidden]; the same view as embed when tied
+  std::vector<float> final_norm;
+  std::vector<LayerWeights> layers;
+  // "sha256:<hex>" over the safetensors headers (names, dtypes, shapes, offsets) and file sizes:
+  // cheap and stable; identifies the weights layout, not every byte (the OCI digest does that).
+  std::string identity;
+  uint64_t weight_bytes = 0;  // bytes of all tensors used
+  std::vector<SafetensorsFile> files;
+
+  // Stop ids: generation_config eos ids, else config.json's (deduplicated, in order).
+  std::vector<int> EosTokenIds() const;
+};
+
+// Loads `dir`/config.json, optional generation_config.json, and model.safetensors or
+// model.safetensors.index.json with its shards.
+Result<std::shared_ptr<const Model>> LoadModel(const std::string& dir);
+
+}  // namespace modelcar::llm
+
+#endif  // MODELCAR_LLM_MODEL_MODEL_H_
