@@ -1,0 +1,351 @@
+#include "http/client.h"
+
+#include <curl/curl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "base/file.h"
+
+namespace modelcar::http {
+namespace {
+
+std::atomic<bool> g_cancel{false};
+
+constexpr uint64_t kErrorBodyCap = 64 * 1024;
+constexpr const char* kSystemCaBundle = "/etc/ssl/certs/ca-certificates.crt";
+
+void GlobalInit() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+bool IsRedirect(long status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+// State of one transfer (one hop of a request), shared with the curl callbacks.
+struct Transfer {
+  const Request* request = nullptr;
+  Response* response = nullptr;
+  CURL* handle = nullptr;
+  bool follow = false;
+  Status error;  // set by a callback that aborted the transfer
+  size_t body_pos = 0;
+  bool response_seen = false;
+};
+
+size_t HeaderCallback(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string_view line(data, size * n);
+  if (line.starts_with("HTTP/")) {  // a new response (after 100 Continue or a redirect)
+    t->response->headers.clear();
+    return size * n;
+  }
+  size_t colon = line.find(':');
+  if (colon != std::string_view::npos) {
+    t->response->headers.emplace_back(Lower(Trim(line.substr(0, colon))),
+                                      std::string(Trim(line.substr(colon + 1))));
+  }
+  return size * n;
+}
+
+size_t WriteCallback(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t len = size * n;
+  long status = 0;
+  curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
+  if (t->follow && IsRedirect(status)) return len;  // the redirect's own body is dropped
+  bool success = status >= 200 && status < 300;
+  if (success && t->request->on_body) {
+    if (!t->response_seen) {
+      t->response_seen = true;
+      if (t->request->on_response) {
+        Status s = t->request->on_response(status, t->response->headers);
+        if (!s.ok()) {
+          t->error = std::move(s);
+          return 0;
+        }
+      }
+    }
+    Status s = t->request->on_body(std::string_view(data, len));
+    if (!s.ok()) {
+      t->error = std::move(s);
+      return 0;
+    }
+    return len;
+  }
+  uint64_t cap = success ? t->request->max_body : kErrorBodyCap;
+  std::string& body = t->response->body;
+  if (body.size() + len > cap) {
+    if (!success) {  // keep the head of an error body, drop the rest
+      body.append(data, std::min<size_t>(len, cap - body.size()));
+      return len;
+    }
+    t->error = ResourceExhausted("response body of " + t->request->url + " exceeds " +
+                                 std::to_string(cap) + " bytes");
+    return 0;
+  }
+  body.append(data, len);
+  return len;
+}
+
+size_t ReadCallback(char* buf, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t cap = size * n;
+  if (t->request->body_reader) {
+    Result<size_t> got = t->request->body_reader(buf, cap);
+    if (!got.ok()) {
+      t->error = got.status();
+      return CURL_READFUNC_ABORT;
+    }
+    return *got;
+  }
+  const std::string& body = t->request->body;
+  size_t k = std::min(cap, body.size() - t->body_pos);
+  std::memcpy(buf, body.data() + t->body_pos, k);
+  t->body_pos += k;
+  return k;
+}
+
+int ProgressCallback(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return g_cancel.load(std::memory_order_relaxed) ? 1 : 0;
+}
+
+Status MapCurlError(CURLcode rc, const char* errbuf, const Request& req, const std::string& url) {
+  std::string what = req.method + " " + url + ": ";
+  std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+  switch (rc) {
+    case CURLE_ABORTED_BY_CALLBACK:
+      return Cancelled(what + "interrupted");
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return InvalidArgument(what + detail);
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return Unavailable(what + "cannot resolve host (" + detail + ")");
+    case CURLE_COULDNT_CONNECT:
+      return Unavailable(what + "cannot connect (" + detail + ")");
+    case CURLE_OPERATION_TIMEDOUT:
+      return Unavailable(what + "timed out or stalled (" + detail + ")");
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+      return FailedPrecondition(what + "TLS certificate not trusted (" + detail +
+                                "); pass --ca-file with the registry's CA, or --insecure");
+    case CURLE_PARTIAL_FILE:
+      return Unavailable(what + "connection closed before the whole body arrived (" + detail + ")");
+    default:
+      return Unavailable(what + detail);
+  }
+}
+
+}  // namespace
+
+struct Client::Pool {
+  std::mutex mu;
+  std::vector<CURL*> idle;
+  std::string ca_blob;  // system CAs + options.ca_file, when a CA file was given
+
+  ~Pool() {
+    for (CURL* h : idle) curl_easy_cleanup(h);
+  }
+  CURL* Take() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!idle.empty()) {
+        CURL* h = idle.back();
+        idle.pop_back();
+        return h;
+      }
+    }
+    return curl_easy_init();
+  }
+  void Give(CURL* h) {
+    std::lock_guard<std::mutex> lock(mu);
+    idle.push_back(h);
+  }
+};
+
+std::optional<std::string> Response::Header(std::string_view name) const {
+  std::string key = Lower(name);
+  for (const auto& [k, v] : headers) {
+    if (k == key) return v;
+  }
+  return std::nullopt;
+}
+
+Client::Client(ClientOptions options) : options_(std::move(options)), pool_(new Pool) {
+  GlobalInit();
+  if (!options_.ca_file.empty()) {
+    Result<std::string> sys = ReadFile(kSystemCaBundle, 64 << 20);
+    Result<std::string> extra = ReadFile(options_.ca_file, 64 << 20);
+    // A missing CA file is reported on the first request (the blob then stays empty and curl fails
+    // verification); keep the constructor infallible.
+    if (sys.ok()) pool_->ca_blob = *sys + "\n";
+    if (extra.ok()) pool_->ca_blob += *extra;
+  }
+}
+
+Client::~Client() = default;
+
+Result<Response> Client::Do(const Request& request) {
+  if (CancelRequested()) return Cancelled(request.method + " " + request.url + ": interrupted");
+  if (!options_.ca_file.empty() && access(options_.ca_file.c_str(), R_OK) != 0) {
+    return ErrnoStatus(errno, "--ca-file " + options_.ca_file);
+  }
+  Request req = request;  // a copy whose url, method and headers follow redirects
+  std::string first_host = UrlHost(req.url);
+  CURL* h = pool_->Take();
+  if (h == nullptr) return Internal("curl_easy_init failed");
+  struct Giver {
+    Pool* p;
+    CURL* h;
+    ~Giver() { p->Give(h); }
+  } giver{pool_.get(), h};
+
+  for (int hop = 0;; ++hop) {
+    Response response;
+    Transfer t;
+    t.request = &req;
+    t.response = &response;
+    t.handle = h;
+    t.follow = req.follow_redirects;
+    char errbuf[CURL_ERROR_SIZE] = {0};
+
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, options_.connect_timeout_s);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_bytes);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, options_.low_speed_time_s);
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
+    curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, HeaderCallback);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteCallback);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, ProgressCallback);
+    if (options_.insecure) {
+      curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else if (!pool_->ca_blob.empty()) {
+      curl_blob blob{pool_->ca_blob.data(), pool_->ca_blob.size(), CURL_BLOB_NOCOPY};
+      curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+    }
+
+    bool has_body = req.body_reader || !req.body.empty();
+    if (req.method == "GET") {
+      curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    } else if (req.method == "HEAD" || req.no_body) {
+      curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+      if (req.method != "HEAD") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    } else {
+      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+      if (has_body || req.method == "PUT" || req.method == "PATCH" || req.method == "POST") {
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, ReadCallback);
+        curl_easy_setopt(h, CURLOPT_READDATA, &t);
+        curl_off_t size =
+            req.body_reader ? req.body_size : static_cast<curl_off_t>(req.body.size());
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, size);
+      }
+    }
+
+    curl_slist* list = nullptr;
+    list = curl_slist_append(list, "Expect:");
+    for (const auto& [k, v] : req.headers) list = curl_slist_append(list, (k + ": " + v).c_str());
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    CURLcode rc = curl_easy_perform(h);
+    curl_slist_free_all(list);
+
+    if (rc != CURLE_OK) {
+      if (!t.error.ok()) return t.error;
+      if (rc == CURLE_ABORTED_BY_CALLBACK && !CancelRequested()) rc = CURLE_COULDNT_CONNECT;
+      return MapCurlError(rc, errbuf, req, req.url);
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+    response.url = req.url;
+
+    auto location = response.Header("location");
+    if (!req.follow_redirects || !IsRedirect(response.status) || !location) return response;
+    if (hop >= options_.max_redirects) {
+      return Unavailable(req.method + " " + request.url + ": too many redirects");
+    }
+    if (req.body_reader) {
+      return Unimplemented(req.method + " " + req.url + ": redirect of a streamed upload to " +
+                           UrlHost(*location));
+    }
+    std::string next = ResolveUrl(req.url, *location);
+    if (next.empty()) return Unavailable(req.url + ": bad redirect location");
+    if (UrlHost(next) != first_host) {  // never leak credentials to another host
+      std::erase_if(req.headers, [](const auto& kv) { return Lower(kv.first) == "authorization"; });
+    }
+    if (response.status == 303) {
+      req.method = "GET";
+      req.body.clear();
+    }
+    req.url = std::move(next);
+  }
+}
+
+std::string ResolveUrl(const std::string& base, const std::string& location) {
+  CURLU* u = curl_url();
+  std::string out;
+  if (curl_url_set(u, CURLUPART_URL, base.c_str(), 0) == CURLUE_OK &&
+      curl_url_set(u, CURLUPART_URL, location.c_str(), 0) == CURLUE_OK) {
+    char* s = nullptr;
+    if (curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK) {
+      out = s;
+      curl_free(s);
+    }
+  }
+  curl_url_cleanup(u);
+  return out;
+}
+
+std::string UrlHost(const std::string& url) {
+  CURLU* u = curl_url();
+  std::string out;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
+    char* host = nullptr;
+    char* port = nullptr;
+    if (curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+      out = Lower(host);
+      curl_free(host);
+      if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        out += ":" + std::string(port);
+        curl_free(port);
+      }
+    }
+  }
+  curl_url_cleanup(u);
+  return out;
+}
+
+void RequestCancel() { g_cancel.store(true, std::memory_order_relaxed); }
+bool CancelRequested() { return g_cancel.load(std::memory_order_relaxed); }
+
+}  // namespace modelcar::http

@@ -1,0 +1,105 @@
+// HTTP client on libcurl: connection reuse, HTTP/1.1 and HTTP/2, TLS with the system CAs plus an
+// optional extra CA file, proxies from the environment (http_proxy, https_proxy, no_proxy), connect
+// and stall timeouts, streaming request and response bodies, and redirects that never carry the
+// Authorization header to another host.
+//
+// Thread safety: Client is thread-safe; concurrent Do() calls each take an idle curl handle from a
+// pool (so connections are reused by later requests) or create one.
+#ifndef MODELCAR_HTTP_CLIENT_H_
+#define MODELCAR_HTTP_CLIENT_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+
+namespace modelcar::http {
+
+// Header names are compared case-insensitively; responses store names in lower case.
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct ClientOptions {
+  std::string ca_file;    // extra PEM CA bundle, used in addition to the system CAs
+  bool insecure = false;  // TLS without certificate or host verification
+  long connect_timeout_s = 30;
+  // A transfer slower than low_speed_bytes per second for low_speed_time_s seconds is a stall and
+  // fails with Unavailable (retryable). A slow but moving transfer is never killed.
+  long low_speed_bytes = 1;
+  long low_speed_time_s = 60;
+  int max_redirects = 5;
+  std::string user_agent = "modelcar";
+};
+
+// Produces the request body: fills up to `n` bytes of `buf`, returns the count (0 = end).
+using BodyReader = std::function<Result<size_t>(char* buf, size_t n)>;
+// Receives the response body of a 2xx answer piece by piece; an error aborts the transfer.
+using BodySink = std::function<Status(std::string_view chunk)>;
+
+struct Request {
+  std::string method = "GET";
+  std::string url;
+  Headers headers = {};
+  std::string body = {};        // used when body_reader is empty
+  BodyReader body_reader = {};  // streamed body of body_size bytes (-1: unknown, chunked encoding)
+  int64_t body_size = -1;
+  // When set, a 2xx response body is streamed here instead of collected into Response::body.
+  // Non-2xx bodies are always collected (up to 64 KiB) for error messages.
+  BodySink on_body = {};
+  // Called once with the status and headers of a 2xx response before its first body byte is
+  // passed to on_body; an error aborts the transfer. Only used together with on_body.
+  std::function<Status(long status, const Headers& headers)> on_response = {};
+  uint64_t max_body = uint64_t{8} << 20;  // collected bodies larger than this fail
+  bool follow_redirects = true;
+  bool no_body = false;  // HEAD-like: do not read a body
+};
+
+struct Response {
+  long status = 0;
+  Headers headers;  // names lower-cased, of the final response only
+  std::string body;
+  std::string url;  // final URL after redirects
+
+  // First header value named `name` (case-insensitive), or nullopt.
+  std::optional<std::string> Header(std::string_view name) const;
+};
+
+class Client {
+ public:
+  explicit Client(ClientOptions options = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Performs the request, following redirects when asked. Returns the final response whatever its
+  // status; transport failures become Unavailable (connection refused, reset, stall, TLS), or
+  // InvalidArgument (bad URL), or Cancelled (CancelRequested()). An error returned by on_body or
+  // body_reader is returned as is.
+  Result<Response> Do(const Request& request);
+
+  const ClientOptions& options() const { return options_; }
+
+ private:
+  struct Pool;
+  ClientOptions options_;
+  std::unique_ptr<Pool> pool_;
+};
+
+// Resolves `location` (absolute or relative) against `base`. Empty on failure.
+std::string ResolveUrl(const std::string& base, const std::string& location);
+// "host[:port]" of an absolute URL (lower case), empty if unparsable.
+std::string UrlHost(const std::string& url);
+
+// Process-wide cancellation (Ctrl-C): once requested, every transfer in progress aborts with
+// Cancelled and new ones fail at once. Async-signal-safe.
+void RequestCancel();
+bool CancelRequested();
+
+}  // namespace modelcar::http
+
+#endif  // MODELCAR_HTTP_CLIENT_H_

@@ -1,0 +1,143 @@
+// Tests of the HTTP client against an in-process cpp-httplib server on 127.0.0.1 (a real HTTP
+// server, not a mock): redirects drop Authorization on another host, streaming both ways.
+#include "http/client.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <thread>
+
+namespace modelcar::http {
+namespace {
+
+class Server {
+ public:
+  Server() {
+    port_ = svr_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+    while (!svr_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~Server() {
+    svr_.stop();
+    thread_.join();
+  }
+  httplib::Server& svr() { return svr_; }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+
+ private:
+  httplib::Server svr_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST(ClientTest, GetCollectsBodyAndHeaders) {
+  Server s;
+  s.svr().Get("/x", [](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Docker-Content-Digest", "sha256:abc");
+    res.set_content("hello", "text/plain");
+  });
+  Client c;
+  auto r = c.Do({.url = s.url("/x")});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "hello");
+  EXPECT_EQ(r->Header("docker-content-digest").value_or(""), "sha256:abc");
+}
+
+TEST(ClientTest, RedirectToOtherHostDropsAuthorization) {
+  Server a, b;
+  std::string seen_at_b = "unset";
+  b.svr().Get("/blob", [&](const httplib::Request& req, httplib::Response& res) {
+    seen_at_b = req.get_header_value("Authorization");
+    res.set_content("data", "application/octet-stream");
+  });
+  // a and b are both 127.0.0.1 but differ by port, so they are different hosts.
+  a.svr().Get("/v2/r/blobs/x", [&](const httplib::Request&, httplib::Response& res) {
+    res.status = 307;
+    res.set_header("Location", b.url("/blob"));
+  });
+  Client c;
+  Request req{.url = a.url("/v2/r/blobs/x"), .headers = {{"Authorization", "Bearer secret"}}};
+  std::string got;
+  req.on_body = [&](std::string_view chunk) {
+    got.append(chunk);
+    return Status();
+  };
+  auto r = c.Do(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(got, "data");
+  EXPECT_EQ(seen_at_b, "");
+}
+
+TEST(ClientTest, SameHostRedirectKeepsAuthorizationAndResolvesRelative) {
+  Server a;
+  std::string seen;
+  a.svr().Get("/final", [&](const httplib::Request& req, httplib::Response& res) {
+    seen = req.get_header_value("Authorization");
+    res.set_content("ok", "text/plain");
+  });
+  a.svr().Get("/start", [&](const httplib::Request&, httplib::Response& res) {
+    res.status = 302;
+    res.set_header("Location", "/final");
+  });
+  Client c;
+  auto r = c.Do({.url = a.url("/start"), .headers = {{"Authorization", "Basic xyz"}}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, "ok");
+  EXPECT_EQ(seen, "Basic xyz");
+}
+
+TEST(ClientTest, StreamedUploadArrivesWhole) {
+  Server s;
+  std::string received;
+  s.svr().Put("/up", [&](const httplib::Request& req, httplib::Response& res) {
+    received = req.body;
+    res.status = 201;
+  });
+  std::string payload(3 << 20, 'q');
+  for (size_t i = 0; i < payload.size(); i += 4096) payload[i] = static_cast<char>(i / 4096);
+  size_t pos = 0;
+  Request req{.method = "PUT", .url = s.url("/up")};
+  req.body_size = static_cast<int64_t>(payload.size());
+  req.body_reader = [&](char* buf, size_t n) -> Result<size_t> {
+    size_t k = std::min(n, payload.size() - pos);
+    std::memcpy(buf, payload.data() + pos, k);
+    pos += k;
+    return k;
+  };
+  Client c;
+  auto r = c.Do(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(received, payload);
+}
+
+TEST(ClientTest, SinkErrorAbortsAndRefusedConnectionIsUnavailable) {
+  Server s;
+  s.svr().Get("/x", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(std::string(1 << 20, 'a'), "text/plain");
+  });
+  Client c;
+  Request req{.url = s.url("/x")};
+  req.on_body = [](std::string_view) { return DataLoss("stop here"); };
+  auto r = c.Do(req);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "stop here");
+
+  auto refused = c.Do({.url = "http://127.0.0.1:1/v2/"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable);
+}
+
+TEST(UrlTest, ResolveAndHost) {
+  EXPECT_EQ(ResolveUrl("http://h:5000/v2/a/blobs/uploads/", "/v2/a/blobs/uploads/u?_state=x"),
+            "http://h:5000/v2/a/blobs/uploads/u?_state=x");
+  EXPECT_EQ(UrlHost("https://Registry.example.com/v2/"), "registry.example.com:443");
+  EXPECT_EQ(UrlHost("http://127.0.0.1:5000/v2/"), "127.0.0.1:5000");
+}
+
+}  // namespace
+}  // namespace modelcar::http

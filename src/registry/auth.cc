@@ -1,0 +1,195 @@
+#include "registry/auth.h"
+
+#include <cctype>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "registry/base64.h"
+
+namespace modelcar::registry {
+namespace {
+
+std::string UrlEscape(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+std::string BasicHeader(const Credential& c) {
+  return "Basic " + Base64Encode(c.username + ":" + c.password);
+}
+
+}  // namespace
+
+std::optional<Challenge> ParseChallenge(std::string_view h) {
+  Challenge c;
+  size_t i = 0;
+  while (i < h.size() && h[i] == ' ') ++i;
+  size_t start = i;
+  while (i < h.size() && h[i] != ' ') ++i;
+  if (i == start) return std::nullopt;
+  for (size_t k = start; k < i; ++k) {
+    c.scheme += static_cast<char>(std::tolower(static_cast<unsigned char>(h[k])));
+  }
+  while (i < h.size()) {
+    while (i < h.size() && (h[i] == ' ' || h[i] == ',')) ++i;
+    size_t ns = i;
+    while (i < h.size() && h[i] != '=' && h[i] != ',') ++i;
+    std::string name(h.substr(ns, i - ns));
+    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (i >= h.size() || h[i] != '=') {
+      if (!name.empty()) c.params[name] = "";
+      continue;
+    }
+    ++i;  // '='
+    std::string value;
+    if (i < h.size() && h[i] == '"') {
+      ++i;
+      while (i < h.size() && h[i] != '"') {
+        if (h[i] == '\\' && i + 1 < h.size()) ++i;
+        value += h[i++];
+      }
+      ++i;  // closing quote
+    } else {
+      while (i < h.size() && h[i] != ',') value += h[i++];
+    }
+    if (!name.empty()) c.params[name] = value;
+  }
+  return c;
+}
+
+Authenticator::Authenticator(http::Client* client, std::string registry,
+                             std::optional<Credential> credential, std::string auth_source)
+    : client_(client),
+      registry_(std::move(registry)),
+      credential_(std::move(credential)),
+      auth_source_(std::move(auth_source)) {}
+
+std::string Authenticator::HeaderFor(const std::string& scope) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (basic_ && credential_) return BasicHeader(*credential_);
+  auto it = tokens_.find(scope);
+  if (it == tokens_.end()) return "";
+  if (std::chrono::steady_clock::now() >= it->second.expires) {
+    tokens_.erase(it);
+    return "";
+  }
+  return "Bearer " + it->second.value;
+}
+
+Status Authenticator::Authorize(const std::string& header, const std::string& scope,
+                                const std::string& sent) {
+  std::optional<Challenge> c = ParseChallenge(header);
+  if (!c) {
+    return Unauthenticated("registry " + registry_ +
+                           " answered 401 without a usable "
+                           "WWW-Authenticate challenge (" +
+                           auth_source_ + ")");
+  }
+  if (c->scheme == "basic") {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!credential_ || credential_->username.empty()) {
+      return Unauthenticated("registry " + registry_ +
+                             " requires a login and there are no "
+                             "credentials for it in " +
+                             auth_source_);
+    }
+    if (sent.starts_with("Basic ")) {
+      return Unauthenticated("registry " + registry_ + " rejected the username/password from " +
+                             auth_source_);
+    }
+    basic_ = true;
+    return Status();
+  }
+  if (c->scheme != "bearer") {
+    return Unimplemented("registry " + registry_ + " asks for unsupported auth scheme \"" +
+                         c->scheme + "\"");
+  }
+  std::string token_scope = scope;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = tokens_.find(scope);
+    if (it != tokens_.end()) {
+      if ("Bearer " + it->second.value != sent) return Status();  // another thread refreshed it
+      tokens_.erase(it);                                          // rejected: refresh once
+    }
+  }
+  ASSIGN_OR_RETURN(Token t, FetchToken(*c, token_scope));
+  std::lock_guard<std::mutex> lock(mu_);
+  tokens_[scope] = std::move(t);
+  return Status();
+}
+
+Result<Authenticator::Token> Authenticator::FetchToken(const Challenge& c,
+                                                       const std::string& scope) {
+  auto realm = c.params.find("realm");
+  if (realm == c.params.end() || realm->second.empty()) {
+    return Unauthenticated("registry " + registry_ + ": bearer challenge without a realm");
+  }
+  std::string service = c.params.count("service") ? c.params.at("service") : "";
+  std::vector<std::string> scopes;
+  std::istringstream in(scope);
+  for (std::string s; in >> s;) scopes.push_back(s);
+
+  http::Request req;
+  if (credential_ && !credential_->identity_token.empty()) {
+    req.method = "POST";
+    req.url = realm->second;
+    req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+    req.body = "grant_type=refresh_token&client_id=modelcar&service=" + UrlEscape(service) +
+               "&refresh_token=" + UrlEscape(credential_->identity_token);
+    for (const std::string& s : scopes) req.body += "&scope=" + UrlEscape(s);
+  } else {
+    req.url = realm->second + (realm->second.find('?') == std::string::npos ? "?" : "&") +
+              "service=" + UrlEscape(service);
+    for (const std::string& s : scopes) req.url += "&scope=" + UrlEscape(s);
+    if (credential_ && !credential_->username.empty()) {
+      req.headers.emplace_back("Authorization", BasicHeader(*credential_));
+    }
+  }
+  req.max_body = 1 << 20;
+  Result<http::Response> r = client_->Do(req);
+  if (!r.ok()) return r.status().WithContext("token endpoint of registry " + registry_);
+  if (r->status == 401 || r->status == 403) {
+    return Unauthenticated("token endpoint of registry " + registry_ + " refused the " +
+                           (credential_ ? "credentials from " + auth_source_
+                                        : "anonymous request (" + auth_source_ + ")") +
+                           " for scope \"" + scope + "\" (HTTP " + std::to_string(r->status) + ")");
+  }
+  if (r->status != 200) {
+    return Unavailable("token endpoint of registry " + registry_ + " answered HTTP " +
+                       std::to_string(r->status));
+  }
+  nlohmann::json doc = nlohmann::json::parse(r->body, nullptr, false);
+  Token t;
+  int64_t expires_in = 60;
+  if (doc.is_object()) {
+    for (const char* key : {"token", "access_token"}) {
+      auto it = doc.find(key);
+      if (it != doc.end() && it->is_string() && !it->get<std::string>().empty()) {
+        t.value = it->get<std::string>();
+        break;
+      }
+    }
+    auto e = doc.find("expires_in");
+    if (e != doc.end() && e->is_number_integer())
+      expires_in = std::max<int64_t>(e->get<int64_t>(), 60);
+  }
+  if (t.value.empty()) {
+    return Unauthenticated("token endpoint of registry " + registry_ + " returned no token");
+  }
+  // Renew a little early so that a token does not expire in the middle of a request.
+  t.expires = std::chrono::steady_clock::now() + std::chrono::seconds(expires_in - 10);
+  return t;
+}
+
+}  // namespace modelcar::registry

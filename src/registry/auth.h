@@ -1,0 +1,75 @@
+// Registry authentication: the WWW-Authenticate challenge flow of the distribution spec.
+//
+// A request is first sent with whatever the Authenticator already has for its scope (nothing, a
+// Basic header, or a cached bearer token). On 401 the registry client passes the challenge to
+// Authorize(): for "Basic" it switches to the user's credentials; for "Bearer
+// realm=...,service=..." it asks the token endpoint for a token covering the scope (with Basic
+// credentials, an OAuth2 refresh token, or anonymously for public repositories) and caches it per
+// scope until it expires. A token that a registry rejects with 401 is dropped and fetched again
+// once (refresh on 401).
+//
+// Scopes are "repository:<name>:<actions>" strings; several may be joined with a space (push with a
+// cross-repository mount needs "repository:dst:pull,push repository:src:pull").
+//
+// Thread safety: all methods are thread-safe. Credentials never appear in messages.
+#ifndef MODELCAR_REGISTRY_AUTH_H_
+#define MODELCAR_REGISTRY_AUTH_H_
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "http/client.h"
+#include "registry/auth_file.h"
+
+namespace modelcar::registry {
+
+// A parsed WWW-Authenticate header: scheme ("bearer", "basic", lower case) and its parameters
+// (names lower case, values unquoted).
+struct Challenge {
+  std::string scheme;
+  std::map<std::string, std::string> params;
+};
+std::optional<Challenge> ParseChallenge(std::string_view header);
+
+class Authenticator {
+ public:
+  // `client` must outlive this. `registry` names the registry in messages ("127.0.0.1:5000").
+  Authenticator(http::Client* client, std::string registry, std::optional<Credential> credential,
+                std::string auth_source);
+
+  // The Authorization header value to send for `scope` now ("" for none).
+  std::string HeaderFor(const std::string& scope);
+
+  // Handles a 401 whose WWW-Authenticate header is `challenge`, for a request in `scope` that was
+  // sent with header `sent` (what HeaderFor returned). OK means: retry the request. Fails with
+  // Unauthenticated naming the registry and the auth source when credentials are missing or
+  // rejected.
+  Status Authorize(const std::string& challenge, const std::string& scope, const std::string& sent);
+
+  const std::string& auth_source() const { return auth_source_; }
+
+ private:
+  struct Token {
+    std::string value;
+    std::chrono::steady_clock::time_point expires;
+  };
+  Result<Token> FetchToken(const Challenge& c, const std::string& scope);
+
+  http::Client* client_;
+  std::string registry_;
+  std::optional<Credential> credential_;
+  std::string auth_source_;
+
+  std::mutex mu_;
+  bool basic_ = false;                   // the registry asked for Basic auth
+  std::map<std::string, Token> tokens_;  // by scope
+};
+
+}  // namespace modelcar::registry
+
+#endif  // MODELCAR_REGISTRY_AUTH_H_

@@ -1,0 +1,320 @@
+#include "registry/client.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "oci/manifest.h"
+#include "oci/media_types.h"
+
+namespace modelcar::registry {
+namespace {
+
+using RetryAfter = std::optional<std::chrono::milliseconds>;
+
+void NoteRetryAfter(const http::Response& r, RetryAfter* ra) {
+  if (auto v = r.Header("retry-after")) *ra = ParseRetryAfter(*v);
+}
+
+bool IsLocalHost(const std::string& host) {
+  return host.starts_with("localhost") || host.starts_with("127.") || host.starts_with("[::1]");
+}
+
+std::string StripParams(std::string_view content_type) {
+  size_t semi = content_type.find(';');
+  std::string_view t = content_type.substr(0, semi);
+  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  return std::string(t);
+}
+
+}  // namespace
+
+std::string PullScope(const std::string& repo) { return "repository:" + repo + ":pull"; }
+std::string PushScope(const std::string& repo) { return "repository:" + repo + ":pull,push"; }
+
+Result<UploadMode> ParseUploadMode(std::string_view s) {
+  if (s == "auto") return UploadMode::kAuto;
+  if (s == "chunked") return UploadMode::kChunked;
+  if (s == "monolithic") return UploadMode::kMonolithic;
+  return InvalidArgument("--upload-mode must be auto, chunked or monolithic, not \"" +
+                         std::string(s) + "\"");
+}
+
+Result<std::shared_ptr<RegistryClient>> RegistryClient::Create(const oci::Reference& ref,
+                                                               const RegistryOptions& options) {
+  std::shared_ptr<RegistryClient> c(new RegistryClient());
+  c->options_ = options;
+  c->registry_ = ref.registry();
+  std::string host = ref.ApiHost();
+  bool plain = options.plain_http || IsLocalHost(host);
+  c->base_url_ = (plain ? "http://" : "https://") + host;
+  ASSIGN_OR_RETURN(AuthFile file, AuthFile::Load(options.authfile));
+  http::ClientOptions ho;
+  ho.ca_file = options.ca_file;
+  ho.insecure = options.insecure;
+  ho.low_speed_time_s = options.low_speed_time_s;
+  c->http_ = std::make_unique<http::Client>(ho);
+  c->auth_ = std::make_unique<Authenticator>(c->http_.get(), c->registry_,
+                                             file.Lookup(c->registry_), DescribeAuthSource(file));
+  return c;
+}
+
+std::string RegistryClient::Url(const std::string& repo, const std::string& rest) const {
+  return base_url_ + "/v2/" + repo + "/" + rest;
+}
+
+Result<http::Response> RegistryClient::Send(http::Request req, const std::string& scope) {
+  for (int round = 0;; ++round) {
+    std::string auth = auth_->HeaderFor(scope);
+    http::Request r = req;
+    if (!auth.empty()) r.headers.emplace_back("Authorization", auth);
+    ASSIGN_OR_RETURN(http::Response resp, http_->Do(r));
+    if (resp.status != 401 || round == 2) return resp;
+    auto challenge = resp.Header("www-authenticate");
+    if (!challenge) return resp;
+    RETURN_IF_ERROR(auth_->Authorize(*challenge, scope, auth));
+    if (req.body_reader) {  // the body is consumed: the caller's retry loop starts it again
+      return Unavailable(req.method + " " + req.url + ": authorized after 401; upload restarts");
+    }
+  }
+}
+
+Status RegistryClient::Error(const http::Response& r, const std::string& what) const {
+  std::string detail;
+  nlohmann::json doc = nlohmann::json::parse(r.body, nullptr, false);
+  if (doc.is_object() && doc.contains("errors") && doc["errors"].is_array() &&
+      !doc["errors"].empty() && doc["errors"][0].is_object()) {
+    const auto& e = doc["errors"][0];
+    if (e.contains("code") && e["code"].is_string()) detail = e["code"].get<std::string>();
+    if (e.contains("message") && e["message"].is_string()) {
+      detail += (detail.empty() ? "" : ": ") + e["message"].get<std::string>();
+    }
+  }
+  std::string msg =
+      what + ": HTTP " + std::to_string(r.status) + (detail.empty() ? "" : " " + detail);
+  switch (r.status) {
+    case 401:
+      return Unauthenticated(msg + " (registry " + registry_ + ", " + auth_->auth_source() + ")");
+    case 403:
+      return PermissionDenied(msg + " (registry " + registry_ + ", " + auth_->auth_source() + ")");
+    case 404:
+      return NotFound(msg);
+    case 413:
+      return ResourceExhausted(msg);
+    default:
+      if (IsRetryableHttp(r.status)) return Unavailable(msg);
+      return FailedPrecondition(msg);
+  }
+}
+
+Result<ManifestBytes> RegistryClient::GetManifest(const std::string& repo,
+                                                  const std::string& identifier) {
+  Result<oci::Digest> want = oci::Digest::Parse(identifier);
+  std::string name = registry_ + "/" + repo + (want.ok() ? "@" : ":") + identifier;
+  ManifestBytes out;
+  RETURN_IF_ERROR(WithRetries(options_.retry, [&](RetryAfter* ra) -> Status {
+    http::Request req{.url = Url(repo, "manifests/" + identifier)};
+    req.headers.emplace_back("Accept", std::string(oci::kManifestAccept));
+    req.max_body = kMaxManifestBytes;
+    Result<http::Response> r = Send(req, PullScope(repo));
+    if (!r.ok() && r.status().code() == Code::kResourceExhausted) {
+      return ResourceExhausted("manifest " + name + " is larger than 4 MiB; refusing it");
+    }
+    RETURN_IF_ERROR(r.status());
+    if (r->status != 200) {
+      NoteRetryAfter(*r, ra);
+      return Error(*r, "manifest " + name);
+    }
+    out.bytes = std::move(r->body);
+    out.media_type = StripParams(r->Header("content-type").value_or(""));
+    return Status();
+  }));
+  if (!oci::IsManifestType(out.media_type) && !oci::IsIndexType(out.media_type)) {
+    Result<std::string> sniffed = oci::SniffMediaType(out.bytes);
+    if (sniffed.ok() && !sniffed->empty()) out.media_type = *sniffed;
+  }
+  out.digest = oci::Sha256Of(out.bytes);
+  if (want.ok() && out.digest != *want) {
+    return DataLoss("manifest " + name + ": registry sent bytes whose digest is " +
+                    out.digest.ToString());
+  }
+  return out;
+}
+
+Result<std::optional<oci::Descriptor>> RegistryClient::HeadManifest(const std::string& repo,
+                                                                    const std::string& identifier) {
+  std::optional<oci::Descriptor> out;
+  bool need_get = false;
+  RETURN_IF_ERROR(WithRetries(options_.retry, [&](RetryAfter* ra) -> Status {
+    http::Request req{.method = "HEAD", .url = Url(repo, "manifests/" + identifier)};
+    req.headers.emplace_back("Accept", std::string(oci::kManifestAccept));
+    ASSIGN_OR_RETURN(http::Response r, Send(req, PullScope(repo)));
+    if (r.status == 404) return Status();
+    if (r.status != 200) {
+      NoteRetryAfter(r, ra);
+      return Error(r, "manifest " + registry_ + "/" + repo + ":" + identifier);
+    }
+    auto digest = oci::Digest::Parse(r.Header("docker-content-digest").value_or(""));
+    auto length = r.Header("content-length");
+    if (!digest.ok() || !length) {
+      need_get = true;
+      return Status();
+    }
+    oci::Descriptor d;
+    d.media_type = StripParams(r.Header("content-type").value_or(""));
+    d.digest = *digest;
+    d.size = std::stoll(*length);
+    out = std::move(d);
+    return Status();
+  }));
+  if (need_get) {
+    ASSIGN_OR_RETURN(ManifestBytes m, GetManifest(repo, identifier));
+    oci::Descriptor d;
+    d.media_type = m.media_type;
+    d.digest = m.digest;
+    d.size = static_cast<int64_t>(m.bytes.size());
+    out = std::move(d);
+  }
+  return out;
+}
+
+Result<oci::Digest> RegistryClient::PutManifest(const std::string& repo,
+                                                const std::string& tag_or_digest,
+                                                const std::string& media_type,
+                                                const std::string& bytes) {
+  RETURN_IF_ERROR(WithRetries(options_.retry, [&](RetryAfter* ra) -> Status {
+    http::Request req{.method = "PUT", .url = Url(repo, "manifests/" + tag_or_digest)};
+    req.headers.emplace_back("Content-Type", media_type);
+    req.body = bytes;
+    ASSIGN_OR_RETURN(http::Response r, Send(req, PushScope(repo)));
+    if (r.status != 201 && r.status != 200) {
+      NoteRetryAfter(r, ra);
+      return Error(r, "push manifest " + registry_ + "/" + repo + ":" + tag_or_digest);
+    }
+    return Status();
+  }));
+  return oci::Sha256Of(bytes);
+}
+
+Status RegistryClient::DeleteManifest(const std::string& repo, const oci::Digest& digest) {
+  return WithRetries(options_.retry, [&](RetryAfter* ra) -> Status {
+    http::Request req{.method = "DELETE", .url = Url(repo, "manifests/" + digest.ToString())};
+    ASSIGN_OR_RETURN(http::Response r, Send(req, PushScope(repo)));
+    if (r.status != 202 && r.status != 200) {
+      NoteRetryAfter(r, ra);
+      return Error(r, "delete manifest " + registry_ + "/" + repo + "@" + digest.ToString());
+    }
+    return Status();
+  });
+}
+
+Result<std::vector<std::string>> RegistryClient::ListTags(const std::string& repo) {
+  std::vector<std::string> tags;
+  std::string url = Url(repo, "tags/list?n=1000");
+  while (!url.empty()) {
+    std::string next;
+    RETURN_IF_ERROR(WithRetries(options_.retry, [&](RetryAfter* ra) -> Status {
+      ASSIGN_OR_RETURN(http::Response r, Send(http::Request{.url = url}, PullScope(repo)));
+      if (r.status != 200) {
+        NoteRetryAfter(r, ra);
+        return Error(r, "tags of " + registry_ + "/" + repo);
+      }
+      nlohmann::json doc = nlohmann::json::parse(r.body, nullptr, false);
+      if (!doc.is_object()) return FailedPrecondition("tags of " + repo + ": not JSON");
+      if (auto t = doc.find("tags"); t != doc.end() && t->is_array()) {
+        for (const auto& v : *t) {
+          if (v.is_string()) tags.push_back(v.get<std::string>());
+        }
+      }
+      if (auto link = r.Header("link")) {  // </v2/repo/tags/list?n=..&last=..>; rel="next"
+        size_t a = link->find('<'), b = link->find('>');
+        if (a != std::string::npos && b != std::string::npos && b > a) {
+          next = http::ResolveUrl(url, link->substr(a + 1, b - a - 1));
+        }
+      }
+      return Status();
+    }));
+    url = next;
+  }
+  return tags;
+}
+
+Result<std::optional<int64_t>> RegistryClient::HeadBlob(const std::string& repo,
+                                                        const oci::Digest& digest) {
+  std::optional<int64_t> out;
+  RETURN_IF_ERROR(WithRetries(options_.retry, [&](RetryAfter* ra) -> Status {
+    http::Request req{.method = "HEAD", .url = Url(repo, "blobs/" + digest.ToString())};
+    ASSIGN_OR_RETURN(http::Response r, Send(req, PullScope(repo)));
+    if (r.status == 404) return Status();
+    if (r.status != 200) {
+      NoteRetryAfter(r, ra);
+      return Error(r, "blob " + digest.ToString() + " in " + registry_ + "/" + repo);
+    }
+    out = std::stoll(r.Header("content-length").value_or("-1"));
+    return Status();
+  }));
+  return out;
+}
+
+Status RegistryClient::GetBlobRange(const std::string& repo, const oci::Digest& digest,
+                                    uint64_t offset, std::optional<uint64_t> end,
+                                    const http::BodySink& sink) {
+  std::string what = "blob " + digest.ToString() + " in " + registry_ + "/" + repo;
+  http::Request req{.url = Url(repo, "blobs/" + digest.ToString())};
+  bool ranged = offset > 0 || end.has_value();
+  if (ranged) {
+    req.headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-" +
+                                          (end ? std::to_string(*end - 1) : std::string()));
+  }
+  uint64_t skip = 0;
+  req.on_response = [&](long status, const http::Headers&) -> Status {
+    if (!ranged) return Status();
+    if (status == 200) {
+      if (end) return Unimplemented(what + ": registry ignores Range requests");
+      skip = offset;  // a whole body: drop the prefix we already have
+    }
+    return Status();
+  };
+  req.on_body = [&](std::string_view chunk) -> Status {
+    if (skip > 0) {
+      size_t k = std::min<uint64_t>(skip, chunk.size());
+      skip -= k;
+      chunk.remove_prefix(k);
+      if (chunk.empty()) return Status();
+    }
+    return sink(chunk);
+  };
+  ASSIGN_OR_RETURN(http::Response r, Send(req, PullScope(repo)));
+  if (r.status == 416 && ranged) {
+    return DataLoss(what + ": registry refused range starting at " + std::to_string(offset));
+  }
+  if (r.status != 200 && r.status != 206) return Error(r, what);
+  if (r.status == 206) {
+    std::string cr = r.Header("content-range").value_or("");
+    if (!cr.starts_with("bytes " + std::to_string(offset) + "-")) {
+      return DataLoss(what + ": registry answered range \"" + cr + "\" for offset " +
+                      std::to_string(offset));
+    }
+  }
+  return Status();
+}
+
+Result<bool> RegistryClient::MountBlob(const std::string& repo, const oci::Digest& digest,
+                                       const std::string& from_repo) {
+  bool mounted = false;
+  RETURN_IF_ERROR(WithRetries(options_.retry, [&](RetryAfter* ra) -> Status {
+    http::Request req{
+        .method = "POST",
+        .url = Url(repo, "blobs/uploads/?mount=" + digest.ToString() + "&from=" + from_repo)};
+    ASSIGN_OR_RETURN(http::Response r, Send(req, PushScope(repo) + " " + PullScope(from_repo)));
+    if (r.status == 201) {
+      mounted = true;
+      return Status();
+    }
+    if (r.status == 202) return Status();
+    NoteRetryAfter(r, ra);
+    return Error(r, "mount " + digest.ToString() + " from " + from_repo + " into " + repo);
+  }));
+  return mounted;
+}
+
+}  // namespace modelcar::registry
