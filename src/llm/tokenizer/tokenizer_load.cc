@@ -1,0 +1,360 @@
+// Loading tokenizer.json and tokenizer_config.json into a Tokenizer. Every field is checked and
+// errors name the file and the JSON path; nlohmann exceptions never leave this file.
+#include <nlohmann/json.hpp>
+
+#include "base/file.h"
+#include "llm/tokenizer/bpe.h"
+#include "llm/tokenizer/byte_level.h"
+#include "llm/tokenizer/pretokenize.h"
+#include "llm/tokenizer/token_index.h"
+#include "llm/tokenizer/tokenizer.h"
+#include "llm/tokenizer/unicode.h"
+
+namespace modelcar::llm {
+
+using json = nlohmann::json;
+
+namespace {
+
+constexpr int64_t kMaxTokenId = 16 * 1024 * 1024;
+constexpr uint64_t kMaxTokenizerJson = uint64_t{512} << 20;
+
+std::string Describe(const json& j) {
+  std::string s = j.dump();
+  if (s.size() > 120) s = s.substr(0, 117) + "...";
+  return s;
+}
+
+bool IsNullOrEmptyString(const json& j) {
+  return j.is_null() || (j.is_string() && j.get_ref<const std::string&>().empty());
+}
+
+Result<bool> OptBool(const json& obj, const char* key, bool dflt, const std::string& where) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return dflt;
+  if (!it->is_boolean()) return InvalidArgument(where + "." + key + " must be a boolean");
+  return it->get<bool>();
+}
+
+Result<AddedToken> ParseAddedToken(const json& j, const std::string& where) {
+  if (!j.is_object()) return InvalidArgument(where + " must be an object");
+  AddedToken t;
+  auto content = j.find("content");
+  if (content == j.end() || !content->is_string() ||
+      content->get_ref<const std::string&>().empty()) {
+    return InvalidArgument(where + ".content must be a non-empty string");
+  }
+  t.content = content->get<std::string>();
+  RETURN_IF_ERROR(ValidateUtf8(t.content).WithContext(where + ".content"));
+  ASSIGN_OR_RETURN(t.special, OptBool(j, "special", false, where));
+  ASSIGN_OR_RETURN(t.lstrip, OptBool(j, "lstrip", false, where));
+  ASSIGN_OR_RETURN(t.rstrip, OptBool(j, "rstrip", false, where));
+  ASSIGN_OR_RETURN(t.single_word, OptBool(j, "single_word", false, where));
+  ASSIGN_OR_RETURN(t.normalized, OptBool(j, "normalized", !t.special, where));
+  return t;
+}
+
+Result<bool> ParseNormalizer(const json& n) {
+  if (n.is_null()) return false;
+  if (!n.is_object()) return InvalidArgument("normalizer must be an object or null");
+  std::string type = n.value("type", "");
+  if (type == "NFC") return true;
+  if (type == "Sequence") {
+    auto list = n.find("normalizers");
+    if (list != n.end() && list->is_array()) {
+      if (list->empty()) return false;
+      if (list->size() == 1) return ParseNormalizer((*list)[0]);
+    }
+  }
+  return Unimplemented("unsupported normalizer " + Describe(n) + " (supported: null, NFC)");
+}
+
+Result<SplitPattern> ParsePreTokenizer(const json& p) {
+  auto bad = [&]() {
+    return Unimplemented("unsupported pre_tokenizer " + Describe(p) +
+                         " (supported: Sequence of a Split with the Qwen2 or Llama 3 regex "
+                         "and a ByteLevel without add_prefix_space)");
+  };
+  if (!p.is_object() || p.value("type", "") != "Sequence") return bad();
+  auto list = p.find("pretokenizers");
+  if (list == p.end() || !list->is_array() || list->size() != 2) return bad();
+  const json& split = (*list)[0];
+  const json& byte_level = (*list)[1];
+  if (!split.is_object() || split.value("type", "") != "Split") return bad();
+  if (split.value("behavior", "") != "Isolated" || split.value("invert", false)) return bad();
+  auto pattern = split.find("pattern");
+  if (pattern == split.end() || !pattern->is_object() || !pattern->contains("Regex") ||
+      !(*pattern)["Regex"].is_string()) {
+    return bad();
+  }
+  if (!byte_level.is_object() || byte_level.value("type", "") != "ByteLevel" ||
+      byte_level.value("add_prefix_space", false) || byte_level.value("use_regex", false)) {
+    return bad();
+  }
+  return SplitPatternFromRegex((*pattern)["Regex"].get<std::string>());
+}
+
+// "bos_token": "<s>" | {"content": "<s>", ...} | null
+Result<std::string> SpecialTokenName(const json& config, const char* key) {
+  auto it = config.find(key);
+  if (it == config.end() || it->is_null()) return std::string();
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_object() && it->contains("content") && (*it)["content"].is_string()) {
+    return (*it)["content"].get<std::string>();
+  }
+  return InvalidArgument(std::string(key) +
+                         " must be a string, an object with \"content\" or null");
+}
+
+}  // namespace
+
+// Builds Tokenizers; a friend of Tokenizer.
+class TokenizerLoader {
+ public:
+  static Result<Tokenizer> Load(std::string_view tokenizer_json, std::string_view config_json);
+
+ private:
+  static Status LoadModel(const json& model, Tokenizer* t, std::vector<std::string>* vocab_text);
+  static Status AddToken(const AddedToken& a, Tokenizer* t, const std::string& where);
+  static Status LoadConfig(std::string_view config_json, Tokenizer* t);
+};
+
+Status TokenizerLoader::LoadModel(const json& model, Tokenizer* t,
+                                  std::vector<std::string>* vocab_text) {
+  if (!model.is_object()) return InvalidArgument("model must be an object");
+  auto type = model.find("type");
+  if (type != model.end() && !(type->is_string() && type->get<std::string>() == "BPE")) {
+    return Unimplemented("unsupported model.type " + Describe(*type) + " (supported: BPE)");
+  }
+  if (type == model.end() && !model.contains("merges")) {
+    return Unimplemented("model without a type and without merges is not a BPE model");
+  }
+  if (auto d = model.find("dropout");
+      d != model.end() && !d->is_null() && !(d->is_number() && d->get<double>() == 0.0)) {
+    return Unimplemented("model.dropout is not supported");
+  }
+  if (model.value("byte_fallback", false))
+    return Unimplemented("model.byte_fallback is not supported");
+  for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
+    if (auto it = model.find(key); it != model.end() && !IsNullOrEmptyString(*it)) {
+      return Unimplemented(std::string("model.") + key + " is not supported");
+    }
+  }
+  auto vocab = model.find("vocab");
+  if (vocab == model.end() || !vocab->is_object() || vocab->empty()) {
+    return InvalidArgument("model.vocab must be a non-empty object");
+  }
+  for (auto it = vocab->begin(); it != vocab->end(); ++it) {
+    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
+        it.value().get<int64_t>() >= kMaxTokenId) {
+      return InvalidArgument("model.vocab[" + json(it.key()).dump() + "] must be an id in [0, " +
+                             std::to_string(kMaxTokenId) + ")");
+    }
+    auto id = static_cast<size_t>(it.value().get<int64_t>());
+    if (id >= vocab_text->size()) vocab_text->resize(id + 1);
+    if (!(*vocab_text)[id].empty()) {
+      return InvalidArgument("model.vocab: id " + std::to_string(id) + " is used twice");
+    }
+    if (it.key().empty())
+      return InvalidArgument("model.vocab: empty token for id " + std::to_string(id));
+    (*vocab_text)[id] = it.key();
+  }
+  // Raw bytes of each vocabulary token (the byte-level alphabet decoded).
+  std::vector<std::string> bpe_bytes(vocab_text->size());
+  for (size_t id = 0; id < vocab_text->size(); ++id) {
+    if ((*vocab_text)[id].empty()) continue;
+    if (auto b = ByteLevelDecode((*vocab_text)[id])) bpe_bytes[id] = std::move(*b);
+  }
+  t->index_ = std::make_unique<TokenIndex>();
+  t->index_->by_text.reserve(vocab_text->size() + 1024);
+  for (size_t id = 0; id < vocab_text->size(); ++id) {
+    if (!(*vocab_text)[id].empty())
+      t->index_->by_text.emplace((*vocab_text)[id], static_cast<int32_t>(id));
+  }
+  auto merges = model.find("merges");
+  if (merges == model.end() || !merges->is_array())
+    return InvalidArgument("model.merges must be an array");
+  std::vector<std::pair<int32_t, int32_t>> pairs;
+  pairs.reserve(merges->size());
+  for (size_t i = 0; i < merges->size(); ++i) {
+    const json& m = (*merges)[i];
+    std::string a, b;
+    std::string where = "model.merges[" + std::to_string(i) + "]";
+    if (m.is_string()) {
+      const auto& s = m.get_ref<const std::string&>();
+      size_t sp = s.find(' ');
+      if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos) {
+        return InvalidArgument(where +
+                               " must be two tokens separated by one space: " + Describe(m));
+      }
+      a = s.substr(0, sp);
+      b = s.substr(sp + 1);
+    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+      a = m[0].get<std::string>();
+      b = m[1].get<std::string>();
+    } else {
+      return InvalidArgument(where + " must be \"a b\" or [\"a\", \"b\"]: " + Describe(m));
+    }
+    auto ia = t->index_->by_text.find(a), ib = t->index_->by_text.find(b);
+    if (ia == t->index_->by_text.end() || ib == t->index_->by_text.end()) {
+      return InvalidArgument(where + " names a token missing from model.vocab: " + Describe(m));
+    }
+    if (bpe_bytes[ia->second].empty() || bpe_bytes[ib->second].empty()) {
+      return InvalidArgument(where +
+                             " names a token outside the byte-level alphabet: " + Describe(m));
+    }
+    pairs.emplace_back(ia->second, ib->second);
+  }
+  int32_t unk_id = -1;
+  if (auto unk = model.find("unk_token"); unk != model.end() && !unk->is_null()) {
+    if (!unk->is_string()) return InvalidArgument("model.unk_token must be a string or null");
+    auto it = t->index_->by_text.find(unk->get<std::string>());
+    if (it == t->index_->by_text.end())
+      return InvalidArgument("model.unk_token is not in model.vocab");
+    unk_id = it->second;
+  }
+  bool ignore_merges = model.value("ignore_merges", false);
+  ASSIGN_OR_RETURN(BpeModel bpe, BpeModel::Create(bpe_bytes, pairs, ignore_merges, unk_id));
+  t->bpe_ = std::make_unique<BpeModel>(std::move(bpe));
+  // Decoding: the byte-level alphabet decoded; tokens outside it stand for their own UTF-8
+  // (as HF's ByteLevel decoder does).
+  t->bytes_ = std::move(bpe_bytes);
+  for (size_t id = 0; id < vocab_text->size(); ++id) {
+    if (t->bytes_[id].empty()) t->bytes_[id] = (*vocab_text)[id];
+  }
+  t->text_ = *vocab_text;
+  t->flags_.assign(t->text_.size(), 0);
+  return Status();
+}
+
+Status TokenizerLoader::AddToken(const AddedToken& a, Tokenizer* t, const std::string& where) {
+  if (a.id < 0 || a.id >= kMaxTokenId) return InvalidArgument(where + ".id is out of range");
+  auto id = static_cast<size_t>(a.id);
+  for (const AddedToken& other : t->added_) {
+    if (other.id == a.id) {
+      if (other.content != a.content) {
+        return InvalidArgument(where + ": id " + std::to_string(a.id) +
+                               " is already the added token " + json(other.content).dump());
+      }
+      return Status();  // the same token again
+    }
+  }
+  if (id >= t->text_.size()) {
+    t->text_.resize(id + 1);
+    t->bytes_.resize(id + 1);
+    t->flags_.resize(id + 1);
+  }
+  t->text_[id] = a.content;
+  t->bytes_[id] = a.content;
+  t->flags_[id] = kTokenAdded | (a.special ? kTokenSpecial : 0);
+  t->index_->by_text[a.content] = a.id;
+  t->added_.push_back(a);
+  return Status();
+}
+
+Status TokenizerLoader::LoadConfig(std::string_view config_json, Tokenizer* t) {
+  json config = json::parse(config_json, nullptr, /*allow_exceptions=*/false);
+  if (config.is_discarded() || !config.is_object()) {
+    return InvalidArgument("tokenizer_config.json is not a JSON object");
+  }
+  if (auto dec = config.find("added_tokens_decoder"); dec != config.end() && !dec->is_null()) {
+    if (!dec->is_object())
+      return InvalidArgument("tokenizer_config.json: added_tokens_decoder must be an object");
+    for (auto it = dec->begin(); it != dec->end(); ++it) {
+      std::string where = "tokenizer_config.json: added_tokens_decoder[\"" + it.key() + "\"]";
+      char* end = nullptr;
+      long long id = std::strtoll(it.key().c_str(), &end, 10);
+      if (it.key().empty() || *end != '\0')
+        return InvalidArgument(where + ": key must be a token id");
+      ASSIGN_OR_RETURN(AddedToken a, ParseAddedToken(it.value(), where));
+      a.id = static_cast<int32_t>(std::min<long long>(std::max<long long>(id, -1), kMaxTokenId));
+      RETURN_IF_ERROR(AddToken(a, t, where));
+    }
+  }
+  struct Named {
+    const char* key;
+    int32_t* id;
+  };
+  for (Named n : {Named{"bos_token", &t->bos_id_}, Named{"eos_token", &t->eos_id_},
+                  Named{"pad_token", &t->pad_id_}}) {
+    Result<std::string> name = SpecialTokenName(config, n.key);
+    if (!name.ok()) return name.status().WithContext("tokenizer_config.json");
+    if (name->empty()) continue;
+    *n.id = t->TokenId(*name);
+    if (*n.id < 0) {
+      return InvalidArgument("tokenizer_config.json: " + std::string(n.key) + " " +
+                             json(*name).dump() + " is not a token of this tokenizer");
+    }
+  }
+  return Status();
+}
+
+Result<Tokenizer> TokenizerLoader::Load(std::string_view tokenizer_json,
+                                        std::string_view config_json) {
+  json root = json::parse(tokenizer_json, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded()) return InvalidArgument("tokenizer.json is not valid JSON");
+  if (!root.is_object()) return InvalidArgument("tokenizer.json is not a JSON object");
+  Tokenizer t;
+  try {
+    std::vector<std::string> vocab_text;
+    auto model = root.find("model");
+    if (model == root.end()) return InvalidArgument("tokenizer.json has no \"model\"");
+    RETURN_IF_ERROR(LoadModel(*model, &t, &vocab_text).WithContext("tokenizer.json"));
+    {
+      Result<bool> nfc = ParseNormalizer(root.value("normalizer", json()));
+      if (!nfc.ok()) return nfc.status().WithContext("tokenizer.json");
+      t.nfc_ = *nfc;
+    }
+    {
+      Result<SplitPattern> p = ParsePreTokenizer(root.value("pre_tokenizer", json()));
+      if (!p.ok()) return p.status().WithContext("tokenizer.json");
+      t.split_pattern_ = static_cast<int>(*p);
+    }
+    const json decoder = root.value("decoder", json());
+    if (!decoder.is_object() || decoder.value("type", "") != "ByteLevel") {
+      return Unimplemented("tokenizer.json: unsupported decoder " + Describe(decoder) +
+                           " (supported: ByteLevel)");
+    }
+    if (auto added = root.find("added_tokens"); added != root.end() && !added->is_null()) {
+      if (!added->is_array())
+        return InvalidArgument("tokenizer.json: added_tokens must be an array");
+      for (size_t i = 0; i < added->size(); ++i) {
+        std::string where = "tokenizer.json: added_tokens[" + std::to_string(i) + "]";
+        ASSIGN_OR_RETURN(AddedToken a, ParseAddedToken((*added)[i], where));
+        auto id = (*added)[i].find("id");
+        if (id == (*added)[i].end() || !id->is_number_integer())
+          return InvalidArgument(where + ".id must be an integer");
+        a.id = static_cast<int32_t>(
+            std::min<int64_t>(std::max<int64_t>(id->get<int64_t>(), -1), kMaxTokenId));
+        RETURN_IF_ERROR(AddToken(a, &t, where));
+      }
+    }
+    if (!config_json.empty()) RETURN_IF_ERROR(LoadConfig(config_json, &t));
+  } catch (const json::exception& e) {
+    return InvalidArgument(std::string("tokenizer.json: unexpected JSON shape: ") + e.what());
+  }
+  t.matcher_ = AddedTokenMatcher(t.added_);
+  return t;
+}
+
+Result<Tokenizer> Tokenizer::FromJson(std::string_view tokenizer_json,
+                                      std::string_view tokenizer_config_json,
+                                      std::string_view name) {
+  Result<Tokenizer> t = TokenizerLoader::Load(tokenizer_json, tokenizer_config_json);
+  if (!t.ok()) return t.status().WithContext(name);
+  return t;
+}
+
+Result<Tokenizer> Tokenizer::FromDir(const std::string& dir) {
+  ASSIGN_OR_RETURN(std::string tj, ReadFile(dir + "/tokenizer.json", kMaxTokenizerJson));
+  std::string config;
+  Result<std::string> c = ReadFile(dir + "/tokenizer_config.json", kMaxTokenizerJson);
+  if (c.ok()) {
+    config = std::move(*c);
+  } else if (c.status().code() != Code::kNotFound) {
+    return c.status();
+  }
+  return FromJson(tj, config, dir);
+}
+
+}  // namespace modelcar::llm

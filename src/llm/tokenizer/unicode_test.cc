@@ -1,0 +1,70 @@
+#include "llm/tokenizer/unicode.h"
+
+#include <gtest/gtest.h>
+
+namespace modelcar::llm {
+namespace {
+
+TEST(UnicodeTest, Classes) {
+  EXPECT_EQ(ClassOf(U'a'), CharClass::kLetter);
+  EXPECT_EQ(ClassOf(U'Z'), CharClass::kLetter);
+  EXPECT_EQ(ClassOf(U'é'), CharClass::kLetter);
+  EXPECT_EQ(ClassOf(U'中'), CharClass::kLetter);
+  EXPECT_EQ(ClassOf(U'ب'), CharClass::kLetter);
+  EXPECT_EQ(ClassOf(U'7'), CharClass::kNumber);
+  EXPECT_EQ(ClassOf(U'٣'), CharClass::kNumber);  // Arabic-Indic digit (Nd)
+  EXPECT_EQ(ClassOf(U'Ⅻ'), CharClass::kNumber);  // Nl
+  EXPECT_EQ(ClassOf(U'½'), CharClass::kNumber);  // No
+  EXPECT_EQ(ClassOf(U'\n'), CharClass::kCrLf);
+  EXPECT_EQ(ClassOf(U'\r'), CharClass::kCrLf);
+  EXPECT_EQ(ClassOf(U'\t'), CharClass::kSpace);
+  EXPECT_EQ(ClassOf(U' '), CharClass::kSpace);
+  EXPECT_EQ(ClassOf(0x85), CharClass::kSpace);
+  EXPECT_EQ(ClassOf(0xA0), CharClass::kSpace);
+  EXPECT_EQ(ClassOf(0x3000), CharClass::kSpace);
+  EXPECT_EQ(ClassOf(0x2028), CharClass::kSpace);
+  EXPECT_EQ(ClassOf(0xFEFF), CharClass::kOther);  // not White_Space
+  EXPECT_EQ(ClassOf(U'!'), CharClass::kOther);
+  EXPECT_EQ(ClassOf(0x301), CharClass::kOther);  // combining acute (Mn)
+  EXPECT_EQ(ClassOf(U'😀'), CharClass::kOther);
+}
+
+TEST(UnicodeTest, NfcComposes) {
+  auto r = Nfc("e\xCC\x81");  // e + U+0301
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, "\xC3\xA9");  // é
+  EXPECT_EQ(*Nfc("plain ascii"), "plain ascii");
+  EXPECT_EQ(*Nfc("\xE1\x84\x80\xE1\x85\xA1"), "\xEA\xB0\x80");  // Hangul jamo -> 가
+}
+
+TEST(UnicodeTest, NfcRejectsInvalidUtf8) {
+  auto r = Nfc("ok \xC3");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("UTF-8"), std::string::npos);
+  EXPECT_FALSE(ValidateUtf8("\xED\xA0\x80").ok());      // surrogate
+  EXPECT_FALSE(ValidateUtf8("\xC0\xAF").ok());          // overlong
+  EXPECT_FALSE(ValidateUtf8("\xF4\x90\x80\x80").ok());  // > U+10FFFF
+  EXPECT_TRUE(ValidateUtf8("\xF0\x9F\x98\x80").ok());
+}
+
+TEST(UnicodeTest, CompletePrefixHoldsPartialCharacter) {
+  EXPECT_EQ(CompleteUtf8Prefix("ab"), 2u);
+  EXPECT_EQ(CompleteUtf8Prefix("a\xF0\x9F"), 1u);
+  EXPECT_EQ(CompleteUtf8Prefix("a\xF0\x9F\x98"), 1u);
+  EXPECT_EQ(CompleteUtf8Prefix("a\xF0\x9F\x98\x80"), 5u);
+  EXPECT_EQ(CompleteUtf8Prefix("\xFF"), 1u);      // invalid: ready (becomes U+FFFD)
+  EXPECT_EQ(CompleteUtf8Prefix("\xF0\x41"), 2u);  // broken sequence: ready
+}
+
+TEST(UnicodeTest, LossyReplacesMaximalSubparts) {
+  std::string out;
+  AppendUtf8Lossy("a\xF0\x9F\x98z\xFF\xC3", &out);
+  EXPECT_EQ(out, "a\xEF\xBF\xBDz\xEF\xBF\xBD\xEF\xBF\xBD");
+  out.clear();
+  AppendUtf8Lossy("\xE2\x82\xAC ok", &out);
+  EXPECT_EQ(out, "\xE2\x82\xAC ok");
+}
+
+}  // namespace
+}  // namespace modelcar::llm
