@@ -1,0 +1,32 @@
+// JSON and YAML documents as nlohmann::json: Kubernetes manifests arrive in either form.
+//
+// YAML scalars follow the YAML 1.2 core schema: plain `true`/`false`, `null`/`~`/empty, integers
+// and floats become JSON booleans, null and numbers; quoted scalars are always strings. Anchors
+// and aliases are resolved by yaml-cpp; tags other than the standard ones are ignored.
+#ifndef MODELCAR_KUBE_JSON_YAML_H_
+#define MODELCAR_KUBE_JSON_YAML_H_
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace modelcar::kube {
+
+// Parses `text` as JSON when it starts with '{' or '[' (after whitespace), else as YAML (first
+// document). `what` names the input in errors ("pod.yaml"). InvalidArgument on syntax errors.
+Result<nlohmann::json> ParseJsonOrYaml(std::string_view text, std::string_view what);
+
+// Every non-empty document of a YAML stream (or the single JSON document). A YAML `kind: List`
+// is not expanded here.
+Result<std::vector<nlohmann::json>> ParseDocuments(std::string_view text, std::string_view what);
+
+// Block-style YAML for `doc`. Strings that YAML would read as another type, or that hold special
+// characters, are double-quoted with JSON escapes; the output parses back to `doc`.
+std::string ToYaml(const nlohmann::json& doc);
+
+}  // namespace modelcar::kube
+
+#endif  // MODELCAR_KUBE_JSON_YAML_H_

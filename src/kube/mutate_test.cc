@@ -1,0 +1,258 @@
+// Golden tests for Mutate (fixtures in testdata/golden/*.yaml, written by hand from KServe's Go
+// source), idempotency, denials and config parsing.
+#include "kube/mutate.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "base/file.h"
+#include "kube/json_yaml.h"
+
+namespace modelcar::kube {
+namespace {
+
+using nlohmann::json;
+
+std::filesystem::path GoldenDir() {
+  return std::filesystem::path(MODELCAR_KUBE_TESTDATA) / "golden";
+}
+
+json Load(const std::filesystem::path& p) {
+  auto text = ReadFile(p.string());
+  EXPECT_TRUE(text.ok()) << p;
+  auto doc = ParseJsonOrYaml(*text, p.string());
+  EXPECT_TRUE(doc.ok()) << doc.status().ToString();
+  return doc.ok() ? *doc : json();
+}
+
+InjectConfig ConfigOf(const json& c) {
+  if (c.is_null()) return DefaultInjectConfig();
+  auto cfg = ParseInjectConfig(c.dump(), "fixture config");
+  EXPECT_TRUE(cfg.ok()) << cfg.status().ToString();
+  return cfg.ok() ? *cfg : InjectConfig();
+}
+
+TEST(MutateGoldenTest, EveryFixture) {
+  int cases = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(GoldenDir())) {
+    if (entry.path().extension() != ".yaml") continue;
+    SCOPED_TRACE(entry.path().filename().string());
+    ++cases;
+    json fx = Load(entry.path());
+    InjectConfig cfg = ConfigOf(fx.value("config", json()));
+    auto r = Mutate(fx["input"], cfg);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_FALSE(r->denied) << r->message;
+    EXPECT_EQ(r->pod, fx["expected"]) << "diff: " << json::diff(fx["expected"], r->pod).dump(2);
+    EXPECT_EQ(r->warnings.size(), fx.value("warnings", 0u));
+    // Idempotent (the webhook runs with reinvocationPolicy IfNeeded).
+    auto again = Mutate(r->pod, cfg);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->pod, r->pod) << json::diff(r->pod, again->pod).dump(2);
+    // The YAML emitter round-trips the result.
+    auto back = ParseJsonOrYaml(ToYaml(r->pod), "emitted");
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(*back, r->pod);
+  }
+  EXPECT_GE(cases, 10);
+}
+
+json PodWith(const std::string& uri) {
+  return {
+      {"metadata", {{"annotations", {{kSourceUriAnnotation, uri}}}}},
+      {"spec", {{"containers", json::array({{{"name", "kserve-container"}, {"image", "rt"}}})}}}};
+}
+
+TEST(MutateTest, RequirePolicyDeniesTags) {
+  InjectConfig c = DefaultInjectConfig();
+  c.digest_policy = DigestPolicy::kRequire;
+  auto r = Mutate(PodWith("oci://reg.io/m:v1"), c);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->denied);
+  EXPECT_NE(r->message.find("not pinned to a digest"), std::string::npos) << r->message;
+  EXPECT_EQ(r->pod, PodWith("oci://reg.io/m:v1"));  // a denial returns the input unchanged
+  auto ok = Mutate(PodWith("oci://reg.io/m@sha256:" + std::string(64, 'a')), c);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_FALSE(ok->denied);
+}
+
+TEST(MutateTest, ResolvePolicyPinsTheUriAndStaysIdempotent) {
+  InjectConfig c = DefaultInjectConfig();
+  c.digest_policy = DigestPolicy::kResolve;
+  int calls = 0;
+  DigestResolver resolver = [&](const std::string& ref) -> Result<std::string> {
+    ++calls;
+    EXPECT_EQ(ref, "reg.io/m:v1");
+    return "sha256:" + std::string(64, 'b');
+  };
+  auto r = Mutate(PodWith("oci://reg.io/m:v1"), c, resolver);
+  ASSERT_TRUE(r.ok());
+  ASSERT_FALSE(r->denied) << r->message;
+  std::string pinned = "reg.io/m@sha256:" + std::string(64, 'b');
+  EXPECT_EQ(r->pod["metadata"]["annotations"][kSourceUriAnnotation], "oci://" + pinned);
+  EXPECT_EQ(r->pod["spec"]["containers"][1]["image"], pinned);
+  EXPECT_EQ(r->pod["spec"]["containers"][1]["imagePullPolicy"], "IfNotPresent");
+  auto again = Mutate(r->pod, c, resolver);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->pod, r->pod);
+  EXPECT_EQ(calls, 1);
+
+  auto failing = Mutate(
+      PodWith("oci://reg.io/m:v1"), c,
+      [](const std::string&) -> Result<std::string> { return NotFound("manifest unknown"); });
+  ASSERT_TRUE(failing.ok());
+  EXPECT_TRUE(failing->denied);
+  EXPECT_NE(failing->message.find("manifest unknown"), std::string::npos);
+  auto no_resolver = Mutate(PodWith("oci://reg.io/m:v1"), c);
+  ASSERT_TRUE(no_resolver.ok());
+  EXPECT_TRUE(no_resolver->denied);
+}
+
+TEST(MutateTest, UnparseableReferenceIsDeniedWithTheReason) {
+  auto r = Mutate(PodWith("oci://Reg.io/UPPER/Case:v1"), DefaultInjectConfig());
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->denied);
+  EXPECT_NE(r->message.find("oci://Reg.io/UPPER/Case:v1"), std::string::npos) << r->message;
+  auto empty = Mutate(PodWith("oci://"), DefaultInjectConfig());
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->denied);
+}
+
+TEST(MutateTest, MissingTargetContainerIsDenied) {
+  json pod = PodWith("oci://reg.io/m:v1");
+  pod["spec"]["containers"][0]["name"] = "main";
+  auto r = Mutate(pod, DefaultInjectConfig());
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->denied);
+  EXPECT_EQ(r->message, "no container found with name kserve-container");
+}
+
+TEST(MutateTest, AtMostTenSources) {
+  json pod = PodWith("oci://reg.io/m:v0");
+  json extra = json::array();
+  for (int i = 1; i <= 10; ++i) extra.push_back({{"uri", "oci://reg.io/m:v" + std::to_string(i)}});
+  pod["metadata"]["annotations"][kExtraUrisAnnotation] = extra.dump();
+  auto r = Mutate(pod, DefaultInjectConfig());
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->denied);
+  EXPECT_NE(r->message.find("at most 10"), std::string::npos);
+
+  extra.erase(extra.size() - 1);  // ten in all: fine, names up to modelcar-9
+  pod["metadata"]["annotations"][kExtraUrisAnnotation] = extra.dump();
+  auto ok = Mutate(pod, DefaultInjectConfig());
+  ASSERT_TRUE(ok.ok());
+  ASSERT_FALSE(ok->denied) << ok->message;
+  EXPECT_EQ(ok->pod["spec"]["containers"].size(), 11u);
+  EXPECT_EQ(ok->pod["spec"]["containers"][10]["name"], "modelcar-9");
+  EXPECT_EQ(ok->pod["spec"]["initContainers"][9]["name"], "modelcar-init-9");
+  EXPECT_EQ(ok->pod["spec"]["volumes"][9]["name"], "kserve-provision-location-9");
+}
+
+TEST(MutateTest, BadExtraAnnotationAndSharedParentsAreDenied) {
+  json pod = PodWith("oci://reg.io/m:v0");
+  pod["metadata"]["annotations"][kExtraUrisAnnotation] = "{not json";
+  auto r = Mutate(pod, DefaultInjectConfig());
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->denied);
+  EXPECT_NE(r->message.find(kExtraUrisAnnotation), std::string::npos);
+
+  pod["metadata"]["annotations"][kExtraUrisAnnotation] =
+      R"([{"uri": "oci://reg.io/x:1", "mountPath": "/mnt/other"}])";
+  r = Mutate(pod, DefaultInjectConfig());
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->denied);
+  EXPECT_NE(r->message.find("parent directory"), std::string::npos) << r->message;
+}
+
+TEST(MutateTest, DisabledModelcarLeavesPodAndWarns) {
+  InjectConfig c = DefaultInjectConfig();
+  c.enable_modelcar = false;
+  json pod = PodWith("oci://reg.io/m:v1");
+  auto r = Mutate(pod, c);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->denied);
+  EXPECT_EQ(r->pod, pod);
+  EXPECT_EQ(r->warnings.size(), 1u);
+}
+
+TEST(MutateTest, MalformedPodsAreErrors) {
+  EXPECT_EQ(Mutate(json::array(), DefaultInjectConfig()).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(Mutate(json{{"kind", "Deployment"}, {"spec", json::object()}}, DefaultInjectConfig())
+                .status()
+                .code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(Mutate(json{{"spec", {{"containers", 3}}}}, DefaultInjectConfig()).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(Mutate(json{{"metadata", json::object()}}, DefaultInjectConfig()).status().code(),
+            Code::kInvalidArgument);
+}
+
+TEST(ConfigTest, ParsesConfigMapYamlJsonAndBareObject) {
+  const char* cm = R"(apiVersion: v1
+kind: ConfigMap
+metadata: {name: inferenceservice-config}
+data:
+  storageInitializer: |-
+    {"enableModelcar": true, "cpuModelcar": "25m", "uidModelcar": 1234, "digestPolicy": "require"}
+)";
+  auto c = ParseInjectConfig(cm, "cm.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->enable_modelcar);
+  EXPECT_EQ(c->cpu_modelcar, "25m");
+  EXPECT_EQ(c->memory_modelcar, "15Mi");
+  EXPECT_EQ(c->uid_modelcar, 1234);
+  EXPECT_EQ(c->digest_policy, DigestPolicy::kRequire);
+
+  auto bare = ParseInjectConfig(R"({"memoryModelcar": "64Mi"})", "si.json");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_FALSE(bare->enable_modelcar);  // KServe's Go zero value
+  EXPECT_FALSE(bare->uid_modelcar.has_value());
+  EXPECT_EQ(bare->memory_modelcar, "64Mi");
+}
+
+TEST(ConfigTest, BadFieldsAreNamed) {
+  auto q = ParseInjectConfig(R"({"cpuModelcar": "ten"})", "si.json");
+  EXPECT_EQ(q.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(q.status().message().find("cpuModelcar"), std::string::npos);
+  auto m = ParseInjectConfig(R"({"ociModelMode": "magic"})", "si.json");
+  EXPECT_NE(m.status().message().find("ociModelMode"), std::string::npos);
+  auto p = ParseInjectConfig(R"({"digestPolicy": 3})", "si.json");
+  EXPECT_NE(p.status().message().find("digestPolicy"), std::string::npos);
+  auto u = ParseInjectConfig(R"({"uidModelcar": "x"})", "si.json");
+  EXPECT_NE(u.status().message().find("uidModelcar"), std::string::npos);
+  auto j = ParseInjectConfig("{\"enableModelcar\": tru", "si.json");
+  EXPECT_NE(j.status().message().find("si.json"), std::string::npos);
+  auto cm = ParseInjectConfig("kind: ConfigMap\ndata: {other: x}\n", "cm.yaml");
+  EXPECT_NE(cm.status().message().find("storageInitializer"), std::string::npos);
+  auto inner =
+      ParseInjectConfig("kind: ConfigMap\ndata: {storageInitializer: '{bad'}\n", "cm.yaml");
+  EXPECT_EQ(inner.status().code(), Code::kInvalidArgument);
+}
+
+TEST(JsonYamlTest, ScalarsFollowTheCoreSchemaAndRoundTrip) {
+  auto doc =
+      ParseJsonOrYaml("a: 1\nb: '1'\nc: true\nd: \"yes\"\ne: ~\nf: 1.5\ng: 10m\nh: no\n", "t");
+  ASSERT_TRUE(doc.ok());
+  EXPECT_EQ((*doc)["a"], 1);
+  EXPECT_EQ((*doc)["b"], "1");
+  EXPECT_EQ((*doc)["c"], true);
+  EXPECT_EQ((*doc)["d"], "yes");
+  EXPECT_TRUE((*doc)["e"].is_null());
+  EXPECT_EQ((*doc)["f"], 1.5);
+  EXPECT_EQ((*doc)["g"], "10m");
+  EXPECT_EQ((*doc)["h"], "no");  // YAML 1.2: a string
+  json tricky = {{"s", json::array({"1", "true", "no", "", "a: b", "# x", "$$$$", "-x", "0x1F",
+                                    "multi\nline", "ok.value/x"})},
+                 {"empty", json::object()},
+                 {"list", json::array()},
+                 {"n", nullptr}};
+  auto back = ParseJsonOrYaml(ToYaml(tricky), "emitted");
+  ASSERT_TRUE(back.ok()) << ToYaml(tricky);
+  EXPECT_EQ(*back, tricky) << ToYaml(tricky);
+  EXPECT_EQ(ParseJsonOrYaml("a: [1, 2", "bad.yaml").status().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace modelcar::kube
