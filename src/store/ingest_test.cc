@@ -1,0 +1,286 @@
+#include "store/ingest.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "oci/manifest.h"
+#include "oci/media_types.h"
+#include "store/gc.h"
+#include "store/verify.h"
+#include "tar/reader_test_util.h"
+
+namespace modelcar::store {
+namespace {
+
+namespace fs = std::filesystem;
+using tar::testing::TarBuilder;
+
+std::string Gzip(const std::string& in) {
+  z_stream zs{};
+  deflateInit2(&zs, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&zs, in.size()) + 64, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+// An in-memory image: blobs by digest, a manifest, and a fetcher that can fail on purpose.
+struct FakeImage {
+  std::map<oci::Digest, std::string> blobs;
+  std::string manifest;
+  oci::Digest digest;
+  uint64_t fail_after = UINT64_MAX;  // bytes served before a simulated connection drop
+  uint64_t served = 0;
+
+  oci::Descriptor Add(const std::string& bytes, std::string_view media_type) {
+    oci::Descriptor d;
+    d.media_type = std::string(media_type);
+    d.digest = oci::Sha256Of(bytes);
+    d.size = static_cast<int64_t>(bytes.size());
+    blobs[d.digest] = bytes;
+    return d;
+  }
+
+  void Build(const std::vector<std::pair<std::string, std::string>>& layers /*tar, media*/) {
+    oci::ImageConfig cfg;
+    cfg.architecture = "amd64";
+    cfg.os = "linux";
+    oci::Manifest m;
+    m.media_type = std::string(oci::kOciManifest);
+    for (const auto& [tar, media] : layers) {
+      cfg.diff_ids.push_back(oci::Sha256Of(tar));
+      m.layers.push_back(Add(media == oci::kOciLayerTarGzip ? Gzip(tar) : tar, media));
+    }
+    m.config = Add(oci::SerializeImageConfig(cfg), oci::kOciConfig);
+    manifest = oci::SerializeManifest(m);
+    digest = oci::Sha256Of(manifest);
+  }
+
+  BlobFetcher Fetcher() {
+    return [this](const oci::Descriptor& d, uint64_t offset, const ByteSink& sink) -> Status {
+      auto it = blobs.find(d.digest);
+      if (it == blobs.end()) return NotFound("blob " + d.digest.ToString());
+      std::string_view b = it->second;
+      b.remove_prefix(offset);
+      while (!b.empty()) {
+        size_t n = std::min<size_t>(b.size(), 1000);
+        if (served + n > fail_after) return Unavailable("simulated connection drop");
+        served += n;
+        RETURN_IF_ERROR(sink(b.substr(0, n)));
+        b.remove_prefix(n);
+      }
+      return Status();
+    };
+  }
+};
+
+std::string RandomBytes(size_t n, unsigned seed) {
+  std::string s(n, '\0');
+  std::mt19937 rng(seed);
+  for (char& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+class IngestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/store-test-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    auto s = Store::Open(dir_ + "/store");
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_.emplace(std::move(*s));
+    weights_ = RandomBytes(300000, 1);
+    TarBuilder l1, l2;
+    l1.Dir("bin/").File("bin/busybox", "ELF").Symlink("bin/sh", "busybox").End();
+    l2.Dir("models/").File("models/model.safetensors", weights_).File("models/config.json", "{}");
+    l2.End();
+    image_.Build({{l1.str(), std::string(oci::kOciLayerTarGzip)},
+                  {l2.str(), std::string(oci::kOciLayerTar)}});
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Result<IngestResult> Ingest() {
+    return IngestImage(*store_, image_.digest, image_.manifest, oci::kOciManifest,
+                       image_.Fetcher());
+  }
+  std::string Read(const std::string& p) {
+    std::ifstream f(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  }
+
+  std::string dir_;
+  std::optional<Store> store_;
+  FakeImage image_;
+  std::string weights_;
+};
+
+TEST_F(IngestTest, PullsVerifiesAndCommits) {
+  auto r = Ingest();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->already_present);
+  EXPECT_TRUE(store_->HasTree(image_.digest));
+  std::string rootfs = store_->RootfsDir(image_.digest);
+  EXPECT_EQ(Read(rootfs + "/models/model.safetensors"), weights_);
+  EXPECT_EQ(fs::read_symlink(rootfs + "/bin/sh"), "busybox");
+  struct stat st;
+  ASSERT_EQ(::stat((rootfs + "/models/model.safetensors").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0222, 0u) << "tree files are read-only";
+  EXPECT_FALSE(fs::exists(store_->IngestDir(image_.digest)));
+  EXPECT_EQ(r->tree.layers.size(), 2u);
+  EXPECT_EQ(r->tree.bytes, weights_.size() + 2 + 3);
+  // No blob copy of the weights layer: the store holds the tree plus small files only.
+  EXPECT_LT(DiskUsage(dir_ + "/store/blobs"), 64u << 10);
+  auto again = Ingest();
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->already_present);
+  EXPECT_EQ(again->fetched_bytes, 0u);
+  auto v = VerifyTree(*store_, image_.digest);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->ok()) << v->problems[0];
+}
+
+TEST_F(IngestTest, ResumesAnInterruptedLayerWithoutRefetching) {
+  image_.fail_after = 200000;  // inside the weights file
+  auto r = Ingest();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  EXPECT_FALSE(store_->HasTree(image_.digest));
+  EXPECT_TRUE(fs::exists(store_->IngestDir(image_.digest)));
+  image_.fail_after = UINT64_MAX;
+  image_.served = 0;
+  r = Ingest();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  uint64_t total = 0;
+  for (const auto& [d, b] : image_.blobs) total += b.size();
+  EXPECT_GT(r->resumed_bytes, 150000u);
+  EXPECT_LT(image_.served, total - 150000) << "finished bytes were fetched again";
+  EXPECT_EQ(Read(store_->RootfsDir(image_.digest) + "/models/model.safetensors"), weights_);
+  auto v = VerifyTree(*store_, image_.digest);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->ok());
+}
+
+TEST_F(IngestTest, ResumesAtManyCutPoints) {
+  for (uint64_t cut : {1000u, 3000u, 5000u, 150000u, 299000u, 302500u}) {
+    fs::remove_all(dir_ + "/store");
+    store_.emplace(*Store::Open(dir_ + "/store"));
+    image_.fail_after = cut;
+    image_.served = 0;
+    ASSERT_FALSE(Ingest().ok());
+    image_.fail_after = UINT64_MAX;
+    auto r = Ingest();
+    ASSERT_TRUE(r.ok()) << "cut " << cut << ": " << r.status().ToString();
+    EXPECT_EQ(Read(store_->RootfsDir(image_.digest) + "/models/model.safetensors"), weights_);
+  }
+}
+
+TEST_F(IngestTest, CorruptSourceIsRefusedAndCleanedUp) {
+  for (auto& [d, b] : image_.blobs) {
+    if (b.size() > 100000) b[b.size() / 2] ^= 1;
+  }
+  auto r = Ingest();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kDataLoss);
+  EXPECT_FALSE(store_->HasTree(image_.digest));
+  EXPECT_FALSE(fs::exists(store_->IngestDir(image_.digest)));
+}
+
+TEST_F(IngestTest, HostileLayerRefusedNamingTheEntry) {
+  FakeImage bad;
+  bad.Build(
+      {{TarBuilder().File("../../etc/evil", "x").End().str(), std::string(oci::kOciLayerTar)}});
+  auto r = IngestImage(*store_, bad.digest, bad.manifest, oci::kOciManifest, bad.Fetcher());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("../../etc/evil"), std::string::npos)
+      << r.status().ToString();
+  EXPECT_FALSE(store_->HasTree(bad.digest));
+  EXPECT_FALSE(fs::exists(store_->IngestDir(bad.digest)));
+}
+
+TEST_F(IngestTest, VerifyFindsCorruptionAndThePullRepairsIt) {
+  ASSERT_TRUE(Ingest().ok());
+  std::string f = store_->RootfsDir(image_.digest) + "/models/model.safetensors";
+  ::chmod(f.c_str(), 0644);
+  {
+    std::fstream out(f, std::ios::in | std::ios::out | std::ios::binary);
+    out.seekp(1234);
+    out.put(static_cast<char>(weights_[1234] ^ 0x40));
+  }
+  auto v = VerifyTree(*store_, image_.digest);
+  ASSERT_TRUE(v.ok());
+  ASSERT_FALSE(v->ok());
+  EXPECT_FALSE(store_->HasTree(image_.digest));
+  image_.served = 0;
+  auto r = Ingest();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->already_present);
+  EXPECT_EQ(Read(f), weights_);
+  v = VerifyTree(*store_, image_.digest);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->ok());
+}
+
+TEST_F(IngestTest, GcKeepsLeasedAndReferencedTrees) {
+  ASSERT_TRUE(Ingest().ok());
+  GcPolicy p;
+  p.watermarks = false;
+  // Unreferenced and unleased: removed.
+  auto rep = RunGc(*store_, p);
+  ASSERT_TRUE(rep.ok());
+  EXPECT_EQ(rep->removed.size(), 1u);
+  EXPECT_FALSE(store_->HasTree(image_.digest));
+
+  ASSERT_TRUE(Ingest().ok());
+  std::string link = dir_ + "/mnt-models";
+  fs::create_symlink(store_->RootfsDir(image_.digest) + "/models", link);
+  ASSERT_TRUE(store_->AddLease(image_.digest, link).ok());
+  p.max_size = 0;  // evict everything evictable
+  rep = RunGc(*store_, p);
+  ASSERT_TRUE(rep.ok());
+  EXPECT_TRUE(rep->removed.empty());
+  EXPECT_TRUE(store_->HasTree(image_.digest));
+  // Link re-pointed: the lease is stale and the tree goes.
+  fs::remove(link);
+  fs::create_symlink("/nonexistent", link);
+  rep = RunGc(*store_, p);
+  ASSERT_TRUE(rep.ok());
+  EXPECT_EQ(rep->removed.size(), 1u);
+}
+
+TEST(GcPolicyTest, BytesToFree) {
+  GcPolicy p;
+  FsUsage fs{1000, 100};                     // 90% used
+  EXPECT_EQ(BytesToFree(500, fs, p), 100u);  // down to 80%
+  fs.free = 200;                             // 80% used: below the high watermark
+  EXPECT_EQ(BytesToFree(500, fs, p), 0u);
+  p.max_size = 300;
+  EXPECT_EQ(BytesToFree(500, fs, p), 200u);
+  p.watermarks = false;
+  fs.free = 0;
+  EXPECT_EQ(BytesToFree(500, fs, p), 200u);
+}
+
+TEST(GcPolicyTest, PlanEvictionIsLruAndSkipsLeases) {
+  auto d = [](char c) { return *oci::Digest::FromHex(std::string(64, c)); };
+  std::vector<GcCandidate> c = {{d('a'), 100, 30, false},
+                                {d('b'), 100, 10, true},
+                                {d('c'), 100, 20, false},
+                                {d('d'), 100, 40, false}};
+  EXPECT_EQ(PlanEviction(c, 0), std::vector<oci::Digest>{});
+  EXPECT_EQ(PlanEviction(c, 150), (std::vector<oci::Digest>{d('c'), d('a')}));
+  EXPECT_EQ(PlanEviction(c, 10000), (std::vector<oci::Digest>{d('c'), d('a'), d('d')}));
+}
+
+}  // namespace
+}  // namespace modelcar::store

@@ -1,0 +1,292 @@
+#include "tar/extract.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace modelcar::tar {
+namespace {
+
+constexpr std::string_view kWhiteoutPrefix = ".wh.";
+constexpr std::string_view kOpaque = ".wh..wh..opq";
+
+std::string Join(const std::vector<std::string>& comps, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    if (i) out += '/';
+    out += comps[i];
+  }
+  return out;
+}
+
+std::string Quote(std::string_view s) { return "\"" + std::string(s.substr(0, 300)) + "\""; }
+
+Status EntryError(Code code, const Entry& e, std::string_view why) {
+  return Status(code, "tar entry " + Quote(e.path) + ": " + std::string(why));
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> SafeComponents(std::string_view path) {
+  if (path.empty()) return InvalidArgument("tar entry with an empty name");
+  if (path.front() == '/') {
+    return InvalidArgument("tar entry " + Quote(path) + ": absolute path refused");
+  }
+  if (path.find('\0') != std::string_view::npos) {
+    return InvalidArgument("tar entry " + Quote(path) + ": NUL in name");
+  }
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    std::string_view c = path.substr(i, j - i);
+    if (c == "..") return InvalidArgument("tar entry " + Quote(path) + ": \"..\" refused");
+    if (!c.empty() && c != ".") out.emplace_back(c);
+    i = j + 1;
+  }
+  return out;
+}
+
+Result<UniqueFd> OpenDirNoFollow(int root_fd, const std::vector<std::string>& comps, size_t n,
+                                 bool create, std::string_view entry) {
+  int fd = ::dup(root_fd);
+  if (fd < 0) return ErrnoStatus(errno, "dup");
+  UniqueFd cur(fd);
+  for (size_t i = 0; i < n; ++i) {
+    const char* c = comps[i].c_str();
+    int next = ::openat(cur.get(), c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (next < 0 && errno == ENOENT && create) {
+      if (::mkdirat(cur.get(), c, 0755) != 0 && errno != EEXIST) {
+        return ErrnoStatus(errno, "tar entry " + Quote(entry) + ": mkdir " + Join(comps, i + 1));
+      }
+      next = ::openat(cur.get(), c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (next < 0) {
+      if (errno == ELOOP || errno == ENOTDIR) {
+        return InvalidArgument("tar entry " + Quote(entry) + ": parent " +
+                               Quote(Join(comps, i + 1)) +
+                               " is a symlink or not a directory (refusing to follow it)");
+      }
+      return ErrnoStatus(errno, "tar entry " + Quote(entry) + ": open " + Join(comps, i + 1));
+    }
+    cur.Reset(next);
+  }
+  return cur;
+}
+
+Status RemoveTreeAt(int dir_fd, const std::string& name) {
+  struct stat st;
+  if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return Status();
+    return ErrnoStatus(errno, "stat " + name);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    if (::unlinkat(dir_fd, name.c_str(), 0) != 0 && errno != ENOENT) {
+      return ErrnoStatus(errno, "unlink " + name);
+    }
+    return Status();
+  }
+  ::fchmodat(dir_fd, name.c_str(), 0700, 0);  // read-only trees: make it removable
+  int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "open " + name);
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    int err = errno;
+    ::close(fd);
+    return ErrnoStatus(err, "opendir " + name);
+  }
+  std::vector<std::string> children;
+  while (dirent* de = ::readdir(d)) {
+    std::string_view n = de->d_name;
+    if (n != "." && n != "..") children.emplace_back(n);
+  }
+  Status st_all;
+  for (const std::string& c : children) {
+    Status s = RemoveTreeAt(::dirfd(d), c);
+    if (!s.ok() && st_all.ok()) st_all = s.WithContext(name);
+  }
+  ::closedir(d);
+  RETURN_IF_ERROR(st_all);
+  if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+    return ErrnoStatus(errno, "rmdir " + name);
+  }
+  return Status();
+}
+
+Result<std::unique_ptr<Extractor>> Extractor::Open(const std::string& root) {
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(root, O_RDONLY | O_DIRECTORY));
+  return std::unique_ptr<Extractor>(new Extractor(std::move(fd)));
+}
+
+void Extractor::BeginLayer() { this_layer_.clear(); }
+
+Status Extractor::Meta(std::string_view bytes) { return meta_sink_ ? meta_sink_(bytes) : Status(); }
+
+Status Extractor::RemoveExisting(int dir_fd, const std::string& name, const Entry& e) {
+  Status s = RemoveTreeAt(dir_fd, name);
+  return s.ok() ? s : EntryError(s.code(), e, s.message());
+}
+
+Status Extractor::Whiteout(const std::vector<std::string>& comps, const Entry& e) {
+  const std::string& base = comps.back();
+  ASSIGN_OR_RETURN(UniqueFd dir,
+                   OpenDirNoFollow(root_.get(), comps, comps.size() - 1, true, e.path));
+  std::string dir_path = Join(comps, comps.size() - 1);
+  if (base == kOpaque) {
+    // Remove every child that an earlier layer left (entries of this layer stay).
+    int fd = ::dup(dir.get());
+    DIR* d = fd >= 0 ? ::fdopendir(fd) : nullptr;
+    if (!d) return EntryError(Code::kInternal, e, "cannot list directory for opaque whiteout");
+    std::vector<std::string> victims;
+    while (dirent* de = ::readdir(d)) {
+      std::string n = de->d_name;
+      if (n == "." || n == "..") continue;
+      std::string p = dir_path.empty() ? n : dir_path + "/" + n;
+      if (!this_layer_.count(p)) victims.push_back(n);
+    }
+    ::closedir(d);
+    for (const std::string& v : victims) RETURN_IF_ERROR(RemoveExisting(dir.get(), v, e));
+    return Status();
+  }
+  if (base.starts_with(".wh..wh.")) return Status();  // aufs metadata: nothing to apply
+  std::string victim = base.substr(kWhiteoutPrefix.size());
+  if (victim.empty() || victim == "." || victim == "..") {
+    return EntryError(Code::kInvalidArgument, e, "malformed whiteout name");
+  }
+  return RemoveExisting(dir.get(), victim, e);
+}
+
+Status Extractor::BeginEntry(const Entry& e) {
+  ++stats_.entries;
+  ASSIGN_OR_RETURN(std::vector<std::string> comps, SafeComponents(e.path));
+  if (comps.empty()) {
+    if (e.type == EntryType::kDirectory) return Status();  // "./": the root itself
+    return EntryError(Code::kInvalidArgument, e, "names the root directory");
+  }
+  if (e.type == EntryType::kCharDevice || e.type == EntryType::kBlockDevice ||
+      e.type == EntryType::kFifo) {
+    return EntryError(Code::kInvalidArgument, e,
+                      std::string(EntryTypeName(e.type)) + " refused (no device nodes or fifos)");
+  }
+  const std::string& name = comps.back();
+  if (name.starts_with(kWhiteoutPrefix)) {
+    if (e.type != EntryType::kRegular || e.size != 0) {
+      return EntryError(Code::kInvalidArgument, e, "whiteout must be an empty regular file");
+    }
+    return Whiteout(comps, e);
+  }
+  std::string norm = Join(comps, comps.size());
+  ASSIGN_OR_RETURN(UniqueFd dir,
+                   OpenDirNoFollow(root_.get(), comps, comps.size() - 1, true, e.path));
+  uint32_t mode = e.mode & 0777;
+  this_layer_.insert(norm);
+
+  if (e.type == EntryType::kDirectory) {
+    struct stat st;
+    if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
+      RETURN_IF_ERROR(RemoveExisting(dir.get(), name, e));
+    }
+    if (::mkdirat(dir.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
+      return ErrnoStatus(errno, "tar entry " + Quote(e.path) + ": mkdir");
+    }
+    dir_modes_.emplace_back(norm, mode);
+    return Status();
+  }
+
+  if (replay_ && e.type == EntryType::kRegular) {
+    int fd = ::openat(dir.get(), name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus(errno, "tar entry " + Quote(e.path) + ": reopen for resume");
+    file_.Reset(fd);
+    file_path_ = e.path;
+    file_mode_ = mode;
+    ++stats_.files;
+    return Status();
+  }
+  RETURN_IF_ERROR(RemoveExisting(dir.get(), name, e));
+  switch (e.type) {
+    case EntryType::kSymlink:
+      if (e.link_target.empty()) return EntryError(Code::kInvalidArgument, e, "empty symlink");
+      if (::symlinkat(e.link_target.c_str(), dir.get(), name.c_str()) != 0) {
+        return ErrnoStatus(errno, "tar entry " + Quote(e.path) + ": symlink");
+      }
+      return Status();
+    case EntryType::kHardLink: {
+      auto target = SafeComponents(e.link_target);
+      if (!target.ok()) {
+        return EntryError(Code::kInvalidArgument, e,
+                          "hard link target " + Quote(e.link_target) + " leaves the tree");
+      }
+      if (target->empty()) return EntryError(Code::kInvalidArgument, e, "hard link to the root");
+      ASSIGN_OR_RETURN(UniqueFd tdir,
+                       OpenDirNoFollow(root_.get(), *target, target->size() - 1, false, e.path));
+      struct stat st;
+      if (::fstatat(tdir.get(), target->back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        return EntryError(Code::kInvalidArgument, e,
+                          "hard link target " + Quote(e.link_target) + " does not exist");
+      }
+      if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+        return EntryError(Code::kInvalidArgument, e,
+                          "hard link target " + Quote(e.link_target) + " is not a file");
+      }
+      if (::linkat(tdir.get(), target->back().c_str(), dir.get(), name.c_str(), 0) != 0) {
+        return ErrnoStatus(errno, "tar entry " + Quote(e.path) + ": link");
+      }
+      return Status();
+    }
+    case EntryType::kRegular: {
+      int fd = ::openat(dir.get(), name.c_str(),
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd < 0) return ErrnoStatus(errno, "tar entry " + Quote(e.path) + ": create");
+      file_.Reset(fd);
+      file_path_ = e.path;
+      file_mode_ = mode;
+      // Reserve the blocks (a full disk fails here, not half way) but keep the size at what was
+      // written, so an interrupted pull can tell how far a file got.
+      if (e.size > 0 && ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(e.size)) != 0 &&
+          (errno == ENOSPC || errno == EDQUOT)) {
+        return ErrnoStatus(
+            errno, "tar entry " + Quote(e.path) + ": reserve " + std::to_string(e.size) + " bytes");
+      }
+      ++stats_.files;
+      return Status();
+    }
+    default:
+      return EntryError(Code::kInvalidArgument, e, "unexpected entry type");
+  }
+}
+
+Status Extractor::Data(std::string_view bytes) {
+  if (!file_.valid()) return Internal("tar: data without an open file");
+  stats_.file_bytes += bytes.size();
+  if (replay_) {
+    if (::lseek(file_.get(), static_cast<off_t>(bytes.size()), SEEK_CUR) < 0) {
+      return ErrnoStatus(errno, "seek " + file_path_);
+    }
+    return Status();
+  }
+  return WriteAll(file_.get(), bytes, file_path_);
+}
+
+Status Extractor::EndEntry() {
+  if (!file_.valid()) return Status();
+  if (::fchmod(file_.get(), file_mode_) != 0) return ErrnoStatus(errno, "chmod " + file_path_);
+  file_.Reset();
+  return Status();
+}
+
+Status Extractor::Finish() {
+  // Directories are reopened without following symlinks: a later entry may have replaced one.
+  for (const auto& [path, mode] : dir_modes_) {
+    ASSIGN_OR_RETURN(std::vector<std::string> comps, SafeComponents(path));
+    auto dir = OpenDirNoFollow(root_.get(), comps, comps.size(), false, path);
+    if (!dir.ok()) continue;  // removed or replaced by a later entry
+    if (::fchmod(dir->get(), mode | 0700) != 0) return ErrnoStatus(errno, "chmod " + path);
+  }
+  return Status();
+}
+
+}  // namespace modelcar::tar

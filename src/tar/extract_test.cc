@@ -1,0 +1,239 @@
+#include "tar/extract.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+
+#include "tar/extract_rebuild.h"
+#include "tar/reader_test_util.h"
+
+namespace modelcar::tar {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TarBuilder;
+
+class ExtractTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/extract-test-XXXXXX";
+    base_ = ::mkdtemp(tmpl);
+    root_ = base_ + "/root";
+    outside_ = base_ + "/outside";
+    fs::create_directories(root_);
+    fs::create_directories(outside_);
+  }
+  void TearDown() override { fs::remove_all(base_); }
+
+  // Extracts the layers in order; returns the first error. skeletons[i] gets layer i's meta.
+  Status Extract(const std::vector<std::string>& layers,
+                 std::vector<std::string>* skeletons = nullptr, size_t chunk = 0) {
+    ASSIGN_OR_RETURN(auto ex, Extractor::Open(root_));
+    for (size_t i = 0; i < layers.size(); ++i) {
+      std::string skel;
+      ex->set_meta_sink([&skel](std::string_view b) {
+        skel.append(b);
+        return Status();
+      });
+      ex->BeginLayer();
+      Reader reader(ex.get());
+      if (chunk == 0) {
+        RETURN_IF_ERROR(reader.Feed(layers[i]));
+      } else {
+        for (size_t o = 0; o < layers[i].size(); o += chunk) {
+          RETURN_IF_ERROR(reader.Feed(std::string_view(layers[i]).substr(o, chunk)));
+        }
+      }
+      RETURN_IF_ERROR(reader.Finish());
+      if (skeletons) skeletons->push_back(skel);
+    }
+    return ex->Finish();
+  }
+
+  std::string Read(const std::string& p) {
+    std::string out;
+    FILE* f = std::fopen(p.c_str(), "rb");
+    if (!f) return "<missing>";
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    std::fclose(f);
+    return out;
+  }
+
+  void ExpectRefused(const std::string& tar, const std::string& entry_name) {
+    Status s = Extract({tar});
+    EXPECT_FALSE(s.ok()) << "accepted a hostile archive naming " << entry_name;
+    EXPECT_NE(s.message().find(entry_name), std::string::npos) << s.ToString();
+    EXPECT_TRUE(fs::is_empty(outside_)) << "something was written outside the tree";
+  }
+
+  std::string base_, root_, outside_;
+};
+
+TEST_F(ExtractTest, ExtractsFilesDirsLinks) {
+  TarBuilder tb;
+  tb.Dir("models/", 0755).File("models/w.bin", "weights", 0644).Symlink("models/l", "w.bin");
+  tb.HardLink("models/h", "models/w.bin").File("bin/tool", "#!", 06755).End();
+  ASSERT_TRUE(Extract({tb.str()}).ok());
+  EXPECT_EQ(Read(root_ + "/models/w.bin"), "weights");
+  EXPECT_EQ(Read(root_ + "/models/l"), "weights");
+  EXPECT_EQ(Read(root_ + "/models/h"), "weights");
+  EXPECT_EQ(fs::read_symlink(root_ + "/models/l"), "w.bin");
+  struct stat st;
+  ASSERT_EQ(::stat((root_ + "/bin/tool").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u) << "setuid/setgid must be dropped";
+}
+
+TEST_F(ExtractTest, RefusesAbsolutePath) {
+  ExpectRefused(TarBuilder().File(outside_ + "/pwned", "x").End().str(), outside_ + "/pwned");
+}
+
+TEST_F(ExtractTest, RefusesDotDot) {
+  ExpectRefused(TarBuilder().File("../outside/pwned", "x").End().str(), "../outside/pwned");
+  ExpectRefused(TarBuilder().File("a/../../outside/p", "x").End().str(), "a/../../outside/p");
+}
+
+TEST_F(ExtractTest, RefusesSymlinkThenFile) {
+  TarBuilder tb;
+  tb.Symlink("escape", outside_).File("escape/pwned", "x").End();
+  ExpectRefused(tb.str(), "escape/pwned");
+  TarBuilder rel;
+  rel.Symlink("up", "../outside").File("up/pwned", "x").End();
+  ExpectRefused(rel.str(), "up/pwned");
+}
+
+TEST_F(ExtractTest, RefusesSymlinkFromEarlierLayer) {
+  std::string l1 = TarBuilder().Symlink("models", outside_).End().str();
+  std::string l2 = TarBuilder().File("models/pwned", "x").End().str();
+  Status s = Extract({l1, l2});
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("models/pwned"), std::string::npos) << s.ToString();
+  EXPECT_TRUE(fs::is_empty(outside_));
+}
+
+TEST_F(ExtractTest, FileReplacesSymlinkInsteadOfWritingThroughIt) {
+  std::string target = outside_ + "/victim";
+  std::string l1 = TarBuilder().Symlink("f", target).End().str();
+  std::string l2 = TarBuilder().File("f", "new").End().str();
+  ASSERT_TRUE(Extract({l1, l2}).ok());
+  EXPECT_FALSE(fs::exists(target));
+  EXPECT_EQ(Read(root_ + "/f"), "new");
+  EXPECT_FALSE(fs::is_symlink(root_ + "/f"));
+}
+
+TEST_F(ExtractTest, RefusesHardLinksOutOfTree) {
+  std::string victim = outside_ + "/secret";
+  {
+    FILE* f = std::fopen(victim.c_str(), "w");
+    std::fputs("s", f);
+    std::fclose(f);
+  }
+  Status s = Extract({TarBuilder().HardLink("h", victim).End().str()});
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("\"h\""), std::string::npos) << s.ToString();
+  s = Extract({TarBuilder().HardLink("h2", "../outside/secret").End().str()});
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("h2"), std::string::npos) << s.ToString();
+  // Through a symlinked parent.
+  s = Extract({TarBuilder().Symlink("o", outside_).HardLink("h3", "o/secret").End().str()});
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("h3"), std::string::npos) << s.ToString();
+  EXPECT_EQ(fs::hard_link_count(victim), 1u);
+}
+
+TEST_F(ExtractTest, RefusesDevicesAndFifos) {
+  ExpectRefused(TarBuilder().Header("dev/sda", '4', 0).End().str(), "dev/sda");
+  ExpectRefused(TarBuilder().Header("dev/null", '3', 0).End().str(), "dev/null");
+  ExpectRefused(TarBuilder().Header("pipe", '6', 0).End().str(), "pipe");
+}
+
+TEST_F(ExtractTest, WhiteoutsAndOpaqueDirsInLayerOrder) {
+  std::string l1 = TarBuilder()
+                       .File("a/x", "1")
+                       .File("a/y", "2")
+                       .File("b", "3")
+                       .File("d/p", "4")
+                       .File("d/sub/q", "5")
+                       .End()
+                       .str();
+  std::string l2 = TarBuilder()
+                       .File("a/.wh.x", "")
+                       .File(".wh.b", "")
+                       .File("d/new", "6")
+                       .File("d/.wh..wh..opq", "")
+                       .End()
+                       .str();
+  ASSERT_TRUE(Extract({l1, l2}).ok());
+  EXPECT_FALSE(fs::exists(root_ + "/a/x"));
+  EXPECT_EQ(Read(root_ + "/a/y"), "2");
+  EXPECT_FALSE(fs::exists(root_ + "/b"));
+  EXPECT_FALSE(fs::exists(root_ + "/d/p"));
+  EXPECT_FALSE(fs::exists(root_ + "/d/sub"));
+  EXPECT_EQ(Read(root_ + "/d/new"), "6");
+  EXPECT_FALSE(fs::exists(root_ + "/a/.wh.x"));
+}
+
+TEST_F(ExtractTest, WhiteoutCannotEscape) {
+  ExpectRefused(TarBuilder().File("../outside/.wh.x", "").End().str(), "../outside/.wh.x");
+  std::string victim = outside_ + "/keep";
+  {
+    FILE* f = std::fopen(victim.c_str(), "w");
+    std::fclose(f);
+  }
+  Status s = Extract({TarBuilder().Symlink("o", outside_).File("o/.wh.keep", "").End().str()});
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(fs::exists(victim));
+}
+
+TEST_F(ExtractTest, RebuildReproducesTheLayerExactly) {
+  std::string big(70000, '\0');
+  std::mt19937 rng(3);
+  for (char& c : big) c = static_cast<char>(rng());
+  TarBuilder tb;
+  tb.Dir("models/")
+      .Pax({"path=models/" + std::string(120, 'w') + ".bin"})
+      .Header("x", '0', big.size());
+  tb.Data(big).File("models/config.json", "{}").Symlink("models/l", "config.json").End();
+  std::vector<std::string> skels;
+  ASSERT_TRUE(Extract({tb.str()}, &skels, 999).ok());
+  ASSERT_EQ(skels.size(), 1u);
+  EXPECT_EQ(skels[0].size() + big.size() + 2, tb.str().size());
+  std::string rebuilt;
+  Status s = RebuildStream(skels[0], root_, [&](std::string_view b) {
+    rebuilt.append(b);
+    return Status();
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(rebuilt, tb.str());
+  // A changed file size is detected and named.
+  {
+    FILE* f = std::fopen((root_ + "/models/config.json").c_str(), "w");
+    std::fputs("{}\n", f);
+    std::fclose(f);
+  }
+  s = RebuildStream(skels[0], root_, [](std::string_view) { return Status(); });
+  EXPECT_EQ(s.code(), Code::kDataLoss);
+  EXPECT_NE(s.message().find("config.json"), std::string::npos);
+}
+
+TEST_F(ExtractTest, MutatedArchivesNeverEscape) {
+  TarBuilder tb;
+  tb.Dir("m/").File("m/a", std::string(1500, 'a')).Symlink("m/s", "a").HardLink("m/h", "m/a");
+  tb.File("m/.wh.zz", "").End();
+  std::mt19937 rng(11);
+  for (int i = 0; i < 500; ++i) {
+    std::string t = tb.str();
+    for (int f = 0; f < 3; ++f) t[rng() % t.size()] = static_cast<char>(rng());
+    (void)Extract({t});
+    ASSERT_TRUE(fs::is_empty(outside_));
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+  }
+}
+
+}  // namespace
+}  // namespace modelcar::tar
