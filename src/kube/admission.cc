@@ -1,0 +1,107 @@
+// HandleAdmissionReview: validate the review, call Mutate, diff, answer.
+#include "kube/admission.h"
+
+#include <openssl/evp.h>
+
+namespace modelcar::kube {
+namespace {
+
+using nlohmann::json;
+
+AdmissionAnswer BadRequest(std::string message) {
+  return {400, "bad AdmissionReview: " + message + "\n", AdmissionOutcome::kBadRequest};
+}
+
+json Review(const std::string& uid) {
+  return {{"apiVersion", "admission.k8s.io/v1"},
+          {"kind", "AdmissionReview"},
+          {"response", {{"uid", uid}, {"allowed", true}}}};
+}
+
+AdmissionAnswer Answer(const json& review, AdmissionOutcome outcome) {
+  return {200, review.dump(), outcome};
+}
+
+AdmissionAnswer Deny(json review, int code, const std::string& message,
+                     const std::vector<std::string>& warnings) {
+  json& r = review["response"];
+  r["allowed"] = false;
+  r["status"] = {{"code", code},
+                 {"message", "modelcar: " + message},
+                 {"reason", code == 403 ? "Forbidden" : "BadRequest"}};
+  if (!warnings.empty()) r["warnings"] = warnings;
+  return Answer(review, AdmissionOutcome::kDenied);
+}
+
+}  // namespace
+
+std::string_view AdmissionOutcomeName(AdmissionOutcome o) {
+  switch (o) {
+    case AdmissionOutcome::kBadRequest:
+      return "bad_request";
+    case AdmissionOutcome::kUnchanged:
+      return "unchanged";
+    case AdmissionOutcome::kPatched:
+      return "patched";
+    case AdmissionOutcome::kDenied:
+      return "denied";
+  }
+  return "?";
+}
+
+std::string Base64Encode(std::string_view data) {
+  std::string out(4 * ((data.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(data.data()),
+                          static_cast<int>(data.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+AdmissionAnswer HandleAdmissionReview(std::string_view body, const InjectConfig& config,
+                                      const DigestResolver& resolver) {
+  json in = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  if (in.is_discarded()) return BadRequest("body is not valid JSON");
+  if (!in.is_object()) return BadRequest("body is not a JSON object");
+  if (in.value("apiVersion", json()) != "admission.k8s.io/v1") {
+    return BadRequest("apiVersion must be admission.k8s.io/v1");
+  }
+  if (in.value("kind", json()) != "AdmissionReview")
+    return BadRequest("kind must be AdmissionReview");
+  auto req = in.find("request");
+  if (req == in.end() || !req->is_object()) return BadRequest("request is missing");
+  auto uid = req->find("uid");
+  if (uid == req->end() || !uid->is_string() || uid->get_ref<const std::string&>().empty()) {
+    return BadRequest("request.uid is missing");
+  }
+  json review = Review(uid->get<std::string>());
+
+  const json kind = req->value("kind", json::object());
+  bool is_pod = kind.is_object() && kind.value("kind", json()) == "Pod" &&
+                kind.value("group", json("")) == "" && kind.value("version", json("v1")) == "v1";
+  if (!is_pod || req->value("operation", json("CREATE")) != "CREATE") {
+    return Answer(review, AdmissionOutcome::kUnchanged);
+  }
+  auto object = req->find("object");
+  if (object == req->end() || !object->is_object()) {
+    return Deny(std::move(review), 400, "request.object is missing or not a Pod", {});
+  }
+  const json* labels = nullptr;
+  if (auto md = object->find("metadata"); md != object->end() && md->is_object()) {
+    if (auto l = md->find("labels"); l != md->end() && l->is_object()) labels = &*l;
+  }
+  if (!labels || !labels->contains(kIsvcLabel)) return Answer(review, AdmissionOutcome::kUnchanged);
+
+  Result<MutateResult> m = Mutate(*object, config, resolver);
+  if (!m.ok()) return Deny(std::move(review), 400, m.status().message(), {});
+  if (m->denied) return Deny(std::move(review), 403, m->message, m->warnings);
+  json& response = review["response"];
+  if (!m->warnings.empty()) response["warnings"] = m->warnings;
+  json patch = json::diff(*object, m->pod);
+  if (patch.empty()) return Answer(review, AdmissionOutcome::kUnchanged);
+  response["patchType"] = "JSONPatch";
+  response["patch"] = Base64Encode(patch.dump());
+  return Answer(review, AdmissionOutcome::kPatched);
+}
+
+}  // namespace modelcar::kube

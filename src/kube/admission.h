@@ -1,0 +1,41 @@
+// AdmissionReview (admission.k8s.io/v1) handling for the pod-mutating webhook: pure, no I/O.
+//
+// The answer's patch is an RFC 6902 JSON Patch computed by diffing the request's object against
+// Mutate's result, so fields modelcar does not know survive untouched.
+#ifndef MODELCAR_KUBE_ADMISSION_H_
+#define MODELCAR_KUBE_ADMISSION_H_
+
+#include <string>
+#include <string_view>
+
+#include "kube/config.h"
+#include "kube/mutate.h"
+
+namespace modelcar::kube {
+
+enum class AdmissionOutcome {
+  kBadRequest,  // not an AdmissionReview v1 with a uid: HTTP 400, plain-text body
+  kUnchanged,   // allowed without a patch (not a Pod, not an InferenceService pod, nothing to do)
+  kPatched,     // allowed with a JSON Patch
+  kDenied,      // allowed=false with a message (policy denial or malformed pod)
+};
+
+std::string_view AdmissionOutcomeName(AdmissionOutcome o);
+
+struct AdmissionAnswer {
+  int http_status = 200;
+  std::string body;  // the AdmissionReview JSON, or an error text for kBadRequest
+  AdmissionOutcome outcome = AdmissionOutcome::kUnchanged;
+};
+
+// Handles one POST /mutate-pods body. Pods without the serving.kserve.io/inferenceservice label,
+// non-Pod objects and operations other than CREATE are allowed unchanged.
+AdmissionAnswer HandleAdmissionReview(std::string_view body, const InjectConfig& config,
+                                      const DigestResolver& resolver = nullptr);
+
+// Standard base64 with padding.
+std::string Base64Encode(std::string_view data);
+
+}  // namespace modelcar::kube
+
+#endif  // MODELCAR_KUBE_ADMISSION_H_

@@ -1,0 +1,149 @@
+// HandleAdmissionReview: reviews in, AdmissionReview responses out; the patch is applied back with
+// nlohmann's RFC 6902 implementation to check it reproduces Mutate's result.
+#include "kube/admission.h"
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+namespace modelcar::kube {
+namespace {
+
+using nlohmann::json;
+
+std::string Base64Decode(const std::string& in) {
+  std::string out(in.size(), '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  EXPECT_GE(n, 0);
+  size_t pad = 0;
+  if (!in.empty() && in.back() == '=') pad = (in.size() > 1 && in[in.size() - 2] == '=') ? 2 : 1;
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+
+json PodObject(const std::string& uri) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata",
+           {{"generateName", "qwen-predictor-"},
+            {"labels", {{"serving.kserve.io/inferenceservice", "qwen"}}},
+            {"annotations", {{kSourceUriAnnotation, uri}}}}},
+          {"spec",
+           {{"containers", json::array({{{"name", "kserve-container"},
+                                         {"image", "rt:1"},
+                                         {"resources", {{"limits", {{"cpu", 2}}}}}}})},
+            {"priority", 0}}}};
+}
+
+json Review(const json& object, const std::string& uid = "705ab4f5-6393-11e8-b7cc-42010a800002") {
+  return {{"apiVersion", "admission.k8s.io/v1"},
+          {"kind", "AdmissionReview"},
+          {"request",
+           {{"uid", uid},
+            {"kind", {{"group", ""}, {"version", "v1"}, {"kind", "Pod"}}},
+            {"resource", {{"group", ""}, {"version", "v1"}, {"resource", "pods"}}},
+            {"namespace", "models"},
+            {"operation", "CREATE"},
+            {"userInfo", {{"username", "system:serviceaccount:kserve:controller"}}},
+            {"object", object},
+            {"dryRun", false}}}};
+}
+
+TEST(AdmissionTest, PatchReproducesMutate) {
+  json pod = PodObject("oci://reg.io/m@sha256:" + std::string(64, 'c'));
+  AdmissionAnswer a = HandleAdmissionReview(Review(pod).dump(), DefaultInjectConfig());
+  ASSERT_EQ(a.http_status, 200);
+  ASSERT_EQ(a.outcome, AdmissionOutcome::kPatched);
+  json out = json::parse(a.body);
+  EXPECT_EQ(out["apiVersion"], "admission.k8s.io/v1");
+  EXPECT_EQ(out["kind"], "AdmissionReview");
+  EXPECT_EQ(out["response"]["uid"], "705ab4f5-6393-11e8-b7cc-42010a800002");
+  EXPECT_EQ(out["response"]["allowed"], true);
+  EXPECT_EQ(out["response"]["patchType"], "JSONPatch");
+  json patch = json::parse(Base64Decode(out["response"]["patch"]));
+  ASSERT_TRUE(patch.is_array());
+  for (const json& op : patch) {  // never touches what modelcar does not own
+    EXPECT_NE(op["path"], "/spec/containers/0/resources") << op;
+    EXPECT_NE(op["path"], "/metadata") << op;
+  }
+  auto expected = Mutate(pod, DefaultInjectConfig());
+  ASSERT_TRUE(expected.ok());
+  EXPECT_EQ(pod.patch(patch), expected->pod);
+}
+
+TEST(AdmissionTest, UnchangedCases) {
+  json pod = PodObject("oci://reg.io/m:v1");
+  json no_label = pod;
+  no_label["metadata"].erase("labels");
+  json not_pod = Review(pod);
+  not_pod["request"]["kind"]["kind"] = "Deployment";
+  not_pod["request"]["kind"]["group"] = "apps";
+  json update = Review(pod);
+  update["request"]["operation"] = "UPDATE";
+  json s3 = PodObject("s3://bucket/m");
+  for (const json& review : {Review(no_label), not_pod, update, Review(s3)}) {
+    AdmissionAnswer a = HandleAdmissionReview(review.dump(), DefaultInjectConfig());
+    EXPECT_EQ(a.http_status, 200);
+    EXPECT_EQ(a.outcome, AdmissionOutcome::kUnchanged);
+    json out = json::parse(a.body);
+    EXPECT_EQ(out["response"]["allowed"], true);
+    EXPECT_FALSE(out["response"].contains("patch"));
+    EXPECT_EQ(out["response"]["uid"], review["request"]["uid"]);
+  }
+}
+
+TEST(AdmissionTest, BadRequests) {
+  json good = Review(PodObject("oci://reg.io/m:v1"));
+  json v1beta1 = good;
+  v1beta1["apiVersion"] = "admission.k8s.io/v1beta1";
+  json wrong_kind = good;
+  wrong_kind["kind"] = "Pod";
+  json no_uid = good;
+  no_uid["request"].erase("uid");
+  json no_request = good;
+  no_request.erase("request");
+  for (const std::string& body :
+       {std::string("{not json"), std::string("[]"), v1beta1.dump(), wrong_kind.dump(),
+        no_uid.dump(), no_request.dump(), std::string("")}) {
+    AdmissionAnswer a = HandleAdmissionReview(body, DefaultInjectConfig());
+    EXPECT_EQ(a.http_status, 400) << body;
+    EXPECT_EQ(a.outcome, AdmissionOutcome::kBadRequest);
+    EXPECT_NE(a.body.find("bad AdmissionReview"), std::string::npos);
+  }
+}
+
+TEST(AdmissionTest, DenialsCarryAMessage) {
+  InjectConfig require = DefaultInjectConfig();
+  require.digest_policy = DigestPolicy::kRequire;
+  AdmissionAnswer a =
+      HandleAdmissionReview(Review(PodObject("oci://reg.io/m:v1"), "u-1").dump(), require);
+  EXPECT_EQ(a.http_status, 200);
+  EXPECT_EQ(a.outcome, AdmissionOutcome::kDenied);
+  json out = json::parse(a.body);
+  EXPECT_EQ(out["response"]["uid"], "u-1");
+  EXPECT_EQ(out["response"]["allowed"], false);
+  EXPECT_EQ(out["response"]["status"]["code"], 403);
+  EXPECT_NE(out["response"]["status"]["message"].get<std::string>().find("not pinned"),
+            std::string::npos);
+
+  AdmissionAnswer bad_ref = HandleAdmissionReview(
+      Review(PodObject("oci://bad ref with spaces")).dump(), DefaultInjectConfig());
+  EXPECT_EQ(bad_ref.outcome, AdmissionOutcome::kDenied);
+
+  json broken = PodObject("oci://reg.io/m:v1");
+  broken["spec"]["containers"] = "nope";
+  AdmissionAnswer malformed = HandleAdmissionReview(Review(broken).dump(), DefaultInjectConfig());
+  EXPECT_EQ(malformed.outcome, AdmissionOutcome::kDenied);
+  EXPECT_EQ(json::parse(malformed.body)["response"]["status"]["code"], 400);
+}
+
+TEST(AdmissionTest, Base64) {
+  EXPECT_EQ(Base64Encode(""), "");
+  EXPECT_EQ(Base64Encode("f"), "Zg==");
+  EXPECT_EQ(Base64Encode("fo"), "Zm8=");
+  EXPECT_EQ(Base64Encode("foo"), "Zm9v");
+}
+
+}  // namespace
+}  // namespace modelcar::kube

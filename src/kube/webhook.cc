@@ -1,0 +1,202 @@
+// Webhook: config reloading, metrics and the HTTP routes around HandleAdmissionReview.
+#include "kube/webhook.h"
+
+#include <sys/stat.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+
+#include "http/server.h"
+#include "kube/admission.h"
+
+namespace modelcar::kube {
+namespace {
+
+constexpr std::array<double, 9> kBuckets = {0.00025, 0.0005, 0.001, 0.002, 0.005,
+                                            0.01,    0.05,   0.1,   1.0};
+constexpr int kOutcomes = 4;
+
+struct FileStamp {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = -1;
+  int64_t mtime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
+FileStamp Stamp(const std::string& path) {
+  FileStamp s;
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    s = {st.st_dev, st.st_ino, st.st_size,
+         int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec};
+  }
+  return s;
+}
+
+}  // namespace
+
+struct Webhook::Impl {
+  WebhookOptions options;
+  std::unique_ptr<http::Server> server;
+  std::atomic<bool> ready{false};
+
+  std::mutex config_mu;
+  std::shared_ptr<const InjectConfig> config;  // guarded by config_mu
+  FileStamp config_stamp;                      // guarded by config_mu
+  std::chrono::steady_clock::time_point next_check;
+  std::atomic<uint64_t> config_loads{0}, config_errors{0};
+
+  std::atomic<uint64_t> outcomes[kOutcomes] = {};
+  std::atomic<uint64_t> buckets[kBuckets.size()] = {};
+  std::atomic<uint64_t> latency_count{0}, latency_sum_ns{0};
+
+  Status LoadConfig() {
+    if (options.config_path.empty()) {
+      std::lock_guard<std::mutex> lock(config_mu);
+      config = std::make_shared<InjectConfig>(DefaultInjectConfig());
+      config_loads++;
+      return Status();
+    }
+    FileStamp stamp = Stamp(options.config_path);
+    ASSIGN_OR_RETURN(InjectConfig c, LoadInjectConfig(options.config_path));
+    std::lock_guard<std::mutex> lock(config_mu);
+    config = std::make_shared<InjectConfig>(std::move(c));
+    config_stamp = stamp;
+    config_loads++;
+    return Status();
+  }
+
+  std::shared_ptr<const InjectConfig> CurrentConfig() {
+    auto now = std::chrono::steady_clock::now();
+    {
+      std::lock_guard<std::mutex> lock(config_mu);
+      if (options.config_path.empty() || now < next_check) return config;
+      next_check = now + std::chrono::seconds(1);
+      if (Stamp(options.config_path) == config_stamp) return config;
+    }
+    Status st = LoadConfig();
+    if (!st.ok()) {
+      config_errors++;
+      std::fprintf(stderr, "modelcar webhook: keeping the previous config: %s\n",
+                   st.ToString().c_str());
+      std::lock_guard<std::mutex> lock(config_mu);
+      config_stamp = Stamp(options.config_path);  // do not retry until it changes again
+    }
+    std::lock_guard<std::mutex> lock(config_mu);
+    return config;
+  }
+
+  http::ServerResponse Mutate(const http::ServerRequest& req) {
+    auto start = std::chrono::steady_clock::now();
+    std::shared_ptr<const InjectConfig> cfg = CurrentConfig();
+    AdmissionAnswer a = HandleAdmissionReview(req.body, *cfg, options.resolver);
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+    outcomes[static_cast<int>(a.outcome)]++;
+    double sec = static_cast<double>(ns) / 1e9;
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      if (sec <= kBuckets[i]) buckets[i]++;
+    }
+    latency_count++;
+    latency_sum_ns += static_cast<uint64_t>(ns);
+    if (a.outcome == AdmissionOutcome::kBadRequest) return http::ServerResponse::Text(400, a.body);
+    return http::ServerResponse::Json(a.http_status, std::move(a.body));
+  }
+
+  std::string Metrics() {
+    std::string out;
+    char line[1024];
+    out += "# HELP modelcar_webhook_requests_total AdmissionReviews answered, by outcome.\n";
+    out += "# TYPE modelcar_webhook_requests_total counter\n";
+    for (int i = 0; i < kOutcomes; ++i) {
+      std::snprintf(line, sizeof(line), "modelcar_webhook_requests_total{outcome=\"%s\"} %llu\n",
+                    std::string(AdmissionOutcomeName(static_cast<AdmissionOutcome>(i))).c_str(),
+                    static_cast<unsigned long long>(outcomes[i].load()));
+      out += line;
+    }
+    out += "# HELP modelcar_webhook_request_duration_seconds Time to answer an AdmissionReview.\n";
+    out += "# TYPE modelcar_webhook_request_duration_seconds histogram\n";
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      std::snprintf(line, sizeof(line),
+                    "modelcar_webhook_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                    kBuckets[i], static_cast<unsigned long long>(buckets[i].load()));
+      out += line;
+    }
+    unsigned long long count = latency_count.load();
+    std::snprintf(line, sizeof(line),
+                  "modelcar_webhook_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+                  "modelcar_webhook_request_duration_seconds_sum %.9f\n"
+                  "modelcar_webhook_request_duration_seconds_count %llu\n",
+                  count, static_cast<double>(latency_sum_ns.load()) / 1e9, count);
+    out += line;
+    std::snprintf(line, sizeof(line),
+                  "# TYPE modelcar_webhook_config_loads_total counter\n"
+                  "modelcar_webhook_config_loads_total %llu\n"
+                  "# TYPE modelcar_webhook_config_errors_total counter\n"
+                  "modelcar_webhook_config_errors_total %llu\n"
+                  "# TYPE modelcar_webhook_tls_loads_total counter\n"
+                  "modelcar_webhook_tls_loads_total %llu\n",
+                  static_cast<unsigned long long>(config_loads.load()),
+                  static_cast<unsigned long long>(config_errors.load()),
+                  static_cast<unsigned long long>(server ? server->tls_loads() : 0));
+    out += line;
+    return out;
+  }
+};
+
+Webhook::Webhook(WebhookOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+}
+
+Webhook::~Webhook() { Stop(); }
+
+Status Webhook::Start() {
+  Impl& w = *impl_;
+  if (w.options.tls_cert_file.empty() || w.options.tls_key_file.empty()) {
+    return InvalidArgument("the webhook serves HTTPS only: --tls-cert and --tls-key are required");
+  }
+  RETURN_IF_ERROR(w.LoadConfig());
+  http::ServerOptions so;
+  so.host = w.options.host;
+  so.port = w.options.port;
+  so.threads = w.options.threads;
+  so.max_body_bytes = w.options.max_body_bytes;
+  so.tls_cert_file = w.options.tls_cert_file;
+  so.tls_key_file = w.options.tls_key_file;
+  w.server = std::make_unique<http::Server>(so);
+  w.server->Handle("POST", "/mutate-pods",
+                   [&w](const http::ServerRequest& r) { return w.Mutate(r); });
+  w.server->Handle("GET", "/healthz", [](const http::ServerRequest&) {
+    return http::ServerResponse::Text(200, "ok\n");
+  });
+  w.server->Handle("GET", "/readyz", [&w](const http::ServerRequest&) {
+    return w.ready ? http::ServerResponse::Text(200, "ready\n")
+                   : http::ServerResponse::Text(503, "not ready\n");
+  });
+  w.server->Handle("GET", "/metrics", [&w](const http::ServerRequest&) {
+    auto r = http::ServerResponse::Text(200, w.Metrics());
+    r.content_type = "text/plain; version=0.0.4";
+    return r;
+  });
+  RETURN_IF_ERROR(w.server->Start());
+  w.ready = true;
+  return Status();
+}
+
+int Webhook::port() const { return impl_->server ? impl_->server->port() : 0; }
+
+void Webhook::Stop() {
+  impl_->ready = false;
+  if (impl_->server) impl_->server->Stop();
+}
+
+void Webhook::Wait() {
+  if (impl_->server) impl_->server->Wait();
+}
+
+}  // namespace modelcar::kube
