@@ -1,0 +1,59 @@
+// The narrow interface between the scheduler and a model: per-sequence state (KV positions and a
+// sampler), and one batched step that feeds tokens and samples the next token where asked.
+//
+// EngineRunner (engine_runner.h) implements it with llm/engine; unit tests use a small fake.
+//
+// Thread safety: none. All calls come from the scheduler's engine thread.
+#ifndef MODELCAR_SERVE_MODEL_RUNNER_H_
+#define MODELCAR_SERVE_MODEL_RUNNER_H_
+
+#include <cstdint>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "serve/request.h"
+
+namespace modelcar::serve {
+
+struct RunnerFeed {
+  uint64_t seq = 0;
+  std::span<const int32_t> tokens;  // >= 1, fed at the sequence's next KV positions
+  bool sample = false;              // sample the next token after the last fed one
+};
+
+struct RunnerSample {
+  int32_t token = 0;
+  float logprob = 0;                           // raw logprob of `token`
+  std::vector<std::pair<int32_t, float>> top;  // `logprobs` alternatives, most likely first
+};
+
+class ModelRunner {
+ public:
+  virtual ~ModelRunner() = default;
+
+  // KV cache geometry: positions per block, and blocks in the pool / currently free.
+  virtual int BlockTokens() const = 0;
+  virtual int TotalBlocks() const = 0;
+  virtual int FreeBlocks() const = 0;
+
+  // Creates sequence `seq` with its sampler (sampling options; `prompt` feeds the repetition
+  // penalty). InvalidArgument for bad sampling options.
+  virtual Status AddSequence(uint64_t seq, const SamplingOptions& sampling,
+                             std::span<const int32_t> prompt) = 0;
+  // Drops every KV position of `seq` (preemption: it is fed again from the start later); the
+  // sampler state is kept.
+  virtual void ClearKv(uint64_t seq) = 0;
+  // Forgets `seq` and frees its KV blocks.
+  virtual void RemoveSequence(uint64_t seq) = 0;
+
+  // Feeds every entry (each sequence at most once) in one batched forward pass, then samples one
+  // token for each entry with sample == true, appending to `out` in order. The scheduler
+  // guarantees enough free blocks. On error no sequence has changed.
+  virtual Status Step(std::span<const RunnerFeed> feeds, std::vector<RunnerSample>* out) = 0;
+};
+
+}  // namespace modelcar::serve
+
+#endif  // MODELCAR_SERVE_MODEL_RUNNER_H_

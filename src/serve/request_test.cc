@@ -1,0 +1,168 @@
+#include "serve/request.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "serve/api_error.h"
+
+namespace modelcar::serve {
+namespace {
+
+TEST(ParseChatRequest, FullRequest) {
+  auto r = ParseChatRequest(R"({
+    "model": "m", "stream": true, "stream_options": {"include_usage": true},
+    "messages": [{"role": "system", "content": "be brief"},
+                 {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+                 {"role": "assistant", "content": null, "tool_calls": [
+                   {"id": "x", "type": "function", "function": {"name": "f", "arguments": "{\"k\": 1}"}}]},
+                 {"role": "tool", "content": "42", "tool_call_id": "x"}],
+    "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}],
+    "temperature": 0.5, "top_p": 0.9, "top_k": 40, "min_p": 0.05, "seed": 7,
+    "max_completion_tokens": 12, "stop": "END", "n": 2, "logprobs": true, "top_logprobs": 3,
+    "presence_penalty": 0.5, "frequency_penalty": -0.5, "repetition_penalty": 1.1,
+    "chat_template_kwargs": {"enable_thinking": false}})");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->model, "m");
+  EXPECT_TRUE(r->stream);
+  EXPECT_TRUE(r->include_usage);
+  EXPECT_EQ(r->tool_choice, ToolChoice::kAuto);
+  EXPECT_FLOAT_EQ(r->sampling.temperature, 0.5f);
+  EXPECT_EQ(r->sampling.top_k, 40);
+  EXPECT_EQ(*r->sampling.seed, 7u);
+  EXPECT_EQ(*r->sampling.max_tokens, 12);
+  EXPECT_EQ(r->sampling.stop, std::vector<std::string>{"END"});
+  EXPECT_EQ(r->sampling.n, 2);
+  EXPECT_EQ(r->sampling.logprobs, 3);
+  auto msgs = nlohmann::json::parse(r->messages_json);
+  EXPECT_EQ(msgs[1]["content"], "a\nb");
+  EXPECT_EQ(msgs[2]["tool_calls"][0]["function"]["arguments"]["k"], 1);
+  EXPECT_EQ(nlohmann::json::parse(r->chat_template_kwargs_json)["enable_thinking"], false);
+}
+
+TEST(ParseChatRequest, Defaults) {
+  auto r = ParseChatRequest(R"({"messages": [{"role": "user", "content": "hi"}]})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->stream);
+  EXPECT_FALSE(r->sampling.max_tokens.has_value());
+  EXPECT_EQ(r->sampling.logprobs, -1);
+  EXPECT_EQ(r->tool_choice, ToolChoice::kNone);
+  EXPECT_TRUE(r->add_generation_prompt);
+}
+
+struct BadCase {
+  const char* body;
+  const char* param;
+  const char* message_part;
+};
+
+TEST(ParseChatRequest, ErrorsNameTheParameter) {
+  const BadCase cases[] = {
+      {"{not json", "", "Malformed JSON"},
+      {"[1]", "", "JSON object"},
+      {R"({})", "messages", "messages is required"},
+      {R"({"messages": []})", "messages", "non-empty"},
+      {R"({"messages": [{"role": "robot", "content": "x"}]})", "messages", "role"},
+      {R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})", "messages",
+       "only text"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "temperature": 3})", "temperature",
+       "[0, 2]"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "temperature": "hot"})", "temperature",
+       "number"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 0})", "max_tokens",
+       "between 1"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2})", "top_logprobs",
+       "requires logprobs"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "stream_options": {}})",
+       "stream_options", "stream=True"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "stop": [1]})", "stop", "strings"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": "required",
+           "tools": [{"type": "function", "function": {"name": "f"}}]})",
+       "tool_choice", "guided decoding"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]})",
+       "tools", "name is required"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"1": 5}})", "logit_bias",
+       "not supported"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "n": 0})", "n", "between 1"},
+  };
+  for (const BadCase& c : cases) {
+    std::string param = "unset";
+    auto r = ParseChatRequest(c.body, &param);
+    ASSERT_FALSE(r.ok()) << c.body;
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << c.body;
+    EXPECT_EQ(param, c.param) << c.body;
+    EXPECT_NE(r.status().message().find(c.message_part), std::string::npos)
+        << c.body << " -> " << r.status().message();
+  }
+}
+
+TEST(ParseCompletionRequest, PromptForms) {
+  auto a = ParseCompletionRequest(R"({"prompt": "hello", "echo": true, "logprobs": 2})");
+  ASSERT_TRUE(a.ok());
+  ASSERT_EQ(a->prompts.size(), 1u);
+  EXPECT_FALSE(a->prompts[0].is_tokens);
+  EXPECT_EQ(a->prompts[0].text, "hello");
+  EXPECT_EQ(*a->sampling.max_tokens, 16);
+  EXPECT_EQ(a->sampling.logprobs, 2);
+  EXPECT_TRUE(a->echo);
+
+  auto b = ParseCompletionRequest(R"({"prompt": [1, 2, 3], "max_tokens": 5})");
+  ASSERT_TRUE(b.ok());
+  EXPECT_TRUE(b->prompts[0].is_tokens);
+  EXPECT_EQ(b->prompts[0].tokens, (std::vector<int32_t>{1, 2, 3}));
+
+  auto c = ParseCompletionRequest(R"({"prompt": [[1], [2, 3]]})");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->prompts.size(), 2u);
+
+  auto d = ParseCompletionRequest(R"({"prompt": ["x", "y"]})");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->prompts[1].text, "y");
+
+  std::string param;
+  EXPECT_FALSE(ParseCompletionRequest(R"({"prompt": [-1]})", &param).ok());
+  EXPECT_EQ(param, "prompt");
+  EXPECT_FALSE(ParseCompletionRequest(R"({"prompt": ""})", &param).ok());
+  EXPECT_FALSE(ParseCompletionRequest(R"({"max_tokens": 3})", &param).ok());
+  EXPECT_EQ(param, "prompt");
+  EXPECT_FALSE(ParseCompletionRequest(R"({"prompt": "x", "logprobs": 21})", &param).ok());
+  EXPECT_EQ(param, "logprobs");
+}
+
+TEST(ParseTokenize, PromptAndMessages) {
+  auto a = ParseTokenizeRequest(R"({"prompt": "hi"})");
+  ASSERT_TRUE(a.ok());
+  EXPECT_FALSE(a->is_chat);
+  EXPECT_TRUE(a->add_special_tokens);
+  auto b = ParseTokenizeRequest(R"({"messages": [{"role": "user", "content": "hi"}]})");
+  ASSERT_TRUE(b.ok());
+  EXPECT_TRUE(b->is_chat);
+  auto c = ParseDetokenizeRequest(R"({"tokens": [9707, 1879]})");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->tokens.size(), 2u);
+  EXPECT_FALSE(ParseDetokenizeRequest(R"({"tokens": "x"})").ok());
+}
+
+TEST(ApiError, ShapesAndWording) {
+  ApiError e = ToApiError(MaxTokensTooLarge(2048, 1500, 1000));
+  EXPECT_EQ(e.http_status, 400);
+  auto j = nlohmann::json::parse(ErrorJson(e));
+  EXPECT_EQ(j["error"]["type"], "BadRequestError");
+  EXPECT_EQ(j["error"]["code"], 400);
+  EXPECT_TRUE(j["error"]["param"].is_null());
+  EXPECT_EQ(j["error"]["message"],
+            "'max_tokens' or 'max_completion_tokens' is too large: 1000. This model's maximum "
+            "context length is 2048 tokens and your request has 1500 input tokens (1000 > 2048 - "
+            "1500).");
+  EXPECT_EQ(ToApiError(PromptTooLong(10, 11)).message,
+            "This model's maximum context length is 10 tokens. However, your request has 11 input "
+            "tokens. Please reduce the length of the input messages.");
+  ApiError nf = ToApiError(ModelNotFound("x"), "model");
+  EXPECT_EQ(nf.http_status, 404);
+  EXPECT_EQ(nlohmann::json::parse(ErrorJson(nf))["error"]["param"], "model");
+  EXPECT_EQ(ToApiError(Unavailable("busy")).http_status, 503);
+  EXPECT_EQ(ToApiError(Unauthenticated("key")).http_status, 401);
+}
+
+}  // namespace
+}  // namespace modelcar::serve

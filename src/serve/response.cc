@@ -1,0 +1,201 @@
+#include "serve/response.h"
+
+#include <nlohmann/json.hpp>
+#include <random>
+
+namespace modelcar::serve {
+namespace {
+
+using nlohmann::json;
+
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+json Bytes(const std::string& s) {
+  json b = json::array();
+  for (unsigned char c : s) b.push_back(int(c));
+  return b;
+}
+
+json ChatLogprobs(const std::vector<TokenLogprob>& lps) {
+  json content = json::array();
+  for (const TokenLogprob& t : lps) {
+    json top = json::array();
+    for (const TopLogprob& a : t.top) {
+      top.push_back({{"token", a.token}, {"logprob", a.logprob}, {"bytes", Bytes(a.token)}});
+    }
+    content.push_back({{"token", t.token},
+                       {"logprob", t.logprob},
+                       {"bytes", Bytes(t.token)},
+                       {"top_logprobs", top}});
+  }
+  return {{"content", content}};
+}
+
+json CompletionLogprobs(const std::vector<TokenLogprob>& lps) {
+  json offsets = json::array(), lp = json::array(), tokens = json::array(), top = json::array();
+  for (const TokenLogprob& t : lps) {
+    offsets.push_back(t.text_offset);
+    lp.push_back(t.logprob);
+    tokens.push_back(t.token);
+    json alt = json::object();
+    for (const TopLogprob& a : t.top) alt[a.token] = a.logprob;
+    top.push_back(alt);
+  }
+  return {
+      {"text_offset", offsets}, {"token_logprobs", lp}, {"tokens", tokens}, {"top_logprobs", top}};
+}
+
+json StopReason(const Finish& f) {
+  if (f.stop_string) return *f.stop_string;
+  if (f.stop_token) return *f.stop_token;
+  return nullptr;
+}
+
+json ToolCallsJson(const std::vector<ToolCall>& calls, int first_index, bool with_index) {
+  json out = json::array();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    json c = {{"id", calls[i].id},
+              {"type", "function"},
+              {"function", {{"name", calls[i].name}, {"arguments", calls[i].arguments}}}};
+    if (with_index) c["index"] = first_index + int(i);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+json UsageJson(const Usage& u) {
+  return {{"prompt_tokens", u.prompt_tokens},
+          {"total_tokens", u.prompt_tokens + u.completion_tokens},
+          {"completion_tokens", u.completion_tokens},
+          {"prompt_tokens_details", nullptr}};
+}
+
+json Head(const ResponseMeta& meta, const char* object) {
+  json j = {{"id", meta.id}, {"object", object}, {"created", meta.created}, {"model", meta.model}};
+  return j;
+}
+
+}  // namespace
+
+std::string ChatCompletionJson(const ResponseMeta& meta, const std::vector<ChoiceResult>& choices,
+                               const Usage& usage) {
+  json j = Head(meta, "chat.completion");
+  json cs = json::array();
+  for (const ChoiceResult& c : choices) {
+    json msg = {{"role", "assistant"},
+                {"content", c.text ? json(*c.text) : json(nullptr)},
+                {"tool_calls", ToolCallsJson(c.tool_calls, 0, false)}};
+    cs.push_back({{"index", c.index},
+                  {"message", msg},
+                  {"logprobs", c.logprobs ? ChatLogprobs(*c.logprobs) : json(nullptr)},
+                  {"finish_reason", c.finish.reason},
+                  {"stop_reason", StopReason(c.finish)}});
+  }
+  j["choices"] = cs;
+  j["usage"] = UsageJson(usage);
+  j["system_fingerprint"] = meta.system_fingerprint;
+  j["prompt_logprobs"] = nullptr;
+  return Dump(j);
+}
+
+std::string ChatChunkJson(const ResponseMeta& meta, const ChatDelta& d) {
+  json j = Head(meta, "chat.completion.chunk");
+  json delta = json::object();
+  if (d.role) delta["role"] = "assistant";
+  if (d.content) delta["content"] = *d.content;
+  if (!d.tool_calls.empty())
+    delta["tool_calls"] = ToolCallsJson(d.tool_calls, d.first_tool_index, true);
+  json choice = {{"index", d.index},
+                 {"delta", delta},
+                 {"logprobs", d.logprobs ? ChatLogprobs(*d.logprobs) : json(nullptr)},
+                 {"finish_reason", d.finish ? json(d.finish->reason) : json(nullptr)}};
+  if (d.finish) choice["stop_reason"] = StopReason(*d.finish);
+  j["choices"] = json::array({choice});
+  j["system_fingerprint"] = meta.system_fingerprint;
+  return Dump(j);
+}
+
+std::string CompletionJson(const ResponseMeta& meta, const std::vector<ChoiceResult>& choices,
+                           const Usage& usage) {
+  json j = Head(meta, "text_completion");
+  json cs = json::array();
+  for (const ChoiceResult& c : choices) {
+    cs.push_back({{"index", c.index},
+                  {"text", c.text.value_or("")},
+                  {"logprobs", c.logprobs ? CompletionLogprobs(*c.logprobs) : json(nullptr)},
+                  {"finish_reason", c.finish.reason},
+                  {"stop_reason", StopReason(c.finish)},
+                  {"prompt_logprobs", nullptr}});
+  }
+  j["choices"] = cs;
+  j["usage"] = UsageJson(usage);
+  j["system_fingerprint"] = meta.system_fingerprint;
+  return Dump(j);
+}
+
+std::string CompletionChunkJson(const ResponseMeta& meta, int index, std::string_view text,
+                                const std::optional<std::vector<TokenLogprob>>& logprobs,
+                                const std::optional<Finish>& finish) {
+  json j = Head(meta, "text_completion");
+  json choice = {{"index", index},
+                 {"text", std::string(text)},
+                 {"logprobs", logprobs ? CompletionLogprobs(*logprobs) : json(nullptr)},
+                 {"finish_reason", finish ? json(finish->reason) : json(nullptr)},
+                 {"stop_reason", finish ? StopReason(*finish) : json(nullptr)}};
+  j["choices"] = json::array({choice});
+  j["system_fingerprint"] = meta.system_fingerprint;
+  return Dump(j);
+}
+
+std::string UsageChunkJson(const ResponseMeta& meta, bool chat, const Usage& usage) {
+  json j = Head(meta, chat ? "chat.completion.chunk" : "text_completion");
+  j["choices"] = json::array();
+  j["usage"] = UsageJson(usage);
+  j["system_fingerprint"] = meta.system_fingerprint;
+  return Dump(j);
+}
+
+std::string SseEvent(std::string_view json_text) {
+  std::string s;
+  s.reserve(json_text.size() + 8);
+  s += "data: ";
+  s += json_text;
+  s += "\n\n";
+  return s;
+}
+
+std::string ModelsJson(std::string_view served_name, std::string_view root, int64_t created,
+                       int max_model_len) {
+  json model = {{"id", served_name},
+                {"object", "model"},
+                {"created", created},
+                {"owned_by", "modelcar"},
+                {"root", root},
+                {"parent", nullptr},
+                {"max_model_len", max_model_len}};
+  return Dump({{"object", "list"}, {"data", json::array({model})}});
+}
+
+std::string TokenizeJson(const std::vector<int32_t>& tokens, int max_model_len,
+                         const std::vector<std::string>* token_strs) {
+  json j = {{"count", tokens.size()}, {"max_model_len", max_model_len}, {"tokens", tokens}};
+  j["token_strs"] = token_strs ? json(*token_strs) : json(nullptr);
+  return Dump(j);
+}
+
+std::string DetokenizeJson(std::string_view prompt) {
+  return Dump({{"prompt", std::string(prompt)}});
+}
+
+std::string RandomId(std::string_view prefix) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char kHex[] = "0123456789abcdef";
+  std::string s(prefix);
+  for (int i = 0; i < 2; ++i) {
+    uint64_t v = rng();
+    for (int k = 0; k < 16; ++k) s += kHex[(v >> (4 * k)) & 15];
+  }
+  return s;
+}
+
+}  // namespace modelcar::serve

@@ -1,0 +1,104 @@
+// OpenAI/vLLM response bodies: chat completions, completions (whole and as SSE chunks), usage,
+// logprobs, /v1/models, /tokenize, /detokenize. Pure functions returning JSON text; thread-safe.
+//
+// Shapes follow vLLM's OpenAI server: chunks carry "logprobs": null and "finish_reason": null
+// until the end; the usage chunk (stream_options.include_usage) has "choices": [].
+#ifndef MODELCAR_SERVE_RESPONSE_H_
+#define MODELCAR_SERVE_RESPONSE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace modelcar::serve {
+
+struct ResponseMeta {
+  std::string id;  // "chatcmpl-..." or "cmpl-..."
+  int64_t created = 0;
+  std::string model;
+  std::string system_fingerprint;
+};
+
+struct TopLogprob {
+  std::string token;  // decoded text of the token
+  float logprob = 0;
+};
+
+struct TokenLogprob {
+  std::string token;
+  float logprob = 0;
+  std::vector<TopLogprob> top;
+  int text_offset = 0;  // completions only: offset of the token's text in the choice text
+};
+
+struct ToolCall {
+  std::string id;  // "chatcmpl-tool-<hex>"
+  std::string name;
+  std::string arguments;  // JSON text
+};
+
+// How a sequence ended: finish_reason "stop" (EOS, stop token or stop string), "length",
+// "tool_calls" (chat with parsed tool calls) or "abort". stop_reason is the matched stop string
+// or stop token id (JSON null when the reason was EOS or length).
+struct Finish {
+  std::string reason;
+  std::optional<std::string> stop_string;
+  std::optional<int32_t> stop_token;
+};
+
+struct ChoiceResult {
+  int index = 0;
+  std::optional<std::string> text;  // chat: content (nullopt -> null); completions: text
+  std::vector<ToolCall> tool_calls;
+  std::optional<std::vector<TokenLogprob>> logprobs;
+  Finish finish;
+};
+
+struct Usage {
+  int prompt_tokens = 0;
+  int completion_tokens = 0;
+};
+
+// One streamed chat delta for choice `index`.
+struct ChatDelta {
+  int index = 0;
+  bool role = false;  // include "role": "assistant" (the first chunk of a choice)
+  std::optional<std::string> content;
+  std::vector<ToolCall> tool_calls;
+  int first_tool_index = 0;  // "index" of tool_calls[0] in the choice's list of calls
+  std::optional<std::vector<TokenLogprob>> logprobs;
+  std::optional<Finish> finish;
+};
+
+std::string ChatCompletionJson(const ResponseMeta& meta, const std::vector<ChoiceResult>& choices,
+                               const Usage& usage);
+std::string ChatChunkJson(const ResponseMeta& meta, const ChatDelta& delta);
+
+std::string CompletionJson(const ResponseMeta& meta, const std::vector<ChoiceResult>& choices,
+                           const Usage& usage);
+// A streamed completions piece for choice `index` (finish set on its last piece).
+std::string CompletionChunkJson(const ResponseMeta& meta, int index, std::string_view text,
+                                const std::optional<std::vector<TokenLogprob>>& logprobs,
+                                const std::optional<Finish>& finish);
+
+// The final usage chunk: object "chat.completion.chunk" or "text_completion", "choices": [].
+std::string UsageChunkJson(const ResponseMeta& meta, bool chat, const Usage& usage);
+
+// "data: <json>\n\n" and "data: [DONE]\n\n".
+std::string SseEvent(std::string_view json);
+inline constexpr std::string_view kSseDone = "data: [DONE]\n\n";
+
+std::string ModelsJson(std::string_view served_name, std::string_view root, int64_t created,
+                       int max_model_len);
+std::string TokenizeJson(const std::vector<int32_t>& tokens, int max_model_len,
+                         const std::vector<std::string>* token_strs);
+std::string DetokenizeJson(std::string_view prompt);
+
+// "<prefix><32 random hex digits>", e.g. RandomId("chatcmpl-").
+std::string RandomId(std::string_view prefix);
+
+}  // namespace modelcar::serve
+
+#endif  // MODELCAR_SERVE_RESPONSE_H_

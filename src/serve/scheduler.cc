@@ -1,0 +1,353 @@
+#include "serve/scheduler.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace modelcar::serve {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace
+
+// ---- RequestHandle ----
+
+bool RequestHandle::Next(std::vector<TokenEvent>* out, std::chrono::milliseconds timeout) {
+  out->clear();
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return !events_.empty() || seqs_ == 0; });
+  while (!events_.empty()) {
+    out->push_back(std::move(events_.front()));
+    events_.pop_front();
+  }
+  return !out->empty() || seqs_ > 0;
+}
+
+void RequestHandle::StopSequence(int index) {
+  if (index >= 0 && index < static_cast<int>(stop_.size())) stop_[index] = true;
+}
+
+void RequestHandle::Push(TokenEvent event) {
+  {
+    std::lock_guard lock(mu_);
+    if (event.finish) --seqs_;
+    events_.push_back(std::move(event));
+  }
+  cv_.notify_all();
+}
+
+// ---- Scheduler ----
+
+struct Scheduler::Req {
+  GenerationRequest g;
+  std::shared_ptr<RequestHandle> handle;
+  Clock::time_point arrival;
+  bool first_token_seen = false;
+  int seqs_left = 0;
+};
+
+struct Scheduler::Seq {
+  uint64_t id = 0;
+  std::shared_ptr<Req> req;
+  int index = 0;
+  std::vector<int32_t> tokens;  // prompt + generated
+  int prompt_len = 0;
+  int computed = 0;  // positions in the KV cache
+  bool done = false;
+  std::optional<Clock::time_point> last_token;
+
+  int generated() const { return static_cast<int>(tokens.size()) - prompt_len; }
+};
+
+Scheduler::Scheduler(ModelRunner* runner, Metrics* metrics, SchedulerOptions options)
+    : runner_(runner), metrics_(metrics), options_(options) {}
+
+Scheduler::~Scheduler() { Stop(); }
+
+void Scheduler::Start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Scheduler::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  // The engine thread is gone: end what is left.
+  for (auto& s : running_) {
+    if (!s->done) {
+      TokenEvent ev;
+      ev.index = s->index;
+      ev.finish = "abort";
+      s->done = true;
+      runner_->RemoveSequence(s->id);
+      s->req->handle->Push(std::move(ev));
+    }
+  }
+  running_.clear();
+  std::lock_guard lock(mu_);
+  for (auto& r : waiting_) {
+    for (int i = 0; i < r->g.sampling.n; ++i) {
+      TokenEvent ev;
+      ev.index = i;
+      ev.finish = "abort";
+      r->handle->Push(std::move(ev));
+    }
+  }
+  waiting_.clear();
+}
+
+Result<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationRequest g) {
+  if (g.prompt.empty()) return InvalidArgument("the prompt is empty");
+  if (!g.sampling.max_tokens) return InvalidArgument("max_tokens is not set");
+  if (static_cast<int64_t>(g.prompt.size()) + *g.sampling.max_tokens > options_.max_model_len) {
+    return InvalidArgument("prompt + max_tokens exceeds max_model_len");
+  }
+  if (g.sampling.n < 1 || g.sampling.n > options_.max_num_seqs) {
+    return InvalidArgument("n must be between 1 and max_num_seqs (" +
+                           std::to_string(options_.max_num_seqs) + ")");
+  }
+  auto req = std::make_shared<Req>();
+  req->handle = std::make_shared<RequestHandle>(g.sampling.n);
+  req->seqs_left = g.sampling.n;
+  req->arrival = Clock::now();
+  req->g = std::move(g);
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return Unavailable("the server is shutting down");
+    if (static_cast<int>(waiting_.size()) >= options_.max_waiting) {
+      return Unavailable("The server is overloaded: " + std::to_string(waiting_.size()) +
+                         " requests are waiting; retry later");
+    }
+    waiting_.push_back(req);
+    stats_.waiting = static_cast<int>(waiting_.size());
+  }
+  if (metrics_) metrics_->SetWaiting(stats_.waiting);
+  cv_.notify_all();
+  return req->handle;
+}
+
+SchedulerStats Scheduler::Stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void Scheduler::Loop() {
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !waiting_.empty() || !running_.empty(); });
+      if (stopping_) return;
+    }
+    if (!StepOnce()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    Publish();
+  }
+}
+
+void Scheduler::Publish() {
+  int total = runner_->TotalBlocks();
+  double usage = total > 0 ? 1.0 - double(runner_->FreeBlocks()) / total : 0.0;
+  int running = static_cast<int>(running_.size());
+  int waiting;
+  {
+    std::lock_guard lock(mu_);
+    stats_.running = running;
+    stats_.kv_usage = usage;
+    waiting = stats_.waiting = static_cast<int>(waiting_.size());
+  }
+  if (metrics_) {
+    metrics_->SetRunning(running);
+    metrics_->SetWaiting(waiting);
+    metrics_->SetKvUsage(usage);
+  }
+}
+
+void Scheduler::Finish(Seq& s, const char* reason, std::optional<int32_t> stop_token, bool notify) {
+  if (s.done) return;
+  s.done = true;
+  runner_->RemoveSequence(s.id);
+  if (notify) {
+    TokenEvent ev;
+    ev.index = s.index;
+    ev.finish = reason;
+    ev.stop_token = stop_token;
+    s.req->handle->Push(std::move(ev));
+  }
+  if (--s.req->seqs_left == 0 && metrics_) {
+    metrics_->ObserveE2eLatency(Seconds(Clock::now() - s.req->arrival));
+    metrics_->CountFinished(reason);
+  }
+}
+
+void Scheduler::Reap() {
+  for (auto& s : running_) {
+    if (s->done) continue;
+    if (s->req->handle->cancelled()) {
+      Finish(*s, "abort", std::nullopt, true);
+    } else if (s->req->handle->stop_requested(s->index)) {
+      Finish(*s, "stop", std::nullopt, true);
+    }
+  }
+  std::erase_if(running_, [](const std::unique_ptr<Seq>& s) { return s->done; });
+}
+
+void Scheduler::Admit() {
+  const int bt = runner_->BlockTokens();
+  std::lock_guard lock(mu_);
+  int free = runner_->FreeBlocks();
+  while (!waiting_.empty()) {
+    std::shared_ptr<Req> req = waiting_.front();
+    int n = req->g.sampling.n;
+    if (req->handle->cancelled()) {
+      waiting_.pop_front();
+      for (int i = 0; i < n; ++i) {
+        TokenEvent ev;
+        ev.index = i;
+        ev.finish = "abort";
+        req->handle->Push(std::move(ev));
+      }
+      if (metrics_) metrics_->CountFinished("abort");
+      continue;
+    }
+    if (static_cast<int>(running_.size()) + n > options_.max_num_seqs) break;
+    int first_chunk =
+        std::min<int>(static_cast<int>(req->g.prompt.size()) + 1, options_.max_num_batched_tokens);
+    int need = n * ((first_chunk + bt - 1) / bt);
+    if (!running_.empty() && need > free) break;
+    free -= need;
+    waiting_.pop_front();
+    for (int i = 0; i < n; ++i) {
+      auto s = std::make_unique<Seq>();
+      s->id = next_seq_id_++;
+      s->req = req;
+      s->index = i;
+      s->tokens = req->g.prompt;
+      s->prompt_len = static_cast<int>(req->g.prompt.size());
+      SamplingOptions so = req->g.sampling;
+      // n > 1 with a seed: each choice gets its own stream of random numbers.
+      if (so.seed && i > 0) *so.seed += static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull;
+      Status st = runner_->AddSequence(s->id, so, req->g.prompt);
+      if (!st.ok()) {
+        std::fprintf(stderr, "serve: cannot start a sequence: %s\n", st.ToString().c_str());
+        s->done = true;
+        TokenEvent ev;
+        ev.index = i;
+        ev.finish = "abort";
+        req->handle->Push(std::move(ev));
+        if (--req->seqs_left == 0 && metrics_) metrics_->CountFinished("abort");
+        continue;
+      }
+      running_.push_back(std::move(s));
+    }
+  }
+}
+
+bool Scheduler::StepOnce() {
+  Reap();
+  Admit();
+  if (running_.empty()) return false;
+
+  const int bt = runner_->BlockTokens();
+  auto blocks = [bt](int positions) { return (positions + bt - 1) / bt; };
+  int free = runner_->FreeBlocks();
+  int budget = options_.max_num_batched_tokens;
+  std::vector<RunnerFeed> feeds;
+  std::vector<std::pair<Seq*, int>> fed;  // sequence, positions fed
+  std::vector<bool> in_batch(running_.size(), false);
+
+  for (int pass = 0; pass < 2; ++pass) {  // decodes first, then prefill chunks
+    for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
+      Seq& s = *running_[i];
+      int remaining = static_cast<int>(s.tokens.size()) - s.computed;
+      bool decode = remaining == 1;
+      if (s.done || remaining <= 0 || decode != (pass == 0)) continue;
+      int n = std::min(remaining, budget);
+      int need = blocks(s.computed + n) - blocks(s.computed);
+      // Preempt the youngest sequences outside this batch until the chunk fits.
+      for (size_t j = running_.size(); need > free && j-- > i + 1;) {
+        Seq& v = *running_[j];
+        if (in_batch[j] || v.computed == 0 || v.done) continue;
+        free += blocks(v.computed);
+        runner_->ClearKv(v.id);
+        v.computed = 0;
+        if (metrics_) metrics_->AddPreemption();
+      }
+      if (need > free) {
+        // Shrink a prefill chunk to the room left; a decode waits for a later step.
+        int room = blocks(s.computed) * bt - s.computed + free * bt;
+        n = std::min(n, room);
+        if (decode || n <= 0) continue;
+        need = blocks(s.computed + n) - blocks(s.computed);
+      }
+      free -= need;
+      budget -= n;
+      in_batch[i] = true;
+      bool sample = s.computed + n == static_cast<int>(s.tokens.size());
+      feeds.push_back({s.id, std::span<const int32_t>(s.tokens.data() + s.computed, n), sample});
+      fed.emplace_back(&s, n);
+    }
+  }
+  if (feeds.empty()) return false;
+
+  std::vector<RunnerSample> out;
+  Status st = runner_->Step(feeds, &out);
+  if (!st.ok()) {
+    std::fprintf(stderr, "serve: engine step failed: %s\n", st.ToString().c_str());
+    for (auto& [s, n] : fed) Finish(*s, "abort", std::nullopt, true);
+    std::erase_if(running_, [](const std::unique_ptr<Seq>& s) { return s->done; });
+    return true;
+  }
+
+  const auto now = Clock::now();
+  size_t k = 0;
+  for (size_t f = 0; f < fed.size(); ++f) {
+    Seq& s = *fed[f].first;
+    s.computed += fed[f].second;
+    if (!feeds[f].sample) continue;
+    if (k >= out.size()) break;  // runner broke its contract; treated as no sample
+    RunnerSample sample = std::move(out[k++]);
+    const GenerationRequest& g = s.req->g;
+    if (s.generated() == 0 && metrics_) metrics_->AddPromptTokens(s.prompt_len);
+    s.tokens.push_back(sample.token);
+    if (metrics_) {
+      metrics_->AddGenerationTokens(1);
+      if (!s.req->first_token_seen)
+        metrics_->ObserveTimeToFirstToken(Seconds(now - s.req->arrival));
+      if (s.last_token) metrics_->ObserveInterTokenLatency(Seconds(now - *s.last_token));
+    }
+    s.req->first_token_seen = true;
+    s.last_token = now;
+
+    TokenEvent ev;
+    ev.index = s.index;
+    ev.has_token = true;
+    ev.sample = sample;
+    const auto& sp = g.sampling;
+    bool is_stop_id = std::find(sp.stop_token_ids.begin(), sp.stop_token_ids.end(), sample.token) !=
+                      sp.stop_token_ids.end();
+    bool is_eos = !sp.ignore_eos && std::find(g.eos_token_ids.begin(), g.eos_token_ids.end(),
+                                              sample.token) != g.eos_token_ids.end();
+    if ((is_stop_id || is_eos) && s.generated() >= sp.min_tokens) {
+      ev.finish = "stop";
+      if (is_stop_id && !is_eos) ev.stop_token = sample.token;
+    } else if (s.generated() >= *sp.max_tokens ||
+               static_cast<int>(s.tokens.size()) >= options_.max_model_len) {
+      ev.finish = "length";
+    }
+    std::optional<std::string> finish = ev.finish;
+    std::optional<int32_t> stop_token = ev.stop_token;
+    s.req->handle->Push(std::move(ev));
+    if (finish) Finish(s, finish->c_str(), stop_token, /*notify=*/false);
+  }
+  std::erase_if(running_, [](const std::unique_ptr<Seq>& s) { return s->done; });
+  return true;
+}
+
+}  // namespace modelcar::serve

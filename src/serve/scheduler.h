@@ -1,0 +1,143 @@
+// The engine thread: continuous batching over a ModelRunner.
+//
+// Every step the scheduler (1) drops cancelled sequences and frees their KV blocks, (2) admits
+// waiting requests while the running batch has room (max_num_seqs) and the KV pool has blocks,
+// (3) builds one batch: a decode token for every running sequence that has its prompt in the
+// cache, then prefill chunks of waiting prompts up to max_num_batched_tokens positions (so a long
+// prompt is spread over several steps and never stalls the decodes), (4) runs the step and hands
+// each sampled token to its request. When the KV pool runs short, the youngest running sequence
+// is preempted: its blocks are freed and it is fed again from the start later (vLLM's recompute
+// preemption), keeping its generated tokens.
+//
+// Requests enter through Submit() from any thread; a bounded waiting queue (max_waiting) turns
+// overload into Unavailable at once. Each request has a RequestHandle: the HTTP thread reads
+// token events from it and calls Cancel() when its client goes away.
+//
+// Thread safety: Submit(), Stats() and every RequestHandle method are thread-safe. The runner is
+// used only by the engine thread, between Start() and Stop().
+#ifndef MODELCAR_SERVE_SCHEDULER_H_
+#define MODELCAR_SERVE_SCHEDULER_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "serve/metrics.h"
+#include "serve/model_runner.h"
+#include "serve/request.h"
+
+namespace modelcar::serve {
+
+struct SchedulerOptions {
+  int max_model_len = 4096;
+  int max_num_seqs = 64;             // sequences in the running batch
+  int max_num_batched_tokens = 512;  // positions fed per step (decodes + prefill chunks)
+  int max_waiting = 256;             // requests queued beyond that are refused (503)
+};
+
+// One generated token of sequence `index` (0..n-1), or the end of that sequence.
+struct TokenEvent {
+  int index = 0;
+  bool has_token = false;
+  RunnerSample sample;
+  // Set on the sequence's last event: "stop" (EOS or a stop token; stop_token then holds a
+  // stop_token_ids match), "length" or "abort".
+  std::optional<std::string> finish;
+  std::optional<int32_t> stop_token;
+};
+
+struct GenerationRequest {
+  std::vector<int32_t> prompt;         // non-empty
+  SamplingOptions sampling;            // n sequences; sampling.max_tokens must be set
+  std::vector<int32_t> eos_token_ids;  // EOS ids of the model (ignored with ignore_eos)
+};
+
+class RequestHandle {
+ public:
+  explicit RequestHandle(int n) : seqs_(n), stop_(n) {}
+
+  // Waits up to `timeout` for events and moves them into `out` (cleared first). Returns false
+  // when every sequence has finished and all events were read.
+  bool Next(std::vector<TokenEvent>* out, std::chrono::milliseconds timeout);
+  // The client went away: every sequence ends with "abort" and its KV blocks are freed.
+  void Cancel() { cancelled_ = true; }
+  // Ends sequence `index` early (a stop string matched); its KV blocks are freed. No further
+  // events are delivered for it.
+  void StopSequence(int index);
+
+  bool cancelled() const { return cancelled_; }
+  bool stop_requested(int index) const { return stop_[index].load(); }
+
+  // Used by the scheduler.
+  void Push(TokenEvent event);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<TokenEvent> events_;
+  int seqs_;  // sequences not yet finished (delivered)
+  std::vector<std::atomic<bool>> stop_;
+  std::atomic<bool> cancelled_{false};
+};
+
+struct SchedulerStats {
+  int running = 0;  // sequences
+  int waiting = 0;  // requests
+  double kv_usage = 0;
+};
+
+class Scheduler {
+ public:
+  // `runner` and `metrics` (may be null) must outlive the scheduler.
+  Scheduler(ModelRunner* runner, Metrics* metrics, SchedulerOptions options);
+  ~Scheduler();  // Stop()s
+
+  void Start();
+  // Stops the engine thread; unfinished requests end with "abort".
+  void Stop();
+
+  // Queues a request. Unavailable when max_waiting requests are already waiting; InvalidArgument
+  // for an empty prompt, a missing max_tokens or prompt + max_tokens > max_model_len.
+  Result<std::shared_ptr<RequestHandle>> Submit(GenerationRequest request);
+
+  SchedulerStats Stats() const;
+  const SchedulerOptions& options() const { return options_; }
+
+ private:
+  struct Seq;
+  struct Req;
+  void Loop();
+  bool StepOnce();  // false when there was nothing to do
+  void Admit();
+  void Finish(Seq& s, const char* reason, std::optional<int32_t> stop_token, bool notify);
+  void Reap();
+  void Publish();
+
+  ModelRunner* runner_;
+  Metrics* metrics_;
+  SchedulerOptions options_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Req>> waiting_;  // guarded by mu_
+  bool stopping_ = false;                     // guarded by mu_
+  SchedulerStats stats_;                      // guarded by mu_
+
+  // Engine thread only.
+  std::vector<std::unique_ptr<Seq>> running_;  // oldest first
+  uint64_t next_seq_id_ = 1;
+  std::thread thread_;
+};
+
+}  // namespace modelcar::serve
+
+#endif  // MODELCAR_SERVE_SCHEDULER_H_
