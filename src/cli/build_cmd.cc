@@ -1,0 +1,146 @@
+// `modelcar build MODEL_DIR --layout DIR[:TAG]`: a reproducible modelcar image from a model
+// directory. Progress on stderr (a bar on a TTY); the manifest digest is the last stdout line.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "cli/command.h"
+#include "modelcar/build.h"
+#include "oci/layout.h"
+
+namespace {
+
+using modelcar::Status;
+
+// Plain lines on stderr; on a TTY also a redrawn progress bar.
+class StderrProgress : public modelcar::BuildProgress {
+ public:
+  StderrProgress() : tty_(::isatty(2) == 1) {
+    if (tty_) drawer_ = std::thread([this] { DrawLoop(); });
+  }
+  ~StderrProgress() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (drawer_.joinable()) drawer_.join();
+    if (tty_) std::fputs("\r\033[K", stderr);
+  }
+  void Line(std::string_view line) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (tty_) std::fputs("\r\033[K", stderr);
+    std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
+  }
+  void Total(uint64_t bytes) override { total_ = bytes; }
+  void Advance(uint64_t n) override { done_ += n; }
+
+ private:
+  void DrawLoop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      cv_.wait_for(lock, std::chrono::milliseconds(200));
+      if (stop_ || total_ == 0) continue;
+      double frac = static_cast<double>(done_.load()) / static_cast<double>(total_.load());
+      int width = 40, filled = static_cast<int>(frac * width);
+      std::string bar(static_cast<size_t>(filled), '#');
+      bar.resize(static_cast<size_t>(width), '.');
+      std::fprintf(stderr, "\r\033[K[%s] %5.1f%%  %.0f / %.0f MiB", bar.c_str(), frac * 100,
+                   done_.load() / 1048576.0, total_.load() / 1048576.0);
+      std::fflush(stderr);
+    }
+  }
+
+  const bool tty_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::atomic<uint64_t> total_{0}, done_{0};
+  std::thread drawer_;
+};
+
+struct Flags {
+  std::string model_dir;
+  std::string layout;
+  std::string models_path = "/models";
+  std::string base = "busybox";
+  std::string busybox = "/bin/busybox";
+  std::string owner = "0:0";
+  std::string mode = "a=rX";
+  std::string created;
+  uint64_t small = 1 << 20;
+  bool allow_outside_symlinks = false;
+  int jobs = 2;
+};
+
+Status Run(const Flags& f) {
+  modelcar::BuildOptions o;
+  o.model_dir = f.model_dir;
+  o.models_path = f.models_path;
+  o.base = f.base;
+  o.busybox_path = f.busybox;
+  o.small_file_threshold = f.small;
+  o.allow_outside_symlinks = f.allow_outside_symlinks;
+  o.jobs = f.jobs;
+  RETURN_IF_ERROR(modelcar::ParseOwner(f.owner, &o.uid, &o.gid));
+  RETURN_IF_ERROR(modelcar::ParseMode(f.mode, &o.file_mode, &o.dir_mode));
+  std::string created = f.created;
+  if (created.empty()) {
+    const char* env = std::getenv("SOURCE_DATE_EPOCH");
+    if (env != nullptr && *env != '\0') created = env;
+  }
+  if (!created.empty()) {
+    ASSIGN_OR_RETURN(o.created, modelcar::ParseCreated(created));
+  }
+  if (f.layout.empty()) return modelcar::InvalidArgument("--layout DIR[:TAG] is required");
+  ASSIGN_OR_RETURN(modelcar::oci::LayoutSpec spec, modelcar::oci::ParseLayoutSpec(f.layout));
+  o.tag = spec.tag;
+  modelcar::Result<modelcar::BuildResult> result = [&] {
+    StderrProgress progress;
+    return modelcar::BuildToLayout(o, spec.dir, &progress);
+  }();
+  if (!result.ok()) return result.status();
+  std::fprintf(stderr, "built %zu files (%llu bytes) into %s:%s, %zu layers\n", result->model_files,
+               static_cast<unsigned long long>(result->model_bytes), spec.dir.c_str(),
+               spec.tag.c_str(), result->layers.size());
+  std::printf("%s\n", result->manifest.digest.ToString().c_str());
+  return Status();
+}
+
+const modelcar::cli::CommandRegistration kBuild{
+    "build", "Build a reproducible modelcar image (OCI layout) from a model directory",
+    [](CLI::App& app) -> modelcar::cli::Runner {
+      auto f = std::make_shared<Flags>();
+      app.add_option("model_dir", f->model_dir, "Model directory (config.json, *.safetensors, ...)")
+          ->required();
+      app.add_option("--layout", f->layout, "Output OCI image layout DIR[:TAG] (TAG: latest)")
+          ->required();
+      app.add_option("--models-path", f->models_path, "Where the files land in the image")
+          ->capture_default_str();
+      app.add_option("--base", f->base, "busybox | none | layout:DIR[:TAG]")->capture_default_str();
+      app.add_option("--busybox", f->busybox, "Static busybox binary for --base busybox")
+          ->capture_default_str();
+      app.add_option("--owner", f->owner, "UID:GID of the model files (OpenShift: 1001:0)")
+          ->capture_default_str();
+      app.add_option("--mode", f->mode, "File modes: octal (0644) or chmod clauses (a=rX)")
+          ->capture_default_str();
+      app.add_option("--created", f->created,
+                     "Timestamp for all entries: epoch seconds or YYYY-MM-DDTHH:MM:SSZ "
+                     "(default: $SOURCE_DATE_EPOCH, else 0)");
+      app.add_option("--small-file-threshold", f->small,
+                     "Files smaller than this many bytes share one layer")
+          ->capture_default_str();
+      app.add_flag("--allow-outside-symlinks", f->allow_outside_symlinks,
+                   "Follow symlinks that point outside the model directory");
+      app.add_option("-j,--jobs", f->jobs, "Layers written at once")->capture_default_str();
+      return [f]() { return Run(*f); };
+    }};
+
+}  // namespace

@@ -1,0 +1,111 @@
+#include "modelcar/fetch.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "base/file.h"
+#include "store/lock.h"
+
+namespace modelcar {
+namespace {
+
+Status CopyFile(const std::string& src, const std::string& dst, mode_t mode, uint64_t size) {
+  ASSIGN_OR_RETURN(UniqueFd in, OpenFile(src, O_RDONLY));
+  std::string tmp = dst + ".tmp-fetch";
+  ::unlink(tmp.c_str());
+  ASSIGN_OR_RETURN(UniqueFd out, OpenFile(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600));
+  uint64_t left = size;
+  while (left > 0) {
+    ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, left, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = n < 0 ? errno : EIO;
+      ::unlink(tmp.c_str());
+      return ErrnoStatus(err, "copy " + src + " -> " + dst);
+    }
+    left -= static_cast<uint64_t>(n);
+  }
+  if (::fchmod(out.get(), mode & 0777) != 0 || ::fsync(out.get()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return ErrnoStatus(err, "finish " + dst);
+  }
+  if (::rename(tmp.c_str(), dst.c_str()) != 0) return ErrnoStatus(errno, "rename " + dst);
+  return Status();
+}
+
+}  // namespace
+
+Status CopyTree(const std::string& src, const std::string& dst, bool try_link, FetchResult* stats) {
+  RETURN_IF_ERROR(MakeDirs(dst));
+  DIR* d = ::opendir(src.c_str());
+  if (!d) return ErrnoStatus(errno, "opendir " + src);
+  std::vector<std::string> names;
+  while (dirent* de = ::readdir(d)) {
+    std::string n = de->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  ::closedir(d);
+  for (const std::string& n : names) {
+    std::string s = src + "/" + n, t = dst + "/" + n;
+    struct stat st;
+    if (::lstat(s.c_str(), &st) != 0) return ErrnoStatus(errno, "stat " + s);
+    if (S_ISDIR(st.st_mode)) {
+      struct stat tt;
+      if (::lstat(t.c_str(), &tt) == 0 && !S_ISDIR(tt.st_mode)) ::unlink(t.c_str());
+      RETURN_IF_ERROR(CopyTree(s, t, try_link, stats));
+      continue;
+    }
+    struct stat tt;
+    if (::lstat(t.c_str(), &tt) == 0) {
+      if (S_ISDIR(tt.st_mode)) return FailedPrecondition(t + " is a directory in the way");
+      ::unlink(t.c_str());
+    }
+    if (S_ISLNK(st.st_mode)) {
+      std::string target(4096, '\0');
+      ssize_t len = ::readlink(s.c_str(), target.data(), target.size());
+      if (len < 0) return ErrnoStatus(errno, "readlink " + s);
+      target.resize(static_cast<size_t>(len));
+      if (::symlink(target.c_str(), t.c_str()) != 0) return ErrnoStatus(errno, "symlink " + t);
+      continue;
+    }
+    if (!S_ISREG(st.st_mode)) continue;
+    ++stats->files;
+    stats->bytes += static_cast<uint64_t>(st.st_size);
+    if (try_link && ::link(s.c_str(), t.c_str()) == 0) {
+      ++stats->linked;
+      continue;
+    }
+    RETURN_IF_ERROR(CopyFile(s, t, st.st_mode, static_cast<uint64_t>(st.st_size)));
+  }
+  return Status();
+}
+
+Result<FetchResult> FetchModels(const std::string& ref, const std::string& dest_dir,
+                                const StorePullOptions& options, const std::string& subdir) {
+  FetchResult out;
+  ASSIGN_OR_RETURN(out.pull, PullToStore(ref, options));
+  ASSIGN_OR_RETURN(store::Store st, store::Store::Open(options.store_dir));
+  const oci::Digest& m = out.pull.manifest;
+  ASSIGN_OR_RETURN(store::FileLock lock,
+                   store::FileLock::Acquire(st.LockPath(m), store::FileLock::Mode::kShared));
+  if (!st.HasTree(m)) return Unavailable("image " + m.ToString() + " was removed while fetching");
+  std::string src = st.RootfsDir(m) + "/" + subdir;
+  struct stat s;
+  if (::stat(src.c_str(), &s) != 0 || !S_ISDIR(s.st_mode)) {
+    return NotFound("image " + out.pull.pinned + " has no /" + subdir + " directory");
+  }
+  RETURN_IF_ERROR(MakeDirs(dest_dir));
+  struct stat d;
+  bool same_fs = ::stat(dest_dir.c_str(), &d) == 0 && d.st_dev == s.st_dev;
+  RETURN_IF_ERROR(CopyTree(src, dest_dir, same_fs, &out));
+  (void)st.Touch(m);
+  return out;
+}
+
+}  // namespace modelcar

@@ -1,0 +1,22 @@
+// Image labels describing the model, read from its Hugging Face style config.json.
+#ifndef MODELCAR_MODELCAR_MODEL_LABELS_H_
+#define MODELCAR_MODELCAR_MODEL_LABELS_H_
+
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace modelcar {
+
+inline constexpr std::string_view kLabelArchitecture = "io.modelcar.model.architecture";
+inline constexpr std::string_view kLabelModelType = "io.modelcar.model.type";
+inline constexpr std::string_view kLabelDtype = "io.modelcar.model.dtype";
+
+// Labels from the text of config.json: architectures[0], model_type, torch_dtype (or dtype).
+// Missing fields are left out; malformed JSON gives no labels (never an error: config.json is
+// optional and its format is the model's business). Sets *warning when it could not be parsed.
+std::map<std::string, std::string> ModelLabels(std::string_view config_json, std::string* warning);
+
+}  // namespace modelcar
+
+#endif  // MODELCAR_MODELCAR_MODEL_LABELS_H_

@@ -1,0 +1,28 @@
+// `modelcar push --layout DIR[:TAG] REF` and `modelcar build MODEL_DIR --push REF`.
+#ifndef MODELCAR_MODELCAR_PUSH_H_
+#define MODELCAR_MODELCAR_PUSH_H_
+
+#include <string>
+
+#include "base/status.h"
+#include "modelcar/build.h"
+#include "modelcar/copy.h"
+#include "modelcar/resolve.h"
+
+namespace modelcar {
+
+// Pushes the image tagged (or with the digest) `layout_spec`'s tag in the OCI layout to `ref`.
+// An index is pushed with all its image manifests. Blob bytes are read from the layout's files
+// (retries re-read from the failed offset); nothing is copied locally.
+Result<SendResult> PushLayout(const std::string& layout_spec, const std::string& ref,
+                              const RemoteOptions& options);
+
+// Builds `build` straight into the registry (no local copy of the image): each layer is streamed
+// as one upload while it is produced. `build.tag` is replaced by the reference's tag (pushed by
+// digest when the reference has only a digest, which must then match).
+Result<SendResult> BuildAndPush(BuildOptions build, const std::string& ref,
+                                const RemoteOptions& options, BuildProgress* progress = nullptr);
+
+}  // namespace modelcar
+
+#endif  // MODELCAR_MODELCAR_PUSH_H_

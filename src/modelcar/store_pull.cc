@@ -1,0 +1,110 @@
+#include "modelcar/store_pull.h"
+
+#include <optional>
+
+#include "oci/blob_sink.h"
+#include "oci/reference.h"
+#include "registry/image.h"
+#include "registry/retry.h"
+#include "store/gc.h"
+#include "store/ingest.h"
+
+namespace modelcar {
+
+Result<PullPolicy> ParsePullPolicy(std::string_view s) {
+  if (s == "always" || s == "Always") return PullPolicy::kAlways;
+  if (s == "if-not-present" || s == "IfNotPresent") return PullPolicy::kIfNotPresent;
+  if (s == "never" || s == "Never") return PullPolicy::kNever;
+  return InvalidArgument("--pull " + std::string(s) + ": expected always, if-not-present or never");
+}
+
+namespace {
+
+// The manifest digest a ref names in the store, if the tree is there.
+std::optional<oci::Digest> PresentInStore(store::Store& st, const oci::Reference& ref) {
+  if (ref.has_digest() && st.HasTree(ref.digest())) return ref.digest();
+  auto r = st.GetRef(ref.ToString());
+  if (r.ok() && r->has_value() && st.HasTree(**r)) return **r;
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<oci::Digest> ResolveInStore(store::Store& st, const std::string& ref_text) {
+  if (auto d = oci::Digest::Parse(ref_text); d.ok()) {
+    if (st.HasTree(*d) || st.IsCorrupt(*d)) return *d;
+  }
+  ASSIGN_OR_RETURN(oci::Reference ref, oci::Reference::Parse(ref_text));
+  if (ref.has_digest()) {
+    if (st.HasTree(ref.digest()) || st.IsCorrupt(ref.digest())) return ref.digest();
+  }
+  ASSIGN_OR_RETURN(auto r, st.GetRef(ref.ToString()));
+  if (r) return *r;
+  return NotFound(ref.ToString() + " is not in the store " + st.root());
+}
+
+Result<StorePullResult> PullToStore(const std::string& ref_text, const StorePullOptions& options) {
+  ASSIGN_OR_RETURN(oci::Reference ref, oci::Reference::Parse(ref_text));
+  ASSIGN_OR_RETURN(store::Store st, store::Store::Open(options.store_dir));
+  StorePullResult result;
+
+  if (options.policy != PullPolicy::kAlways) {
+    if (auto m = PresentInStore(st, ref)) {
+      (void)st.Touch(*m);
+      result.manifest = *m;
+      result.pinned = ref.Pinned(*m);
+      result.rootfs = st.RootfsDir(*m);
+      result.already_present = true;
+      return result;
+    }
+    if (options.policy == PullPolicy::kNever) {
+      return FailedPrecondition(ref.ToString() + " is not in the store " + st.root() +
+                                " and --pull never forbids fetching it");
+    }
+  }
+
+  result.network_used = true;
+  ASSIGN_OR_RETURN(auto client, registry::RegistryClient::Create(ref, options.registry));
+  registry::RegistrySource source(client, ref.repository());
+  ASSIGN_OR_RETURN(oci::ResolvedImage image,
+                   oci::ResolveImage(source, ref.Identifier(), oci::HostPlatform()));
+  const oci::Digest m = image.descriptor.digest;
+  result.manifest = m;
+  result.pinned = ref.Pinned(m);
+  result.rootfs = st.RootfsDir(m);
+
+  if (!st.HasTree(m)) {
+    ASSIGN_OR_RETURN(uint64_t need, store::ImageBytes(image.manifest.bytes));
+    uint64_t have = store::DiskUsage(st.IngestDir(m));
+    RETURN_IF_ERROR(store::EnsureSpace(st, need > have ? need - have : 0)
+                        .WithContext("pull " + ref.ToString()));
+    std::string repo = ref.repository();
+    store::BlobFetcher fetch = [&](const oci::Descriptor& d, uint64_t offset,
+                                   const store::ByteSink& sink) -> Status {
+      uint64_t pos = offset;
+      return registry::WithRetries(client->retry(), [&](auto*) {
+        return client->GetBlobRange(repo, d.digest, pos, std::nullopt, [&](std::string_view b) {
+          pos += b.size();
+          return sink(b);
+        });
+      });
+    };
+    store::IngestOptions io;
+    io.log = options.log;
+    ASSIGN_OR_RETURN(
+        store::IngestResult ir,
+        store::IngestImage(st, m, image.manifest.bytes, image.descriptor.media_type, fetch, io));
+    result.already_present = ir.already_present;
+    result.fetched_bytes = ir.fetched_bytes;
+    result.resumed_bytes = ir.resumed_bytes;
+  } else {
+    result.already_present = true;
+    (void)st.Touch(m);
+  }
+  RETURN_IF_ERROR(st.SetRef(ref.ToString(), m));
+  if (ref.has_digest() && ref.digest() != m)
+    RETURN_IF_ERROR(st.SetRef(ref.Pinned(ref.digest()), m));
+  return result;
+}
+
+}  // namespace modelcar

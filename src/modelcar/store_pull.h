@@ -1,0 +1,58 @@
+// `modelcar pull REF --store DIR`: a registry image into the node store (store/ingest.h).
+//
+// Pull policies, as Kubernetes' imagePullPolicy:
+//   - if-not-present (default): a ref already in the store costs no network at all: a digest ref
+//     whose tree is committed (verified when it was pulled; `store verify` re-checks), or a tag
+//     the store has a ref for;
+//   - always: the manifest is resolved on the registry (layers already present are not fetched
+//     again: the tree is keyed by manifest digest);
+//   - never: only the store; NotFound-like FailedPrecondition when absent.
+// Before downloading, free space on the store's filesystem is compared with the image size:
+// unleased trees are evicted (LRU) if that is enough, else the pull is refused with a message
+// stating needed and free bytes (store/gc.h EnsureSpace).
+#ifndef MODELCAR_MODELCAR_STORE_PULL_H_
+#define MODELCAR_MODELCAR_STORE_PULL_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "oci/digest.h"
+#include "registry/client.h"
+#include "store/store.h"
+
+namespace modelcar {
+
+enum class PullPolicy { kAlways, kIfNotPresent, kNever };
+
+// "always" | "if-not-present" | "never" (Kubernetes spellings Always/IfNotPresent/Never too).
+Result<PullPolicy> ParsePullPolicy(std::string_view s);
+
+struct StorePullOptions {
+  std::string store_dir;  // "" = store::Store::DefaultRoot()
+  PullPolicy policy = PullPolicy::kIfNotPresent;
+  registry::RegistryOptions registry;
+  std::function<void(std::string_view)> log;  // progress lines (optional)
+};
+
+struct StorePullResult {
+  std::string pinned;  // "registry/repo@sha256:<manifest digest>"
+  oci::Digest manifest;
+  std::string rootfs;  // the tree's root directory
+  bool network_used = false;
+  bool already_present = false;
+  uint64_t fetched_bytes = 0;
+  uint64_t resumed_bytes = 0;
+};
+
+Result<StorePullResult> PullToStore(const std::string& ref, const StorePullOptions& options);
+
+// Looks a ref up in the store only (no network): a digest, or a ref the store has recorded.
+// NotFound when the store does not know it.
+Result<oci::Digest> ResolveInStore(store::Store& store, const std::string& ref);
+
+}  // namespace modelcar
+
+#endif  // MODELCAR_MODELCAR_STORE_PULL_H_
