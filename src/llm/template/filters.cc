@@ -518,7 +518,7 @@ const std::vector<std::pair<std::string_view, FilterFn>>& Filters() {
       {"string", [](const Value& v, CallArgs&, H) -> Result<Value> { return Value(PyStr(v)); }},
       {"sum", Sum},
       {"title",
-       [](const Value& v, CallArgs&, H) -> Result<Value> { return Value(PyTitle(PyStr(v))); }},
+       [](const Value& v, CallArgs&, H) -> Result<Value> { return Value(JinjaTitle(PyStr(v))); }},
       {"tojson", ToJson},
       {"trim", Trim},
       {"unique", Unique},

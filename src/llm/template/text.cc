@@ -111,33 +111,176 @@ char32_t ToLowerCp(char32_t c) {
   return static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c)));
 }
 
+namespace {
+
+// Full (one-to-many) case mappings Python applies from Unicode's SpecialCasing.txt (the common
+// unconditional ones).
+const char* SpecialUpper(char32_t c) {
+  switch (c) {
+    case 0xDF:
+      return "SS";
+    case 0x149:
+      return "\u02BCN";
+    case 0x1F0:
+      return "J\u030C";
+    case 0x587:
+      return "\u0535\u0552";
+    case 0xFB00:
+      return "FF";
+    case 0xFB01:
+      return "FI";
+    case 0xFB02:
+      return "FL";
+    case 0xFB03:
+      return "FFI";
+    case 0xFB04:
+      return "FFL";
+    case 0xFB05:
+      return "ST";
+    case 0xFB06:
+      return "ST";
+    default:
+      return nullptr;
+  }
+}
+
+const char* SpecialTitle(char32_t c) {
+  switch (c) {
+    case 0xDF:
+      return "Ss";
+    case 0x149:
+      return "\u02BCN";
+    case 0x587:
+      return "\u0535\u0582";
+    case 0xFB00:
+      return "Ff";
+    case 0xFB01:
+      return "Fi";
+    case 0xFB02:
+      return "Fl";
+    case 0xFB03:
+      return "Ffi";
+    case 0xFB04:
+      return "Ffl";
+    case 0xFB05:
+      return "St";
+    case 0xFB06:
+      return "St";
+    default:
+      return nullptr;
+  }
+}
+
+void AppendUpper(char32_t c, std::string* out) {
+  if (const char* s = SpecialUpper(c)) {
+    out->append(s);
+  } else {
+    AppendUtf8(ToUpperCp(c), out);
+  }
+}
+
+void AppendTitle(char32_t c, std::string* out) {
+  if (const char* s = SpecialTitle(c)) {
+    out->append(s);
+  } else {
+    AppendUtf8(static_cast<char32_t>(utf8proc_totitle(static_cast<utf8proc_int32_t>(c))), out);
+  }
+}
+
+// Lowercases u[i] with Python's context rules (final sigma, dotted capital I).
+void AppendLower(const std::u32string& u, size_t i, std::string* out) {
+  char32_t c = u[i];
+  if (c == 0x130) {
+    out->append("i\u0307");
+    return;
+  }
+  if (c == 0x3A3) {
+    bool before = false, after = false;
+    for (size_t k = i; k-- > 0;) {
+      if (IsCased(u[k])) {
+        before = true;
+        break;
+      }
+      if (utf8proc_category(static_cast<utf8proc_int32_t>(u[k])) != UTF8PROC_CATEGORY_MN) break;
+    }
+    for (size_t k = i + 1; k < u.size(); ++k) {
+      if (IsCased(u[k])) {
+        after = true;
+        break;
+      }
+      if (utf8proc_category(static_cast<utf8proc_int32_t>(u[k])) != UTF8PROC_CATEGORY_MN) break;
+    }
+    AppendUtf8(before && !after ? 0x3C2 : 0x3C3, out);
+    return;
+  }
+  AppendUtf8(ToLowerCp(c), out);
+}
+
+}  // namespace
+
 std::string PyUpper(std::string_view s) {
-  std::u32string u = DecodeUtf8(s);
-  for (char32_t& c : u) c = ToUpperCp(c);
-  return EncodeUtf8(u);
+  std::string out;
+  for (char32_t c : DecodeUtf8(s)) AppendUpper(c, &out);
+  return out;
 }
 
 std::string PyLower(std::string_view s) {
   std::u32string u = DecodeUtf8(s);
-  for (char32_t& c : u) c = ToLowerCp(c);
-  return EncodeUtf8(u);
+  std::string out;
+  for (size_t i = 0; i < u.size(); ++i) AppendLower(u, i, &out);
+  return out;
 }
 
 std::string PyCapitalize(std::string_view s) {
   std::u32string u = DecodeUtf8(s);
-  for (size_t i = 0; i < u.size(); ++i) u[i] = i == 0 ? ToUpperCp(u[i]) : ToLowerCp(u[i]);
-  return EncodeUtf8(u);
+  std::string out;
+  for (size_t i = 0; i < u.size(); ++i) {
+    if (i == 0) {
+      AppendTitle(u[i], &out);
+    } else {
+      AppendLower(u, i, &out);
+    }
+  }
+  return out;
 }
 
 std::string PyTitle(std::string_view s) {
   std::u32string u = DecodeUtf8(s);
+  std::string out;
   bool prev_cased = false;
-  for (char32_t& c : u) {
-    bool cased = IsCased(c);
-    c = prev_cased ? ToLowerCp(c) : ToUpperCp(c);
-    prev_cased = cased;
+  for (size_t i = 0; i < u.size(); ++i) {
+    char32_t c = u[i];
+    if (prev_cased) {
+      AppendLower(u, i, &out);
+    } else {
+      AppendTitle(c, &out);
+    }
+    prev_cased = IsCased(c);
   }
-  return EncodeUtf8(u);
+  return out;
+}
+
+std::string JinjaTitle(std::string_view s) {
+  // Jinja's title filter: split on runs of [-\s({[<], each piece's first character upper (not
+  // titlecase), the rest lower.
+  std::u32string u = DecodeUtf8(s);
+  auto is_sep = [](char32_t c) {
+    return c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || IsPySpace(c);
+  };
+  std::string out;
+  bool word_start = true;
+  for (size_t i = 0; i < u.size(); ++i) {
+    if (is_sep(u[i])) {
+      AppendUtf8(u[i], &out);
+      word_start = true;
+    } else if (word_start) {
+      AppendUpper(u[i], &out);
+      word_start = false;
+    } else {
+      AppendLower(u, i, &out);
+    }
+  }
+  return out;
 }
 
 std::string PyStrip(std::string_view s, const std::string* chars, bool left, bool right) {

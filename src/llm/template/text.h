@@ -36,6 +36,8 @@ std::string PyLower(std::string_view s);
 std::string PyCapitalize(std::string_view s);
 // str.title(): a cased character after an uncased one is upper, others lower.
 std::string PyTitle(std::string_view s);
+// Jinja's `title` filter (differs from str.title: words split at - ( { [ < and whitespace).
+std::string JinjaTitle(std::string_view s);
 // str.strip/lstrip/rstrip(chars); `chars` == nullptr strips whitespace.
 std::string PyStrip(std::string_view s, const std::string* chars, bool left, bool right);
 // str.split(sep, maxsplit) / rsplit. `sep` == nullptr splits on whitespace runs.
