@@ -8,6 +8,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <set>
 
@@ -54,6 +57,59 @@ Result<FsUsage> FilesystemUsage(const std::string& path) {
   if (::statvfs(path.c_str(), &s) != 0) return ErrnoStatus(errno, "statvfs " + path);
   return FsUsage{static_cast<uint64_t>(s.f_blocks) * s.f_frsize,
                  static_cast<uint64_t>(s.f_bavail) * s.f_frsize};
+}
+
+Result<uint64_t> ParseByteSize(std::string_view s) {
+  std::string t(s);
+  for (const char* suf : {"iB", "B", "i"}) {
+    if (t.size() > std::strlen(suf) && t.ends_with(suf)) {
+      t.resize(t.size() - std::strlen(suf));
+      break;
+    }
+  }
+  double mult = 1;
+  if (!t.empty()) {
+    switch (t.back()) {
+      case 'K':
+      case 'k':
+        mult = 1024.0;
+        break;
+      case 'M':
+      case 'm':
+        mult = 1024.0 * 1024;
+        break;
+      case 'G':
+      case 'g':
+        mult = 1024.0 * 1024 * 1024;
+        break;
+      case 'T':
+      case 't':
+        mult = 1024.0 * 1024 * 1024 * 1024;
+        break;
+      default:
+        break;
+    }
+    if (mult != 1) t.pop_back();
+  }
+  char* end = nullptr;
+  double v = std::strtod(t.c_str(), &end);
+  if (t.empty() || end != t.c_str() + t.size() || v < 0 || !std::isfinite(v)) {
+    return InvalidArgument("bad size \"" + std::string(s) + "\" (examples: 500M, 20G)");
+  }
+  return static_cast<uint64_t>(v * mult);
+}
+
+std::string FormatBytes(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
 }
 
 namespace {

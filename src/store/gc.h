@@ -53,6 +53,11 @@ std::vector<oci::Digest> PlanEviction(std::vector<GcCandidate> candidates, uint6
 
 Result<FsUsage> FilesystemUsage(const std::string& path);
 
+// "123", "10K", "512M", "1.5G", "2T" (powers of 1024; an optional trailing "i"/"iB"/"B").
+Result<uint64_t> ParseByteSize(std::string_view s);
+// 1536 -> "1.5 KiB".
+std::string FormatBytes(uint64_t n);
+
 struct GcReport {
   std::vector<oci::Digest> removed;
   std::vector<oci::Digest> skipped_busy;  // lock held by a pull or mount

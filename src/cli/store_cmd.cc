@@ -1,0 +1,213 @@
+// `modelcar store ls | df | gc | rm REF | verify [REF] | pull REF`: the node store.
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <memory>
+
+#include "cli/command.h"
+#include "modelcar/store_pull.h"
+#include "store/gc.h"
+#include "store/lock.h"
+#include "store/store.h"
+#include "store/verify.h"
+
+namespace {
+
+using modelcar::Status;
+namespace st = modelcar::store;
+
+struct Flags {
+  std::string store;
+  // rm / verify / pull
+  std::string ref;
+  bool force = false;
+  // gc
+  std::string max_size;
+  double high = 85, low = 80;
+  bool no_watermarks = false, keep_unreferenced = false;
+  // pull
+  std::string pull = "if-not-present";
+  modelcar::registry::RegistryOptions reg;
+  CLI::App *ls = nullptr, *df = nullptr, *gc = nullptr, *rm = nullptr, *verify = nullptr,
+           *pullc = nullptr;
+};
+
+std::string Age(int64_t t) {
+  if (t == 0) return "-";
+  int64_t d = static_cast<int64_t>(std::time(nullptr)) - t;
+  if (d < 120) return std::to_string(d) + "s ago";
+  if (d < 7200) return std::to_string(d / 60) + "m ago";
+  if (d < 172800) return std::to_string(d / 3600) + "h ago";
+  return std::to_string(d / 86400) + "d ago";
+}
+
+Status Ls(st::Store& s) {
+  ASSIGN_OR_RETURN(auto trees, s.ListTrees());
+  ASSIGN_OR_RETURN(auto refs, s.ListRefs());
+  std::multimap<modelcar::oci::Digest, std::string> names;
+  for (const auto& r : refs) names.emplace(r.digest, r.name);
+  std::printf("%-19s %10s %-10s %-6s %s\n", "IMAGE", "SIZE", "LAST USE", "LEASES", "REFS");
+  for (const auto& m : trees) {
+    auto info = s.ReadTree(m);
+    ASSIGN_OR_RETURN(auto leases, s.LiveLeases(m));
+    std::string refs_text;
+    auto range = names.equal_range(m);
+    for (auto it = range.first; it != range.second; ++it) {
+      refs_text += (refs_text.empty() ? "" : ", ") + it->second;
+    }
+    if (s.IsCorrupt(m)) refs_text = "CORRUPT " + refs_text;
+    std::printf("sha256:%-12s %10s %-10s %-6zu %s\n", m.hex().substr(0, 12).c_str(),
+                st::FormatBytes(info.ok() ? info->bytes : 0).c_str(), Age(s.LastUse(m)).c_str(),
+                leases.size(), refs_text.c_str());
+  }
+  return Status();
+}
+
+Status Df(st::Store& s) {
+  ASSIGN_OR_RETURN(auto trees, s.ListTrees());
+  uint64_t bytes = 0;
+  for (const auto& m : trees) bytes += st::DiskUsage(s.TreeDir(m));
+  uint64_t ingest = st::DiskUsage(s.root() + "/ingest");
+  ASSIGN_OR_RETURN(st::FsUsage fs, st::FilesystemUsage(s.root()));
+  std::printf("store       %s\n", s.root().c_str());
+  std::printf("images      %zu\n", trees.size());
+  std::printf("trees       %s (%llu bytes)\n", st::FormatBytes(bytes).c_str(),
+              static_cast<unsigned long long>(bytes));
+  std::printf("ingest      %s (%llu bytes, interrupted pulls)\n", st::FormatBytes(ingest).c_str(),
+              static_cast<unsigned long long>(ingest));
+  std::printf("filesystem  %s total, %s free (%.1f%% used)\n", st::FormatBytes(fs.total).c_str(),
+              st::FormatBytes(fs.free).c_str(),
+              fs.total
+                  ? 100.0 * static_cast<double>(fs.total - fs.free) / static_cast<double>(fs.total)
+                  : 0.0);
+  return Status();
+}
+
+Status Gc(st::Store& s, const Flags& f) {
+  st::GcPolicy p;
+  if (!f.max_size.empty()) {
+    ASSIGN_OR_RETURN(uint64_t m, st::ParseByteSize(f.max_size));
+    p.max_size = m;
+  }
+  p.watermarks = !f.no_watermarks;
+  p.high_percent = f.high;
+  p.low_percent = f.low;
+  p.remove_unreferenced = !f.keep_unreferenced;
+  if (p.low_percent > p.high_percent) return modelcar::InvalidArgument("--low is above --high");
+  ASSIGN_OR_RETURN(st::GcReport r, st::RunGc(s, p));
+  for (const auto& m : r.removed) std::printf("removed %s\n", m.ToString().c_str());
+  for (const auto& m : r.skipped_busy)
+    std::printf("busy    %s (in use by a pull or mount)\n", m.ToString().c_str());
+  std::printf("freed %s\n", st::FormatBytes(r.freed_bytes).c_str());
+  return Status();
+}
+
+Status Rm(st::Store& s, const Flags& f) {
+  ASSIGN_OR_RETURN(auto m, modelcar::ResolveInStore(s, f.ref));
+  auto lock = st::FileLock::TryAcquire(s.LockPath(m), st::FileLock::Mode::kExclusive);
+  if (!lock.ok()) return modelcar::Unavailable(f.ref + " is being pulled or mounted right now");
+  ASSIGN_OR_RETURN(auto leases, s.LiveLeases(m));
+  if (!leases.empty() && !f.force) {
+    return modelcar::FailedPrecondition(f.ref + " is in use by " + leases[0] +
+                                        (leases.size() > 1 ? " and others" : "") +
+                                        " (--force removes it anyway)");
+  }
+  RETURN_IF_ERROR(s.RemoveTree(m));
+  std::printf("removed %s\n", m.ToString().c_str());
+  return Status();
+}
+
+Status Verify(st::Store& s, const Flags& f) {
+  std::vector<modelcar::oci::Digest> todo;
+  if (!f.ref.empty()) {
+    ASSIGN_OR_RETURN(auto m, modelcar::ResolveInStore(s, f.ref));
+    todo.push_back(m);
+  } else {
+    ASSIGN_OR_RETURN(todo, s.ListTrees());
+  }
+  int bad = 0;
+  for (const auto& m : todo) {
+    auto lock = st::FileLock::Acquire(s.LockPath(m), st::FileLock::Mode::kShared);
+    ASSIGN_OR_RETURN(st::VerifyReport r, st::VerifyTree(s, m));
+    if (r.ok()) {
+      std::printf("OK      %s (%s re-hashed)\n", m.ToString().c_str(),
+                  st::FormatBytes(r.bytes_hashed).c_str());
+    } else {
+      ++bad;
+      std::printf("CORRUPT %s\n", m.ToString().c_str());
+      for (const auto& p : r.problems) std::printf("        %s\n", p.c_str());
+    }
+  }
+  if (bad) {
+    return modelcar::DataLoss(std::to_string(bad) +
+                              " image(s) corrupt; marked for repair by the next pull");
+  }
+  return Status();
+}
+
+Status Pull(const Flags& f) {
+  modelcar::StorePullOptions o;
+  ASSIGN_OR_RETURN(o.policy, modelcar::ParsePullPolicy(f.pull));
+  o.store_dir = f.store;
+  o.registry = f.reg;
+  o.log = [](std::string_view l) {
+    std::fprintf(stderr, "%.*s\n", static_cast<int>(l.size()), l.data());
+  };
+  ASSIGN_OR_RETURN(modelcar::StorePullResult r, modelcar::PullToStore(f.ref, o));
+  std::fprintf(stderr, "%s: fetched %llu bytes, resumed %llu bytes%s\n", r.pinned.c_str(),
+               static_cast<unsigned long long>(r.fetched_bytes),
+               static_cast<unsigned long long>(r.resumed_bytes),
+               r.network_used ? "" : " (present in the store: no network)");
+  std::printf("%s\n", r.pinned.c_str());
+  return Status();
+}
+
+void RegistryFlags(CLI::App* app, Flags* f) {
+  app->add_option("--pull", f->pull, "always | if-not-present | never");
+  app->add_option("--authfile", f->reg.authfile, "Registry credentials file");
+  app->add_option("--ca-file", f->reg.ca_file, "Extra CA bundle (PEM)");
+  app->add_flag("--insecure", f->reg.insecure, "TLS without certificate verification");
+  app->add_flag("--plain-http", f->reg.plain_http, "Use http:// for the registry");
+}
+
+const modelcar::cli::CommandRegistration kStore{
+    "store", "The node store: ls, df, gc, rm, verify, pull",
+    [](CLI::App& app) -> modelcar::cli::Runner {
+      auto f = std::make_shared<Flags>();
+      app.add_option("--store", f->store,
+                     "Store directory (default $MODELCAR_STORE, "
+                     "/var/lib/modelcar as root, ~/.cache/modelcar)");
+      app.require_subcommand(1);
+      f->ls = app.add_subcommand("ls", "List images: size, last use, leases, refs");
+      f->df = app.add_subcommand("df", "Disk usage of the store and its filesystem");
+      f->gc = app.add_subcommand("gc", "Remove unused images (unreferenced, LRU to limits)");
+      f->gc->add_option("--max-size", f->max_size, "Evict LRU until the store holds at most this");
+      f->gc->add_option("--high", f->high, "Start evicting above this % of disk used (85)");
+      f->gc->add_option("--low", f->low, "Evict down to this % of disk used (80)");
+      f->gc->add_flag("--no-watermarks", f->no_watermarks, "Ignore disk usage watermarks");
+      f->gc->add_flag("--keep-unreferenced", f->keep_unreferenced, "Keep images no ref names");
+      f->rm = app.add_subcommand("rm", "Remove an image from the store");
+      f->rm->add_option("ref", f->ref, "Reference or sha256: digest")->required();
+      f->rm->add_flag("--force", f->force, "Remove even if mounted");
+      f->verify = app.add_subcommand("verify",
+                                     "Re-hash images; corrupt ones are repaired by the next pull");
+      f->verify->add_option("ref", f->ref, "Reference or digest (default: every image)");
+      f->pullc = app.add_subcommand("pull", "Pull an image into the store (as `pull --store`)");
+      f->pullc->add_option("ref", f->ref, "Image reference")->required();
+      RegistryFlags(f->pullc, f.get());
+      for (CLI::App* sub : {f->ls, f->df, f->gc, f->rm, f->verify, f->pullc}) {
+        sub->add_option("--store", f->store, "Store directory");
+      }
+      return [f]() -> Status {
+        if (f->pullc->parsed()) return Pull(*f);
+        ASSIGN_OR_RETURN(st::Store s, st::Store::Open(f->store));
+        if (f->ls->parsed()) return Ls(s);
+        if (f->df->parsed()) return Df(s);
+        if (f->gc->parsed()) return Gc(s, *f);
+        if (f->rm->parsed()) return Rm(s, *f);
+        if (f->verify->parsed()) return Verify(s, *f);
+        return modelcar::InvalidArgument("store: missing subcommand");
+      };
+    }};
+
+}  // namespace
