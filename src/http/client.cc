@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <mutex>
 
@@ -347,5 +348,17 @@ std::string UrlHost(const std::string& url) {
 
 void RequestCancel() { g_cancel.store(true, std::memory_order_relaxed); }
 bool CancelRequested() { return g_cancel.load(std::memory_order_relaxed); }
+
+namespace {
+extern "C" void OnCancelSignal(int sig) {
+  RequestCancel();
+  std::signal(sig, SIG_DFL);
+}
+}  // namespace
+
+void CancelOnSignals() {
+  std::signal(SIGINT, OnCancelSignal);
+  std::signal(SIGTERM, OnCancelSignal);
+}
 
 }  // namespace modelcar::http

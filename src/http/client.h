@@ -99,6 +99,9 @@ std::string UrlHost(const std::string& url);
 // Cancelled and new ones fail at once. Async-signal-safe.
 void RequestCancel();
 bool CancelRequested();
+// Installs SIGINT and SIGTERM handlers that call RequestCancel(); a second signal kills the
+// process the default way.
+void CancelOnSignals();
 
 }  // namespace modelcar::http
 

@@ -99,7 +99,8 @@ Result<SendResult> SendPlan(const CopyPlan& plan, const Remote& dst, const Opene
     return s;
   }));
   for (const oci::FetchedManifest& m : plan.children) {
-    ASSIGN_OR_RETURN(oci::Digest d, c.PutManifest(repo, m.digest.ToString(), m.media_type, m.bytes));
+    ASSIGN_OR_RETURN(oci::Digest d,
+                     c.PutManifest(repo, m.digest.ToString(), m.media_type, m.bytes));
     (void)d;
   }
   oci::Digest top = oci::Sha256Of(plan.top.bytes);
@@ -108,7 +109,8 @@ Result<SendResult> SendPlan(const CopyPlan& plan, const Remote& dst, const Opene
                               dst.ref.digest().ToString() + " but the image is " + top.ToString());
   }
   std::string where = !dst.ref.tag().empty() ? dst.ref.tag() : dst.ref.Identifier();
-  ASSIGN_OR_RETURN(oci::Digest pushed, c.PutManifest(repo, where, plan.top.media_type, plan.top.bytes));
+  ASSIGN_OR_RETURN(oci::Digest pushed,
+                   c.PutManifest(repo, where, plan.top.media_type, plan.top.bytes));
   return SendResult{pushed, dst.ref.Pinned(pushed)};
 }
 
@@ -119,8 +121,8 @@ Result<SendResult> CopyImage(const std::string& src_ref, const std::string& dst_
   dst_options.require_digest = false;  // the destination gets a tag or the source's digest
   ASSIGN_OR_RETURN(Remote dst, OpenRemote(dst_ref, dst_options));
   registry::RegistrySource source(src.client, src.ref.repository());
-  ASSIGN_OR_RETURN(CopyPlan plan,
-                   PlanCopy(source, src.ref.Identifier(), /*whole_index=*/true, oci::HostPlatform()));
+  ASSIGN_OR_RETURN(CopyPlan plan, PlanCopy(source, src.ref.Identifier(), /*whole_index=*/true,
+                                           oci::HostPlatform()));
   std::string mount_from;
   if (src.client->base_url() == dst.client->base_url() &&
       src.ref.repository() != dst.ref.repository()) {

@@ -2,9 +2,9 @@
 //
 // SendPlan pushes the blobs of a CopyPlan `jobs` at a time — skipping blobs the registry already
 // has (HEAD), mounting them from `mount_from` when source and destination are repositories of the
-// same registry, uploading otherwise (chunked with monolithic fallback, see RegistryClient::PushBlob)
-// — then the child manifests by digest, then the top manifest under the destination's tag (or
-// digest). A destination reference with a digest must match what is pushed.
+// same registry, uploading otherwise (chunked with monolithic fallback, see
+// RegistryClient::PushBlob) — then the child manifests by digest, then the top manifest under the
+// destination's tag (or digest). A destination reference with a digest must match what is pushed.
 #ifndef MODELCAR_MODELCAR_COPY_H_
 #define MODELCAR_MODELCAR_COPY_H_
 

@@ -13,7 +13,7 @@
 namespace modelcar {
 
 struct CopyPlan {
-  oci::FetchedManifest top;                     // media_type always set
+  oci::FetchedManifest top;                    // media_type always set
   std::vector<oci::FetchedManifest> children;  // an index's image manifests (verified)
   std::vector<oci::Descriptor> blobs;          // distinct, configs first then layers
   uint64_t total_bytes = 0;

@@ -64,8 +64,8 @@ int TransferProgress::Add(const std::string& digest, int64_t size, const std::st
   b->start = std::chrono::steady_clock::now();
   blobs_.push_back(std::move(b));
   if (mode_ == ProgressMode::kJson) {
-    Emit(nlohmann::json{{"event", "start"}, {"op", verb_}, {"digest", digest}, {"size", size},
-                        {"title", title}}
+    Emit(nlohmann::json{
+        {"event", "start"}, {"op", verb_}, {"digest", digest}, {"size", size}, {"title", title}}
              .dump());
   }
   return static_cast<int>(blobs_.size() - 1);
@@ -86,8 +86,13 @@ void TransferProgress::Done(int id, std::string_view status) {
   b.done = true;
   double secs = Seconds(std::chrono::steady_clock::now() - b.start);
   if (mode_ == ProgressMode::kJson) {
-    Emit(nlohmann::json{{"event", "done"}, {"op", verb_}, {"digest", b.digest}, {"size", b.size},
-                        {"status", status}, {"bytes", b.bytes.load()}, {"seconds", secs}}
+    Emit(nlohmann::json{{"event", "done"},
+                        {"op", verb_},
+                        {"digest", b.digest},
+                        {"size", b.size},
+                        {"status", status},
+                        {"bytes", b.bytes.load()},
+                        {"seconds", secs}}
              .dump());
   } else if (mode_ == ProgressMode::kPlain) {
     std::string line = std::string(status) + " " + b.digest + " " + HumanBytes(b.size);
@@ -117,8 +122,11 @@ void TransferProgress::Draw(bool final) {
   if (mode_ == ProgressMode::kJson) {
     for (const auto& b : blobs_) {
       if (b->done) continue;
-      Emit(nlohmann::json{{"event", "progress"}, {"op", verb_}, {"digest", b->digest},
-                          {"size", b->size}, {"bytes", b->bytes.load()}}
+      Emit(nlohmann::json{{"event", "progress"},
+                          {"op", verb_},
+                          {"digest", b->digest},
+                          {"size", b->size},
+                          {"bytes", b->bytes.load()}}
                .dump());
     }
     return;
@@ -135,9 +143,8 @@ void TransferProgress::Draw(bool final) {
     int width = 24, filled = static_cast<int>(frac * width);
     std::string bar = std::string(filled, '#') + std::string(width - filled, '.');
     char buf[256];
-    std::string eta = rate > 0 && !b->done
-                          ? std::to_string(static_cast<int>((b->size - got) / rate)) + "s"
-                          : "-";
+    std::string eta =
+        rate > 0 && !b->done ? std::to_string(static_cast<int>((b->size - got) / rate)) + "s" : "-";
     std::snprintf(buf, sizeof buf, "%s %s [%s] %3d%% %9s/s ETA %s %s", verb_.c_str(),
                   Short(b->digest).c_str(), bar.c_str(), static_cast<int>(frac * 100),
                   HumanBytes(rate).c_str(), eta.c_str(), b->title.c_str());
@@ -170,8 +177,11 @@ void TransferProgress::Finish() {
   for (const auto& b : blobs_) total += b->bytes.load();
   double secs = Seconds(std::chrono::steady_clock::now() - start_);
   if (mode_ == ProgressMode::kJson) {
-    Emit(nlohmann::json{{"event", "summary"}, {"op", verb_}, {"blobs", blobs_.size()},
-                        {"bytes", total}, {"seconds", secs}}
+    Emit(nlohmann::json{{"event", "summary"},
+                        {"op", verb_},
+                        {"blobs", blobs_.size()},
+                        {"bytes", total},
+                        {"seconds", secs}}
              .dump());
   } else {
     Emit(verb_ + ": " + std::to_string(blobs_.size()) + " blobs, " + HumanBytes(total) +

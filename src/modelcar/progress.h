@@ -31,7 +31,7 @@ Result<ProgressMode> ParseProgressMode(std::string_view s);
 class TransferProgress {
  public:
   TransferProgress(ProgressMode mode, std::string verb);  // verb: "push", "pull", "copy"
-  ~TransferProgress();  // stops the redraw thread (calls Finish)
+  ~TransferProgress();                                    // stops the redraw thread (calls Finish)
   TransferProgress(const TransferProgress&) = delete;
   TransferProgress& operator=(const TransferProgress&) = delete;
 

@@ -13,20 +13,23 @@ Result<SendResult> PullToLayout(const std::string& ref, const std::string& layou
                                 const RemoteOptions& options) {
   ASSIGN_OR_RETURN(Remote src, OpenRemote(ref, options));
   std::string spec_text = layout_spec;
-  ASSIGN_OR_RETURN(oci::LayoutSpec spec,
-                   oci::ParseLayoutSpec(spec_text, src.ref.tag().empty() ? "latest" : src.ref.tag()));
+  ASSIGN_OR_RETURN(
+      oci::LayoutSpec spec,
+      oci::ParseLayoutSpec(spec_text, src.ref.tag().empty() ? "latest" : src.ref.tag()));
   registry::RegistrySource source(src.client, src.ref.repository());
-  ASSIGN_OR_RETURN(CopyPlan plan,
-                   PlanCopy(source, src.ref.Identifier(), /*whole_index=*/false, oci::HostPlatform()));
+  ASSIGN_OR_RETURN(CopyPlan plan, PlanCopy(source, src.ref.Identifier(), /*whole_index=*/false,
+                                           oci::HostPlatform()));
   if (src.ref.has_digest() && plan.top.digest != src.ref.digest() && plan.children.empty()) {
-    // An index was resolved to its platform manifest: fine. Anything else is checked by GetManifest.
+    // An index was resolved to its platform manifest: fine. Anything else is checked by
+    // GetManifest.
   }
   ASSIGN_OR_RETURN(std::unique_ptr<oci::LayoutSink> sink, oci::LayoutSink::Open(spec.dir));
   std::string blob_dir = sink->work_dir() + "/blobs/sha256";
   RETURN_IF_ERROR(MakeDirs(blob_dir));
   std::filesystem::path dir = std::filesystem::absolute(spec.dir).lexically_normal();
   if (dir.filename().empty()) dir = dir.parent_path();
-  std::string ingest = (dir.parent_path() / ("." + dir.filename().string() + ".modelcar-pull")).string();
+  std::string ingest =
+      (dir.parent_path() / ("." + dir.filename().string() + ".modelcar-pull")).string();
   RETURN_IF_ERROR(MakeDirs(ingest, 0700));
 
   TransferProgress progress(options.progress, "pull");

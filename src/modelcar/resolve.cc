@@ -9,7 +9,8 @@ Status RequireDigest(const oci::Reference& ref) {
       "\" names a tag, not a digest. A tag can be moved to other content at any time, and nodes "
       "that already pulled it keep their old copy (imagePullPolicy IfNotPresent caches by name), "
       "so different nodes may serve different weights. Pin the content with REPO@sha256:... "
-      "(`modelcar resolve " + ref.ToString() + "` prints it).");
+      "(`modelcar resolve " +
+      ref.ToString() + "` prints it).");
 }
 
 Result<Remote> OpenRemote(const std::string& ref, const RemoteOptions& options) {
@@ -25,8 +26,7 @@ Result<std::string> ResolveReference(const std::string& ref, const RemoteOptions
   ASSIGN_OR_RETURN(std::optional<oci::Descriptor> d,
                    r.client->HeadManifest(r.ref.repository(), r.ref.Identifier()));
   if (!d) {
-    return NotFound("manifest " + r.ref.ToString() + " not found in registry " +
-                    r.ref.registry());
+    return NotFound("manifest " + r.ref.ToString() + " not found in registry " + r.ref.registry());
   }
   if (r.ref.has_digest() && d->digest != r.ref.digest()) {
     return DataLoss("registry " + r.ref.registry() + " answered digest " + d->digest.ToString() +

@@ -92,6 +92,17 @@ class RegistryClient {
                   const BlobOpener& open, UploadMode mode, uint64_t chunk_size,
                   const std::function<void(int64_t delta)>& on_bytes = {});
 
+  // The three steps of a streamed upload whose digest is known only at the end (build --push):
+  // StartUpload returns the upload URL (and the registry's OCI-Chunk-Min-Length, if any);
+  // PatchStream sends `reader` to the end as one PATCH (chunked transfer encoding) and returns
+  // the next upload URL; CommitUpload closes the upload with `digest`. Not retried (the stream
+  // cannot be replayed).
+  Result<std::string> StartUpload(const std::string& repo, uint64_t* min_chunk);
+  Result<std::string> PatchStream(const std::string& repo, const std::string& location,
+                                  const http::BodyReader& reader);
+  Status CommitUpload(const std::string& repo, const std::string& location,
+                      const oci::Digest& digest);
+
   const RetryPolicy& retry() const { return options_.retry; }
   const std::string& auth_source() const { return auth_->auth_source(); }
 
@@ -100,7 +111,6 @@ class RegistryClient {
   Result<http::Response> Send(http::Request req, const std::string& scope);
   Status Error(const http::Response& r, const std::string& what) const;
   std::string Url(const std::string& repo, const std::string& rest) const;
-  Result<std::string> StartUpload(const std::string& repo, uint64_t* min_chunk);
   Status UploadMonolithic(const std::string& repo, const oci::Digest& digest, uint64_t size,
                           const BlobOpener& open, const std::function<void(int64_t)>& on_bytes);
   Status UploadChunked(const std::string& repo, const oci::Digest& digest, uint64_t size,

@@ -152,6 +152,30 @@ Status RegistryClient::UploadChunked(const std::string& repo, const oci::Digest&
   });
 }
 
+Result<std::string> RegistryClient::PatchStream(const std::string& repo,
+                                                const std::string& location,
+                                                const http::BodyReader& reader) {
+  http::Request req{.method = "PATCH", .url = location};
+  req.headers.emplace_back("Content-Type", "application/octet-stream");
+  req.body_reader = reader;
+  req.body_size = -1;
+  ASSIGN_OR_RETURN(http::Response r, Send(req, PushScope(repo)));
+  if (r.status != 202) return Error(r, "streamed upload to " + registry_ + "/" + repo);
+  auto loc = r.Header("location");
+  return loc ? http::ResolveUrl(location, *loc) : location;
+}
+
+Status RegistryClient::CommitUpload(const std::string& repo, const std::string& location,
+                                    const oci::Digest& digest) {
+  http::Request req{.method = "PUT", .url = AppendQuery(location, "digest=" + digest.ToString())};
+  req.headers.emplace_back("Content-Type", "application/octet-stream");
+  ASSIGN_OR_RETURN(http::Response r, Send(req, PushScope(repo)));
+  if (r.status != 201) {
+    return Error(r, "commit blob " + digest.ToString() + " to " + registry_ + "/" + repo);
+  }
+  return Status();
+}
+
 Status RegistryClient::PushBlob(const std::string& repo, const oci::Digest& digest, uint64_t size,
                                 const BlobOpener& open, UploadMode mode, uint64_t chunk_size,
                                 const std::function<void(int64_t)>& on_bytes) {

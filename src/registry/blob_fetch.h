@@ -1,0 +1,51 @@
+// Fetching one blob from a registry into a file, verified, resumable and in parallel parts.
+//
+// FetchBlobToFile(client, repo, d, final_path, partial_path):
+//   - bytes land in `partial_path` first; bytes already there (an earlier run was interrupted)
+//     are hashed once and the download resumes after them with a Range request;
+//   - a big blob (size >= 2 * part_size) is fetched as parallel ranged parts (up to max_parts in
+//     flight), written in place with pwrite; the SHA-256 is computed in order while parts arrive
+//     by reading the completed prefix back (from the page cache) — the network body is not stored
+//     twice and the file is not re-read after the download;
+//   - transient failures (connection reset, truncated body, 5xx, 429 with Retry-After) resume from
+//     the bytes received, bounded by the client's RetryPolicy (counted per stall, reset by
+//     progress);
+//   - the result is renamed to `final_path` only after size and digest match `d`; a mismatch
+//     deletes the partial file and fails with DataLoss naming the blob;
+//   - on cancellation or a permanent error the partial file is truncated to its verified-contiguous
+//     prefix, so the next run resumes from there.
+// Thread safety: one call per (partial_path); calls for different blobs may run concurrently.
+#ifndef MODELCAR_REGISTRY_BLOB_FETCH_H_
+#define MODELCAR_REGISTRY_BLOB_FETCH_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "base/status.h"
+#include "oci/descriptor.h"
+#include "registry/client.h"
+
+namespace modelcar::registry {
+
+struct FetchOptions {
+  uint64_t part_size = uint64_t{64} << 20;  // ranged parts of at least this size
+  int max_parts = 8;                        // parts in flight for one blob
+};
+
+// Progress callback: bytes newly received (negative when counted bytes were discarded).
+using ByteCounter = std::function<void(int64_t delta)>;
+
+Status FetchBlobToFile(RegistryClient& client, const std::string& repo, const oci::Descriptor& d,
+                       const std::string& final_path, const std::string& partial_path,
+                       const FetchOptions& options, const ByteCounter& on_bytes = {});
+
+// Streams a whole blob to `sink`, verifying size and digest at the end (DataLoss otherwise: the
+// caller must then discard what the sink received). Retries resume after the bytes already passed
+// to the sink.
+Status FetchBlobVerified(RegistryClient& client, const std::string& repo, const oci::Descriptor& d,
+                         const http::BodySink& sink);
+
+}  // namespace modelcar::registry
+
+#endif  // MODELCAR_REGISTRY_BLOB_FETCH_H_

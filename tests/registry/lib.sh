@@ -1,0 +1,30 @@
+# Helpers for the registry tests (source after tests/lib/common.sh).
+#   make_model DIR MIB     a model directory with a random MIB-MiB weights file and a config
+#   start_proxy MODE [N]   starts fault_proxy.py in front of $REGISTRY; sets PROXY (host:port)
+#   same_files A B         fails unless the two directories hold identical files
+MC=${MODELCAR_BIN:?MODELCAR_BIN is not set}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+make_model() {
+  mkdir -p "$1"
+  head -c $(($2 * 1048576)) /dev/urandom > "$1/model.safetensors"
+  head -c 70000 /dev/urandom | base64 > "$1/tokenizer.json"
+  echo '{"architectures":["Qwen2ForCausalLM"],"torch_dtype":"bfloat16"}' > "$1/config.json"
+}
+
+start_proxy() {
+  local port; port=$(mc_free_port)
+  /usr/bin/python3 "$HERE/fault_proxy.py" "$port" "$REGISTRY" "$@" &
+  local pid=$!
+  MC_CLEANUP+=("kill $pid 2>/dev/null; wait $pid 2>/dev/null")
+  PROXY=127.0.0.1:$port
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null "http://$PROXY/v2/" && return 0
+    sleep 0.1
+  done
+  mc_fail "fault proxy did not start"
+}
+
+same_files() {
+  diff -r "$1" "$2" >/dev/null || mc_fail "files differ between $1 and $2"
+}
