@@ -1,0 +1,167 @@
+#include "llm/template/chat_template.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace modelcar {
+namespace {
+
+using nlohmann::ordered_json;
+
+std::string Render(const std::string& tmpl, const ordered_json& ctx = ordered_json::object()) {
+  Result<std::string> r = RenderChatTemplate(tmpl, ctx);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? *r : "<error>";
+}
+
+Status RenderError(const std::string& tmpl, const ordered_json& ctx = ordered_json::object()) {
+  Result<std::string> r = RenderChatTemplate(tmpl, ctx);
+  EXPECT_FALSE(r.ok()) << "rendered: " << (r.ok() ? *r : "");
+  return r.status();
+}
+
+TEST(ChatTemplateTest, TextAndTrailingNewline) {
+  EXPECT_EQ(Render("hello\n"), "hello");
+  EXPECT_EQ(Render("a\r\nb"), "a\nb");
+  EXPECT_EQ(Render(""), "");
+}
+
+TEST(ChatTemplateTest, WhitespaceControlLikeHf) {
+  // trim_blocks removes the newline after a block tag; lstrip_blocks the indent before it.
+  EXPECT_EQ(Render("x\n    {% if true %}\n    y\n    {% endif %}\nz"), "x\n    y\nz");
+  EXPECT_EQ(Render("a  {{- 'b' -}}  c"), "abc");
+  EXPECT_EQ(Render("a {# c #} b"), "a  b");
+  EXPECT_EQ(Render("  {{ 'v' }}  "), "  v  ");  // no lstrip for variables
+  EXPECT_EQ(Render("    {%+ if true %}k{% endif %}"), "    k");
+}
+
+TEST(ChatTemplateTest, Expressions) {
+  EXPECT_EQ(Render("{{ 7 // 2 }} {{ -7 % 3 }} {{ 7 / 2 }} {{ 2 ** 3 }} {{ 1 ~ none }}"),
+            "3 2 3.5 8 1None");
+  EXPECT_EQ(Render("{{ 'a' if x else 'b' }}{{ [1, 'a', none, true] }}"), "b[1, 'a', None, True]");
+  EXPECT_EQ(Render("{{ 'héllo'[::-1] }} {{ 'héllo'|length }} {{ [1, 2, 3][1:] }}"),
+            "olléh 5 [2, 3]");
+  EXPECT_EQ(Render("{{ 1 < 2 < 3 }} {{ 'b' in 'abc' }} {{ 3 not in [1] }}"), "True True True");
+}
+
+TEST(ChatTemplateTest, ForLoopVariablesAndScoping) {
+  EXPECT_EQ(Render("{% for x in 'abc' %}{{ loop.index }}{{ loop.last }}{% endfor %}"),
+            "1False2False3True");
+  EXPECT_EQ(
+      Render("{% set a = 1 %}{% for i in [1, 2] %}{% set a = a + i %}{{ a }}{% endfor %}{{ a }}"),
+      "231");
+  EXPECT_EQ(Render("{% set ns = namespace(n=0) %}{% for i in range(4) %}{% set ns.n = ns.n + i %}"
+                   "{% endfor %}{{ ns.n }}"),
+            "6");
+  EXPECT_EQ(Render("{% for i in range(9) if i is even %}{% if i > 4 %}{% break %}{% endif %}{{ i }}"
+                   "{% else %}none{% endfor %}"),
+            "024");
+  EXPECT_EQ(Render("{% for k, v in {'b': 1, 'a': 2}.items() %}{{ k }}{{ v }}{% endfor %}"), "b1a2");
+}
+
+TEST(ChatTemplateTest, MacrosAndBlockSet) {
+  EXPECT_EQ(
+      Render("{% macro f(a, b='B') %}[{{ a }}{{ b }}]{% endmacro %}{{ f(1) }}{{ f(2, b=3) }}"),
+      "[1B][23]");
+  EXPECT_EQ(Render("{% set x %}in{{ 1 }}{% endset %}<{{ x }}>"), "<in1>");
+}
+
+TEST(ChatTemplateTest, TojsonMatchesPythonJsonDumps) {
+  ordered_json ctx = ordered_json::parse(R"({"d": {"z": 1, "a": [1.0, "é\n", null, true]}})");
+  EXPECT_EQ(Render("{{ d|tojson }}", ctx), R"({"z": 1, "a": [1.0, "é\n", null, true]})");
+  EXPECT_EQ(Render("{{ d|tojson(indent=2) }}", ctx),
+            "{\n  \"z\": 1,\n  \"a\": [\n    1.0,\n    \"é\\n\",\n    null,\n    true\n  ]\n}");
+  EXPECT_EQ(Render("{{ 1e-7 }} {{ 1e16 }} {{ 0.1 + 0.2 }}"), "1e-07 1e+16 0.30000000000000004");
+}
+
+TEST(ChatTemplateTest, KeyOrderFollowsOrderedJson) {
+  ordered_json ctx;
+  ctx["d"] = ordered_json::object();
+  ctx["d"]["zeta"] = 1;
+  ctx["d"]["alpha"] = 2;
+  EXPECT_EQ(Render("{{ d|tojson }}", ctx), R"({"zeta": 1, "alpha": 2})");
+}
+
+TEST(ChatTemplateTest, UndefinedBehavesLikeJinjaDefault) {
+  EXPECT_EQ(Render("[{{ missing }}][{{ missing is defined }}][{{ d.nokey }}]",
+                   ordered_json::parse(R"({"d": {}})")),
+            "[][False][]");
+  Status s = RenderError("{{ missing.attr }}");
+  EXPECT_NE(s.message().find("'missing' is undefined"), std::string::npos) << s.ToString();
+}
+
+TEST(ChatTemplateTest, RaiseExceptionIsAClearError) {
+  Status s = RenderError("line1\n{{ raise_exception('Only user and assistant roles') }}");
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("Only user and assistant roles"), std::string::npos);
+  EXPECT_NE(s.message().find("line 2"), std::string::npos) << s.ToString();
+}
+
+TEST(ChatTemplateTest, ParseErrorsNameTheConstructAndLine) {
+  Result<ChatTemplate> r = ChatTemplate::Parse("ok\n{{ x | nosuchfilter }}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unknown filter 'nosuchfilter'"), std::string::npos);
+  EXPECT_NE(r.status().message().find("line 2"), std::string::npos) << r.status().ToString();
+
+  r = ChatTemplate::Parse("{% for x in y %}\n{{ x }}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("endfor"), std::string::npos) << r.status().ToString();
+
+  r = ChatTemplate::Parse("a\n\n{% include 'other.jinja' %}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnimplemented);
+  EXPECT_NE(r.status().message().find("'{% include %}'"), std::string::npos);
+  EXPECT_NE(r.status().message().find("line 3"), std::string::npos) << r.status().ToString();
+
+  r = ChatTemplate::Parse("{{ x is nosuchtest }}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unknown test 'nosuchtest'"), std::string::npos);
+
+  for (const char* bad :
+       {"{{ 'unterminated }}", "{{ x ", "{% if x %}", "{% endif %}", "{# open comment", "{{ (1, }}",
+        "{% break %}", "{% set %}", "{% macro m( %}{% endmacro %}", "{{ x[ }}", "{{ f(**k) }}"}) {
+    EXPECT_FALSE(ChatTemplate::Parse(bad).ok()) << bad;
+  }
+}
+
+TEST(ChatTemplateTest, RuntimeErrors) {
+  EXPECT_NE(RenderError("{{ 'a' + 1 }}").message().find("can only concatenate str"),
+            std::string::npos);
+  EXPECT_NE(RenderError("{{ 1 / 0 }}").message().find("division by zero"), std::string::npos);
+  EXPECT_NE(RenderError("{% for x in none %}{% endfor %}").message().find("not iterable"),
+            std::string::npos);
+  EXPECT_NE(RenderError("{{ 1 < 'a' }}").message().find("not supported"), std::string::npos);
+  // Unbounded work is refused, not attempted.
+  EXPECT_EQ(RenderError("{{ range(100000000)|length }}").code(), Code::kResourceExhausted);
+  EXPECT_EQ(RenderError("{% macro r(n) %}{{ r(n) }}{% endmacro %}{{ r(1) }}").code(),
+            Code::kResourceExhausted);
+  EXPECT_FALSE(RenderChatTemplate("{{ x }}", ordered_json::array()).ok());
+}
+
+TEST(ChatTemplateTest, ConcurrentRendersOfOneParsedTemplate) {
+  Result<ChatTemplate> t = ChatTemplate::Parse(
+      "{% for m in messages %}<{{ m.role }}>{{ m.content|trim }}{% endfor %}{{ n }}");
+  ASSERT_TRUE(t.ok());
+  std::vector<std::thread> threads;
+  std::vector<int> bad(8, 0);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      for (int k = 0; k < 200; ++k) {
+        ordered_json ctx;
+        ctx["messages"] = ordered_json::array({{{"role", "user"}, {"content", " hi "}}});
+        ctx["n"] = i * 1000 + k;
+        Result<std::string> r = t->Render(ctx);
+        if (!r.ok() || *r != "<user>hi" + std::to_string(i * 1000 + k)) ++bad[i];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(bad[i], 0);
+}
+
+}  // namespace
+}  // namespace modelcar
