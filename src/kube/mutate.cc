@@ -209,7 +209,7 @@ void ApplyFetch(json& spec, const Source& s, const std::string& image, json& tar
   json init = {
       {"name", "modelcar-fetch" + sfx},
       {"image", c.modelcar_image},
-      {"args", json::array({"fetch", image, s.mount_path})},
+      {"args", json::array({"fetch", "--store", parent + "/.modelcar-store", image, s.mount_path})},
       {"resources",
        {{"limits", {{"cpu", c.cpu_limit}, {"memory", c.memory_limit}}},
         {"requests", {{"cpu", c.cpu_request}, {"memory", c.memory_request}}}}},
@@ -258,10 +258,11 @@ void ApplyCache(json& spec, const Source& s, const std::string& image, json& tar
   for (const json& t : preferred) present = present || t == term;
   if (!present) preferred.push_back(term);
   if (FindContainer(spec, "modelcar-cache" + sfx, "initContainers")) return;
-  // Link the node store's verified tree when present (pulling into it otherwise); when the store
-  // cannot be used, fall back to a private copy in the emptyDir.
-  std::string script = "modelcar mount --store " + nc.host_path + " " + image + " " + s.mount_path +
-                       " || modelcar fetch " + image + " " + s.mount_path;
+  // Link the node store's verified tree when the agent has it; otherwise fetch a private copy into
+  // the emptyDir (its store sits on the same filesystem, so files are hard-linked, not copied).
+  std::string script = "modelcar mount --store " + nc.host_path + " --pull never " + image + " " +
+                       s.mount_path + " || modelcar fetch --store " + parent + "/.modelcar-store " +
+                       image + " " + s.mount_path;
   json init = {
       {"name", "modelcar-cache" + sfx},
       {"image", c.modelcar_image},
