@@ -8,6 +8,7 @@
 #include "llm/tokenizer/pretokenize.h"
 #include "llm/tokenizer/token_index.h"
 #include "llm/tokenizer/tokenizer.h"
+#include "llm/tokenizer/tokenizer_json.h"
 #include "llm/tokenizer/unicode.h"
 
 namespace modelcar::llm {
@@ -114,13 +115,16 @@ class TokenizerLoader {
   static Result<Tokenizer> Load(std::string_view tokenizer_json, std::string_view config_json);
 
  private:
-  static Status LoadModel(const json& model, Tokenizer* t, std::vector<std::string>* vocab_text);
+  static Status LoadModel(TokenizerJson& tj, Tokenizer* t, std::vector<std::string>* vocab_text);
   static Status AddToken(const AddedToken& a, Tokenizer* t, const std::string& where);
   static Status LoadConfig(std::string_view config_json, Tokenizer* t);
 };
 
-Status TokenizerLoader::LoadModel(const json& model, Tokenizer* t,
+Status TokenizerLoader::LoadModel(TokenizerJson& tj, Tokenizer* t,
                                   std::vector<std::string>* vocab_text) {
+  auto model_it = tj.rest.find("model");
+  if (model_it == tj.rest.end()) return InvalidArgument("no \"model\"");
+  const json& model = *model_it;
   if (!model.is_object()) return InvalidArgument("model must be an object");
   auto type = model.find("type");
   if (type != model.end() && !(type->is_string() && type->get<std::string>() == "BPE")) {
@@ -140,25 +144,23 @@ Status TokenizerLoader::LoadModel(const json& model, Tokenizer* t,
       return Unimplemented(std::string("model.") + key + " is not supported");
     }
   }
-  auto vocab = model.find("vocab");
-  if (vocab == model.end() || !vocab->is_object() || vocab->empty()) {
+  if (!tj.has_vocab || tj.vocab.empty())
     return InvalidArgument("model.vocab must be a non-empty object");
-  }
-  for (auto it = vocab->begin(); it != vocab->end(); ++it) {
-    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
-        it.value().get<int64_t>() >= kMaxTokenId) {
-      return InvalidArgument("model.vocab[" + json(it.key()).dump() + "] must be an id in [0, " +
+  for (auto& [token, id64] : tj.vocab) {
+    if (id64 < 0 || id64 >= kMaxTokenId) {
+      return InvalidArgument("model.vocab[" + json(token).dump() + "] must be an id in [0, " +
                              std::to_string(kMaxTokenId) + ")");
     }
-    auto id = static_cast<size_t>(it.value().get<int64_t>());
+    auto id = static_cast<size_t>(id64);
     if (id >= vocab_text->size()) vocab_text->resize(id + 1);
     if (!(*vocab_text)[id].empty()) {
       return InvalidArgument("model.vocab: id " + std::to_string(id) + " is used twice");
     }
-    if (it.key().empty())
+    if (token.empty())
       return InvalidArgument("model.vocab: empty token for id " + std::to_string(id));
-    (*vocab_text)[id] = it.key();
+    (*vocab_text)[id] = std::move(token);
   }
+  tj.vocab = {};
   // Raw bytes of each vocabulary token (the byte-level alphabet decoded).
   std::vector<std::string> bpe_bytes(vocab_text->size());
   for (size_t id = 0; id < vocab_text->size(); ++id) {
@@ -171,40 +173,24 @@ Status TokenizerLoader::LoadModel(const json& model, Tokenizer* t,
     if (!(*vocab_text)[id].empty())
       t->index_->by_text.emplace((*vocab_text)[id], static_cast<int32_t>(id));
   }
-  auto merges = model.find("merges");
-  if (merges == model.end() || !merges->is_array())
-    return InvalidArgument("model.merges must be an array");
+  if (!tj.has_merges) return InvalidArgument("model.merges must be an array");
   std::vector<std::pair<int32_t, int32_t>> pairs;
-  pairs.reserve(merges->size());
-  for (size_t i = 0; i < merges->size(); ++i) {
-    const json& m = (*merges)[i];
-    std::string a, b;
+  pairs.reserve(tj.merges.size());
+  for (size_t i = 0; i < tj.merges.size(); ++i) {
+    const auto& [a, b] = tj.merges[i];
     std::string where = "model.merges[" + std::to_string(i) + "]";
-    if (m.is_string()) {
-      const auto& s = m.get_ref<const std::string&>();
-      size_t sp = s.find(' ');
-      if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos) {
-        return InvalidArgument(where +
-                               " must be two tokens separated by one space: " + Describe(m));
-      }
-      a = s.substr(0, sp);
-      b = s.substr(sp + 1);
-    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-      a = m[0].get<std::string>();
-      b = m[1].get<std::string>();
-    } else {
-      return InvalidArgument(where + " must be \"a b\" or [\"a\", \"b\"]: " + Describe(m));
-    }
     auto ia = t->index_->by_text.find(a), ib = t->index_->by_text.find(b);
     if (ia == t->index_->by_text.end() || ib == t->index_->by_text.end()) {
-      return InvalidArgument(where + " names a token missing from model.vocab: " + Describe(m));
+      return InvalidArgument(
+          where + " names a token missing from model.vocab: " + json(a + " " + b).dump());
     }
     if (bpe_bytes[ia->second].empty() || bpe_bytes[ib->second].empty()) {
-      return InvalidArgument(where +
-                             " names a token outside the byte-level alphabet: " + Describe(m));
+      return InvalidArgument(
+          where + " names a token outside the byte-level alphabet: " + json(a + " " + b).dump());
     }
     pairs.emplace_back(ia->second, ib->second);
   }
+  tj.merges = {};
   int32_t unk_id = -1;
   if (auto unk = model.find("unk_token"); unk != model.end() && !unk->is_null()) {
     if (!unk->is_string()) return InvalidArgument("model.unk_token must be a string or null");
@@ -291,15 +277,13 @@ Status TokenizerLoader::LoadConfig(std::string_view config_json, Tokenizer* t) {
 
 Result<Tokenizer> TokenizerLoader::Load(std::string_view tokenizer_json,
                                         std::string_view config_json) {
-  json root = json::parse(tokenizer_json, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) return InvalidArgument("tokenizer.json is not valid JSON");
+  ASSIGN_OR_RETURN(TokenizerJson tj, ParseTokenizerJson(tokenizer_json));
+  const json& root = tj.rest;
   if (!root.is_object()) return InvalidArgument("tokenizer.json is not a JSON object");
   Tokenizer t;
   try {
     std::vector<std::string> vocab_text;
-    auto model = root.find("model");
-    if (model == root.end()) return InvalidArgument("tokenizer.json has no \"model\"");
-    RETURN_IF_ERROR(LoadModel(*model, &t, &vocab_text).WithContext("tokenizer.json"));
+    RETURN_IF_ERROR(LoadModel(tj, &t, &vocab_text).WithContext("tokenizer.json"));
     {
       Result<bool> nfc = ParseNormalizer(root.value("normalizer", json()));
       if (!nfc.ok()) return nfc.status().WithContext("tokenizer.json");

@@ -136,7 +136,9 @@ TEST(QwenTokenizerTest, StreamDecoderHoldsSplitCharacters) {
   EXPECT_EQ(t.Decode(Ids{split[1], split[2]}), "\xEF\xBF\xBD");
   // A broken sequence is replaced as soon as it is known to be broken.
   EXPECT_EQ(d.Push(split[1]), "");
-  EXPECT_EQ(d.Push(t.TokenId("B")), "\xEF\xBF\xBD" "B");
+  EXPECT_EQ(d.Push(t.TokenId("B")),
+            "\xEF\xBF\xBD"
+            "B");
 }
 
 TEST(QwenTokenizerTest, StreamDecoderEqualsDecodeOnRandomIds) {

@@ -1,0 +1,183 @@
+#include "llm/tokenizer/tokenizer_json.h"
+
+namespace modelcar::llm {
+namespace {
+
+using json = nlohmann::json;
+
+// Forwards every event to a DOM builder except the contents of model.vocab and model.merges,
+// which it collects itself.
+class Handler {
+ public:
+  explicit Handler(TokenizerJson* out) : out_(out), dom_(out->rest, /*allow_exceptions=*/false) {}
+
+  bool null() { return Value("null") && (capture_ != kNone || dom_.null()); }
+  bool boolean(bool v) { return Value("a boolean") && (capture_ != kNone || dom_.boolean(v)); }
+  bool number_integer(json::number_integer_t v) {
+    return Integer(v) && (capture_ != kNone || dom_.number_integer(v));
+  }
+  bool number_unsigned(json::number_unsigned_t v) {
+    return Integer(v > static_cast<uint64_t>(INT64_MAX) ? -1 : static_cast<int64_t>(v)) &&
+           (capture_ != kNone || dom_.number_unsigned(v));
+  }
+  bool number_float(json::number_float_t v, const std::string& s) {
+    return Value("a float") && (capture_ != kNone || dom_.number_float(v, s));
+  }
+  bool binary(json::binary_t& v) {
+    return Value("binary") && (capture_ != kNone || dom_.binary(v));
+  }
+
+  bool string(std::string& v) {
+    if (capture_ == kMerges) {
+      if (depth_ == capture_depth_ + 1) {  // "a b"
+        size_t sp = v.find(' ');
+        if (sp == std::string::npos || v.find(' ', sp + 1) != std::string::npos) {
+          return Fail(MergeWhere() + " must be two tokens separated by one space");
+        }
+        out_->merges.emplace_back(v.substr(0, sp), v.substr(sp + 1));
+        return true;
+      }
+      if (depth_ == capture_depth_ + 2 && pair_parts_ < 2) {  // ["a", "b"]
+        (pair_parts_ == 0 ? pair_.first : pair_.second) = std::move(v);
+        ++pair_parts_;
+        return true;
+      }
+      return Fail(MergeWhere() + " must be \"a b\" or [\"a\", \"b\"]");
+    }
+    if (capture_ == kVocab)
+      return Fail("model.vocab[" + json(key_).dump() + "] must be an integer id");
+    return dom_.string(v);
+  }
+
+  bool key(std::string& k) {
+    if (!frames_.empty()) frames_.back() = k;
+    if (capture_ == kVocab && depth_ == capture_depth_ + 1) {
+      key_ = k;
+      return true;
+    }
+    return capture_ != kNone || dom_.key(k);
+  }
+
+  bool start_object(std::size_t n) {
+    if (capture_ == kNone && IsModelField("vocab")) {
+      capture_ = kVocab;
+      capture_depth_ = depth_;
+      out_->has_vocab = true;
+      Enter();
+      return dom_.start_object(0);
+    }
+    if (capture_ != kNone)
+      return Fail(capture_ == kVocab ? "model.vocab values must be integer ids"
+                                     : MergeWhere() + " must be \"a b\" or [\"a\", \"b\"]");
+    Enter();
+    return dom_.start_object(n);
+  }
+  bool end_object() {
+    Leave();
+    if (capture_ == kVocab && depth_ == capture_depth_) capture_ = kNone;
+    return capture_ != kNone || dom_.end_object();
+  }
+  bool start_array(std::size_t n) {
+    if (capture_ == kNone && IsModelField("merges")) {
+      capture_ = kMerges;
+      capture_depth_ = depth_;
+      out_->has_merges = true;
+      Enter();
+      return dom_.start_array(0);
+    }
+    if (capture_ == kMerges && depth_ == capture_depth_ + 1) {
+      pair_parts_ = 0;
+      Enter();
+      return true;
+    }
+    if (capture_ != kNone)
+      return Fail(capture_ == kVocab ? "model.vocab values must be integer ids"
+                                     : MergeWhere() + " must be \"a b\" or [\"a\", \"b\"]");
+    Enter();
+    return dom_.start_array(n);
+  }
+  bool end_array() {
+    Leave();
+    if (capture_ == kMerges) {
+      if (depth_ == capture_depth_ + 1) {
+        if (pair_parts_ != 2) return Fail(MergeWhere() + " must be \"a b\" or [\"a\", \"b\"]");
+        out_->merges.push_back(std::move(pair_));
+        pair_ = {};
+        return true;
+      }
+      capture_ = kNone;  // the merges array itself closed
+    }
+    return capture_ != kNone || dom_.end_array();
+  }
+
+  bool parse_error(std::size_t pos, const std::string&, const json::exception&) {
+    if (error_.empty())
+      error_ = "tokenizer.json is not valid JSON (near byte " + std::to_string(pos) + ")";
+    return false;
+  }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  enum Capture { kNone, kVocab, kMerges };
+
+  // True when the container being opened is root.model.<field>.
+  bool IsModelField(const char* field) const {
+    return depth_ == 2 && frames_.size() == 2 && frames_[0] == "model" && frames_[1] == field;
+  }
+  void Enter() {
+    ++depth_;
+    frames_.emplace_back();
+  }
+  void Leave() {
+    --depth_;
+    frames_.pop_back();
+  }
+  bool Value(const char* what) {
+    if (capture_ == kVocab)
+      return Fail("model.vocab[" + json(key_).dump() + "] must be an integer id, not " + what);
+    if (capture_ == kMerges) return Fail(MergeWhere() + " must be \"a b\" or [\"a\", \"b\"]");
+    return true;
+  }
+  bool Integer(int64_t v) {
+    if (capture_ == kVocab) {
+      out_->vocab.emplace_back(std::move(key_), v);
+      key_.clear();
+      return true;
+    }
+    return Value("a number");
+  }
+  std::string MergeWhere() const {
+    return "model.merges[" + std::to_string(out_->merges.size()) + "]";
+  }
+  bool Fail(std::string message) {
+    if (error_.empty()) error_ = std::move(message);
+    return false;
+  }
+
+  TokenizerJson* out_;
+  nlohmann::detail::json_sax_dom_parser<json> dom_;
+  std::vector<std::string> frames_;  // the current key of each open container
+  int depth_ = 0;
+  Capture capture_ = kNone;
+  int capture_depth_ = 0;
+  std::string key_;
+  std::pair<std::string, std::string> pair_;
+  int pair_parts_ = 0;
+  std::string error_;
+};
+
+}  // namespace
+
+Result<TokenizerJson> ParseTokenizerJson(std::string_view text) {
+  TokenizerJson out;
+  Handler handler(&out);
+  bool ok = json::sax_parse(text.begin(), text.end(), &handler);
+  if (!ok || !handler.error().empty()) {
+    return InvalidArgument(handler.error().empty() ? "tokenizer.json is not valid JSON"
+                                                   : handler.error());
+  }
+  return out;
+}
+
+}  // namespace modelcar::llm

@@ -1,0 +1,32 @@
+// Internal to the tokenizer module: a streaming reader for tokenizer.json. The two big parts,
+// model.vocab (~150k entries) and model.merges (~150-280k pairs), are collected straight into
+// vectors from nlohmann's SAX events; the rest of the document (small) becomes a DOM with those
+// two replaced by an empty object / array. This avoids building and freeing a DOM of ~1M nodes
+// (seconds on these machines). Includes nlohmann/json.hpp: do not include from public headers.
+#ifndef MODELCAR_LLM_TOKENIZER_TOKENIZER_JSON_H_
+#define MODELCAR_LLM_TOKENIZER_TOKENIZER_JSON_H_
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+
+namespace modelcar::llm {
+
+struct TokenizerJson {
+  nlohmann::json rest;                                      // model.vocab / model.merges emptied
+  std::vector<std::pair<std::string, int64_t>> vocab;       // model.vocab in file order
+  std::vector<std::pair<std::string, std::string>> merges;  // model.merges, both forms
+  bool has_vocab = false;
+  bool has_merges = false;
+};
+
+// Parses tokenizer.json. Errors (InvalidArgument) name the JSON path, e.g. model.merges[12].
+Result<TokenizerJson> ParseTokenizerJson(std::string_view text);
+
+}  // namespace modelcar::llm
+
+#endif  // MODELCAR_LLM_TOKENIZER_TOKENIZER_JSON_H_
