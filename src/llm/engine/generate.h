@@ -26,7 +26,7 @@ struct GenerateResult {
   std::vector<SampledToken> tokens;  // includes the stop token when finish_reason == "stop"
   std::string finish_reason;         // "stop" or "length"
   double prefill_seconds = 0;
-  double decode_seconds = 0;  // after the first token
+  double decode_seconds = 0;          // after the first token
   std::vector<float> prefill_logits;  // last prompt position, when keep_prefill_logits
 };
 

@@ -1,0 +1,144 @@
+#include "llm/model/model.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "base/file.h"
+#include "llm/model/testmodel.h"
+
+namespace modelcar::llm {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/modelcar-model-test-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    TestModelOptions o;
+    o.shape = "tiny";
+    o.out_dir = dir_;
+    o.copy_tokenizer = false;
+    ASSERT_TRUE(WriteTestModel(o).ok());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Read(const std::string& name) { return *ReadFile(dir_ + "/" + name); }
+  void Write(const std::string& name, const std::string& data) {
+    ASSERT_TRUE(WriteFileAtomic(dir_ + "/" + name, data).ok());
+  }
+  void ExpectLoadError(const std::string& needle) {
+    auto m = LoadModel(dir_);
+    ASSERT_FALSE(m.ok()) << needle;
+    EXPECT_NE(m.status().message().find(needle), std::string::npos) << m.status().ToString();
+  }
+
+  std::string dir_;
+};
+
+TEST_F(ModelTest, LoadsTinyModel) {
+  auto m = LoadModel(dir_);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  const Model& model = **m;
+  EXPECT_EQ(model.config.arch, Arch::kQwen2);
+  EXPECT_EQ(model.config.num_layers, 4);
+  EXPECT_EQ(model.config.vocab_size, 151936);
+  EXPECT_EQ(model.layers.size(), 4u);
+  EXPECT_EQ(model.layers[0].q_bias.size(), 128u);
+  EXPECT_FALSE(model.config.tie_word_embeddings);
+  EXPECT_NE(model.lm_head.data, model.embed.data);
+  EXPECT_EQ(model.EosTokenIds(), (std::vector<int>{151645, 151643}));
+  EXPECT_EQ(model.identity.substr(0, 7), "sha256:");
+  EXPECT_EQ(model.generation.top_k, 20);
+  // Same seed -> same identity; load twice.
+  auto again = LoadModel(dir_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->identity, model.identity);
+}
+
+TEST_F(ModelTest, LoadsShardedModel) {
+  // Split model.safetensors into two shards by rewriting headers.
+  auto f = OpenSafetensors(dir_ + "/model.safetensors");
+  ASSERT_TRUE(f.ok());
+  nlohmann::json h1 = nlohmann::json::object(), h2 = nlohmann::json::object(), wm;
+  std::string d1, d2;
+  int i = 0;
+  for (auto& [name, t] : f->header.tensors) {
+    auto& h = (i++ % 2) ? h2 : h1;
+    auto& d = (&h == &h1) ? d1 : d2;
+    h[name] = {{"dtype", t.dtype_name},
+               {"shape", t.shape},
+               {"data_offsets", {d.size(), d.size() + (t.end - t.begin)}}};
+    d.append(reinterpret_cast<const char*>(f->Data(t)), t.end - t.begin);
+    wm[name] =
+        (&h == &h1) ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
+  }
+  auto file = [](const nlohmann::json& h, const std::string& d) {
+    std::string s = h.dump(), out(8, '\0');
+    for (int k = 0; k < 8; ++k) out[k] = static_cast<char>((s.size() >> (8 * k)) & 0xff);
+    return out + s + d;
+  };
+  Write("model-00001-of-00002.safetensors", file(h1, d1));
+  Write("model-00002-of-00002.safetensors", file(h2, d2));
+  Write("model.safetensors.index.json", nlohmann::json{{"weight_map", wm}}.dump());
+  fs::remove(dir_ + "/model.safetensors");
+  auto m = LoadModel(dir_);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ((*m)->files.size(), 2u);
+}
+
+TEST_F(ModelTest, MissingTensorIsNamed) {
+  std::string c = Read("config.json");
+  auto j = nlohmann::json::parse(c);
+  j["num_hidden_layers"] = 5;
+  Write("config.json", j.dump());
+  ExpectLoadError("model.layers.4.input_layernorm.weight");
+}
+
+TEST_F(ModelTest, WrongShapeIsNamed) {
+  auto j = nlohmann::json::parse(Read("config.json"));
+  j["intermediate_size"] = 512;
+  Write("config.json", j.dump());
+  ExpectLoadError("model.layers.0.mlp.gate_proj.weight");
+}
+
+TEST_F(ModelTest, TruncatedFileIsRejected) {
+  std::string s = Read("model.safetensors");
+  Write("model.safetensors", s.substr(0, s.size() - 100));
+  ExpectLoadError("truncated");
+}
+
+TEST_F(ModelTest, BadConfigs) {
+  auto base = nlohmann::json::parse(Read("config.json"));
+  auto j = base;
+  j["architectures"] = {"GPT2LMHeadModel"};
+  Write("config.json", j.dump());
+  ExpectLoadError("GPT2LMHeadModel");
+  j = base;
+  j["rope_scaling"] = {{"type", "yarn"}};
+  Write("config.json", j.dump());
+  ExpectLoadError("rope_scaling");
+  j = base;
+  j.erase("hidden_size");
+  Write("config.json", j.dump());
+  ExpectLoadError("hidden_size");
+  j = base;
+  j["num_key_value_heads"] = 3;
+  Write("config.json", j.dump());
+  ExpectLoadError("num_key_value_heads");
+  Write("config.json", "{");
+  ExpectLoadError("config.json");
+}
+
+TEST_F(ModelTest, NoWeights) {
+  fs::remove(dir_ + "/model.safetensors");
+  ExpectLoadError("model.safetensors");
+}
+
+}  // namespace
+}  // namespace modelcar::llm
