@@ -51,10 +51,11 @@ ApiError ToApiError(const Status& status, std::string_view param) {
 }
 
 std::string ErrorJson(const ApiError& error) {
-  nlohmann::json j;
+  nlohmann::ordered_json j;
   j["error"]["message"] = error.message;
   j["error"]["type"] = error.type;
-  j["error"]["param"] = error.param.empty() ? nlohmann::json(nullptr) : nlohmann::json(error.param);
+  j["error"]["param"] =
+      error.param.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(error.param);
   j["error"]["code"] = error.http_status;
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

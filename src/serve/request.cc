@@ -7,7 +7,7 @@
 namespace modelcar::serve {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 // Thrown inside this file only; converted to a Status at each public function's boundary.
 struct BadParam {

@@ -1,0 +1,145 @@
+// `modelcar serve MODEL`: the OpenAI/vLLM-compatible server (serve/openai_server.h). MODEL is a
+// model directory, or oci://REF (pulled into the node store and mounted first; the only network
+// use of serve). Hub ids are refused: serving is offline.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+
+#include "cli/command.h"
+#include "modelcar/mount.h"
+#include "serve/openai_server.h"
+#include "store/gc.h"
+
+namespace {
+
+using modelcar::Status;
+
+struct Flags {
+  std::string model_pos, model_flag;
+  modelcar::serve::ServeOptions serve;
+  std::string kv_cache_memory = "2GiB";
+  std::string store, pull = "if-not-present";
+  modelcar::registry::RegistryOptions reg;
+};
+
+bool IsDir(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// "org/name" that is not a path on this machine: what `vllm serve` would download.
+bool LooksLikeHubId(const std::string& m) {
+  if (m.empty() || m[0] == '/' || m[0] == '.' || m[0] == '~') return false;
+  size_t slash = m.find('/');
+  return slash != std::string::npos && m.find('/', slash + 1) == std::string::npos;
+}
+
+std::string RepoName(const std::string& ref) {
+  std::string r = ref.substr(0, ref.find('@'));
+  size_t slash = r.rfind('/');
+  std::string last = slash == std::string::npos ? r : r.substr(slash + 1);
+  size_t colon = last.find(':');
+  return colon == std::string::npos ? last : last.substr(0, colon);
+}
+
+Status Run(Flags& f) {
+  std::string model = !f.model_flag.empty() ? f.model_flag : f.model_pos;
+  if (model.empty())
+    return modelcar::InvalidArgument("MODEL (a directory or oci://REF) is required");
+  auto& mo = f.serve.model;
+  mo.version = MODELCAR_VERSION;
+  ASSIGN_OR_RETURN(mo.kv_cache_bytes, modelcar::store::ParseByteSize(f.kv_cache_memory));
+  if (const char* k = std::getenv("VLLM_API_KEY"); k && f.serve.api_key.empty())
+    f.serve.api_key = k;
+
+  std::string link_dir;
+  if (model.rfind("oci://", 0) == 0) {
+    std::string ref = model.substr(6);
+    modelcar::MountOptions o;
+    ASSIGN_OR_RETURN(o.pull.policy, modelcar::ParsePullPolicy(f.pull));
+    o.pull.store_dir = f.store;
+    o.pull.registry = f.reg;
+    o.pull.log = [](std::string_view l) {
+      std::fprintf(stderr, "modelcar serve: %.*s\n", static_cast<int>(l.size()), l.data());
+    };
+    // A lease-holding link private to this process keeps the tree from gc while serving.
+    char tmpl[] = "/tmp/modelcar-serve-XXXXXX";
+    if (!::mkdtemp(tmpl)) return modelcar::ErrnoStatus(errno, "mkdtemp /tmp/modelcar-serve-*");
+    link_dir = tmpl;
+    auto mounted = modelcar::MountImage(ref, link_dir + "/models", o);
+    if (!mounted.ok()) {
+      std::filesystem::remove_all(link_dir);
+      return mounted.status();
+    }
+    std::fprintf(stderr, "modelcar serve: %s -> %s\n", mounted->pull.pinned.c_str(),
+                 mounted->target.c_str());
+    mo.model_dir = mounted->target;
+    mo.weights_digest = mounted->pull.manifest.ToString();
+    if (mo.served_model_name.empty()) mo.served_model_name = RepoName(ref);
+  } else if (IsDir(model)) {
+    mo.model_dir = model;
+    if (mo.served_model_name.empty()) {
+      std::filesystem::path p = std::filesystem::path(model).lexically_normal();
+      if (!p.has_filename()) p = p.parent_path();
+      mo.served_model_name = p.filename().string();
+      if (mo.served_model_name.empty() || mo.served_model_name == ".") mo.served_model_name = model;
+    }
+  } else if (LooksLikeHubId(model)) {
+    return modelcar::InvalidArgument(
+        "'" + model +
+        "' is not a local directory. modelcar serve is offline: it never downloads "
+        "from a model hub (HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE are always in effect). Serve a "
+        "directory (e.g. /mnt/models) or a digest-pinned image: oci://REGISTRY/REPO@sha256:...");
+  } else {
+    return modelcar::NotFound("model directory " + model + " does not exist");
+  }
+  Status st = modelcar::serve::RunServe(f.serve);
+  if (!link_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(link_dir, ec);  // releases the lease
+  }
+  return st;
+}
+
+const modelcar::cli::CommandRegistration kServe{
+    "serve", "Serve a model directory or oci:// image with an OpenAI/vLLM-compatible API",
+    [](CLI::App& app) -> modelcar::cli::Runner {
+      auto f = std::make_shared<Flags>();
+      auto& s = f->serve;
+      app.add_option("model", f->model_pos, "Model directory or oci://REGISTRY/REPO@sha256:...");
+      app.add_option("--model", f->model_flag, "Same as the positional MODEL");
+      app.add_option("--host", s.host, "Address to listen on")->capture_default_str();
+      app.add_option("--port", s.port, "Port (0: any free port)")->capture_default_str();
+      app.add_option("--served-model-name", s.model.served_model_name,
+                     "Model name in the API (default: the directory or repository name)");
+      app.add_option("--max-model-len", s.model.max_model_len,
+                     "Context length (default: the model's, capped by the KV cache)");
+      app.add_option("--max-num-seqs", s.model.max_num_seqs, "Sequences in the running batch")
+          ->capture_default_str();
+      app.add_option("--max-num-batched-tokens", s.model.max_num_batched_tokens,
+                     "Positions fed per engine step (prefill chunk budget)")
+          ->capture_default_str();
+      app.add_option("--max-queue", s.model.max_waiting,
+                     "Waiting requests beyond which new ones get 503")
+          ->capture_default_str();
+      app.add_option("--kv-cache-memory", f->kv_cache_memory, "KV cache budget (e.g. 2GiB)")
+          ->capture_default_str();
+      app.add_option("--api-key", s.api_key,
+                     "Require 'Authorization: Bearer KEY' (or VLLM_API_KEY)");
+      app.add_option("--threads", s.model.threads, "Engine threads (default: all cores)");
+      app.add_option("--idle-timeout", s.idle_timeout_s,
+                     "Exit 0 after this many seconds without requests (0: never)");
+      app.add_option("--store", f->store, "Node store for oci:// models");
+      app.add_option("--pull", f->pull, "oci:// pull policy: always | if-not-present | never");
+      app.add_option("--authfile", f->reg.authfile, "Registry credentials file");
+      app.add_option("--ca-file", f->reg.ca_file, "Extra CA bundle (PEM)");
+      app.add_flag("--insecure", f->reg.insecure, "TLS without certificate verification");
+      app.add_flag("--plain-http", f->reg.plain_http, "Use http:// for the registry");
+      return [f]() -> Status { return Run(*f); };
+    }};
+
+}  // namespace

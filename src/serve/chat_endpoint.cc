@@ -1,0 +1,131 @@
+// POST /v1/chat/completions.
+#include <ctime>
+#include <memory>
+
+#include "serve/api_error.h"
+#include "serve/endpoints.h"
+#include "serve/response.h"
+#include "serve/session.h"
+#include "serve/tool_parser.h"
+
+namespace modelcar::serve {
+namespace {
+
+void StreamChat(const ChatRequest& r, const ResponseMeta& meta, int prompt_tokens, Session& session,
+                http::StreamSink& sink) {
+  const int n = r.sampling.n;
+  const bool tools = r.tool_choice == ToolChoice::kAuto;
+  const bool logprobs = r.sampling.logprobs >= 0;
+  std::vector<HermesStreamer> streamers(n);
+  auto write = [&](const std::string& json) { return sink.Write(SseEvent(json)); };
+  for (int i = 0; i < n; ++i) {
+    ChatDelta d;
+    d.index = i;
+    d.role = true;
+    d.content = "";
+    if (!write(ChatChunkJson(meta, d))) return;  // ~Session cancels
+  }
+  bool completed = session.Run(
+      [&](int i, ChoiceOutput::Delta& d) {
+        ChatDelta cd;
+        cd.index = i;
+        std::string content = tools ? streamers[i].Append(d.text) : d.text;
+        if (d.finish && tools) {
+          ParsedToolCalls p = streamers[i].Finish();
+          if (p.content) content += *p.content;
+          cd.tool_calls = std::move(p.calls);
+        }
+        if (logprobs && !d.logprobs.empty()) cd.logprobs = std::move(d.logprobs);
+        if (d.finish) {
+          Finish f = *d.finish;
+          if (!cd.tool_calls.empty()) f.reason = "tool_calls";
+          cd.finish = f;
+        }
+        if (content.empty() && cd.tool_calls.empty() && !cd.finish && !cd.logprobs) return true;
+        cd.content = std::move(content);
+        return write(ChatChunkJson(meta, cd));
+      },
+      [&] { return sink.Alive(); });
+  if (!completed) return;
+  if (r.include_usage) {
+    if (!write(UsageChunkJson(meta, true, {prompt_tokens, session.completion_tokens()}))) return;
+  }
+  sink.Write(kSseDone);
+}
+
+void WholeChat(const ChatRequest& r, const ResponseMeta& meta, int prompt_tokens, Session& session,
+               http::StreamSink& sink) {
+  const int n = r.sampling.n;
+  std::vector<std::vector<TokenLogprob>> logprobs(n);
+  std::vector<Finish> finish(n);
+  bool completed = session.Run(
+      [&](int i, ChoiceOutput::Delta& d) {
+        for (auto& lp : d.logprobs) logprobs[i].push_back(std::move(lp));
+        if (d.finish) finish[i] = *d.finish;
+        return true;
+      },
+      // JSON allows leading whitespace: one space a second notices a client that went away.
+      [&] { return sink.Write(" "); });
+  if (!completed) return;
+  std::vector<ChoiceResult> choices(n);
+  for (int i = 0; i < n; ++i) {
+    ChoiceResult& c = choices[i];
+    c.index = i;
+    c.finish = finish[i];
+    const std::string& text = session.choice(i).text();
+    if (r.tool_choice == ToolChoice::kAuto) {
+      ParsedToolCalls p = ParseHermesToolCalls(text);
+      c.text = std::move(p.content);
+      c.tool_calls = std::move(p.calls);
+      if (!c.tool_calls.empty()) c.finish.reason = "tool_calls";
+    } else {
+      c.text = text;
+    }
+    if (r.sampling.logprobs >= 0) c.logprobs = std::move(logprobs[i]);
+  }
+  sink.Write(ChatCompletionJson(meta, choices, {prompt_tokens, session.completion_tokens()}));
+}
+
+}  // namespace
+
+http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest& req) {
+  std::string param;
+  auto parsed = ParseChatRequest(req.body, &param);
+  if (!parsed.ok()) return ErrorResponse(parsed.status(), param);
+  auto r = std::make_shared<ChatRequest>(std::move(*parsed));
+  if (Status s = m.CheckModel(r->model); !s.ok()) return ErrorResponse(s, "model");
+  auto prompt = m.ChatPromptTokens(r->messages_json, r->tools_json, r->chat_template_kwargs_json,
+                                   r->add_generation_prompt, r->continue_final_message);
+  if (!prompt.ok()) return ErrorResponse(prompt.status(), "messages");
+  const int prompt_tokens = static_cast<int>(prompt->size());
+  if (Status s = m.FitContext(prompt_tokens, &r->sampling); !s.ok()) return ErrorResponse(s);
+
+  GenerationRequest g;
+  g.prompt = std::move(*prompt);
+  g.sampling = r->sampling;
+  g.eos_token_ids = m.eos_token_ids();
+  auto handle = m.scheduler().Submit(std::move(g));
+  if (!handle.ok()) return ErrorResponse(handle.status());
+  auto session = std::make_shared<Session>(m.tokenizer(), r->sampling);
+  session->Add(std::move(*handle));
+
+  ResponseMeta meta{RandomId("chatcmpl-"), static_cast<int64_t>(std::time(nullptr)),
+                    m.served_name(), m.fingerprint()};
+  http::ServerResponse resp;
+  resp.status = 200;
+  if (r->stream) {
+    resp.content_type = "text/event-stream; charset=utf-8";
+    resp.headers.emplace_back("Cache-Control", "no-cache");
+    resp.stream = [r, meta, prompt_tokens, session](http::StreamSink& sink) {
+      StreamChat(*r, meta, prompt_tokens, *session, sink);
+    };
+  } else {
+    resp.content_type = "application/json";
+    resp.stream = [r, meta, prompt_tokens, session](http::StreamSink& sink) {
+      WholeChat(*r, meta, prompt_tokens, *session, sink);
+    };
+  }
+  return resp;
+}
+
+}  // namespace modelcar::serve

@@ -1,0 +1,84 @@
+#include "serve/engine_runner.h"
+
+#include <vector>
+
+#include "llm/engine/engine.h"
+
+namespace modelcar::serve {
+
+struct EngineRunner::SeqState {
+  std::unique_ptr<llm::KvSequence> kv;
+  std::unique_ptr<llm::Sampler> sampler;
+};
+
+Result<std::unique_ptr<EngineRunner>> EngineRunner::Create(std::shared_ptr<const llm::Model> model,
+                                                           uint64_t kv_cache_bytes, int threads) {
+  std::unique_ptr<EngineRunner> r(new EngineRunner());
+  ASSIGN_OR_RETURN(r->cache_, llm::KvCache::Create(model->config, kv_cache_bytes));
+  r->engine_ = std::make_unique<llm::Engine>(model, threads);
+  r->model_ = std::move(model);
+  return r;
+}
+
+EngineRunner::~EngineRunner() {
+  seqs_.clear();  // sequences go before their cache
+}
+
+int EngineRunner::BlockTokens() const { return cache_->block_tokens(); }
+int EngineRunner::TotalBlocks() const { return cache_->TotalBlocks(); }
+int EngineRunner::FreeBlocks() const { return cache_->FreeBlocks(); }
+uint64_t EngineRunner::BytesPerToken() const { return cache_->BytesPerToken(); }
+
+Status EngineRunner::AddSequence(uint64_t seq, const SamplingOptions& s,
+                                 std::span<const int32_t> prompt) {
+  llm::SamplingParams p;
+  p.temperature = s.temperature;
+  p.top_k = s.top_k;
+  p.top_p = s.top_p;
+  p.min_p = s.min_p;
+  p.repetition_penalty = s.repetition_penalty;
+  p.presence_penalty = s.presence_penalty;
+  p.frequency_penalty = s.frequency_penalty;
+  p.seed = s.seed;
+  p.logprobs = s.logprobs > 0 ? s.logprobs : 0;
+  RETURN_IF_ERROR(llm::ValidateSamplingParams(p));
+  auto st = std::make_unique<SeqState>();
+  st->kv = cache_->NewSequence();
+  st->sampler = std::make_unique<llm::Sampler>(p, prompt);
+  seqs_[seq] = std::move(st);
+  return Status();
+}
+
+void EngineRunner::ClearKv(uint64_t seq) {
+  auto it = seqs_.find(seq);
+  if (it != seqs_.end()) it->second->kv->Clear();
+}
+
+void EngineRunner::RemoveSequence(uint64_t seq) { seqs_.erase(seq); }
+
+Status EngineRunner::Step(std::span<const RunnerFeed> feeds, std::vector<RunnerSample>* out) {
+  std::vector<llm::StepInput> in(feeds.size());
+  std::vector<llm::StepOutput> res(feeds.size());
+  std::vector<SeqState*> states(feeds.size());
+  for (size_t i = 0; i < feeds.size(); ++i) {
+    auto it = seqs_.find(feeds[i].seq);
+    if (it == seqs_.end()) return Internal("step for an unknown sequence");
+    states[i] = it->second.get();
+    in[i].seq = states[i]->kv.get();
+    in[i].tokens = feeds[i].tokens;
+  }
+  RETURN_IF_ERROR(engine_->Step(in, res));
+  for (size_t i = 0; i < feeds.size(); ++i) {
+    if (!feeds[i].sample) continue;
+    llm::SampledToken t = states[i]->sampler->Sample(res[i].logits);
+    RunnerSample s;
+    s.token = t.token;
+    s.logprob = t.logprob;
+    s.top.reserve(t.top.size());
+    for (const auto& a : t.top) s.top.emplace_back(a.token, a.logprob);
+    out->push_back(std::move(s));
+  }
+  return Status();
+}
+
+}  // namespace modelcar::serve

@@ -1,0 +1,51 @@
+// /v1/models, /tokenize, /detokenize and the error response helper.
+#include "serve/api_error.h"
+#include "serve/endpoints.h"
+#include "serve/response.h"
+
+namespace modelcar::serve {
+
+http::ServerResponse ErrorResponse(const Status& status, std::string_view param) {
+  ApiError e = ToApiError(status, param);
+  return http::ServerResponse::Json(e.http_status, ErrorJson(e));
+}
+
+http::ServerResponse Models(ModelContext& m) {
+  return http::ServerResponse::Json(
+      200, ModelsJson(m.served_name(), m.model_dir(), m.created(), m.max_model_len()));
+}
+
+http::ServerResponse Tokenize(ModelContext& m, const http::ServerRequest& req) {
+  std::string param;
+  auto r = ParseTokenizeRequest(req.body, &param);
+  if (!r.ok()) return ErrorResponse(r.status(), param);
+  if (Status s = m.CheckModel(r->model); !s.ok()) return ErrorResponse(s, "model");
+  Result<std::vector<int32_t>> ids =
+      r->is_chat ? m.ChatPromptTokens(r->messages_json, r->tools_json, r->chat_template_kwargs_json,
+                                      r->add_generation_prompt,
+                                      /*continue_final_message=*/false)
+                 : m.tokenizer().Encode(r->prompt, /*parse_special=*/true);
+  if (!ids.ok()) return ErrorResponse(ids.status(), r->is_chat ? "messages" : "prompt");
+  std::vector<std::string> strs;
+  if (r->return_token_strs) {
+    for (int32_t id : *ids) strs.emplace_back(m.tokenizer().TokenText(id));
+  }
+  return http::ServerResponse::Json(
+      200, TokenizeJson(*ids, m.max_model_len(), r->return_token_strs ? &strs : nullptr));
+}
+
+http::ServerResponse Detokenize(ModelContext& m, const http::ServerRequest& req) {
+  std::string param;
+  auto r = ParseDetokenizeRequest(req.body, &param);
+  if (!r.ok()) return ErrorResponse(r.status(), param);
+  if (Status s = m.CheckModel(r->model); !s.ok()) return ErrorResponse(s, "model");
+  for (int32_t t : r->tokens) {
+    if (t >= m.tokenizer().vocab_size()) {
+      return ErrorResponse(
+          InvalidArgument("token id " + std::to_string(t) + " is out of vocabulary"), "tokens");
+    }
+  }
+  return http::ServerResponse::Json(200, DetokenizeJson(m.tokenizer().Decode(r->tokens)));
+}
+
+}  // namespace modelcar::serve

@@ -1,0 +1,70 @@
+#include "serve/session.h"
+
+#include <chrono>
+
+namespace modelcar::serve {
+
+Session::Session(const llm::Tokenizer& tokenizer, const SamplingOptions& sampling)
+    : tokenizer_(tokenizer), sampling_(sampling) {}
+
+Session::~Session() {
+  if (!done_) Cancel();
+}
+
+void Session::Add(std::shared_ptr<RequestHandle> handle) {
+  handles_.push_back(std::move(handle));
+  for (int i = 0; i < sampling_.n; ++i) outputs_.emplace_back(tokenizer_, sampling_);
+}
+
+void Session::Cancel() {
+  for (auto& h : handles_) h->Cancel();
+}
+
+int Session::completion_tokens() const {
+  int n = 0;
+  for (const ChoiceOutput& o : outputs_) n += o.completion_tokens();
+  return n;
+}
+
+bool Session::Run(const DeltaFn& on_delta, const HeartbeatFn& heartbeat, int heartbeat_ms) {
+  using Clock = std::chrono::steady_clock;
+  std::vector<bool> active(handles_.size(), true);
+  size_t left = handles_.size();
+  auto last_beat = Clock::now();
+  std::vector<TokenEvent> events;
+  const auto wait = std::chrono::milliseconds(handles_.size() == 1 ? 200 : 5);
+  while (left > 0) {
+    for (size_t h = 0; h < handles_.size(); ++h) {
+      if (!active[h]) continue;
+      if (!handles_[h]->Next(&events, wait)) {
+        active[h] = false;
+        --left;
+        continue;
+      }
+      for (const TokenEvent& ev : events) {
+        int index = static_cast<int>(h) * sampling_.n + ev.index;
+        ChoiceOutput& out = outputs_[index];
+        if (out.finished()) continue;
+        ChoiceOutput::Delta d = out.Consume(ev);
+        if (d.finish && d.finish->stop_string) handles_[h]->StopSequence(ev.index);
+        if (!on_delta(index, d)) {
+          Cancel();
+          done_ = true;
+          return false;
+        }
+      }
+    }
+    if (Clock::now() - last_beat >= std::chrono::milliseconds(heartbeat_ms)) {
+      last_beat = Clock::now();
+      if (heartbeat && !heartbeat()) {
+        Cancel();
+        done_ = true;
+        return false;
+      }
+    }
+  }
+  done_ = true;
+  return true;
+}
+
+}  // namespace modelcar::serve
