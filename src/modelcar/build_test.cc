@@ -1,0 +1,196 @@
+#include "modelcar/build.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "base/file.h"
+#include "modelcar/inspect.h"
+#include "modelcar/layer_plan.h"
+#include "modelcar/model_labels.h"
+#include "modelcar/model_scan.h"
+#include "oci/layout.h"
+#include "oci/media_types.h"
+
+namespace modelcar {
+namespace {
+
+class BuildTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/modelcar-build-test-XXXXXX";
+    root_ = mkdtemp(tmpl);
+    model_ = root_ + "/model";
+    Write("config.json", R"({"architectures":["Qwen2ForCausalLM"],"torch_dtype":"bfloat16"})");
+    Write("sub/tokenizer.json", "{}");
+    Write("model.safetensors", std::string(3000, 'w'));
+    Write("sub/big.bin", std::string(2048, 'b'));
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  void Write(const std::string& rel, const std::string& data) {
+    std::string path = model_ + "/" + rel;
+    ASSERT_TRUE(MakeDirs(DirName(path)).ok());
+    ASSERT_TRUE(WriteFileAtomic(path, data).ok());
+  }
+
+  BuildOptions Options() {
+    BuildOptions o;
+    o.model_dir = model_;
+    o.base = "none";
+    o.small_file_threshold = 1024;
+    return o;
+  }
+
+  std::string root_, model_;
+};
+
+TEST_F(BuildTest, ScanIsSortedAndComplete) {
+  auto scan = ScanModelDir(model_);
+  ASSERT_TRUE(scan.ok()) << scan.status().ToString();
+  std::vector<std::string> paths;
+  for (const auto& f : scan->files) paths.push_back(f.rel_path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"config.json", "model.safetensors", "sub/big.bin",
+                                             "sub/tokenizer.json"}));
+  EXPECT_EQ(scan->dirs, std::vector<std::string>{"sub"});
+  EXPECT_EQ(scan->total_bytes, 3000u + 2048u + 2u + scan->files[0].size);
+}
+
+TEST_F(BuildTest, PlanSplitsLargeFiles) {
+  auto scan = ScanModelDir(model_);
+  ASSERT_TRUE(scan.ok());
+  auto plan = PlanLayers(*scan, 1024);
+  ASSERT_EQ(plan.size(), 3u);
+  EXPECT_EQ(plan[0].title, "");
+  ASSERT_EQ(plan[0].files.size(), 2u);
+  EXPECT_EQ(plan[0].dirs, (std::vector<std::string>{"", "sub"}));
+  EXPECT_EQ(plan[1].title, "model.safetensors");
+  EXPECT_EQ(plan[1].dirs, std::vector<std::string>{""});
+  EXPECT_EQ(plan[2].title, "sub/big.bin");
+  EXPECT_EQ(plan[2].dirs, (std::vector<std::string>{"", "sub"}));
+  // Everything small: one layer.
+  EXPECT_EQ(PlanLayers(*scan, 1 << 20).size(), 1u);
+}
+
+TEST_F(BuildTest, BuildsSameDigestIntoTwoLayoutsAndInspects) {
+  auto a = BuildToLayout(Options(), root_ + "/a");
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  BuildOptions o = Options();
+  o.jobs = 1;
+  auto b = BuildToLayout(o, root_ + "/b");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(a->manifest.digest, b->manifest.digest);
+  ASSERT_EQ(a->layers.size(), 3u);
+  EXPECT_EQ(a->layers[1].annotations.at(std::string(oci::kAnnotationTitle)), "model.safetensors");
+  for (const auto& l : a->layers) EXPECT_EQ(l.media_type, oci::kOciLayerTar);
+
+  auto in = InspectLayout(root_ + "/a", "latest");
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_EQ(in->manifest.digest, a->manifest.digest);
+  EXPECT_EQ(in->config.labels.at(std::string(kLabelArchitecture)), "Qwen2ForCausalLM");
+  EXPECT_EQ(in->config.created, "1970-01-01T00:00:00Z");
+  EXPECT_FALSE(in->config.cmd.has_value());
+  ASSERT_EQ(in->layers.size(), 3u);
+  const auto& big = in->layers[2].entries;
+  ASSERT_EQ(big.size(), 3u);  // models/, models/sub/, models/sub/big.bin
+  EXPECT_EQ(big[2].path, "models/sub/big.bin");
+  EXPECT_EQ(big[2].size, 2048u);
+  EXPECT_EQ(big[2].mode, 0444u);
+  EXPECT_EQ(big[1].mode, 0555u);
+  EXPECT_NE(FormatInspection(*in).find("/models/sub/big.bin"), std::string::npos);
+  EXPECT_NE(InspectionJson(*in).find("\"title\": \"sub/big.bin\""), std::string::npos);
+
+  // Options change the digest.
+  BuildOptions owned = Options();
+  owned.uid = 1001;
+  auto c = BuildToLayout(owned, root_ + "/c");
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE(c->manifest.digest, a->manifest.digest);
+}
+
+TEST_F(BuildTest, BusyboxBaseHasShell) {
+  if (access("/bin/busybox", R_OK) != 0) GTEST_SKIP() << "busybox-static not installed";
+  BuildOptions o = Options();
+  o.base = "busybox";
+  auto r = BuildToLayout(o, root_ + "/bb");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto in = InspectLayout(root_ + "/bb", "latest");
+  ASSERT_TRUE(in.ok());
+  ASSERT_TRUE(in->config.cmd.has_value());
+  EXPECT_EQ(*in->config.cmd, std::vector<std::string>{"sh"});
+  bool has_sh = false;
+  for (const auto& e : in->layers[0].entries) has_sh |= e.path == "bin/sh" && e.type == '2';
+  EXPECT_TRUE(has_sh);
+  // A missing busybox is a clear error and leaves no layout.
+  o.busybox_path = root_ + "/no-busybox";
+  auto bad = BuildToLayout(o, root_ + "/bb2");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("busybox-static"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(root_ + "/bb2"));
+}
+
+TEST(BuildFlagsTest, Owner) {
+  uint32_t u, g;
+  ASSERT_TRUE(ParseOwner("1001:0", &u, &g).ok());
+  EXPECT_EQ(u, 1001u);
+  EXPECT_EQ(g, 0u);
+  EXPECT_FALSE(ParseOwner("root", &u, &g).ok());
+  EXPECT_FALSE(ParseOwner("1:", &u, &g).ok());
+  EXPECT_FALSE(ParseOwner("-1:0", &u, &g).ok());
+}
+
+TEST(BuildFlagsTest, Mode) {
+  uint32_t f, d;
+  ASSERT_TRUE(ParseMode("a=rX", &f, &d).ok());
+  EXPECT_EQ(f, 0444u);
+  EXPECT_EQ(d, 0555u);
+  ASSERT_TRUE(ParseMode("u=rwX,go=rX", &f, &d).ok());
+  EXPECT_EQ(f, 0644u);
+  EXPECT_EQ(d, 0755u);
+  ASSERT_TRUE(ParseMode("0640", &f, &d).ok());
+  EXPECT_EQ(f, 0640u);
+  EXPECT_EQ(d, 0750u);
+  ASSERT_TRUE(ParseMode("ug=rX", &f, &d).ok());
+  EXPECT_EQ(f, 0440u);
+  EXPECT_EQ(d, 0550u);
+  EXPECT_FALSE(ParseMode("a=rq", &f, &d).ok());
+  EXPECT_FALSE(ParseMode("0999", &f, &d).ok());
+  EXPECT_FALSE(ParseMode("rX", &f, &d).ok());
+}
+
+TEST(BuildFlagsTest, Created) {
+  EXPECT_EQ(*ParseCreated("1700000000"), 1700000000);
+  EXPECT_EQ(*ParseCreated("2023-11-14T22:13:20Z"), 1700000000);
+  EXPECT_EQ(*ParseCreated("0"), 0);
+  EXPECT_FALSE(ParseCreated("yesterday").ok());
+  EXPECT_FALSE(ParseCreated("2023-13-01T00:00:00Z").ok());
+  EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(FormatRfc3339(1700000000), "2023-11-14T22:13:20Z");
+}
+
+TEST(ModelLabelsTest, ReadsFacts) {
+  std::string warning;
+  auto l = ModelLabels(R"({"architectures":["A"],"model_type":"t","dtype":"float16"})", &warning);
+  EXPECT_EQ(l.at(std::string(kLabelArchitecture)), "A");
+  EXPECT_EQ(l.at(std::string(kLabelModelType)), "t");
+  EXPECT_EQ(l.at(std::string(kLabelDtype)), "float16");
+  EXPECT_TRUE(warning.empty());
+  EXPECT_TRUE(ModelLabels("not json", &warning).empty());
+  EXPECT_FALSE(warning.empty());
+}
+
+TEST(Utf8Test, Validates) {
+  EXPECT_TRUE(IsValidUtf8("plain"));
+  EXPECT_TRUE(IsValidUtf8("mod\xc3\xa8le"));
+  EXPECT_TRUE(IsValidUtf8("\xf0\x9f\x98\x80"));
+  EXPECT_FALSE(IsValidUtf8("\xff"));
+  EXPECT_FALSE(IsValidUtf8("\xc3"));          // truncated
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));      // overlong
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));  // surrogate
+}
+
+}  // namespace
+}  // namespace modelcar
