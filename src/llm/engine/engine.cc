@@ -64,6 +64,11 @@ Status Engine::Step(std::span<const StepInput> inputs, std::span<StepOutput> out
     if (!in.seq || in.seq->cache_ != cache) {
       return InvalidArgument("Step: every input needs a sequence of the same KV cache");
     }
+    for (const StepInput& other : inputs) {
+      if (&other != &in && other.seq == in.seq) {
+        return InvalidArgument("Step: a sequence appears twice in one step");
+      }
+    }
     if (in.tokens.empty()) return InvalidArgument("Step: a sequence has no tokens to feed");
     for (int32_t t : in.tokens) {
       if (t < 0 || t >= c.vocab_size) {
@@ -145,9 +150,9 @@ Status Engine::Step(std::span<const StepInput> inputs, std::span<StepOutput> out
     for (int r = 0; r < total; ++r) {
       ops::RmsNorm(&s.x[size_t(r) * H], L.input_norm.data(), H, eps, &s.xn[size_t(r) * H]);
     }
-    ops::MatMul(L.q, s.xn.data(), total, H, s.q.data(), qdim, pool);
-    ops::MatMul(L.k, s.xn.data(), total, H, s.k.data(), kvdim, pool);
-    ops::MatMul(L.v, s.xn.data(), total, H, s.v.data(), kvdim, pool);
+    const ops::MatMulJob qkv[3] = {
+        {&L.q, s.q.data(), qdim}, {&L.k, s.k.data(), kvdim}, {&L.v, s.v.data(), kvdim}};
+    ops::MatMulMany(qkv, s.xn.data(), total, H, pool);
     // Bias, q/k norm, RoPE, then K/V into the cache.
     for (int r = 0; r < total; ++r) {
       float* q = &s.q[size_t(r) * qdim];
@@ -201,8 +206,9 @@ Status Engine::Step(std::span<const StepInput> inputs, std::span<StepOutput> out
     for (int r = 0; r < total; ++r) {
       ops::RmsNorm(&s.x[size_t(r) * H], L.post_norm.data(), H, eps, &s.xn[size_t(r) * H]);
     }
-    ops::MatMul(L.gate, s.xn.data(), total, H, s.gate.data(), inter, pool);
-    ops::MatMul(L.up, s.xn.data(), total, H, s.up.data(), inter, pool);
+    const ops::MatMulJob gate_up[2] = {{&L.gate, s.gate.data(), inter},
+                                       {&L.up, s.up.data(), inter}};
+    ops::MatMulMany(gate_up, s.xn.data(), total, H, pool);
     for (int r = 0; r < total; ++r) {
       ops::SiluMul(&s.gate[size_t(r) * inter], &s.up[size_t(r) * inter], inter,
                    &s.gate[size_t(r) * inter]);

@@ -134,6 +134,11 @@ TEST_F(EngineTest, BadInputLeavesSequencesUnchanged) {
   in.tokens = none;
   EXPECT_EQ(engine_->Step({&in, 1}, {&out, 1}).code(), Code::kInvalidArgument);
   EXPECT_EQ(seq->length(), 0);
+  std::vector<int32_t> one = {5};
+  StepInput twice[2] = {{seq.get(), one}, {seq.get(), one}};
+  StepOutput outs[2];
+  EXPECT_EQ(engine_->Step(twice, outs).code(), Code::kInvalidArgument);
+  EXPECT_EQ(seq->length(), 0);
 
   // A tiny cache: 2 blocks of 16 positions.
   auto small = *KvCache::Create((*model_)->config,

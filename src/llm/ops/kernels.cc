@@ -3,6 +3,9 @@
 #define HWY_TARGET_INCLUDE "llm/ops/kernels.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 // Must come after foreach_target.h.
+#include <algorithm>
+#include <vector>
+
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 #include "llm/ops/ops.h"
@@ -244,21 +247,40 @@ void MatMulRange(const Matrix& w, const float* x, int rows, int64_t x_stride, fl
   HWY_DYNAMIC_DISPATCH(MatMulRangeImpl)(w, x, rows, x_stride, y, y_stride, o_begin, o_end);
 }
 
-void MatMul(const Matrix& w, const float* x, int rows, int64_t x_stride, float* y, int64_t y_stride,
-            ThreadPool* pool) {
+void MatMulMany(std::span<const MatMulJob> jobs, const float* x, int rows, int64_t x_stride,
+                ThreadPool* pool) {
   const int threads = pool ? pool->size() : 1;
-  if (threads == 1 || w.rows < 64) {
-    MatMulRange(w, x, rows, x_stride, y, y_stride, 0, w.rows);
+  int64_t total = 0;
+  for (const MatMulJob& j : jobs) total += j.w->rows;
+  if (threads == 1 || total < 128) {
+    for (const MatMulJob& j : jobs) {
+      MatMulRange(*j.w, x, rows, x_stride, j.y, j.y_stride, 0, j.w->rows);
+    }
     return;
   }
   // Several chunks per thread (dynamic balance on a shared machine), multiples of 64 outputs.
-  int64_t chunk = (w.rows + threads * 4 - 1) / (threads * 4);
+  int64_t chunk = (total + threads * 4 - 1) / (threads * 4);
   chunk = std::max<int64_t>(64, (chunk + 63) / 64 * 64);
-  const int tasks = static_cast<int>((w.rows + chunk - 1) / chunk);
-  pool->ParallelFor(tasks, [&](int t) {
-    const int64_t b = t * chunk;
-    MatMulRange(w, x, rows, x_stride, y, y_stride, b, std::min(w.rows, b + chunk));
+  struct Task {
+    const MatMulJob* job;
+    int64_t begin, end;
+  };
+  std::vector<Task> tasks;
+  for (const MatMulJob& j : jobs) {
+    for (int64_t b = 0; b < j.w->rows; b += chunk) {
+      tasks.push_back({&j, b, std::min(j.w->rows, b + chunk)});
+    }
+  }
+  pool->ParallelFor(static_cast<int>(tasks.size()), [&](int t) {
+    const Task& k = tasks[t];
+    MatMulRange(*k.job->w, x, rows, x_stride, k.job->y, k.job->y_stride, k.begin, k.end);
   });
+}
+
+void MatMul(const Matrix& w, const float* x, int rows, int64_t x_stride, float* y, int64_t y_stride,
+            ThreadPool* pool) {
+  const MatMulJob job{&w, y, y_stride};
+  MatMulMany({&job, 1}, x, rows, x_stride, pool);
 }
 
 float Dot(const float* a, const float* b, int n) { return HWY_DYNAMIC_DISPATCH(DotImpl)(a, b, n); }

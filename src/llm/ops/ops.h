@@ -9,6 +9,7 @@
 #define MODELCAR_LLM_OPS_OPS_H_
 
 #include <cstdint>
+#include <span>
 
 #include "llm/model/model.h"
 #include "llm/ops/thread_pool.h"
@@ -20,6 +21,16 @@ namespace modelcar::llm::ops {
 // REQUIRES: x_stride >= w.cols, y_stride >= w.rows, y does not alias x.
 void MatMul(const Matrix& w, const float* x, int rows, int64_t x_stride, float* y, int64_t y_stride,
             ThreadPool* pool);
+
+// Several matrices applied to the same input in one parallel region (e.g. q, k, v; gate, up):
+// jobs[j].y[r * jobs[j].y_stride + o] = x[r] . jobs[j].w[o]. REQUIRES: as MatMul, for each job.
+struct MatMulJob {
+  const Matrix* w;
+  float* y;
+  int64_t y_stride;
+};
+void MatMulMany(std::span<const MatMulJob> jobs, const float* x, int rows, int64_t x_stride,
+                ThreadPool* pool);
 
 // Output rows [o_begin, o_end) of MatMul on the calling thread.
 void MatMulRange(const Matrix& w, const float* x, int rows, int64_t x_stride, float* y,

@@ -166,3 +166,26 @@ TEST(ThreadPoolTest, RunsEveryIndexOnce) {
 
 }  // namespace
 }  // namespace modelcar::llm::ops
+
+namespace modelcar::llm::ops {
+namespace {
+
+TEST(OpsTest, MatMulManyEqualsSeparate) {
+  std::vector<uint16_t> a(300 * 64), b(70 * 64);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = F32ToBf16(std::sin(0.1f * i));
+  for (size_t i = 0; i < b.size(); ++i) b[i] = F32ToBf16(std::cos(0.3f * i));
+  const Matrix ma{DType::kBF16, 300, 64, a.data()}, mb{DType::kBF16, 70, 64, b.data()};
+  std::vector<float> x(3 * 64);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 0.01f * static_cast<float>(i % 17);
+  std::vector<float> ya(3 * 300), yb(3 * 70), ra(ya.size()), rb(yb.size());
+  ThreadPool pool(2);
+  const MatMulJob jobs[2] = {{&ma, ya.data(), 300}, {&mb, yb.data(), 70}};
+  MatMulMany(jobs, x.data(), 3, 64, &pool);
+  MatMul(ma, x.data(), 3, 64, ra.data(), 300, nullptr);
+  MatMul(mb, x.data(), 3, 64, rb.data(), 70, nullptr);
+  EXPECT_EQ(ya, ra);
+  EXPECT_EQ(yb, rb);
+}
+
+}  // namespace
+}  // namespace modelcar::llm::ops
