@@ -1,5 +1,6 @@
-// `modelcar build MODEL_DIR --layout DIR[:TAG]`: a reproducible modelcar image from a model
-// directory. Progress on stderr (a bar on a TTY); the manifest digest is the last stdout line.
+// `modelcar build MODEL_DIR --layout DIR[:TAG]` (or `--push REF`): a reproducible modelcar image
+// from a model directory, into an OCI layout or streamed straight to a registry. Progress on
+// stderr (a bar on a TTY); the manifest digest is the last stdout line.
 #include <unistd.h>
 
 #include <atomic>
@@ -13,6 +14,8 @@
 
 #include "cli/command.h"
 #include "modelcar/build.h"
+#include "modelcar/push.h"
+#include "modelcar/resolve_cli.h"
 #include "oci/layout.h"
 
 namespace {
@@ -69,6 +72,8 @@ class StderrProgress : public modelcar::BuildProgress {
 struct Flags {
   std::string model_dir;
   std::string layout;
+  std::string push;
+  modelcar::RemoteFlags remote;
   std::string models_path = "/models";
   std::string base = "busybox";
   std::string busybox = "/bin/busybox";
@@ -99,7 +104,21 @@ Status Run(const Flags& f) {
   if (!created.empty()) {
     ASSIGN_OR_RETURN(o.created, modelcar::ParseCreated(created));
   }
-  if (f.layout.empty()) return modelcar::InvalidArgument("--layout DIR[:TAG] is required");
+  if (f.layout.empty() == f.push.empty()) {
+    return modelcar::InvalidArgument("give exactly one of --layout DIR[:TAG] and --push REF");
+  }
+  if (!f.push.empty()) {
+    modelcar::RemoteFlags remote = f.remote;
+    RETURN_IF_ERROR(remote.Finish());
+    modelcar::Result<modelcar::SendResult> sent = [&] {
+      StderrProgress progress;
+      return modelcar::BuildAndPush(o, f.push, remote.options, &progress);
+    }();
+    if (!sent.ok()) return sent.status();
+    std::fprintf(stderr, "pushed %s\n", sent->pinned.c_str());
+    std::printf("%s\n", sent->digest.ToString().c_str());
+    return Status();
+  }
   ASSIGN_OR_RETURN(modelcar::oci::LayoutSpec spec, modelcar::oci::ParseLayoutSpec(f.layout));
   o.tag = spec.tag;
   modelcar::Result<modelcar::BuildResult> result = [&] {
@@ -115,13 +134,15 @@ Status Run(const Flags& f) {
 }
 
 const modelcar::cli::CommandRegistration kBuild{
-    "build", "Build a reproducible modelcar image (OCI layout) from a model directory",
+    "build", "Build a reproducible modelcar image from a model directory (--layout or --push)",
     [](CLI::App& app) -> modelcar::cli::Runner {
       auto f = std::make_shared<Flags>();
       app.add_option("model_dir", f->model_dir, "Model directory (config.json, *.safetensors, ...)")
           ->required();
-      app.add_option("--layout", f->layout, "Output OCI image layout DIR[:TAG] (TAG: latest)")
-          ->required();
+      app.add_option("--layout", f->layout, "Output OCI image layout DIR[:TAG] (TAG: latest)");
+      app.add_option("--push", f->push,
+                     "Stream the image straight to a registry: [registry/]repo[:tag]");
+      f->remote.Add(app, /*transfer=*/false);
       app.add_option("--models-path", f->models_path, "Where the files land in the image")
           ->capture_default_str();
       app.add_option("--base", f->base, "busybox | none | layout:DIR[:TAG]")->capture_default_str();

@@ -25,6 +25,12 @@ mc_start_registry
 skopeo copy -q --preserve-digests --dest-tls-verify=false "oci:out:v1" "docker://$REGISTRY/models/m:v1"
 remote=$(skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/models/m:v1" | sha256sum | cut -d' ' -f1)
 [ "sha256:$remote" = "$digest" ] || mc_fail "registry copy changed the digest"
+# build --push streams the same image straight to the registry: same digest as the layout.
+pushed=$("$MC" build model --push "$REGISTRY/models/pushed:v1" 2>push.log | tail -n1) || { cat push.log; mc_fail "build --push failed"; }
+[ "$pushed" = "$digest" ] || mc_fail "build --push gave $pushed, the layout build $digest"
+remote=$(skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/models/pushed:v1" | sha256sum | cut -d' ' -f1)
+[ "sha256:$remote" = "$digest" ] || mc_fail "registry holds another manifest after build --push"
+mc_expect_fail "$MC" build model --layout x --push "$REGISTRY/models/both"
 
 # umoci unpack: byte-identical files under rootfs/models, normalized modes and owner.
 umoci unpack --image out:v1 bundle > /dev/null
