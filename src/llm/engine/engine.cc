@@ -16,6 +16,7 @@ struct Scratch {
   std::vector<float> rope_cos, rope_sin;  // [position][head_dim / 2]
   int rope_positions = 0;
   std::vector<float> inv_freq;
+  std::vector<std::vector<const float*>> k_blocks, v_blocks;
 };
 
 namespace {
@@ -180,25 +181,30 @@ Status Engine::Step(std::span<const StepInput> inputs, std::span<StepOutput> out
       }
     }
     // Attention: one task per (row, head); causal over the sequence's cached positions.
+    // Block tables of this layer: [input][kv head][block].
+    s.k_blocks.resize(inputs.size());
+    s.v_blocks.resize(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const auto& blocks = inputs[i].seq->blocks_;
+      s.k_blocks[i].resize(size_t(nkv) * blocks.size());
+      s.v_blocks[i].resize(size_t(nkv) * blocks.size());
+      for (int h = 0; h < nkv; ++h) {
+        for (size_t b = 0; b < blocks.size(); ++b) {
+          s.k_blocks[i][h * blocks.size() + b] = cache->K(blocks[b], l, h);
+          s.v_blocks[i][h * blocks.size() + b] = cache->V(blocks[b], l, h);
+        }
+      }
+    }
     pool->ParallelFor(total * nh, [&](int task) {
       const int r = task / nh, h = task % nh, kvh = h / group;
       const Row& row = rows[r];
-      const KvSequence* seq = inputs[row.input].seq;
+      const size_t nb = inputs[row.input].seq->blocks_.size();
       const int n = row.pos + 1;
       thread_local std::vector<float> scores;
       if (scores.size() < size_t(n)) scores.resize(n);
-      const float* q = &s.q[size_t(r) * qdim + h * hd];
-      for (int p = 0; p < n; ++p) {
-        const float* kp = cache->K(seq->blocks_[p / bt], l, kvh) + size_t(p % bt) * hd;
-        scores[p] = ops::Dot(q, kp, hd) * scale;
-      }
-      ops::Softmax(scores.data(), n);
-      float* out = &s.attn[size_t(r) * qdim + h * hd];
-      std::fill(out, out + hd, 0.0f);
-      for (int p = 0; p < n; ++p) {
-        const float* vp = cache->V(seq->blocks_[p / bt], l, kvh) + size_t(p % bt) * hd;
-        ops::Axpy(scores[p], vp, out, hd);
-      }
+      ops::Attention(&s.q[size_t(r) * qdim + h * hd], &s.k_blocks[row.input][kvh * nb],
+                     &s.v_blocks[row.input][kvh * nb], bt, n, hd, scale, scores.data(),
+                     &s.attn[size_t(r) * qdim + h * hd]);
     });
     ops::MatMul(L.o, s.attn.data(), total, qdim, s.xn.data(), H, pool);
     for (int r = 0; r < total; ++r) ops::Add(&s.xn[size_t(r) * H], &s.x[size_t(r) * H], H);

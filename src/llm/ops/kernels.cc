@@ -208,6 +208,25 @@ void SoftmaxImpl(float* x, int n) {
   for (; i < n; ++i) x[i] *= inv;
 }
 
+void AttentionImpl(const float* HWY_RESTRICT q, const float* const* k_blocks,
+                   const float* const* v_blocks, int block_tokens, int n, int head_dim, float scale,
+                   float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
+  for (int b = 0, p = 0; p < n; ++b) {
+    const float* k = k_blocks[b];
+    for (int j = 0; j < block_tokens && p < n; ++j, ++p) {
+      scores[p] = DotImpl(q, k + j * head_dim, head_dim) * scale;
+    }
+  }
+  SoftmaxImpl(scores, n);
+  for (int i = 0; i < head_dim; ++i) out[i] = 0;
+  for (int b = 0, p = 0; p < n; ++b) {
+    const float* v = v_blocks[b];
+    for (int j = 0; j < block_tokens && p < n; ++j, ++p) {
+      AxpyImpl(scores[p], v + j * head_dim, out, head_dim);
+    }
+  }
+}
+
 void RopeImpl(float* x, int head_dim, const float* cos, const float* sin) {
   const DF df;
   const int N = static_cast<int>(hn::Lanes(df));
@@ -241,6 +260,7 @@ HWY_EXPORT(RmsNormImpl);
 HWY_EXPORT(SiluMulImpl);
 HWY_EXPORT(SoftmaxImpl);
 HWY_EXPORT(RopeImpl);
+HWY_EXPORT(AttentionImpl);
 
 void MatMulRange(const Matrix& w, const float* x, int rows, int64_t x_stride, float* y,
                  int64_t y_stride, int64_t o_begin, int64_t o_end) {
@@ -293,6 +313,11 @@ void SiluMul(const float* gate, const float* up, int n, float* out) {
   HWY_DYNAMIC_DISPATCH(SiluMulImpl)(gate, up, n, out);
 }
 void Softmax(float* x, int n) { HWY_DYNAMIC_DISPATCH(SoftmaxImpl)(x, n); }
+void Attention(const float* q, const float* const* k_blocks, const float* const* v_blocks,
+               int block_tokens, int n, int head_dim, float scale, float* scores, float* out) {
+  HWY_DYNAMIC_DISPATCH(AttentionImpl)
+  (q, k_blocks, v_blocks, block_tokens, n, head_dim, scale, scores, out);
+}
 void Rope(float* x, int head_dim, const float* cos, const float* sin) {
   HWY_DYNAMIC_DISPATCH(RopeImpl)(x, head_dim, cos, sin);
 }

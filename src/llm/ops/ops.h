@@ -51,6 +51,12 @@ void Axpy(float a, const float* x, float* y, int n);
 // y[i] += x[i]
 void Add(const float* x, float* y, int n);
 
+// One query head attending causally to n cached positions stored in blocks of block_tokens rows
+// of head_dim floats: k_blocks[b] / v_blocks[b] hold positions [b * block_tokens, ...).
+// out[0..head_dim) = sum_p softmax_p(q . k_p * scale) v_p. `scores` has room for n floats.
+void Attention(const float* q, const float* const* k_blocks, const float* const* v_blocks,
+               int block_tokens, int n, int head_dim, float scale, float* scores, float* out);
+
 // Rotary embedding, Hugging Face "rotate_half" layout, on one head vector x[0..head_dim):
 // x[i], x[i+h] (h = head_dim/2) rotated by angle pos * inv_freq[i] given as cos/sin tables of h.
 void Rope(float* x, int head_dim, const float* cos, const float* sin);
@@ -63,6 +69,8 @@ void RmsNorm(const float* x, const float* weight, int n, float eps, float* out);
 void SiluMul(const float* gate, const float* up, int n, float* out);
 void Softmax(float* x, int n);
 float Dot(const float* a, const float* b, int n);
+void Attention(const float* q, const float* const* k_blocks, const float* const* v_blocks,
+               int block_tokens, int n, int head_dim, float scale, float* scores, float* out);
 // Reads element i of a weight row as f32.
 float WeightAt(const Matrix& w, int64_t row, int64_t col);
 }  // namespace ref

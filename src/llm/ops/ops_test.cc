@@ -189,3 +189,29 @@ TEST(OpsTest, MatMulManyEqualsSeparate) {
 
 }  // namespace
 }  // namespace modelcar::llm::ops
+
+namespace modelcar::llm::ops {
+namespace {
+
+TEST(OpsTest, AttentionMatchesReference) {
+  const int hd = 64, bt = 16;
+  for (int n : {1, 15, 16, 17, 300}) {
+    const int nb = (n + bt - 1) / bt;
+    std::vector<std::vector<float>> kb(nb), vb(nb);
+    std::vector<const float*> kp, vp;
+    for (int b = 0; b < nb; ++b) {
+      kb[b] = Rand(bt * hd, 100 + b);
+      vb[b] = Rand(bt * hd, 200 + b);
+      kp.push_back(kb[b].data());
+      vp.push_back(vb[b].data());
+    }
+    auto q = Rand(hd, 11);
+    std::vector<float> sc(n), sr(n), out(hd), ref_out(hd);
+    Attention(q.data(), kp.data(), vp.data(), bt, n, hd, 0.125f, sc.data(), out.data());
+    ref::Attention(q.data(), kp.data(), vp.data(), bt, n, hd, 0.125f, sr.data(), ref_out.data());
+    EXPECT_LT(MaxRelDiff(out, ref_out), 1e-5) << n;
+  }
+}
+
+}  // namespace
+}  // namespace modelcar::llm::ops

@@ -49,4 +49,18 @@ float Dot(const float* a, const float* b, int n) {
   return s;
 }
 
+void Attention(const float* q, const float* const* k_blocks, const float* const* v_blocks,
+               int block_tokens, int n, int head_dim, float scale, float* scores, float* out) {
+  for (int p = 0; p < n; ++p) {
+    const float* k = k_blocks[p / block_tokens] + (p % block_tokens) * head_dim;
+    scores[p] = Dot(q, k, head_dim) * scale;
+  }
+  Softmax(scores, n);
+  for (int i = 0; i < head_dim; ++i) out[i] = 0;
+  for (int p = 0; p < n; ++p) {
+    const float* v = v_blocks[p / block_tokens] + (p % block_tokens) * head_dim;
+    for (int i = 0; i < head_dim; ++i) out[i] += scores[p] * v[i];
+  }
+}
+
 }  // namespace modelcar::llm::ops::ref
