@@ -28,6 +28,9 @@ struct Chars {
 };
 
 void Decode(std::string_view text, Chars* c) {
+  c->cls.clear();
+  c->cp.clear();
+  c->off.clear();
   c->cls.reserve(text.size());
   c->cp.reserve(text.size());
   c->off.reserve(text.size() + 1);
@@ -65,7 +68,7 @@ size_t MatchContraction(const Chars& c, size_t i) {
 }  // namespace
 
 void SplitText(SplitPattern pattern, std::string_view text, std::vector<Piece>* out) {
-  Chars c;
+  thread_local Chars c;  // scratch, reused across calls
   Decode(text, &c);
   const size_t n = c.cls.size();
   const size_t max_digits = pattern == SplitPattern::kLlama3 ? 3 : 1;

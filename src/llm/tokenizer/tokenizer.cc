@@ -14,13 +14,18 @@ Tokenizer::~Tokenizer() = default;
 
 Status Tokenizer::EncodeSegment(std::string_view text, std::vector<int32_t>* out) const {
   std::string normalized;
-  if (nfc_) {
-    ASSIGN_OR_RETURN(normalized, Nfc(text));
-    text = normalized;
+  if (IsAscii(text)) {
+    // ASCII is valid UTF-8 and NFC.
+  } else if (nfc_) {
+    if (!IsNfcQuick(text)) {  // IsNfcQuick validates; Nfc does when it is false
+      ASSIGN_OR_RETURN(normalized, Nfc(text));
+      text = normalized;
+    }
   } else {
     RETURN_IF_ERROR(ValidateUtf8(text));
   }
-  std::vector<Piece> pieces;
+  thread_local std::vector<Piece> pieces;  // scratch, reused across calls
+  pieces.clear();
   SplitText(static_cast<SplitPattern>(split_pattern_), text, &pieces);
   for (const Piece& p : pieces) bpe_->Encode(text.substr(p.begin, p.end - p.begin), out);
   return Status();

@@ -127,8 +127,30 @@ Status ValidateUtf8(std::string_view s) {
   return Status();
 }
 
+bool IsNfcQuick(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t i = 0;
+  while (i < s.size()) {
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    if (ScanOne(p + i, s.size() - i, &len) != Scan::kValid) return false;
+    char32_t cp;
+    DecodeUtf8(s, i, &cp);
+    i += len;
+    bool stable = cp < 0x300 || (cp >= 0x400 && cp <= 0x482) || (cp >= 0x3000 && cp <= 0x3029) ||
+                  (cp >= 0x3041 && cp <= 0x3096) || (cp >= 0x30A1 && cp <= 0x30FA) ||
+                  (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
+                  (cp >= 0xFF01 && cp <= 0xFF5E) || (cp >= 0x1F300 && cp <= 0x1FAFF);
+    if (!stable) return false;
+  }
+  return true;
+}
+
 Result<std::string> Nfc(std::string_view s) {
-  if (IsAscii(s)) return std::string(s);
+  if (IsNfcQuick(s)) return std::string(s);
   RETURN_IF_ERROR(ValidateUtf8(s));
   utf8proc_uint8_t* out = nullptr;
   utf8proc_ssize_t n = utf8proc_map(

@@ -40,6 +40,12 @@ bool IsAscii(std::string_view s);
 // The error gives the byte offset.
 Status ValidateUtf8(std::string_view s);
 
+// True only if `s` is valid UTF-8 and certainly in NFC: every code point lies in ranges whose
+// characters neither change under NFC nor combine with neighbours (Latin below U+0300,
+// Cyrillic letters, kana, CJK ideographs, Hangul syllables, fullwidth forms, emoji). False means
+// "unknown": call Nfc. A fast path for the common case; thread-safe.
+bool IsNfcQuick(std::string_view s);
+
 // NFC normalization. Fails on malformed UTF-8 (InvalidArgument with the byte offset).
 Result<std::string> Nfc(std::string_view s);
 

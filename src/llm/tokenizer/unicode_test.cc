@@ -37,6 +37,22 @@ TEST(UnicodeTest, NfcComposes) {
   EXPECT_EQ(*Nfc("\xE1\x84\x80\xE1\x85\xA1"), "\xEA\xB0\x80");  // Hangul jamo -> 가
 }
 
+TEST(UnicodeTest, NfcQuickCheckIsConservative) {
+  EXPECT_TRUE(IsNfcQuick("plain"));
+  EXPECT_TRUE(IsNfcQuick("caf\xC3\xA9 \xE4\xBD\xA0\xE5\xA5\xBD \xF0\x9F\x98\x80"));  // café 你好 😀
+  EXPECT_FALSE(IsNfcQuick("e\xCC\x81"));                 // combining mark
+  EXPECT_FALSE(IsNfcQuick("\xE2\x84\xAA"));              // Kelvin sign: NFC maps it to K
+  EXPECT_FALSE(IsNfcQuick("\xE1\x84\x80"));              // Hangul jamo
+  EXPECT_FALSE(IsNfcQuick("\xE3\x81\x8B\xE3\x82\x99"));  // か + voiced mark
+  EXPECT_FALSE(IsNfcQuick("ok \xC3"));                   // invalid UTF-8
+  // Whenever the quick check says yes, NFC leaves the text unchanged.
+  for (std::string s : {"\xC3\x85ngstr\xC3\xB6m", "\xD0\x99\xD0\xB0", "\xEA\xB0\x80\xEA\xB0\x81",
+                        "\xEF\xBC\xA1\xEF\xBC\x91"}) {
+    EXPECT_TRUE(IsNfcQuick(s)) << s;
+    EXPECT_EQ(*Nfc(s), s);
+  }
+}
+
 TEST(UnicodeTest, NfcRejectsInvalidUtf8) {
   auto r = Nfc("ok \xC3");
   ASSERT_FALSE(r.ok());
