@@ -18,9 +18,16 @@ struct ChatTemplate::Parsed {
 
 namespace {
 
+// Deeper JSON is refused (the interpreter's printing and comparisons recurse over values).
+constexpr int kMaxJsonDepth = 256;
+
 template <typename Json>
-tmpl::Value FromJson(const Json& j) {
+Result<tmpl::Value> FromJson(const Json& j, int depth) {
   using tmpl::Value;
+  if (depth > kMaxJsonDepth) {
+    return InvalidArgument("chat template context nested deeper than " +
+                           std::to_string(kMaxJsonDepth) + " levels");
+  }
   switch (j.type()) {
     case nlohmann::json::value_t::null:
       return Value(tmpl::None{});
@@ -40,14 +47,18 @@ tmpl::Value FromJson(const Json& j) {
     case nlohmann::json::value_t::array: {
       std::vector<Value> items;
       items.reserve(j.size());
-      for (const auto& x : j) items.push_back(FromJson(x));
+      for (const auto& x : j) {
+        ASSIGN_OR_RETURN(Value v, FromJson(x, depth + 1));
+        items.push_back(std::move(v));
+      }
       return Value::MakeList(std::move(items));
     }
     case nlohmann::json::value_t::object: {
       Value d = Value::MakeDict();
       d.as_dict().items.reserve(j.size());
       for (auto it = j.begin(); it != j.end(); ++it) {
-        d.as_dict().items.emplace_back(it.key(), FromJson(it.value()));
+        ASSIGN_OR_RETURN(Value v, FromJson(it.value(), depth + 1));
+        d.as_dict().items.emplace_back(it.key(), std::move(v));
       }
       return d;
     }
@@ -61,7 +72,8 @@ Result<std::string> RenderWith(const tmpl::Body& body, const Json& context) {
   if (!context.is_object()) return InvalidArgument("chat template context must be a JSON object");
   auto root = std::make_shared<tmpl::Dict>();
   for (auto it = context.begin(); it != context.end(); ++it) {
-    root->Set(it.key(), FromJson(it.value()));
+    ASSIGN_OR_RETURN(tmpl::Value v, FromJson(it.value(), 1));
+    root->Set(it.key(), std::move(v));
   }
   Result<std::string> r = tmpl::RenderBody(body, std::move(root));
   if (!r.ok()) return r.status().WithContext("chat template");

@@ -139,7 +139,28 @@ TEST(ChatTemplateTest, RuntimeErrors) {
   EXPECT_EQ(RenderError("{{ range(100000000)|length }}").code(), Code::kResourceExhausted);
   EXPECT_EQ(RenderError("{% macro r(n) %}{{ r(n) }}{% endmacro %}{{ r(1) }}").code(),
             Code::kResourceExhausted);
+  EXPECT_EQ(RenderError("{{ ('x' * 1000000) * 1000000 }}").code(), Code::kResourceExhausted);
+  EXPECT_EQ(RenderError("{% for i in range(10000) %}{% for j in range(1000) %}{% endfor %}"
+                        "{% endfor %}")
+                .code(),
+            Code::kResourceExhausted);
   EXPECT_FALSE(RenderChatTemplate("{{ x }}", ordered_json::array()).ok());
+}
+
+TEST(ChatTemplateTest, HostileNestingIsAnErrorNotACrash) {
+  std::string deep_expr = "{{ " + std::string(100000, '(') + "1" + std::string(100000, ')') + " }}";
+  EXPECT_FALSE(ChatTemplate::Parse(deep_expr).ok());
+  std::string deep_blocks;
+  for (int i = 0; i < 5000; ++i) deep_blocks += "{% if true %}";
+  EXPECT_FALSE(ChatTemplate::Parse(deep_blocks).ok());
+  ordered_json deep = 1;
+  for (int i = 0; i < 2000; ++i) deep = ordered_json::array({deep});
+  ordered_json ctx;
+  ctx["x"] = deep;
+  EXPECT_FALSE(RenderChatTemplate("{{ x }}", ctx).ok());
+  EXPECT_FALSE(RenderChatTemplate("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns|tojson }}",
+                                  ordered_json::object())
+                   .ok());
 }
 
 TEST(ChatTemplateTest, ConcurrentRendersOfOneParsedTemplate) {

@@ -16,7 +16,14 @@ Status TypeError(std::string_view op, const Value& a, const Value& b) {
                          a.TypeName() + "' and '" + b.TypeName() + "'");
 }
 
-Value Repeat(const Value& seq, int64_t n) {
+// Results above this size are refused (a template must not exhaust memory).
+constexpr size_t kMaxRepeatBytes = size_t{64} << 20;
+
+Result<Value> Repeat(const Value& seq, int64_t n) {
+  size_t unit = seq.is_string() ? seq.as_string().size() : seq.as_list().items.size() * 16;
+  if (n > 0 && unit > 0 && static_cast<size_t>(n) > kMaxRepeatBytes / unit) {
+    return ResourceExhausted("sequence repetition result too large");
+  }
   if (seq.is_string()) {
     std::string out;
     for (int64_t i = 0; i < n; ++i) out += seq.as_string();
@@ -67,10 +74,10 @@ Result<Value> BinaryOp(std::string_view op, const Value& a, const Value& b) {
     if (nums)
       return any_float ? Value(a.as_float() * b.as_float()) : Value(a.as_int() * b.as_int());
     if ((a.is_string() || a.is_list()) && (b.is_int() || b.is_bool())) {
-      return Repeat(a, std::max<int64_t>(0, std::min<int64_t>(b.as_int(), 1 << 20)));
+      return Repeat(a, std::max<int64_t>(0, b.as_int()));
     }
     if ((b.is_string() || b.is_list()) && (a.is_int() || a.is_bool())) {
-      return Repeat(b, std::max<int64_t>(0, std::min<int64_t>(a.as_int(), 1 << 20)));
+      return Repeat(b, std::max<int64_t>(0, a.as_int()));
     }
     return TypeError(op, a, b);
   }

@@ -139,6 +139,8 @@ class Parser {
   }
 
   Result<StmtPtr> ParseStatement(const Token& kw) {
+    DepthGuard guard(this);
+    if (depth_ > kMaxDepth) return Error("blocks nested too deeply");
     auto s = std::make_unique<Stmt>();
     s->line = kw.line;
     const std::string& k = kw.text;
@@ -457,6 +459,8 @@ class Parser {
   }
 
   Result<ExprPtr> ParseUnary(bool with_filter) {
+    DepthGuard guard(this);
+    if (depth_ > kMaxDepth) return Error("expression nested too deeply");
     int line = Cur().line;
     ExprPtr node;
     if (IsOp("-") || IsOp("+")) {
@@ -714,6 +718,14 @@ class Parser {
   size_t pos_ = 0;
   int loop_depth_ = 0;
   int open_line_ = 0;
+  // Nesting depth of expressions and blocks: bounds the recursion of parsing and rendering.
+  static constexpr int kMaxDepth = 200;
+  int depth_ = 0;
+  struct DepthGuard {
+    explicit DepthGuard(Parser* p) : p_(p) { ++p_->depth_; }
+    ~DepthGuard() { --p_->depth_; }
+    Parser* p_;
+  };
 };
 
 }  // namespace

@@ -12,6 +12,7 @@ namespace {
 // Caps that keep a hostile template from exhausting memory or the stack.
 constexpr size_t kMaxOutputBytes = size_t{256} << 20;
 constexpr int kMaxCallDepth = 200;
+constexpr int64_t kMaxLoopIterations = 1'000'000;
 
 Status AtLine(int line, Status s) {
   if (s.ok() || s.message().starts_with("line ")) return s;
@@ -165,6 +166,10 @@ class Renderer {
     }
     const int64_t n = static_cast<int64_t>(items.size());
     for (int64_t i = 0; i < n; ++i) {
+      if (++iterations_ > kMaxLoopIterations) {
+        return ResourceExhausted("template loops ran more than " +
+                                 std::to_string(kMaxLoopIterations) + " iterations");
+      }
       auto scope = std::make_shared<Dict>();
       auto loop = std::make_shared<Dict>();
       loop->items.reserve(12);
@@ -420,6 +425,7 @@ class Renderer {
   BuiltinHost host_;
   Flow flow_ = Flow::kNormal;
   int depth_ = 0;
+  int64_t iterations_ = 0;
 };
 
 }  // namespace

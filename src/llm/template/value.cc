@@ -284,8 +284,8 @@ Status Dump(const Value& v, const JsonDumpOptions& o, bool ensure_ascii, int lev
     }
     newline(level);
     out->push_back(']');
-  } else if (v.is_dict() || v.is_namespace()) {
-    const Dict& d = v.is_dict() ? v.as_dict() : v.as_namespace();
+  } else if (v.is_dict()) {
+    const Dict& d = v.as_dict();
     if (d.items.empty()) {
       out->append("{}");
       return Status();
