@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -20,8 +21,27 @@ Status CopyFile(const std::string& src, const std::string& dst, mode_t mode, uin
   ::unlink(tmp.c_str());
   ASSIGN_OR_RETURN(UniqueFd out, OpenFile(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600));
   uint64_t left = size;
+  bool plain = false;  // copy_file_range refuses some cross-filesystem copies (EXDEV)
+  std::string buf;
   while (left > 0) {
-    ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, left, 0);
+    ssize_t n;
+    if (!plain) {
+      n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, left, 0);
+      if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+        plain = true;
+        buf.resize(1 << 20);
+        continue;
+      }
+    } else {
+      n = ::read(in.get(), buf.data(), std::min<uint64_t>(left, buf.size()));
+      if (n > 0) {
+        Status w = WriteAll(out.get(), std::string_view(buf.data(), static_cast<size_t>(n)), dst);
+        if (!w.ok()) {
+          ::unlink(tmp.c_str());
+          return w;
+        }
+      }
+    }
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       int err = n < 0 ? errno : EIO;

@@ -49,8 +49,11 @@ Result<std::string> AtomicSymlink(const std::string& target, const std::string& 
   return link;
 }
 
-Result<MountResult> MountImage(const std::string& ref, const std::string& dest,
-                               const MountOptions& options) {
+namespace {
+
+// One attempt: Unavailable when gc removed the tree between the pull and the lock.
+Result<MountResult> MountOnce(const std::string& ref, const std::string& dest,
+                              const MountOptions& options) {
   MountResult out;
   ASSIGN_OR_RETURN(out.pull, PullToStore(ref, options.pull));
   ASSIGN_OR_RETURN(store::Store st, store::Store::Open(options.pull.store_dir));
@@ -58,8 +61,7 @@ Result<MountResult> MountImage(const std::string& ref, const std::string& dest,
   ASSIGN_OR_RETURN(store::FileLock lock,
                    store::FileLock::Acquire(st.LockPath(m), store::FileLock::Mode::kShared));
   if (!st.HasTree(m)) {
-    return Unavailable("image " + m.ToString() +
-                       " was removed from the store while mounting; retry");
+    return Unavailable("image " + m.ToString() + " was removed from the store while mounting");
   }
   out.target = st.RootfsDir(m) + (options.subdir.empty() ? "" : "/" + options.subdir);
   struct stat s;
@@ -77,6 +79,18 @@ Result<MountResult> MountImage(const std::string& ref, const std::string& dest,
   ASSIGN_OR_RETURN(out.link, AtomicSymlink(out.target, link));
   (void)st.Touch(m);
   return out;
+}
+
+}  // namespace
+
+Result<MountResult> MountImage(const std::string& ref, const std::string& dest,
+                               const MountOptions& options) {
+  // A gc may evict the freshly pulled (not yet leased) tree before the lock is taken: pull again.
+  for (int attempt = 1;; ++attempt) {
+    auto r = MountOnce(ref, dest, options);
+    if (r.ok() || r.status().code() != Code::kUnavailable || attempt == 3) return r;
+    if (options.pull.log) options.pull.log(r.status().message() + "; pulling again");
+  }
 }
 
 }  // namespace modelcar

@@ -1,5 +1,6 @@
 #include "modelcar/store_pull.h"
 
+#include <cstdio>
 #include <optional>
 
 #include "oci/blob_sink.h"
@@ -73,6 +74,9 @@ Result<StorePullResult> PullToStore(const std::string& ref_text, const StorePull
   result.pinned = ref.Pinned(m);
   result.rootfs = st.RootfsDir(m);
 
+  // Refs first: a gc running between the commit and the end of this pull must not see the new
+  // tree as unreferenced.
+  RETURN_IF_ERROR(st.SetRef(ref.ToString(), m));
   if (!st.HasTree(m)) {
     ASSIGN_OR_RETURN(uint64_t need, store::ImageBytes(image.manifest.bytes));
     uint64_t have = store::DiskUsage(st.IngestDir(m));
@@ -101,10 +105,36 @@ Result<StorePullResult> PullToStore(const std::string& ref_text, const StorePull
     result.already_present = true;
     (void)st.Touch(m);
   }
-  RETURN_IF_ERROR(st.SetRef(ref.ToString(), m));
   if (ref.has_digest() && ref.digest() != m)
     RETURN_IF_ERROR(st.SetRef(ref.Pinned(ref.digest()), m));
   return result;
+}
+
+Result<std::string> PullToStoreForCli(const std::string& ref, const std::string& store_dir,
+                                      const std::string& policy,
+                                      const registry::RegistryOptions& registry,
+                                      bool require_digest) {
+  StorePullOptions o;
+  ASSIGN_OR_RETURN(o.policy, ParsePullPolicy(policy));
+  ASSIGN_OR_RETURN(oci::Reference parsed, oci::Reference::Parse(ref));
+  if (require_digest && !parsed.has_digest()) {
+    return FailedPrecondition(ref + " has no @sha256: digest and --require-digest is set");
+  }
+  o.store_dir = store_dir;
+  o.registry = registry;
+  o.log = [](std::string_view l) {
+    std::fprintf(stderr, "%.*s\n", static_cast<int>(l.size()), l.data());
+  };
+  ASSIGN_OR_RETURN(StorePullResult r, PullToStore(ref, o));
+  if (r.network_used) {
+    std::fprintf(stderr, "%s: fetched %llu bytes, resumed %llu bytes%s\n", r.pinned.c_str(),
+                 static_cast<unsigned long long>(r.fetched_bytes),
+                 static_cast<unsigned long long>(r.resumed_bytes),
+                 r.already_present ? " (tree already in the store)" : "");
+  } else {
+    std::fprintf(stderr, "%s: present in the store, no network used\n", r.pinned.c_str());
+  }
+  return r.pinned;
 }
 
 }  // namespace modelcar

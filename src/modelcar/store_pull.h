@@ -49,6 +49,14 @@ struct StorePullResult {
 
 Result<StorePullResult> PullToStore(const std::string& ref, const StorePullOptions& options);
 
+// The store mode of `modelcar pull`: parses `policy`, pulls with progress lines on stderr and a
+// summary line (fetched / resumed bytes, or "no network"); returns the pinned ref.
+// `require_digest` refuses refs without @sha256:.
+Result<std::string> PullToStoreForCli(const std::string& ref, const std::string& store_dir,
+                                      const std::string& policy,
+                                      const registry::RegistryOptions& registry,
+                                      bool require_digest);
+
 // Looks a ref up in the store only (no network): a digest, or a ref the store has recorded.
 // NotFound when the store does not know it.
 Result<oci::Digest> ResolveInStore(store::Store& store, const std::string& ref);

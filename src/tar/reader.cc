@@ -204,6 +204,7 @@ Status Reader::OnHeaderBlock() {
     return Status();
   }
 
+  ext_type_ = 0;
   Entry e;
   if (has_next_path_) {
     e.path = next_path_;
@@ -342,9 +343,13 @@ Status Reader::OnExtensionDone() {
 
 Status Reader::Finish() {
   if (state_ == State::kTrailing) return Status();
-  if (state_ == State::kHeader && block_.empty() && !has_next_path_ && !has_next_link_ &&
-      !has_next_size_) {
+  bool no_pending = !has_next_path_ && !has_next_link_ && !has_next_size_;
+  if (state_ == State::kHeader && block_.empty() && no_pending) {
     return Status();  // no end-of-archive marker: accepted, like GNU tar
+  }
+  if (state_ == State::kPadding && ext_type_ == 0 && no_pending) {
+    // The last entry's padding is missing too: umoci writes such layers. Nothing is lost.
+    return Status();
   }
   if (state_ == State::kData) {
     return DataLoss("tar: archive ends inside the data of " + Quote(entry_.path) + ": " +

@@ -73,7 +73,9 @@ class Reader {
 
   // Parses the next slice of the archive.
   Status Feed(std::string_view bytes);
-  // The stream ended. Fails with DataLoss if it ended inside a header or an entry's data.
+  // The stream ended. Fails with DataLoss if it ended inside a header, an extended header or an
+  // entry's data. A missing end-of-archive marker, and missing padding after the last entry's
+  // data (umoci writes layers like that), are accepted.
   Status Finish();
 
   uint64_t offset() const { return offset_; }  // bytes consumed so far
