@@ -124,7 +124,9 @@ bool SafePlain(const std::string& s) {
   return true;
 }
 
-std::string Quote(const std::string& s) { return json(s).dump(); }
+std::string Quote(const std::string& s) {
+  return json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 std::string ScalarYaml(const json& v) {
   switch (v.type()) {
@@ -212,9 +214,13 @@ Result<std::vector<json>> ParseDocuments(std::string_view text, std::string_view
     for (const YAML::Node& node : YAML::LoadAll(std::string(text))) {
       if (node.IsNull() || !node.IsDefined()) continue;
       docs.push_back(NodeToJson(node));
+      std::string utf8_check = docs.back().dump();  // type_error 316 on invalid UTF-8
+      (void)utf8_check;
     }
   } catch (const YAML::Exception& e) {
     return InvalidArgument(std::string(what) + ": malformed YAML: " + e.what());
+  } catch (const json::type_error&) {
+    return InvalidArgument(std::string(what) + ": text is not valid UTF-8");
   }
   return docs;
 }

@@ -252,6 +252,11 @@ TEST(JsonYamlTest, ScalarsFollowTheCoreSchemaAndRoundTrip) {
   ASSERT_TRUE(back.ok()) << ToYaml(tricky);
   EXPECT_EQ(*back, tricky) << ToYaml(tricky);
   EXPECT_EQ(ParseJsonOrYaml("a: [1, 2", "bad.yaml").status().code(), Code::kInvalidArgument);
+  auto bad_utf8 = ParseJsonOrYaml("name: \"bad\xff\xfe\"\n", "utf.yaml");
+  EXPECT_EQ(bad_utf8.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(bad_utf8.status().message().find("UTF-8"), std::string::npos);
+  EXPECT_EQ(ParseJsonOrYaml("{\"name\": \"bad\xff\"}", "utf.json").status().code(),
+            Code::kInvalidArgument);
 }
 
 }  // namespace

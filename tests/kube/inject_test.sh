@@ -80,7 +80,8 @@ rc=0; "$MODELCAR_BIN" inject -f model.yaml 2> err.txt > /dev/null || rc=$?
 printf 'kind: Pod\nspec: [unclosed\n' > broken.yaml
 printf '{"kind": "Pod", ' > broken.json
 printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n' > cm.yaml
-for f in broken.yaml broken.json cm.yaml missing.yaml; do
+printf 'kind: Pod\nmetadata: {name: "bad\xff"}\nspec: {containers: [{name: kserve-container}]}\n' > badutf8.yaml
+for f in broken.yaml broken.json cm.yaml missing.yaml badutf8.yaml; do
   rc=0; "$MODELCAR_BIN" inject -f $f > /dev/null 2> err.txt || rc=$?
   [ $rc = 2 ] || [ $rc = 1 ] || mc_fail "inject $f exited $rc"
   [ $rc -lt 128 ] || mc_fail "inject $f crashed"
