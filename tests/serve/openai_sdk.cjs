@@ -1,0 +1,251 @@
+// Drives `modelcar serve` with the official openai SDK (and fetch for raw HTTP cases).
+// Usage: node openai_sdk.cjs BASE_URL MODEL_NAME MAX_MODEL_LEN
+const { OpenAI } = require('openai');
+const assert = require('node:assert/strict');
+
+const [base, model, maxLenArg] = process.argv.slice(2);
+const maxLen = Number(maxLenArg);
+const client = new OpenAI({ baseURL: base + '/v1', apiKey: 'x', maxRetries: 0, timeout: 120000 });
+const msgs = [{ role: 'user', content: 'Hello! Who are you?' }];
+
+async function expectError(promise, status, re) {
+  try {
+    await promise;
+  } catch (e) {
+    assert.equal(e.status, status, `status of ${e.message}`);
+    if (re) assert.match(e.message, re);
+    return e;
+  }
+  assert.fail(`expected HTTP ${status}`);
+}
+
+const tests = {
+  async models() {
+    const page = await client.models.list();
+    assert.equal(page.data.length, 1);
+    assert.equal(page.data[0].id, model);
+    assert.equal(page.data[0].object, 'model');
+  },
+
+  async chatNonStream() {
+    const r = await client.chat.completions.create({
+      model, messages: msgs, max_tokens: 8, temperature: 0, ignore_eos: true,
+    });
+    assert.equal(r.object, 'chat.completion');
+    assert.match(r.id, /^chatcmpl-/);
+    assert.match(r.system_fingerprint, /^modelcar-[0-9.]+-[a-z0-9_]+-bf16-[0-9a-f]{12}$/);
+    assert.equal(r.choices.length, 1);
+    assert.equal(r.choices[0].message.role, 'assistant');
+    assert.equal(typeof r.choices[0].message.content, 'string');
+    assert.equal(r.choices[0].finish_reason, 'length');
+    assert.equal(r.usage.completion_tokens, 8);
+    assert.ok(r.usage.prompt_tokens > 5);
+    assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + 8);
+    // Greedy decoding is deterministic: the same request gives the same text.
+    const again = await client.chat.completions.create({
+      model, messages: msgs, max_tokens: 8, temperature: 0, ignore_eos: true,
+    });
+    assert.equal(again.choices[0].message.content, r.choices[0].message.content);
+  },
+
+  async chatStreamWithUsage() {
+    const whole = await client.chat.completions.create({
+      model, messages: msgs, max_tokens: 12, temperature: 0, ignore_eos: true,
+    });
+    const stream = await client.chat.completions.create({
+      model, messages: msgs, max_tokens: 12, temperature: 0, ignore_eos: true, stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = '', role = null, finish = null, usage = null, chunks = 0;
+    for await (const c of stream) {
+      chunks++;
+      assert.equal(c.object, 'chat.completion.chunk');
+      if (c.usage) { usage = c.usage; assert.equal(c.choices.length, 0); continue; }
+      const d = c.choices[0].delta;
+      if (d.role) role = d.role;
+      if (d.content) text += d.content;
+      if (c.choices[0].finish_reason) finish = c.choices[0].finish_reason;
+    }
+    assert.equal(role, 'assistant');
+    assert.equal(finish, 'length');
+    assert.ok(chunks >= 3);
+    assert.equal(usage.completion_tokens, 12);
+    assert.equal(usage.prompt_tokens, whole.usage.prompt_tokens);
+    assert.equal(text, whole.choices[0].message.content, 'stream and non-stream agree');
+  },
+
+  async chatNAndLogprobsAndSeed() {
+    const r = await client.chat.completions.create({
+      model, messages: msgs, max_tokens: 5, n: 2, seed: 42, temperature: 1, top_p: 0.9,
+      top_k: 50, logprobs: true, top_logprobs: 3, ignore_eos: true,
+    });
+    assert.equal(r.choices.length, 2);
+    assert.deepEqual(r.choices.map((c) => c.index), [0, 1]);
+    assert.equal(r.usage.completion_tokens, 10);
+    const lp = r.choices[0].logprobs.content;
+    assert.equal(lp.length, 5);
+    assert.equal(lp[0].top_logprobs.length, 3);
+    assert.ok(lp[0].logprob <= 0);
+    const s = await client.chat.completions.create({
+      model, messages: msgs, max_tokens: 5, n: 2, seed: 42, temperature: 1, top_p: 0.9,
+      top_k: 50, ignore_eos: true,
+    });
+    assert.equal(s.choices[0].message.content, r.choices[0].message.content, 'seeded sampling repeats');
+  },
+
+  async stopString() {
+    const base = await client.completions.create({
+      model, prompt: 'The capital of France is', max_tokens: 10, temperature: 0, ignore_eos: true,
+    });
+    const full = base.choices[0].text;
+    // Stop at a piece of the greedy output: the text ends right before it.
+    const stop = full.slice(4, 7);
+    const cut = full.indexOf(stop);
+    assert.ok(stop.length > 0 && cut >= 0);
+    const r = await client.completions.create({
+      model, prompt: 'The capital of France is', max_tokens: 10, temperature: 0, stop: [stop],
+      ignore_eos: true,
+    });
+    assert.equal(r.choices[0].text, full.slice(0, cut));
+    assert.equal(r.choices[0].finish_reason, 'stop');
+    assert.equal(r.choices[0].stop_reason, stop);
+  },
+
+  async completions() {
+    const r = await client.completions.create({
+      model, prompt: 'Once upon a time', max_tokens: 6, temperature: 0, echo: true, logprobs: 2,
+      ignore_eos: true,
+    });
+    assert.equal(r.object, 'text_completion');
+    assert.ok(r.choices[0].text.startsWith('Once upon a time'));
+    assert.equal(r.choices[0].logprobs.tokens.length, 6);
+    assert.equal(r.choices[0].logprobs.text_offset[0], 'Once upon a time'.length);
+    assert.equal(r.usage.completion_tokens, 6);
+    // Token prompts and several prompts in one request.
+    const t = await (await fetch(base + '/tokenize', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, prompt: 'Hello world' }),
+    })).json();
+    assert.deepEqual(t.tokens, [9707, 1879]);
+    assert.equal(t.count, 2);
+    assert.equal(t.max_model_len, maxLen);
+    const m = await client.completions.create({
+      model, prompt: [t.tokens, [9707]], max_tokens: 3, n: 2, ignore_eos: true,
+    });
+    assert.equal(m.choices.length, 4);
+    assert.equal(m.usage.prompt_tokens, 3);
+    assert.equal(m.usage.completion_tokens, 12);
+    const d = await (await fetch(base + '/detokenize', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, tokens: t.tokens }),
+    })).json();
+    assert.equal(d.prompt, 'Hello world');
+    // Streaming completions.
+    const stream = await client.completions.create({
+      model, prompt: 'Once upon a time', max_tokens: 6, stream: true, ignore_eos: true,
+      stream_options: { include_usage: true },
+    });
+    let usage = null, finish = null;
+    for await (const c of stream) {
+      if (c.usage) usage = c.usage;
+      else if (c.choices[0].finish_reason) finish = c.choices[0].finish_reason;
+    }
+    assert.equal(finish, 'length');
+    assert.equal(usage.completion_tokens, 6);
+  },
+
+  async tools() {
+    const tools = [{
+      type: 'function',
+      function: {
+        name: 'get_weather', description: 'Weather in a city',
+        parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+      },
+    }];
+    // The tools reach the prompt through the chat template.
+    const plain = await (await fetch(base + '/tokenize', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages: msgs }),
+    })).json();
+    const withTools = await (await fetch(base + '/tokenize', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages: msgs, tools }),
+    })).json();
+    assert.ok(withTools.count > plain.count + 20, 'tool definitions are rendered into the prompt');
+    // Random weights do not call tools; the request must still be answered in the right shape.
+    const r = await client.chat.completions.create({ model, messages: msgs, tools, max_tokens: 6 });
+    assert.ok(['stop', 'length', 'tool_calls'].includes(r.choices[0].finish_reason));
+    assert.ok(Array.isArray(r.choices[0].message.tool_calls));
+    // An assistant turn with a tool call and the tool's answer render and run.
+    const history = [
+      ...msgs,
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function',
+        function: { name: 'get_weather', arguments: '{"city": "Paris"}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: '21 C, sunny' },
+    ];
+    const r2 = await client.chat.completions.create({ model, messages: history, tools, max_tokens: 4 });
+    assert.equal(r2.choices.length, 1);
+    await expectError(client.chat.completions.create({
+      model, messages: msgs, tools, tool_choice: 'required', max_tokens: 4,
+    }), 400, /tool_choice/);
+  },
+
+  async errors() {
+    await expectError(client.chat.completions.create({ model: 'nope', messages: msgs }), 404,
+      /The model `nope` does not exist/);
+    await expectError(client.chat.completions.create({ model, messages: msgs, max_tokens: maxLen }),
+      400, /maximum context length is \d+ tokens and your request has \d+ input tokens/);
+    const long = 'hello '.repeat(maxLen + 10);
+    await expectError(client.completions.create({ model, prompt: long, max_tokens: 1 }), 400,
+      /This model's maximum context length is \d+ tokens. However, your request has \d+ input tokens/);
+    await expectError(client.chat.completions.create({ model, messages: msgs, temperature: 5 }),
+      400, /temperature/);
+    const bad = await fetch(base + '/v1/chat/completions', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"messages": [',
+    });
+    assert.equal(bad.status, 400);
+    const body = await bad.json();
+    assert.equal(body.error.type, 'BadRequestError');
+    assert.equal(body.error.code, 400);
+    assert.ok('param' in body.error);
+    assert.match(body.error.message, /Malformed JSON/);
+    const big = await fetch(base + '/v1/completions', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, prompt: 'x'.repeat(9 << 20) }),
+    });
+    assert.equal(big.status, 413);
+    const unknown = await fetch(base + '/v1/nothing');
+    assert.equal(unknown.status, 404);
+  },
+
+  async misc() {
+    const v = await (await fetch(base + '/version')).json();
+    assert.match(v.version, /^\d+\.\d+\.\d+/);
+    const h = await fetch(base + '/health');
+    assert.equal(h.status, 200);
+    assert.equal((await h.text()).length, 0);
+    const m = await (await fetch(base + '/metrics')).text();
+    for (const name of ['vllm:num_requests_running', 'vllm:num_requests_waiting',
+      'vllm:prompt_tokens_total', 'vllm:generation_tokens_total',
+      'vllm:time_to_first_token_seconds_bucket', 'vllm:inter_token_latency_seconds_bucket',
+      'vllm:e2e_request_latency_seconds_count', 'vllm:kv_cache_usage_perc']) {
+      assert.ok(m.includes(name + '{model_name="' + model + '"'), name);
+    }
+    const gen = Number(m.match(/vllm:generation_tokens_total\{[^}]*\} (\d+)/)[1]);
+    assert.ok(gen > 0, 'generation tokens were counted');
+  },
+};
+
+(async () => {
+  const only = process.env.ONLY ? process.env.ONLY.split(',') : Object.keys(tests);
+  for (const name of only) {
+    const t0 = Date.now();
+    try {
+      await tests[name]();
+      console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+    } catch (e) {
+      console.error(`FAIL ${name}: ${e.stack || e}`);
+      process.exit(1);
+    }
+  }
+})();
