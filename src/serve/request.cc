@@ -157,7 +157,9 @@ void ParseStreamOptions(const json& j, bool stream, bool* include_usage) {
 // Content may be a string, null, or an array of {"type": "text", "text": ...} parts.
 json NormalizeContent(const json& content, size_t index) {
   std::string where = "messages[" + std::to_string(index) + "].content";
-  if (content.is_null() || content.is_string()) return content;
+  // null becomes "" (templates such as Qwen3's test `'<think>' in content`).
+  if (content.is_null()) return "";
+  if (content.is_string()) return content;
   if (!content.is_array()) Fail("messages", where + " must be a string or an array of parts");
   std::string text;
   bool first = true;
