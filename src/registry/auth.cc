@@ -24,6 +24,18 @@ std::string UrlEscape(const std::string& s) {
   return out;
 }
 
+// "repository a/b, c/d" from "repository:a/b:pull,push repository:c/d:pull".
+std::string ScopeRepos(const std::string& scope) {
+  std::string out;
+  std::istringstream in(scope);
+  for (std::string s; in >> s;) {
+    size_t a = s.find(':'), b = s.rfind(':');
+    if (a == std::string::npos || b <= a) continue;
+    out += (out.empty() ? "repository " : ", ") + s.substr(a + 1, b - a - 1);
+  }
+  return out;
+}
+
 std::string BasicHeader(const Credential& c) {
   return "Basic " + Base64Encode(c.username + ":" + c.password);
 }
@@ -98,14 +110,13 @@ Status Authenticator::Authorize(const std::string& header, const std::string& sc
   if (c->scheme == "basic") {
     std::lock_guard<std::mutex> lock(mu_);
     if (!credential_ || credential_->username.empty()) {
-      return Unauthenticated("registry " + registry_ +
-                             " requires a login and there are no "
-                             "credentials for it in " +
+      return Unauthenticated("registry " + registry_ + " (" + ScopeRepos(scope) +
+                             ") requires a login and there are no credentials for it; " +
                              auth_source_);
     }
     if (sent.starts_with("Basic ")) {
-      return Unauthenticated("registry " + registry_ + " rejected the username/password from " +
-                             auth_source_);
+      return Unauthenticated("registry " + registry_ + " (" + ScopeRepos(scope) +
+                             ") rejected the username/password from " + auth_source_);
     }
     basic_ = true;
     return Status();

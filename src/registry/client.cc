@@ -45,7 +45,10 @@ Result<std::shared_ptr<RegistryClient>> RegistryClient::Create(const oci::Refere
   c->options_ = options;
   c->registry_ = ref.registry();
   std::string host = ref.ApiHost();
-  bool plain = options.plain_http || IsLocalHost(host);
+  // Local registries speak plain HTTP by default (as with docker), unless TLS options say
+  // otherwise.
+  bool tls_asked = !options.ca_file.empty() || options.insecure;
+  bool plain = options.plain_http || (IsLocalHost(host) && !tls_asked);
   c->base_url_ = (plain ? "http://" : "https://") + host;
   ASSIGN_OR_RETURN(AuthFile file, AuthFile::Load(options.authfile));
   http::ClientOptions ho;

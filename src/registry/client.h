@@ -30,10 +30,12 @@ namespace modelcar::registry {
 inline constexpr uint64_t kMaxManifestBytes = 4 << 20;
 
 struct RegistryOptions {
-  std::string authfile;     // --authfile ("" = default search)
-  std::string ca_file;      // --ca-file: extra CA bundle (PEM)
-  bool insecure = false;    // --insecure: TLS without verification
-  bool plain_http = false;  // --plain-http: http:// for any registry (default for localhost/127.*)
+  std::string authfile;   // --authfile ("" = default search)
+  std::string ca_file;    // --ca-file: extra CA bundle (PEM)
+  bool insecure = false;  // --insecure: TLS without verification
+  // --plain-http: http:// for any registry. localhost/127.* use http:// by default unless
+  // ca_file or insecure is set (then https://).
+  bool plain_http = false;
   RetryPolicy retry;
   long low_speed_time_s = 60;  // stall detection
 };
