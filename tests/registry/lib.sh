@@ -14,7 +14,7 @@ make_model() {
 
 start_proxy() {
   local port; port=$(mc_free_port)
-  /usr/bin/python3 "$HERE/fault_proxy.py" "$port" "$REGISTRY" "$@" &
+  /usr/bin/python3 "$HERE/fault_proxy.py" "$port" "$REGISTRY" "$@" 2>>"$MC_TMP/proxy.log" &
   local pid=$!
   MC_CLEANUP+=("kill $pid 2>/dev/null; wait $pid 2>/dev/null")
   PROXY=127.0.0.1:$port
