@@ -94,10 +94,9 @@ class Parser {
       const Token& t = Cur();
       if (t.type == T::kEof) {
         if (ends.size() == 0) return Status();
-        std::string list;
-        for (auto e : ends) list += (list.empty() ? "'" : " or '") + std::string(e) + "'";
-        return Error("unexpected end of template: missing " + list +
-                     " for the block opened on line " + std::to_string(open_line_));
+        std::string closer(*(ends.end() - 1));
+        return Error("unexpected end of template: missing '{% " + closer +
+                     " %}' to close the block opened on line " + std::to_string(open_line_));
       }
       if (t.type == T::kText) {
         auto s = std::make_unique<Stmt>();
