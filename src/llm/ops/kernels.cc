@@ -36,28 +36,32 @@ HWY_INLINE float ScalarW(const hwy::float16_t* p) {
 }
 
 // kO consecutive outputs (starting at o) for kR consecutive activation rows.
+#define MC_UNROLL _Pragma("GCC unroll 16")
+
+// kO consecutive outputs (starting at o) for kR consecutive activation rows. The constant-trip
+// loops are fully unrolled so the kO * kR accumulators live in registers.
 template <int kO, int kR, typename WT>
 HWY_INLINE void Tile(const WT* HWY_RESTRICT w, int64_t cols, const float* HWY_RESTRICT x,
                      int64_t xs, float* HWY_RESTRICT y, int64_t ys, int64_t o) {
   const DF df;
   const int64_t n = static_cast<int64_t>(hn::Lanes(df));
   VF acc[kO][kR];
-  for (int k = 0; k < kO; ++k) {
-    for (int r = 0; r < kR; ++r) acc[k][r] = hn::Zero(df);
+  MC_UNROLL for (int k = 0; k < kO; ++k) {
+    MC_UNROLL for (int r = 0; r < kR; ++r) acc[k][r] = hn::Zero(df);
   }
   const WT* wr[kO];
-  for (int k = 0; k < kO; ++k) wr[k] = w + (o + k) * cols;
+  MC_UNROLL for (int k = 0; k < kO; ++k) wr[k] = w + (o + k) * cols;
   int64_t i = 0;
   for (; i + n <= cols; i += n) {
     VF xv[kR];
-    for (int r = 0; r < kR; ++r) xv[r] = hn::LoadU(df, x + r * xs + i);
-    for (int k = 0; k < kO; ++k) {
+    MC_UNROLL for (int r = 0; r < kR; ++r) xv[r] = hn::LoadU(df, x + r * xs + i);
+    MC_UNROLL for (int k = 0; k < kO; ++k) {
       const VF wv = LoadW(df, wr[k] + i);
-      for (int r = 0; r < kR; ++r) acc[k][r] = hn::MulAdd(wv, xv[r], acc[k][r]);
+      MC_UNROLL for (int r = 0; r < kR; ++r) acc[k][r] = hn::MulAdd(wv, xv[r], acc[k][r]);
     }
   }
-  for (int k = 0; k < kO; ++k) {
-    for (int r = 0; r < kR; ++r) {
+  MC_UNROLL for (int k = 0; k < kO; ++k) {
+    MC_UNROLL for (int r = 0; r < kR; ++r) {
       float s = hn::GetLane(hn::SumOfLanes(df, acc[k][r]));
       for (int64_t j = i; j < cols; ++j) s += ScalarW(wr[k] + j) * x[r * xs + j];
       y[r * ys + o + k] = s;
