@@ -32,45 +32,44 @@ echo '{"architectures":["Qwen2ForCausalLM"],"model_type":"qwen2","torch_dtype":"
 bytes=$(du -sb m | cut -f1)
 cat m/* > /dev/null  # warm the page cache: every tool reads from memory
 
-now() { date +%s.%N; }
-best_modelcar=1e9 best_limit=1e9 best_umoci=1e9 best_buildah=1e9
-min() { /usr/bin/python3 -c "print(min($1, $2))"; }
+# measure VAR CMD...: runs CMD, keeps the best wall time in best_VAR and its CPU time
+# (user + sys of all children) in cpu_VAR.
+measure() {
+  local var=$1; shift
+  local out; out=$(/usr/bin/python3 -c '
+import resource, subprocess, sys, time
+t = time.time(); subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("%.3f %.3f" % (time.time() - t, r.ru_utime + r.ru_stime))' "$@")
+  local wall=${out% *} cpu=${out#* } best="best_$var"
+  if /usr/bin/python3 -c "import sys; sys.exit(0 if $wall < ${!best} else 1)"; then
+    printf -v "best_$var" %s "$wall"; printf -v "cpu_$var" %s "$cpu"
+  fi
+}
+best_limit=1e9 best_modelcar=1e9 best_umoci=1e9 best_buildah=1e9
+printf 'FROM scratch\nCOPY . /models/\n' > Containerfile
+export MC
 
 for run in $(seq 1 "$runs"); do
   rm -rf out lim U && mkdir lim
-  t0=$(now)
-  ls m/*.safetensors m/config.json | xargs -P2 -I{} sh -c 'tee "lim/$(basename {})" < {} | openssl dgst -sha256 > /dev/null'
-  sync -f lim
-  t1=$(now); best_limit=$(min "$best_limit" "$t1 - $t0")
-
-  t0=$(now)
-  "$MC" build m --layout out --base none > /dev/null 2>&1
-  t1=$(now); best_modelcar=$(min "$best_modelcar" "$t1 - $t0")
-
-  t0=$(now)
-  umoci init --layout U && umoci new --image U:t
-  for f in m/*; do umoci insert --image U:t "$f" "/models/$(basename "$f")" > /dev/null; done
-  sync -f U
-  t1=$(now); best_umoci=$(min "$best_umoci" "$t1 - $t0")
-
+  measure limit sh -c 'ls m/* | xargs -P2 -I{} sh -c '"'"'tee "lim/$(basename {})" < {} | openssl dgst -sha256'"'"' && sync -f lim'
+  measure modelcar sh -c '"$MC" build m --layout out --base none'
+  measure umoci sh -c 'umoci init --layout U && umoci new --image U:t &&
+    for f in m/*; do umoci insert --image U:t "$f" "/models/$(basename "$f")" || exit 1; done && sync -f U'
   "${B[@]}" rmi -a -f > /dev/null 2>&1 || true
-  printf 'FROM scratch\nCOPY . /models/\n' > Containerfile
-  t0=$(now)
-  "${B[@]}" bud -q --format oci -f Containerfile -t bench m > /dev/null 2>&1
-  sync -f "$work/broot"
-  t1=$(now); best_buildah=$(min "$best_buildah" "$t1 - $t0")
-  echo "run $run: limit ${best_limit}s modelcar ${best_modelcar}s umoci ${best_umoci}s buildah ${best_buildah}s (best so far)" >&2
+  measure buildah sh -c "${B[*]} bud -q --format oci -f Containerfile -t bench m && sync -f $work/broot"
+  echo "run $run (best so far): limit ${best_limit}s modelcar ${best_modelcar}s umoci ${best_umoci}s buildah ${best_buildah}s" >&2
 done
 
-row() {  # name seconds
+row() {  # name wall cpu
   /usr/bin/python3 -c "
-b=$bytes; t=$2; m=$best_modelcar
-print('| %-34s | %7.2f s | %7.0f MB/s | %5.2f× modelcar |' % ('$1', t, b/t/1e6, t/m))"
+b=$bytes; t=$2; c=$3; m=$best_modelcar; mc=$cpu_modelcar
+print('| %-36s | %7.2f s | %7.0f MB/s | %5.2fx | %6.2f s | %5.2fx |' % ('$1', t, b/t/1e6, t/m, c, c/mc))"
 }
 echo "model: $bytes bytes, $gib GiB; best of $runs runs; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "| tool | time | throughput | ratio |"
-echo "| --- | --- | --- | --- |"
-row "limit (tee + openssl dgst, sync)" "$best_limit"
-row "modelcar build --layout --base none" "$best_modelcar"
-row "umoci insert (one per file)" "$best_umoci"
-row "buildah bud (FROM scratch + COPY)" "$best_buildah"
+echo "| tool | wall | throughput | wall / modelcar | CPU (user+sys) | CPU / modelcar |"
+echo "| --- | --- | --- | --- | --- | --- |"
+row "limit (tee + openssl dgst, sync)" "$best_limit" "$cpu_limit"
+row "modelcar build --layout --base none" "$best_modelcar" "$cpu_modelcar"
+row "umoci insert (one per file)" "$best_umoci" "$cpu_umoci"
+row "buildah bud (FROM scratch + COPY)" "$best_buildah" "$cpu_buildah"

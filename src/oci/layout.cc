@@ -12,6 +12,7 @@
 
 #include "base/file.h"
 #include "oci/media_types.h"
+#include "oci/parallel_hash.h"
 #include "oci/reference.h"
 
 namespace modelcar::oci {
@@ -30,6 +31,9 @@ std::string RandomSuffix() {
   return s;
 }
 
+// Writes of at least this size hash on a second thread while the data is written.
+constexpr size_t kParallelHashMin = 1 << 20;
+
 class FileBlobWriter : public BlobWriter {
  public:
   FileBlobWriter(std::string blob_dir, std::string tmp, UniqueFd fd)
@@ -39,9 +43,15 @@ class FileBlobWriter : public BlobWriter {
   }
 
   Status Write(std::string_view data) override {
-    hash_.Update(data);
     size_ += data.size();
-    return WriteAll(fd_.get(), data, tmp_);
+    if (data.size() < kParallelHashMin) {
+      hash_.Update(data);
+      return WriteAll(fd_.get(), data, tmp_);
+    }
+    hash_.Begin(data);  // hashed on a helper thread while this one writes
+    Status st = WriteAll(fd_.get(), data, tmp_);
+    hash_.End();
+    return st;
   }
   uint64_t size() const override { return size_; }
 
@@ -65,7 +75,7 @@ class FileBlobWriter : public BlobWriter {
   const std::string blob_dir_;
   const std::string tmp_;
   UniqueFd fd_;
-  Sha256 hash_;
+  ParallelSha256 hash_;
   uint64_t size_ = 0;
   bool committed_ = false;
 };
