@@ -20,6 +20,7 @@ void PutOctal(char* field, size_t width, uint64_t v) {
 }
 
 void PutString(char* field, size_t width, std::string_view s) {
+  if (s.empty()) return;  // data() may be null
   std::memcpy(field, s.data(), std::min(width, s.size()));
 }
 
