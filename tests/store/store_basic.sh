@@ -12,7 +12,7 @@ head -c 20000000 /dev/urandom > "$MC_TMP/model/model.safetensors"
 echo '{"model_type":"qwen2"}' > "$MC_TMP/model/config.json"
 echo hi > "$MC_TMP/model/sub/note.txt"
 $B build "$MC_TMP/model" --layout "$MC_TMP/layout:v1" > /dev/null
-skopeo copy -q --dest-tls-verify=false "oci:$MC_TMP/layout:v1" "docker://$REGISTRY/m:v1"
+skopeo copy -q --preserve-digests --dest-tls-verify=false "oci:$MC_TMP/layout:v1" "docker://$REGISTRY/m:v1"
 
 # pull prints the pinned ref; the files are there, read-only.
 pinned=$($B pull "$REGISTRY/m:v1" --store "$S" 2>"$MC_TMP/err")
