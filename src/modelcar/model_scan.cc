@@ -143,7 +143,8 @@ Result<ModelScan> ScanModelDir(const std::string& dir, const ScanOptions& option
   ModelScan scan;
   scan.root = r.get();
   Walker w{options, scan.root, {}, &scan};
-  RETURN_IF_ERROR(w.WalkDir(scan.root, ""));
+  if (Status st = w.WalkDir(scan.root, ""); !st.ok())
+    return st.WithContext("model directory " + dir);
   if (scan.files.empty()) {
     return InvalidArgument("model directory " + dir + " holds no files");
   }
