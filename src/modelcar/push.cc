@@ -21,10 +21,28 @@ Result<SendResult> PushLayout(const std::string& layout_spec, const std::string&
   return result;
 }
 
+Status UseRegistryBase(BuildOptions* build, const RemoteOptions& options,
+                       std::unique_ptr<oci::ImageSource>* holder) {
+  std::string base = build->base;
+  if (base == "busybox" || base == "none" || base == "source" || base.starts_with("layout:")) {
+    return Status();
+  }
+  if (base.starts_with("docker://")) base = base.substr(9);
+  RemoteOptions o = options;
+  ASSIGN_OR_RETURN(Remote r, OpenRemote(base, o));
+  *holder = std::make_unique<registry::RegistrySource>(r.client, r.ref.repository());
+  build->base = "source";
+  build->base_source = holder->get();
+  build->base_ref = r.ref.Identifier();
+  return Status();
+}
+
 Result<SendResult> BuildAndPush(BuildOptions build, const std::string& ref,
                                 const RemoteOptions& options, BuildProgress* progress) {
   ASSIGN_OR_RETURN(Remote dst, OpenRemote(ref, options));
   build.tag = dst.ref.tag().empty() && !dst.ref.has_digest() ? "latest" : dst.ref.tag();
+  std::unique_ptr<oci::ImageSource> base_holder;
+  RETURN_IF_ERROR(UseRegistryBase(&build, options, &base_holder));
   registry::RegistrySink sink(dst.client, dst.ref.repository());
   ASSIGN_OR_RETURN(BuildResult r, BuildImage(build, sink, progress));
   RETURN_IF_ERROR(sink.Finish());

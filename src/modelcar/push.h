@@ -17,9 +17,16 @@ namespace modelcar {
 Result<SendResult> PushLayout(const std::string& layout_spec, const std::string& ref,
                               const RemoteOptions& options);
 
+// When build->base names a registry image ("REF" or "docker://REF"; anything but busybox, none
+// and layout:...), opens it as the build's base: sets base = "source", base_source (kept alive
+// by *holder) and base_ref. Other bases are left alone.
+Status UseRegistryBase(BuildOptions* build, const RemoteOptions& options,
+                       std::unique_ptr<oci::ImageSource>* holder);
+
 // Builds `build` straight into the registry (no local copy of the image): each layer is streamed
-// as one upload while it is produced. `build.tag` is replaced by the reference's tag (pushed by
-// digest when the reference has only a digest, which must then match).
+// as one upload while it is produced. A registry --base is handled (UseRegistryBase). `build.tag`
+// is replaced by the reference's tag (pushed by digest when the reference has only a digest, which
+// must then match).
 Result<SendResult> BuildAndPush(BuildOptions build, const std::string& ref,
                                 const RemoteOptions& options, BuildProgress* progress = nullptr);
 
