@@ -114,13 +114,16 @@ http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest&
   http::ServerResponse resp;
   resp.status = 200;
   if (r->stream) {
-    resp.content_type = "text/event-stream; charset=utf-8";
+    // Exactly "text/event-stream": cpp-httplib never gzips it (a compressor would hold chunks).
+    resp.content_type = "text/event-stream";
     resp.headers.emplace_back("Cache-Control", "no-cache");
     resp.stream = [r, meta, prompt_tokens, session](http::StreamSink& sink) {
       StreamChat(*r, meta, prompt_tokens, *session, sink);
     };
   } else {
-    resp.content_type = "application/json";
+    // Not plain "application/json", which cpp-httplib gzips for clients that accept it: the
+    // compressor would swallow the heartbeat spaces that detect a client gone away.
+    resp.content_type = "application/json; charset=utf-8";
     resp.stream = [r, meta, prompt_tokens, session](http::StreamSink& sink) {
       WholeChat(*r, meta, prompt_tokens, *session, sink);
     };

@@ -14,10 +14,12 @@ grep -q "ready in" "$SERVE_LOG" || mc_fail "no start-to-ready line in the log"
 serve_node "$MODELCAR_SRC/tests/serve/openai_sdk.cjs" "$SERVE_URL" tiny-qwen 512
 
 # Raw SSE framing: every event is "data: <json>\n\n", the last one "data: [DONE]\n\n".
-curl -sN "$SERVE_URL/v1/chat/completions" -H 'Content-Type: application/json' \
+# A client accepting gzip (as node's fetch does) must still get plain, unbuffered SSE.
+curl -sN "$SERVE_URL/v1/chat/completions" -H 'Content-Type: application/json' -H 'Accept-Encoding: gzip, deflate, br' \
   -d '{"model":"tiny-qwen","messages":[{"role":"user","content":"hi"}],"max_tokens":5,"stream":true,"ignore_eos":true}' \
   -D "$MC_TMP/sse.headers" -o "$MC_TMP/sse.body"
-grep -qi '^content-type: text/event-stream' "$MC_TMP/sse.headers" || mc_fail "SSE content type"
+grep -qi '^content-type: text/event-stream.$' "$MC_TMP/sse.headers" || mc_fail "SSE content type"
+grep -qi '^content-encoding' "$MC_TMP/sse.headers" && mc_fail "SSE must not be compressed"
 /usr/bin/python3 - "$MC_TMP/sse.body" <<'PY'
 import json, sys
 raw = open(sys.argv[1], 'rb').read().decode()
