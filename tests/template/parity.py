@@ -101,6 +101,7 @@ class Runner:
         self.tmp = tempfile.mkdtemp(prefix="modelcar-template-")
         self.n = 0
         self.failures = []
+        self.raised = {}  # config prefix -> cases where jinja2 raised (modelcar must fail too)
 
     def case(self, name, config, messages, tools=None, add_gen=True, kwargs=None):
         self.n += 1
@@ -128,6 +129,8 @@ class Runner:
             want, want_err = None, "%s: %s" % (type(e).__name__, e)
         p = subprocess.run(args, capture_output=True)
         if want_err is not None:
+            prefix = name.split("/")[0] + "/" + name.split("/")[1] if name.startswith(("snippet", "random")) else name.split("/")[0]
+            self.raised[prefix] = self.raised.get(prefix, 0) + 1
             if p.returncode == 0:
                 self.failures.append((name, "jinja2 raised %s but modelcar printed %r" %
                                       (want_err, p.stdout[:300])))
@@ -156,6 +159,12 @@ def template_cases(r, npm):
     with open(os.path.join(HERE, "fixtures/llama3.1_template.jinja"), encoding="utf-8") as f:
         llama31["chat_template"] = f.read()
     configs = {"qwen3": qwen3, "qwen2.5": qwen25, "llama3": llama3, "llama3.1": llama31}
+    # More template styles seen in the wild (exercise alternation checks, macros, namespaces).
+    for style in ("mistral_style", "gemma_style", "deepseek_r1_style", "hermes_style"):
+        cfg = {"bos_token": "<s>", "eos_token": "</s>"}
+        with open(os.path.join(HERE, "fixtures/%s.jinja" % style), encoding="utf-8") as f:
+            cfg["chat_template"] = f.read()
+        configs[style] = cfg
     for cname, cfg in configs.items():
         for conv_name, msgs in convs.items():
             for add_gen in (True, False):
@@ -230,7 +239,9 @@ SNIPPETS = [
     ("attr_access", "{{ d.a.b }} {{ d['a']['b'] }} {{ d.a['b'] }} {{ l[0].x }} {{ l.0.x }} {{ d.missing }}|{{ d.missing is defined }} {{ n.x is defined }}", {"d": {"a": {"b": "deep"}}, "l": [{"x": 1}], "n": None}),
     ("strings", "{{ 'single' }} {{ \"double\" }} {{ 'esc\\'aped' }} {{ 'a' 'b' }} {{ '\\u00e9\\x41\\t|' }} {{ 'tab\\there' }} {{ 'back\\\\slash' }}", {}),
     ("dict_literal", "{% set d = {'a': 1, 'b': [1, 2], 'c': {'d': none}} %}{{ d }} {{ d.c }} {{ d|length }}", {}),
-    ("ops_precedence", "{{ 1 + 2 ~ 3 * 2 }} {{ -2 ** 2 }} {{ not 1 == 2 }} {{ 2 * 3 ** 2 }} {{ [1, 2]|length - 1 }} {{ 10 - 2 - 3 }} {{ 2 ** 3 ** 2 }} {{ 'a' ~ 1 + 2 }}", {}),
+    ("ops_precedence", "{{ 1 ~ 2 * 3 }} {{ -2 ** 2 }} {{ not 1 == 2 }} {{ 2 * 3 ** 2 }} {{ [1, 2]|length - 1 }} {{ 10 - 2 - 3 }} {{ 2 ** 3 ** 2 }} {{ 'a' ~ (1 + 2) }} {{ -(x|default(3)) }}", {}),
+    ("errors_neg_undefined", "{{ -x|default(3) }}", {}),
+    ("errors_precedence", "{{ 'a' ~ 1 + 2 }}", {}),
     ("messages_iter", "{% for m in messages %}{{ loop.index }}:{{ m.role }}:{{ m['content'] }}|{% endfor %}{{ messages|length }}{{ messages[-1].content }}", {}),
     ("generation_tag", "{% for m in messages %}{% generation %}{{ m.content }}{% endgeneration %}{% endfor %}", {}),
     ("unicode_case", "{{ 'ÉCOLE ÀÉ'|lower }} {{ 'straße ǆ'|upper }} {{ 'émile zola'|title }} {{ 'ǉubljana'|capitalize }}", {}),
@@ -309,7 +320,8 @@ def main():
     random_cases(r, npm)
     for name, msg in r.failures:
         print("FAIL %s: %s\n" % (name, msg))
-    print("%d cases, %d failures" % (r.n, len(r.failures)))
+    print("%d cases, %d failures; cases where jinja2 raised (modelcar failed too): %s" %
+          (r.n, len(r.failures), json.dumps(r.raised, sort_keys=True)))
     subprocess.run(["rm", "-rf", r.tmp])
     sys.exit(1 if r.failures else 0)
 
