@@ -171,6 +171,38 @@ TEST(QwenTokenizerTest, StreamDecoderEqualsDecodeOnRandomIds) {
   }
 }
 
+TEST(QwenTokenizerTest, RandomBytesEncodeOrFailCleanly) {
+  REQUIRE_QWEN();
+  const Tokenizer& t = Qwen();
+  std::mt19937 rng(3);
+  const std::string pieces[] = {
+      "<|im_end|>", "<|im_", "\xF0\x9F\x98", "\xCC\x81", "\r\n", "  ", "'s", "a", "1"};
+  int valid = 0;
+  for (int round = 0; round < 500; ++round) {
+    std::string s;
+    int n = static_cast<int>(rng() % 64);
+    for (int k = 0; k < n; ++k) {
+      if (rng() % 3 == 0) {
+        s += pieces[rng() % std::size(pieces)];
+      } else {
+        // Mostly printable ASCII, sometimes any byte (then often invalid UTF-8).
+        s.push_back(static_cast<char>(rng() % 16 == 0 ? rng() % 256 : 0x20 + rng() % 95));
+      }
+    }
+    auto ids = t.Encode(s);
+    if (!ValidateUtf8(s).ok()) {
+      EXPECT_FALSE(ids.ok());
+      continue;
+    }
+    ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+    ++valid;
+    // Decoding and encoding again gives the same ids (the text comes back normalized).
+    for (int32_t id : *ids) EXPECT_TRUE(id >= 0 && id < t.vocab_size());
+    EXPECT_EQ(*t.Encode(t.Decode(*ids)), *ids) << "round " << round;
+  }
+  EXPECT_GT(valid, 100);
+}
+
 TEST(QwenTokenizerTest, ConcurrentEncodeIsConsistent) {
   REQUIRE_QWEN();
   const Tokenizer& t = Qwen();
