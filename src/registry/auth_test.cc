@@ -1,0 +1,102 @@
+#include "registry/auth.h"
+
+#include <gtest/gtest.h>
+
+#include "registry/auth_file.h"
+#include "registry/base64.h"
+#include "registry/retry.h"
+
+namespace modelcar::registry {
+namespace {
+
+TEST(Base64Test, RoundTrip) {
+  for (std::string s : {"", "a", "ab", "abc", "user:p@ss:word"}) {
+    auto d = Base64Decode(Base64Encode(s));
+    ASSERT_TRUE(d.has_value()) << s;
+    EXPECT_EQ(*d, s);
+  }
+  EXPECT_FALSE(Base64Decode("abc").has_value());
+}
+
+TEST(ChallengeTest, ParsesBearerWithQuotedCommas) {
+  auto c = ParseChallenge(
+      R"(Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push")");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->scheme, "bearer");
+  EXPECT_EQ(c->params["realm"], "https://auth.example.com/token");
+  EXPECT_EQ(c->params["service"], "registry.example.com");
+  EXPECT_EQ(c->params["scope"], "repository:a/b:pull,push");
+  auto b = ParseChallenge(R"(Basic realm="r")");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->scheme, "basic");
+}
+
+TEST(AuthFileTest, DockerAndKubernetesForms) {
+  std::string json = R"({"auths": {
+      "https://index.docker.io/v1/": {"auth": ")" +
+                     Base64Encode("u1:p1") + R"("},
+      "ghcr.io": {"username": "u2", "password": "p2"},
+      "https://Reg.Example.com:5000/v2/": {"identitytoken": "tok"}},
+    "credsStore": "desktop"})";
+  auto f = AuthFile::Parse(json, "/x/config.json");
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  auto d = f->Lookup("docker.io");
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->username, "u1");
+  EXPECT_EQ(d->password, "p1");
+  EXPECT_EQ(f->Lookup("ghcr.io")->password, "p2");
+  EXPECT_EQ(f->Lookup("reg.example.com:5000")->identity_token, "tok");
+  EXPECT_FALSE(f->Lookup("quay.io").has_value());
+  EXPECT_EQ(f->path(), "/x/config.json");
+}
+
+TEST(AuthFileTest, BadFileNamesPathNotSecret) {
+  auto f = AuthFile::Parse(R"({"auths": {"h": {"auth": "bm9jb2xvbg=="}}})", "/p/c.json");
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("/p/c.json"), std::string::npos);
+  EXPECT_EQ(f.status().message().find("bm9jb2xvbg"), std::string::npos);
+  EXPECT_FALSE(AuthFile::Parse("[1]", "/p").ok());
+  EXPECT_FALSE(AuthFile::Load("/nonexistent/modelcar/auth.json").ok());
+}
+
+TEST(AuthFileTest, NormalizeKeys) {
+  EXPECT_EQ(NormalizeRegistryKey("https://index.docker.io/v1/"), "docker.io");
+  EXPECT_EQ(NormalizeRegistryKey("registry-1.docker.io"), "docker.io");
+  EXPECT_EQ(NormalizeRegistryKey("http://127.0.0.1:5000"), "127.0.0.1:5000");
+}
+
+TEST(RetryTest, PolicyAndRetryAfter) {
+  EXPECT_TRUE(IsRetryableHttp(503));
+  EXPECT_TRUE(IsRetryableHttp(429));
+  EXPECT_TRUE(IsRetryableHttp(408));
+  EXPECT_FALSE(IsRetryableHttp(501));
+  EXPECT_FALSE(IsRetryableHttp(404));
+  EXPECT_EQ(ParseRetryAfter("3"), std::chrono::milliseconds(3000));
+  EXPECT_FALSE(ParseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT").has_value());
+  RetryPolicy p;
+  for (int a = 1; a < 30; ++a) {
+    auto d = BackoffDelay(p, a, std::nullopt);
+    EXPECT_LE(d, p.max_delay);
+    EXPECT_GE(d.count(), 0);
+  }
+  EXPECT_EQ(BackoffDelay(p, 1, std::chrono::milliseconds(1500)), std::chrono::milliseconds(1500));
+  int calls = 0;
+  RetryPolicy fast{.max_attempts = 3,
+                   .base_delay = std::chrono::milliseconds(1),
+                   .max_delay = std::chrono::milliseconds(2)};
+  Status s = WithRetries(fast, [&](auto*) {
+    ++calls;
+    return Unavailable("down");
+  });
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(s.code(), Code::kUnavailable);
+  calls = 0;
+  s = WithRetries(fast, [&](auto*) {
+    ++calls;
+    return NotFound("gone");
+  });
+  EXPECT_EQ(calls, 1);
+}
+
+}  // namespace
+}  // namespace modelcar::registry
