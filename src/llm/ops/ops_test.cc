@@ -156,11 +156,14 @@ TEST(OpsTest, RopeRotatesHalves) {
 }
 
 TEST(ThreadPoolTest, RunsEveryIndexOnce) {
-  ThreadPool pool(2);
-  for (int round = 0; round < 200; ++round) {
-    std::vector<std::atomic<int>> hits(37);
-    pool.ParallelFor(37, [&](int i) { hits[i].fetch_add(1); });
-    for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+  for (int threads : {1, 2, 4}) {  // 4 oversubscribes 2 cores: late joiners are common
+    ThreadPool pool(threads);
+    for (int round = 0; round < 2000; ++round) {
+      const int n = 1 + round % 37;
+      std::vector<std::atomic<int>> hits(n);
+      pool.ParallelFor(n, [&](int i) { hits[i].fetch_add(1); });
+      for (auto& h : hits) ASSERT_EQ(h.load(), 1) << threads << " " << round;
+    }
   }
 }
 

@@ -5,6 +5,9 @@
 namespace modelcar::llm {
 namespace {
 constexpr int kSpin = 4000;
+constexpr uint64_t kActiveMask = 0xffff;
+constexpr uint64_t kClosed = uint64_t{1} << 16;
+constexpr int kJobShift = 17;
 inline void Pause() { _mm_pause(); }
 }  // namespace
 
@@ -43,8 +46,16 @@ void ThreadPool::WorkerLoop() {
     }
     seen = g;
     if (stop_.load(std::memory_order_acquire)) return;
-    Drain();
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    // Join job g unless the caller has closed it (or moved on to a later job).
+    uint64_t st = state_.load(std::memory_order_acquire);
+    const uint64_t job = g & ((uint64_t{1} << (64 - kJobShift)) - 1);
+    while ((st >> kJobShift) == job && !(st & kClosed)) {
+      if (state_.compare_exchange_weak(st, st + 1, std::memory_order_acq_rel)) {
+        Drain();
+        state_.fetch_sub(1, std::memory_order_acq_rel);
+        break;
+      }
+    }
   }
 }
 
@@ -57,11 +68,14 @@ void ThreadPool::ParallelFor(int n, const std::function<void(int)>& fn) {
   fn_ = &fn;
   n_ = n;
   next_.store(0, std::memory_order_relaxed);
-  pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
+  const uint64_t g = generation_.load(std::memory_order_relaxed) + 1;
+  state_.store((g & ((uint64_t{1} << (64 - kJobShift)) - 1)) << kJobShift,
+               std::memory_order_release);
+  generation_.store(g, std::memory_order_release);
   generation_.notify_all();
   Drain();
-  for (int s = 0; pending_.load(std::memory_order_acquire) != 0; ++s) {
+  state_.fetch_or(kClosed, std::memory_order_acq_rel);
+  for (int s = 0; (state_.load(std::memory_order_acquire) & kActiveMask) != 0; ++s) {
     if (s < kSpin) {
       Pause();
     } else {

@@ -3,7 +3,9 @@
 //
 // Workers spin briefly (~20 us) after a job and then sleep on a futex (std::atomic::wait), so
 // back-to-back kernels in one forward pass do not pay a wake-up each, and an idle engine costs
-// no CPU.
+// no CPU. Work is claimed dynamically, and a worker that has not joined a job by the time the
+// caller has run out of work is not waited for (on a loaded machine a descheduled worker then
+// costs nothing): the caller waits only for workers inside the job.
 //
 // Thread safety: ParallelFor is called by one thread at a time (not reentrant; fn must not
 // call ParallelFor). fn runs concurrently on several threads.
@@ -36,7 +38,8 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> next_{0};
-  std::atomic<int> pending_{0};
+  // Job state: bits 0-15 workers inside the job, bit 16 closed (no more joins), 17+ job number.
+  std::atomic<uint64_t> state_{0};
   std::atomic<bool> stop_{false};
   const std::function<void(int)>* fn_ = nullptr;
   int n_ = 0;
