@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <ctime>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -40,14 +41,24 @@ Result<std::unique_ptr<ModelContext>> ModelContext::Load(const ModelOptions& o) 
   c->created_ = static_cast<int64_t>(std::time(nullptr));
 
   // The tokenizer (an 11 MB JSON for Qwen) loads while the weights are mapped.
-  auto tok = std::async(std::launch::async, [&] { return llm::Tokenizer::FromDir(o.model_dir); });
+  using Clock = std::chrono::steady_clock;
+  auto secs = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  const auto t0 = Clock::now();
+  auto tok = std::async(std::launch::async, [&] {
+    auto t = llm::Tokenizer::FromDir(o.model_dir);
+    c->tokenizer_s_ = secs(Clock::now() - t0);
+    return t;
+  });
   auto model = llm::LoadModel(o.model_dir);
+  c->weights_s_ = secs(Clock::now() - t0);
   auto tokenizer = tok.get();
   if (!model.ok()) return model.status();
   if (!tokenizer.ok()) return tokenizer.status();
   c->model_ = std::move(*model);
   c->tokenizer_ = std::make_unique<llm::Tokenizer>(std::move(*tokenizer));
+  const auto t1 = Clock::now();
   auto formatter = ChatFormatter::Load(o.model_dir);
+  c->template_s_ = secs(Clock::now() - t1);
   if (formatter.ok()) {
     c->formatter_.emplace(std::move(*formatter));
   } else {

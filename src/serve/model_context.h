@@ -52,6 +52,11 @@ class ModelContext {
   int max_model_len() const { return max_model_len_; }
   int64_t created() const { return created_; }
   const std::vector<int32_t>& eos_token_ids() const { return eos_; }
+  // Seconds spent in Load(): weights (mmap + validation), tokenizer (in parallel with the
+  // weights), chat template.
+  double weights_seconds() const { return weights_s_; }
+  double tokenizer_seconds() const { return tokenizer_s_; }
+  double template_seconds() const { return template_s_; }
 
   // NotFound with vLLM's message unless `model` is empty or the served name.
   Status CheckModel(const std::string& model) const;
@@ -81,6 +86,7 @@ class ModelContext {
   std::string served_name_, model_dir_, fingerprint_;
   int max_model_len_ = 0;
   int64_t created_ = 0;
+  double weights_s_ = 0, tokenizer_s_ = 0, template_s_ = 0;
   std::vector<int32_t> eos_;
 };
 

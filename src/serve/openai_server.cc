@@ -131,12 +131,14 @@ Status RunServe(const ServeOptions& o) {
   state.model = ctx->get();
   state.Touch();
   auto secs = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
-  char line[256];
+  char line[512];
   std::snprintf(line, sizeof(line),
-                "ready in %.3f s from start (model load %.3f s): %s, max_model_len %d, "
-                "fingerprint %s",
-                secs(t_ready - t0), secs(t_ready - t_load), (*ctx)->served_name().c_str(),
-                (*ctx)->max_model_len(), (*ctx)->fingerprint().c_str());
+                "ready in %.3f s from start (load %.3f s: weights %.3f s, tokenizer %.3f s in "
+                "parallel, chat template %.3f s): %s, max_model_len %d, fingerprint %s",
+                secs(t_ready - t0), secs(t_ready - t_load), (*ctx)->weights_seconds(),
+                (*ctx)->tokenizer_seconds(), (*ctx)->template_seconds(),
+                (*ctx)->served_name().c_str(), (*ctx)->max_model_len(),
+                (*ctx)->fingerprint().c_str());
   log(line);
 
   std::atomic<bool> idle_exit{false}, done{false};
