@@ -28,9 +28,8 @@ curl -sf -o /dev/null "$SERVE_URL/health" || mc_fail "/health needs no key"
 for i in $(seq 1 6); do
   curl -s -o "$MC_TMP/burst.$i" -w '%{http_code}\n' -H 'Authorization: Bearer sekret' \
     -H 'Content-Type: application/json' "$SERVE_URL/v1/completions" \
-    -d '{"prompt":"hi","max_tokens":200,"ignore_eos":true}' >"$MC_TMP/burst.$i.code" &
+    -d '{"prompt":"hi","max_tokens":100,"ignore_eos":true,"temperature":0}' >"$MC_TMP/burst.$i.code" &
 done
-wait_ok=0
 for i in $(seq 1 6); do
   while [ ! -s "$MC_TMP/burst.$i.code" ]; do sleep 0.1; done
 done
