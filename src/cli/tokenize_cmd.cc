@@ -20,10 +20,15 @@ struct Flags {
   bool decode = false;
   bool no_special = false;
   bool skip_special = false;
+  CLI::Option* text_opt = nullptr;
+  CLI::Option* file_opt = nullptr;
 };
 
 modelcar::Status Run(const Flags& f) {
   using modelcar::InvalidArgument;
+  if (f.text_opt->count() == 0 && f.file_opt->count() == 0) {
+    return InvalidArgument("give the input with --text or --file");
+  }
   std::string input = f.text;
   if (!f.file.empty()) {
     ASSIGN_OR_RETURN(input, modelcar::ReadFile(f.file));
@@ -61,8 +66,9 @@ const modelcar::cli::CommandRegistration kTokenize{
     [](CLI::App& app) -> modelcar::cli::Runner {
       auto f = std::make_shared<Flags>();
       app.add_option("model_dir", f->dir, "Directory with tokenizer.json")->required();
-      auto* text = app.add_option("--text", f->text, "Text to tokenize (or ids to decode)");
-      app.add_option("--file", f->file, "File holding the text (or the JSON ids)")->excludes(text);
+      f->text_opt = app.add_option("--text", f->text, "Text to tokenize (or ids to decode)");
+      f->file_opt = app.add_option("--file", f->file, "File holding the text (or the JSON ids)")
+                        ->excludes(f->text_opt);
       app.add_flag("--decode", f->decode, "Read a JSON array of ids and print their text");
       app.add_flag("--no-special", f->no_special,
                    "Tokenize special tokens written in the text as plain text");

@@ -17,7 +17,7 @@ for seed in 1 2 3; do
   js random "$seed" 30000 "$MC_TMP/random$seed.txt"
   inputs+=("$MC_TMP/random$seed.txt")
 done
-js random 99 300000 "$MC_TMP/random_long.txt"
+js random 99 100000 "$MC_TMP/random_long.txt"
 inputs+=("$MC_TMP/random_long.txt")
 
 check_package() {  # name models_dir npm_package
@@ -85,4 +85,7 @@ mc_expect_fail "$MODELCAR_BIN" tokenize "$qwen" --file "$MC_TMP/invalid.txt"
 mc_expect_fail "$MODELCAR_BIN" tokenize "$qwen" --decode --text '[1, 99999999]'
 [[ $MC_ERR == *"99999999"* ]] || mc_fail "bad id: $MC_ERR"
 mc_expect_fail "$MODELCAR_BIN" tokenize "$qwen" --decode --text 'nope'
+mc_expect_fail "$MODELCAR_BIN" tokenize "$qwen"
+[[ $MC_ERR == *"--text or --file"* ]] || mc_fail "no input: $MC_ERR"
+[ "$("$MODELCAR_BIN" tokenize "$qwen" --text '')" = "[]" ] || mc_fail "empty text"
 echo "PASS"
