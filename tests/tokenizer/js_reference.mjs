@@ -43,7 +43,8 @@ if (mode === 'encode') {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   // Ranges assigned since Unicode 13 (stable in utf8proc's and Node's tables). U+0085 and
-  // U+FEFF are left out on purpose: JS's \s differs from Oniguruma's there (see README.md).
+  // U+FEFF are left out on purpose: JS's \s differs from Oniguruma's (HF tokenizers') there
+  // (see src/llm/tokenizer/pretokenize.h).
   const ranges = [
     [0x20, 0x7e, 30], [0x0a, 0x0a, 3], [0x09, 0x09, 1], [0x0d, 0x0d, 1], [0xa0, 0xff, 3],
     [0x100, 0x24f, 3], [0x300, 0x36f, 2], [0x370, 0x3ff, 2], [0x400, 0x4ff, 3], [0x5d0, 0x5ea, 1],

