@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -166,7 +167,9 @@ class Builder {
       RETURN_IF_ERROR(tw.Add({d.empty() ? prefix_ : prefix_ + "/" + d, WriteType::kDirectory, 0,
                               o_.dir_mode, o_.uid, o_.gid, o_.created, ""}));
     }
-    std::vector<char> buf(kReadChunk);
+    // Two buffers: the next chunk is read on a helper thread while this one is hashed and
+    // written (the BlobWriter may itself hash on another thread).
+    std::vector<char> bufs[2] = {std::vector<char>(kReadChunk), std::vector<char>(kReadChunk)};
     for (const ScannedFile& f : layer.files) {
       if (cancel_.load()) return Cancelled("build cancelled");
       auto fd = OpenFile(f.source_path, O_RDONLY);
@@ -174,21 +177,41 @@ class Builder {
       ::posix_fadvise(fd->get(), 0, 0, POSIX_FADV_SEQUENTIAL);
       RETURN_IF_ERROR(tw.Begin({prefix_ + "/" + f.rel_path, WriteType::kRegular, f.size,
                                 o_.file_mode, o_.uid, o_.gid, o_.created, ""}));
+      const int raw_fd = fd->get();
+      // Fills `buf` (up to kReadChunk bytes); fewer bytes only at the end of the file.
+      auto fill = [raw_fd, &f](char* buf) -> Result<size_t> {
+        size_t got = 0;
+        while (got < kReadChunk) {
+          ssize_t n = ::read(raw_fd, buf + got, kReadChunk - got);
+          if (n < 0) {
+            if (errno == EINTR) continue;
+            return ErrnoStatus(errno, "read " + f.rel_path);
+          }
+          if (n == 0) break;
+          got += static_cast<size_t>(n);
+        }
+        return got;
+      };
       uint64_t left = f.size;
+      int cur = 0;
+      std::future<Result<size_t>> next = std::async(std::launch::async, fill, bufs[cur].data());
       for (;;) {
-        ssize_t n = ::read(fd->get(), buf.data(), buf.size());
-        if (n < 0) {
-          if (errno == EINTR) continue;
-          return ErrnoStatus(errno, "read " + f.rel_path);
-        }
+        Result<size_t> got = next.get();
+        if (!got.ok()) return got.status();
+        size_t n = *got;
         if (n == 0) break;
-        if (static_cast<uint64_t>(n) > left) {
-          return FailedPrecondition(f.rel_path + " grew while it was being read");
+        if (n > left) return FailedPrecondition(f.rel_path + " grew while it was being read");
+        left -= n;
+        if (n == kReadChunk) next = std::async(std::launch::async, fill, bufs[1 - cur].data());
+        Status st = tw.Data(std::string_view(bufs[cur].data(), n));
+        if (progress_) progress_->Advance(n);
+        if (st.ok() && cancel_.load()) st = Cancelled("build cancelled");
+        if (!st.ok()) {
+          if (next.valid()) next.wait();
+          return st;
         }
-        left -= static_cast<uint64_t>(n);
-        RETURN_IF_ERROR(tw.Data(std::string_view(buf.data(), static_cast<size_t>(n))));
-        if (progress_) progress_->Advance(static_cast<uint64_t>(n));
-        if (cancel_.load()) return Cancelled("build cancelled");
+        if (n < kReadChunk) break;
+        cur = 1 - cur;
       }
       if (left != 0) return FailedPrecondition(f.rel_path + " shrank while it was being read");
       RETURN_IF_ERROR(tw.End());
