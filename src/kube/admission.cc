@@ -58,8 +58,8 @@ std::string Base64Encode(std::string_view data) {
   return out;
 }
 
-AdmissionAnswer HandleAdmissionReview(std::string_view body, const InjectConfig& config,
-                                      const DigestResolver& resolver) {
+static AdmissionAnswer HandleImpl(std::string_view body, const InjectConfig& config,
+                                  const DigestResolver& resolver) {
   json in = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (in.is_discarded()) return BadRequest("body is not valid JSON");
   if (!in.is_object()) return BadRequest("body is not a JSON object");
@@ -102,6 +102,15 @@ AdmissionAnswer HandleAdmissionReview(std::string_view body, const InjectConfig&
   response["patchType"] = "JSONPatch";
   response["patch"] = Base64Encode(patch.dump());
   return Answer(review, AdmissionOutcome::kPatched);
+}
+
+AdmissionAnswer HandleAdmissionReview(std::string_view body, const InjectConfig& config,
+                                      const DigestResolver& resolver) {
+  try {
+    return HandleImpl(body, config, resolver);
+  } catch (const json::exception& e) {  // a request field of an unexpected type
+    return BadRequest(std::string("malformed field: ") + e.what());
+  }
 }
 
 }  // namespace modelcar::kube

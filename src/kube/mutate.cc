@@ -306,8 +306,8 @@ MutateResult Deny(const json& input, MutateResult r, std::string message) {
 
 }  // namespace
 
-Result<MutateResult> Mutate(const json& pod, const InjectConfig& config,
-                            const DigestResolver& resolver) {
+static Result<MutateResult> MutateImpl(const json& pod, const InjectConfig& config,
+                                       const DigestResolver& resolver) {
   if (!pod.is_object()) return InvalidArgument("pod: expected a JSON object");
   if (pod.contains("kind") && pod["kind"] != "Pod") {
     return InvalidArgument("pod: kind is " + pod["kind"].dump() + ", expected \"Pod\"");
@@ -422,6 +422,15 @@ Result<MutateResult> Mutate(const json& pod, const InjectConfig& config,
     }
   }
   return r;
+}
+
+Result<MutateResult> Mutate(const json& pod, const InjectConfig& config,
+                            const DigestResolver& resolver) {
+  try {
+    return MutateImpl(pod, config, resolver);
+  } catch (const json::exception& e) {  // a field of an unexpected type somewhere in the pod
+    return InvalidArgument(std::string("pod: malformed field: ") + e.what());
+  }
 }
 
 }  // namespace modelcar::kube

@@ -8,7 +8,10 @@
 #include <filesystem>
 
 #include "base/file.h"
+#include "kube/admission.h"
 #include "kube/json_yaml.h"
+#include "kube/smoke.h"
+#include "kube/workload.h"
 
 namespace modelcar::kube {
 namespace {
@@ -63,6 +66,51 @@ json PodWith(const std::string& uri) {
   return {
       {"metadata", {{"annotations", {{kSourceUriAnnotation, uri}}}}},
       {"spec", {{"containers", json::array({{{"name", "kserve-container"}, {"image", "rt"}}})}}}};
+}
+
+// Every node of every fixture input replaced by values of other types: the library entry points
+// return errors or denials, never throw (nlohmann's type errors are caught at the boundary).
+TEST(MutateTest, WrongTypesNeverThrow) {
+  const json replacements[] = {5, "x", json::array(), nullptr, json::object(), json::array({1})};
+  int calls = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(GoldenDir())) {
+    json input = Load(entry.path())["input"];
+    std::vector<json::json_pointer> pointers;
+    const json flat = input.flatten();
+    for (const auto& [path, v] : flat.items()) {
+      json::json_pointer p(path);
+      while (!p.empty()) {
+        pointers.push_back(p);
+        p = p.parent_pointer();
+      }
+    }
+    for (const auto& p : pointers) {
+      for (const json& r : replacements) {
+        json broken = input;
+        broken[p] = r;
+        InjectConfig cfg = DefaultInjectConfig();
+        auto run = [&] {
+          (void)Mutate(broken, cfg);
+          (void)SmokeChecks(broken);
+          (void)PodFromManifest({broken});
+          json review = {{"apiVersion", "admission.k8s.io/v1"},
+                         {"kind", "AdmissionReview"},
+                         {"request",
+                          {{"uid", "u"},
+                           {"kind", {{"group", ""}, {"version", "v1"}, {"kind", "Pod"}}},
+                           {"operation", "CREATE"},
+                           {"object", broken}}}};
+          (void)HandleAdmissionReview(review.dump(), cfg);
+          review["request"][p.back()] = r;
+          (void)HandleAdmissionReview(review.dump(), cfg);
+        };
+        EXPECT_NO_THROW(run()) << entry.path().filename() << " " << p.to_string() << " = "
+                               << r.dump();
+        ++calls;
+      }
+    }
+  }
+  EXPECT_GT(calls, 500);
 }
 
 TEST(MutateTest, RequirePolicyDeniesTags) {

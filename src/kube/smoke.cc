@@ -31,7 +31,7 @@ std::string CommandLine(const json& c) {
 
 }  // namespace
 
-std::vector<SmokeCheck> SmokeChecks(const json& pod) {
+static std::vector<SmokeCheck> SmokeChecksImpl(const json& pod) {
   std::vector<SmokeCheck> out;
   auto add = [&](const char* name, bool pass, std::string detail) {
     out.push_back({name, pass, std::move(detail)});
@@ -94,6 +94,14 @@ std::string FormatSmoke(const std::vector<SmokeCheck>& checks) {
     out += '\n';
   }
   return out;
+}
+
+std::vector<SmokeCheck> SmokeChecks(const json& pod) {
+  try {
+    return SmokeChecksImpl(pod);
+  } catch (const json::exception& e) {
+    return {{"pod-is-well-formed", false, std::string("malformed field: ") + e.what()}};
+  }
 }
 
 }  // namespace modelcar::kube

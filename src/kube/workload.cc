@@ -155,7 +155,7 @@ Result<json> PodFromIsvc(const json& isvc, const json& runtime) {
 
 }  // namespace
 
-Result<json> PodFromManifest(const std::vector<json>& docs, const json& runtime) {
+static Result<json> PodFromManifestImpl(const std::vector<json>& docs, const json& runtime) {
   json rt = runtime;
   if (rt.is_null()) {
     for (const json& d : docs) {
@@ -189,6 +189,14 @@ Result<json> PodFromManifest(const std::vector<json>& docs, const json& runtime)
   for (const json& d : docs) seen += (seen.empty() ? "" : ", ") + Kind(d);
   return InvalidArgument("no Pod, Deployment or InferenceService in the input (kinds: " +
                          (seen.empty() ? std::string("none") : seen) + ")");
+}
+
+Result<json> PodFromManifest(const std::vector<json>& docs, const json& runtime) {
+  try {
+    return PodFromManifestImpl(docs, runtime);
+  } catch (const json::exception& e) {
+    return InvalidArgument(std::string("manifest: malformed field: ") + e.what());
+  }
 }
 
 }  // namespace modelcar::kube
