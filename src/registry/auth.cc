@@ -1,9 +1,12 @@
 #include "registry/auth.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
+#include <vector>
 
 #include "registry/base64.h"
 
@@ -34,6 +37,39 @@ std::string ScopeRepos(const std::string& scope) {
     out += (out.empty() ? "repository " : ", ") + s.substr(a + 1, b - a - 1);
   }
   return out;
+}
+
+// True when every scope in `want` is granted by a scope in `have` with at least its actions
+// ("repository:a:pull,push" covers "repository:a:pull").
+bool Covers(const std::string& have, const std::string& want) {
+  auto split = [](const std::string& s) {
+    std::vector<std::pair<std::string, std::set<std::string>>> out;
+    std::istringstream in(s);
+    for (std::string one; in >> one;) {
+      size_t b = one.rfind(':');
+      std::set<std::string> actions;
+      std::string acts = b == std::string::npos ? "" : one.substr(b + 1);
+      for (size_t p = 0; p <= acts.size();) {
+        size_t q = acts.find(',', p);
+        if (q == std::string::npos) q = acts.size();
+        if (q > p) actions.insert(acts.substr(p, q - p));
+        p = q + 1;
+      }
+      out.emplace_back(one.substr(0, b), std::move(actions));
+    }
+    return out;
+  };
+  auto h = split(have);
+  for (const auto& [res, acts] : split(want)) {
+    bool ok = false;
+    for (const auto& [hres, hacts] : h) {
+      if (hres != res) continue;
+      ok = std::includes(hacts.begin(), hacts.end(), acts.begin(), acts.end());
+      if (ok) break;
+    }
+    if (!ok) return false;
+  }
+  return true;
 }
 
 std::string BasicHeader(const Credential& c) {
@@ -86,16 +122,21 @@ Authenticator::Authenticator(http::Client* client, std::string registry,
       credential_(std::move(credential)),
       auth_source_(std::move(auth_source)) {}
 
+std::string Authenticator::CachedLocked(const std::string& scope) {
+  auto now = std::chrono::steady_clock::now();
+  std::erase_if(tokens_, [&](const auto& kv) { return now >= kv.second.expires; });
+  auto it = tokens_.find(scope);
+  if (it != tokens_.end()) return "Bearer " + it->second.value;
+  for (const auto& [have, token] : tokens_) {
+    if (Covers(have, scope)) return "Bearer " + token.value;
+  }
+  return "";
+}
+
 std::string Authenticator::HeaderFor(const std::string& scope) {
   std::lock_guard<std::mutex> lock(mu_);
   if (basic_ && credential_) return BasicHeader(*credential_);
-  auto it = tokens_.find(scope);
-  if (it == tokens_.end()) return "";
-  if (std::chrono::steady_clock::now() >= it->second.expires) {
-    tokens_.erase(it);
-    return "";
-  }
-  return "Bearer " + it->second.value;
+  return CachedLocked(scope);
 }
 
 Status Authenticator::Authorize(const std::string& header, const std::string& scope,
@@ -126,13 +167,13 @@ Status Authenticator::Authorize(const std::string& header, const std::string& sc
                          c->scheme + "\"");
   }
   std::string token_scope = scope;
+  std::lock_guard<std::mutex> fetch_lock(fetch_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = tokens_.find(scope);
-    if (it != tokens_.end()) {
-      if ("Bearer " + it->second.value != sent) return Status();  // another thread refreshed it
-      tokens_.erase(it);                                          // rejected: refresh once
-    }
+    std::string now = CachedLocked(scope);
+    if (!now.empty() && now != sent) return Status();  // another thread got a new token meanwhile
+    // The token we sent was rejected: drop every cached token equal to it, then fetch once.
+    std::erase_if(tokens_, [&](const auto& kv) { return "Bearer " + kv.second.value == sent; });
   }
   ASSIGN_OR_RETURN(Token t, FetchToken(*c, token_scope));
   std::lock_guard<std::mutex> lock(mu_);

@@ -59,12 +59,15 @@ class Authenticator {
     std::chrono::steady_clock::time_point expires;
   };
   Result<Token> FetchToken(const Challenge& c, const std::string& scope);
+  // A live cached token covering `scope` ("" if none). REQUIRES: mu_ held.
+  std::string CachedLocked(const std::string& scope);
 
   http::Client* client_;
   std::string registry_;
   std::optional<Credential> credential_;
   std::string auth_source_;
 
+  std::mutex fetch_mu_;  // one token fetch at a time: concurrent 401s share the result
   std::mutex mu_;
   bool basic_ = false;                   // the registry asked for Basic auth
   std::map<std::string, Token> tokens_;  // by scope
