@@ -1,0 +1,189 @@
+// ChoiceOutput and Session over the real Scheduler and a real (small, synthetic) byte-level BPE
+// tokenizer. ScriptedRunner is a test double of the model: it "generates" the bytes of a fixed
+// script (token id = byte value), so the text, stop strings and token counts are known exactly.
+#include "serve/session.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "llm/tokenizer/byte_level.h"
+#include "llm/tokenizer/pretokenize.h"
+
+namespace modelcar::serve {
+namespace {
+
+constexpr int32_t kEnd = 256;  // special "<|end|>"
+
+llm::Tokenizer ByteTokenizer() {
+  using json = nlohmann::json;
+  json vocab = json::object();
+  for (int b = 0; b < 256; ++b) vocab[llm::ByteLevelEncode(std::string(1, char(b)))] = b;
+  json j;
+  j["added_tokens"] = json::array({{{"id", kEnd}, {"content", "<|end|>"}, {"special", true}}});
+  j["pre_tokenizer"] = {
+      {"type", "Sequence"},
+      {"pretokenizers",
+       json::array({{{"type", "Split"},
+                     {"pattern", {{"Regex", std::string(llm::kQwen2SplitRegex)}}},
+                     {"behavior", "Isolated"},
+                     {"invert", false}},
+                    {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}})}};
+  j["decoder"] = {{"type", "ByteLevel"}};
+  j["model"] = {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array()}};
+  auto t = llm::Tokenizer::FromJson(j.dump(), "", "bytes");
+  EXPECT_TRUE(t.ok()) << t.status().ToString();
+  return std::move(*t);
+}
+
+// Emits script[i] as the i-th generated token of every sequence, then kEnd forever.
+class ScriptedRunner : public ModelRunner {
+ public:
+  explicit ScriptedRunner(std::vector<int32_t> script) : script_(std::move(script)) {}
+  int BlockTokens() const override { return 16; }
+  int TotalBlocks() const override { return 1024; }
+  int FreeBlocks() const override { return 1024; }
+  Status AddSequence(uint64_t seq, const SamplingOptions&, std::span<const int32_t>) override {
+    std::lock_guard l(mu_);
+    generated_[seq] = 0;
+    return Status();
+  }
+  void ClearKv(uint64_t) override {}
+  void RemoveSequence(uint64_t seq) override {
+    std::lock_guard l(mu_);
+    generated_.erase(seq);
+  }
+  Status Step(std::span<const RunnerFeed> feeds, std::vector<RunnerSample>* out) override {
+    std::lock_guard l(mu_);
+    for (const RunnerFeed& f : feeds) {
+      if (!f.sample) continue;
+      size_t i = generated_[f.seq]++;
+      int32_t t = i < script_.size() ? script_[i] : kEnd;
+      out->push_back({t, -0.25f, {{t, -0.25f}}});
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    return Status();
+  }
+  int live() const {
+    std::lock_guard l(mu_);
+    return static_cast<int>(generated_.size());
+  }
+
+ private:
+  std::vector<int32_t> script_;
+  mutable std::mutex mu_;
+  std::map<uint64_t, size_t> generated_;
+};
+
+std::vector<int32_t> Bytes(std::string_view s) {
+  std::vector<int32_t> v;
+  for (unsigned char c : s) v.push_back(c);
+  return v;
+}
+
+TokenEvent Tok(int32_t t, std::optional<std::string> finish = std::nullopt) {
+  TokenEvent e;
+  e.has_token = true;
+  e.sample.token = t;
+  e.finish = std::move(finish);
+  return e;
+}
+
+TEST(ChoiceOutput, Utf8StopStringAndLogprobs) {
+  llm::Tokenizer tok = ByteTokenizer();
+  SamplingOptions s;
+  s.stop = {"END"};
+  s.logprobs = 0;
+  ChoiceOutput out(tok, s);
+  std::string text;
+  int i = 0;
+  for (int32_t t : Bytes("h\xc3\xa9llo ENDmore")) {
+    ChoiceOutput::Delta d = out.Consume(Tok(t));
+    if (i == 1) {
+      EXPECT_EQ(d.text, "");  // first byte of "é" is held
+    }
+    text += d.text;
+    ASSERT_EQ(d.logprobs.size(), 1u);
+    ++i;
+    if (d.finish) {
+      EXPECT_EQ(d.finish->reason, "stop");
+      EXPECT_EQ(*d.finish->stop_string, "END");
+      break;
+    }
+  }
+  EXPECT_EQ(text, "h\xc3\xa9llo ");
+  EXPECT_EQ(out.text(), text);
+  EXPECT_EQ(out.completion_tokens(), 10);  // up to the "D" that completed the stop string
+  EXPECT_TRUE(out.finished());
+  EXPECT_EQ(out.Consume(Tok('x')).text, "");  // ignored after the finish
+}
+
+TEST(ChoiceOutput, EosIsCountedButNotPrinted) {
+  llm::Tokenizer tok = ByteTokenizer();
+  ChoiceOutput out(tok, SamplingOptions{});
+  EXPECT_EQ(out.Consume(Tok('a')).text, "a");
+  ChoiceOutput::Delta d = out.Consume(Tok(kEnd, "stop"));
+  EXPECT_EQ(d.text, "");
+  EXPECT_EQ(d.finish->reason, "stop");
+  EXPECT_FALSE(d.finish->stop_string.has_value());
+  EXPECT_EQ(out.completion_tokens(), 2);
+}
+
+TEST(Session, StopStringEndsTheSequenceInTheScheduler) {
+  llm::Tokenizer tok = ByteTokenizer();
+  ScriptedRunner runner(Bytes("one two STOP three four five six seven eight nine ten"));
+  Scheduler sched(&runner, nullptr, {});
+  sched.Start();
+  SamplingOptions s;
+  s.max_tokens = 1000;
+  s.stop = {"STOP"};
+  s.n = 2;
+  GenerationRequest g{{1, 2, 3}, s, {kEnd}};
+  Session session(tok, s);
+  session.Add(*sched.Submit(g));
+  std::map<int, std::string> finish;
+  ASSERT_TRUE(session.Run(
+      [&](int i, ChoiceOutput::Delta& d) {
+        if (d.finish) finish[i] = d.finish->reason;
+        return true;
+      },
+      nullptr));
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(session.choice(i).text(), "one two ");
+    EXPECT_EQ(finish[i], "stop");
+  }
+  EXPECT_EQ(session.completion_tokens(), 2 * 12);
+  EXPECT_EQ(runner.live(), 0);
+  sched.Stop();
+}
+
+TEST(Session, ClientGoneCancelsAndFrees) {
+  llm::Tokenizer tok = ByteTokenizer();
+  ScriptedRunner runner(std::vector<int32_t>(100000, 'a'));
+  SchedulerOptions o;
+  o.max_model_len = 200000;
+  Scheduler sched(&runner, nullptr, o);
+  sched.Start();
+  SamplingOptions s;
+  s.max_tokens = 100000;
+  {
+    Session session(tok, s);
+    session.Add(*sched.Submit({{1}, s, {kEnd}}));
+    int seen = 0;
+    EXPECT_FALSE(session.Run([&](int, ChoiceOutput::Delta&) { return ++seen < 5; }, nullptr));
+  }
+  {
+    Session dropped(tok, s);  // destroyed without Run: its request is cancelled too
+    dropped.Add(*sched.Submit({{1}, s, {kEnd}}));
+  }
+  for (int i = 0; i < 300 && (runner.live() != 0 || sched.Stats().running != 0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(runner.live(), 0);
+  sched.Stop();
+}
+
+}  // namespace
+}  // namespace modelcar::serve
