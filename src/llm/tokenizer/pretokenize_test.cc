@@ -66,6 +66,19 @@ TEST(PretokenizeTest, Unicode) {
   EXPECT_EQ(Split("hi 😀😀"), (V{"hi", " 😀😀"}));
 }
 
+TEST(PretokenizeTest, OnigurumaSemantics) {
+  // U+0085 is \s (White_Space); U+FEFF is not; 'ſ matches (?i:'s).
+  EXPECT_EQ(Split("a\xC2\x85\xC2\x85"
+                  "b"),
+            (V{"a", "\xC2\x85",
+               "\xC2\x85"
+               "b"}));
+  EXPECT_EQ(Split("a\xEF\xBB\xBF\xEF\xBB\xBF"
+                  "b"),
+            (V{"a", "\xEF\xBB\xBF\xEF\xBB\xBF", "b"}));
+  EXPECT_EQ(Split("'\xC5\xBFx"), (V{"'\xC5\xBF", "x"}));
+}
+
 TEST(PretokenizeTest, RecognizesPatterns) {
   EXPECT_EQ(*SplitPatternFromRegex(kQwen2SplitRegex), SplitPattern::kQwen2);
   EXPECT_EQ(*SplitPatternFromRegex(kLlama3SplitRegex), SplitPattern::kLlama3);
