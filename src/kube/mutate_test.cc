@@ -89,23 +89,21 @@ TEST(MutateTest, WrongTypesNeverThrow) {
         json broken = input;
         broken[p] = r;
         InjectConfig cfg = DefaultInjectConfig();
-        auto run = [&] {
-          (void)Mutate(broken, cfg);
-          (void)SmokeChecks(broken);
-          (void)PodFromManifest({broken});
-          json review = {{"apiVersion", "admission.k8s.io/v1"},
-                         {"kind", "AdmissionReview"},
-                         {"request",
-                          {{"uid", "u"},
-                           {"kind", {{"group", ""}, {"version", "v1"}, {"kind", "Pod"}}},
-                           {"operation", "CREATE"},
-                           {"object", broken}}}};
-          (void)HandleAdmissionReview(review.dump(), cfg);
-          review["request"][p.back()] = r;
-          (void)HandleAdmissionReview(review.dump(), cfg);
-        };
-        EXPECT_NO_THROW(run()) << entry.path().filename() << " " << p.to_string() << " = "
-                               << r.dump();
+        std::string where =
+            entry.path().filename().string() + " " + p.to_string() + " = " + r.dump();
+        EXPECT_NO_THROW((void)Mutate(broken, cfg)) << where;
+        EXPECT_NO_THROW((void)SmokeChecks(broken)) << where;
+        EXPECT_NO_THROW((void)PodFromManifest(std::vector<json>{broken})) << where;
+        json review = {{"apiVersion", "admission.k8s.io/v1"},
+                       {"kind", "AdmissionReview"},
+                       {"request",
+                        {{"uid", "u"},
+                         {"kind", {{"group", ""}, {"version", "v1"}, {"kind", "Pod"}}},
+                         {"operation", "CREATE"},
+                         {"object", broken}}}};
+        EXPECT_NO_THROW((void)HandleAdmissionReview(review.dump(), cfg)) << where;
+        review["request"][p.back()] = r;
+        EXPECT_NO_THROW((void)HandleAdmissionReview(review.dump(), cfg)) << where << " (request)";
         ++calls;
       }
     }
