@@ -27,6 +27,23 @@ cmp "$tree/models/sub/note.txt" "$MC_TMP/model/sub/note.txt" || mc_fail "note di
 blob_bytes=$(du -sb "$S/blobs" | cut -f1)
 (( blob_bytes < 1000000 )) || mc_fail "store keeps $blob_bytes bytes of blobs"
 
+# Concurrent pulls of one image into one store cooperate: one downloads, the other waits and
+# shares the tree (together they fetch the image once).
+S2=$MC_TMP/store2
+$B pull "$REGISTRY/m:v1" --store "$S2" > "$MC_TMP/p1" 2> "$MC_TMP/e1" &
+p1=$!
+$B pull "$REGISTRY/m:v1" --store "$S2" > "$MC_TMP/p2" 2> "$MC_TMP/e2" &
+p2=$!
+wait $p1 || mc_fail "concurrent pull 1: $(cat "$MC_TMP/e1")"
+wait $p2 || mc_fail "concurrent pull 2: $(cat "$MC_TMP/e2")"
+[ "$(cat "$MC_TMP/p1")" = "$pinned" ] && [ "$(cat "$MC_TMP/p2")" = "$pinned" ] || mc_fail "pins differ"
+total=0
+for e in "$MC_TMP/e1" "$MC_TMP/e2"; do
+  n=$(sed -nE 's/.*fetched ([0-9]+) bytes.*/\1/p' "$e" | tail -1)
+  total=$((total + ${n:-0}))
+done
+(( total < 30000000 )) || mc_fail "two concurrent pulls fetched $total bytes (image is ~22 MB)"
+
 # IfNotPresent: digest and tag refs need no network (registry stopped).
 kill "$REGISTRY_PID"; wait "$REGISTRY_PID" 2>/dev/null || true
 out=$($B pull "$pinned" --store "$S" 2>"$MC_TMP/err") || mc_fail "digest pull needed the network: $(cat "$MC_TMP/err")"
