@@ -409,7 +409,7 @@ Value BindMethod(const Value& obj, std::string name) {
   });
 }
 
-void AddGlobals(Dict* g) {
+void AddGlobals(Dict* g, std::vector<std::shared_ptr<Dict>>* namespaces) {
   g->Set("raise_exception",
          Value::MakeFunction("raise_exception", [](CallArgs& a) -> Result<Value> {
            std::string msg = a.args.empty() ? std::string() : PyStr(a.args[0]);
@@ -426,8 +426,9 @@ void AddGlobals(Dict* g) {
            size_t n = std::strftime(buf, sizeof(buf), p[0].as_string().c_str(), &tm);
            return Value(std::string(buf, n));
          }));
-  g->Set("namespace", Value::MakeFunction("namespace", [](CallArgs& a) -> Result<Value> {
+  g->Set("namespace", Value::MakeFunction("namespace", [namespaces](CallArgs& a) -> Result<Value> {
            auto attrs = std::make_shared<Dict>();
+           namespaces->push_back(attrs);
            for (const Value& v : a.args) {
              if (!v.is_dict())
                return InvalidArgument("namespace() takes keyword arguments or a dict");

@@ -7,8 +7,10 @@
 #define MODELCAR_LLM_TEMPLATE_BUILTINS_H_
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "llm/template/value.h"
 
@@ -35,7 +37,10 @@ bool HasMethod(const Value& obj, std::string_view name);
 Value BindMethod(const Value& obj, std::string name);
 
 // Globals every template sees: range, dict, namespace, raise_exception, strftime_now.
-void AddGlobals(Dict* globals);
+// Every namespace() created is appended to `*namespaces` (the only mutable values, hence the
+// only way to build reference cycles; the renderer clears them when the render ends).
+// REQUIRES: `namespaces` outlives every call of the globals.
+void AddGlobals(Dict* globals, std::vector<std::shared_ptr<Dict>>* namespaces);
 
 // Argument binding: fills `out` (one per name, undefined when absent) from positional then
 // keyword arguments. Errors name `fn` and the offending argument.

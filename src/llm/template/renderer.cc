@@ -23,7 +23,7 @@ class Renderer {
  public:
   explicit Renderer(std::shared_ptr<Dict> context) {
     globals_ = std::make_shared<Dict>();
-    AddGlobals(globals_.get());
+    AddGlobals(globals_.get(), &namespaces_);
     scopes_.push_back(std::move(context));
     host_.filter = [this](std::string_view name, const Value& in, CallArgs& a) {
       return ApplyFilter(name, in, a, host_);
@@ -32,6 +32,17 @@ class Renderer {
       return ApplyTest(name, in, a, host_);
     };
   }
+
+  // Namespaces may reference themselves (`{% set ns.me = ns %}`): empty them all so that no
+  // reference cycle outlives the render.
+  ~Renderer() {
+    for (auto& ns : namespaces_) {
+      std::vector<std::pair<std::string, Value>> items;
+      items.swap(ns->items);
+    }
+  }
+  Renderer(const Renderer&) = delete;
+  Renderer& operator=(const Renderer&) = delete;
 
   Status Exec(const Body& body, std::string* out) {
     for (const StmtPtr& s : body) {
@@ -420,6 +431,7 @@ class Renderer {
     return Value(true);
   }
 
+  std::vector<std::shared_ptr<Dict>> namespaces_;  // declared first: destroyed last
   std::shared_ptr<Dict> globals_;
   std::vector<std::shared_ptr<Dict>> scopes_;
   BuiltinHost host_;
