@@ -33,7 +33,8 @@ struct RemoteFlags {
         ->capture_default_str();
     app.add_option("--part-size-mib", part_size_mib, "Size of ranged parts (pull), MiB")
         ->capture_default_str();
-    app.add_option("--upload-mode", upload_mode, "auto | chunked | monolithic")
+    app.add_option("--upload-mode", upload_mode,
+                   "auto (monolithic, chunked if refused) | chunked | monolithic")
         ->capture_default_str();
     app.add_option("--chunk-size-mib", chunk_size_mib, "Chunk size of chunked uploads, MiB")
         ->capture_default_str();

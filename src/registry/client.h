@@ -86,10 +86,11 @@ class RegistryClient {
   // when the registry started an ordinary upload instead (the upload is abandoned).
   Result<bool> MountBlob(const std::string& repo, const oci::Digest& digest,
                          const std::string& from_repo);
-  // Uploads a blob of `size` bytes with content from `open`. kAuto tries chunked (chunks of
-  // `chunk_size`, raised to the registry's OCI-Chunk-Min-Length) and falls back to monolithic
-  // when the registry rejects chunks. Retries resume from the registry's acknowledged offset
-  // (chunked) or restart (monolithic). `on_bytes` (optional) is told of bytes sent.
+  // Uploads a blob of `size` bytes with content from `open`. kAuto sends one streaming PUT and
+  // falls back to chunked PATCHes (pieces of `chunk_size`, raised to the registry's
+  // OCI-Chunk-Min-Length) when the registry refuses it (413, 405, 400). Chunked retries resume
+  // from the registry's acknowledged offset (416 recovery via GET of the upload URL); monolithic
+  // retries restart. `on_bytes` (optional) is told of bytes sent (negative when discarded).
   Status PushBlob(const std::string& repo, const oci::Digest& digest, uint64_t size,
                   const BlobOpener& open, UploadMode mode, uint64_t chunk_size,
                   const std::function<void(int64_t delta)>& on_bytes = {});

@@ -179,13 +179,23 @@ Status RegistryClient::CommitUpload(const std::string& repo, const std::string& 
 Status RegistryClient::PushBlob(const std::string& repo, const oci::Digest& digest, uint64_t size,
                                 const BlobOpener& open, UploadMode mode, uint64_t chunk_size,
                                 const std::function<void(int64_t)>& on_bytes) {
-  if (mode == UploadMode::kMonolithic || (mode == UploadMode::kAuto && size <= chunk_size)) {
-    return UploadMonolithic(repo, digest, size, open, on_bytes);
+  if (mode == UploadMode::kChunked) {
+    bool rejected = false;
+    return UploadChunked(repo, digest, size, open, chunk_size, on_bytes, &rejected);
   }
+  // Monolithic first: one streaming PUT is the fastest on every registry measured (see
+  // docs/benchmarks.md). kAuto falls back to chunked when the registry or a proxy in front of it
+  // refuses a body that large (413) or the method (405/400).
+  Status s = UploadMonolithic(repo, digest, size, open, on_bytes);
+  if (s.ok() || mode == UploadMode::kMonolithic) return s;
+  bool refused =
+      s.code() == Code::kResourceExhausted || (s.code() == Code::kFailedPrecondition &&
+                                               (s.message().find("HTTP 405") != std::string::npos ||
+                                                s.message().find("HTTP 400") != std::string::npos));
+  if (!refused) return s;
   bool rejected = false;
-  Status s = UploadChunked(repo, digest, size, open, chunk_size, on_bytes, &rejected);
-  if (s.ok() || mode == UploadMode::kChunked || !rejected) return s;
-  return UploadMonolithic(repo, digest, size, open, on_bytes);
+  Status c = UploadChunked(repo, digest, size, open, chunk_size, on_bytes, &rejected);
+  return c.ok() ? c : c.WithContext("monolithic upload refused (" + s.message() + "); chunked");
 }
 
 }  // namespace modelcar::registry
