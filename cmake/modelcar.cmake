@@ -29,8 +29,8 @@ function(modelcar_module)
     add_executable(${M_NAME}_test ${test_srcs})
     target_link_libraries(${M_NAME}_test PRIVATE ${lib} ${M_TEST_DEPS} GTest::gtest GTest::gmock
                           GTest::gtest_main)
-    gtest_discover_tests(${M_NAME}_test PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60
-                         ENVIRONMENT "MODELCAR_SRC=${PROJECT_SOURCE_DIR}")
+    gtest_discover_tests(${M_NAME}_test DISCOVERY_TIMEOUT 60
+                         PROPERTIES LABELS unit ENVIRONMENT "MODELCAR_SRC=${PROJECT_SOURCE_DIR}")
   endif()
 endfunction()
 

@@ -115,8 +115,8 @@ Status Run(const Flags& f) {
       return modelcar::BuildAndPush(o, f.push, remote.options, &progress);
     }();
     if (!sent.ok()) return sent.status();
-    std::fprintf(stderr, "pushed %s\n", sent->pinned.c_str());
-    std::printf("%s\n", sent->digest.ToString().c_str());
+    // Like `push`: the digest-pinned reference is the last stdout line.
+    std::printf("%s\n", sent->pinned.c_str());
     return Status();
   }
   ASSIGN_OR_RETURN(modelcar::oci::LayoutSpec spec, modelcar::oci::ParseLayoutSpec(f.layout));

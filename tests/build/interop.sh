@@ -27,7 +27,7 @@ remote=$(skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/models/m:v1
 [ "sha256:$remote" = "$digest" ] || mc_fail "registry copy changed the digest"
 # build --push streams the same image straight to the registry: same digest as the layout.
 pushed=$("$MC" build model --push "$REGISTRY/models/pushed:v1" 2>push.log | tail -n1) || { cat push.log; mc_fail "build --push failed"; }
-[ "$pushed" = "$digest" ] || mc_fail "build --push gave $pushed, the layout build $digest"
+[ "$pushed" = "$REGISTRY/models/pushed@$digest" ] || mc_fail "build --push gave $pushed, the layout build $digest"
 remote=$(skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/models/pushed:v1" | sha256sum | cut -d' ' -f1)
 [ "sha256:$remote" = "$digest" ] || mc_fail "registry holds another manifest after build --push"
 mc_expect_fail "$MC" build model --layout x --push "$REGISTRY/models/both"
