@@ -121,6 +121,12 @@ Status Run(const Flags& f) {
   }
   ASSIGN_OR_RETURN(modelcar::oci::LayoutSpec spec, modelcar::oci::ParseLayoutSpec(f.layout));
   o.tag = spec.tag;
+  std::unique_ptr<modelcar::oci::ImageSource> registry_base;  // --base REF from a registry
+  {
+    modelcar::RemoteFlags remote = f.remote;
+    RETURN_IF_ERROR(remote.Finish());
+    RETURN_IF_ERROR(modelcar::UseRegistryBase(&o, remote.options, &registry_base));
+  }
   modelcar::Result<modelcar::BuildResult> result = [&] {
     StderrProgress progress;
     return modelcar::BuildToLayout(o, spec.dir, &progress);
@@ -145,7 +151,7 @@ const modelcar::cli::CommandRegistration kBuild{
       f->remote.Add(app, /*transfer=*/false);
       app.add_option("--models-path", f->models_path, "Where the files land in the image")
           ->capture_default_str();
-      app.add_option("--base", f->base, "busybox | none | layout:DIR[:TAG]")->capture_default_str();
+      app.add_option("--base", f->base, "busybox | none | layout:DIR[:TAG] | REGISTRY/REPO[:TAG|@DIGEST]")->capture_default_str();
       app.add_option("--busybox", f->busybox, "Static busybox binary for --base busybox")
           ->capture_default_str();
       app.add_option("--owner", f->owner, "UID:GID of the model files (OpenShift: 1001:0)")

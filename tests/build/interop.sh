@@ -31,6 +31,20 @@ pushed=$("$MC" build model --push "$REGISTRY/models/pushed:v1" 2>push.log | tail
 remote=$(skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/models/pushed:v1" | sha256sum | cut -d' ' -f1)
 [ "sha256:$remote" = "$digest" ] || mc_fail "registry holds another manifest after build --push"
 mc_expect_fail "$MC" build model --layout x --push "$REGISTRY/models/both"
+# --base REF: a registry image as the base of a layout build; its layers come first, unchanged.
+mkdir -p model2 && echo '{"architectures": ["Qwen2ForCausalLM"]}' > model2/config.json
+"$MC" build model2 --layout onbase:v1 --base "$REGISTRY/models/pushed:v1" >/dev/null 2>onbase.log \
+  || { cat onbase.log; mc_fail "build --base REF failed"; }
+"$MC" inspect --layout out:v1 --json > base.json
+"$MC" inspect --layout onbase:v1 --json > onbase.json
+/usr/bin/python3 - base.json onbase.json <<'PY'
+import json, sys
+base, top = (json.load(open(p)) for p in sys.argv[1:3])
+b = [l["digest"] for l in base["layers"]]
+t = [l["digest"] for l in top["layers"]]
+assert t[:len(b)] == b and len(t) == len(b) + 1, (b, t)
+PY
+mc_expect_fail "$MC" build model2 --layout bad:v1 --base "$REGISTRY/models/absent:v1"
 
 # umoci unpack: byte-identical files under rootfs/models, normalized modes and owner.
 umoci unpack --image out:v1 bundle > /dev/null
