@@ -122,7 +122,7 @@ Status Run(const Flags& f) {
   ASSIGN_OR_RETURN(modelcar::oci::LayoutSpec spec, modelcar::oci::ParseLayoutSpec(f.layout));
   o.tag = spec.tag;
   std::unique_ptr<modelcar::oci::ImageSource> registry_base;  // --base REF from a registry
-  {
+  if (f.base != "busybox" && f.base != "none" && !f.base.starts_with("layout:")) {
     modelcar::RemoteFlags remote = f.remote;
     RETURN_IF_ERROR(remote.Finish());
     RETURN_IF_ERROR(modelcar::UseRegistryBase(&o, remote.options, &registry_base));

@@ -42,26 +42,26 @@ std::string TypeName(char t) {
 
 }  // namespace
 
-Result<Inspection> InspectLayout(const std::string& dir, const std::string& tag) {
-  ASSIGN_OR_RETURN(auto source, oci::LayoutSource::Open(dir));
+Result<Inspection> InspectSource(oci::ImageSource& source, std::string_view tag_or_digest,
+                                 std::string image, const LayerLister& list_layer) {
   ASSIGN_OR_RETURN(oci::ResolvedImage resolved,
-                   oci::ResolveImage(*source, tag, oci::HostPlatform()));
+                   oci::ResolveImage(source, tag_or_digest, oci::HostPlatform()));
   ASSIGN_OR_RETURN(oci::Manifest m,
                    oci::ParseManifest(resolved.manifest.bytes, resolved.manifest.media_type));
   Inspection in;
-  in.layout_dir = dir;
-  in.tag = tag;
+  in.image = std::move(image);
+  in.tag = std::string(tag_or_digest);
   in.manifest = resolved.descriptor;
   in.config_descriptor = m.config;
-  ASSIGN_OR_RETURN(std::string config_bytes, oci::ReadBlobVerified(*source, m.config));
+  ASSIGN_OR_RETURN(std::string config_bytes, oci::ReadBlobVerified(source, m.config));
   ASSIGN_OR_RETURN(in.config, oci::ParseImageConfig(config_bytes));
   in.total_bytes = static_cast<uint64_t>(in.manifest.size + m.config.size);
   for (const oci::Descriptor& d : m.layers) {
     InspectedLayer layer;
     layer.descriptor = d;
     in.total_bytes += static_cast<uint64_t>(d.size);
-    if (oci::IsUncompressedLayer(d.media_type)) {
-      auto entries = tar::ListTarFile(source->BlobPath(d.digest));
+    if (list_layer && oci::IsUncompressedLayer(d.media_type)) {
+      auto entries = list_layer(d);
       if (!entries.ok()) return entries.status().WithContext("layer " + d.digest.ToString());
       layer.entries = std::move(*entries);
       layer.listed = true;
@@ -71,10 +71,21 @@ Result<Inspection> InspectLayout(const std::string& dir, const std::string& tag)
   return in;
 }
 
+Result<Inspection> InspectLayout(const std::string& dir, const std::string& tag) {
+  ASSIGN_OR_RETURN(auto source, oci::LayoutSource::Open(dir));
+  oci::LayoutSource* layout = source.get();
+  ASSIGN_OR_RETURN(Inspection in,
+                   InspectSource(*source, tag, dir + ":" + tag, [layout](const oci::Descriptor& d) {
+                     return tar::ListTarFile(layout->BlobPath(d.digest));
+                   }));
+  in.layout_dir = dir;
+  return in;
+}
+
 std::string FormatInspection(const Inspection& in) {
   std::string s;
   auto line = [&](const std::string& l) { s += l + "\n"; };
-  line("image     " + in.layout_dir + ":" + in.tag);
+  line("image     " + in.image);
   line("manifest  " + in.manifest.digest.ToString() + " (" + in.manifest.media_type + ", " +
        std::to_string(in.manifest.size) + " B)");
   line("config    " + in.config_descriptor.digest.ToString() + " (" + in.config.os + "/" +
@@ -114,7 +125,8 @@ std::string FormatInspection(const Inspection& in) {
 std::string InspectionJson(const Inspection& in) {
   using json = nlohmann::json;
   json j;
-  j["layout"] = in.layout_dir;
+  j["image"] = in.image;
+  if (!in.layout_dir.empty()) j["layout"] = in.layout_dir;
   j["tag"] = in.tag;
   j["manifest"] = {{"digest", in.manifest.digest.ToString()},
                    {"size", in.manifest.size},

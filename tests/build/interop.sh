@@ -45,6 +45,18 @@ t = [l["digest"] for l in top["layers"]]
 assert t[:len(b)] == b and len(t) == len(b) + 1, (b, t)
 PY
 mc_expect_fail "$MC" build model2 --layout bad:v1 --base "$REGISTRY/models/absent:v1"
+# inspect REF: the registry copy shows the same manifest and layers as the layout.
+"$MC" inspect "$REGISTRY/models/pushed:v1" --json > remote.json
+/usr/bin/python3 - base.json remote.json <<'PY'
+import json, sys
+local, remote = (json.load(open(p)) for p in sys.argv[1:3])
+assert remote["manifest"] == local["manifest"], (remote["manifest"], local["manifest"])
+assert [l["digest"] for l in remote["layers"]] == [l["digest"] for l in local["layers"]]
+assert remote["labels"] == local["labels"] and remote["totalSize"] == local["totalSize"]
+PY
+"$MC" inspect "$REGISTRY/models/pushed:v1" | grep -q "model.safetensors" || mc_fail "inspect REF lacks titles"
+mc_expect_fail "$MC" inspect "$REGISTRY/models/absent:v1"
+mc_expect_fail "$MC" inspect "$REGISTRY/models/pushed:v1" --layout out:v1
 
 # umoci unpack: byte-identical files under rootfs/models, normalized modes and owner.
 umoci unpack --image out:v1 bundle > /dev/null
