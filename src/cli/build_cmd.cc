@@ -151,7 +151,9 @@ const modelcar::cli::CommandRegistration kBuild{
       f->remote.Add(app, /*transfer=*/false);
       app.add_option("--models-path", f->models_path, "Where the files land in the image")
           ->capture_default_str();
-      app.add_option("--base", f->base, "busybox | none | layout:DIR[:TAG] | REGISTRY/REPO[:TAG|@DIGEST]")->capture_default_str();
+      app.add_option("--base", f->base,
+                     "busybox | none | layout:DIR[:TAG] | REGISTRY/REPO[:TAG|@DIGEST]")
+          ->capture_default_str();
       app.add_option("--busybox", f->busybox, "Static busybox binary for --base busybox")
           ->capture_default_str();
       app.add_option("--owner", f->owner, "UID:GID of the model files (OpenShift: 1001:0)")

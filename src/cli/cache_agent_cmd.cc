@@ -9,16 +9,17 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/store_pull_flags.h"
 #include "http/server.h"
 #include "modelcar/cache_agent.h"
 
 namespace {
 
 struct Flags {
-  std::string config, store, status, listen, pull = "if-not-present";
+  std::string config, store, status, listen;
   int interval_s = 60;
   bool once = false;
-  modelcar::registry::RegistryOptions reg;
+  modelcar::cli::StorePullFlags pull;
 };
 
 int64_t MtimeNs(const std::string& path) {
@@ -31,9 +32,7 @@ modelcar::Status Run(const Flags& f) {
   modelcar::CacheAgentOptions o;
   o.config_path = f.config;
   o.status_path = f.status;
-  o.pull.store_dir = f.store;
-  o.pull.registry = f.reg;
-  ASSIGN_OR_RETURN(o.pull.policy, modelcar::ParsePullPolicy(f.pull));
+  ASSIGN_OR_RETURN(o.pull, f.pull.Options(f.store, /*quiet=*/true));
   modelcar::CacheAgent agent(o);
 
   sigset_t set;
@@ -92,12 +91,8 @@ const modelcar::cli::CommandRegistration kCacheAgent{
       app.add_option("--status", f->status, "Write the status JSON here after every reconcile");
       app.add_option("--listen", f->listen, "Serve /status, /healthz, /metrics on HOST:PORT");
       app.add_option("--interval", f->interval_s, "Seconds between reconciles (default 60)");
-      app.add_option("--pull", f->pull, "always | if-not-present | never");
       app.add_flag("--once", f->once, "Reconcile once and exit (exit 1 if the config is bad)");
-      app.add_option("--authfile", f->reg.authfile, "Registry credentials file");
-      app.add_option("--ca-file", f->reg.ca_file, "Extra CA bundle (PEM)");
-      app.add_flag("--insecure", f->reg.insecure, "TLS without certificate verification");
-      app.add_flag("--plain-http", f->reg.plain_http, "Use http:// for the registry");
+      f->pull.Add(app);
       return [f]() { return Run(*f); };
     }};
 

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/store_pull_flags.h"
 #include "modelcar/mount.h"
 #include "serve/openai_server.h"
 #include "store/gc.h"
@@ -22,8 +23,8 @@ struct Flags {
   std::string model_pos, model_flag;
   modelcar::serve::ServeOptions serve;
   std::string kv_cache_memory = "2GiB";
-  std::string store, pull = "if-not-present";
-  modelcar::registry::RegistryOptions reg;
+  std::string store;
+  modelcar::cli::StorePullFlags pull;
 };
 
 bool IsDir(const std::string& p) {
@@ -60,12 +61,7 @@ Status Run(Flags& f) {
   if (model.rfind("oci://", 0) == 0) {
     std::string ref = model.substr(6);
     modelcar::MountOptions o;
-    ASSIGN_OR_RETURN(o.pull.policy, modelcar::ParsePullPolicy(f.pull));
-    o.pull.store_dir = f.store;
-    o.pull.registry = f.reg;
-    o.pull.log = [](std::string_view l) {
-      std::fprintf(stderr, "modelcar serve: %.*s\n", static_cast<int>(l.size()), l.data());
-    };
+    ASSIGN_OR_RETURN(o.pull, f.pull.Options(f.store, /*quiet=*/false, "modelcar serve: "));
     // A lease-holding link private to this process keeps the tree from gc while serving.
     char tmpl[] = "/tmp/modelcar-serve-XXXXXX";
     if (!::mkdtemp(tmpl)) return modelcar::ErrnoStatus(errno, "mkdtemp /tmp/modelcar-serve-*");
@@ -134,11 +130,7 @@ const modelcar::cli::CommandRegistration kServe{
       app.add_option("--idle-timeout", s.idle_timeout_s,
                      "Exit 0 after this many seconds without requests (0: never)");
       app.add_option("--store", f->store, "Node store for oci:// models");
-      app.add_option("--pull", f->pull, "oci:// pull policy: always | if-not-present | never");
-      app.add_option("--authfile", f->reg.authfile, "Registry credentials file");
-      app.add_option("--ca-file", f->reg.ca_file, "Extra CA bundle (PEM)");
-      app.add_flag("--insecure", f->reg.insecure, "TLS without certificate verification");
-      app.add_flag("--plain-http", f->reg.plain_http, "Use http:// for the registry");
+      f->pull.Add(app, "oci:// pull policy: always | if-not-present | never");
       return [f]() -> Status { return Run(*f); };
     }};
 

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/store_pull_flags.h"
 #include "modelcar/store_pull.h"
 #include "store/gc.h"
 #include "store/lock.h"
@@ -26,8 +27,7 @@ struct Flags {
   double high = 85, low = 80;
   bool no_watermarks = false, keep_unreferenced = false;
   // pull
-  std::string pull = "if-not-present";
-  modelcar::registry::RegistryOptions reg;
+  modelcar::cli::StorePullFlags pull;
   CLI::App *ls = nullptr, *df = nullptr, *gc = nullptr, *rm = nullptr, *verify = nullptr,
            *pullc = nullptr;
 };
@@ -146,13 +146,7 @@ Status Verify(st::Store& s, const Flags& f) {
 }
 
 Status Pull(const Flags& f) {
-  modelcar::StorePullOptions o;
-  ASSIGN_OR_RETURN(o.policy, modelcar::ParsePullPolicy(f.pull));
-  o.store_dir = f.store;
-  o.registry = f.reg;
-  o.log = [](std::string_view l) {
-    std::fprintf(stderr, "%.*s\n", static_cast<int>(l.size()), l.data());
-  };
+  ASSIGN_OR_RETURN(modelcar::StorePullOptions o, f.pull.Options(f.store));
   ASSIGN_OR_RETURN(modelcar::StorePullResult r, modelcar::PullToStore(f.ref, o));
   std::fprintf(stderr, "%s: fetched %llu bytes, resumed %llu bytes%s\n", r.pinned.c_str(),
                static_cast<unsigned long long>(r.fetched_bytes),
@@ -160,14 +154,6 @@ Status Pull(const Flags& f) {
                r.network_used ? "" : " (present in the store: no network)");
   std::printf("%s\n", r.pinned.c_str());
   return Status();
-}
-
-void RegistryFlags(CLI::App* app, Flags* f) {
-  app->add_option("--pull", f->pull, "always | if-not-present | never");
-  app->add_option("--authfile", f->reg.authfile, "Registry credentials file");
-  app->add_option("--ca-file", f->reg.ca_file, "Extra CA bundle (PEM)");
-  app->add_flag("--insecure", f->reg.insecure, "TLS without certificate verification");
-  app->add_flag("--plain-http", f->reg.plain_http, "Use http:// for the registry");
 }
 
 const modelcar::cli::CommandRegistration kStore{
@@ -194,7 +180,7 @@ const modelcar::cli::CommandRegistration kStore{
       f->verify->add_option("ref", f->ref, "Reference or digest (default: every image)");
       f->pullc = app.add_subcommand("pull", "Pull an image into the store (as `pull --store`)");
       f->pullc->add_option("ref", f->ref, "Image reference")->required();
-      RegistryFlags(f->pullc, f.get());
+      f->pull.Add(*f->pullc);
       for (CLI::App* sub : {f->ls, f->df, f->gc, f->rm, f->verify, f->pullc}) {
         sub->add_option("--store", f->store, "Store directory");
       }

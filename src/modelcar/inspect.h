@@ -9,8 +9,8 @@
 
 #include <cstdint>
 #include <functional>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -28,7 +28,7 @@ struct InspectedLayer {
 };
 
 struct Inspection {
-  std::string image;  // "DIR:TAG" for a layout, the reference for a registry
+  std::string image;       // "DIR:TAG" for a layout, the reference for a registry
   std::string layout_dir;  // empty for a registry image
   std::string tag;
   oci::Descriptor manifest;

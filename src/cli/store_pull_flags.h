@@ -1,0 +1,48 @@
+// Flags shared by the commands that pull into the node store (mount, fetch, serve oci://,
+// store pull, cache-agent): the pull policy and the registry access flags. Included only by
+// src/cli/*_cmd.cc (it pulls in CLI11).
+#ifndef MODELCAR_CLI_STORE_PULL_FLAGS_H_
+#define MODELCAR_CLI_STORE_PULL_FLAGS_H_
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include "modelcar/store_pull.h"
+
+namespace modelcar::cli {
+
+struct StorePullFlags {
+  std::string pull = "if-not-present";
+  registry::RegistryOptions registry;
+
+  // Adds --pull --authfile --ca-file --insecure --plain-http to `app`.
+  void Add(CLI::App& app, const std::string& pull_help = "always | if-not-present | never") {
+    app.add_option("--pull", pull, pull_help);
+    app.add_option("--authfile", registry.authfile, "Registry credentials file");
+    app.add_option("--ca-file", registry.ca_file, "Extra CA bundle (PEM)");
+    app.add_flag("--insecure", registry.insecure, "TLS without certificate verification");
+    app.add_flag("--plain-http", registry.plain_http, "Use http:// for the registry");
+  }
+
+  // Options for pulling into `store_dir` ("" = the default store); progress lines go to stderr,
+  // each prefixed by `log_prefix`, unless `quiet`. Fails on an unknown --pull policy.
+  Result<StorePullOptions> Options(const std::string& store_dir, bool quiet = false,
+                                   std::string log_prefix = "") const {
+    StorePullOptions o;
+    ASSIGN_OR_RETURN(o.policy, ParsePullPolicy(pull));
+    o.store_dir = store_dir;
+    o.registry = registry;
+    if (!quiet) {
+      o.log = [log_prefix](std::string_view l) {
+        std::fprintf(stderr, "%s%.*s\n", log_prefix.c_str(), static_cast<int>(l.size()), l.data());
+      };
+    }
+    return o;
+  }
+};
+
+}  // namespace modelcar::cli
+
+#endif  // MODELCAR_CLI_STORE_PULL_FLAGS_H_
