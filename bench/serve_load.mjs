@@ -1,0 +1,57 @@
+// Load generator for bench/serve.sh: streaming chat completions (fetch + SSE) against an
+// OpenAI-compatible server, CONCURRENCY streams at a time until REQUESTS are done.
+//   node bench/serve_load.mjs BASE_URL MODEL CONCURRENCY REQUESTS MAX_TOKENS
+// Every request asks for exactly MAX_TOKENS tokens (temperature 0, ignore_eos, no prompt cache)
+// with a slightly different prompt. Prints one JSON line: generated tokens (from the usage
+// chunk), aggregate tokens/s over the wall time of the whole level, TTFT p50/p90 (time from
+// sending the request to the first chunk carrying content).
+const [base, model, conc, total, maxTokens] = process.argv.slice(2);
+const concurrency = Number(conc), requests = Number(total), max_tokens = Number(maxTokens);
+
+async function one(i) {
+  const t0 = performance.now();
+  const res = await fetch(`${base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      model,
+      messages: [{ role: 'user', content: `Request ${i}: write a long story about a lighthouse keeper and the sea.` }],
+      stream: true, stream_options: { include_usage: true },
+      max_tokens, temperature: 0, ignore_eos: true, cache_prompt: false,
+    }),
+  });
+  if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+  let ttft = null, chunks = 0, usage = null, buf = '';
+  const dec = new TextDecoder();
+  for await (const part of res.body) {
+    buf += dec.decode(part, { stream: true });
+    let k;
+    while ((k = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, k).trim(); buf = buf.slice(k + 1);
+      if (!line.startsWith('data:')) continue;
+      const data = line.slice(5).trim();
+      if (data === '[DONE]') continue;
+      const j = JSON.parse(data);
+      if (j.usage) usage = j.usage;
+      const c = j.choices?.[0]?.delta?.content;
+      if (c) { chunks++; if (ttft === null) ttft = performance.now() - t0; }
+    }
+  }
+  return { ttft, tokens: usage?.completion_tokens ?? chunks, chunks, ms: performance.now() - t0 };
+}
+
+const pct = (a, p) => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
+const results = [];
+let next = 0;
+const t0 = performance.now();
+await Promise.all(Array.from({ length: concurrency }, async () => {
+  while (next < requests) results.push(await one(next++));
+}));
+const wall = (performance.now() - t0) / 1000;
+const tokens = results.reduce((s, r) => s + r.tokens, 0);
+const ttfts = results.map(r => r.ttft ?? r.ms);
+console.log(JSON.stringify({
+  concurrency, requests, max_tokens, wall_s: wall, tokens,
+  tokens_min: Math.min(...results.map(r => r.tokens)), tokens_max: Math.max(...results.map(r => r.tokens)),
+  tok_s: tokens / wall, ttft_p50_ms: pct(ttfts, 0.5), ttft_p90_ms: pct(ttfts, 0.9),
+}));
