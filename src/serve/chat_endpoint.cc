@@ -56,17 +56,11 @@ void StreamChat(const ChatRequest& r, const ResponseMeta& meta, int prompt_token
 void WholeChat(const ChatRequest& r, const ResponseMeta& meta, int prompt_tokens, Session& session,
                http::StreamSink& sink) {
   const int n = r.sampling.n;
-  std::vector<std::vector<TokenLogprob>> logprobs(n);
-  std::vector<Finish> finish(n);
-  bool completed = session.Run(
-      [&](int i, ChoiceOutput::Delta& d) {
-        for (auto& lp : d.logprobs) logprobs[i].push_back(std::move(lp));
-        if (d.finish) finish[i] = *d.finish;
-        return true;
-      },
-      // JSON allows leading whitespace: one space a second notices a client that went away.
-      [&] { return sink.Write(" "); });
-  if (!completed) return;
+  // JSON allows leading whitespace: one space a second notices a client that went away.
+  std::optional<Session::Collected> run = session.RunToEnd([&] { return sink.Write(" "); });
+  if (!run) return;
+  std::vector<std::vector<TokenLogprob>>& logprobs = run->logprobs;
+  std::vector<Finish>& finish = run->finish;
   std::vector<ChoiceResult> choices(n);
   for (int i = 0; i < n; ++i) {
     ChoiceResult& c = choices[i];

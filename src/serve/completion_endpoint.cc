@@ -46,16 +46,11 @@ void WholeCompletion(const Prepared& p, const ResponseMeta& meta, Session& sessi
                      http::StreamSink& sink) {
   const int n = p.r.sampling.n;
   const int total = session.num_choices();
-  std::vector<std::vector<TokenLogprob>> logprobs(total);
-  std::vector<Finish> finish(total);
-  bool completed = session.Run(
-      [&](int i, ChoiceOutput::Delta& d) {
-        for (auto& lp : d.logprobs) logprobs[i].push_back(std::move(lp));
-        if (d.finish) finish[i] = *d.finish;
-        return true;
-      },
-      [&] { return sink.Write(" "); });
-  if (!completed) return;
+  // JSON allows leading whitespace: one space a second notices a client that went away.
+  std::optional<Session::Collected> run = session.RunToEnd([&] { return sink.Write(" "); });
+  if (!run) return;
+  std::vector<std::vector<TokenLogprob>>& logprobs = run->logprobs;
+  std::vector<Finish>& finish = run->finish;
   std::vector<ChoiceResult> choices(total);
   for (int i = 0; i < total; ++i) {
     choices[i].index = i;

@@ -67,4 +67,19 @@ bool Session::Run(const DeltaFn& on_delta, const HeartbeatFn& heartbeat, int hea
   return true;
 }
 
+std::optional<Session::Collected> Session::RunToEnd(const HeartbeatFn& heartbeat) {
+  Collected c;
+  c.logprobs.resize(outputs_.size());
+  c.finish.resize(outputs_.size());
+  bool completed = Run(
+      [&](int i, ChoiceOutput::Delta& d) {
+        for (auto& lp : d.logprobs) c.logprobs[i].push_back(std::move(lp));
+        if (d.finish) c.finish[i] = *d.finish;
+        return true;
+      },
+      heartbeat);
+  if (!completed) return std::nullopt;
+  return c;
+}
+
 }  // namespace modelcar::serve

@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "serve/choice_output.h"
@@ -36,6 +37,15 @@ class Session {
 
   // Returns true when every choice finished, false when stopped early.
   bool Run(const DeltaFn& on_delta, const HeartbeatFn& heartbeat, int heartbeat_ms = 1000);
+
+  // What a non-streaming answer needs of each choice besides its text.
+  struct Collected {
+    std::vector<std::vector<TokenLogprob>> logprobs;  // per choice, in order
+    std::vector<Finish> finish;                       // per choice
+  };
+  // Runs to the end collecting logprobs and finish reasons; `heartbeat` as for Run. Returns
+  // nullopt when stopped early (client gone).
+  std::optional<Collected> RunToEnd(const HeartbeatFn& heartbeat);
 
   ChoiceOutput& choice(int i) { return outputs_[i]; }
   int num_choices() const { return static_cast<int>(outputs_.size()); }
