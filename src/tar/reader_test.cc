@@ -13,6 +13,7 @@
 namespace modelcar::tar {
 namespace {
 
+using testing::Gzip;
 using testing::TarBuilder;
 
 struct Recorded {
@@ -160,20 +161,6 @@ TEST(ReaderTest, RandomMutationsNeverCrash) {
     if (ParseAll(t, &r, 1 + rng() % 700).ok()) ++ok;
   }
   SUCCEED() << ok << " mutated archives parsed";
-}
-
-std::string Gzip(const std::string& in) {
-  z_stream zs{};
-  deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&zs, in.size()) + 64, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
 }
 
 std::string Zstd(const std::string& in) {

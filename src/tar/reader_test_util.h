@@ -3,11 +3,28 @@
 #ifndef MODELCAR_TAR_READER_TEST_UTIL_H_
 #define MODELCAR_TAR_READER_TEST_UTIL_H_
 
+#include <zlib.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string>
 
 namespace modelcar::tar::testing {
+
+// A gzip stream (as a gzip-compressed OCI layer holds) of `in`.
+inline std::string Gzip(const std::string& in) {
+  z_stream zs{};
+  deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&zs, in.size()) + 64, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
 
 class TarBuilder {
  public:
