@@ -56,6 +56,13 @@ Status WriteAll(int fd, std::string_view data, std::string_view what) {
   return Status();
 }
 
+void WritebackPacer::Wrote(int fd, uint64_t end) {
+  if (end < started_ + step_) return;
+  (void)::sync_file_range(fd, static_cast<off_t>(started_), static_cast<off_t>(end - started_),
+                          SYNC_FILE_RANGE_WRITE);
+  started_ = end;
+}
+
 Status FsyncDir(const std::string& dir) {
   ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(dir, O_RDONLY | O_DIRECTORY));
   if (::fsync(fd.get()) != 0) return ErrnoStatus(errno, "fsync " + dir);

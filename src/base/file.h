@@ -47,6 +47,22 @@ Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes = uint6
 // Writes all of `data` to `fd` (retrying short writes and EINTR).
 Status WriteAll(int fd, std::string_view data, std::string_view what);
 
+// Starts writeback early so that a final fsync waits only for the tail of a big file. Feed it the
+// end offset of each write; every `step` bytes it asks the kernel (sync_file_range WRITE, which
+// does not wait) to write the bytes since the last request to disk. Overlaps disk writes with
+// the producer (network, hashing) instead of paying them all at the fsync. Best effort: errors are
+// ignored here and reported by the fsync. Not thread-safe; one per file.
+class WritebackPacer {
+ public:
+  explicit WritebackPacer(uint64_t step = uint64_t{32} << 20) : step_(step) {}
+  // `end` = offset just past the newest contiguous bytes written to `fd`.
+  void Wrote(int fd, uint64_t end);
+
+ private:
+  uint64_t step_;
+  uint64_t started_ = 0;  // writeback already requested for [0, started_)
+};
+
 // fsyncs a directory so that renames and creations inside it are durable.
 Status FsyncDir(const std::string& dir);
 

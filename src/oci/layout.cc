@@ -46,12 +46,15 @@ class FileBlobWriter : public BlobWriter {
     size_ += data.size();
     if (data.size() < kParallelHashMin) {
       hash_.Update(data);
-      return WriteAll(fd_.get(), data, tmp_);
+      RETURN_IF_ERROR(WriteAll(fd_.get(), data, tmp_));
+    } else {
+      hash_.Begin(data);  // hashed on a helper thread while this one writes
+      Status st = WriteAll(fd_.get(), data, tmp_);
+      hash_.End();
+      RETURN_IF_ERROR(st);
     }
-    hash_.Begin(data);  // hashed on a helper thread while this one writes
-    Status st = WriteAll(fd_.get(), data, tmp_);
-    hash_.End();
-    return st;
+    writeback_.Wrote(fd_.get(), size_);
+    return Status();
   }
   uint64_t size() const override { return size_; }
 
@@ -76,6 +79,7 @@ class FileBlobWriter : public BlobWriter {
   const std::string tmp_;
   UniqueFd fd_;
   ParallelSha256 hash_;
+  WritebackPacer writeback_;
   uint64_t size_ = 0;
   bool committed_ = false;
 };

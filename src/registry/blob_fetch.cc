@@ -135,6 +135,7 @@ Status FetchParallel(RegistryClient& c, const std::string& repo, const oci::Desc
 
   std::string buf(4 << 20, '\0');
   uint64_t w = have;
+  WritebackPacer writeback;
   Status status;
   while (w < size) {
     Part& p = *parts[(w - have) / o.part_size];
@@ -151,6 +152,7 @@ Status FetchParallel(RegistryClient& c, const std::string& repo, const oci::Desc
       break;
     }
     w = avail;
+    writeback.Wrote(fd, w);
   }
   for (auto& t : threads) t.join();
   *hashed = w;
@@ -189,10 +191,12 @@ Status FetchBlobToFile(RegistryClient& c, const std::string& repo, const oci::De
     }
   }
   if (s.ok() && hashed < size) {
+    WritebackPacer writeback;
     s = FetchRange(c, repo, d, hashed, size, [&](std::string_view chunk, uint64_t off) {
       RETURN_IF_ERROR(PwriteAll(fd.get(), chunk, off, partial_path));
       h.Update(chunk);
       hashed = off + chunk.size();
+      writeback.Wrote(fd.get(), hashed);
       if (on_bytes) on_bytes(static_cast<int64_t>(chunk.size()));
       return Status();
     });

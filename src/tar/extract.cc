@@ -200,9 +200,7 @@ Status Extractor::BeginEntry(const Entry& e) {
   if (replay_ && e.type == EntryType::kRegular) {
     int fd = ::openat(dir.get(), name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return ErrnoStatus(errno, "tar entry " + Quote(e.path) + ": reopen for resume");
-    file_.Reset(fd);
-    file_path_ = e.path;
-    file_mode_ = mode;
+    OpenedFile(fd, e.path, mode);
     ++stats_.files;
     return Status();
   }
@@ -241,9 +239,7 @@ Status Extractor::BeginEntry(const Entry& e) {
       int fd = ::openat(dir.get(), name.c_str(),
                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
       if (fd < 0) return ErrnoStatus(errno, "tar entry " + Quote(e.path) + ": create");
-      file_.Reset(fd);
-      file_path_ = e.path;
-      file_mode_ = mode;
+      OpenedFile(fd, e.path, mode);
       // Reserve the blocks (a full disk fails here, not half way) but keep the size at what was
       // written, so an interrupted pull can tell how far a file got.
       if (e.size > 0 && ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(e.size)) != 0 &&
@@ -259,16 +255,27 @@ Status Extractor::BeginEntry(const Entry& e) {
   }
 }
 
+void Extractor::OpenedFile(int fd, const std::string& path, uint32_t mode) {
+  file_.Reset(fd);
+  file_pos_ = 0;
+  writeback_ = WritebackPacer();
+  file_path_ = path;
+  file_mode_ = mode;
+}
+
 Status Extractor::Data(std::string_view bytes) {
   if (!file_.valid()) return Internal("tar: data without an open file");
   stats_.file_bytes += bytes.size();
+  file_pos_ += bytes.size();
   if (replay_) {
     if (::lseek(file_.get(), static_cast<off_t>(bytes.size()), SEEK_CUR) < 0) {
       return ErrnoStatus(errno, "seek " + file_path_);
     }
     return Status();
   }
-  return WriteAll(file_.get(), bytes, file_path_);
+  RETURN_IF_ERROR(WriteAll(file_.get(), bytes, file_path_));
+  writeback_.Wrote(file_.get(), file_pos_);
+  return Status();
 }
 
 Status Extractor::EndEntry() {

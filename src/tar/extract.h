@@ -71,6 +71,7 @@ class Extractor : public Handler {
  private:
   explicit Extractor(UniqueFd root) : root_(std::move(root)) {}
   Status Whiteout(const std::vector<std::string>& comps, const Entry& entry);
+  void OpenedFile(int fd, const std::string& path, uint32_t mode);
   Status RemoveExisting(int dir_fd, const std::string& name, const Entry& entry);
 
   UniqueFd root_;
@@ -78,6 +79,8 @@ class Extractor : public Handler {
   std::set<std::string> this_layer_;  // normalized paths created by the current layer
   std::vector<std::pair<std::string, uint32_t>> dir_modes_;
   UniqueFd file_;  // regular file being written
+  uint64_t file_pos_ = 0;      // its write offset
+  WritebackPacer writeback_;  // starts its disk writes early (the store commits with syncfs)
   std::string file_path_;
   uint32_t file_mode_ = 0;
   bool replay_ = false;
