@@ -1,9 +1,12 @@
 // `modelcar serve MODEL`: the OpenAI/vLLM-compatible server (serve/openai_server.h). MODEL is a
-// model directory, or oci://REF (pulled into the node store and mounted first; the only network
-// use of serve). Hub ids are refused: serving is offline.
+// model directory, or oci://REF (pulled into the node store and mounted while the listener
+// already answers /health with 503; the only network use of serve). Hub ids are refused: serving
+// is offline.
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -11,6 +14,7 @@
 
 #include "cli/command.h"
 #include "cli/store_pull_flags.h"
+#include "http/client.h"
 #include "modelcar/mount.h"
 #include "serve/openai_server.h"
 #include "store/gc.h"
@@ -25,6 +29,8 @@ struct Flags {
   std::string kv_cache_memory = "2GiB";
   std::string store;
   modelcar::cli::StorePullFlags pull;
+  int pull_retries = -1;            // -1: the registry client's default
+  double pull_retry_max_delay = -1;  // seconds; -1: the default
 };
 
 bool IsDir(const std::string& p) {
@@ -60,22 +66,30 @@ Status Run(Flags& f) {
   std::string link_dir;
   if (model.rfind("oci://", 0) == 0) {
     std::string ref = model.substr(6);
-    modelcar::MountOptions o;
-    ASSIGN_OR_RETURN(o.pull, f.pull.Options(f.store, /*quiet=*/false, "modelcar serve: "));
+    auto o = std::make_shared<modelcar::MountOptions>();
+    ASSIGN_OR_RETURN(o->pull, f.pull.Options(f.store, /*quiet=*/false, "modelcar serve: "));
+    auto& retry = o->pull.registry.retry;
+    if (f.pull_retries >= 0) retry.max_attempts = f.pull_retries + 1;
+    if (f.pull_retry_max_delay >= 0) {
+      retry.max_delay = std::chrono::milliseconds(int64_t(f.pull_retry_max_delay * 1000));
+      retry.base_delay = std::min(retry.base_delay, retry.max_delay);
+    }
     // A lease-holding link private to this process keeps the tree from gc while serving.
     char tmpl[] = "/tmp/modelcar-serve-XXXXXX";
     if (!::mkdtemp(tmpl)) return modelcar::ErrnoStatus(errno, "mkdtemp /tmp/modelcar-serve-*");
     link_dir = tmpl;
-    auto mounted = modelcar::MountImage(ref, link_dir + "/models", o);
-    if (!mounted.ok()) {
-      std::filesystem::remove_all(link_dir);
-      return mounted.status();
-    }
-    std::fprintf(stderr, "modelcar serve: %s -> %s\n", mounted->pull.pinned.c_str(),
-                 mounted->target.c_str());
-    mo.model_dir = mounted->target;
-    mo.weights_digest = mounted->pull.manifest.ToString();
     if (mo.served_model_name.empty()) mo.served_model_name = RepoName(ref);
+    // Pulled and mounted on serve's loader thread, after the listener is up.
+    f.serve.prepare = [ref, o, link_dir](modelcar::serve::ModelOptions* m) -> Status {
+      auto mounted = modelcar::MountImage(ref, link_dir + "/models", *o);
+      if (!mounted.ok()) return mounted.status();
+      std::fprintf(stderr, "modelcar serve: %s -> %s\n", mounted->pull.pinned.c_str(),
+                   mounted->target.c_str());
+      m->model_dir = mounted->target;
+      m->weights_digest = mounted->pull.manifest.ToString();
+      return Status();
+    };
+    f.serve.cancel_prepare = [] { modelcar::http::RequestCancel(); };
   } else if (IsDir(model)) {
     mo.model_dir = model;
     if (mo.served_model_name.empty()) {
@@ -131,6 +145,11 @@ const modelcar::cli::CommandRegistration kServe{
                      "Exit 0 after this many seconds without requests (0: never)");
       app.add_option("--store", f->store, "Node store for oci:// models");
       f->pull.Add(app, "oci:// pull policy: always | if-not-present | never");
+      app.add_option("--pull-retries", f->pull_retries,
+                     "oci:// pull: retries of each registry request (default 5)");
+      app.add_option("--pull-retry-max-delay", f->pull_retry_max_delay,
+                     "oci:// pull: cap of the jittered backoff between retries, seconds "
+                     "(default 10)");
       return [f]() -> Status { return Run(*f); };
     }};
 

@@ -121,13 +121,38 @@ Status RunServe(const ServeOptions& o) {
   RETURN_IF_ERROR(server.Start());
   log("listening on http://" + o.host + ":" + std::to_string(server.port()));
 
-  const auto t_load = Clock::now();
-  auto ctx = ModelContext::Load(o.model);
+  // Prepare (pull) and load on a loader thread, so the main thread keeps waiting for signals.
+  // The loader wakes it with a SIGTERM of its own, told apart by `loader_done`.
+  std::atomic<bool> loader_done{false};
+  Result<std::unique_ptr<ModelContext>> ctx = Unavailable("not loaded");
+  Clock::time_point t_load, t_ready;
+  std::thread loader([&] {
+    ModelOptions mo = o.model;
+    Status st = o.prepare ? o.prepare(&mo) : Status();
+    t_load = Clock::now();
+    if (st.ok()) {
+      ctx = ModelContext::Load(mo);
+    } else {
+      ctx = st;
+    }
+    t_ready = Clock::now();
+    loader_done = true;
+    kill(getpid(), SIGTERM);
+  });
+  int sig = signals.Wait();
+  if (!loader_done) {
+    log(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
+        " while loading: stopping");
+    if (o.cancel_prepare) o.cancel_prepare();
+    loader.join();
+    server.Stop();
+    return Status();
+  }
+  loader.join();
   if (!ctx.ok()) {
     server.Stop();
     return ctx.status();
   }
-  const auto t_ready = Clock::now();
   state.model = ctx->get();
   state.Touch();
   auto secs = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
@@ -157,7 +182,7 @@ Status RunServe(const ServeOptions& o) {
       }
     });
   }
-  int sig = signals.Wait();
+  sig = signals.Wait();
   done = true;
   if (watchdog.joinable()) watchdog.join();
   if (idle_exit) {
