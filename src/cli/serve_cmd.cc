@@ -29,7 +29,7 @@ struct Flags {
   std::string kv_cache_memory = "2GiB";
   std::string store;
   modelcar::cli::StorePullFlags pull;
-  int pull_retries = -1;            // -1: the registry client's default
+  int pull_retries = -1;             // -1: the registry client's default
   double pull_retry_max_delay = -1;  // seconds; -1: the default
 };
 
