@@ -89,8 +89,10 @@ class RegistryClient {
   // Uploads a blob of `size` bytes with content from `open`. kAuto sends one streaming PUT and
   // falls back to chunked PATCHes (pieces of `chunk_size`, raised to the registry's
   // OCI-Chunk-Min-Length) when the registry refuses it (413, 405, 400). Chunked retries resume
-  // from the registry's acknowledged offset (416 recovery via GET of the upload URL); monolithic
-  // retries restart. `on_bytes` (optional) is told of bytes sent (negative when discarded).
+  // from the registry's acknowledged offset (after a transport error, 5xx or 416: GET of the
+  // upload URL, Range); an upload URL the registry no longer accepts (404/400, e.g.
+  // docker-registry's signed state gone stale after a lost PATCH answer) starts a new upload;
+  // monolithic retries restart. `on_bytes` (optional) is told of bytes sent (negative when discarded).
   Status PushBlob(const std::string& repo, const oci::Digest& digest, uint64_t size,
                   const BlobOpener& open, UploadMode mode, uint64_t chunk_size,
                   const std::function<void(int64_t delta)>& on_bytes = {});

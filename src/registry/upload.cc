@@ -22,9 +22,13 @@ std::optional<uint64_t> UploadedUpTo(const http::Response& r) {
   if (v.starts_with("bytes=")) v.remove_prefix(6);
   size_t dash = v.find('-');
   if (dash == std::string_view::npos) return std::nullopt;
-  uint64_t last = 0;
+  uint64_t first = 0, last = 0;
   auto [p, ec] = std::from_chars(v.data() + dash + 1, v.data() + v.size(), last);
   if (ec != std::errc()) return std::nullopt;
+  std::from_chars(v.data(), v.data() + dash, first);
+  // "0-0" is what docker-registry sends for an empty upload (it cannot say "0--1"); reading it
+  // as one byte would skip the blob's first byte on resume.
+  if (first == 0 && last == 0) return 0;
   return last + 1;
 }
 
@@ -117,7 +121,8 @@ Status RegistryClient::UploadChunked(const std::string& repo, const oci::Digest&
     if (r.ok() && r->status == 202) {
       auto loc = r->Header("location");
       if (loc) location = http::ResolveUrl(location, *loc);
-      offset = UploadedUpTo(*r).value_or(offset + n);
+      std::optional<uint64_t> up = UploadedUpTo(*r);
+      offset = up && *up > 0 ? *up : offset + n;  // "0-0" after a 1-byte PATCH means 1 byte
       acked_total += sent;
       continue;
     }
@@ -133,9 +138,18 @@ Status RegistryClient::UploadChunked(const std::string& repo, const oci::Digest&
     }
     RETURN_IF_ERROR(SleepUnlessCancelled(BackoffDelay(options_.retry, failures, std::nullopt)));
     ASSIGN_OR_RETURN(http::Response st, Send(http::Request{.url = location}, PushScope(repo)));
-    if (st.status != 204 && st.status != 200) return Error(st, what + ": upload status");
-    if (auto loc = st.Header("location")) location = http::ResolveUrl(location, *loc);
-    offset = UploadedUpTo(st).value_or(0);
+    if (st.status == 404 || st.status == 400) {
+      // The registry no longer accepts this upload URL. docker-registry signs the offset into
+      // the URL (_state), so after a PATCH it applied but whose answer was lost, the URL we hold
+      // is stale (404 BLOB_UPLOAD_INVALID); other registries drop expired uploads. Start over.
+      ASSIGN_OR_RETURN(location, StartUpload(repo, nullptr));
+      offset = 0;
+    } else if (st.status != 204 && st.status != 200) {
+      return Error(st, what + ": upload status");
+    } else {
+      if (auto loc = st.Header("location")) location = http::ResolveUrl(location, *loc);
+      offset = UploadedUpTo(st).value_or(0);
+    }
     if (on_bytes) on_bytes(static_cast<int64_t>(offset) - acked_total);
     acked_total = static_cast<int64_t>(offset);
     ASSIGN_OR_RETURN(reader, open(offset));

@@ -2,14 +2,26 @@
 """A fault-injecting HTTP proxy in front of the real docker-registry (a test double for a flaky
 network or a broken registry, which cannot be produced with the real registry alone).
 
-usage: fault_proxy.py PORT UPSTREAM_HOST:PORT MODE [N]
+usage: fault_proxy.py PORT UPSTREAM_HOST:PORT MODE [ARGS...]
 MODE:
   pass        forward everything
-  error503    the first N blob GETs answer 503 with Retry-After: 0
-  truncate    the first N blob GETs send half of the body, then close the connection
+  error503 N  the first N blob GETs answer 503 with Retry-After: 0
+  truncate N  the first N blob GETs send half of the body, then close the connection
   corrupt     every blob GET larger than 1 KiB has one byte changed
-  slow        blob GET bodies are sent at about N KiB/s
+  slow N      blob GET bodies are sent at about N KiB/s
+  stall N     the first N blob GETs send half of the body, then stop sending (the connection
+              stays open for 120 s)
+  manifest FILE TYPE
+              every manifest GET/HEAD is answered with FILE's bytes as Content-Type TYPE (what a
+              registry serving a huge or foreign manifest sends; the real one refuses to store them)
+  patchlost N the first N upload PATCHes reach the registry, but their response is lost (the
+              connection is closed without an answer)
+  patch416 N  the first N upload PATCHes that do not start at offset 0 answer 416 without reaching
+              the registry (a registry that disagrees about the upload's offset)
+  refuse413 B every PUT with a body over B bytes answers 413 (a proxy with a body size limit)
+Every request is logged to stderr as "METHOD PATH [Range: ...] [Content-Range: ...]".
 """
+import hashlib
 import http.client
 import http.server
 import socketserver
@@ -18,7 +30,8 @@ import threading
 import time
 
 PORT, UPSTREAM, MODE = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-N = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+ARGS = sys.argv[4:]
+N = int(ARGS[0]) if ARGS and MODE != "manifest" else 1
 counter = {"n": 0}
 lock = threading.Lock()
 
@@ -29,7 +42,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
+    def answer(self, status, body=b"", headers=()):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
     def forward(self):
+        line = self.command + " " + self.path
+        for h in ("Range", "Content-Range"):
+            if h in self.headers:
+                line += " %s: %s" % (h, self.headers[h])
+        print(line, file=sys.stderr, flush=True)
+        if MODE == "manifest" and "/manifests/" in self.path and self.command in ("GET", "HEAD"):
+            data = open(ARGS[0], "rb").read()
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            self.answer(200, data, [("Content-Type", ARGS[1]), ("Docker-Content-Digest", digest)])
+            return
         body = None
         if "Content-Length" in self.headers:
             body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -44,10 +76,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.rfile.readline()
             body = b"".join(chunks)
         is_blob_get = self.command == "GET" and "/blobs/sha256:" in self.path
+        is_patch = self.command == "PATCH"
+        if MODE == "patch416":
+            is_patch = is_patch and not self.headers.get("Content-Range", "0-").startswith("0-")
         with lock:
-            if is_blob_get:
+            if is_blob_get or is_patch:
                 counter["n"] += 1
             nth = counter["n"]
+        if MODE == "refuse413" and self.command == "PUT" and body is not None and len(body) > N:
+            self.answer(413, b'{"errors":[{"code":"SIZE_INVALID","message":"request entity too large"}]}')
+            return
+        if MODE == "patch416" and is_patch and nth <= N:
+            self.answer(416, b'{"errors":[{"code":"RANGE_INVALID","message":"invalid content range"}]}')
+            return
         if is_blob_get and MODE == "error503" and nth <= N:
             self.send_response(503)
             self.send_header("Retry-After", "0")
@@ -61,6 +102,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         conn.request(self.command, self.path, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read() if self.command != "HEAD" else b""
+        if MODE == "patchlost" and is_patch and nth <= N:
+            self.close_connection = True  # the registry applied the PATCH; the answer is lost
+            return
         self.send_response(resp.status)
         for k, v in resp.getheaders():
             if k.lower() in ("transfer-encoding", "connection", "content-length"):
@@ -73,6 +117,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         ok_blob = is_blob_get and resp.status in (200, 206)
+        if ok_blob and MODE == "stall" and nth <= N and len(data) > 1:
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            time.sleep(120)
+            self.close_connection = True
+            return
         if ok_blob and MODE == "truncate" and nth <= N and len(data) > 1:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

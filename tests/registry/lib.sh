@@ -1,6 +1,7 @@
 # Helpers for the registry tests (source after tests/lib/common.sh).
 #   make_model DIR MIB     a model directory with a random MIB-MiB weights file and a config
-#   start_proxy MODE [N]   starts fault_proxy.py in front of $REGISTRY; sets PROXY (host:port)
+#   start_proxy MODE [ARGS...]  starts fault_proxy.py in front of $REGISTRY; sets PROXY (host:port)
+#                          and PROXY_LOG (the file listing the requests it saw)
 #   same_files A B         fails unless the two directories hold identical files
 MC=${MODELCAR_BIN:?MODELCAR_BIN is not set}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -14,7 +15,8 @@ make_model() {
 
 start_proxy() {
   local port; port=$(mc_free_port)
-  /usr/bin/python3 "$HERE/fault_proxy.py" "$port" "$REGISTRY" "$@" 2>>"$MC_TMP/proxy.log" &
+  PROXY_LOG=$MC_TMP/proxy-$port.log
+  /usr/bin/python3 "$HERE/fault_proxy.py" "$port" "$REGISTRY" "$@" 2>"$PROXY_LOG" &
   local pid=$!
   MC_CLEANUP+=("kill $pid 2>/dev/null; wait $pid 2>/dev/null")
   PROXY=127.0.0.1:$port
