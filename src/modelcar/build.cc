@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/direct_io.h"
 #include "base/file.h"
 #include "modelcar/busybox_layer.h"
 #include "modelcar/layer_plan.h"
@@ -168,8 +169,9 @@ class Builder {
                               o_.dir_mode, o_.uid, o_.gid, o_.created, ""}));
     }
     // Two buffers: the next chunk is read on a helper thread while this one is hashed and
-    // written (the BlobWriter may itself hash on another thread).
-    std::vector<char> bufs[2] = {std::vector<char>(kReadChunk), std::vector<char>(kReadChunk)};
+    // written (the BlobWriter may itself hash on another thread). Aligned, so that a layout
+    // blob writer can send them to disk with direct I/O.
+    AlignedBuffer bufs[2] = {AlignedBuffer(kReadChunk), AlignedBuffer(kReadChunk)};
     for (const ScannedFile& f : layer.files) {
       if (cancel_.load()) return Cancelled("build cancelled");
       auto fd = OpenFile(f.source_path, O_RDONLY);
