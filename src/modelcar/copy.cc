@@ -121,8 +121,13 @@ Result<SendResult> CopyImage(const std::string& src_ref, const std::string& dst_
   dst_options.require_digest = false;  // the destination gets a tag or the source's digest
   ASSIGN_OR_RETURN(Remote dst, OpenRemote(dst_ref, dst_options));
   registry::RegistrySource source(src.client, src.ref.repository());
-  ASSIGN_OR_RETURN(CopyPlan plan, PlanCopy(source, src.ref.Identifier(), /*whole_index=*/true,
-                                           oci::HostPlatform()));
+  Result<CopyPlan> planned =
+      PlanCopy(source, src.ref.Identifier(), /*whole_index=*/true, oci::HostPlatform());
+  if (!planned.ok()) {  // name the image in errors about its content (e.g. an unknown media type)
+    Status s = planned.status();
+    return s.code() == Code::kInvalidArgument ? s.WithContext(src.ref.ToString()) : s;
+  }
+  CopyPlan plan = std::move(*planned);
   std::string mount_from;
   if (src.client->base_url() == dst.client->base_url() &&
       src.ref.repository() != dst.ref.repository()) {

@@ -44,8 +44,12 @@ std::string TypeName(char t) {
 
 Result<Inspection> InspectSource(oci::ImageSource& source, std::string_view tag_or_digest,
                                  std::string image, const LayerLister& list_layer) {
-  ASSIGN_OR_RETURN(oci::ResolvedImage resolved,
-                   oci::ResolveImage(source, tag_or_digest, oci::HostPlatform()));
+  Result<oci::ResolvedImage> found = oci::ResolveImage(source, tag_or_digest, oci::HostPlatform());
+  if (!found.ok()) {  // name the image in errors about its content (e.g. an unknown media type)
+    Status s = found.status();
+    return s.code() == Code::kInvalidArgument ? s.WithContext(image) : s;
+  }
+  oci::ResolvedImage resolved = std::move(*found);
   ASSIGN_OR_RETURN(oci::Manifest m,
                    oci::ParseManifest(resolved.manifest.bytes, resolved.manifest.media_type));
   Inspection in;

@@ -17,8 +17,13 @@ Result<SendResult> PullToLayout(const std::string& ref, const std::string& layou
       oci::LayoutSpec spec,
       oci::ParseLayoutSpec(spec_text, src.ref.tag().empty() ? "latest" : src.ref.tag()));
   registry::RegistrySource source(src.client, src.ref.repository());
-  ASSIGN_OR_RETURN(CopyPlan plan, PlanCopy(source, src.ref.Identifier(), /*whole_index=*/false,
-                                           oci::HostPlatform()));
+  Result<CopyPlan> planned =
+      PlanCopy(source, src.ref.Identifier(), /*whole_index=*/false, oci::HostPlatform());
+  if (!planned.ok()) {  // name the image in errors about its content (e.g. an unknown media type)
+    Status s = planned.status();
+    return s.code() == Code::kInvalidArgument ? s.WithContext(src.ref.ToString()) : s;
+  }
+  CopyPlan plan = std::move(*planned);
   if (src.ref.has_digest() && plan.top.digest != src.ref.digest() && plan.children.empty()) {
     // An index was resolved to its platform manifest: fine. Anything else is checked by
     // GetManifest.

@@ -67,8 +67,13 @@ Result<StorePullResult> PullToStore(const std::string& ref_text, const StorePull
   result.network_used = true;
   ASSIGN_OR_RETURN(auto client, registry::RegistryClient::Create(ref, options.registry));
   registry::RegistrySource source(client, ref.repository());
-  ASSIGN_OR_RETURN(oci::ResolvedImage image,
-                   oci::ResolveImage(source, ref.Identifier(), oci::HostPlatform()));
+  Result<oci::ResolvedImage> resolved =
+      oci::ResolveImage(source, ref.Identifier(), oci::HostPlatform());
+  if (!resolved.ok()) {  // name the image in errors about its content (e.g. an unknown media type)
+    Status s = resolved.status();
+    return s.code() == Code::kInvalidArgument ? s.WithContext(ref.ToString()) : s;
+  }
+  oci::ResolvedImage image = std::move(*resolved);
   const oci::Digest m = image.descriptor.digest;
   result.manifest = m;
   result.pinned = ref.Pinned(m);

@@ -92,7 +92,8 @@ class RegistryClient {
   // from the registry's acknowledged offset (after a transport error, 5xx or 416: GET of the
   // upload URL, Range); an upload URL the registry no longer accepts (404/400, e.g.
   // docker-registry's signed state gone stale after a lost PATCH answer) starts a new upload;
-  // monolithic retries restart. `on_bytes` (optional) is told of bytes sent (negative when discarded).
+  // monolithic retries restart. `on_bytes` (optional) is told of bytes sent (negative when
+  // discarded).
   Status PushBlob(const std::string& repo, const oci::Digest& digest, uint64_t size,
                   const BlobOpener& open, UploadMode mode, uint64_t chunk_size,
                   const std::function<void(int64_t delta)>& on_bytes = {});
