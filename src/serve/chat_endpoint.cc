@@ -4,6 +4,7 @@
 
 #include "serve/api_error.h"
 #include "serve/endpoints.h"
+#include "serve/prompt_logprobs.h"
 #include "serve/response.h"
 #include "serve/session.h"
 #include "serve/tool_parser.h"
@@ -53,8 +54,9 @@ void StreamChat(const ChatRequest& r, const ResponseMeta& meta, int prompt_token
   sink.Write(kSseDone);
 }
 
-void WholeChat(const ChatRequest& r, const ResponseMeta& meta, int prompt_tokens, Session& session,
-               http::StreamSink& sink) {
+void WholeChat(const ChatRequest& r, const ResponseMeta& meta, const llm::Tokenizer& tokenizer,
+               const std::vector<int32_t>& prompt, Session& session, http::StreamSink& sink) {
+  const int prompt_tokens = static_cast<int>(prompt.size());
   const int n = r.sampling.n;
   // JSON allows leading whitespace: one space a second notices a client that went away.
   std::optional<Session::Collected> run = session.RunToEnd([&] { return sink.Write(" "); });
@@ -77,6 +79,10 @@ void WholeChat(const ChatRequest& r, const ResponseMeta& meta, int prompt_tokens
     }
     if (r.sampling.logprobs >= 0) c.logprobs = std::move(logprobs[i]);
   }
+  if (r.prompt_logprobs >= 0 && !choices.empty()) {
+    choices[0].prompt_logprobs =
+        MakePromptLogprobs(tokenizer, prompt, run->prompt_logprobs[0], r.prompt_logprobs);
+  }
   sink.Write(ChatCompletionJson(meta, choices, {prompt_tokens, session.completion_tokens()}));
 }
 
@@ -94,9 +100,11 @@ http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest&
   const int prompt_tokens = static_cast<int>(prompt->size());
   if (Status s = m.FitContext(prompt_tokens, &r->sampling); !s.ok()) return ErrorResponse(s);
 
+  auto prompt_ids = std::make_shared<const std::vector<int32_t>>(*prompt);
   GenerationRequest g;
   g.prompt = std::move(*prompt);
   g.sampling = r->sampling;
+  g.sampling.prompt_logprobs = r->prompt_logprobs;
   g.eos_token_ids = m.eos_token_ids();
   auto handle = m.scheduler().Submit(std::move(g));
   if (!handle.ok()) return ErrorResponse(handle.status());
@@ -118,8 +126,9 @@ http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest&
     // Not plain "application/json", which cpp-httplib gzips for clients that accept it: the
     // compressor would swallow the heartbeat spaces that detect a client gone away.
     resp.content_type = "application/json; charset=utf-8";
-    resp.stream = [r, meta, prompt_tokens, session](http::StreamSink& sink) {
-      WholeChat(*r, meta, prompt_tokens, *session, sink);
+    const llm::Tokenizer* tokenizer = &m.tokenizer();
+    resp.stream = [r, meta, tokenizer, prompt_ids, session](http::StreamSink& sink) {
+      WholeChat(*r, meta, *tokenizer, *prompt_ids, *session, sink);
     };
   }
   return resp;

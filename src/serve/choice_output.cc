@@ -12,6 +12,7 @@ ChoiceOutput::Delta ChoiceOutput::Consume(const TokenEvent& ev) {
   Delta d;
   if (finished_) return d;
   std::string piece;
+  d.prompt_logprobs = ev.prompt_logprobs;
   if (ev.has_token) {
     ++tokens_;
     if (want_logprobs_) {

@@ -24,8 +24,9 @@ class ChoiceOutput {
 
   struct Delta {
     std::string text;
-    std::vector<TokenLogprob> logprobs;  // one per token consumed (when logprobs were asked)
-    std::optional<Finish> finish;        // set once, on the choice's last delta
+    std::vector<TokenLogprob> logprobs;         // one per token consumed (when logprobs were asked)
+    std::optional<Finish> finish;               // set once, on the choice's last delta
+    std::vector<RunnerSample> prompt_logprobs;  // scored prompt tokens (first token's delta)
   };
 
   // Consumes one event of this choice. After a stop string matched the delta carries

@@ -1,10 +1,24 @@
 #include "serve/engine_runner.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "llm/engine/engine.h"
 
 namespace modelcar::serve {
+
+RunnerSample ScoreToken(std::span<const float> logits, int32_t token, int top) {
+  std::vector<llm::TokenLogprob> alts;
+  RunnerSample s;
+  s.token = token;
+  s.logprob = llm::LogSoftmaxAt(logits, token, top, &alts);
+  const float x = logits[token];
+  s.rank = 1 + static_cast<int>(
+                   std::count_if(logits.begin(), logits.end(), [x](float v) { return v > x; }));
+  s.top.reserve(alts.size());
+  for (const auto& a : alts) s.top.emplace_back(a.token, a.logprob);
+  return s;
+}
 
 struct EngineRunner::SeqState {
   std::unique_ptr<llm::KvSequence> kv;
@@ -66,11 +80,23 @@ Status EngineRunner::Step(std::span<const RunnerFeed> feeds, std::vector<RunnerS
     states[i] = it->second.get();
     in[i].seq = states[i]->kv.get();
     in[i].tokens = feeds[i].tokens;
+    if (!feeds[i].score.empty()) {
+      if (feeds[i].score.size() > feeds[i].tokens.size() || !feeds[i].scored) {
+        return Internal("step: bad prompt scoring request");
+      }
+      in[i].all_logits = true;
+    }
   }
   RETURN_IF_ERROR(engine_->Step(in, res));
+  const size_t vocab = static_cast<size_t>(engine_->vocab_size());
   for (size_t i = 0; i < feeds.size(); ++i) {
+    std::span<const float> logits(res[i].logits);
+    for (size_t j = 0; j < feeds[i].score.size(); ++j) {
+      feeds[i].scored->push_back(
+          ScoreToken(logits.subspan(j * vocab, vocab), feeds[i].score[j], feeds[i].score_top));
+    }
     if (!feeds[i].sample) continue;
-    llm::SampledToken t = states[i]->sampler->Sample(res[i].logits);
+    llm::SampledToken t = states[i]->sampler->Sample(logits.subspan(logits.size() - vocab));
     RunnerSample s;
     s.token = t.token;
     s.logprob = t.logprob;

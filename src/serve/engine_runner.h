@@ -21,6 +21,10 @@ class Sampler;
 
 namespace modelcar::serve {
 
+// The raw logprob of `token` under `logits` (vocab floats), its rank, and the `top` most likely
+// tokens (prompt logprobs).
+RunnerSample ScoreToken(std::span<const float> logits, int32_t token, int top);
+
 class EngineRunner : public ModelRunner {
  public:
   // `kv_cache_bytes`: the KV pool's budget; `threads` <= 0: all cores.

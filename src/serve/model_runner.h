@@ -17,16 +17,23 @@
 
 namespace modelcar::serve {
 
-struct RunnerFeed {
-  uint64_t seq = 0;
-  std::span<const int32_t> tokens;  // >= 1, fed at the sequence's next KV positions
-  bool sample = false;              // sample the next token after the last fed one
-};
-
 struct RunnerSample {
   int32_t token = 0;
   float logprob = 0;                           // raw logprob of `token`
   std::vector<std::pair<int32_t, float>> top;  // `logprobs` alternatives, most likely first
+  int rank = 0;  // scored tokens only: 1 + the number of tokens more likely than `token`
+};
+
+struct RunnerFeed {
+  uint64_t seq = 0;
+  std::span<const int32_t> tokens;  // >= 1, fed at the sequence's next KV positions
+  bool sample = false;              // sample the next token after the last fed one
+  // Prompt logprobs: score[j] is the token that follows fed position j (score.size() <=
+  // tokens.size()); its raw logprob, rank and `score_top` alternatives are appended to *scored,
+  // in order. Empty: no scoring (only the last position's logits are computed).
+  std::span<const int32_t> score;
+  int score_top = 0;
+  std::vector<RunnerSample>* scored = nullptr;  // REQUIRED when score is not empty
 };
 
 class ModelRunner {

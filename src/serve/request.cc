@@ -295,6 +295,10 @@ Result<ChatRequest> ParseChatRequest(std::string_view body, std::string* param) 
     auto top = Integer(j, "top_logprobs", 0, 20);
     if (top && !logprobs) Fail("top_logprobs", "top_logprobs requires logprobs to be true");
     if (logprobs) r.sampling.logprobs = int(top.value_or(0));
+    if (auto pl = Integer(j, "prompt_logprobs", 0, 20)) r.prompt_logprobs = int(*pl);
+    if (r.stream && r.prompt_logprobs > 0) {
+      Fail("prompt_logprobs", "`prompt_logprobs` are not available when `stream=True`.");
+    }
     return r;
   });
 }
@@ -344,6 +348,10 @@ Result<CompletionRequest> ParseCompletionRequest(std::string_view body, std::str
       r.sampling.max_tokens = 16;  // OpenAI's and vLLM's default for completions
     }
     if (auto lp = Integer(j, "logprobs", 0, 20)) r.sampling.logprobs = int(*lp);
+    if (auto pl = Integer(j, "prompt_logprobs", 0, 20)) r.prompt_logprobs = int(*pl);
+    if (r.stream && r.prompt_logprobs > 0) {
+      Fail("prompt_logprobs", "`prompt_logprobs` are not available when `stream=True`.");
+    }
     return r;
   });
 }

@@ -37,6 +37,9 @@ struct SamplingOptions {
   bool skip_special_tokens = true;
   int n = 1;
   int logprobs = -1;  // -1: none; k >= 0: sampled token's logprob plus k alternatives
+  // -1: none; k >= 0: the logprob of every prompt token after the first (the scheduler's
+  // prefill scores them) plus k alternatives, delivered with the first generated token.
+  int prompt_logprobs = -1;
 };
 
 enum class ToolChoice { kNone, kAuto };
@@ -53,6 +56,7 @@ struct ChatRequest {
   bool continue_final_message = false;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  int prompt_logprobs = -1;    // vLLM extension: -1 none, else alternatives per prompt token
   SamplingOptions sampling;
 };
 
@@ -69,7 +73,8 @@ struct CompletionRequest {
   bool echo = false;
   bool stream = false;
   bool include_usage = false;
-  SamplingOptions sampling;
+  int prompt_logprobs = -1;  // vLLM extension: -1 none, else alternatives per prompt token
+  SamplingOptions sampling;  // sampling.prompt_logprobs stays -1 (the endpoint sets it)
 };
 
 // POST /tokenize: either a prompt or chat messages.

@@ -16,15 +16,35 @@ json Bytes(const std::string& s) {
   return b;
 }
 
+float Clamp(float lp) { return lp < -9999.0f ? -9999.0f : lp; }
+
+json PromptLogprobsJson(const PromptLogprobs& p) {
+  json out = json::array();
+  for (const auto& entry : p) {
+    if (!entry) {
+      out.push_back(nullptr);
+      continue;
+    }
+    json e = json::object();
+    for (const RankedLogprob& r : *entry) {
+      std::string key = std::to_string(r.token);
+      if (e.contains(key)) continue;
+      e[key] = {{"logprob", Clamp(r.logprob)}, {"rank", r.rank}, {"decoded_token", r.decoded}};
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 json ChatLogprobs(const std::vector<TokenLogprob>& lps) {
   json content = json::array();
   for (const TokenLogprob& t : lps) {
     json top = json::array();
     for (const TopLogprob& a : t.top) {
-      top.push_back({{"token", a.token}, {"logprob", a.logprob}, {"bytes", Bytes(a.token)}});
+      top.push_back({{"token", a.token}, {"logprob", Clamp(a.logprob)}, {"bytes", Bytes(a.token)}});
     }
     content.push_back({{"token", t.token},
-                       {"logprob", t.logprob},
+                       {"logprob", Clamp(t.logprob)},
                        {"bytes", Bytes(t.token)},
                        {"top_logprobs", top}});
   }
@@ -35,10 +55,15 @@ json CompletionLogprobs(const std::vector<TokenLogprob>& lps) {
   json offsets = json::array(), lp = json::array(), tokens = json::array(), top = json::array();
   for (const TokenLogprob& t : lps) {
     offsets.push_back(t.text_offset);
-    lp.push_back(t.logprob);
     tokens.push_back(t.token);
+    if (t.null_logprob) {
+      lp.push_back(nullptr);
+      top.push_back(nullptr);
+      continue;
+    }
+    lp.push_back(Clamp(t.logprob));
     json alt = json::object();
-    for (const TopLogprob& a : t.top) alt[a.token] = a.logprob;
+    for (const TopLogprob& a : t.top) alt[a.token] = Clamp(a.logprob);
     top.push_back(alt);
   }
   return {
@@ -94,7 +119,9 @@ std::string ChatCompletionJson(const ResponseMeta& meta, const std::vector<Choic
   j["choices"] = cs;
   j["usage"] = UsageJson(usage);
   j["system_fingerprint"] = meta.system_fingerprint;
-  j["prompt_logprobs"] = nullptr;
+  j["prompt_logprobs"] = !choices.empty() && choices[0].prompt_logprobs
+                             ? PromptLogprobsJson(*choices[0].prompt_logprobs)
+                             : json(nullptr);
   return Dump(j);
 }
 
@@ -125,7 +152,8 @@ std::string CompletionJson(const ResponseMeta& meta, const std::vector<ChoiceRes
                   {"logprobs", c.logprobs ? CompletionLogprobs(*c.logprobs) : json(nullptr)},
                   {"finish_reason", c.finish.reason},
                   {"stop_reason", StopReason(c.finish)},
-                  {"prompt_logprobs", nullptr}});
+                  {"prompt_logprobs",
+                   c.prompt_logprobs ? PromptLogprobsJson(*c.prompt_logprobs) : json(nullptr)}});
   }
   j["choices"] = cs;
   j["usage"] = UsageJson(usage);

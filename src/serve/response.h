@@ -2,7 +2,8 @@
 // logprobs, /v1/models, /tokenize, /detokenize. Pure functions returning JSON text; thread-safe.
 //
 // Shapes follow vLLM's OpenAI server: chunks carry "logprobs": null and "finish_reason": null
-// until the end; the usage chunk (stream_options.include_usage) has "choices": [].
+// until the end; the usage chunk (stream_options.include_usage) has "choices": []. Logprobs
+// below -9999 (masked tokens: -inf) are written as -9999.0, like vLLM.
 #ifndef MODELCAR_SERVE_RESPONSE_H_
 #define MODELCAR_SERVE_RESPONSE_H_
 
@@ -31,7 +32,21 @@ struct TokenLogprob {
   float logprob = 0;
   std::vector<TopLogprob> top;
   int text_offset = 0;  // completions only: offset of the token's text in the choice text
+  // Completions echo: the first prompt token has no logprob (token_logprobs and top_logprobs
+  // entries are JSON null).
+  bool null_logprob = false;
 };
+
+// One entry of vLLM's prompt_logprobs: {"<id>": {"logprob", "rank", "decoded_token"}} holding
+// the prompt token first, then its most likely alternatives; the first prompt token's entry is
+// null (nullopt).
+struct RankedLogprob {
+  int32_t token = 0;
+  float logprob = 0;
+  int rank = 0;
+  std::string decoded;
+};
+using PromptLogprobs = std::vector<std::optional<std::vector<RankedLogprob>>>;
 
 struct ToolCall {
   std::string id;  // "chatcmpl-tool-<hex>"
@@ -54,6 +69,8 @@ struct ChoiceResult {
   std::vector<ToolCall> tool_calls;
   std::optional<std::vector<TokenLogprob>> logprobs;
   Finish finish;
+  // "prompt_logprobs": completions put it in each choice; chat at the top level (of choice 0).
+  std::optional<PromptLogprobs> prompt_logprobs;
 };
 
 struct Usage {

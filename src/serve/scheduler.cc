@@ -57,6 +57,7 @@ struct Scheduler::Seq {
   int computed = 0;  // positions in the KV cache
   bool done = false;
   std::optional<Clock::time_point> last_token;
+  std::vector<RunnerSample> prompt_lp;  // scored prompt tokens 1..prompt_lp.size()
 
   int generated() const { return static_cast<int>(tokens.size()) - prompt_len; }
 };
@@ -277,6 +278,7 @@ bool Scheduler::StepOnce() {
         free += blocks(v.computed);
         runner_->ClearKv(v.id);
         v.computed = 0;
+        v.prompt_lp.clear();  // scored again if not yet delivered
         if (metrics_) metrics_->AddPreemption();
       }
       if (need > free) {
@@ -290,7 +292,22 @@ bool Scheduler::StepOnce() {
       budget -= n;
       in_batch[i] = true;
       bool sample = s.computed + n == static_cast<int>(s.tokens.size());
-      feeds.push_back({s.id, std::span<const int32_t>(s.tokens.data() + s.computed, n), sample});
+      RunnerFeed feed;
+      feed.seq = s.id;
+      feed.tokens = std::span<const int32_t>(s.tokens.data() + s.computed, n);
+      feed.sample = sample;
+      const int score_top = s.req->g.sampling.prompt_logprobs;
+      if (score_top >= 0 && s.generated() == 0 &&
+          static_cast<int>(s.prompt_lp.size()) == s.computed) {
+        // Fed position p predicts prompt token p + 1.
+        const int count = std::min(s.computed + n, s.prompt_len - 1) - s.computed;
+        if (count > 0) {
+          feed.score = std::span<const int32_t>(s.tokens.data() + s.computed + 1, count);
+          feed.score_top = score_top;
+          feed.scored = &s.prompt_lp;
+        }
+      }
+      feeds.push_back(feed);
       fed.emplace_back(&s, n);
     }
   }
@@ -314,7 +331,8 @@ bool Scheduler::StepOnce() {
     if (k >= out.size()) break;  // runner broke its contract; treated as no sample
     RunnerSample sample = std::move(out[k++]);
     const GenerationRequest& g = s.req->g;
-    if (s.generated() == 0 && metrics_) metrics_->AddPromptTokens(s.prompt_len);
+    const bool first = s.generated() == 0;
+    if (first && metrics_) metrics_->AddPromptTokens(s.prompt_len);
     s.tokens.push_back(sample.token);
     if (metrics_) {
       metrics_->AddGenerationTokens(1);
@@ -330,6 +348,7 @@ bool Scheduler::StepOnce() {
     ev.has_token = true;
     ev.sample = sample;
     const auto& sp = g.sampling;
+    if (first && sp.prompt_logprobs >= 0) ev.prompt_logprobs = std::move(s.prompt_lp);
     bool is_stop_id = std::find(sp.stop_token_ids.begin(), sp.stop_token_ids.end(), sample.token) !=
                       sp.stop_token_ids.end();
     bool is_eos = !sp.ignore_eos && std::find(g.eos_token_ids.begin(), g.eos_token_ids.end(),

@@ -9,6 +9,10 @@
 // is preempted: its blocks are freed and it is fed again from the start later (vLLM's recompute
 // preemption), keeping its generated tokens.
 //
+// Prompt logprobs (sampling.prompt_logprobs >= 0): prefill chunks ask the runner to score each
+// prompt token from the logits of the position before it; the scores go out with the first
+// generated token. A sequence preempted before that scores its prompt again from the start.
+//
 // Requests enter through Submit() from any thread; a bounded waiting queue (max_waiting) turns
 // overload into Unavailable at once. Each request has a RequestHandle: the HTTP thread reads
 // token events from it and calls Cancel() when its client goes away.
@@ -53,6 +57,9 @@ struct TokenEvent {
   // stop_token_ids match), "length" or "abort".
   std::optional<std::string> finish;
   std::optional<int32_t> stop_token;
+  // With sampling.prompt_logprobs >= 0, on the sequence's first token event: the logprobs of
+  // prompt tokens 1..prompt_len-1 (the first prompt token has none), in order.
+  std::vector<RunnerSample> prompt_logprobs;
 };
 
 struct GenerationRequest {

@@ -51,6 +51,7 @@ class FakeRunner : public ModelRunner {
       seqs_[f.seq] = len + int(f.tokens.size());
       tokens += int(f.tokens.size());
       max_chunk_ = std::max(max_chunk_, int(f.tokens.size()));
+      for (int32_t t : f.score) f.scored->push_back({t, -0.25f, {}, 1});
       if (f.sample) out->push_back({f.tokens.back() + 1, -0.5f, {}});
     }
     max_batch_ = std::max(max_batch_, int(feeds.size()));
@@ -98,6 +99,7 @@ GenerationRequest Gen(std::vector<int32_t> prompt, int max_tokens, int n = 1) {
 
 struct Collected {
   std::map<int, std::vector<int32_t>> tokens;
+  std::map<int, std::vector<int32_t>> prompt_scored;  // tokens of the prompt logprobs
   std::map<int, std::string> finish;
   std::map<int, std::optional<int32_t>> stop_token;
 };
@@ -108,6 +110,7 @@ Collected Drain(RequestHandle& h) {
   while (h.Next(&evs, std::chrono::milliseconds(5000))) {
     for (auto& e : evs) {
       if (e.has_token) c.tokens[e.index].push_back(e.sample.token);
+      for (const RunnerSample& p : e.prompt_logprobs) c.prompt_scored[e.index].push_back(p.token);
       if (e.finish) {
         c.finish[e.index] = *e.finish;
         c.stop_token[e.index] = e.stop_token;
@@ -202,6 +205,49 @@ TEST(Scheduler, PreemptsWhenKvIsShortAndStillCompletes) {
   EXPECT_EQ(runner.FreeBlocks(), 8);
   std::string text = metrics.Render();
   EXPECT_EQ(text.find("vllm:num_preemptions_total{model_name=\"m\"} 0\n"), std::string::npos)
+      << "expected preemptions";
+}
+
+TEST(Scheduler, PromptLogprobsOverChunksAndPreemption) {
+  // Chunked prefill: a 40-token prompt in chunks of 16 scores prompt tokens 1..39 once each.
+  FakeRunner runner(64, 4);
+  SchedulerOptions o;
+  o.max_num_batched_tokens = 16;
+  Scheduler s(&runner, nullptr, o);
+  s.Start();
+  GenerationRequest g = Gen(Iota(100, 40), 3);
+  g.sampling.prompt_logprobs = 2;
+  Collected c = Drain(**s.Submit(g));
+  EXPECT_EQ(c.prompt_scored[0], Iota(101, 39));
+  EXPECT_EQ(c.tokens[0], Iota(140, 3));
+  // Not asked: none.
+  Collected plain = Drain(**s.Submit(Gen(Iota(100, 40), 3)));
+  EXPECT_TRUE(plain.prompt_scored[0].empty());
+  s.Stop();
+
+  // A pool too small for three 8-token prompts + 12 tokens each: preemptions, and every
+  // sequence still gets its 7 prompt scores exactly once, in order.
+  FakeRunner small(8, 4);
+  SchedulerOptions so;
+  so.max_model_len = 32;
+  so.max_num_batched_tokens = 4;
+  Metrics metrics("m");
+  Scheduler t(&small, &metrics, so);
+  std::vector<std::shared_ptr<RequestHandle>> hs;
+  for (int i = 0; i < 3; ++i) {
+    GenerationRequest gi = Gen(Iota(100 * (i + 1), 8), 12);
+    gi.sampling.prompt_logprobs = 0;
+    hs.push_back(*t.Submit(gi));
+  }
+  t.Start();
+  for (int i = 0; i < 3; ++i) {
+    Collected ci = Drain(*hs[i]);
+    EXPECT_EQ(ci.prompt_scored[0], Iota(100 * (i + 1) + 1, 7)) << i;
+    EXPECT_EQ(ci.tokens[0].size(), 12u) << i;
+  }
+  t.Stop();
+  EXPECT_EQ(metrics.Render().find("vllm:num_preemptions_total{model_name=\"m\"} 0\n"),
+            std::string::npos)
       << "expected preemptions";
 }
 

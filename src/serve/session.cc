@@ -71,10 +71,12 @@ std::optional<Session::Collected> Session::RunToEnd(const HeartbeatFn& heartbeat
   Collected c;
   c.logprobs.resize(outputs_.size());
   c.finish.resize(outputs_.size());
+  c.prompt_logprobs.resize(outputs_.size());
   bool completed = Run(
       [&](int i, ChoiceOutput::Delta& d) {
         for (auto& lp : d.logprobs) c.logprobs[i].push_back(std::move(lp));
         if (d.finish) c.finish[i] = *d.finish;
+        if (!d.prompt_logprobs.empty()) c.prompt_logprobs[i] = std::move(d.prompt_logprobs);
         return true;
       },
       heartbeat);

@@ -40,8 +40,9 @@ class Session {
 
   // What a non-streaming answer needs of each choice besides its text.
   struct Collected {
-    std::vector<std::vector<TokenLogprob>> logprobs;  // per choice, in order
-    std::vector<Finish> finish;                       // per choice
+    std::vector<std::vector<TokenLogprob>> logprobs;         // per choice, in order
+    std::vector<Finish> finish;                              // per choice
+    std::vector<std::vector<RunnerSample>> prompt_logprobs;  // per choice (when asked)
   };
   // Runs to the end collecting logprobs and finish reasons; `heartbeat` as for Run. Returns
   // nullopt when stopped early (client gone).

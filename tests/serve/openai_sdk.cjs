@@ -118,8 +118,9 @@ const tests = {
     });
     assert.equal(r.object, 'text_completion');
     assert.ok(r.choices[0].text.startsWith('Once upon a time'));
-    assert.equal(r.choices[0].logprobs.tokens.length, 6);
-    assert.equal(r.choices[0].logprobs.text_offset[0], 'Once upon a time'.length);
+    // echo + logprobs covers the prompt tokens too (vLLM); echoLogprobs checks the details.
+    assert.equal(r.choices[0].logprobs.tokens.length, 4 + 6);
+    assert.equal(r.choices[0].logprobs.text_offset[4], 'Once upon a time'.length);
     assert.equal(r.usage.completion_tokens, 6);
     // Token prompts and several prompts in one request.
     const t = await (await fetch(base + '/tokenize', {
@@ -152,6 +153,80 @@ const tests = {
     }
     assert.equal(finish, 'length');
     assert.equal(usage.completion_tokens, 6);
+  },
+
+  async echoLogprobs() {
+    const prompt = 'Once upon a time';
+    const ids = (await (await fetch(base + '/tokenize', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, prompt }),
+    })).json()).tokens;
+    const P = ids.length;
+    const args = { model, prompt, max_tokens: 6, temperature: 0, logprobs: 2, ignore_eos: true };
+    const plain = await client.completions.create(args);
+    const r = await client.completions.create({ ...args, echo: true });
+    const c = r.choices[0], lp = c.logprobs, want = plain.choices[0].logprobs;
+    assert.equal(c.text, prompt + plain.choices[0].text);
+    assert.equal(lp.tokens.length, P + 6);
+    assert.equal(lp.tokens.slice(0, P).join(''), prompt);
+    assert.equal(lp.token_logprobs[0], null, 'the first prompt token has no logprob');
+    assert.equal(lp.top_logprobs[0], null);
+    for (let i = 1; i < P; ++i) {
+      assert.ok(Number.isFinite(lp.token_logprobs[i]) && lp.token_logprobs[i] <= 0, `prompt ${i}`);
+      assert.equal(Object.keys(lp.top_logprobs[i]).length, 2);
+    }
+    assert.deepEqual(lp.tokens.slice(P), want.tokens);
+    for (let i = 0; i < 6; ++i) {
+      assert.ok(Math.abs(lp.token_logprobs[P + i] - want.token_logprobs[i]) < 1e-4,
+        `completion logprob ${i}: ${lp.token_logprobs[P + i]} vs ${want.token_logprobs[i]}`);
+    }
+    assert.equal(lp.text_offset[0], 0);
+    assert.equal(lp.text_offset[P], prompt.length);
+    for (let i = 1; i < lp.text_offset.length; ++i) assert.ok(lp.text_offset[i] >= lp.text_offset[i - 1]);
+    assert.equal(c.prompt_logprobs, null, 'prompt_logprobs only when asked');
+    // Streaming: the prompt and its logprobs come with the first delta.
+    const stream = await client.completions.create({ ...args, echo: true, stream: true });
+    let text = '', tokens = [], lps = [];
+    for await (const ch of stream) {
+      text += ch.choices[0].text;
+      if (ch.choices[0].logprobs) {
+        tokens.push(...ch.choices[0].logprobs.tokens);
+        lps.push(...ch.choices[0].logprobs.token_logprobs);
+      }
+    }
+    assert.equal(text, c.text);
+    assert.deepEqual(tokens, lp.tokens);
+    assert.equal(lps[0], null);
+    // vLLM's prompt_logprobs extension: null, then {id: {logprob, rank, decoded_token}}.
+    const pr = await (await fetch(base + '/v1/completions', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, prompt, max_tokens: 1, prompt_logprobs: 1 }),
+    })).json();
+    const pl = pr.choices[0].prompt_logprobs;
+    assert.equal(pl.length, P);
+    assert.equal(pl[0], null);
+    for (let i = 1; i < P; ++i) {
+      const e = pl[i][String(ids[i])];
+      assert.ok(e, `entry ${i} holds the prompt token ${ids[i]}`);
+      assert.ok(Number.isFinite(e.logprob) && e.logprob <= 0);
+      assert.ok(e.rank >= 1);
+      assert.ok(Math.abs(e.logprob - lp.token_logprobs[i]) < 1e-4, 'same score as the echo');
+      assert.ok(Object.keys(pl[i]).length <= 2);
+    }
+    const bad = await fetch(base + '/v1/completions', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, prompt, prompt_logprobs: 1, stream: true }),
+    });
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error.param, 'prompt_logprobs');
+    // Chat: prompt_logprobs at the top level.
+    const chat = await (await fetch(base + '/v1/chat/completions', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages: msgs, max_tokens: 1, prompt_logprobs: 0 }),
+    })).json();
+    assert.equal(chat.prompt_logprobs.length, chat.usage.prompt_tokens);
+    assert.equal(chat.prompt_logprobs[0], null);
+    assert.equal(Object.keys(chat.prompt_logprobs[1]).length, 1);
   },
 
   async tools() {

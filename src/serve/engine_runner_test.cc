@@ -1,0 +1,109 @@
+// EngineRunner over the real engine and a tiny synthetic model: prompt scoring (prompt
+// logprobs) in one chunk and across chunks agree, and scoring does not change the sampled token.
+#include "serve/engine_runner.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+#include "llm/model/model.h"
+#include "llm/model/testmodel.h"
+
+namespace modelcar::serve {
+namespace {
+
+TEST(ScoreToken, LogprobRankAndTop) {
+  const std::vector<float> logits = {1, 2, 3, 0};
+  RunnerSample s = ScoreToken(logits, 0, 2);
+  const double lse = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0) + std::exp(0.0));
+  EXPECT_NEAR(s.logprob, 1 - lse, 1e-5);
+  EXPECT_EQ(s.token, 0);
+  EXPECT_EQ(s.rank, 3);
+  ASSERT_EQ(s.top.size(), 2u);
+  EXPECT_EQ(s.top[0].first, 2);
+  EXPECT_EQ(s.top[1].first, 1);
+  EXPECT_NEAR(s.top[0].second, 3 - lse, 1e-5);
+  EXPECT_EQ(ScoreToken(logits, 2, 0).rank, 1);
+}
+
+class EngineRunnerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/modelcar-runner-test-XXXXXX";
+    dir_ = new std::string(mkdtemp(tmpl));
+    llm::TestModelOptions o;
+    o.out_dir = *dir_;
+    o.seed = 5;
+    o.copy_tokenizer = false;
+    ASSERT_TRUE(llm::WriteTestModel(o).ok());
+    auto m = llm::LoadModel(*dir_);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    model_ = new std::shared_ptr<const llm::Model>(*m);
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(*dir_);
+    delete model_;
+    delete dir_;
+  }
+  static std::string* dir_;
+  static std::shared_ptr<const llm::Model>* model_;
+};
+std::string* EngineRunnerTest::dir_ = nullptr;
+std::shared_ptr<const llm::Model>* EngineRunnerTest::model_ = nullptr;
+
+TEST_F(EngineRunnerTest, PromptScoresAgreeAcrossChunksAndKeepTheSample) {
+  auto runner = EngineRunner::Create(*model_, 64 << 20, 2);
+  ASSERT_TRUE(runner.ok()) << runner.status().ToString();
+  std::vector<int32_t> prompt(20);
+  std::iota(prompt.begin(), prompt.end(), 1000);
+  SamplingOptions greedy;
+  greedy.temperature = 0;
+  greedy.logprobs = 0;
+  for (uint64_t seq : {1, 2, 3}) ASSERT_TRUE((*runner)->AddSequence(seq, greedy, prompt).ok());
+
+  // Sequence 1: the whole prompt in one step, every next prompt token scored.
+  std::vector<RunnerSample> whole, chunked, out;
+  RunnerFeed f{1, prompt, true, std::span<const int32_t>(prompt).subspan(1), 3, &whole};
+  ASSERT_TRUE((*runner)->Step({&f, 1}, &out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_EQ(whole.size(), 19u);
+  // Sequence 2: chunks of 7, 7, 6; each chunk scores the tokens after its positions.
+  for (int start = 0; start < 20; start += 7) {
+    const int n = std::min(7, 20 - start);
+    const int count = std::min(start + n, 19) - start;
+    RunnerFeed c{2,
+                 std::span<const int32_t>(prompt).subspan(start, n),
+                 start + n == 20,
+                 std::span<const int32_t>(prompt).subspan(start + 1, count),
+                 3,
+                 &chunked};
+    ASSERT_TRUE((*runner)->Step({&c, 1}, &out).ok());
+  }
+  ASSERT_EQ(chunked.size(), 19u);
+  ASSERT_EQ(out.size(), 2u);
+  for (size_t i = 0; i < whole.size(); ++i) {
+    EXPECT_EQ(whole[i].token, prompt[i + 1]);
+    EXPECT_TRUE(std::isfinite(whole[i].logprob));
+    EXPECT_LE(whole[i].logprob, 0.0f);
+    EXPECT_GE(whole[i].rank, 1);
+    EXPECT_EQ(whole[i].top.size(), 3u);
+    EXPECT_NEAR(whole[i].logprob, chunked[i].logprob, 1e-3) << i;
+    EXPECT_EQ(whole[i].rank, chunked[i].rank) << i;
+  }
+  // Sequence 3: no scoring at all; the same greedy token with the same logprob.
+  RunnerFeed plain;
+  plain.seq = 3;
+  plain.tokens = prompt;
+  plain.sample = true;
+  ASSERT_TRUE((*runner)->Step({&plain, 1}, &out).ok());
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].token, out[2].token);
+  EXPECT_EQ(out[1].token, out[2].token);
+  EXPECT_NEAR(out[0].logprob, out[2].logprob, 1e-4);
+}
+
+}  // namespace
+}  // namespace modelcar::serve

@@ -1,0 +1,76 @@
+// EchoLogprobs and MakePromptLogprobs over a real byte-level tokenizer (token id = byte) and
+// the completions JSON they become.
+#include "serve/prompt_logprobs.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "llm/tokenizer/byte_level.h"
+#include "llm/tokenizer/pretokenize.h"
+
+namespace modelcar::serve {
+namespace {
+
+using json = nlohmann::json;
+
+llm::Tokenizer Bytes() {
+  json vocab = json::object();
+  for (int b = 0; b < 256; ++b) vocab[llm::ByteLevelEncode(std::string(1, char(b)))] = b;
+  json j;
+  j["pre_tokenizer"] = {
+      {"type", "Sequence"},
+      {"pretokenizers",
+       json::array({{{"type", "Split"},
+                     {"pattern", {{"Regex", std::string(llm::kQwen2SplitRegex)}}},
+                     {"behavior", "Isolated"},
+                     {"invert", false}},
+                    {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}})}};
+  j["decoder"] = {{"type", "ByteLevel"}};
+  j["model"] = {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array()}};
+  auto t = llm::Tokenizer::FromJson(j.dump(), "", "bytes");
+  EXPECT_TRUE(t.ok()) << t.status().ToString();
+  return std::move(*t);
+}
+
+TEST(PromptLogprobs, EchoAndVllmShapes) {
+  llm::Tokenizer tok = Bytes();
+  const std::vector<int32_t> prompt = {'a', 'b', 'c'};
+  std::vector<RunnerSample> scored = {{'b', -1.5f, {{'x', -0.5f}, {'b', -1.5f}}, 2},
+                                      {'c', -0.25f, {{'c', -0.25f}, {'y', -2.0f}}, 1}};
+  std::vector<TokenLogprob> echo = EchoLogprobs(tok, prompt, scored, 1);
+  ASSERT_EQ(echo.size(), 3u);
+  EXPECT_TRUE(echo[0].null_logprob);
+  EXPECT_EQ(echo[0].token, "a");
+  EXPECT_FALSE(echo[1].null_logprob);
+  EXPECT_FLOAT_EQ(echo[1].logprob, -1.5f);
+  ASSERT_EQ(echo[1].top.size(), 1u);
+  EXPECT_EQ(echo[1].top[0].token, "x");
+  EXPECT_EQ(echo[2].text_offset, 2);
+
+  ChoiceResult c;
+  c.text = "abc";
+  c.logprobs = echo;
+  c.finish.reason = "length";
+  c.prompt_logprobs = MakePromptLogprobs(tok, prompt, scored, 1);
+  json r = json::parse(CompletionJson({"cmpl-1", 0, "m", "fp"}, {c}, {3, 0}));
+  const json& ch = r["choices"][0];
+  EXPECT_EQ(ch["logprobs"]["tokens"], json({"a", "b", "c"}));
+  EXPECT_TRUE(ch["logprobs"]["token_logprobs"][0].is_null());
+  EXPECT_TRUE(ch["logprobs"]["top_logprobs"][0].is_null());
+  EXPECT_EQ(ch["logprobs"]["text_offset"], json({0, 1, 2}));
+  const json& pl = ch["prompt_logprobs"];
+  ASSERT_EQ(pl.size(), 3u);
+  EXPECT_TRUE(pl[0].is_null());
+  EXPECT_EQ(pl[1][std::to_string('b')]["rank"], 2);
+  EXPECT_EQ(pl[1][std::to_string('b')]["decoded_token"], "b");
+  EXPECT_EQ(pl[1][std::to_string('x')]["rank"], 1);
+  EXPECT_EQ(pl[2].size(), 1u) << "the prompt token listed once even when it is the top one";
+
+  // Scores missing (the sequence ended before its first token): null entries, not a crash.
+  std::vector<TokenLogprob> none = EchoLogprobs(tok, prompt, {}, 1);
+  EXPECT_TRUE(none[1].null_logprob && none[2].null_logprob);
+}
+
+}  // namespace
+}  // namespace modelcar::serve
