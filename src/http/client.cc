@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <mutex>
@@ -51,6 +52,10 @@ struct Transfer {
   Status error;  // set by a callback that aborted the transfer
   size_t body_pos = 0;
   bool response_seen = false;
+  // Stall detection: when a byte last moved either way, and how many had moved then.
+  long stall_s = 0;
+  curl_off_t moved = -1;
+  std::chrono::steady_clock::time_point last_move = std::chrono::steady_clock::now();
 };
 
 size_t HeaderCallback(char* data, size_t size, size_t n, void* user) {
@@ -126,8 +131,24 @@ size_t ReadCallback(char* buf, size_t size, size_t n, void* user) {
   return k;
 }
 
-int ProgressCallback(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return g_cancel.load(std::memory_order_relaxed) ? 1 : 0;
+// Called by curl at least once a second: aborts on Ctrl-C, and when no byte has moved either way
+// for stall_s seconds (curl's own low-speed limit averages over ~5 s, so a burst followed by
+// silence would be noticed only seconds later).
+int ProgressCallback(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t ulnow) {
+  if (g_cancel.load(std::memory_order_relaxed)) return 1;
+  auto* t = static_cast<Transfer*>(user);
+  auto now = std::chrono::steady_clock::now();
+  if (dlnow + ulnow != t->moved) {
+    t->moved = dlnow + ulnow;
+    t->last_move = now;
+    return 0;
+  }
+  if (t->stall_s > 0 && now - t->last_move >= std::chrono::seconds(t->stall_s)) {
+    t->error = Unavailable(t->request->method + " " + t->request->url + ": stalled (no data for " +
+                           std::to_string(t->stall_s) + " s)");
+    return 1;
+  }
+  return 0;
 }
 
 Status MapCurlError(CURLcode rc, const char* errbuf, const Request& req, const std::string& url) {
@@ -236,8 +257,7 @@ Result<Response> Client::Do(const Request& request) {
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, options_.connect_timeout_s);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_bytes);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, options_.low_speed_time_s);
+    t.stall_s = options_.low_speed_time_s;
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -249,6 +269,7 @@ Result<Response> Client::Do(const Request& request) {
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, ProgressCallback);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
     if (options_.insecure) {
       curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -28,9 +28,8 @@ struct ClientOptions {
   std::string ca_file;    // extra PEM CA bundle, used in addition to the system CAs
   bool insecure = false;  // TLS without certificate or host verification
   long connect_timeout_s = 30;
-  // A transfer slower than low_speed_bytes per second for low_speed_time_s seconds is a stall and
-  // fails with Unavailable (retryable). A slow but moving transfer is never killed.
-  long low_speed_bytes = 1;
+  // A transfer during which no byte moves (either way) for low_speed_time_s seconds is a stall
+  // and fails with Unavailable (retryable). A slow but moving transfer is never killed. 0: off.
   long low_speed_time_s = 60;
   int max_redirects = 5;
   std::string user_agent = "modelcar";

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
+#include <chrono>
 #include <thread>
 
 namespace modelcar::http {
@@ -137,6 +139,56 @@ TEST(UrlTest, ResolveAndHost) {
             "http://h:5000/v2/a/blobs/uploads/u?_state=x");
   EXPECT_EQ(UrlHost("https://Registry.example.com/v2/"), "registry.example.com:443");
   EXPECT_EQ(UrlHost("http://127.0.0.1:5000/v2/"), "127.0.0.1:5000");
+}
+
+// A body that stops mid-way is a stall after low_speed_time_s seconds without a byte (not after
+// curl's ~5 s speed average), and fails with Unavailable so callers resume.
+TEST(ClientTest, StalledBodyFailsAfterTheStallTimeout) {
+  Server s;
+  std::atomic<bool> release{false};
+  s.svr().Get("/stall", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content_provider(100000, "application/octet-stream",
+                             [&](size_t offset, size_t, httplib::DataSink& sink) {
+                               if (offset > 0) {  // half sent: go silent
+                                 while (!release)
+                                   std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                                 return false;
+                               }
+                               std::string half(50000, 'x');
+                               sink.write(half.data(), half.size());
+                               return true;
+                             });
+  });
+  ClientOptions o;
+  o.low_speed_time_s = 1;
+  Client c(o);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = c.Do({.url = s.url("/stall")});
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  release = true;
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("stalled"), std::string::npos) << r.status().ToString();
+  EXPECT_GE(took, 0.9);
+  EXPECT_LT(took, 3.5);
+}
+
+// A slow body that keeps moving (a byte every 300 ms for ~2.4 s) outlives a 1 s stall timeout.
+TEST(ClientTest, SlowButMovingBodyIsNotCut) {
+  Server s;
+  s.svr().Get("/slow", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content_provider(8, "application/octet-stream",
+                             [](size_t, size_t, httplib::DataSink& sink) {
+                               std::this_thread::sleep_for(std::chrono::milliseconds(300));
+                               return sink.write("y", 1);
+                             });
+  });
+  ClientOptions o;
+  o.low_speed_time_s = 1;
+  Client c(o);
+  auto r = c.Do({.url = s.url("/slow")});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body, "yyyyyyyy");
 }
 
 }  // namespace

@@ -19,9 +19,9 @@ struct RemoteFlags {
   uint64_t part_size_mib = 64;
   uint64_t chunk_size_mib = 64;
 
-  // Adds --authfile --ca-file --insecure --plain-http --require-digest --retries; with
-  // `transfer`, also -j/--jobs --parallel-parts --part-size-mib --upload-mode --chunk-size-mib
-  // --progress.
+  // Adds --authfile --ca-file --insecure --plain-http --require-digest --retries --stall-timeout;
+  // with `transfer`, also -j/--jobs --parallel-parts --part-size-mib --upload-mode
+  // --chunk-size-mib --progress.
   void Add(CLI::App& app, bool transfer) {
     RegistryOptionsFlags(app);
     app.add_flag("--require-digest", options.require_digest,
@@ -52,6 +52,10 @@ struct RemoteFlags {
                  "Plain HTTP (default only for localhost and 127.0.0.1)");
     app.add_option("--retries", r.retry.max_attempts, "Attempts per request before giving up")
         ->capture_default_str();
+    app.add_option("--stall-timeout", r.low_speed_time_s,
+                   "Seconds without a byte moving before a transfer counts as stalled and is "
+                   "retried (slow but moving transfers are never cut)")
+        ->capture_default_str();
   }
   // Validates the string flags into `options`; installs the Ctrl-C handler.
   Status Finish() {
@@ -62,6 +66,9 @@ struct RemoteFlags {
     }
     if (options.jobs < 1) return InvalidArgument("--jobs must be at least 1");
     if (options.registry.retry.max_attempts < 1) return InvalidArgument("--retries must be >= 1");
+    if (options.registry.low_speed_time_s < 1) {
+      return InvalidArgument("--stall-timeout must be at least 1 second");
+    }
     options.fetch.part_size = part_size_mib << 20;
     options.chunk_size = chunk_size_mib << 20;
     http::CancelOnSignals();
