@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -37,6 +39,30 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
   return s;
+}
+
+// MODELCAR_LOG=debug: one stderr line per new connection with the negotiated HTTP version.
+bool DebugLog() {
+  static const bool on = [] {
+    const char* v = std::getenv("MODELCAR_LOG");
+    return v != nullptr && std::string_view(v) == "debug";
+  }();
+  return on;
+}
+
+const char* HttpVersionName(long v) {
+  switch (v) {
+    case CURL_HTTP_VERSION_1_0:
+      return "HTTP/1.0";
+    case CURL_HTTP_VERSION_1_1:
+      return "HTTP/1.1";
+    case CURL_HTTP_VERSION_2_0:
+      return "HTTP/2";
+    case CURL_HTTP_VERSION_3:
+      return "HTTP/3";
+    default:
+      return "HTTP/?";
+  }
 }
 
 bool IsRedirect(long status) {
@@ -310,6 +336,16 @@ Result<Response> Client::Do(const Request& request) {
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
     response.url = req.url;
+    if (DebugLog()) {
+      long connects = 0, version = 0;
+      curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+      curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &version);
+      if (connects > 0) {  // host only: URLs may carry tokens in their query
+        std::fprintf(stderr, "modelcar: debug: new connection to %s (%s): %s\n",
+                     UrlHost(req.url).c_str(), req.url.starts_with("https:") ? "TLS" : "plain",
+                     HttpVersionName(version));
+      }
+    }
 
     auto location = response.Header("location");
     if (!req.follow_redirects || !IsRedirect(response.status) || !location) return response;
