@@ -7,10 +7,71 @@
 #include "serve/prompt_logprobs.h"
 #include "serve/response.h"
 #include "serve/session.h"
+#include "serve/tool_choice.h"
 #include "serve/tool_parser.h"
 
 namespace modelcar::serve {
 namespace {
+
+bool Forced(const ChatRequest& r) {
+  return r.tool_choice == ToolChoice::kRequired || r.tool_choice == ToolChoice::kNamed;
+}
+
+std::vector<std::string> ForcedNames(const ChatRequest& r) {
+  return r.tool_choice == ToolChoice::kNamed ? std::vector<std::string>{r.tool_choice_name}
+                                             : r.tool_names;
+}
+
+// vLLM: a completed "required" call ends with "tool_calls"; a named call keeps "stop".
+void ForcedFinish(const ChatRequest& r, Finish* f) {
+  if (r.tool_choice == ToolChoice::kRequired && f->reason == "stop") f->reason = "tool_calls";
+}
+
+// A forced tool call (tool_choice required or named) streamed: the call's first chunk has its
+// id, name and arguments so far, later chunks more arguments; no content.
+void StreamForcedChat(const ChatRequest& r, const ResponseMeta& meta, int prompt_tokens,
+                      Session& session, http::StreamSink& sink) {
+  const int n = r.sampling.n;
+  const bool logprobs = r.sampling.logprobs >= 0;
+  std::vector<ForcedToolStreamer> streamers(
+      n, ForcedToolStreamer(ForcedNames(r), r.tool_choice == ToolChoice::kNamed));
+  auto write = [&](const std::string& json) { return sink.Write(SseEvent(json)); };
+  for (int i = 0; i < n; ++i) {
+    ChatDelta d;
+    d.index = i;
+    d.role = true;
+    d.content = "";
+    if (!write(ChatChunkJson(meta, d))) return;  // ~Session cancels
+  }
+  bool completed = session.Run(
+      [&](int i, ChoiceOutput::Delta& d) {
+        ChatDelta cd;
+        cd.index = i;
+        ForcedToolStreamer::Delta sd = streamers[i].Append(d.text);
+        if (sd.start) {
+          cd.tool_calls.push_back(std::move(*sd.start));
+        } else if (!sd.arguments.empty()) {
+          cd.tool_arguments = std::move(sd.arguments);
+        }
+        if (d.finish) {
+          if (std::optional<ToolCall> late = streamers[i].Finish()) {
+            cd.tool_calls.push_back(std::move(*late));
+          }
+          Finish f = *d.finish;
+          ForcedFinish(r, &f);
+          cd.finish = f;
+        }
+        if (logprobs && !d.logprobs.empty()) cd.logprobs = std::move(d.logprobs);
+        if (cd.tool_calls.empty() && !cd.tool_arguments && !cd.finish && !cd.logprobs) return true;
+        return write(ChatChunkJson(meta, cd));
+      },
+      [&] { return sink.Alive(); });
+  if (!completed) return;
+  if (r.include_usage) {
+    if (!write(UsageChunkJson(meta, true, {prompt_tokens, session.completion_tokens()}))) return;
+  }
+  sink.Write(kSseDone);
+}
 
 void StreamChat(const ChatRequest& r, const ResponseMeta& meta, int prompt_tokens, Session& session,
                 http::StreamSink& sink) {
@@ -69,7 +130,14 @@ void WholeChat(const ChatRequest& r, const ResponseMeta& meta, const llm::Tokeni
     c.index = i;
     c.finish = finish[i];
     const std::string& text = session.choice(i).text();
-    if (r.tool_choice == ToolChoice::kAuto) {
+    if (Forced(r)) {
+      ForcedToolStreamer st(ForcedNames(r), r.tool_choice == ToolChoice::kNamed);
+      st.Append(text);
+      std::optional<ToolCall> call = st.started() ? st.call() : st.Finish();
+      c.text = "";
+      if (call) c.tool_calls.push_back(std::move(*call));
+      ForcedFinish(r, &c.finish);
+    } else if (r.tool_choice == ToolChoice::kAuto) {
       ParsedToolCalls p = ParseHermesToolCalls(text);
       c.text = std::move(p.content);
       c.tool_calls = std::move(p.calls);
@@ -106,6 +174,7 @@ http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest&
   g.sampling = r->sampling;
   g.sampling.prompt_logprobs = r->prompt_logprobs;
   g.eos_token_ids = m.eos_token_ids();
+  if (Forced(*r)) g.constraint = ToolCallConstraintFactory(m.tokenizer(), ForcedNames(*r));
   auto handle = m.scheduler().Submit(std::move(g));
   if (!handle.ok()) return ErrorResponse(handle.status());
   auto session = std::make_shared<Session>(m.tokenizer(), r->sampling);
@@ -120,7 +189,11 @@ http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest&
     resp.content_type = "text/event-stream";
     resp.headers.emplace_back("Cache-Control", "no-cache");
     resp.stream = [r, meta, prompt_tokens, session](http::StreamSink& sink) {
-      StreamChat(*r, meta, prompt_tokens, *session, sink);
+      if (Forced(*r)) {
+        StreamForcedChat(*r, meta, prompt_tokens, *session, sink);
+      } else {
+        StreamChat(*r, meta, prompt_tokens, *session, sink);
+      }
     };
   } else {
     // Not plain "application/json", which cpp-httplib gzips for clients that accept it: the

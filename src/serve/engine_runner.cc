@@ -1,6 +1,7 @@
 #include "serve/engine_runner.h"
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "llm/engine/engine.h"
@@ -96,7 +97,16 @@ Status EngineRunner::Step(std::span<const RunnerFeed> feeds, std::vector<RunnerS
           ScoreToken(logits.subspan(j * vocab, vocab), feeds[i].score[j], feeds[i].score_top));
     }
     if (!feeds[i].sample) continue;
-    llm::SampledToken t = states[i]->sampler->Sample(logits.subspan(logits.size() - vocab));
+    std::span<const float> last = logits.subspan(logits.size() - vocab);
+    std::vector<float> masked;
+    if (feeds[i].allowed) {
+      masked.assign(vocab, -std::numeric_limits<float>::infinity());
+      for (int32_t id : *feeds[i].allowed) {
+        if (id >= 0 && static_cast<size_t>(id) < vocab) masked[id] = last[id];
+      }
+      last = masked;
+    }
+    llm::SampledToken t = states[i]->sampler->Sample(last);
     RunnerSample s;
     s.token = t.token;
     s.logprob = t.logprob;

@@ -103,6 +103,21 @@ TEST_F(EngineRunnerTest, PromptScoresAgreeAcrossChunksAndKeepTheSample) {
   EXPECT_EQ(out[0].token, out[2].token);
   EXPECT_EQ(out[1].token, out[2].token);
   EXPECT_NEAR(out[0].logprob, out[2].logprob, 1e-4);
+
+  // Constrained: only the allowed ids can be sampled (even for a greedy sampler).
+  ASSERT_TRUE((*runner)->AddSequence(4, greedy, prompt).ok());
+  const std::vector<int32_t> allowed = {777, 12345};
+  RunnerFeed masked;
+  masked.seq = 4;
+  masked.tokens = prompt;
+  masked.sample = true;
+  masked.allowed = &allowed;
+  ASSERT_TRUE((*runner)->Step({&masked, 1}, &out).ok());
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_TRUE(out[3].token == 777 || out[3].token == 12345) << out[3].token;
+  EXPECT_NE(out[3].token, out[2].token);
+  EXPECT_LE(out[3].logprob, 0.0f);
+  EXPECT_GT(out[3].logprob, std::log(0.5f) - 1e-4f) << "the more likely of two allowed tokens";
 }
 
 }  // namespace

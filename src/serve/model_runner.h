@@ -34,6 +34,9 @@ struct RunnerFeed {
   std::span<const int32_t> score;
   int score_top = 0;
   std::vector<RunnerSample>* scored = nullptr;  // REQUIRED when score is not empty
+  // With sample: when set, only these token ids (sorted, non-empty) may be sampled; every other
+  // logit is -inf for the sampler (token_constraint.h).
+  const std::vector<int32_t>* allowed = nullptr;
 };
 
 class ModelRunner {

@@ -1,5 +1,6 @@
 #include "serve/request.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -258,17 +259,36 @@ Result<ChatRequest> ParseChatRequest(std::string_view body, std::string* param) 
     r.messages_json = NormalizeMessages(j);
     r.tools_json = ParseTools(j);
     r.tool_choice = r.tools_json.empty() ? ToolChoice::kNone : ToolChoice::kAuto;
+    if (const json* t = Find(j, "tools")) {
+      for (const json& tool : *t) r.tool_names.push_back(tool["function"]["name"]);
+    }
     if (const json* tc = Find(j, "tool_choice")) {
-      std::string c = tc->is_string() ? tc->get<std::string>() : "named";
-      if (c == "none") {
+      if (tc->is_object()) {
+        const json* f = Find(*tc, "function");
+        if (tc->value("type", "function") != "function" || !f || !f->is_object() ||
+            !f->contains("name") || !(*f)["name"].is_string()) {
+          Fail("tool_choice",
+               "tool_choice object must be {\"type\": \"function\", \"function\": {\"name\": "
+               "...}}");
+        }
+        std::string name = (*f)["name"].get<std::string>();
+        if (std::find(r.tool_names.begin(), r.tool_names.end(), name) == r.tool_names.end()) {
+          Fail("tool_choice", "Tool '" + name +
+                                  "' named in tool_choice does not match any of the specified "
+                                  "`tools`");
+        }
+        r.tool_choice = ToolChoice::kNamed;
+        r.tool_choice_name = std::move(name);
+      } else if (!tc->is_string()) {
+        Fail("tool_choice", "tool_choice must be \"none\", \"auto\", \"required\" or an object");
+      } else if (tc->get<std::string>() == "none") {
         r.tool_choice = ToolChoice::kNone;
-      } else if (c == "auto") {
+      } else if (tc->get<std::string>() == "auto") {
         if (r.tools_json.empty()) Fail("tool_choice", "tool_choice \"auto\" requires tools");
         r.tool_choice = ToolChoice::kAuto;
-      } else if (c == "required" || c == "named") {
-        Fail("tool_choice",
-             "tool_choice \"required\" or a named function needs guided decoding, which modelcar "
-             "serve does not implement; use \"auto\"");
+      } else if (tc->get<std::string>() == "required") {
+        if (r.tools_json.empty()) Fail("tool_choice", "tool_choice \"required\" requires tools");
+        r.tool_choice = ToolChoice::kRequired;
       } else {
         Fail("tool_choice", "tool_choice must be \"none\", \"auto\", \"required\" or an object");
       }

@@ -3,8 +3,8 @@
 //
 // Errors are InvalidArgument (400) naming the parameter, e.g. "temperature must be in [0, 2]";
 // the parameter is also stored in `*param` (when not null) for the error's "param" field.
-// Unsupported features that would silently change meaning (images, logit_bias, guided decoding)
-// are refused with a clear message rather than ignored.
+// Unsupported features that would silently change meaning (images, logit_bias, guided decoding
+// other than tool_choice) are refused with a clear message rather than ignored.
 #ifndef MODELCAR_SERVE_REQUEST_H_
 #define MODELCAR_SERVE_REQUEST_H_
 
@@ -42,15 +42,19 @@ struct SamplingOptions {
   int prompt_logprobs = -1;
 };
 
-enum class ToolChoice { kNone, kAuto };
+// "none", "auto" (Hermes tool calls parsed from free output), "required" and a named function
+// (constrained decoding, tool_choice.h).
+enum class ToolChoice { kNone, kAuto, kRequired, kNamed };
 
 struct ChatRequest {
   std::string model;
   // Normalized JSON array of messages: content parts joined into strings, assistant tool_calls'
   // "arguments" parsed from JSON strings into objects (what chat templates expect).
   std::string messages_json;
-  std::string tools_json;  // JSON array or empty
+  std::string tools_json;               // JSON array or empty
+  std::vector<std::string> tool_names;  // function names of `tools`, in order
   ToolChoice tool_choice = ToolChoice::kNone;
+  std::string tool_choice_name;           // kNamed: the function (one of tool_names)
   std::string chat_template_kwargs_json;  // JSON object or empty
   bool add_generation_prompt = true;
   bool continue_final_message = false;

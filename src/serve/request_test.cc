@@ -76,9 +76,18 @@ TEST(ParseChatRequest, ErrorsNameTheParameter) {
       {R"({"messages": [{"role": "user", "content": "x"}], "stream_options": {}})",
        "stream_options", "stream=True"},
       {R"({"messages": [{"role": "user", "content": "x"}], "stop": [1]})", "stop", "strings"},
-      {R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": "required",
+      {R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"})",
+       "tool_choice", "requires tools"},
+      {R"({"messages": [{"role": "user", "content": "x"}],
+           "tool_choice": {"type": "function", "function": {"name": "g"}},
            "tools": [{"type": "function", "function": {"name": "f"}}]})",
-       "tool_choice", "guided decoding"},
+       "tool_choice", "Tool 'g'"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": {"type": "function"},
+           "tools": [{"type": "function", "function": {"name": "f"}}]})",
+       "tool_choice", "tool_choice object"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": "maybe",
+           "tools": [{"type": "function", "function": {"name": "f"}}]})",
+       "tool_choice", "must be"},
       {R"({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]})",
        "tools", "name is required"},
       {R"({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"1": 5}})", "logit_bias",
@@ -94,6 +103,21 @@ TEST(ParseChatRequest, ErrorsNameTheParameter) {
     EXPECT_NE(r.status().message().find(c.message_part), std::string::npos)
         << c.body << " -> " << r.status().message();
   }
+}
+
+TEST(ParseChatRequest, ToolChoiceRequiredAndNamed) {
+  const std::string base = R"({"messages": [{"role": "user", "content": "x"}],
+      "tools": [{"type": "function", "function": {"name": "f"}},
+                {"type": "function", "function": {"name": "g"}}], )";
+  auto req = ParseChatRequest(base + R"("tool_choice": "required"})");
+  ASSERT_TRUE(req.ok()) << req.status().ToString();
+  EXPECT_EQ(req->tool_choice, ToolChoice::kRequired);
+  EXPECT_EQ(req->tool_names, (std::vector<std::string>{"f", "g"}));
+  auto named =
+      ParseChatRequest(base + R"("tool_choice": {"type": "function", "function": {"name": "g"}}})");
+  ASSERT_TRUE(named.ok()) << named.status().ToString();
+  EXPECT_EQ(named->tool_choice, ToolChoice::kNamed);
+  EXPECT_EQ(named->tool_choice_name, "g");
 }
 
 TEST(ParseCompletionRequest, PromptForms) {

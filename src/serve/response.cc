@@ -130,8 +130,12 @@ std::string ChatChunkJson(const ResponseMeta& meta, const ChatDelta& d) {
   json delta = json::object();
   if (d.role) delta["role"] = "assistant";
   if (d.content) delta["content"] = *d.content;
-  if (!d.tool_calls.empty())
+  if (!d.tool_calls.empty()) {
     delta["tool_calls"] = ToolCallsJson(d.tool_calls, d.first_tool_index, true);
+  } else if (d.tool_arguments) {
+    delta["tool_calls"] = json::array(
+        {{{"index", d.first_tool_index}, {"function", {{"arguments", *d.tool_arguments}}}}});
+  }
   json choice = {{"index", d.index},
                  {"delta", delta},
                  {"logprobs", d.logprobs ? ChatLogprobs(*d.logprobs) : json(nullptr)},

@@ -85,6 +85,9 @@ struct ChatDelta {
   std::optional<std::string> content;
   std::vector<ToolCall> tool_calls;
   int first_tool_index = 0;  // "index" of tool_calls[0] in the choice's list of calls
+  // More argument text of the call at first_tool_index: "tool_calls": [{"index",
+  // "function": {"arguments"}}] (when tool_calls is empty).
+  std::optional<std::string> tool_arguments;
   std::optional<std::vector<TokenLogprob>> logprobs;
   std::optional<Finish> finish;
 };

@@ -58,6 +58,7 @@ struct Scheduler::Seq {
   bool done = false;
   std::optional<Clock::time_point> last_token;
   std::vector<RunnerSample> prompt_lp;  // scored prompt tokens 1..prompt_lp.size()
+  std::unique_ptr<TokenConstraint> constraint;
 
   int generated() const { return static_cast<int>(tokens.size()) - prompt_len; }
 };
@@ -234,6 +235,7 @@ void Scheduler::Admit() {
       SamplingOptions so = req->g.sampling;
       // n > 1 with a seed: each choice gets its own stream of random numbers.
       if (so.seed && i > 0) *so.seed += static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull;
+      if (req->g.constraint) s->constraint = req->g.constraint();
       Status st = runner_->AddSequence(s->id, so, req->g.prompt);
       if (!st.ok()) {
         std::fprintf(stderr, "serve: cannot start a sequence: %s\n", st.ToString().c_str());
@@ -296,6 +298,7 @@ bool Scheduler::StepOnce() {
       feed.seq = s.id;
       feed.tokens = std::span<const int32_t>(s.tokens.data() + s.computed, n);
       feed.sample = sample;
+      if (sample && s.constraint) feed.allowed = s.constraint->Allowed();
       const int score_top = s.req->g.sampling.prompt_logprobs;
       if (score_top >= 0 && s.generated() == 0 &&
           static_cast<int>(s.prompt_lp.size()) == s.computed) {
@@ -353,7 +356,10 @@ bool Scheduler::StepOnce() {
                       sp.stop_token_ids.end();
     bool is_eos = !sp.ignore_eos && std::find(g.eos_token_ids.begin(), g.eos_token_ids.end(),
                                               sample.token) != g.eos_token_ids.end();
-    if ((is_stop_id || is_eos) && s.generated() >= sp.min_tokens) {
+    const bool constraint_done = s.constraint && s.constraint->Accept(sample.token);
+    if (constraint_done) {
+      ev.finish = "stop";
+    } else if ((is_stop_id || is_eos) && s.generated() >= sp.min_tokens) {
       ev.finish = "stop";
       if (is_stop_id && !is_eos) ev.stop_token = sample.token;
     } else if (s.generated() >= *sp.max_tokens ||

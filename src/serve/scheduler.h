@@ -38,6 +38,7 @@
 #include "serve/metrics.h"
 #include "serve/model_runner.h"
 #include "serve/request.h"
+#include "serve/token_constraint.h"
 
 namespace modelcar::serve {
 
@@ -66,6 +67,9 @@ struct GenerationRequest {
   std::vector<int32_t> prompt;         // non-empty
   SamplingOptions sampling;            // n sequences; sampling.max_tokens must be set
   std::vector<int32_t> eos_token_ids;  // EOS ids of the model (ignored with ignore_eos)
+  // Optional constrained decoding: one constraint per sequence; a sequence whose constraint
+  // completes ends with "stop".
+  TokenConstraintFactory constraint;
 };
 
 class RequestHandle {

@@ -52,7 +52,8 @@ class FakeRunner : public ModelRunner {
       tokens += int(f.tokens.size());
       max_chunk_ = std::max(max_chunk_, int(f.tokens.size()));
       for (int32_t t : f.score) f.scored->push_back({t, -0.25f, {}, 1});
-      if (f.sample) out->push_back({f.tokens.back() + 1, -0.5f, {}});
+      if (f.sample)
+        out->push_back({f.allowed ? f.allowed->front() : f.tokens.back() + 1, -0.5f, {}});
     }
     max_batch_ = std::max(max_batch_, int(feeds.size()));
     step_tokens_.push_back(tokens);
@@ -249,6 +250,40 @@ TEST(Scheduler, PromptLogprobsOverChunksAndPreemption) {
   EXPECT_EQ(metrics.Render().find("vllm:num_preemptions_total{model_name=\"m\"} 0\n"),
             std::string::npos)
       << "expected preemptions";
+}
+
+// Forces the tokens of `script` one by one, then declares the output complete.
+class ScriptConstraint : public TokenConstraint {
+ public:
+  explicit ScriptConstraint(std::vector<int32_t> script) : script_(std::move(script)) {}
+  const std::vector<int32_t>* Allowed() override {
+    allowed_ = {script_[pos_]};
+    return &allowed_;
+  }
+  bool Accept(int32_t token) override {
+    EXPECT_EQ(token, script_[pos_]);
+    return ++pos_ == script_.size();
+  }
+
+ private:
+  std::vector<int32_t> script_;
+  size_t pos_ = 0;
+  std::vector<int32_t> allowed_;
+};
+
+TEST(Scheduler, ConstraintSteersAndEndsTheSequence) {
+  FakeRunner runner(64, 16);
+  Scheduler s(&runner, nullptr, {});
+  s.Start();
+  GenerationRequest g = Gen({5}, 100, 2);
+  g.constraint = [] { return std::make_unique<ScriptConstraint>(std::vector<int32_t>{70, 3, 9}); };
+  Collected c = Drain(**s.Submit(g));
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(c.tokens[i], (std::vector<int32_t>{70, 3, 9})) << i;
+    EXPECT_EQ(c.finish[i], "stop") << i;
+  }
+  s.Stop();
+  EXPECT_EQ(runner.live(), 0);
 }
 
 TEST(Scheduler, BoundedQueueAndValidation) {

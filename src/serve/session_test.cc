@@ -140,7 +140,7 @@ TEST(Session, StopStringEndsTheSequenceInTheScheduler) {
   s.max_tokens = 1000;
   s.stop = {"STOP"};
   s.n = 2;
-  GenerationRequest g{{1, 2, 3}, s, {kEnd}};
+  GenerationRequest g{{1, 2, 3}, s, {kEnd}, {}};
   Session session(tok, s);
   session.Add(*sched.Submit(g));
   std::map<int, std::string> finish;
@@ -170,13 +170,13 @@ TEST(Session, ClientGoneCancelsAndFrees) {
   s.max_tokens = 100000;
   {
     Session session(tok, s);
-    session.Add(*sched.Submit({{1}, s, {kEnd}}));
+    session.Add(*sched.Submit({{1}, s, {kEnd}, {}}));
     int seen = 0;
     EXPECT_FALSE(session.Run([&](int, ChoiceOutput::Delta&) { return ++seen < 5; }, nullptr));
   }
   {
     Session dropped(tok, s);  // destroyed without Run: its request is cancelled too
-    dropped.Add(*sched.Submit({{1}, s, {kEnd}}));
+    dropped.Add(*sched.Submit({{1}, s, {kEnd}, {}}));
   }
   for (int i = 0; i < 300 && (runner.live() != 0 || sched.Stats().running != 0); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

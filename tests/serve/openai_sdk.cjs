@@ -260,9 +260,85 @@ const tests = {
     ];
     const r2 = await client.chat.completions.create({ model, messages: history, tools, max_tokens: 4 });
     assert.equal(r2.choices.length, 1);
+  },
+
+  async toolChoiceForced() {
+    const fn = (name) => ({ type: 'function', function: { name, description: name,
+      parameters: { type: 'object', properties: { city: { type: 'string' } } } } });
+    const tools = [fn('get_weather'), fn('get_time')];
+    const base = { model, messages: msgs, tools, temperature: 0, max_tokens: 40 };
+    // "required": exactly one call of one of the tools, content "", even from random weights.
+    const req = await client.chat.completions.create({ ...base, tool_choice: 'required', seed: 1 });
+    const rc = req.choices[0];
+    assert.equal(rc.message.content, '');
+    assert.equal(rc.message.tool_calls.length, 1);
+    const call = rc.message.tool_calls[0];
+    assert.ok(['get_weather', 'get_time'].includes(call.function.name), call.function.name);
+    assert.match(call.id, /^chatcmpl-tool-/);
+    assert.equal(call.type, 'function');
+    assert.ok(call.function.arguments.startsWith('{'), call.function.arguments);
+    // vLLM: "tool_calls" when the call completed, "length" when max_tokens cut it.
+    assert.ok(['tool_calls', 'length'].includes(rc.finish_reason), rc.finish_reason);
+    if (rc.finish_reason === 'tool_calls') JSON.parse(call.function.arguments);
+    assert.ok(req.usage.completion_tokens <= 40);
+    // Sampled (temperature 1) with several seeds: the name is always one of the tools.
+    for (const seed of [2, 3, 4]) {
+      const s = await client.chat.completions.create({
+        ...base, temperature: 1, seed, tool_choice: 'required', n: 2,
+      });
+      for (const ch of s.choices) {
+        assert.equal(ch.message.tool_calls.length, 1);
+        assert.ok(['get_weather', 'get_time'].includes(ch.message.tool_calls[0].function.name));
+      }
+    }
+    // A named function: that call, whatever the model prefers; finish "stop" or "length".
+    for (const name of ['get_time', 'get_weather']) {
+      const named = await client.chat.completions.create({
+        ...base, tool_choice: { type: 'function', function: { name } },
+      });
+      const nc = named.choices[0];
+      assert.equal(nc.message.tool_calls.length, 1);
+      assert.equal(nc.message.tool_calls[0].function.name, name);
+      assert.equal(nc.message.content, '');
+      assert.ok(['stop', 'length'].includes(nc.finish_reason), nc.finish_reason);
+      assert.equal(typeof nc.message.tool_calls[0].function.arguments, 'string');
+      // The forced text counts as generated tokens.
+      assert.ok(named.usage.completion_tokens >= 5);
+      // Streaming gives the same call: id, type and name first, then argument pieces.
+      const stream = await client.chat.completions.create({
+        ...base, tool_choice: { type: 'function', function: { name } }, stream: true,
+      });
+      let sname = null, sid = null, args = '', finish = null, content = '';
+      for await (const c of stream) {
+        const d = c.choices[0].delta;
+        if (d.content) content += d.content;
+        for (const tc of d.tool_calls || []) {
+          assert.equal(tc.index, 0);
+          if (tc.id) { assert.equal(sid, null, 'the id comes once'); sid = tc.id; sname = tc.function.name; }
+          if (tc.function && tc.function.arguments) args += tc.function.arguments;
+        }
+        if (c.choices[0].finish_reason) finish = c.choices[0].finish_reason;
+      }
+      assert.equal(content, '');
+      assert.equal(sname, name);
+      assert.match(sid, /^chatcmpl-tool-/);
+      assert.equal(args, nc.message.tool_calls[0].function.arguments, 'greedy: same arguments');
+      assert.equal(finish, nc.finish_reason);
+    }
+    // Too few tokens for the forced text: a named call is still reported, "required" has none.
+    const short = await client.chat.completions.create({
+      ...base, max_tokens: 2, tool_choice: { type: 'function', function: { name: 'get_time' } },
+    });
+    assert.equal(short.choices[0].message.tool_calls[0].function.name, 'get_time');
+    assert.equal(short.choices[0].finish_reason, 'length');
+    // Errors name the parameter.
+    const e = await expectError(client.chat.completions.create({
+      ...base, tool_choice: { type: 'function', function: { name: 'nope' } },
+    }), 400, /nope/);
+    assert.equal(e.param, 'tool_choice');
     await expectError(client.chat.completions.create({
-      model, messages: msgs, tools, tool_choice: 'required', max_tokens: 4,
-    }), 400, /tool_choice/);
+      model, messages: msgs, tool_choice: 'required',
+    }), 400, /requires tools/);
   },
 
   async errors() {

@@ -1,0 +1,35 @@
+// Constrained decoding at the sampler: a per-sequence state machine that may restrict the next
+// token to a set of ids (the runner masks every other logit to -inf before sampling) and may
+// declare the output complete. The scheduler asks Allowed() before each sample of the sequence
+// and calls Accept() with each sampled token; when Accept() returns true the sequence ends with
+// finish_reason "stop".
+//
+// Reported logprobs of a constrained step are of the masked distribution (a forced token: 0).
+//
+// Thread safety: none; a constraint belongs to one sequence and is used by the engine thread.
+#ifndef MODELCAR_SERVE_TOKEN_CONSTRAINT_H_
+#define MODELCAR_SERVE_TOKEN_CONSTRAINT_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace modelcar::serve {
+
+class TokenConstraint {
+ public:
+  virtual ~TokenConstraint() = default;
+  // The ids allowed next, sorted and non-empty; nullptr: any token. The pointer stays valid
+  // until the next Accept().
+  virtual const std::vector<int32_t>* Allowed() = 0;
+  // Records the sampled token; true when the constrained output is complete.
+  virtual bool Accept(int32_t token) = 0;
+};
+
+// Makes the constraint of one sequence (called once per choice). Thread-safe.
+using TokenConstraintFactory = std::function<std::unique_ptr<TokenConstraint>()>;
+
+}  // namespace modelcar::serve
+
+#endif  // MODELCAR_SERVE_TOKEN_CONSTRAINT_H_

@@ -1,0 +1,139 @@
+// The tool_choice constraint over a real byte-level tokenizer (single bytes plus a few merged
+// tokens, one crossing the end of the forced text), the JSON end scanner, and the streamer that
+// turns the forced text into the tool call.
+#include "serve/tool_choice.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "llm/tokenizer/byte_level.h"
+#include "llm/tokenizer/pretokenize.h"
+
+namespace modelcar::serve {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr int32_t kEnd = 256, kOpen = 257, kNameTok = 258, kBraceQuote = 259;
+
+llm::Tokenizer Vocab() {
+  json vocab = json::object();
+  for (int b = 0; b < 256; ++b) vocab[llm::ByteLevelEncode(std::string(1, char(b)))] = b;
+  vocab[llm::ByteLevelEncode("<tool_call>\n{\"name\": \"")] = kOpen;
+  vocab[llm::ByteLevelEncode("get_weather\"")] = kNameTok;
+  vocab[llm::ByteLevelEncode("{\"")] = kBraceQuote;
+  json j;
+  j["added_tokens"] = json::array({{{"id", kEnd}, {"content", "<|end|>"}, {"special", true}}});
+  j["pre_tokenizer"] = {
+      {"type", "Sequence"},
+      {"pretokenizers",
+       json::array({{{"type", "Split"},
+                     {"pattern", {{"Regex", std::string(llm::kQwen2SplitRegex)}}},
+                     {"behavior", "Isolated"},
+                     {"invert", false}},
+                    {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}})}};
+  j["decoder"] = {{"type", "ByteLevel"}};
+  j["model"] = {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array()}};
+  auto t = llm::Tokenizer::FromJson(j.dump(), "", "bytes");
+  EXPECT_TRUE(t.ok()) << t.status().ToString();
+  return std::move(*t);
+}
+
+bool Has(const std::vector<int32_t>* v, int32_t id) {
+  return v && std::find(v->begin(), v->end(), id) != v->end();
+}
+
+TEST(JsonObjectScanner, EndsAtTheMatchingBraceOutsideStrings) {
+  JsonObjectScanner s;
+  const std::string body = R"("a": "}\"{", "b": [1, {"c": 2}]} tail)";
+  EXPECT_EQ(s.Feed(body.substr(0, 10)), std::string_view::npos);
+  size_t n = s.Feed(body.substr(10));
+  ASSERT_NE(n, std::string_view::npos);
+  EXPECT_EQ(body.substr(10, n).back(), '}');
+  EXPECT_EQ(body.substr(10 + n), " tail");
+  EXPECT_TRUE(s.done());
+}
+
+TEST(ToolCallConstraint, ForcesThePrefixAndOnlyKnownNames) {
+  llm::Tokenizer tok = Vocab();
+  auto c = ToolCallConstraintFactory(tok, {"get_weather", "get_time"})();
+  // Start: '<' or the merged opening token; never the special end token.
+  const std::vector<int32_t>* a = c->Allowed();
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(*a, (std::vector<int32_t>{'<', kOpen}));
+  EXPECT_FALSE(c->Accept(kOpen));
+  a = c->Allowed();
+  EXPECT_EQ(*a, (std::vector<int32_t>{'g', kNameTok}));
+  for (char ch : std::string("get_")) {
+    ASSERT_TRUE(Has(c->Allowed(), ch));
+    EXPECT_FALSE(c->Accept(ch));
+  }
+  // The names diverge: only their next letters.
+  EXPECT_EQ(*c->Allowed(), (std::vector<int32_t>{'t', 'w'}));
+  EXPECT_FALSE(c->Accept('t'));
+  for (char ch : std::string("ime\", \"arguments\": ")) {
+    ASSERT_EQ(c->Allowed()->size(), 1u) << ch;
+    EXPECT_FALSE(c->Accept(ch));
+  }
+  // The opening brace alone, or a token running past it into the free part.
+  EXPECT_EQ(*c->Allowed(), (std::vector<int32_t>{'{', kBraceQuote}));
+  EXPECT_FALSE(c->Accept(kBraceQuote));
+  EXPECT_EQ(c->Allowed(), nullptr) << "the arguments are free";
+  for (char ch : std::string("x\": [1, \"}\"]")) EXPECT_FALSE(c->Accept(ch));
+  EXPECT_TRUE(c->Accept('}')) << "the arguments object closed";
+}
+
+TEST(ToolCallConstraint, NamedForcesItsName) {
+  llm::Tokenizer tok = Vocab();
+  auto c = ToolCallConstraintFactory(tok, {"get_time"})();
+  std::string out;
+  while (const std::vector<int32_t>* a = c->Allowed()) {
+    ASSERT_FALSE(Has(a, kEnd));
+    int32_t pick = a->back();  // the longest-id choice: merged tokens when they fit
+    out += tok.TokenBytes(pick);
+    ASSERT_FALSE(c->Accept(pick));
+  }
+  EXPECT_EQ(out.substr(0, ForcedToolCallPrefix("get_time").size()),
+            ForcedToolCallPrefix("get_time"));
+}
+
+TEST(ForcedToolStreamer, StartsWithTheNameThenStreamsArguments) {
+  ForcedToolStreamer s({"get_weather", "get_time"}, false);
+  const std::string text = ForcedToolCallPrefix("get_time") + R"("tz": "UTC"}}</tool_call>)";
+  std::string args;
+  std::optional<ToolCall> start;
+  for (size_t i = 0; i < text.size(); i += 5) {
+    ForcedToolStreamer::Delta d = s.Append(text.substr(i, 5));
+    if (d.start) {
+      ASSERT_FALSE(start.has_value());
+      start = d.start;
+      args += d.start->arguments;
+    }
+    args += d.arguments;
+  }
+  ASSERT_TRUE(start.has_value());
+  EXPECT_EQ(start->name, "get_time");
+  EXPECT_EQ(start->id.rfind("chatcmpl-tool-", 0), 0u);
+  EXPECT_EQ(args, R"({"tz": "UTC"})");
+  EXPECT_EQ(s.call()->arguments, args);
+  EXPECT_FALSE(s.Finish().has_value());
+
+  // Garbage arguments cut short: the raw text is the arguments.
+  ForcedToolStreamer g({"get_time"}, true);
+  g.Append(ForcedToolCallPrefix("get_time") + "zz q");
+  EXPECT_EQ(g.call()->arguments, "{zz q");
+
+  // Cut before the name completed: a named choice still reports its call, "required" none.
+  ForcedToolStreamer named({"get_time"}, true), required({"get_time"}, false);
+  named.Append("<tool_call>\n{\"na");
+  required.Append("<tool_call>\n{\"na");
+  std::optional<ToolCall> late = named.Finish();
+  ASSERT_TRUE(late.has_value());
+  EXPECT_EQ(late->name, "get_time");
+  EXPECT_EQ(late->arguments, "");
+  EXPECT_FALSE(required.Finish().has_value());
+}
+
+}  // namespace
+}  // namespace modelcar::serve
