@@ -332,6 +332,17 @@ Result<Response> Client::Do(const Request& request) {
     if (rc != CURLE_OK) {
       if (!t.error.ok()) return t.error;
       if (rc == CURLE_ABORTED_BY_CALLBACK && !CancelRequested()) rc = CURLE_COULDNT_CONNECT;
+      long proxy_code = 0;  // a proxy from the environment refused the CONNECT tunnel
+      curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &proxy_code);
+      if (proxy_code == 407) {
+        return Unauthenticated(req.method + " " + req.url +
+                               ": the proxy refused the credentials (HTTP 407); check the user "
+                               "and password in HTTPS_PROXY / https_proxy");
+      }
+      if (proxy_code >= 400) {
+        return Unavailable(req.method + " " + req.url + ": the proxy answered HTTP " +
+                           std::to_string(proxy_code) + " to CONNECT");
+      }
       return MapCurlError(rc, errbuf, req, req.url);
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
