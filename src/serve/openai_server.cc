@@ -122,7 +122,8 @@ Status RunServe(const ServeOptions& o) {
   log("listening on http://" + o.host + ":" + std::to_string(server.port()));
 
   // Prepare (pull) and load on a loader thread, so the main thread keeps waiting for signals.
-  // The loader wakes it with a SIGTERM of its own, told apart by `loader_done`.
+  // The loader wakes it with a SIGTERM of its own, told apart by `loader_done`. (A SIGTERM from
+  // outside arriving in the same instant merges with it and is missed; a second one stops.)
   std::atomic<bool> loader_done{false};
   Result<std::unique_ptr<ModelContext>> ctx = Unavailable("not loaded");
   Clock::time_point t_load, t_ready;

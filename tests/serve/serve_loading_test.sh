@@ -2,8 +2,8 @@
 # `modelcar serve oci://...` answers before the model is there: the listener opens first and
 # GET /health is 503 (API routes: a 503 JSON error) while the pull retries against a stopped
 # registry; once the registry is back (same port, same storage) the pull, mount and load finish,
-# /health turns 200 and a chat completion works. A digest the registry does not have makes serve
-# exit non-zero with the error.
+# /health turns 200 and a chat completion works. SIGTERM during the pull stops serve at once
+# (exit 0). A digest the registry does not have makes serve exit non-zero with the error.
 source "$MODELCAR_SRC/tests/lib/common.sh"
 source "$MODELCAR_SRC/tests/serve/lib.sh"
 mc_tmpdir
@@ -62,6 +62,25 @@ body=$(curl -sf "$url/v1/chat/completions" -H 'Content-Type: application/json' \
   mc_fail "chat after loading: $body"
 grep -q "ready in" "$log" || mc_fail "no ready line"
 kill "$pid"; wait "$pid" || mc_fail "serve did not exit 0 on SIGTERM"
+
+# SIGTERM while the pull is still retrying: the retries are cancelled and serve exits 0 at once.
+kill "$REGISTRY_PID"; wait "$REGISTRY_PID" 2>/dev/null || true
+port=$(mc_free_port)
+"$MODELCAR_BIN" serve "oci://$ref" --store "$MC_TMP/store3" --host 127.0.0.1 --port "$port" \
+  --pull-retries 100000 --pull-retry-max-delay 0.2 >"$MC_TMP/term.log" 2>&1 &
+pid=$!
+MC_CLEANUP+=("kill $pid 2>/dev/null; wait $pid 2>/dev/null")
+for _ in $(seq 1 100); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health")" = 503 ] && break
+  sleep 0.1
+done
+sleep 0.5
+kill -TERM "$pid"
+for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && { cat "$MC_TMP/term.log" >&2; mc_fail "serve did not stop within 5 s of SIGTERM while loading"; }
+wait "$pid" || mc_fail "serve exited non-zero on SIGTERM while loading"
+grep -q "while loading" "$MC_TMP/term.log" || { cat "$MC_TMP/term.log" >&2; mc_fail "no shutdown line"; }
+serve_restart_registry
 
 # A digest the registry does not have: serve exits non-zero and says why.
 missing="$REGISTRY/models/tinyqwen@sha256:$(printf '0%.0s' $(seq 64))"
