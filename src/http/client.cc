@@ -285,6 +285,16 @@ Result<Response> Client::Do(const Request& request) {
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, options_.connect_timeout_s);
     t.stall_s = options_.low_speed_time_s;
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+    // curl reads only the lower-case http_proxy for http:// URLs (the CGI "httpoxy" rule);
+    // modelcar is no CGI program, and docker, Go and Kubernetes tooling honour HTTP_PROXY, so do
+    // the same. no_proxy/NO_PROXY still apply (curl checks them for an explicit proxy too).
+    if (req.url.starts_with("http://")) {
+      const char* lower = std::getenv("http_proxy");
+      const char* upper = std::getenv("HTTP_PROXY");
+      if ((lower == nullptr || *lower == '\0') && upper != nullptr && *upper != '\0') {
+        curl_easy_setopt(h, CURLOPT_PROXY, upper);
+      }
+    }
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Proxies from the environment, through env_proxy.py (a recording proxy) in front of the real
 # docker-registry: HTTPS_PROXY (CONNECT tunnel, credentials in the proxy URL) for a TLS registry,
-# http_proxy (absolute-form requests) for a plain one, NO_PROXY bypasses both; the proxy password
-# never appears in any output, also when the proxy refuses it or is down.
+# http_proxy and HTTP_PROXY (absolute-form requests) for a plain one, NO_PROXY bypasses them; the
+# proxy password never appears in any output, also when the proxy refuses it or is down.
 source "$MODELCAR_SRC/tests/lib/common.sh"
 source "$(dirname "$0")/lib.sh"
 mc_tmpdir
@@ -54,13 +54,22 @@ http_proxy="http://127.0.0.1:$OPEN_PORT" "$MC" pull "$plain_ref" --layout "$T/vi
 same_files "$T/lay/blobs" "$T/via-http/blobs"
 grep -q "^GET http://$PLAIN_REG/v2/p/m/blobs/sha256:" "$T/open.log" || mc_fail "no blob GET through the proxy: $(cat "$T/open.log")"
 
-# NO_PROXY bypasses both.
+# ... and the upper-case HTTP_PROXY too (as docker and Go do; curl alone ignores it).
+: > "$T/open.log"
+HTTP_PROXY="http://127.0.0.1:$OPEN_PORT" "$MC" pull "$plain_ref" --layout "$T/via-HTTP:v1" --progress none \
+  >/dev/null 2>"$T/http.err" || mc_fail "pull through HTTP_PROXY: $(cat "$T/http.err")"
+same_files "$T/lay/blobs" "$T/via-HTTP/blobs"
+grep -q "^GET http://$PLAIN_REG/v2/p/m/blobs/sha256:" "$T/open.log" || mc_fail "HTTP_PROXY not used: $(cat "$T/open.log")"
+
+# NO_PROXY bypasses all of them.
 before=$(cat "$T/auth.log" "$T/open.log" | wc -l)
 for np in NO_PROXY no_proxy; do
   env "$np=127.0.0.1" HTTPS_PROXY="http://alice:$PXPW@127.0.0.1:$AUTH_PORT" http_proxy="http://127.0.0.1:$OPEN_PORT" \
     "$MC" pull "$tls_ref" --layout "$T/np-$np-tls:v1" "${CA[@]}" --progress none >/dev/null 2>"$T/np.err" || mc_fail "$np tls: $(cat "$T/np.err")"
   env "$np=127.0.0.1" http_proxy="http://127.0.0.1:$OPEN_PORT" \
     "$MC" pull "$plain_ref" --layout "$T/np-$np-plain:v1" --progress none >/dev/null 2>"$T/np.err" || mc_fail "$np plain: $(cat "$T/np.err")"
+  env "$np=127.0.0.1" HTTP_PROXY="http://127.0.0.1:$OPEN_PORT" \
+    "$MC" pull "$plain_ref" --layout "$T/np-$np-PLAIN:v1" --progress none >/dev/null 2>"$T/np.err" || mc_fail "$np HTTP_PROXY: $(cat "$T/np.err")"
 done
 [ "$(cat "$T/auth.log" "$T/open.log" | wc -l)" = "$before" ] || mc_fail "NO_PROXY did not bypass the proxy: $(cat "$T/auth.log" "$T/open.log")"
 
