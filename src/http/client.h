@@ -1,9 +1,9 @@
 // HTTP client on libcurl: connection reuse, HTTP/1.1 and HTTP/2, TLS with the system CAs plus an
 // optional extra CA file, proxies from the environment (http_proxy or HTTP_PROXY, https_proxy or
 // HTTPS_PROXY, no_proxy or NO_PROXY), connect and stall timeouts, streaming request and response
-// bodies, and redirects that never carry the Authorization header to another host. With MODELCAR_LOG=debug in the environment, every new
-// connection is logged to stderr with its host and negotiated HTTP version (never a URL path or
-// query, which may carry tokens).
+// bodies, and redirects that never carry the Authorization header to another host. With
+// MODELCAR_LOG=debug in the environment, every new connection is logged to stderr with its host and
+// negotiated HTTP version (never a URL path or query, which may carry tokens).
 //
 // Thread safety: Client is thread-safe; concurrent Do() calls each take an idle curl handle from a
 // pool (so connections are reused by later requests) or create one.
