@@ -19,6 +19,9 @@ MODE:
   patch416 N  the first N upload PATCHes that do not start at offset 0 answer 416 without reaching
               the registry (a registry that disagrees about the upload's offset)
   refuse413 B every PUT with a body over B bytes answers 413 (a proxy with a body size limit)
+  uploadstall N
+              the first N uploads (PUT or PATCH) of over 64 KiB stop being read after 64 KiB and
+              never get an answer (the connection stays open for 120 s)
 Every request is logged to stderr as "METHOD PATH [Range: ...] [Content-Range: ...]".
 """
 import hashlib
@@ -62,6 +65,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             digest = "sha256:" + hashlib.sha256(data).hexdigest()
             self.answer(200, data, [("Content-Type", ARGS[1]), ("Docker-Content-Digest", digest)])
             return
+        length = int(self.headers.get("Content-Length", "0"))
+        if MODE == "uploadstall" and self.command in ("PUT", "PATCH") and length > 65536:
+            with lock:
+                counter["n"] += 1
+                nth = counter["n"]
+            if nth <= N:
+                self.rfile.read(min(length, 65536))
+                time.sleep(120)
+                self.close_connection = True
+                return
         body = None
         if "Content-Length" in self.headers:
             body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -76,10 +89,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.rfile.readline()
             body = b"".join(chunks)
         is_blob_get = self.command == "GET" and "/blobs/sha256:" in self.path
-        is_patch = self.command == "PATCH"
+        is_patch = self.command == "PATCH" and MODE in ("patchlost", "patch416")
         if MODE == "patch416":
             is_patch = is_patch and not self.headers.get("Content-Range", "0-").startswith("0-")
-        with lock:
+        with lock:  # N counts blob GETs, or in the PATCH modes the PATCHes
             if is_blob_get or is_patch:
                 counter["n"] += 1
             nth = counter["n"]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stall detection against the real docker-registry behind fault_proxy.py: a blob body that stops
 # mid-way (the connection stays open) is detected within --stall-timeout and resumed with Range,
-# for a layout pull and a node store pull; a slow but moving transfer is not cut.
+# for a layout pull and a node store pull; an upload the registry stops reading is sent again; a
+# slow but moving transfer is not cut.
 source "$MODELCAR_SRC/tests/lib/common.sh"
 source "$(dirname "$0")/lib.sh"
 mc_tmpdir
@@ -38,6 +39,19 @@ same_files "$T/lay/blobs" "$T/slow/blobs"
 ! grep -q "Range:" "$PROXY_LOG" || mc_fail "a slow transfer was cut and resumed: $(cat "$PROXY_LOG")"
 [ "$(grep -c '^GET /v2/s/m/blobs/' "$PROXY_LOG")" = "$(ls "$T/lay/blobs/sha256" | grep -vc "${digest#sha256:}")" ] || \
   mc_fail "blobs fetched more than once: $(cat "$PROXY_LOG")"
+
+# Uploads: the first blob upload over 64 KiB stops being read after 64 KiB; the push notices within
+# --stall-timeout, uploads again and gives the same digest.
+for mode in monolithic chunked; do
+  start_proxy uploadstall 1
+  t0=$(date +%s%N)
+  p=$("$MC" push --layout "$T/lay:v1" "$PROXY/s/up-$mode:v1" --upload-mode $mode --stall-timeout 2 -j 1 \
+    --progress none 2>"$T/up.err" | tail -1) || mc_fail "$mode push after an upload stall: $(cat "$T/up.err")"
+  took=$((($(date +%s%N) - t0) / 1000000))
+  [ "$p" = "$PROXY/s/up-$mode@$digest" ] || mc_fail "$mode push printed '$p'"
+  [ "$took" -lt 15000 ] || mc_fail "$mode: upload stall detected only after ${took} ms"
+  [ "$took" -ge 1900 ] || mc_fail "$mode: no upload stalled (${took} ms; $(cat "$PROXY_LOG"))"
+done
 
 mc_expect_fail "$MC" pull "$REGISTRY/s/m@$digest" --layout "$T/bad:v1" --stall-timeout 0
 echo "$MC_ERR" | grep -q -- "--stall-timeout" || mc_fail "--stall-timeout 0: $MC_ERR"
