@@ -18,6 +18,7 @@ MODE:
               connection is closed without an answer)
   patch416 N  the first N upload PATCHes that do not start at offset 0 answer 416 without reaching
               the registry (a registry that disagrees about the upload's offset)
+  patch502 N  the first N upload PATCHes answer 502 without reaching the registry
   refuse413 B every PUT with a body over B bytes answers 413 (a proxy with a body size limit)
   uploadstall N
               the first N uploads (PUT or PATCH) of over 64 KiB stop being read after 64 KiB and
@@ -89,7 +90,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.rfile.readline()
             body = b"".join(chunks)
         is_blob_get = self.command == "GET" and "/blobs/sha256:" in self.path
-        is_patch = self.command == "PATCH" and MODE in ("patchlost", "patch416")
+        is_patch = self.command == "PATCH" and MODE in ("patchlost", "patch416", "patch502")
         if MODE == "patch416":
             is_patch = is_patch and not self.headers.get("Content-Range", "0-").startswith("0-")
         with lock:  # N counts blob GETs, or in the PATCH modes the PATCHes
@@ -98,6 +99,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             nth = counter["n"]
         if MODE == "refuse413" and self.command == "PUT" and body is not None and len(body) > N:
             self.answer(413, b'{"errors":[{"code":"SIZE_INVALID","message":"request entity too large"}]}')
+            return
+        if MODE == "patch502" and is_patch and nth <= N:
+            self.answer(502, b"bad gateway")
             return
         if MODE == "patch416" and is_patch and nth <= N:
             self.answer(416, b'{"errors":[{"code":"RANGE_INVALID","message":"invalid content range"}]}')

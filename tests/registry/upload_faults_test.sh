@@ -2,6 +2,7 @@
 # Upload faults between modelcar and the real docker-registry, injected by fault_proxy.py:
 #   - a chunked PATCH the registry applied whose answer was lost (the upload URL's state is then
 #     stale: docker-registry answers 404 BLOB_UPLOAD_INVALID to it) -> the upload is started again;
+#   - a 502 on the first PATCH (the registry's "Range: 0-0" for an empty upload is not one byte);
 #   - a registry that answers 416 to a PATCH -> the client GETs the upload URL, reads Range and
 #     resumes from there;
 #   - --upload-mode auto against a proxy that refuses big monolithic PUTs (413) -> chunked.
@@ -30,6 +31,14 @@ p=$("$MC" push --layout "$T/lay:v1" "$PROXY/up/lost:v1" --upload-mode chunked --
 [ "$p" = "$PROXY/up/lost@$built" ] || mc_fail "lost: push printed '$p'"
 [ "$(grep -c '^PATCH' "$PROXY_LOG")" -gt 3 ] || mc_fail "lost: no PATCH was sent again: $(cat "$PROXY_LOG")"
 check_pushed up/lost
+
+# 502 on the very first PATCH (nothing reached the registry): the upload URL then reports
+# "Range: 0-0", which means empty, so the resume starts again at byte 0.
+start_proxy patch502 1
+p=$("$MC" push --layout "$T/lay:v1" "$PROXY/up/first:v1" --upload-mode chunked --chunk-size-mib 1 \
+  -j 1 --progress none 2>"$T/502.err" | tail -1) || mc_fail "push with a 502 on the first PATCH: $(cat "$T/502.err")"
+[ "$p" = "$PROXY/up/first@$built" ] || mc_fail "502: push printed '$p'"
+check_pushed up/first
 
 # 416 on PATCHes past offset 0: GET the upload URL, resume at its Range.
 start_proxy patch416 2
