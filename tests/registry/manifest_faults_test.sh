@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Manifests modelcar must refuse or pass through, against the real docker-registry:
 #   - an artifact (helm-style config, a layer of an unknown media type) pushed to the registry:
-#     `pull --layout` copies it verbatim like skopeo (a layout is content-addressed); the node store
-#     pull, which unpacks layers, refuses the layer type by name and commits no tree;
+#     `pull --layout` and `copy` move it verbatim like skopeo (a layout is content-addressed),
+#     `inspect` shows the layer type; the node store pull, which unpacks layers, refuses the layer
+#     type by name and commits no tree;
 #   - served by fault_proxy.py (docker-registry refuses to store them): a manifest over 4 MiB, an
 #     index over 4 MiB, a manifest of an unknown media type, a config claiming 100 MiB. Each gives
 #     a clear error and a non-zero exit, and nothing is written.
@@ -45,6 +46,12 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary "@$T/art.json
 "$MC" pull "$REGISTRY/art/x:v1" --layout "$T/art:v1" --progress none >/dev/null || mc_fail "layout pull of an artifact"
 skopeo copy -q --preserve-digests --src-tls-verify=false "docker://$REGISTRY/art/x:v1" "oci:$T/art-sk:v1"
 same_files "$T/art-sk/blobs" "$T/art/blobs"
+# inspect shows it (the layer's type, its files not listed); copy moves it verbatim.
+"$MC" inspect "$REGISTRY/art/x:v1" >"$T/art.inspect" 2>&1 || mc_fail "inspect of an artifact: $(cat "$T/art.inspect")"
+grep -q "application/vnd.example.weights.v1" "$T/art.inspect" || mc_fail "inspect hides the layer type: $(cat "$T/art.inspect")"
+art_digest=sha256:$(sha256sum "$T/art.json" | cut -d' ' -f1)
+c=$("$MC" copy "$REGISTRY/art/x:v1" "$REGISTRY/art/copied:v1" --progress none | tail -1)
+[ "$c" = "$REGISTRY/art/copied@$art_digest" ] || mc_fail "copy of an artifact printed '$c'"
 mc_expect_fail "$MC" pull "$REGISTRY/art/x:v1" --store "$T/store" --progress none
 echo "$MC_ERR" | grep -q "application/vnd.example.weights.v1" || mc_fail "store pull of an unknown layer type: $MC_ERR"
 nothing_written "$T/none" "$T/store"
