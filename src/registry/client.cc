@@ -1,6 +1,7 @@
 #include "registry/client.h"
 
 #include <algorithm>
+#include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "oci/manifest.h"
@@ -17,6 +18,15 @@ void NoteRetryAfter(const http::Response& r, RetryAfter* ra) {
 
 bool IsLocalHost(const std::string& host) {
   return host.starts_with("localhost") || host.starts_with("127.") || host.starts_with("[::1]");
+}
+
+// A Content-Length value, or nullopt when it is not a non-negative 63-bit number (curl passes
+// values too big for its own integers through; std::stoll would throw on them).
+std::optional<int64_t> ParseLength(std::string_view v) {
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n < 0) return std::nullopt;
+  return n;
 }
 
 std::string StripParams(std::string_view content_type) {
@@ -157,15 +167,15 @@ Result<std::optional<oci::Descriptor>> RegistryClient::HeadManifest(const std::s
       return Error(r, "manifest " + registry_ + "/" + repo + ":" + identifier);
     }
     auto digest = oci::Digest::Parse(r.Header("docker-content-digest").value_or(""));
-    auto length = r.Header("content-length");
-    if (!digest.ok() || !length) {
+    std::optional<int64_t> length = ParseLength(r.Header("content-length").value_or(""));
+    if (!digest.ok() || !length) {  // GET tells what HEAD did not
       need_get = true;
       return Status();
     }
     oci::Descriptor d;
     d.media_type = StripParams(r.Header("content-type").value_or(""));
     d.digest = *digest;
-    d.size = std::stoll(*length);
+    d.size = *length;
     out = std::move(d);
     return Status();
   }));
@@ -252,7 +262,16 @@ Result<std::optional<int64_t>> RegistryClient::HeadBlob(const std::string& repo,
       NoteRetryAfter(r, ra);
       return Error(r, "blob " + digest.ToString() + " in " + registry_ + "/" + repo);
     }
-    out = std::stoll(r.Header("content-length").value_or("-1"));
+    auto length = r.Header("content-length");
+    if (!length) {
+      out = -1;  // size unknown
+      return Status();
+    }
+    out = ParseLength(*length);
+    if (!out) {
+      return FailedPrecondition("blob " + digest.ToString() + " in " + registry_ + "/" + repo +
+                                ": registry sent an invalid Content-Length \"" + *length + "\"");
+    }
     return Status();
   }));
   return out;

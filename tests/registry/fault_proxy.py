@@ -19,6 +19,7 @@ MODE:
   patch416 N  the first N upload PATCHes that do not start at offset 0 answer 416 without reaching
               the registry (a registry that disagrees about the upload's offset)
   patch502 N  the first N upload PATCHes answer 502 without reaching the registry
+  badlength   every HEAD answer carries Content-Length: 99999999999999999999 (more than 64 bits)
   refuse413 B every PUT with a body over B bytes answers 413 (a proxy with a body size limit)
   uploadstall N
               the first N uploads (PUT or PATCH) of over 64 KiB stop being read after 64 KiB and
@@ -130,7 +131,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 v = v.replace(UPSTREAM, "127.0.0.1:%d" % PORT)
             self.send_header(k, v)
         if self.command == "HEAD":
-            self.send_header("Content-Length", resp.getheader("Content-Length", "0"))
+            length = "99999999999999999999" if MODE == "badlength" else resp.getheader("Content-Length", "0")
+            self.send_header("Content-Length", length)
             self.end_headers()
             return
         ok_blob = is_blob_get and resp.status in (200, 206)

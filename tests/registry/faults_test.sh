@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Faults between modelcar and the real docker-registry, injected by fault_proxy.py (a test double
 # for a broken network or registry): 503 storms with Retry-After, truncated bodies (resume), wrong
-# bytes for a digest (DataLoss, nothing visible), and Ctrl-C mid-pull (nothing corrupt; the next
-# run resumes).
+# bytes for a digest (DataLoss, nothing visible), a Content-Length over 64 bits on HEAD answers, and
+# Ctrl-C mid-pull (nothing corrupt; the next run resumes).
 source "$MODELCAR_SRC/tests/lib/common.sh"
 source "$(dirname "$0")/lib.sh"
 mc_tmpdir
@@ -34,6 +34,14 @@ echo "$MC_ERR" | grep -q "blob sha256:" || mc_fail "corrupt message lacks the bl
 start_proxy error503 1000
 mc_expect_fail "$MC" pull "$PROXY/f/m@$digest" --layout "$T/pstorm:v1" --retries 2 --progress none
 echo "$MC_ERR" | grep -q "503" || mc_fail "storm: $MC_ERR"
+
+# A Content-Length over 64 bits on HEAD answers: resolve falls back to GET, push stops with a
+# clear error (no crash).
+start_proxy badlength
+r=$("$MC" resolve "$PROXY/f/m:v1") || mc_fail "resolve with a huge HEAD Content-Length"
+[ "$r" = "$PROXY/f/m@$digest" ] || mc_fail "resolve printed '$r'"
+mc_expect_fail "$MC" push --layout "$T/lay:v1" "$PROXY/f/m:v2" --progress none
+echo "$MC_ERR" | grep -q 'invalid Content-Length "99999999999999999999"' || mc_fail "huge Content-Length: $MC_ERR"
 
 # Ctrl-C mid-transfer (slow proxy): nothing visible, partial bytes kept, next run resumes.
 start_proxy slow 400
