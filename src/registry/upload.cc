@@ -137,7 +137,19 @@ Status RegistryClient::UploadChunked(const std::string& repo, const oci::Digest&
       return r.ok() ? Error(*r, what) : r.status().WithContext(what);
     }
     RETURN_IF_ERROR(SleepUnlessCancelled(BackoffDelay(options_.retry, failures, std::nullopt)));
-    ASSIGN_OR_RETURN(http::Response st, Send(http::Request{.url = location}, PushScope(repo)));
+    // The status request is retried like the PATCH (same failure budget).
+    Result<http::Response> asked = Send(http::Request{.url = location}, PushScope(repo));
+    while ((!asked.ok() && asked.status().code() == Code::kUnavailable) ||
+           (asked.ok() && IsRetryableHttp(asked->status))) {
+      if (++failures >= options_.retry.max_attempts) {
+        return asked.ok() ? Error(*asked, what + ": upload status")
+                          : asked.status().WithContext(what + ": upload status");
+      }
+      RETURN_IF_ERROR(SleepUnlessCancelled(BackoffDelay(options_.retry, failures, std::nullopt)));
+      asked = Send(http::Request{.url = location}, PushScope(repo));
+    }
+    RETURN_IF_ERROR(asked.status());
+    const http::Response& st = *asked;
     if (st.status == 404 || st.status == 400) {
       // The registry no longer accepts this upload URL. docker-registry signs the offset into
       // the URL (_state), so after a PATCH it applied but whose answer was lost, the URL we hold

@@ -19,6 +19,7 @@ MODE:
   patch416 N  the first N upload PATCHes that do not start at offset 0 answer 416 without reaching
               the registry (a registry that disagrees about the upload's offset)
   patch502 N  the first N upload PATCHes answer 502 without reaching the registry
+  flaky502 N  as patch502, and the first N upload status GETs answer 502 too
   badlength   every HEAD answer carries Content-Length: 99999999999999999999 (more than 64 bits)
   refuse413 B every PUT with a body over B bytes answers 413 (a proxy with a body size limit)
   uploadstall N
@@ -91,7 +92,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.rfile.readline()
             body = b"".join(chunks)
         is_blob_get = self.command == "GET" and "/blobs/sha256:" in self.path
-        is_patch = self.command == "PATCH" and MODE in ("patchlost", "patch416", "patch502")
+        is_patch = self.command == "PATCH" and MODE in ("patchlost", "patch416", "patch502", "flaky502")
+        if MODE == "flaky502" and self.command == "GET" and "/blobs/uploads/" in self.path:
+            with lock:
+                counter["status"] = counter.get("status", 0) + 1
+                if counter["status"] <= N:
+                    self.answer(502, b"bad gateway")
+                    return
         if MODE == "patch416":
             is_patch = is_patch and not self.headers.get("Content-Range", "0-").startswith("0-")
         with lock:  # N counts blob GETs, or in the PATCH modes the PATCHes
@@ -101,7 +108,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if MODE == "refuse413" and self.command == "PUT" and body is not None and len(body) > N:
             self.answer(413, b'{"errors":[{"code":"SIZE_INVALID","message":"request entity too large"}]}')
             return
-        if MODE == "patch502" and is_patch and nth <= N:
+        if MODE in ("patch502", "flaky502") and is_patch and nth <= N:
             self.answer(502, b"bad gateway")
             return
         if MODE == "patch416" and is_patch and nth <= N:

@@ -2,7 +2,8 @@
 # Upload faults between modelcar and the real docker-registry, injected by fault_proxy.py:
 #   - a chunked PATCH the registry applied whose answer was lost (the upload URL's state is then
 #     stale: docker-registry answers 404 BLOB_UPLOAD_INVALID to it) -> the upload is started again;
-#   - a 502 on the first PATCH (the registry's "Range: 0-0" for an empty upload is not one byte);
+#   - a 502 on the first PATCH (the registry's "Range: 0-0" for an empty upload is not one byte),
+#     and 502s on the upload status GETs as well (asked again);
 #   - a registry that answers 416 to a PATCH -> the client GETs the upload URL, reads Range and
 #     resumes from there;
 #   - --upload-mode auto against a proxy that refuses big monolithic PUTs (413) -> chunked.
@@ -39,6 +40,14 @@ p=$("$MC" push --layout "$T/lay:v1" "$PROXY/up/first:v1" --upload-mode chunked -
   -j 1 --progress none 2>"$T/502.err" | tail -1) || mc_fail "push with a 502 on the first PATCH: $(cat "$T/502.err")"
 [ "$p" = "$PROXY/up/first@$built" ] || mc_fail "502: push printed '$p'"
 check_pushed up/first
+
+# 502s on two PATCHes and on the first two upload status GETs: the status is asked again.
+start_proxy flaky502 2
+p=$("$MC" push --layout "$T/lay:v1" "$PROXY/up/flaky:v1" --upload-mode chunked --chunk-size-mib 1 \
+  -j 1 --progress none 2>"$T/flaky.err" | tail -1) || mc_fail "push with 502s on PATCH and status: $(cat "$T/flaky.err")"
+[ "$p" = "$PROXY/up/flaky@$built" ] || mc_fail "flaky: push printed '$p'"
+[ "$(grep -c '^GET /v2/up/flaky/blobs/uploads/' "$PROXY_LOG")" -ge 3 ] || mc_fail "flaky: status not asked again: $(cat "$PROXY_LOG")"
+check_pushed up/flaky
 
 # 416 on PATCHes past offset 0: GET the upload URL, resume at its Range.
 start_proxy patch416 2
