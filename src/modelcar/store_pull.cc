@@ -79,6 +79,8 @@ Result<StorePullResult> PullToStore(const std::string& ref_text, const StorePull
   result.pinned = ref.Pinned(m);
   result.rootfs = st.RootfsDir(m);
 
+  // Nothing is fetched or recorded for an image whose layers the store cannot unpack.
+  RETURN_IF_ERROR(store::CheckUnpackable(image.manifest.bytes).WithContext(ref.ToString()));
   // Refs first: a gc running between the commit and the end of this pull must not see the new
   // tree as unreferenced.
   RETURN_IF_ERROR(st.SetRef(ref.ToString(), m));

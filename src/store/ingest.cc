@@ -293,6 +293,7 @@ Result<IngestResult> IngestLocked(Store& store, const oci::Digest& m,
                                   const BlobFetcher& fetch, const IngestOptions& options) {
   IngestResult result;
   ASSIGN_OR_RETURN(oci::Manifest manifest, oci::ParseManifest(manifest_bytes, media_type));
+  RETURN_IF_ERROR(CheckUnpackable(manifest_bytes));
   RETURN_IF_ERROR(store.PutBlob(manifest_bytes, m));
   ASSIGN_OR_RETURN(std::string config_bytes, FetchSmall(fetch, manifest.config));
   RETURN_IF_ERROR(store.PutBlob(config_bytes, manifest.config.digest));
@@ -356,6 +357,14 @@ Result<IngestResult> IngestImage(Store& store, const oci::Digest& m,
     }
   }
   return r;
+}
+
+Status CheckUnpackable(std::string_view manifest_bytes) {
+  ASSIGN_OR_RETURN(oci::Manifest m, oci::ParseManifest(manifest_bytes));
+  for (const oci::Descriptor& d : m.layers) {
+    RETURN_IF_ERROR(tar::CompressionForMediaType(d.media_type).status());
+  }
+  return Status();
 }
 
 Result<uint64_t> ImageBytes(std::string_view manifest_bytes) {

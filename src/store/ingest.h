@@ -55,6 +55,10 @@ Result<IngestResult> IngestImage(Store& store, const oci::Digest& manifest_diges
                                  std::string_view manifest_bytes, std::string_view media_type,
                                  const BlobFetcher& fetch, const IngestOptions& options = {});
 
+// Checks, before anything is fetched or written, that every layer of the manifest has a media
+// type the store can unpack (tar, tar+gzip, tar+zstd); Unimplemented naming the type otherwise.
+Status CheckUnpackable(std::string_view manifest_bytes);
+
 // Sum of layer sizes of a manifest: what a pull needs on disk (for uncompressed layers exactly;
 // a lower bound for compressed ones).
 Result<uint64_t> ImageBytes(std::string_view manifest_bytes);

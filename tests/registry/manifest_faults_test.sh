@@ -55,6 +55,9 @@ c=$("$MC" copy "$REGISTRY/art/x:v1" "$REGISTRY/art/copied:v1" --progress none | 
 mc_expect_fail "$MC" pull "$REGISTRY/art/x:v1" --store "$T/store" --progress none
 echo "$MC_ERR" | grep -q "application/vnd.example.weights.v1" || mc_fail "store pull of an unknown layer type: $MC_ERR"
 nothing_written "$T/none" "$T/store"
+# Refused before anything is fetched or recorded: no ref, no manifest or config blob.
+[ -z "$(ls -A "$T/store/refs" 2>/dev/null)" ] || mc_fail "a refused store pull recorded a ref: $(ls "$T/store/refs")"
+[ -z "$(find "$T/store/blobs" -type f 2>/dev/null)" ] || mc_fail "a refused store pull stored blobs"
 
 # 2. What the registry would not store, served by the proxy. CMD... runs for each command.
 refused_everywhere() {  # WHAT EXPECTED_PATTERN
