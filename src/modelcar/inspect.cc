@@ -92,8 +92,14 @@ std::string FormatInspection(const Inspection& in) {
   line("image     " + in.image);
   line("manifest  " + in.manifest.digest.ToString() + " (" + in.manifest.media_type + ", " +
        std::to_string(in.manifest.size) + " B)");
-  line("config    " + in.config_descriptor.digest.ToString() + " (" + in.config.os + "/" +
-       in.config.architecture + ", created " + in.config.created + ")");
+  std::string facts;  // an artifact's config (helm, ...) has no platform or date
+  if (!in.config.os.empty() || !in.config.architecture.empty()) {
+    facts = in.config.os + "/" + in.config.architecture;
+  }
+  if (!in.config.created.empty())
+    facts += (facts.empty() ? "" : ", ") + ("created " + in.config.created);
+  line("config    " + in.config_descriptor.digest.ToString() + " (" +
+       (facts.empty() ? in.config_descriptor.media_type : facts) + ")");
   for (const auto& [k, v] : in.config.labels) line("label     " + k + "=" + v);
   line("layers    " + std::to_string(in.layers.size()));
   size_t i = 0;

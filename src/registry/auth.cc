@@ -234,7 +234,7 @@ Result<Authenticator::Token> Authenticator::FetchToken(const Challenge& c,
     }
     auto e = doc.find("expires_in");
     if (e != doc.end() && e->is_number_integer())
-      expires_in = std::max<int64_t>(e->get<int64_t>(), 60);
+      expires_in = std::clamp<int64_t>(e->get<int64_t>(), 60, int64_t{30} * 24 * 3600);
   }
   if (t.value.empty()) {
     return Unauthenticated("token endpoint of registry " + registry_ + " returned no token");
