@@ -1,6 +1,8 @@
 // POST /v1/chat/completions.
 #include <ctime>
+#include <functional>
 #include <memory>
+#include <optional>
 
 #include "serve/api_error.h"
 #include "serve/endpoints.h"
@@ -27,43 +29,24 @@ void ForcedFinish(const ChatRequest& r, Finish* f) {
   if (r.tool_choice == ToolChoice::kRequired && f->reason == "stop") f->reason = "tool_calls";
 }
 
-// A forced tool call (tool_choice required or named) streamed: the call's first chunk has its
-// id, name and arguments so far, later chunks more arguments; no content.
-void StreamForcedChat(const ChatRequest& r, const ResponseMeta& meta, int prompt_tokens,
-                      Session& session, http::StreamSink& sink) {
-  const int n = r.sampling.n;
-  const bool logprobs = r.sampling.logprobs >= 0;
-  std::vector<ForcedToolStreamer> streamers(
-      n, ForcedToolStreamer(ForcedNames(r), r.tool_choice == ToolChoice::kNamed));
+// The SSE frame of a streamed chat: a role chunk per choice, then one chunk per delta that
+// `to_chunk` turns into something to send (nullopt: nothing), then usage if asked and [DONE].
+// Returns early when the client is gone (~Session cancels).
+using ToChunk = std::function<std::optional<ChatDelta>(int i, ChoiceOutput::Delta& d)>;
+void StreamChatFrame(const ChatRequest& r, const ResponseMeta& meta, int prompt_tokens,
+                     Session& session, http::StreamSink& sink, const ToChunk& to_chunk) {
   auto write = [&](const std::string& json) { return sink.Write(SseEvent(json)); };
-  for (int i = 0; i < n; ++i) {
+  for (int i = 0; i < r.sampling.n; ++i) {
     ChatDelta d;
     d.index = i;
     d.role = true;
     d.content = "";
-    if (!write(ChatChunkJson(meta, d))) return;  // ~Session cancels
+    if (!write(ChatChunkJson(meta, d))) return;
   }
   bool completed = session.Run(
       [&](int i, ChoiceOutput::Delta& d) {
-        ChatDelta cd;
-        cd.index = i;
-        ForcedToolStreamer::Delta sd = streamers[i].Append(d.text);
-        if (sd.start) {
-          cd.tool_calls.push_back(std::move(*sd.start));
-        } else if (!sd.arguments.empty()) {
-          cd.tool_arguments = std::move(sd.arguments);
-        }
-        if (d.finish) {
-          if (std::optional<ToolCall> late = streamers[i].Finish()) {
-            cd.tool_calls.push_back(std::move(*late));
-          }
-          Finish f = *d.finish;
-          ForcedFinish(r, &f);
-          cd.finish = f;
-        }
-        if (logprobs && !d.logprobs.empty()) cd.logprobs = std::move(d.logprobs);
-        if (cd.tool_calls.empty() && !cd.tool_arguments && !cd.finish && !cd.logprobs) return true;
-        return write(ChatChunkJson(meta, cd));
+        std::optional<ChatDelta> cd = to_chunk(i, d);
+        return !cd || write(ChatChunkJson(meta, *cd));
       },
       [&] { return sink.Alive(); });
   if (!completed) return;
@@ -73,46 +56,66 @@ void StreamForcedChat(const ChatRequest& r, const ResponseMeta& meta, int prompt
   sink.Write(kSseDone);
 }
 
+// A forced tool call (tool_choice required or named) streamed: the call's first chunk has its
+// id, name and arguments so far, later chunks more arguments; no content.
+void StreamForcedChat(const ChatRequest& r, const ResponseMeta& meta, int prompt_tokens,
+                      Session& session, http::StreamSink& sink) {
+  const bool logprobs = r.sampling.logprobs >= 0;
+  std::vector<ForcedToolStreamer> streamers(
+      r.sampling.n, ForcedToolStreamer(ForcedNames(r), r.tool_choice == ToolChoice::kNamed));
+  StreamChatFrame(r, meta, prompt_tokens, session, sink,
+                  [&](int i, ChoiceOutput::Delta& d) -> std::optional<ChatDelta> {
+                    ChatDelta cd;
+                    cd.index = i;
+                    ForcedToolStreamer::Delta sd = streamers[i].Append(d.text);
+                    if (sd.start) {
+                      cd.tool_calls.push_back(std::move(*sd.start));
+                    } else if (!sd.arguments.empty()) {
+                      cd.tool_arguments = std::move(sd.arguments);
+                    }
+                    if (d.finish) {
+                      if (std::optional<ToolCall> late = streamers[i].Finish()) {
+                        cd.tool_calls.push_back(std::move(*late));
+                      }
+                      Finish f = *d.finish;
+                      ForcedFinish(r, &f);
+                      cd.finish = f;
+                    }
+                    if (logprobs && !d.logprobs.empty()) cd.logprobs = std::move(d.logprobs);
+                    if (cd.tool_calls.empty() && !cd.tool_arguments && !cd.finish && !cd.logprobs) {
+                      return std::nullopt;
+                    }
+                    return cd;
+                  });
+}
+
 void StreamChat(const ChatRequest& r, const ResponseMeta& meta, int prompt_tokens, Session& session,
                 http::StreamSink& sink) {
-  const int n = r.sampling.n;
   const bool tools = r.tool_choice == ToolChoice::kAuto;
   const bool logprobs = r.sampling.logprobs >= 0;
-  std::vector<HermesStreamer> streamers(n);
-  auto write = [&](const std::string& json) { return sink.Write(SseEvent(json)); };
-  for (int i = 0; i < n; ++i) {
-    ChatDelta d;
-    d.index = i;
-    d.role = true;
-    d.content = "";
-    if (!write(ChatChunkJson(meta, d))) return;  // ~Session cancels
-  }
-  bool completed = session.Run(
-      [&](int i, ChoiceOutput::Delta& d) {
-        ChatDelta cd;
-        cd.index = i;
-        std::string content = tools ? streamers[i].Append(d.text) : d.text;
-        if (d.finish && tools) {
-          ParsedToolCalls p = streamers[i].Finish();
-          if (p.content) content += *p.content;
-          cd.tool_calls = std::move(p.calls);
-        }
-        if (logprobs && !d.logprobs.empty()) cd.logprobs = std::move(d.logprobs);
-        if (d.finish) {
-          Finish f = *d.finish;
-          if (!cd.tool_calls.empty()) f.reason = "tool_calls";
-          cd.finish = f;
-        }
-        if (content.empty() && cd.tool_calls.empty() && !cd.finish && !cd.logprobs) return true;
-        cd.content = std::move(content);
-        return write(ChatChunkJson(meta, cd));
-      },
-      [&] { return sink.Alive(); });
-  if (!completed) return;
-  if (r.include_usage) {
-    if (!write(UsageChunkJson(meta, true, {prompt_tokens, session.completion_tokens()}))) return;
-  }
-  sink.Write(kSseDone);
+  std::vector<HermesStreamer> streamers(r.sampling.n);
+  StreamChatFrame(r, meta, prompt_tokens, session, sink,
+                  [&](int i, ChoiceOutput::Delta& d) -> std::optional<ChatDelta> {
+                    ChatDelta cd;
+                    cd.index = i;
+                    std::string content = tools ? streamers[i].Append(d.text) : d.text;
+                    if (d.finish && tools) {
+                      ParsedToolCalls p = streamers[i].Finish();
+                      if (p.content) content += *p.content;
+                      cd.tool_calls = std::move(p.calls);
+                    }
+                    if (logprobs && !d.logprobs.empty()) cd.logprobs = std::move(d.logprobs);
+                    if (d.finish) {
+                      Finish f = *d.finish;
+                      if (!cd.tool_calls.empty()) f.reason = "tool_calls";
+                      cd.finish = f;
+                    }
+                    if (content.empty() && cd.tool_calls.empty() && !cd.finish && !cd.logprobs) {
+                      return std::nullopt;
+                    }
+                    cd.content = std::move(content);
+                    return cd;
+                  });
 }
 
 void WholeChat(const ChatRequest& r, const ResponseMeta& meta, const llm::Tokenizer& tokenizer,

@@ -7,36 +7,15 @@
 
 #include <map>
 #include <mutex>
-#include <nlohmann/json.hpp>
 
-#include "llm/tokenizer/byte_level.h"
-#include "llm/tokenizer/pretokenize.h"
+#include "serve/byte_tokenizer_test_util.h"
 
 namespace modelcar::serve {
 namespace {
 
 constexpr int32_t kEnd = 256;  // special "<|end|>"
 
-llm::Tokenizer ByteTokenizer() {
-  using json = nlohmann::json;
-  json vocab = json::object();
-  for (int b = 0; b < 256; ++b) vocab[llm::ByteLevelEncode(std::string(1, char(b)))] = b;
-  json j;
-  j["added_tokens"] = json::array({{{"id", kEnd}, {"content", "<|end|>"}, {"special", true}}});
-  j["pre_tokenizer"] = {
-      {"type", "Sequence"},
-      {"pretokenizers",
-       json::array({{{"type", "Split"},
-                     {"pattern", {{"Regex", std::string(llm::kQwen2SplitRegex)}}},
-                     {"behavior", "Isolated"},
-                     {"invert", false}},
-                    {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}})}};
-  j["decoder"] = {{"type", "ByteLevel"}};
-  j["model"] = {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array()}};
-  auto t = llm::Tokenizer::FromJson(j.dump(), "", "bytes");
-  EXPECT_TRUE(t.ok()) << t.status().ToString();
-  return std::move(*t);
-}
+llm::Tokenizer ByteTokenizer() { return ByteTestTokenizer(kEnd); }
 
 // Emits script[i] as the i-th generated token of every sequence, then kEnd forever.
 class ScriptedRunner : public ModelRunner {

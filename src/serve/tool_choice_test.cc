@@ -7,8 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "llm/tokenizer/byte_level.h"
-#include "llm/tokenizer/pretokenize.h"
+#include "serve/byte_tokenizer_test_util.h"
 
 namespace modelcar::serve {
 namespace {
@@ -18,26 +17,9 @@ using json = nlohmann::json;
 constexpr int32_t kEnd = 256, kOpen = 257, kNameTok = 258, kBraceQuote = 259;
 
 llm::Tokenizer Vocab() {
-  json vocab = json::object();
-  for (int b = 0; b < 256; ++b) vocab[llm::ByteLevelEncode(std::string(1, char(b)))] = b;
-  vocab[llm::ByteLevelEncode("<tool_call>\n{\"name\": \"")] = kOpen;
-  vocab[llm::ByteLevelEncode("get_weather\"")] = kNameTok;
-  vocab[llm::ByteLevelEncode("{\"")] = kBraceQuote;
-  json j;
-  j["added_tokens"] = json::array({{{"id", kEnd}, {"content", "<|end|>"}, {"special", true}}});
-  j["pre_tokenizer"] = {
-      {"type", "Sequence"},
-      {"pretokenizers",
-       json::array({{{"type", "Split"},
-                     {"pattern", {{"Regex", std::string(llm::kQwen2SplitRegex)}}},
-                     {"behavior", "Isolated"},
-                     {"invert", false}},
-                    {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}})}};
-  j["decoder"] = {{"type", "ByteLevel"}};
-  j["model"] = {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array()}};
-  auto t = llm::Tokenizer::FromJson(j.dump(), "", "bytes");
-  EXPECT_TRUE(t.ok()) << t.status().ToString();
-  return std::move(*t);
+  return ByteTestTokenizer(
+      kEnd,
+      {{"<tool_call>\n{\"name\": \"", kOpen}, {"get_weather\"", kNameTok}, {"{\"", kBraceQuote}});
 }
 
 bool Has(const std::vector<int32_t>* v, int32_t id) {
