@@ -13,6 +13,7 @@ namespace modelcar::llm {
 // Per-step buffers, reused across steps (grown, never shrunk).
 struct Scratch {
   std::vector<float> x, xn, q, k, v, attn, gate, up;
+  std::vector<float> logits;              // LM head output of all sequences of a step
   std::vector<float> rope_cos, rope_sin;  // [position][head_dim / 2]
   int rope_positions = 0;
   std::vector<float> inv_freq;
@@ -223,21 +224,35 @@ Status Engine::Step(std::span<const StepInput> inputs, std::span<StepOutput> out
     for (int r = 0; r < total; ++r) ops::Add(&s.xn[size_t(r) * H], &s.x[size_t(r) * H], H);
   }
 
-  // Final norm and LM head on the rows that need logits.
+  // Final norm and LM head on the rows that need logits, gathered from every sequence into one
+  // matmul: the LM head's weights (the biggest matrix) are read once per step, not once per
+  // sequence.
   const int V = c.vocab_size;
-  int r0 = 0;
-  for (size_t i = 0; i < inputs.size(); ++i) {
+  std::vector<int> counts(inputs.size());
+  int head_rows = 0;
+  for (int i = 0, r0 = 0; i < static_cast<int>(inputs.size()); ++i) {
     const int n = static_cast<int>(inputs[i].tokens.size());
     const int first = inputs[i].all_logits ? r0 : r0 + n - 1;
-    const int count = r0 + n - first;
-    for (int r = first; r < r0 + n; ++r) {
-      ops::RmsNorm(&s.x[size_t(r) * H], model_->final_norm.data(), H, eps, &s.xn[size_t(r) * H]);
+    counts[i] = r0 + n - first;
+    for (int r = first; r < r0 + n; ++r, ++head_rows) {  // head_rows <= r: xn is compacted in place
+      ops::RmsNorm(&s.x[size_t(r) * H], model_->final_norm.data(), H, eps,
+                   &s.xn[size_t(head_rows) * H]);
     }
-    outputs[i].logits.resize(size_t(count) * V);
-    ops::MatMul(model_->lm_head, &s.xn[size_t(first) * H], count, H, outputs[i].logits.data(), V,
-                pool);
-    inputs[i].seq->length_ += n;
     r0 += n;
+  }
+  if (inputs.size() == 1) {
+    outputs[0].logits.resize(size_t(head_rows) * V);
+    ops::MatMul(model_->lm_head, s.xn.data(), head_rows, H, outputs[0].logits.data(), V, pool);
+  } else {
+    s.logits.resize(size_t(head_rows) * V);
+    ops::MatMul(model_->lm_head, s.xn.data(), head_rows, H, s.logits.data(), V, pool);
+    for (size_t i = 0, at = 0; i < inputs.size(); at += size_t(counts[i]) * V, ++i) {
+      outputs[i].logits.assign(s.logits.begin() + at,
+                               s.logits.begin() + at + size_t(counts[i]) * V);
+    }
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    inputs[i].seq->length_ += static_cast<int>(inputs[i].tokens.size());
   }
   return Status();
 }
