@@ -73,6 +73,9 @@ template <int kR, typename WT>
 HWY_INLINE void Rows(const WT* w, int64_t cols, const float* x, int64_t xs, float* y, int64_t ys,
                      int64_t o_begin, int64_t o_end) {
   int64_t o = o_begin;
+  if constexpr (kR == 1) {  // one row (decode): more weight rows in flight per step
+    for (; o + 8 <= o_end; o += 8) Tile<8, 1>(w, cols, x, xs, y, ys, o);
+  }
   for (; o + 4 <= o_end; o += 4) Tile<4, kR>(w, cols, x, xs, y, ys, o);
   for (; o < o_end; ++o) Tile<1, kR>(w, cols, x, xs, y, ys, o);
 }
