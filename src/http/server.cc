@@ -4,6 +4,7 @@
 #include <httplib.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -257,23 +258,30 @@ void Server::Wait() {
 
 uint64_t Server::tls_loads() const { return impl_->tls ? impl_->tls->loads() : 0; }
 
-ShutdownSignals::ShutdownSignals() {
+namespace {
+sigset_t ShutdownSet() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  return set;
+}
+}  // namespace
+
+ShutdownSignals::ShutdownSignals() {
+  sigset_t set = ShutdownSet();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
 int ShutdownSignals::Wait() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
+  sigset_t set = ShutdownSet();
   int sig = 0;
   while (sigwait(&set, &sig) != 0) {
   }
-  return sig;
+  return sig == SIGUSR1 ? kWoken : sig;
 }
+
+void ShutdownSignals::Wake() { ::kill(::getpid(), SIGUSR1); }
 
 }  // namespace modelcar::http

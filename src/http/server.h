@@ -141,13 +141,18 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
-// Blocks SIGINT and SIGTERM in the calling thread (and threads it creates later) so they can be
-// waited for with Wait(). Construct it in main's thread BEFORE starting servers or threads.
+// Blocks SIGINT, SIGTERM and SIGUSR1 in the calling thread (and threads it creates later) so they
+// can be waited for with Wait(). Construct it in main's thread BEFORE starting servers or threads.
+// Other threads wake the waiter with Wake() (SIGUSR1): a wake never merges with or hides a
+// SIGINT/SIGTERM arriving at the same time (different signals stay pending separately).
 class ShutdownSignals {
  public:
+  static constexpr int kWoken = 0;
   ShutdownSignals();
-  // Returns the signal number (SIGINT or SIGTERM) once one arrives.
+  // Returns SIGINT or SIGTERM once one arrives, or kWoken after a Wake().
   int Wait();
+  // Makes the next Wait() return kWoken (if no SIGINT/SIGTERM comes first). Any thread.
+  static void Wake();
 };
 
 }  // namespace modelcar::http

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,6 +43,25 @@ int Connect(int port) {
     return -1;
   }
   return fd;
+}
+
+// Sends a Wake() and a SIGTERM together; exits 0 if both come out of Wait(), in some order.
+[[noreturn]] void WakeAndTermBothArrive() {
+  ::alarm(5);  // a merged or lost signal would leave the second Wait() blocked: fail, not hang
+  ShutdownSignals signals;
+  ShutdownSignals::Wake();
+  ::kill(::getpid(), SIGTERM);
+  const int a = signals.Wait();
+  const int b = signals.Wait();
+  const bool ok = (a == ShutdownSignals::kWoken && b == SIGTERM) ||
+                  (a == SIGTERM && b == ShutdownSignals::kWoken);
+  std::_Exit(ok ? 0 : 1);
+}
+
+// In a child process (death-test fork), so no other thread of the test binary takes the signals.
+TEST(ShutdownSignalsDeathTest, WakeNeverHidesATerm) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(WakeAndTermBothArrive(), ::testing::ExitedWithCode(0), "");
 }
 
 TEST(ServerTest, RoutesRequestFieldsAndErrors) {

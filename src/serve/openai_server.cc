@@ -1,7 +1,6 @@
 #include "serve/openai_server.h"
 
 #include <signal.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -121,10 +120,8 @@ Status RunServe(const ServeOptions& o) {
   RETURN_IF_ERROR(server.Start());
   log("listening on http://" + o.host + ":" + std::to_string(server.port()));
 
-  // Prepare (pull) and load on a loader thread, so the main thread keeps waiting for signals.
-  // The loader wakes it with a SIGTERM of its own, told apart by `loader_done`. (A SIGTERM from
-  // outside arriving in the same instant merges with it and is missed; a second one stops.)
-  std::atomic<bool> loader_done{false};
+  // Prepare (pull) and load on a loader thread, so the main thread keeps waiting for signals;
+  // the loader wakes it when done.
   Result<std::unique_ptr<ModelContext>> ctx = Unavailable("not loaded");
   Clock::time_point t_load, t_ready;
   std::thread loader([&] {
@@ -137,11 +134,10 @@ Status RunServe(const ServeOptions& o) {
       ctx = st;
     }
     t_ready = Clock::now();
-    loader_done = true;
-    kill(getpid(), SIGTERM);
+    http::ShutdownSignals::Wake();
   });
   int sig = signals.Wait();
-  if (!loader_done) {
+  if (sig != http::ShutdownSignals::kWoken) {
     log(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
         " while loading: stopping");
     if (o.cancel_prepare) o.cancel_prepare();
@@ -177,13 +173,15 @@ Status RunServe(const ServeOptions& o) {
         int64_t idle = Clock::now().time_since_epoch().count() - state.last_activity_ns.load();
         if (state.in_flight.load() == 0 && idle >= limit_ns) {
           idle_exit = true;
-          kill(getpid(), SIGTERM);  // wakes signals.Wait() below
+          http::ShutdownSignals::Wake();
           return;
         }
       }
     });
   }
-  sig = signals.Wait();
+  do {
+    sig = signals.Wait();
+  } while (sig == http::ShutdownSignals::kWoken && !idle_exit);
   done = true;
   if (watchdog.joinable()) watchdog.join();
   if (idle_exit) {
