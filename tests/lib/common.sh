@@ -5,6 +5,7 @@
 #                           sets REGISTRY (host:port), REGISTRY_DIR and REGISTRY_PID, waits until
 #                           /v2/ answers; stopped at exit. AUTH_YAML is inserted under the top
 #                           level (e.g. an "auth:" block), and MC_REGISTRY_TLS_CERT/KEY turn on TLS.
+#   mc_restart_registry     starts that registry again (same config, port, storage) after a stop
 #   mc_fail MSG             prints MSG and exits 1
 #   mc_expect_fail CMD...   runs CMD, fails the test if it exits 0; its stderr is in MC_ERR
 set -euo pipefail
@@ -32,9 +33,8 @@ mc_start_registry() {
   [ -n "${MC_TMP:-}" ] || mc_tmpdir
   local port; port=$(mc_free_port)
   REGISTRY_DIR=$(mktemp -d "$MC_TMP/registry-XXXX")
-  local scheme=http tls=""
+  local tls=""
   if [ -n "${MC_REGISTRY_TLS_CERT:-}" ]; then
-    scheme=https
     tls="  tls: {certificate: $MC_REGISTRY_TLS_CERT, key: $MC_REGISTRY_TLS_KEY}"
   fi
   cat > "$REGISTRY_DIR/config.yml" <<YAML
@@ -51,10 +51,18 @@ http:
 $tls
 $auth
 YAML
-  /usr/bin/docker-registry serve "$REGISTRY_DIR/config.yml" > "$REGISTRY_DIR/log" 2>&1 &
+  REGISTRY=127.0.0.1:$port
+  mc_restart_registry
+}
+
+# mc_restart_registry: (re)starts the registry of mc_start_registry with its config, port and
+# storage (e.g. after a test stopped it); sets REGISTRY_PID, waits until /v2/ answers.
+mc_restart_registry() {
+  local scheme=http
+  grep -q '^  tls:' "$REGISTRY_DIR/config.yml" && scheme=https
+  /usr/bin/docker-registry serve "$REGISTRY_DIR/config.yml" >> "$REGISTRY_DIR/log" 2>&1 &
   REGISTRY_PID=$!
   MC_CLEANUP+=("kill $REGISTRY_PID 2>/dev/null; wait $REGISTRY_PID 2>/dev/null")
-  REGISTRY=127.0.0.1:$port
   local i
   for i in $(seq 1 100); do
     if curl -sk -o /dev/null "$scheme://$REGISTRY/v2/"; then return 0; fi

@@ -9,14 +9,8 @@ T=$MC_TMP
 PASS_WORD=s3cret-Pa55-$RANDOM
 htpasswd -Bbn alice "$PASS_WORD" > "$T/htpasswd" 2>/dev/null
 
-# A CA and a server certificate for 127.0.0.1.
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/ca.key" -out "$T/ca.pem" -days 2 \
-  -subj /CN=modelcar-test-ca 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -keyout "$T/srv.key" -out "$T/srv.csr" -subj /CN=127.0.0.1 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$T/ext"
-openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
-  -out "$T/srv.pem" -days 2 -extfile "$T/ext" 2>/dev/null
-export MC_REGISTRY_TLS_CERT=$T/srv.pem MC_REGISTRY_TLS_KEY=$T/srv.key
+# A CA and a server certificate for 127.0.0.1 ($T/ca.pem, $T/srv.pem).
+make_tls "$T"
 mc_start_registry "auth: {htpasswd: {realm: modelcar-test, path: $T/htpasswd}}"
 unset MC_REGISTRY_TLS_CERT MC_REGISTRY_TLS_KEY
 

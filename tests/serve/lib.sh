@@ -3,7 +3,6 @@
 #   serve_start DIR ARGS   starts `modelcar serve DIR --host 127.0.0.1 --port <free> ARGS...`,
 #                          sets SERVE_PID, SERVE_URL, SERVE_LOG; waits for GET /health == 200
 #   serve_node FILE        runs a node script with the official openai SDK on NODE_PATH
-#   serve_restart_registry restarts the stopped mc_start_registry registry on its port and storage
 MODELCAR_NPM_DIR=${MODELCAR_NPM_DIR:-$HOME/.cache/modelcar/npm}
 [ -d "$MODELCAR_NPM_DIR/node_modules/openai" ] || MODELCAR_NPM_DIR=$("$MODELCAR_SRC/scripts/npm-deps" test)
 export MODELCAR_NPM_DIR
@@ -37,17 +36,3 @@ serve_node() {
   NODE_PATH=$MODELCAR_NPM_DIR/node_modules node "$@"
 }
 
-# serve_restart_registry: starts the registry of mc_start_registry again with the same config,
-# port and storage (after the test stopped it); sets REGISTRY_PID, waits until /v2/ answers.
-serve_restart_registry() {
-  /usr/bin/docker-registry serve "$REGISTRY_DIR/config.yml" >> "$REGISTRY_DIR/log" 2>&1 &
-  REGISTRY_PID=$!
-  MC_CLEANUP+=("kill $REGISTRY_PID 2>/dev/null; wait $REGISTRY_PID 2>/dev/null")
-  local i
-  for i in $(seq 1 100); do
-    if curl -s -o /dev/null "http://$REGISTRY/v2/"; then return 0; fi
-    kill -0 "$REGISTRY_PID" 2>/dev/null || { cat "$REGISTRY_DIR/log" >&2; mc_fail "registry died"; }
-    sleep 0.1
-  done
-  mc_fail "registry did not restart on $REGISTRY"
-}

@@ -48,7 +48,7 @@ assert e["code"] == 503, e
 PY
 kill -0 "$pid" || mc_fail "serve died while the registry was down"
 
-serve_restart_registry
+mc_restart_registry
 for _ in $(seq 1 300); do
   code=$(curl -s -o /dev/null -w '%{http_code}' "$url/health")
   [ "$code" = 200 ] && break
@@ -80,7 +80,7 @@ for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && { cat "$MC_TMP/term.log" >&2; mc_fail "serve did not stop within 5 s of SIGTERM while loading"; }
 wait "$pid" || mc_fail "serve exited non-zero on SIGTERM while loading"
 grep -q "while loading" "$MC_TMP/term.log" || { cat "$MC_TMP/term.log" >&2; mc_fail "no shutdown line"; }
-serve_restart_registry
+mc_restart_registry
 
 # A digest the registry does not have: serve exits non-zero and says why.
 missing="$REGISTRY/models/tinyqwen@sha256:$(printf '0%.0s' $(seq 64))"
