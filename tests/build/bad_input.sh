@@ -88,6 +88,21 @@ else
   echo "SKIP disk-full case: cannot mount tmpfs here"
 fi
 
+# Disk full on ext4, where big aligned pieces are written with direct I/O: the same clean error.
+mkdir small4 big
+truncate -s 16M ext4.img
+if mkfs.ext4 -q ext4.img 2>/dev/null && mount -o loop ext4.img small4 2>/dev/null; then
+  MC_CLEANUP+=("umount '$MC_TMP/small4'")
+  head -c $((24 << 20)) /dev/urandom > big/model.safetensors
+  echo '{"model_type":"qwen2"}' > big/config.json
+  mc_expect_fail "$MC" build big --layout small4/out --base none
+  echo "$MC_ERR" | grep -q "No space left" || mc_fail "ext4 disk full message: $MC_ERR"
+  left=$(ls -A small4 | grep -v '^lost+found$' || true)
+  [ -z "$left" ] || mc_fail "ext4 disk full left files: $left"
+else
+  echo "SKIP ext4 disk-full case: cannot mount a loop device here"
+fi
+
 # A failing build into an existing layout leaves its index.json as it was.
 "$MC" build m --layout keep:v1 --base none >/dev/null 2>&1
 before=$(cat keep/index.json)
