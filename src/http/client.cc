@@ -177,6 +177,18 @@ int ProgressCallback(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_
   return 0;
 }
 
+// The environment variable that names a proxy for `url`'s scheme, the one that is set if any
+// (its value may hold credentials: only the name is ever printed).
+std::string ProxyVariable(const std::string& url) {
+  static constexpr const char* kTls[] = {"HTTPS_PROXY", "https_proxy"};
+  static constexpr const char* kPlain[] = {"http_proxy", "HTTP_PROXY"};
+  const auto& names = url.starts_with("https:") ? kTls : kPlain;
+  for (const char* v : names) {
+    if (std::getenv(v) != nullptr) return v;
+  }
+  return names[0];
+}
+
 Status MapCurlError(CURLcode rc, const char* errbuf, const Request& req, const std::string& url) {
   std::string what = req.method + " " + url + ": ";
   std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
@@ -187,9 +199,15 @@ Status MapCurlError(CURLcode rc, const char* errbuf, const Request& req, const s
     case CURLE_UNSUPPORTED_PROTOCOL:
       return InvalidArgument(what + detail);
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
       return Unavailable(what + "cannot resolve host (" + detail + ")");
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return Unavailable(what + "cannot resolve the proxy's host (" + detail + "); check " +
+                         ProxyVariable(url));
     case CURLE_COULDNT_CONNECT:
+      if (std::string var = ProxyVariable(url); std::getenv(var.c_str()) != nullptr) {
+        return Unavailable(what + "cannot connect (" + detail + "); " + var +
+                           " is set: the proxy may be down, or NO_PROXY should list this host");
+      }
       return Unavailable(what + "cannot connect (" + detail + ")");
     case CURLE_OPERATION_TIMEDOUT:
       return Unavailable(what + "timed out or stalled (" + detail + ")");
