@@ -1,6 +1,7 @@
 #include "modelcar/build.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -107,9 +108,17 @@ class Builder {
     std::mutex mu;
     Status first_error;
     auto worker = [&] {
+      bool yielding = false;
       for (;;) {
         size_t i = next.fetch_add(1);
         if (i >= order.size() || cancel_.load()) return;
+        if (i > 0 && !yielding) {
+          // The largest layer's SHA-256 is one sequential stream and sets the build's length:
+          // the threads doing the other layers (and the helpers they start) yield to it.
+          ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()),
+                        ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid())) + 5);
+          yielding = true;
+        }
         Status st = RunJob(*order[i], jobs.size());
         if (!st.ok()) {
           std::lock_guard<std::mutex> lock(mu);
@@ -119,9 +128,9 @@ class Builder {
       }
     };
     size_t n = std::clamp<size_t>(static_cast<size_t>(std::max(o_.jobs, 1)), 1, order.size());
+    // Workers are new threads (never the caller), since a worker may lower its own priority.
     std::vector<std::thread> threads;
-    for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
-    worker();
+    for (size_t t = 0; t < n; ++t) threads.emplace_back(worker);
     for (auto& t : threads) t.join();
     return first_error;
   }
