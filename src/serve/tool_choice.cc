@@ -111,7 +111,9 @@ TokenConstraintFactory ToolCallConstraintFactory(const llm::Tokenizer& tokenizer
 }
 
 ForcedToolStreamer::ForcedToolStreamer(std::vector<std::string> names, bool named)
-    : names_(std::move(names)), named_(named) {}
+    : names_(std::move(names)), named_(named) {
+  for (const std::string& n : names_) prefixes_.push_back(ForcedToolCallPrefix(n));
+}
 
 ForcedToolStreamer::Delta ForcedToolStreamer::Append(std::string_view text) {
   Delta d;
@@ -123,12 +125,12 @@ ForcedToolStreamer::Delta ForcedToolStreamer::Append(std::string_view text) {
     return d;
   }
   pending_ += text;
-  for (const std::string& name : names_) {
-    const std::string p = ForcedToolCallPrefix(name);
+  for (size_t k = 0; k < names_.size(); ++k) {
+    const std::string& p = prefixes_[k];
     if (pending_.size() < p.size() || pending_.compare(0, p.size(), p) != 0) continue;
     started_ = true;
     call_.id = RandomId("chatcmpl-tool-");
-    call_.name = name;
+    call_.name = names_[k];
     std::string_view rest = std::string_view(pending_).substr(p.size());
     size_t n = scanner_.Feed(rest);
     call_.arguments = "{" + std::string(n == std::string_view::npos ? rest : rest.substr(0, n));

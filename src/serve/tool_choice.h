@@ -84,6 +84,7 @@ class ForcedToolStreamer {
 
  private:
   std::vector<std::string> names_;
+  std::vector<std::string> prefixes_;  // ForcedToolCallPrefix of each name
   bool named_;
   std::string pending_;  // text before the call started
   bool started_ = false;

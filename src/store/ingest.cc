@@ -293,7 +293,7 @@ Result<IngestResult> IngestLocked(Store& store, const oci::Digest& m,
                                   const BlobFetcher& fetch, const IngestOptions& options) {
   IngestResult result;
   ASSIGN_OR_RETURN(oci::Manifest manifest, oci::ParseManifest(manifest_bytes, media_type));
-  RETURN_IF_ERROR(CheckUnpackable(manifest_bytes));
+  RETURN_IF_ERROR(CheckUnpackable(manifest));
   RETURN_IF_ERROR(store.PutBlob(manifest_bytes, m));
   ASSIGN_OR_RETURN(std::string config_bytes, FetchSmall(fetch, manifest.config));
   RETURN_IF_ERROR(store.PutBlob(config_bytes, manifest.config.digest));
@@ -359,12 +359,16 @@ Result<IngestResult> IngestImage(Store& store, const oci::Digest& m,
   return r;
 }
 
-Status CheckUnpackable(std::string_view manifest_bytes) {
-  ASSIGN_OR_RETURN(oci::Manifest m, oci::ParseManifest(manifest_bytes));
-  for (const oci::Descriptor& d : m.layers) {
+Status CheckUnpackable(const oci::Manifest& manifest) {
+  for (const oci::Descriptor& d : manifest.layers) {
     RETURN_IF_ERROR(tar::CompressionForMediaType(d.media_type).status());
   }
   return Status();
+}
+
+Status CheckUnpackable(std::string_view manifest_bytes) {
+  ASSIGN_OR_RETURN(oci::Manifest m, oci::ParseManifest(manifest_bytes));
+  return CheckUnpackable(m);
 }
 
 Result<uint64_t> ImageBytes(std::string_view manifest_bytes) {

@@ -27,6 +27,7 @@
 
 #include "base/status.h"
 #include "oci/descriptor.h"
+#include "oci/manifest.h"
 #include "store/store.h"
 
 namespace modelcar::store {
@@ -57,6 +58,7 @@ Result<IngestResult> IngestImage(Store& store, const oci::Digest& manifest_diges
 
 // Checks, before anything is fetched or written, that every layer of the manifest has a media
 // type the store can unpack (tar, tar+gzip, tar+zstd); Unimplemented naming the type otherwise.
+Status CheckUnpackable(const oci::Manifest& manifest);
 Status CheckUnpackable(std::string_view manifest_bytes);
 
 // Sum of layer sizes of a manifest: what a pull needs on disk (for uncompressed layers exactly;
