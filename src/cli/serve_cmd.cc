@@ -29,7 +29,6 @@ struct Flags {
   std::string kv_cache_memory = "2GiB";
   std::string store;
   modelcar::cli::StorePullFlags pull;
-  int pull_retries = -1;             // -1: the registry client's default
   double pull_retry_max_delay = -1;  // seconds; -1: the default
 };
 
@@ -69,7 +68,6 @@ Status Run(Flags& f) {
     auto o = std::make_shared<modelcar::MountOptions>();
     ASSIGN_OR_RETURN(o->pull, f.pull.Options(f.store, /*quiet=*/false, "modelcar serve: "));
     auto& retry = o->pull.registry.retry;
-    if (f.pull_retries >= 0) retry.max_attempts = f.pull_retries + 1;
     if (f.pull_retry_max_delay >= 0) {
       retry.max_delay = std::chrono::milliseconds(int64_t(f.pull_retry_max_delay * 1000));
       retry.base_delay = std::min(retry.base_delay, retry.max_delay);
@@ -145,8 +143,6 @@ const modelcar::cli::CommandRegistration kServe{
                      "Exit 0 after this many seconds without requests (0: never)");
       app.add_option("--store", f->store, "Node store for oci:// models");
       f->pull.Add(app, "oci:// pull policy: always | if-not-present | never");
-      app.add_option("--pull-retries", f->pull_retries,
-                     "oci:// pull: retries of each registry request (default 5)");
       app.add_option("--pull-retry-max-delay", f->pull_retry_max_delay,
                      "oci:// pull: cap of the jittered backoff between retries, seconds "
                      "(default 10)");

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "modelcar/resolve_cli.h"
 #include "modelcar/store_pull.h"
 
 namespace modelcar::cli {
@@ -17,13 +18,10 @@ struct StorePullFlags {
   std::string pull = "if-not-present";
   registry::RegistryOptions registry;
 
-  // Adds --pull --authfile --ca-file --insecure --plain-http to `app`.
+  // Adds --pull and the registry access flags (AddRegistryFlags) to `app`.
   void Add(CLI::App& app, const std::string& pull_help = "always | if-not-present | never") {
     app.add_option("--pull", pull, pull_help);
-    app.add_option("--authfile", registry.authfile, "Registry credentials file");
-    app.add_option("--ca-file", registry.ca_file, "Extra CA bundle (PEM)");
-    app.add_flag("--insecure", registry.insecure, "TLS without certificate verification");
-    app.add_flag("--plain-http", registry.plain_http, "Use http:// for the registry");
+    AddRegistryFlags(app, registry);
   }
 
   // Options for pulling into `store_dir` ("" = the default store); progress lines go to stderr,
@@ -32,6 +30,7 @@ struct StorePullFlags {
                                    std::string log_prefix = "") const {
     StorePullOptions o;
     ASSIGN_OR_RETURN(o.policy, ParsePullPolicy(pull));
+    RETURN_IF_ERROR(CheckRegistryFlags(registry));
     o.store_dir = store_dir;
     o.registry = registry;
     if (!quiet) {

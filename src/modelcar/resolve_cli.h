@@ -12,6 +12,31 @@
 
 namespace modelcar {
 
+// Adds the registry access flags every registry-facing command takes: --authfile --ca-file
+// --insecure --plain-http --retries --stall-timeout.
+inline void AddRegistryFlags(CLI::App& app, registry::RegistryOptions& r) {
+  app.add_option("--authfile", r.authfile,
+                 "Docker config.json with credentials (default: $REGISTRY_AUTH_FILE, "
+                 "$DOCKER_CONFIG/config.json, ~/.docker/config.json)");
+  app.add_option("--ca-file", r.ca_file, "Extra CA certificates (PEM) to trust");
+  app.add_flag("--insecure", r.insecure, "TLS without certificate verification");
+  app.add_flag("--plain-http", r.plain_http,
+               "Plain HTTP (default only for localhost and 127.0.0.1)");
+  app.add_option("--retries", r.retry.max_attempts, "Attempts per request before giving up")
+      ->capture_default_str();
+  app.add_option("--stall-timeout", r.low_speed_time_s,
+                 "Seconds without a byte moving before a transfer counts as stalled and is "
+                 "retried (slow but moving transfers are never cut)")
+      ->capture_default_str();
+}
+
+// Validates what AddRegistryFlags set.
+inline Status CheckRegistryFlags(const registry::RegistryOptions& r) {
+  if (r.retry.max_attempts < 1) return InvalidArgument("--retries must be >= 1");
+  if (r.low_speed_time_s < 1) return InvalidArgument("--stall-timeout must be at least 1 second");
+  return Status();
+}
+
 struct RemoteFlags {
   RemoteOptions options;
   std::string upload_mode = "auto";
@@ -23,7 +48,7 @@ struct RemoteFlags {
   // with `transfer`, also -j/--jobs --parallel-parts --part-size-mib --upload-mode
   // --chunk-size-mib --progress.
   void Add(CLI::App& app, bool transfer) {
-    RegistryOptionsFlags(app);
+    AddRegistryFlags(app, options.registry);
     app.add_flag("--require-digest", options.require_digest,
                  "Refuse references without @sha256:... (tags can move; see resolve)");
     if (!transfer) return;
@@ -41,22 +66,6 @@ struct RemoteFlags {
     app.add_option("--progress", progress, "auto | tty | plain | json | none")
         ->capture_default_str();
   }
-  void RegistryOptionsFlags(CLI::App& app) {
-    auto& r = options.registry;
-    app.add_option("--authfile", r.authfile,
-                   "Docker config.json with credentials (default: $REGISTRY_AUTH_FILE, "
-                   "$DOCKER_CONFIG/config.json, ~/.docker/config.json)");
-    app.add_option("--ca-file", r.ca_file, "Extra CA certificates (PEM) to trust");
-    app.add_flag("--insecure", r.insecure, "TLS without certificate verification");
-    app.add_flag("--plain-http", r.plain_http,
-                 "Plain HTTP (default only for localhost and 127.0.0.1)");
-    app.add_option("--retries", r.retry.max_attempts, "Attempts per request before giving up")
-        ->capture_default_str();
-    app.add_option("--stall-timeout", r.low_speed_time_s,
-                   "Seconds without a byte moving before a transfer counts as stalled and is "
-                   "retried (slow but moving transfers are never cut)")
-        ->capture_default_str();
-  }
   // Validates the string flags into `options`; installs the Ctrl-C handler.
   Status Finish() {
     ASSIGN_OR_RETURN(options.upload_mode, registry::ParseUploadMode(upload_mode));
@@ -65,10 +74,7 @@ struct RemoteFlags {
       return InvalidArgument("--part-size-mib and --chunk-size-mib must be positive");
     }
     if (options.jobs < 1) return InvalidArgument("--jobs must be at least 1");
-    if (options.registry.retry.max_attempts < 1) return InvalidArgument("--retries must be >= 1");
-    if (options.registry.low_speed_time_s < 1) {
-      return InvalidArgument("--stall-timeout must be at least 1 second");
-    }
+    RETURN_IF_ERROR(CheckRegistryFlags(options.registry));
     options.fetch.part_size = part_size_mib << 20;
     options.chunk_size = chunk_size_mib << 20;
     http::CancelOnSignals();

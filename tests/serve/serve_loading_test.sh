@@ -21,7 +21,7 @@ url=http://127.0.0.1:$port
 log=$MC_TMP/serve.log
 # Retries every <= 0.2 s for long enough to outlast the registry's downtime.
 "$MODELCAR_BIN" serve "oci://$ref" --store "$MC_TMP/store" --host 127.0.0.1 --port "$port" \
-  --pull-retries 100000 --pull-retry-max-delay 0.2 >"$log" 2>&1 &
+  --retries 100000 --pull-retry-max-delay 0.2 >"$log" 2>&1 &
 pid=$!
 MC_CLEANUP+=("kill $pid 2>/dev/null; wait $pid 2>/dev/null")
 code=000
@@ -67,7 +67,7 @@ kill "$pid"; wait "$pid" || mc_fail "serve did not exit 0 on SIGTERM"
 kill "$REGISTRY_PID"; wait "$REGISTRY_PID" 2>/dev/null || true
 port=$(mc_free_port)
 "$MODELCAR_BIN" serve "oci://$ref" --store "$MC_TMP/store3" --host 127.0.0.1 --port "$port" \
-  --pull-retries 100000 --pull-retry-max-delay 0.2 >"$MC_TMP/term.log" 2>&1 &
+  --retries 100000 --pull-retry-max-delay 0.2 >"$MC_TMP/term.log" 2>&1 &
 pid=$!
 MC_CLEANUP+=("kill $pid 2>/dev/null; wait $pid 2>/dev/null")
 for _ in $(seq 1 100); do
