@@ -27,6 +27,7 @@ struct Flags {
   std::string model_pos, model_flag;
   modelcar::serve::ServeOptions serve;
   std::string kv_cache_memory = "2GiB";
+  std::string precision = "fast";
   std::string store;
   modelcar::cli::StorePullFlags pull;
   double pull_retry_max_delay = -1;  // seconds; -1: the default
@@ -59,6 +60,9 @@ Status Run(Flags& f) {
   auto& mo = f.serve.model;
   mo.version = MODELCAR_VERSION;
   ASSIGN_OR_RETURN(mo.kv_cache_bytes, modelcar::store::ParseByteSize(f.kv_cache_memory));
+  const auto precision = modelcar::llm::ParsePrecision(f.precision);
+  if (!precision) return modelcar::InvalidArgument("--precision must be exact or fast");
+  mo.precision = *precision;
   if (const char* k = std::getenv("VLLM_API_KEY"); k && f.serve.api_key.empty())
     f.serve.api_key = k;
 
@@ -139,6 +143,9 @@ const modelcar::cli::CommandRegistration kServe{
       app.add_option("--api-key", s.api_key,
                      "Require 'Authorization: Bearer KEY' (or VLLM_API_KEY)");
       app.add_option("--threads", s.model.threads, "Engine threads (default: all cores)");
+      app.add_option("--precision", f->precision,
+                     "Engine numerics: fast (bf16 matrix inputs and KV cache) or exact (f32)")
+          ->capture_default_str();
       app.add_option("--idle-timeout", s.idle_timeout_s,
                      "Exit 0 after this many seconds without requests (0: never)");
       app.add_option("--store", f->store, "Node store for oci:// models");

@@ -27,10 +27,12 @@ struct EngineRunner::SeqState {
 };
 
 Result<std::unique_ptr<EngineRunner>> EngineRunner::Create(std::shared_ptr<const llm::Model> model,
-                                                           uint64_t kv_cache_bytes, int threads) {
+                                                           uint64_t kv_cache_bytes, int threads,
+                                                           llm::Precision precision) {
   std::unique_ptr<EngineRunner> r(new EngineRunner());
-  ASSIGN_OR_RETURN(r->cache_, llm::KvCache::Create(model->config, kv_cache_bytes));
-  r->engine_ = std::make_unique<llm::Engine>(model, threads);
+  r->engine_ = std::make_unique<llm::Engine>(model, llm::EngineOptions{threads, precision});
+  ASSIGN_OR_RETURN(r->cache_, llm::KvCache::Create(model->config, kv_cache_bytes, 16,
+                                                   r->engine_->kv_dtype()));
   r->model_ = std::move(model);
   return r;
 }

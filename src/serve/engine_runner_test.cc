@@ -2,6 +2,8 @@
 // logprobs) in one chunk and across chunks agree, and scoring does not change the sampled token.
 #include "serve/engine_runner.h"
 
+#include "llm/engine/engine.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -55,7 +57,7 @@ std::string* EngineRunnerTest::dir_ = nullptr;
 std::shared_ptr<const llm::Model>* EngineRunnerTest::model_ = nullptr;
 
 TEST_F(EngineRunnerTest, PromptScoresAgreeAcrossChunksAndKeepTheSample) {
-  auto runner = EngineRunner::Create(*model_, 64 << 20, 2);
+  auto runner = EngineRunner::Create(*model_, 64 << 20, 2, llm::Precision::kFast);
   ASSERT_TRUE(runner.ok()) << runner.status().ToString();
   std::vector<int32_t> prompt(20);
   std::iota(prompt.begin(), prompt.end(), 1000);

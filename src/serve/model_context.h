@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "llm/engine/engine.h"
 #include "llm/template/chat_formatter.h"
 #include "llm/tokenizer/tokenizer.h"
 #include "serve/engine_runner.h"
@@ -34,6 +35,7 @@ struct ModelOptions {
   int max_waiting = 256;
   uint64_t kv_cache_bytes = uint64_t{2} << 30;
   int threads = 0;  // engine threads; <= 0: all cores
+  llm::Precision precision = llm::Precision::kFast;  // engine numerics (llm/engine/engine.h)
 };
 
 class ModelContext {

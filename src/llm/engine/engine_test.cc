@@ -141,8 +141,7 @@ TEST_F(EngineTest, BadInputLeavesSequencesUnchanged) {
   EXPECT_EQ(seq->length(), 0);
 
   // A tiny cache: 2 blocks of 16 positions.
-  auto small = *KvCache::Create((*model_)->config,
-                                2 * (*model_)->config.num_layers * 2 * 2 * 32 * 4 * 16, 16);
+  auto small = *KvCache::Create((*model_)->config, 2 * cache_->BlockBytes(), 16);
   EXPECT_EQ(small->TotalBlocks(), 2);
   auto s1 = small->NewSequence();
   auto t = Tokens(33, 8);
