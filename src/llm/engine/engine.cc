@@ -53,8 +53,8 @@ Engine::~Engine() = default;
 
 int Engine::threads() const { return pool_->size(); }
 
-KvDType Engine::kv_dtype() const {
-  return options_.precision == Precision::kExact ? KvDType::kF32 : KvDType::kBF16;
+DType Engine::kv_dtype() const {
+  return options_.precision == Precision::kExact ? DType::kF32 : DType::kF16;
 }
 
 void Engine::ParallelFor(int n, const std::function<void(int)>& fn) { pool_->ParallelFor(n, fn); }
@@ -64,8 +64,8 @@ Status Engine::Step(std::span<const StepInput> inputs, std::span<StepOutput> out
   if (inputs.size() != outputs.size()) return InvalidArgument("Step: inputs/outputs sizes differ");
   if (inputs.empty()) return Status();
   KvCache* cache = inputs[0].seq ? inputs[0].seq->cache_ : nullptr;
-  if (cache && options_.precision == Precision::kExact && cache->dtype() != KvDType::kF32) {
-    return InvalidArgument("Step: exact precision needs an f32 KV cache");
+  if (cache && options_.precision == Precision::kExact && cache->dtype() != DType::kF32) {
+    return InvalidArgument("Step: exact precision needs an F32 KV cache");
   }
   int need_blocks = 0;
   for (const StepInput& in : inputs) {

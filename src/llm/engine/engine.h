@@ -86,16 +86,16 @@ class Engine {
   int vocab_size() const { return model_->config.vocab_size; }
   Precision precision() const { return options_.precision; }
   int threads() const;
-  // The KV cache element type this engine's precision uses (Step also accepts a bf16 engine
-  // with an f32 cache, never an exact engine with a bf16 cache).
-  KvDType kv_dtype() const;
+  // The KV cache element type this engine's precision uses: F32 (exact), F16 (fast). Step takes
+  // a cache of any type with fast precision, only F32 with exact.
+  DType kv_dtype() const;
   // Runs fn(0..n-1) on the engine's threads (e.g. sampling of a batch). Not during Step.
   void ParallelFor(int n, const std::function<void(int)>& fn);
 
   // Runs one forward step over `inputs` (outputs[i] for inputs[i]; same sizes). Errors, with no
   // sequence changed: InvalidArgument for a token id outside the vocab or an empty token list;
   // InvalidArgument when a sequence would exceed max_position_embeddings or an exact engine gets
-  // a bf16 cache; ResourceExhausted when the KV cache lacks free blocks. On success every seq->length() grew by its tokens.size().
+  // a cache that is not F32; ResourceExhausted when the KV cache lacks free blocks. On success every seq->length() grew by its tokens.size().
   Status Step(std::span<const StepInput> inputs, std::span<StepOutput> outputs);
 
   // Convenience: feeds `tokens` to `seq` alone, in chunks of `chunk` positions, and returns the

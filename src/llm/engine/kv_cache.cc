@@ -14,14 +14,14 @@ void KvSequence::Truncate(int length) {
 }
 
 namespace {
-uint64_t HeadBytes(const ModelConfig& c, int block_tokens, KvDType dtype) {
-  return uint64_t{1} * c.head_dim * block_tokens * (dtype == KvDType::kF32 ? 4 : 2);
+uint64_t HeadBytes(const ModelConfig& c, int block_tokens, DType dtype) {
+  return uint64_t{1} * c.head_dim * block_tokens * DTypeSize(dtype);
 }
 }  // namespace
 
 void KvCache::Free::operator()(void* p) const { std::free(p); }
 
-KvCache::KvCache(const ModelConfig& c, int blocks, int block_tokens, KvDType dtype)
+KvCache::KvCache(const ModelConfig& c, int blocks, int block_tokens, DType dtype)
     : layers_(c.num_layers),
       kv_heads_(c.num_kv_heads),
       head_dim_(c.head_dim),
@@ -38,7 +38,8 @@ KvCache::KvCache(const ModelConfig& c, int blocks, int block_tokens, KvDType dty
 KvCache::~KvCache() = default;
 
 Result<std::unique_ptr<KvCache>> KvCache::Create(const ModelConfig& config, uint64_t byte_budget,
-                                                 int block_tokens, KvDType dtype) {
+                                                 int block_tokens, DType dtype) {
+  if (dtype == DType::kOther) return InvalidArgument("KV cache: element type must be F32/F16/BF16");
   if (block_tokens < 16 || block_tokens > 4096 || block_tokens % 16 != 0) {
     return InvalidArgument("KV cache block size must be a multiple of 16 in [16, 4096] tokens");
   }

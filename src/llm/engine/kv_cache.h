@@ -1,7 +1,7 @@
 // Paged key/value cache with a byte budget.
 //
 // The cache owns a pool of blocks of `block_tokens` positions each; a block holds K and V of
-// every layer and KV head for its positions, in f32 or bf16 (KvDType), laid out for
+// every layer and KV head for its positions, in F32, F16 or BF16 (dtype()), laid out for
 // ops::Attention (llm/ops/ops.h KvView): per layer and KV head, K transposed
 // ([head_dim][block_tokens]) then V ([block_tokens][head_dim]). A KvSequence is one sequence's list of blocks and
 // its length. The server admits a request when FreeBlocks() covers its prompt, and frees a
@@ -19,13 +19,11 @@
 
 #include "base/status.h"
 #include "llm/model/config.h"
+#include "llm/model/dtype.h"
 
 namespace modelcar::llm {
 
 class KvCache;
-
-// Element type of the cache: f32 for the exact path, bf16 (half the bytes) for the fast one.
-enum class KvDType { kF32, kBF16 };
 
 class KvSequence {
  public:
@@ -56,10 +54,11 @@ class KvCache {
  public:
   // A pool of floor(byte_budget / BlockBytes()) blocks (at least 1). The memory is allocated
   // lazily per block on first use, so a large budget costs nothing until used.
-  // InvalidArgument unless block_tokens is a multiple of 16 in [16, 4096].
+  // `dtype`: F32, F16 or BF16. InvalidArgument unless block_tokens is a multiple of 16 in
+  // [16, 4096].
   static Result<std::unique_ptr<KvCache>> Create(const ModelConfig& config, uint64_t byte_budget,
                                                  int block_tokens = 16,
-                                                 KvDType dtype = KvDType::kBF16);
+                                                 DType dtype = DType::kF16);
   ~KvCache();
 
   std::unique_ptr<KvSequence> NewSequence();
@@ -69,7 +68,7 @@ class KvCache {
   Status Reserve(KvSequence* seq, int n);
 
   int block_tokens() const { return block_tokens_; }
-  KvDType dtype() const { return dtype_; }
+  DType dtype() const { return dtype_; }
   uint64_t BlockBytes() const { return block_bytes_; }
   uint64_t BytesPerToken() const { return BlockBytes() / block_tokens_; }
   int TotalBlocks() const { return static_cast<int>(pool_.size()); }
@@ -95,11 +94,11 @@ class KvCache {
   struct Free {
     void operator()(void* p) const;
   };
-  KvCache(const ModelConfig& config, int blocks, int block_tokens, KvDType dtype);
+  KvCache(const ModelConfig& config, int blocks, int block_tokens, DType dtype);
   void Release(KvSequence* seq, int keep_blocks);
 
   int layers_, kv_heads_, head_dim_, block_tokens_;
-  KvDType dtype_;
+  DType dtype_;
   uint64_t head_bytes_;   // K or V of one layer and KV head in a block
   uint64_t block_bytes_;
   std::vector<std::unique_ptr<std::byte, Free>> pool_;  // lazily allocated, 64-byte aligned

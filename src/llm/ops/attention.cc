@@ -6,7 +6,9 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 // Must come after foreach_target.h.
 #include <algorithm>
+#include <cstring>
 #include <limits>
+#include <vector>
 
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
@@ -28,6 +30,10 @@ HWY_INLINE VF LoadKv(DF df, const float* p) { return hn::LoadU(df, p); }
 HWY_INLINE VF LoadKv(DF df, const hwy::bfloat16_t* p) {
   const hn::Rebind<hwy::bfloat16_t, DF> dbf;
   return hn::PromoteTo(df, hn::LoadU(dbf, p));
+}
+HWY_INLINE VF LoadKv(DF df, const hwy::float16_t* p) {
+  const hn::Rebind<hwy::float16_t, DF> dh;
+  return hn::PromoteTo(df, hn::LoadU(dh, p));
 }
 
 // scores[g * n_pad + j] = q_g . k_j for G heads starting at q, over blocks [0, nb): for each
@@ -57,7 +63,7 @@ HWY_NOINLINE void Scores(const float* q, int hd, const KvView& kv, int nb, int n
 // out_g = sum_{j < n} e[g][j] v_j * inv[g], positions in order, kV vectors of dimensions at once.
 template <int G, int kV, typename KT>
 HWY_NOINLINE void Values(const float* e, int n_pad, int n, int hd, const KvView& kv,
-                         const float* inv, float* out, uint16_t* out_bf16) {
+                         const float* inv, float* out) {
   const DF df;
   const int N = static_cast<int>(hn::Lanes(df));
   const int bt = kv.block_tokens;
@@ -81,14 +87,7 @@ HWY_NOINLINE void Values(const float* e, int n_pad, int n, int hd, const KvView&
     MC_UNROLL for (int g = 0; g < G; ++g) {
       const VF s = hn::Set(df, inv[g]);
       MC_UNROLL for (int u = 0; u < kV; ++u) {
-        const VF r = hn::Mul(acc[g][u], s);
-        if (out_bf16) {
-          alignas(64) float tmp[hn::MaxLanes(df)];
-          hn::Store(r, df, tmp);
-          for (int i = 0; i < N; ++i) out_bf16[g * hd + d0 + u * N + i] = F32ToBf16(tmp[i]);
-        } else {
-          hn::StoreU(r, df, out + g * hd + d0 + u * N);
-        }
+        hn::StoreU(hn::Mul(acc[g][u], s), df, out + g * hd + d0 + u * N);
       }
     }
   }
@@ -96,7 +95,7 @@ HWY_NOINLINE void Values(const float* e, int n_pad, int n, int hd, const KvView&
 
 template <typename KT>
 void HeadGroup(int G, const float* q, int n, int nb, int n_pad, const KvView& kv, float* scores,
-               float* out, uint16_t* out_bf16) {
+               float* out) {
   const DF df;
   const int N = static_cast<int>(hn::Lanes(df));
   const int hd = kv.head_dim;
@@ -131,9 +130,9 @@ void HeadGroup(int G, const float* q, int n, int nb, int n_pad, const KvView& kv
 #define MC_CASE(g)                                                                   \
   case g:                                                                            \
     if (two) {                                                                       \
-      Values<g, 2, KT>(scores, n_pad, n, hd, kv, inv, out, out_bf16);                \
+      Values<g, 2, KT>(scores, n_pad, n, hd, kv, inv, out);                \
     } else {                                                                         \
-      Values<g, 1, KT>(scores, n_pad, n, hd, kv, inv, out, out_bf16);                \
+      Values<g, 1, KT>(scores, n_pad, n, hd, kv, inv, out);                \
     }                                                                                \
     break;
     MC_CASE(1) MC_CASE(2) MC_CASE(3) MC_CASE(4) MC_CASE(5) MC_CASE(6) MC_CASE(7) MC_CASE(8)
@@ -141,18 +140,22 @@ void HeadGroup(int G, const float* q, int n, int nb, int n_pad, const KvView& kv
   }
 }
 
-void AttentionImpl(const float* q, int heads, int n, const KvView& kv, float* scores, float* out,
-                   uint16_t* out_bf16) {
+void AttentionImpl(const float* q, int heads, int n, const KvView& kv, float* scores,
+                   float* out) {
   const int bt = kv.block_tokens, hd = kv.head_dim;
   const int nb = (n + bt - 1) / bt, n_pad = nb * bt;
   for (int g0 = 0; g0 < heads; g0 += kMaxHeads) {
     const int G = std::min(kMaxHeads, heads - g0);
-    float* o = out ? out + g0 * hd : nullptr;
-    uint16_t* ob = out_bf16 ? out_bf16 + g0 * hd : nullptr;
-    if (kv.bf16) {
-      HeadGroup<hwy::bfloat16_t>(G, q + g0 * hd, n, nb, n_pad, kv, scores, o, ob);
-    } else {
-      HeadGroup<float>(G, q + g0 * hd, n, nb, n_pad, kv, scores, o, ob);
+    switch (kv.type) {
+      case DType::kBF16:
+        HeadGroup<hwy::bfloat16_t>(G, q + g0 * hd, n, nb, n_pad, kv, scores, out + g0 * hd);
+        break;
+      case DType::kF16:
+        HeadGroup<hwy::float16_t>(G, q + g0 * hd, n, nb, n_pad, kv, scores, out + g0 * hd);
+        break;
+      default:
+        HeadGroup<float>(G, q + g0 * hd, n, nb, n_pad, kv, scores, out + g0 * hd);
+        break;
     }
   }
 }
@@ -167,21 +170,39 @@ namespace modelcar::llm::ops {
 HWY_EXPORT(AttentionImpl);
 
 void Attention(const float* q, int heads, int n, const KvView& kv, float* scores, float* out,
-               uint16_t* out_bf16) {
-  HWY_DYNAMIC_DISPATCH(AttentionImpl)(q, heads, n, kv, scores, out, out_bf16);
+               uint16_t* out_bf16, uint16_t* out_lo) {
+  if (!out_bf16) {
+    HWY_DYNAMIC_DISPATCH(AttentionImpl)(q, heads, n, kv, scores, out);
+    return;
+  }
+  const int m = heads * kv.head_dim;
+  float stack[2048];
+  std::vector<float> heap(m > 2048 ? m : 0);
+  float* f = m > 2048 ? heap.data() : stack;
+  HWY_DYNAMIC_DISPATCH(AttentionImpl)(q, heads, n, kv, scores, f);
+  ToBf16(f, m, out_bf16, out_lo);
 }
 
-void StoreKv(const float* k, const float* v, int head_dim, int block_tokens, bool bf16,
+void StoreKv(const float* k, const float* v, int head_dim, int block_tokens, DType type,
              void* k_block, void* v_block, int slot) {
-  if (bf16) {
-    auto* kt = static_cast<uint16_t*>(k_block);
-    auto* vt = static_cast<uint16_t*>(v_block) + slot * head_dim;
-    for (int d = 0; d < head_dim; ++d) kt[d * block_tokens + slot] = F32ToBf16(k[d]);
-    ToBf16(v, head_dim, vt);
-  } else {
-    auto* kt = static_cast<float*>(k_block);
-    for (int d = 0; d < head_dim; ++d) kt[d * block_tokens + slot] = k[d];
-    std::memcpy(static_cast<float*>(v_block) + slot * head_dim, v, head_dim * sizeof(float));
+  switch (type) {
+    case DType::kBF16:
+    case DType::kF16: {
+      uint16_t (*cvt)(float) = type == DType::kBF16 ? &F32ToBf16 : &F32ToF16;
+      auto* kt = static_cast<uint16_t*>(k_block);
+      auto* vt = static_cast<uint16_t*>(v_block) + slot * head_dim;
+      for (int d = 0; d < head_dim; ++d) {
+        kt[d * block_tokens + slot] = cvt(k[d]);
+        vt[d] = cvt(v[d]);
+      }
+      break;
+    }
+    default: {
+      auto* kt = static_cast<float*>(k_block);
+      for (int d = 0; d < head_dim; ++d) kt[d * block_tokens + slot] = k[d];
+      std::memcpy(static_cast<float*>(v_block) + slot * head_dim, v, head_dim * sizeof(float));
+      break;
+    }
   }
 }
 

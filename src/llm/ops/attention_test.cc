@@ -16,40 +16,40 @@ using testing::Rand;
 // A KV head's cache: blocks of `bt` positions holding K^T then V, written through StoreKv.
 struct Cache {
   int hd, bt;
-  bool bf16;
+  DType type;
   std::vector<std::vector<std::byte>> mem;
   std::vector<const std::byte*> blocks;
 
-  Cache(int n, int head_dim, int block_tokens, bool use_bf16, uint32_t seed)
-      : hd(head_dim), bt(block_tokens), bf16(use_bf16) {
+  Cache(int n, int head_dim, int block_tokens, DType t, uint32_t seed)
+      : hd(head_dim), bt(block_tokens), type(t) {
     const int nb = (n + bt - 1) / bt;
-    const size_t half = size_t(hd) * bt * (bf16 ? 2 : 4);
+    const size_t half = size_t(hd) * bt * DTypeSize(type);
     mem.assign(nb, std::vector<std::byte>(2 * half, std::byte{0x7f}));  // NaN-ish garbage
     for (auto& m : mem) blocks.push_back(m.data());
     for (int p = 0; p < n; ++p) {
       auto k = Rand(hd, seed + 2 * p), v = Rand(hd, seed + 2 * p + 1);
       std::byte* base = mem[p / bt].data();
-      StoreKv(k.data(), v.data(), hd, bt, bf16, base, base + half, p % bt);
+      StoreKv(k.data(), v.data(), hd, bt, type, base, base + half, p % bt);
     }
   }
   KvView View() const {
     KvView kv;
     kv.blocks = blocks.data();
     kv.k_offset = 0;
-    kv.v_offset = int64_t(hd) * bt * (bf16 ? 2 : 4);
+    kv.v_offset = int64_t(hd) * bt * DTypeSize(type);
     kv.block_tokens = bt;
     kv.head_dim = hd;
-    kv.bf16 = bf16;
+    kv.type = type;
     return kv;
   }
 };
 
 TEST(AttentionTest, MatchesReference) {
-  for (bool bf16 : {false, true}) {
+  for (DType type : {DType::kF32, DType::kF16, DType::kBF16}) {
     for (int hd : {32, 64, 128}) {
       for (int heads : {1, 2, 7, 9}) {
         for (int n : {1, 15, 16, 17, 300}) {
-          Cache cache(n, hd, 16, bf16, 100 + n);
+          Cache cache(n, hd, 16, type, 100 + n);
           const KvView kv = cache.View();
           auto q = Rand(size_t(heads) * hd, 11, 0.2f);
           std::vector<float> expect(size_t(heads) * hd);
@@ -57,10 +57,14 @@ TEST(AttentionTest, MatchesReference) {
           ForEachTarget([&] {
             std::vector<float> scores(AttentionScratch(heads, n, 16)), out(expect.size());
             Attention(q.data(), heads, n, kv, scores.data(), out.data(), nullptr);
-            EXPECT_LT(MaxRelDiff(out, expect), 2e-5) << bf16 << " " << hd << " " << heads << " " << n;
-            std::vector<uint16_t> ob(expect.size());
-            Attention(q.data(), heads, n, kv, scores.data(), nullptr, ob.data());
-            for (size_t i = 0; i < ob.size(); ++i) ASSERT_EQ(ob[i], F32ToBf16(out[i])) << i;
+            EXPECT_LT(MaxRelDiff(out, expect), 2e-5)
+                << DTypeName(type) << " " << hd << " " << heads << " " << n;
+            std::vector<uint16_t> hi(expect.size()), lo(expect.size());
+            Attention(q.data(), heads, n, kv, scores.data(), nullptr, hi.data(), lo.data());
+            for (size_t i = 0; i < hi.size(); ++i) {
+              ASSERT_EQ(hi[i], F32ToBf16(out[i])) << i;
+              ASSERT_EQ(lo[i], F32ToBf16(out[i] - Bf16ToF32(hi[i]))) << i;
+            }
           });
         }
       }
@@ -73,7 +77,7 @@ TEST(AttentionTest, MatchesReference) {
 // with the other heads of its group or alone.
 TEST(AttentionTest, ResultDependsOnlyOnItsPositions) {
   const int hd = 64, heads = 7, n = 37;
-  Cache small(n, hd, 16, true, 5), big(200, hd, 16, true, 5);
+  Cache small(n, hd, 16, DType::kF16, 5), big(200, hd, 16, DType::kF16, 5);
   auto q = Rand(size_t(heads) * hd, 12, 0.3f);
   ForEachTarget([&] {
     std::vector<float> scores(AttentionScratch(heads, 200, 16)), a(size_t(heads) * hd),

@@ -28,15 +28,31 @@ namespace modelcar::llm::ops::internal {
 #if MC_HAVE_BF16_BLOCKS
 namespace {
 
-// The one reduction of a 16-lane accumulator: a fixed pairwise tree (lanes i and i+8, then i and
-// i+4, i and i+2, i and i+1), so every tile shape gives an output the same sum.
-MC_BF16_TARGET inline float HSum(__m512 v) {
-  const __m256 lo = _mm512_castps512_ps256(v);
-  const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-  const __m256 s8 = _mm256_add_ps(lo, hi);
-  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+// The one reduction of 16-lane accumulators, for 16 of them at once: a fixed pairwise tree per
+// accumulator (lanes i and i+8, then i and i+4, i and i+2, i and i+1) done with shuffles across
+// accumulators, so every tile shape gives an output the same sum. Returns the 16 sums in order.
+MC_BF16_TARGET inline __m512 Reduce16(const __m512* a) {
+  __m512 b[8], c[4], d[2];
+#pragma GCC unroll 8
+  for (int m = 0; m < 8; ++m) {
+    b[m] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * m], a[2 * m + 1], 0x44),
+                         _mm512_shuffle_f32x4(a[2 * m], a[2 * m + 1], 0xEE));
+  }
+#pragma GCC unroll 4
+  for (int m = 0; m < 4; ++m) {
+    c[m] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * m], b[2 * m + 1], 0x88),
+                         _mm512_shuffle_f32x4(b[2 * m], b[2 * m + 1], 0xDD));
+  }
+#pragma GCC unroll 2
+  for (int m = 0; m < 2; ++m) {
+    d[m] = _mm512_add_ps(_mm512_shuffle_ps(c[2 * m], c[2 * m + 1], 0x44),
+                         _mm512_shuffle_ps(c[2 * m], c[2 * m + 1], 0xEE));
+  }
+  const __m512 e = _mm512_add_ps(_mm512_shuffle_ps(d[0], d[1], 0x88),
+                                 _mm512_shuffle_ps(d[0], d[1], 0xDD));
+  // e holds the sums of accumulators 0, 4, 8, 12, 1, 5, 9, 13, 2, ...
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  return _mm512_permutexvar_ps(order, e);
 }
 
 MC_BF16_TARGET inline __m512bh Load(const uint16_t* p) {
@@ -48,7 +64,7 @@ MC_BF16_TARGET inline __m512bh LoadPart(const uint16_t* p, __mmask32 m) {
 
 // kO weight rows (stride ws) x kR activation rows (stride xs): out[r * kBlockOut + k].
 // Every accumulator sees the same sequence of vdpbf16ps over the columns whatever kO and kR
-// are, then HSum: tile shape never changes an output's value.
+// are, then Reduce16: tile shape never changes an output's value.
 template <int kO, int kR>
 MC_BF16_TARGET inline void Tile(const uint16_t* w, int64_t ws, const uint16_t* x, int64_t xs,
                                 int64_t cols, float* out) {
@@ -82,10 +98,23 @@ MC_BF16_TARGET inline void Tile(const uint16_t* w, int64_t ws, const uint16_t* x
       for (int r = 0; r < kR; ++r) acc[k][r] = _mm512_dpbf16_ps(acc[k][r], wv, xv[r]);
     }
   }
+  // Reduce in groups of 16 accumulators (row-major over r, then k), zero-padded.
+  constexpr int kN = kO * kR, kGroups = (kN + 15) / 16;
+  __m512 flat[kGroups * 16];
 #pragma GCC unroll 16
-  for (int k = 0; k < kO; ++k) {
+  for (int r = 0; r < kR; ++r) {
 #pragma GCC unroll 16
-    for (int r = 0; r < kR; ++r) out[r * kBlockOut + k] = HSum(acc[k][r]);
+    for (int k = 0; k < kO; ++k) flat[r * kO + k] = acc[k][r];
+  }
+#pragma GCC unroll 16
+  for (int j = kN; j < kGroups * 16; ++j) flat[j] = _mm512_setzero_ps();
+  alignas(64) float sums[kGroups * 16];
+#pragma GCC unroll 4
+  for (int g = 0; g < kGroups; ++g) _mm512_store_ps(sums + 16 * g, Reduce16(flat + 16 * g));
+#pragma GCC unroll 16
+  for (int r = 0; r < kR; ++r) {
+#pragma GCC unroll 16
+    for (int k = 0; k < kO; ++k) out[r * kBlockOut + k] = sums[r * kO + k];
   }
 }
 

@@ -20,17 +20,30 @@ using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
 
 // f32 -> bf16 bit patterns, round to nearest even (Highway 1.0's DemoteTo truncates); NaN stays
-// NaN. Stores Lanes(df) values.
-HWY_INLINE void StoreBf16(DF /*df*/, VF v, uint16_t* out) {
+// NaN. The result is in the low 16 bits of each u32 lane.
+HWY_INLINE hn::Vec<hn::RebindToUnsigned<DF>> RoundBf16(DF /*df*/, VF v) {
   const hn::RebindToUnsigned<DF> du;
-  const hn::RebindToSigned<DF> di;
-  const hn::Rebind<uint16_t, DF> du16;
   const auto u = hn::BitCast(du, v);
   const auto bias = hn::Add(hn::Set(du, 0x7fffu), hn::And(hn::ShiftRight<16>(u), hn::Set(du, 1)));
-  auto r = hn::ShiftRight<16>(hn::Add(u, bias));
+  const auto r = hn::ShiftRight<16>(hn::Add(u, bias));
   const auto nan = hn::RebindMask(du, hn::Not(hn::Eq(v, v)));
-  r = hn::IfThenElse(nan, hn::Or(hn::ShiftRight<16>(u), hn::Set(du, 0x40)), r);
+  return hn::IfThenElse(nan, hn::Or(hn::ShiftRight<16>(u), hn::Set(du, 0x40)), r);
+}
+
+HWY_INLINE void StoreLow16(DF /*df*/, hn::Vec<hn::RebindToUnsigned<DF>> r, uint16_t* out) {
+  const hn::RebindToSigned<DF> di;
+  const hn::Rebind<uint16_t, DF> du16;
   hn::StoreU(hn::DemoteTo(du16, hn::BitCast(di, r)), du16, out);
+}
+
+// Stores Lanes(df) bf16 values; with lo, also the remainders bf16(v - bf16(v)).
+HWY_INLINE void StoreBf16(DF df, VF v, uint16_t* out, uint16_t* lo = nullptr) {
+  const auto r = RoundBf16(df, v);
+  StoreLow16(df, r, out);
+  if (lo) {
+    const VF rem = hn::Sub(v, hn::BitCast(df, hn::ShiftLeft<16>(r)));
+    StoreLow16(df, RoundBf16(df, rem), lo);
+  }
 }
 
 float DotImpl(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, int n) {
@@ -78,12 +91,18 @@ void ScaleImpl(float a, float* HWY_RESTRICT x, int n) {
   for (; i < n; ++i) x[i] *= a;
 }
 
-void ToBf16Impl(const float* HWY_RESTRICT x, int n, uint16_t* HWY_RESTRICT out) {
+HWY_INLINE void ScalarBf16(float v, uint16_t* out, uint16_t* lo) {
+  *out = F32ToBf16(v);
+  if (lo) *lo = F32ToBf16(v - Bf16ToF32(*out));
+}
+
+void ToBf16Impl(const float* HWY_RESTRICT x, int n, uint16_t* HWY_RESTRICT out,
+                uint16_t* HWY_RESTRICT lo) {
   const DF df;
   const int N = static_cast<int>(hn::Lanes(df));
   int i = 0;
-  for (; i + N <= n; i += N) StoreBf16(df, hn::LoadU(df, x + i), out + i);
-  for (; i < n; ++i) out[i] = F32ToBf16(x[i]);
+  for (; i + N <= n; i += N) StoreBf16(df, hn::LoadU(df, x + i), out + i, lo ? lo + i : nullptr);
+  for (; i < n; ++i) ScalarBf16(x[i], out + i, lo ? lo + i : nullptr);
 }
 
 float RmsScale(const float* x, int n, float eps) {
@@ -112,16 +131,18 @@ void RmsNormImpl(const float* x, const float* weight, int n, float eps, float* o
   for (; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
-void RmsNormBf16Impl(const float* x, const float* weight, int n, float eps, uint16_t* out) {
+void RmsNormBf16Impl(const float* x, const float* weight, int n, float eps, uint16_t* out,
+                     uint16_t* lo) {
   const DF df;
   const int N = static_cast<int>(hn::Lanes(df));
   const float scale = RmsScale(x, n, eps);
   const VF vs = hn::Set(df, scale);
   int i = 0;
   for (; i + N <= n; i += N) {
-    StoreBf16(df, hn::Mul(hn::Mul(hn::LoadU(df, x + i), vs), hn::LoadU(df, weight + i)), out + i);
+    StoreBf16(df, hn::Mul(hn::Mul(hn::LoadU(df, x + i), vs), hn::LoadU(df, weight + i)), out + i,
+              lo ? lo + i : nullptr);
   }
-  for (; i < n; ++i) out[i] = F32ToBf16(x[i] * scale * weight[i]);
+  for (; i < n; ++i) ScalarBf16(x[i] * scale * weight[i], out + i, lo ? lo + i : nullptr);
 }
 
 HWY_INLINE VF Silu(DF df, VF g) { return hn::Div(g, hn::Add(hn::Set(df, 1.0f), hn::Exp(df, hn::Neg(g)))); }
@@ -231,12 +252,15 @@ float Dot(const float* a, const float* b, int n) { return HWY_DYNAMIC_DISPATCH(D
 void Axpy(float a, const float* x, float* y, int n) { HWY_DYNAMIC_DISPATCH(AxpyImpl)(a, x, y, n); }
 void Add(const float* x, float* y, int n) { HWY_DYNAMIC_DISPATCH(AddImpl)(x, y, n); }
 void Scale(float a, float* x, int n) { HWY_DYNAMIC_DISPATCH(ScaleImpl)(a, x, n); }
-void ToBf16(const float* x, int n, uint16_t* out) { HWY_DYNAMIC_DISPATCH(ToBf16Impl)(x, n, out); }
+void ToBf16(const float* x, int n, uint16_t* out, uint16_t* out_lo) {
+  HWY_DYNAMIC_DISPATCH(ToBf16Impl)(x, n, out, out_lo);
+}
 void RmsNorm(const float* x, const float* weight, int n, float eps, float* out) {
   HWY_DYNAMIC_DISPATCH(RmsNormImpl)(x, weight, n, eps, out);
 }
-void RmsNormBf16(const float* x, const float* weight, int n, float eps, uint16_t* out) {
-  HWY_DYNAMIC_DISPATCH(RmsNormBf16Impl)(x, weight, n, eps, out);
+void RmsNormBf16(const float* x, const float* weight, int n, float eps, uint16_t* out,
+                 uint16_t* out_lo) {
+  HWY_DYNAMIC_DISPATCH(RmsNormBf16Impl)(x, weight, n, eps, out, out_lo);
 }
 void SiluMul(const float* gate, const float* up, int n, float* out) {
   HWY_DYNAMIC_DISPATCH(SiluMulImpl)(gate, up, n, out);

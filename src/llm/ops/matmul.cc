@@ -22,16 +22,29 @@ internal::BlockFn FastBlock(const Matrix& w, const MatIn& in) {
                                                              : nullptr;
 }
 
-void Block(internal::BlockFn fast, const Matrix& w, const MatIn& in, int64_t o, int n_o, int r,
-           int n_r, float* out) {
-  const int64_t elt = DTypeSize(w.dtype);
-  const void* wp = static_cast<const char*>(w.data) + o * w.cols * elt;
-  const void* xp = in.bf16 ? static_cast<const void*>(in.bf16 + r * in.stride)
-                           : static_cast<const void*>(in.f32 + r * in.stride);
+void Kernel(internal::BlockFn fast, const Matrix& w, bool bf16_in, const void* wp, const void* xp,
+            int64_t xs, int n_o, int n_r, float* out) {
   if (fast) {
-    fast(wp, w.cols, n_o, xp, in.stride, n_r, out);
+    fast(wp, w.cols, n_o, xp, xs, n_r, out);
   } else {
-    internal::HwyBlock(w.dtype, in.bf16 != nullptr, wp, w.cols, n_o, xp, in.stride, n_r, out);
+    internal::HwyBlock(w.dtype, bf16_in, wp, w.cols, n_o, xp, xs, n_r, out);
+  }
+}
+
+// out[r * kBlockOut + k] for outputs [o, o + n_o) and rows [r, r + n_r); with a bf16 remainder
+// input, w . hi + w . lo (lo_out: scratch for the second block).
+void Block(internal::BlockFn fast, const Matrix& w, const MatIn& in, int64_t o, int n_o, int r,
+           int n_r, float* out, float* lo_out) {
+  const void* wp = static_cast<const char*>(w.data) + o * w.cols * DTypeSize(w.dtype);
+  if (!in.bf16) {
+    Kernel(fast, w, false, wp, in.f32 + r * in.stride, in.stride, n_o, n_r, out);
+    return;
+  }
+  Kernel(fast, w, true, wp, in.bf16 + r * in.stride, in.stride, n_o, n_r, out);
+  if (!in.bf16_lo) return;
+  Kernel(fast, w, true, wp, in.bf16_lo + r * in.stride, in.stride, n_o, n_r, lo_out);
+  for (int i = 0; i < n_r; ++i) {
+    for (int k = 0; k < n_o; ++k) out[i * kBlockOut + k] += lo_out[i * kBlockOut + k];
   }
 }
 
@@ -48,11 +61,12 @@ void MatMulRange(const MatOp& op, const MatIn& in, int64_t o_begin, int64_t o_en
   const internal::BlockFn fast = FastBlock(w, in);
   alignas(64) float a[kBlockRows * kBlockOut];
   alignas(64) float b[kBlockRows * kBlockOut];
+  alignas(64) float lo[kBlockRows * kBlockOut];
   for (int64_t o = o_begin; o < o_end; o += kBlockOut) {
     const int n_o = static_cast<int>(std::min<int64_t>(kBlockOut, o_end - o));
     for (int r = 0; r < in.rows; r += kBlockRows) {
       const int n_r = std::min(kBlockRows, in.rows - r);
-      Block(fast, w, in, o, n_o, r, n_r, a);
+      Block(fast, w, in, o, n_o, r, n_r, a, lo);
       switch (op.epilogue) {
         case Epilogue::kStore:
           for (int i = 0; i < n_r; ++i) {
@@ -63,7 +77,7 @@ void MatMulRange(const MatOp& op, const MatIn& in, int64_t o_begin, int64_t o_en
           for (int i = 0; i < n_r; ++i) Add(a + i * kBlockOut, op.y + (r + i) * op.y_stride + o, n_o);
           break;
         case Epilogue::kSiluMul:
-          Block(fast, *op.up, in, o, n_o, r, n_r, b);
+          Block(fast, *op.up, in, o, n_o, r, n_r, b, lo);
           for (int i = 0; i < n_r; ++i) {
             if (op.y_bf16) {
               SiluMulBf16(a + i * kBlockOut, b + i * kBlockOut, n_o,

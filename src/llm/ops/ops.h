@@ -27,10 +27,13 @@ namespace modelcar::llm::ops {
 // ---- Matrix products --------------------------------------------------------------------------
 
 // The activation rows of a product: f32 (exact path), or bf16 (fast path; then the weights must
-// be BF16 and each product of two bf16 values is summed in f32).
+// be BF16 and each product of two bf16 values is summed in f32). With bf16_lo (same layout) the
+// input is bf16 + bf16_lo, the value and its rounding remainder (SplitBf16): y = w.hi + w.lo,
+// products exact to ~16 bits for twice the multiplies.
 struct MatIn {
   const float* f32 = nullptr;
   const uint16_t* bf16 = nullptr;
+  const uint16_t* bf16_lo = nullptr;
   int64_t stride = 0;  // elements between rows
   int rows = 0;
 };
@@ -80,10 +83,12 @@ bool UsesAvx512Bf16();
 
 // out[i] = x[i] / sqrt(mean(x^2) + eps) * weight[i]. `out` may alias `x`.
 void RmsNorm(const float* x, const float* weight, int n, float eps, float* out);
-// The same, rounded to bf16 (round to nearest even).
-void RmsNormBf16(const float* x, const float* weight, int n, float eps, uint16_t* out);
-// out[i] = bf16(x[i]).
-void ToBf16(const float* x, int n, uint16_t* out);
+// The same, rounded to bf16 (round to nearest even); with out_lo, also the remainder
+// bf16(v - bf16(v)) of each value (see MatIn).
+void RmsNormBf16(const float* x, const float* weight, int n, float eps, uint16_t* out,
+                 uint16_t* out_lo = nullptr);
+// out[i] = bf16(x[i]); with out_lo, also the remainders.
+void ToBf16(const float* x, int n, uint16_t* out, uint16_t* out_lo = nullptr);
 
 // out[i] = silu(gate[i]) * up[i]; silu(g) = g / (1 + exp(-g)). `out` may alias either.
 void SiluMul(const float* gate, const float* up, int n, float* out);
@@ -117,14 +122,14 @@ void Rope(float* x, int head_dim, const float* cos, const float* sin);
 // positions: block b (positions [b * block_tokens, (b + 1) * block_tokens)) starts at blocks[b];
 // its K, transposed ([head_dim][block_tokens]: for each dimension the block's positions side by
 // side), is at byte k_offset from there and its V ([block_tokens][head_dim]) at v_offset.
-// Elements f32, or bf16 when `bf16`. REQUIRES: block_tokens is a multiple of 16.
+// Elements of `type`: F32, F16 or BF16. REQUIRES: block_tokens is a multiple of 16.
 struct KvView {
   const std::byte* const* blocks = nullptr;
   int64_t k_offset = 0;
   int64_t v_offset = 0;
   int block_tokens = 16;
   int head_dim = 0;
-  bool bf16 = false;
+  DType type = DType::kF32;
   const void* K(int b) const { return blocks[b] + k_offset; }
   const void* V(int b) const { return blocks[b] + v_offset; }
 };
@@ -133,18 +138,19 @@ struct KvView {
 // attends to cached positions [0, n): for each head g,
 //   out[g * head_dim + d] = sum_p softmax_p(q_g . k_p) v_p[d]
 // q holds the heads' vectors back to back, already multiplied by the softmax scale. Output f32
-// into `out`, or bf16 into `out_bf16` when that is set. `scores` has room for heads * n_pad
+// into `out`, or bf16 into `out_bf16` when that is set (and the remainders into out_lo when that
+// is set too, see MatIn). `scores` has room for heads * n_pad
 // floats, n_pad = n rounded up to block_tokens (AttentionScratch). Positions are processed in
 // order, so the result depends only on q and the cache.
 void Attention(const float* q, int heads, int n, const KvView& kv, float* scores, float* out,
-               uint16_t* out_bf16);
+               uint16_t* out_bf16, uint16_t* out_lo = nullptr);
 inline int64_t AttentionScratch(int heads, int n, int block_tokens) {
   return int64_t{heads} * ((n + block_tokens - 1) / block_tokens) * block_tokens;
 }
 
 // Writes one position's K and V vectors (f32, head_dim each) at `slot` of a KV head's block
-// (layout as KvView), converting to bf16 when `bf16`.
-void StoreKv(const float* k, const float* v, int head_dim, int block_tokens, bool bf16,
+// (layout as KvView), converted to `type` (round to nearest even).
+void StoreKv(const float* k, const float* v, int head_dim, int block_tokens, DType type,
              void* k_block, void* v_block, int slot);
 
 // Scalar references: plain loops in f32 (sums of softmax and RMSNorm in f64).

@@ -65,9 +65,10 @@ float Dot(const float* a, const float* b, int n) {
 }
 
 namespace {
-float KvAt(const void* block, bool bf16, int i) {
-  return bf16 ? Bf16ToF32(static_cast<const uint16_t*>(block)[i])
-              : static_cast<const float*>(block)[i];
+float KvAt(const void* block, DType type, int i) {
+  if (type == DType::kF32) return static_cast<const float*>(block)[i];
+  const uint16_t h = static_cast<const uint16_t*>(block)[i];
+  return type == DType::kBF16 ? Bf16ToF32(h) : F16ToF32(h);
 }
 }  // namespace
 
@@ -80,7 +81,7 @@ void Attention(const float* q, int heads, int n, const KvView& kv, float* out) {
     for (int j = 0; j < n; ++j) {
       double s = 0;
       for (int d = 0; d < hd; ++d) {
-        s += double{qg[d]} * KvAt(kv.K(j / bt), kv.bf16, d * bt + j % bt);
+        s += double{qg[d]} * KvAt(kv.K(j / bt), kv.type, d * bt + j % bt);
       }
       p[j] = s;
       m = std::max(m, s);
@@ -89,7 +90,7 @@ void Attention(const float* q, int heads, int n, const KvView& kv, float* out) {
     for (int j = 0; j < n; ++j) sum += (p[j] = std::exp(p[j] - m));
     for (int d = 0; d < hd; ++d) {
       double o = 0;
-      for (int j = 0; j < n; ++j) o += p[j] * KvAt(kv.V(j / bt), kv.bf16, (j % bt) * hd + d);
+      for (int j = 0; j < n; ++j) o += p[j] * KvAt(kv.V(j / bt), kv.type, (j % bt) * hd + d);
       out[g * hd + d] = static_cast<float>(o / sum);
     }
   }
