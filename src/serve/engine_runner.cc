@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include "llm/engine/engine.h"
@@ -91,14 +92,16 @@ Status EngineRunner::Step(std::span<const RunnerFeed> feeds, std::vector<RunnerS
     }
   }
   RETURN_IF_ERROR(engine_->Step(in, res));
+  // Scoring and sampling of each sequence are independent: spread over the engine's threads.
   const size_t vocab = static_cast<size_t>(engine_->vocab_size());
-  for (size_t i = 0; i < feeds.size(); ++i) {
+  std::vector<std::optional<RunnerSample>> sampled(feeds.size());
+  engine_->ParallelFor(static_cast<int>(feeds.size()), [&](int i) {
     std::span<const float> logits(res[i].logits);
     for (size_t j = 0; j < feeds[i].score.size(); ++j) {
       feeds[i].scored->push_back(
           ScoreToken(logits.subspan(j * vocab, vocab), feeds[i].score[j], feeds[i].score_top));
     }
-    if (!feeds[i].sample) continue;
+    if (!feeds[i].sample) return;
     std::span<const float> last = logits.subspan(logits.size() - vocab);
     std::vector<float> masked;
     if (feeds[i].allowed) {
@@ -109,12 +112,14 @@ Status EngineRunner::Step(std::span<const RunnerFeed> feeds, std::vector<RunnerS
       last = masked;
     }
     llm::SampledToken t = states[i]->sampler->Sample(last);
-    RunnerSample s;
+    RunnerSample& s = sampled[i].emplace();
     s.token = t.token;
     s.logprob = t.logprob;
     s.top.reserve(t.top.size());
     for (const auto& a : t.top) s.top.emplace_back(a.token, a.logprob);
-    out->push_back(std::move(s));
+  });
+  for (auto& s : sampled) {
+    if (s) out->push_back(std::move(*s));
   }
   return Status();
 }
