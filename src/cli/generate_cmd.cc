@@ -94,8 +94,9 @@ Status Run(const Flags& f) {
 
   if (req.keep_prefill_logits) {
     RETURN_IF_ERROR(modelcar::WriteFileAtomic(
-        req.all_prompt_logits ? f.dump_prompt_logits : f.dump_logits, std::string_view(reinterpret_cast<const char*>(res.prefill_logits.data()),
-                                        res.prefill_logits.size() * sizeof(float))));
+        req.all_prompt_logits ? f.dump_prompt_logits : f.dump_logits,
+        std::string_view(reinterpret_cast<const char*>(res.prefill_logits.data()),
+                         res.prefill_logits.size() * sizeof(float))));
   }
   std::vector<int32_t> ids;
   for (auto& t : res.tokens) ids.push_back(t.token);

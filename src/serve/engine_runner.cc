@@ -32,8 +32,8 @@ Result<std::unique_ptr<EngineRunner>> EngineRunner::Create(std::shared_ptr<const
                                                            llm::Precision precision) {
   std::unique_ptr<EngineRunner> r(new EngineRunner());
   r->engine_ = std::make_unique<llm::Engine>(model, llm::EngineOptions{threads, precision});
-  ASSIGN_OR_RETURN(r->cache_, llm::KvCache::Create(model->config, kv_cache_bytes, 16,
-                                                   r->engine_->kv_dtype()));
+  ASSIGN_OR_RETURN(r->cache_,
+                   llm::KvCache::Create(model->config, kv_cache_bytes, 16, r->engine_->kv_dtype()));
   r->model_ = std::move(model);
   return r;
 }

@@ -2,8 +2,6 @@
 // logprobs) in one chunk and across chunks agree, and scoring does not change the sampled token.
 #include "serve/engine_runner.h"
 
-#include "llm/engine/engine.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -11,6 +9,7 @@
 #include <filesystem>
 #include <numeric>
 
+#include "llm/engine/engine.h"
 #include "llm/model/model.h"
 #include "llm/model/testmodel.h"
 

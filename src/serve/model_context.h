@@ -34,7 +34,7 @@ struct ModelOptions {
   int max_num_batched_tokens = 512;
   int max_waiting = 256;
   uint64_t kv_cache_bytes = uint64_t{2} << 30;
-  int threads = 0;  // engine threads; <= 0: all cores
+  int threads = 0;                                   // engine threads; <= 0: all cores
   llm::Precision precision = llm::Precision::kFast;  // engine numerics (llm/engine/engine.h)
 };
 

@@ -95,7 +95,8 @@ class Engine {
   // Runs one forward step over `inputs` (outputs[i] for inputs[i]; same sizes). Errors, with no
   // sequence changed: InvalidArgument for a token id outside the vocab or an empty token list;
   // InvalidArgument when a sequence would exceed max_position_embeddings or an exact engine gets
-  // a cache that is not F32; ResourceExhausted when the KV cache lacks free blocks. On success every seq->length() grew by its tokens.size().
+  // a cache that is not F32; ResourceExhausted when the KV cache lacks free blocks. On success
+  // every seq->length() grew by its tokens.size().
   Status Step(std::span<const StepInput> inputs, std::span<StepOutput> outputs);
 
   // Convenience: feeds `tokens` to `seq` alone, in chunks of `chunk` positions, and returns the

@@ -9,12 +9,13 @@
 // the multiplies): q/k/v (their input norm), o (the attention output) and the LM head; gate/up
 // and down (~87% of a layer's multiplies) take plain bf16. With the F16 KV cache this halves the
 // logit error of plain bf16 (tests/engine/fast_vs_torch.py).
+#include "llm/engine/forward.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "llm/engine/engine.h"
-#include "llm/engine/forward.h"
 #include "llm/ops/thread_pool.h"
 
 namespace modelcar::llm {

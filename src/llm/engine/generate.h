@@ -27,7 +27,7 @@ struct GenerateResult {
   std::vector<SampledToken> tokens;  // includes the stop token when finish_reason == "stop"
   std::string finish_reason;         // "stop" or "length"
   double prefill_seconds = 0;
-  double decode_seconds = 0;          // after the first token
+  double decode_seconds = 0;  // after the first token
   // When keep_prefill_logits: the last prompt position's logits, or every position's
   // ([prompt, vocab]) with all_prompt_logits.
   std::vector<float> prefill_logits;

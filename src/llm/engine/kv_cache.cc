@@ -22,9 +22,7 @@ uint64_t HeadBytes(const ModelConfig& c, int block_tokens, DType dtype) {
 void KvCache::Free::operator()(void* p) const { std::free(p); }
 
 KvCache::KvCache(const ModelConfig& c, int blocks, int block_tokens, DType dtype)
-    : layers_(c.num_layers),
-      kv_heads_(c.num_kv_heads),
-      head_dim_(c.head_dim),
+    : kv_heads_(c.num_kv_heads),
       block_tokens_(block_tokens),
       dtype_(dtype),
       head_bytes_(HeadBytes(c, block_tokens, dtype)),
@@ -89,12 +87,8 @@ void KvCache::Release(KvSequence* seq, int keep_blocks) {
   }
 }
 
-void* KvCache::K(int block, int layer, int kvh) {
-  return pool_[block].get() + KOffset(layer, kvh);
-}
+void* KvCache::K(int block, int layer, int kvh) { return pool_[block].get() + KOffset(layer, kvh); }
 
-void* KvCache::V(int block, int layer, int kvh) {
-  return pool_[block].get() + VOffset(layer, kvh);
-}
+void* KvCache::V(int block, int layer, int kvh) { return pool_[block].get() + VOffset(layer, kvh); }
 
 }  // namespace modelcar::llm

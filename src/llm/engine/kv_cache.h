@@ -3,9 +3,9 @@
 // The cache owns a pool of blocks of `block_tokens` positions each; a block holds K and V of
 // every layer and KV head for its positions, in F32, F16 or BF16 (dtype()), laid out for
 // ops::Attention (llm/ops/ops.h KvView): per layer and KV head, K transposed
-// ([head_dim][block_tokens]) then V ([block_tokens][head_dim]). A KvSequence is one sequence's list of blocks and
-// its length. The server admits a request when FreeBlocks() covers its prompt, and frees a
-// sequence (destroy or Clear()) to evict it.
+// ([head_dim][block_tokens]) then V ([block_tokens][head_dim]). A KvSequence is one sequence's list
+// of blocks and its length. The server admits a request when FreeBlocks() covers its prompt, and
+// frees a sequence (destroy or Clear()) to evict it.
 //
 // Thread safety: none. The cache and all its sequences are used by one thread (the engine
 // thread). Ownership: the caller owns KvSequence objects; they must be destroyed before the
@@ -41,8 +41,8 @@ class KvSequence {
  private:
   friend class KvCache;
 
-// Element type of the cache: f32 for the exact path, bf16 (half the bytes) for the fast one.
-enum class KvDType { kF32, kBF16 };
+  // Element type of the cache: f32 for the exact path, bf16 (half the bytes) for the fast one.
+  enum class KvDType { kF32, kBF16 };
   friend class Engine;
   explicit KvSequence(KvCache* cache) : cache_(cache) {}
   KvCache* cache_;
@@ -57,8 +57,7 @@ class KvCache {
   // `dtype`: F32, F16 or BF16. InvalidArgument unless block_tokens is a multiple of 16 in
   // [16, 4096].
   static Result<std::unique_ptr<KvCache>> Create(const ModelConfig& config, uint64_t byte_budget,
-                                                 int block_tokens = 16,
-                                                 DType dtype = DType::kF16);
+                                                 int block_tokens = 16, DType dtype = DType::kF16);
   ~KvCache();
 
   std::unique_ptr<KvSequence> NewSequence();
@@ -97,9 +96,9 @@ class KvCache {
   KvCache(const ModelConfig& config, int blocks, int block_tokens, DType dtype);
   void Release(KvSequence* seq, int keep_blocks);
 
-  int layers_, kv_heads_, head_dim_, block_tokens_;
+  int kv_heads_, block_tokens_;
   DType dtype_;
-  uint64_t head_bytes_;   // K or V of one layer and KV head in a block
+  uint64_t head_bytes_;  // K or V of one layer and KV head in a block
   uint64_t block_bytes_;
   std::vector<std::unique_ptr<std::byte, Free>> pool_;  // lazily allocated, 64-byte aligned
   std::vector<int> free_;

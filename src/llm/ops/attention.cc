@@ -100,8 +100,8 @@ void HeadGroup(int G, const float* q, int n, int nb, int n_pad, const KvView& kv
   const int N = static_cast<int>(hn::Lanes(df));
   const int hd = kv.head_dim;
   switch (G) {
-#define MC_CASE(g) \
-  case g:          \
+#define MC_CASE(g)                               \
+  case g:                                        \
     Scores<g, KT>(q, hd, kv, nb, n_pad, scores); \
     break;
     MC_CASE(1) MC_CASE(2) MC_CASE(3) MC_CASE(4) MC_CASE(5) MC_CASE(6) MC_CASE(7) MC_CASE(8)
@@ -127,21 +127,20 @@ void HeadGroup(int G, const float* q, int n, int nb, int n_pad, const KvView& kv
   }
   const bool two = hd % (2 * N) == 0;
   switch (G) {
-#define MC_CASE(g)                                                                   \
-  case g:                                                                            \
-    if (two) {                                                                       \
-      Values<g, 2, KT>(scores, n_pad, n, hd, kv, inv, out);                \
-    } else {                                                                         \
-      Values<g, 1, KT>(scores, n_pad, n, hd, kv, inv, out);                \
-    }                                                                                \
+#define MC_CASE(g)                                          \
+  case g:                                                   \
+    if (two) {                                              \
+      Values<g, 2, KT>(scores, n_pad, n, hd, kv, inv, out); \
+    } else {                                                \
+      Values<g, 1, KT>(scores, n_pad, n, hd, kv, inv, out); \
+    }                                                       \
     break;
     MC_CASE(1) MC_CASE(2) MC_CASE(3) MC_CASE(4) MC_CASE(5) MC_CASE(6) MC_CASE(7) MC_CASE(8)
 #undef MC_CASE
   }
 }
 
-void AttentionImpl(const float* q, int heads, int n, const KvView& kv, float* scores,
-                   float* out) {
+void AttentionImpl(const float* q, int heads, int n, const KvView& kv, float* scores, float* out) {
   const int bt = kv.block_tokens, hd = kv.head_dim;
   const int nb = (n + bt - 1) / bt, n_pad = nb * bt;
   for (int g0 = 0; g0 < heads; g0 += kMaxHeads) {

@@ -80,8 +80,7 @@ TEST(AttentionTest, ResultDependsOnlyOnItsPositions) {
   Cache small(n, hd, 16, DType::kF16, 5), big(200, hd, 16, DType::kF16, 5);
   auto q = Rand(size_t(heads) * hd, 12, 0.3f);
   ForEachTarget([&] {
-    std::vector<float> scores(AttentionScratch(heads, 200, 16)), a(size_t(heads) * hd),
-        b(a.size());
+    std::vector<float> scores(AttentionScratch(heads, 200, 16)), a(size_t(heads) * hd), b(a.size());
     Attention(q.data(), heads, n, small.View(), scores.data(), a.data(), nullptr);
     Attention(q.data(), heads, n, big.View(), scores.data(), b.data(), nullptr);
     EXPECT_EQ(a, b);

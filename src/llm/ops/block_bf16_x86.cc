@@ -48,10 +48,30 @@ MC_BF16_TARGET inline __m512 Reduce16(const __m512* a) {
     d[m] = _mm512_add_ps(_mm512_shuffle_ps(c[2 * m], c[2 * m + 1], 0x44),
                          _mm512_shuffle_ps(c[2 * m], c[2 * m + 1], 0xEE));
   }
-  const __m512 e = _mm512_add_ps(_mm512_shuffle_ps(d[0], d[1], 0x88),
-                                 _mm512_shuffle_ps(d[0], d[1], 0xDD));
+  const __m512 e =
+      _mm512_add_ps(_mm512_shuffle_ps(d[0], d[1], 0x88), _mm512_shuffle_ps(d[0], d[1], 0xDD));
   // e holds the sums of accumulators 0, 4, 8, 12, 1, 5, 9, 13, 2, ...
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  return _mm512_permutexvar_ps(order, e);
+}
+
+// The same tree for 8 accumulators: their sums in lanes 0..7.
+MC_BF16_TARGET inline __m512 Reduce8(const __m512* a) {
+  __m512 b[4], c[2];
+#pragma GCC unroll 4
+  for (int m = 0; m < 4; ++m) {
+    b[m] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * m], a[2 * m + 1], 0x44),
+                         _mm512_shuffle_f32x4(a[2 * m], a[2 * m + 1], 0xEE));
+  }
+#pragma GCC unroll 2
+  for (int m = 0; m < 2; ++m) {
+    c[m] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * m], b[2 * m + 1], 0x88),
+                         _mm512_shuffle_f32x4(b[2 * m], b[2 * m + 1], 0xDD));
+  }
+  const __m512 d =
+      _mm512_add_ps(_mm512_shuffle_ps(c[0], c[1], 0x44), _mm512_shuffle_ps(c[0], c[1], 0xEE));
+  const __m512 e = _mm512_add_ps(_mm512_shuffle_ps(d, d, 0x88), _mm512_shuffle_ps(d, d, 0xDD));
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
   return _mm512_permutexvar_ps(order, e);
 }
 
@@ -98,19 +118,26 @@ MC_BF16_TARGET inline void Tile(const uint16_t* w, int64_t ws, const uint16_t* x
       for (int r = 0; r < kR; ++r) acc[k][r] = _mm512_dpbf16_ps(acc[k][r], wv, xv[r]);
     }
   }
-  // Reduce in groups of 16 accumulators (row-major over r, then k), zero-padded.
-  constexpr int kN = kO * kR, kGroups = (kN + 15) / 16;
-  __m512 flat[kGroups * 16];
+  // Reduce in groups of 16 accumulators (row-major over r, then k), the last one of 8 when that
+  // is enough; zero-padded.
+  constexpr int kN = kO * kR, kFull = kN / 16, kRest = kN % 16, kPad = kRest > 8 ? 16 : 8;
+  constexpr int kSlots = kFull * 16 + (kRest ? kPad : 0);
+  __m512 flat[kSlots];
 #pragma GCC unroll 16
   for (int r = 0; r < kR; ++r) {
 #pragma GCC unroll 16
     for (int k = 0; k < kO; ++k) flat[r * kO + k] = acc[k][r];
   }
 #pragma GCC unroll 16
-  for (int j = kN; j < kGroups * 16; ++j) flat[j] = _mm512_setzero_ps();
-  alignas(64) float sums[kGroups * 16];
+  for (int j = kN; j < kSlots; ++j) flat[j] = _mm512_setzero_ps();
+  alignas(64) float sums[kFull * 16 + 16];
 #pragma GCC unroll 4
-  for (int g = 0; g < kGroups; ++g) _mm512_store_ps(sums + 16 * g, Reduce16(flat + 16 * g));
+  for (int g = 0; g < kFull; ++g) _mm512_store_ps(sums + 16 * g, Reduce16(flat + 16 * g));
+  if constexpr (kRest > 8) {
+    _mm512_store_ps(sums + 16 * kFull, Reduce16(flat + 16 * kFull));
+  } else if constexpr (kRest > 0) {
+    _mm512_store_ps(sums + 16 * kFull, Reduce8(flat + 16 * kFull));
+  }
 #pragma GCC unroll 16
   for (int r = 0; r < kR; ++r) {
 #pragma GCC unroll 16

@@ -145,7 +145,9 @@ void RmsNormBf16Impl(const float* x, const float* weight, int n, float eps, uint
   for (; i < n; ++i) ScalarBf16(x[i] * scale * weight[i], out + i, lo ? lo + i : nullptr);
 }
 
-HWY_INLINE VF Silu(DF df, VF g) { return hn::Div(g, hn::Add(hn::Set(df, 1.0f), hn::Exp(df, hn::Neg(g)))); }
+HWY_INLINE VF Silu(DF df, VF g) {
+  return hn::Div(g, hn::Add(hn::Set(df, 1.0f), hn::Exp(df, hn::Neg(g))));
+}
 
 void SiluMulImpl(const float* gate, const float* up, int n, float* out) {
   const DF df;

@@ -74,7 +74,8 @@ void MatMulRange(const MatOp& op, const MatIn& in, int64_t o_begin, int64_t o_en
           }
           break;
         case Epilogue::kAdd:
-          for (int i = 0; i < n_r; ++i) Add(a + i * kBlockOut, op.y + (r + i) * op.y_stride + o, n_o);
+          for (int i = 0; i < n_r; ++i)
+            Add(a + i * kBlockOut, op.y + (r + i) * op.y_stride + o, n_o);
           break;
         case Epilogue::kSiluMul:
           Block(fast, *op.up, in, o, n_o, r, n_r, b, lo);

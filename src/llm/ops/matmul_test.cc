@@ -45,7 +45,9 @@ MatOp Store(const Weights& w, std::vector<float>* y) {
 class MatMulTest : public ::testing::TestWithParam<std::tuple<DType, int, int, int>> {};
 
 TEST_P(MatMulTest, F32ActivationsMatchReference) {
-  auto [dt, rows, out, in] = GetParam();
+  const DType dt = std::get<0>(GetParam());
+  const int rows = std::get<1>(GetParam()), out = std::get<2>(GetParam()),
+            in = std::get<3>(GetParam());  // (no structured bindings: lambdas capture these)
   Weights w = MakeWeights(dt, out, in, 7);
   auto x = Rand(static_cast<size_t>(rows) * in, 3);
   std::vector<float> yr(static_cast<size_t>(rows) * out);
@@ -64,7 +66,8 @@ TEST_P(MatMulTest, F32ActivationsMatchReference) {
 class MatMulBf16Test : public ::testing::TestWithParam<std::tuple<int, int, int>> {};
 
 TEST_P(MatMulBf16Test, MatchesReference) {
-  auto [rows, out, in] = GetParam();
+  const int rows = std::get<0>(GetParam()), out = std::get<1>(GetParam()),
+            in = std::get<2>(GetParam());
   const DType dt = DType::kBF16;
   Weights w = MakeWeights(dt, out, in, 7);
   auto xb = ToBf16Bits(Rand(static_cast<size_t>(rows) * in, 3));
@@ -84,8 +87,9 @@ TEST_P(MatMulBf16Test, MatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, MatMulBf16Test,
-                         ::testing::Values(std::make_tuple(1, 896, 896), std::make_tuple(7, 130, 64),
-                                           std::make_tuple(9, 301, 83), std::make_tuple(16, 200, 96),
+                         ::testing::Values(std::make_tuple(1, 896, 896),
+                                           std::make_tuple(7, 130, 64), std::make_tuple(9, 301, 83),
+                                           std::make_tuple(16, 200, 96),
                                            std::make_tuple(13, 77, 4864),
                                            std::make_tuple(6, 64, 33),
                                            std::make_tuple(1, 1000, 17)));

@@ -1,6 +1,6 @@
 // Scalar reference kernels (see ops.h).
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
