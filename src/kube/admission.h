@@ -1,4 +1,6 @@
-// AdmissionReview (admission.k8s.io/v1) handling for the pod-mutating webhook: pure, no I/O.
+// AdmissionReview (admission.k8s.io/v1) handling for the webhook: pure, no I/O. Pods go to
+// Mutate (mutate.h), InferenceService / LLMInferenceService objects to MutateModelObject
+// (model_objects.h).
 //
 // The answer's patch is an RFC 6902 JSON Patch computed by diffing the request's object against
 // Mutate's result, so fields modelcar does not know survive untouched.
@@ -28,8 +30,9 @@ struct AdmissionAnswer {
   AdmissionOutcome outcome = AdmissionOutcome::kUnchanged;
 };
 
-// Handles one POST /mutate-pods body. Pods without the serving.kserve.io/inferenceservice label,
-// non-Pod objects and operations other than CREATE are allowed unchanged.
+// Handles one AdmissionReview body. Pods are mutated on CREATE when they carry the
+// serving.kserve.io/inferenceservice label; model objects on CREATE and UPDATE. Everything else is
+// allowed unchanged.
 AdmissionAnswer HandleAdmissionReview(std::string_view body, const InjectConfig& config,
                                       const DigestResolver& resolver = nullptr);
 

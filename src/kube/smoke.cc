@@ -50,14 +50,7 @@ static std::vector<SmokeCheck> SmokeChecksImpl(const json& pod) {
   add("kserve-container", kserve != nullptr, kserve ? "" : "no container named kserve-container");
   add("modelcar-container", modelcar != nullptr, modelcar ? "" : "no container named modelcar");
 
-  std::string uri;
-  if (pod.is_object() && pod.contains("metadata") && pod["metadata"].is_object()) {
-    const json& a = pod["metadata"].value("annotations", json::object());
-    if (a.is_object() && a.contains(kSourceUriAnnotation) && a[kSourceUriAnnotation].is_string()) {
-      uri = a[kSourceUriAnnotation].get<std::string>();
-    }
-  }
-  if (uri.empty() && kserve) uri = GetEnv(*kserve, "STORAGE_URI");
+  std::string uri = pod.is_object() ? PrimarySourceUri(pod) : "";
   if (uri.rfind("oci://", 0) == 0 && modelcar) {
     std::string want = uri.substr(6);
     std::string image = modelcar->value("image", "");
@@ -66,7 +59,7 @@ static std::vector<SmokeCheck> SmokeChecksImpl(const json& pod) {
   } else {
     add("image-matches-uri", false,
         uri.empty() ? "no oci:// storage URI (annotation " + std::string(kSourceUriAnnotation) +
-                          " or STORAGE_URI)"
+                          ", " + kModelcarSourceAnnotation + " or STORAGE_URI)"
                     : "storage URI " + uri + " is not oci:// or there is no modelcar container");
   }
 
