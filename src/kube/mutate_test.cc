@@ -271,6 +271,21 @@ data:
   EXPECT_EQ(bare->memory_modelcar, "64Mi");
 }
 
+TEST(ConfigTest, RegistryOptionsOfFetchMode) {
+  auto c = ParseInjectConfig(R"({"caBundleConfigMapName": "registry-ca",
+      "caBundleVolumeMountPath": "", "ociInsecureRegistry": true, "kserveNamespace": "ks"})",
+                             "si.json");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->ca_bundle_configmap, "registry-ca");
+  EXPECT_EQ(c->ca_bundle_mount_path, "/etc/ssl/custom-certs");  // KServe: empty is the default
+  EXPECT_TRUE(c->oci_insecure_registry);
+  EXPECT_EQ(c->kserve_namespace, "ks");
+  auto rel = ParseInjectConfig(R"({"caBundleVolumeMountPath": "certs"})", "si.json");
+  EXPECT_NE(rel.status().message().find("caBundleVolumeMountPath"), std::string::npos);
+  auto bad = ParseInjectConfig(R"({"ociInsecureRegistry": "yes"})", "si.json");
+  EXPECT_NE(bad.status().message().find("ociInsecureRegistry"), std::string::npos);
+}
+
 TEST(ConfigTest, BadFieldsAreNamed) {
   auto q = ParseInjectConfig(R"({"cpuModelcar": "ten"})", "si.json");
   EXPECT_EQ(q.status().code(), Code::kInvalidArgument);

@@ -26,6 +26,7 @@ std::optional<json> RemoveContainer(json& spec, std::string_view name, const cha
     if (c.is_object() && c.value("name", "") == name) {
       json out = std::move(c);
       it->erase(i);
+      if (it->empty()) spec.erase(list);  // as Go's omitempty serializes an emptied list
       return out;
     }
   }

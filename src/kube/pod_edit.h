@@ -20,7 +20,8 @@ nlohmann::json* FindContainer(nlohmann::json& spec, std::string_view name,
 const nlohmann::json* FindContainer(const nlohmann::json& spec, std::string_view name,
                                     const char* list = "containers");
 
-// Removes the container named `name` from spec[list] and returns it; nullopt if absent.
+// Removes the container named `name` from spec[list] and returns it; nullopt if absent. A list
+// left empty is removed.
 std::optional<nlohmann::json> RemoveContainer(nlohmann::json& spec, std::string_view name,
                                               const char* list = "containers");
 
