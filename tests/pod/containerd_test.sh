@@ -54,7 +54,7 @@ c version >/dev/null || { cat "$D/log" >&2; mc_fail "containerd did not start"; 
 # Pulls by digest: what containerd stores is exactly the pushed manifest.
 for ref in "$MODEL_REF" "$RUNTIME_REF"; do
   c images pull --plain-http "$ref" > pull.log 2>&1 || { cat pull.log >&2; mc_fail "ctr pull $ref"; }
-  c images ls | grep -q "^$ref .*${ref##*@}" || mc_fail "ctr images ls: $(c images ls)"
+  c images ls | grep -c "^$ref .*${ref##*@}" >/dev/null || mc_fail "ctr images ls: $(c images ls)"
 done
 
 # The model image: its /models is the model directory.
@@ -73,14 +73,14 @@ for _ in $(seq 1 600); do
   [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health")" = 200 ] && break
   sleep 0.1
 done
-curl -sf "http://127.0.0.1:$port/v1/models" | grep -q '"id":"tinyqwen"' ||
+curl -sf "http://127.0.0.1:$port/v1/models" | grep -c '"id":"tinyqwen"' >/dev/null ||
   mc_fail "serve in containerd: $(curl -s "http://127.0.0.1:$port/v1/models")"
 c tasks kill -s TERM rt-serve
 for _ in $(seq 1 100); do
-  c tasks ls | grep -q "^rt-serve .*RUNNING" || break
+  c tasks ls | grep -c "^rt-serve .*RUNNING" >/dev/null || break
   sleep 0.1
 done
-c tasks ls | grep -q "^rt-serve .*RUNNING" && mc_fail "serve did not stop on SIGTERM"
+c tasks ls | grep -c "^rt-serve .*RUNNING" >/dev/null && mc_fail "serve did not stop on SIGTERM"
 c tasks rm rt-serve >/dev/null 2>&1 || true
 c containers rm rt-serve
 echo "PASS containerd_test"

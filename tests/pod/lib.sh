@@ -10,8 +10,9 @@
 #                        MODEL_DIGEST, MODEL_DIR)
 #   pod_play FILE NAME [kubelet_bridge.py flags]
 #                        bridges FILE (see kubelet_bridge.py) and plays it as pod NAME with a free
-#                        port for the server's --port=8080 (POD_PORT, POD_URL); the pod is removed
-#                        at exit
+#                        port for the server's --port=8080 (POD_PORT, POD_URL); POD_PLAY_S: seconds
+#                        `podman kube play` took (pulls, init containers, container starts); the
+#                        pod is removed at exit
 #   pod_rm NAME          removes pod NAME (its containers stop at once)
 #   pod_wait_ready NAME  waits for GET $POD_URL/health == 200; sets POD_READY_S (seconds since
 #                        the play began)
@@ -88,10 +89,19 @@ pod_play() {
   POD_T0=$(date +%s.%N)
   pm kube play --tls-verify=false "$MC_TMP/$name.play.yaml" > "$MC_TMP/$name.play.log" 2>&1 ||
     { cat "$MC_TMP/$name.play.log" >&2; mc_fail "podman kube play $name"; }
+  POD_PLAY_S=$(/usr/bin/python3 -c "import time; print(f'{time.time() - $POD_T0:.2f}')")
 }
 
+# Retried: podman 4.3 can fail to remove a container that its restart policy is restarting at
+# that moment ("container state improper"); the next try finds it stopped.
 pod_rm() {
-  pm pod rm -f -t 0 "$1" > "$MC_TMP/pod-rm.log" 2>&1 || { cat "$MC_TMP/pod-rm.log" >&2; mc_fail "pod rm $1"; }
+  local i
+  for i in 1 2 3 4 5; do
+    pm pod rm -f -t 0 "$1" > "$MC_TMP/pod-rm.log" 2>&1 && return 0
+    sleep 0.5
+  done
+  cat "$MC_TMP/pod-rm.log" >&2
+  mc_fail "pod rm $1"
 }
 
 pod_wait_ready() {

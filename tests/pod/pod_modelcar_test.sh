@@ -32,8 +32,43 @@ for given, want in cases.items():
     assert expand(given, env) == want, (given, expand(given, env), want)
 PY
 
-# 1. The deploy/ manifests as a user applies them: the example pointed at the test model, the
-#    runtime's image set to the runtime image's digest by a kustomize overlay.
+# 0. modelcar's runtime image: the same build gives the same digest, and the one image runs each
+#    subcommand: the webhook as deploy/webhook runs it (uid 65532, read-only root filesystem, its
+#    args), the sidecar; serve and cache-agent run in the pods below and in pod_store_test.
+again=$(MODELCAR_BIN=$MODELCAR_BIN "$MODELCAR_SRC/scripts/runtime-image" "$REGISTRY/modelcar:again" 2>/dev/null)
+[ "${again##*@}" = "${RUNTIME_REF##*@}" ] || mc_fail "runtime image not reproducible: $RUNTIME_REF vs $again"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost \
+  -addext "subjectAltName=IP:127.0.0.1" -keyout key.pem -out cert.pem 2>/dev/null
+chmod 644 key.pem  # the webhook runs as uid 65532
+mkdir -p tls config
+cp cert.pem tls/tls.crt && cp key.pem tls/tls.key
+/usr/bin/python3 - "$MODELCAR_SRC/deploy/webhook" > webhook-args.txt <<'PY'
+import sys, yaml
+d = yaml.safe_load(open(sys.argv[1] + "/deployment.yaml"))
+c = d["spec"]["template"]["spec"]["containers"][0]
+assert d["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == 65532
+assert c["securityContext"]["readOnlyRootFilesystem"] is True
+cm = yaml.safe_load(open(sys.argv[1] + "/configmap.yaml"))
+open("config/storageInitializer", "w").write(cm["data"]["storageInitializer"])
+print("\n".join(c["args"]))
+PY
+wport=$(mc_free_port)
+mapfile -t wargs < webhook-args.txt
+pm run -q -d --name webhook --network host --user 65532 --read-only --cap-drop ALL \
+  -v "$MC_TMP/tls:/etc/modelcar/tls:ro" -v "$MC_TMP/config:/etc/modelcar/config:ro" \
+  "$RUNTIME_REF" "${wargs[@]/--port=9443/--port=$wport}" --host=127.0.0.1 > /dev/null || mc_fail "run the webhook"
+for _ in $(seq 1 100); do
+  curl -sf --cacert cert.pem "https://127.0.0.1:$wport/readyz" >/dev/null && break
+  sleep 0.1
+done
+[ "$(curl -sS --cacert cert.pem "https://127.0.0.1:$wport/healthz")" = ok ] || { pm logs webhook >&2; mc_fail "webhook in the runtime image"; }
+pm rm -f -t 0 webhook > /dev/null
+pm run -q --rm "$RUNTIME_REF" sidecar --no-wait --link /tmp/m/models > sidecar.txt || mc_fail "sidecar"
+grep -Eq '^/tmp/m/models -> /proc/[0-9]+/root/models$' sidecar.txt || mc_fail "sidecar: $(cat sidecar.txt)"
+
+# 1. The deploy/ manifests as a user applies them: the example pointed at the test model; an
+#    overlay of deploy/ whose `images:` sets modelcar's image (webhook, cache agent, runtime) to
+#    the runtime image's digest.
 kubectl kustomize "$MODELCAR_SRC/deploy/examples/qwen-oci" |
   sed "s|oci://registry.example.com/models/qwen2.5-0.5b-instruct@sha256:[0-9a-f]*|oci://$MODEL_REF|" > isvc.yaml
 grep -q "storageUri: oci://$MODEL_REF" isvc.yaml || mc_fail "example storageUri not replaced"
@@ -42,14 +77,27 @@ cat > overlay/kustomization.yaml <<EOF
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:
-- $(realpath --relative-to=overlay "$MODELCAR_SRC/deploy/runtime")
+- $(realpath --relative-to=overlay "$MODELCAR_SRC/deploy")
 images:
 - name: ghcr.io/modelcar/modelcar
   newName: ${RUNTIME_REF%@*}
   digest: ${RUNTIME_REF##*@}
 EOF
-kubectl kustomize overlay > runtime.yaml
-grep -q "image: $RUNTIME_REF" runtime.yaml || mc_fail "kustomize images: did not set the runtime image: $(grep image: runtime.yaml)"
+kubectl kustomize overlay > deploy.yaml
+/usr/bin/python3 - deploy.yaml "$RUNTIME_REF" <<'PY' || mc_fail "kustomize images: on deploy/"
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+images = {}
+for d in docs:
+    spec = d.get("spec") or {}
+    spec = spec.get("template", {}).get("spec", spec)
+    for c in spec.get("containers", []):
+        images[d["kind"] + "/" + c["name"]] = c["image"]
+assert set(images) == {"Deployment/webhook", "DaemonSet/cache-agent",
+                       "ClusterServingRuntime/kserve-container"}, images
+assert set(images.values()) == {sys.argv[2]}, images
+yaml.safe_dump([d for d in docs if d["kind"] == "ClusterServingRuntime"][0], open("runtime.yaml", "w"))
+PY
 
 # 2. The pod, offline and from the webhook over TLS, with the shipped webhook config.
 config=$MODELCAR_SRC/deploy/webhook/configmap.yaml
@@ -57,8 +105,6 @@ config=$MODELCAR_SRC/deploy/webhook/configmap.yaml
 "$MODELCAR_BIN" smoke -f pod.json > smoke.txt || { cat smoke.txt; mc_fail "smoke on the injected pod"; }
 echo '{"enableModelcar": false}' > off.json
 "$MODELCAR_BIN" inject -f isvc.yaml --serving-runtime runtime.yaml --config off.json -o json > plain.json 2>/dev/null
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost \
-  -addext "subjectAltName=IP:127.0.0.1" -keyout key.pem -out cert.pem 2>/dev/null
 wport=$(mc_free_port)
 "$MODELCAR_BIN" webhook --host 127.0.0.1 --port "$wport" --tls-cert cert.pem --tls-key key.pem \
   --config "$config" 2> webhook.log &
@@ -91,10 +137,10 @@ kill "$wpid"
 gets0=$(blob_gets)
 pod_play webhook-pod.json qwen
 pod_wait_ready qwen
-first_ready=$POD_READY_S
-model_gets=$(blob_gets models/tinyqwen)
-runtime_gets=$(blob_gets modelcar)
-[ "$model_gets" -ge 1 ] && [ "$runtime_gets" -ge 1 ] || mc_fail "no blob pulled: model $model_gets, runtime $runtime_gets"
+first_ready=$POD_READY_S first_play=$POD_PLAY_S
+model_gets=$(blob_gets models/tinyqwen)  # the runtime image is on the node since step 0
+[ "$model_gets" -ge 1 ] && [ "$(blob_gets modelcar)" -ge 1 ] || mc_fail "no blob pulled"
+pm logs qwen-kserve-container 2>&1 | grep -E "waiting|appeared|ready in" | sed 's/^/first pod: /' 
 
 # The runbook's smoke test on the running pod.
 [[ $(pm pod inspect qwen --format '{{.SharedNamespaces}}') == *pid* ]] || mc_fail "PID namespace not shared"
@@ -111,14 +157,14 @@ done
 [ "$(pm exec qwen-kserve-container id -u)" = 1010 ] || mc_fail "kserve-container uid"
 
 # The API, and the digest the pod was admitted with in system_fingerprint.
-curl -sf "$POD_URL/v1/models" | grep -q '"id":"qwen2.5-0.5b-instruct"' || mc_fail "/v1/models: $(curl -s "$POD_URL/v1/models")"
+curl -sf "$POD_URL/v1/models" | grep -c '"id":"qwen2.5-0.5b-instruct"' >/dev/null || mc_fail "/v1/models: $(curl -s "$POD_URL/v1/models")"
 code=$(curl -s -o chat.json -w '%{http_code}' "$POD_URL/v1/chat/completions" -H 'Content-Type: application/json' \
   -d '{"model":"qwen2.5-0.5b-instruct","messages":[{"role":"user","content":"Say hello"}],"max_tokens":4}')
 [ "$code" = 200 ] || mc_fail "chat completion answered $code: $(cat chat.json)"
 fp=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["system_fingerprint"])' chat.json)
 hex=${MODEL_DIGEST#sha256:}
 [[ $fp == *-${hex:0:12} ]] || mc_fail "system_fingerprint $fp does not carry $MODEL_DIGEST"
-pm logs qwen-kserve-container 2>&1 | grep -q "model image $MODEL_REF (MODELCAR_MODEL_IMAGE): system_fingerprint carries $MODEL_DIGEST" ||
+pm logs qwen-kserve-container 2>&1 | grep -c "model image $MODEL_REF (MODELCAR_MODEL_IMAGE): system_fingerprint carries $MODEL_DIGEST" >/dev/null ||
   mc_fail "serve did not log the digest it serves: $(pm logs qwen-kserve-container 2>&1 | head)"
 
 # 4. Stop and resume: the pod goes, the images stay on the node; no blob is fetched again.
@@ -126,9 +172,10 @@ pod_rm qwen
 before=$(blob_gets)
 pod_play webhook-pod.json qwen
 pod_wait_ready qwen
-resumed_ready=$POD_READY_S
+resumed_ready=$POD_READY_S resumed_play=$POD_PLAY_S
 [ "$(blob_gets)" = "$before" ] || mc_fail "resume fetched $(( $(blob_gets) - before )) blobs again"
-curl -sf "$POD_URL/v1/models" | grep -q qwen2.5-0.5b-instruct || mc_fail "/v1/models after resume"
+pm logs qwen-kserve-container 2>&1 | grep -E "waiting|appeared|ready in" | sed 's/^/resumed pod: /' 
+curl -sf "$POD_URL/v1/models" | grep -c qwen2.5-0.5b-instruct >/dev/null || mc_fail "/v1/models after resume"
 pod_rm qwen
 
 # 5. uid cases (KServe #4995): the server as root without CAP_SYS_PTRACE, the sidecar as 1010.
@@ -146,7 +193,7 @@ rc=0; "$MODELCAR_BIN" smoke -f root.json > smoke-root.txt || rc=$?
 [ "$(grep -c ^FAIL smoke-root.txt)" = 1 ] || mc_fail "smoke: $(cat smoke-root.txt)"
 pod_play root.json qwen-root
 for _ in $(seq 1 300); do
-  pm logs qwen-root-kserve-container 2>&1 | grep -q "cannot follow" && break
+  pm logs qwen-root-kserve-container 2>&1 | grep -c "cannot follow" >/dev/null && break
   sleep 0.1
 done
 pm logs qwen-root-kserve-container > root.log 2>&1 || true
@@ -155,12 +202,12 @@ grep -q "is a link to /proc/[0-9]*/root/models that this container cannot follow
 grep -q "CAP_SYS_PTRACE" root.log || mc_fail "no fix in the message: $(cat root.log)"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$POD_URL/health")" != 200 ] || mc_fail "the root server became ready"
 pod_rm qwen-root
-"$MODELCAR_BIN" smoke -f root-ptrace.json | grep -q '^PASS uid-ptrace (kserve-container runs as root with CAP_SYS_PTRACE)' ||
+"$MODELCAR_BIN" smoke -f root-ptrace.json | grep -c '^PASS uid-ptrace (kserve-container runs as root with CAP_SYS_PTRACE)' >/dev/null ||
   mc_fail "smoke on root with SYS_PTRACE"
 pod_play root-ptrace.json qwen-ptrace
 pod_wait_ready qwen-ptrace
-pm exec qwen-ptrace-kserve-container ls /mnt/models/ | grep -q '^model.safetensors$' || mc_fail "ls with SYS_PTRACE"
+pm exec qwen-ptrace-kserve-container ls /mnt/models/ | grep -c '^model.safetensors$' >/dev/null || mc_fail "ls with SYS_PTRACE"
 pod_rm qwen-ptrace
 
-echo "pod_modelcar_test: first start ready in ${first_ready} s ($model_gets model + $runtime_gets runtime blob GETs); after stop/resume ready in ${resumed_ready} s, 0 blob GETs"
+echo "pod_modelcar_test: first start (model image pulled: $model_gets blob GETs) ready in ${first_ready} s (kube play ${first_play} s); after stop/resume ready in ${resumed_ready} s (kube play ${resumed_play} s) with 0 blob GETs"
 echo "PASS pod_modelcar_test"

@@ -57,14 +57,14 @@ for _ in $(seq 1 300); do
 done
 [ "$state" = present ] || { pm logs cache-agent-cache-agent >&2; mc_fail "cache agent state: $state"; }
 agent_gets=$(( $(blob_gets models/tinyqwen) - before ))
-"$MODELCAR_BIN" store ls --store "$store" | grep -q "$hex" || mc_fail "the store has no tree of $MODEL_DIGEST"
+"$MODELCAR_BIN" store ls --store "$store" | grep -c "$hex" >/dev/null || mc_fail "the store has no tree of $MODEL_DIGEST"
 
 kubectl kustomize "$MODELCAR_SRC/deploy/examples/qwen-oci" |
   sed "s|oci://registry.example.com/models/qwen2.5-0.5b-instruct@sha256:[0-9a-f]*|oci://$MODEL_REF|" > isvc.yaml
 sed "s|image: ghcr.io/modelcar/modelcar:0.1.0|image: $RUNTIME_REF|" "$MODELCAR_SRC/deploy/runtime/clusterservingruntime.yaml" > runtime.yaml
 
 serve_check() {  # serve_check POD: the API answers and the fingerprint carries the model digest
-  curl -sf "$POD_URL/v1/models" | grep -q '"id":"qwen2.5-0.5b-instruct"' || mc_fail "$1: /v1/models"
+  curl -sf "$POD_URL/v1/models" | grep -c '"id":"qwen2.5-0.5b-instruct"' >/dev/null || mc_fail "$1: /v1/models"
   fp=$(curl -sf "$POD_URL/v1/chat/completions" -H 'Content-Type: application/json' \
     -d '{"messages":[{"role":"user","content":"hi"}],"max_tokens":2}' |
     /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["system_fingerprint"])')
@@ -87,7 +87,7 @@ cache_ready=$POD_READY_S
 pm image exists "$MODEL_REF" && mc_fail "cache mode pulled the model image into the runtime"
 pm exec qwen-cache-kserve-container ls -l /mnt/models > link.txt
 grep -q "/mnt/models -> $store/trees/sha256/$hex" link.txt || mc_fail "cache link: $(cat link.txt)"
-pm exec qwen-cache-kserve-container ls /mnt/models/ | grep -q '^model.safetensors$' || mc_fail "cache: model not readable"
+pm exec qwen-cache-kserve-container ls /mnt/models/ | grep -c '^model.safetensors$' >/dev/null || mc_fail "cache: model not readable"
 serve_check qwen-cache
 pod_rm qwen-cache
 
@@ -101,7 +101,7 @@ pod_wait_ready qwen-fetch
 fetch_ready=$POD_READY_S
 fetch_gets=$(( $(blob_gets models/tinyqwen) - before ))
 [ "$fetch_gets" -ge 1 ] || mc_fail "fetch mode fetched nothing"
-pm exec qwen-fetch-kserve-container ls /mnt/models/ | grep -q '^model.safetensors$' || mc_fail "fetch: model not in /mnt/models"
+pm exec qwen-fetch-kserve-container ls /mnt/models/ | grep -c '^model.safetensors$' >/dev/null || mc_fail "fetch: model not in /mnt/models"
 serve_check qwen-fetch
 pod_rm qwen-fetch
 pod_rm cache-agent
