@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "base/json.h"
 #include "kube/pod_edit.h"
 #include "oci/reference.h"
 
@@ -87,8 +88,9 @@ std::variant<std::vector<Source>, Denial> CollectSources(const json& pod) {
   }
   if (!HasAnnotation(pod, kExtraUrisAnnotation)) return sources;
   const std::string bad = std::string("annotation ") + kExtraUrisAnnotation + ": ";
-  json extra = json::parse(AnnotationValue(pod, kExtraUrisAnnotation), nullptr, false);
-  if (extra.is_discarded() || !extra.is_array()) {
+  Result<json> parsed = ParseJsonLimited(AnnotationValue(pod, kExtraUrisAnnotation), "");
+  json extra = parsed.ok() ? std::move(*parsed) : json();
+  if (!extra.is_array()) {
     return Denial{bad + "must be a JSON array of {\"uri\", \"mountPath\"} objects"};
   }
   for (size_t i = 0; i < extra.size(); ++i) {
@@ -120,9 +122,10 @@ void RewriteUri(json& pod, const Source& s, const std::string& uri) {
       break;
     case Origin::kExtra: {
       json& a = pod["metadata"]["annotations"][kExtraUrisAnnotation];
-      json extra = json::parse(a.get<std::string>());
-      if (s.extra_index < extra.size()) extra[s.extra_index]["uri"] = uri;
-      a = extra.dump();
+      Result<json> extra = ParseJsonLimited(a.get<std::string>(), "");  // parsed before too
+      if (!extra.ok()) break;
+      if (s.extra_index < extra->size()) (*extra)[s.extra_index]["uri"] = uri;
+      a = extra->dump();
       break;
     }
   }

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "oci/manifest.h"
 #include "oci/media_types.h"
 
@@ -93,7 +94,8 @@ Result<http::Response> RegistryClient::Send(http::Request req, const std::string
 
 Status RegistryClient::Error(const http::Response& r, const std::string& what) const {
   std::string detail;
-  nlohmann::json doc = nlohmann::json::parse(r.body, nullptr, false);
+  Result<nlohmann::json> parsed = ParseJsonLimited(r.body, "");
+  const nlohmann::json doc = parsed.ok() ? std::move(*parsed) : nlohmann::json();
   if (doc.is_object() && doc.contains("errors") && doc["errors"].is_array() &&
       !doc["errors"].empty() && doc["errors"][0].is_object()) {
     const auto& e = doc["errors"][0];
@@ -231,8 +233,11 @@ Result<std::vector<std::string>> RegistryClient::ListTags(const std::string& rep
         NoteRetryAfter(r, ra);
         return Error(r, "tags of " + registry_ + "/" + repo);
       }
-      nlohmann::json doc = nlohmann::json::parse(r.body, nullptr, false);
-      if (!doc.is_object()) return FailedPrecondition("tags of " + repo + ": not JSON");
+      Result<nlohmann::json> parsed = ParseJsonLimited(r.body, "");
+      if (!parsed.ok() || !parsed->is_object()) {
+        return FailedPrecondition("tags of " + repo + ": not a JSON object");
+      }
+      const nlohmann::json& doc = *parsed;
       if (auto t = doc.find("tags"); t != doc.end() && t->is_array()) {
         for (const auto& v : *t) {
           if (v.is_string()) tags.push_back(v.get<std::string>());
