@@ -131,6 +131,12 @@ void RewriteUri(json& pod, const Source& s, const std::string& uri) {
   }
 }
 
+// Tells the server which image it serves: the pinned source at /mnt/models (not a tag, not an
+// extra source mounted elsewhere).
+void SetModelImageEnv(json& target, const Source& s, const std::string& image, bool digest) {
+  if (digest && s.mount_path == kDefaultModelPath) AddOrReplaceEnv(target, kModelImageEnv, image);
+}
+
 void ApplyModelcar(json& spec, const Source& s, const std::string& image, bool digest, json& target,
                    const InjectConfig& c) {
   const std::string sfx = Suffix(s.index);
@@ -269,7 +275,8 @@ void ApplyCache(json& spec, const Source& s, const std::string& image, json& tar
   json init = {
       {"name", "modelcar-cache" + sfx},
       {"image", c.modelcar_image},
-      {"args", json::array({"sh", "-c", script})},
+      // command, not args: the modelcar image's entrypoint is the modelcar binary.
+      {"command", json::array({"sh", "-c", script})},
       {"resources",
        {{"limits", {{"cpu", c.cpu_limit}, {"memory", c.memory_limit}}},
         {"requests", {{"cpu", c.cpu_request}, {"memory", c.memory_request}}}}},
@@ -422,6 +429,8 @@ static Result<MutateResult> MutateImpl(const json& pod, const InjectConfig& conf
           ApplyCache(spec, s, image, *target, config);
           break;
       }
+      // Found again: the Apply* functions may have grown spec.containers (target moved).
+      SetModelImageEnv(*FindContainer(spec, name), s, image, digest);
     }
   }
   return r;
