@@ -45,6 +45,16 @@ std::string SidecarScript(const std::string& path) {
 
 json ShArgs(const std::string& script) { return json::array({"sh", "-c", script}); }
 
+// An image reference as a shell word: a parsed reference has no shell metacharacters (':' and
+// '@' are none), so it stays as written; anything else is quoted.
+std::string ShellWord(const std::string& image) {
+  for (char c : image) {
+    if (c == ':' || c == '@') continue;
+    if (ShellQuote(std::string(1, c)).size() != 1) return ShellQuote(image);
+  }
+  return image;
+}
+
 void SetRunAsUser(json& container, const InjectConfig& c) {
   if (!c.uid_modelcar) return;
   json& sc = container["securityContext"];
@@ -248,9 +258,11 @@ void ApplyCache(json& spec, const Injection& inj, json& target, const InjectConf
   // the emptyDir (its store sits on the same filesystem, so files are hard-linked, not copied).
   std::string fetch = "modelcar fetch --store " + ShellQuote(parent + "/.modelcar-store");
   for (const std::string& f : RegistryFlags(spec, init, inj, c)) fetch += " " + ShellQuote(f);
-  const std::string image = ShellQuote(inj.image), path = ShellQuote(inj.mount_path);
-  init["args"] = ShArgs("modelcar mount --store " + ShellQuote(nc.host_path) + " --pull never " +
-                        image + " " + path + " || " + fetch + " " + image + " " + path);
+  const std::string image = ShellWord(inj.image), path = ShellQuote(inj.mount_path);
+  // command, not args: the modelcar image's entrypoint is the modelcar binary.
+  init.erase("args");
+  init["command"] = ShArgs("modelcar mount --store " + ShellQuote(nc.host_path) + " --pull never " +
+                           image + " " + path + " || " + fetch + " " + image + " " + path);
   MountPullSecret(spec, init);
 }
 

@@ -14,7 +14,8 @@
 // fetch     init container modelcar-fetch[-i] running `modelcar fetch` into the emptyDir; the
 //           pod's first imagePullSecret becomes DOCKER_CONFIG; caBundleConfigMapName ->
 //           volume cabundle-cert + --ca-file; ociInsecureRegistry -> --plain-http.
-// cache     init container modelcar-cache[-i]: link the node store's tree, else fetch as above;
+// cache     init container modelcar-cache[-i] (`sh -c` as its command: the modelcar image's
+//           entrypoint is modelcar): link the node store's tree, else fetch as above;
 //           the store is a read-only hostPath; prefers nodes labelled as running the cache agent.
 #ifndef MODELCAR_KUBE_INJECT_MODES_H_
 #define MODELCAR_KUBE_INJECT_MODES_H_

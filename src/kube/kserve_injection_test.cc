@@ -269,10 +269,10 @@ TEST(FidelityTest, FetchAndCacheTakeKserveRegistryOptions) {
   c.ca_bundle_mount_path = "/etc/my certs";
   auto cache = Mutate(PodWith("oci://reg.io/m@" + kDigest), c, nullptr, "models");
   ASSERT_TRUE(cache.ok());
-  std::string script = cache->pod["spec"]["initContainers"][0]["args"][2];
+  std::string script = cache->pod["spec"]["initContainers"][0]["command"][2];
   EXPECT_NE(script.find("modelcar fetch --store /mnt/.modelcar-store --ca-file "
-                        "'/etc/my certs/cabundle.crt' --plain-http 'reg.io/m@" +
-                        kDigest + "' /mnt/models"),
+                        "'/etc/my certs/cabundle.crt' --plain-http reg.io/m@" +
+                        kDigest + " /mnt/models"),
             std::string::npos)
       << script;
 }

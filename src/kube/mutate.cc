@@ -170,7 +170,7 @@ static Result<MutateResult> MutateImpl(const json& pod, const InjectConfig& conf
     const Injection inj{s.index, s.source.mount_path, d.image, d.pinned, ns};
     RemoveOtherInjections(spec, inj, ModeOf(s), targets, touched);
     for (const std::string& name : targets) {
-      json& target = *FindContainer(spec, name);
+      json& target = *FindContainer(spec, name);  // Apply* edit it before appending containers
       switch (ModeOf(s)) {
         case OciMode::kModelcar:
           ApplyModelcar(spec, inj, target, config);
@@ -186,6 +186,11 @@ static Result<MutateResult> MutateImpl(const json& pod, const InjectConfig& conf
         case OciMode::kCache:
           ApplyCache(spec, inj, target, config);
           break;
+      }
+      // Tells the server which image it serves: the pinned source at /mnt/models. Found again:
+      // the Apply* functions may have grown spec.containers (the target moved).
+      if (d.pinned && inj.mount_path == kDefaultModelPath) {
+        AddOrReplaceEnv(*FindContainer(spec, name), kModelImageEnv, d.image);
       }
     }
   }

@@ -15,6 +15,9 @@
 // KServe's controller injected itself (storageUris) get the digest policy too.
 //
 // Targets: kserve-container (else worker-container), and transformer-container when present.
+// Each target gets env MODELCAR_MODEL_IMAGE = the pinned reference ("registry/repo@sha256:...") of
+// the digest-pinned source mounted at /mnt/models, in every mode (`modelcar serve` puts its
+// digest in system_fingerprint; serve/model_source.h).
 // At most 10 OCI sources that need containers (every scheme but oci+native://, as KServe counts
 // oci:// ones). Idempotent: Mutate(Mutate(p)) == Mutate(p).
 //
@@ -38,6 +41,7 @@ namespace modelcar::kube {
 
 inline constexpr char kIsvcLabel[] = "serving.kserve.io/inferenceservice";
 inline constexpr int kMaxSources = 10;
+inline constexpr char kModelImageEnv[] = "MODELCAR_MODEL_IMAGE";  // == serve::kModelImageEnv
 
 struct MutateResult {
   nlohmann::json pod;                 // the mutated pod (== input when nothing applied)

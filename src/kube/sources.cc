@@ -1,6 +1,7 @@
 // CollectSources, ParseOciUri, RewriteSourceUri.
 #include "kube/sources.h"
 
+#include "base/json.h"
 #include "kube/pod_edit.h"
 
 namespace modelcar::kube {
@@ -64,8 +65,9 @@ std::variant<std::vector<Source>, Denial> CollectSources(const json& pod) {
   }
   if (!HasAnnotation(pod, kExtraUrisAnnotation)) return sources;
   const std::string bad = std::string("annotation ") + kExtraUrisAnnotation + ": ";
-  json extra = json::parse(AnnotationValue(pod, kExtraUrisAnnotation), nullptr, false);
-  if (extra.is_discarded() || !extra.is_array()) {
+  Result<json> parsed = ParseJsonLimited(AnnotationValue(pod, kExtraUrisAnnotation), "");
+  json extra = parsed.ok() ? std::move(*parsed) : json();
+  if (!extra.is_array()) {
     return Denial{bad + "must be a JSON array of {\"uri\", \"mountPath\"} objects"};
   }
   for (size_t i = 0; i < extra.size(); ++i) {
@@ -117,9 +119,10 @@ void RewriteSourceUri(json& pod, const Source& s, const std::string& uri) {
       break;
     case Origin::kExtra: {
       json& a = pod["metadata"]["annotations"][kExtraUrisAnnotation];
-      json extra = json::parse(a.get<std::string>());
-      if (s.extra_index < extra.size()) extra[s.extra_index]["uri"] = uri;
-      a = extra.dump();
+      Result<json> extra = ParseJsonLimited(a.get<std::string>(), "");  // parsed before too
+      if (!extra.ok()) break;
+      if (s.extra_index < extra->size()) (*extra)[s.extra_index]["uri"] = uri;
+      a = extra->dump();
       break;
     }
   }

@@ -5,6 +5,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
+
 namespace modelcar::serve {
 namespace {
 
@@ -64,15 +66,12 @@ std::optional<std::string> String(const json& j, const char* key) {
   return v->get<std::string>();
 }
 
+// Depth-limited (base/json.h): the body is copied and dumped recursively further on.
 json ParseBody(std::string_view body) {
-  json j;
-  try {
-    j = json::parse(body);
-  } catch (const json::exception& e) {
-    Fail("", std::string("Malformed JSON body: ") + e.what());
-  }
-  if (!j.is_object()) Fail("", "The request body must be a JSON object");
-  return j;
+  Result<json> j = ParseJsonLimited<json>(body, "");
+  if (!j.ok()) Fail("", "Malformed JSON body: " + j.status().message());
+  if (!j->is_object()) Fail("", "The request body must be a JSON object");
+  return std::move(*j);
 }
 
 std::vector<int32_t> TokenList(const json& v, const char* key) {
@@ -201,8 +200,8 @@ std::string NormalizeMessages(const json& j) {
         }
         json& args = call["function"]["arguments"];
         if (args.is_string()) {
-          json parsed = json::parse(args.get<std::string>(), nullptr, false);
-          if (!parsed.is_discarded()) args = parsed;
+          Result<json> parsed = ParseJsonLimited<json>(args.get<std::string>(), "");
+          if (parsed.ok()) args = std::move(*parsed);
         }
       }
     }

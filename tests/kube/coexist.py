@@ -164,6 +164,10 @@ def structural_problems(pod):
     return problems
 
 
+def command_line(c):
+    return json.dumps((c.get("command") or []) + (c.get("args") or []))
+
+
 def deliveries(pod, image):
     """How the model image reaches the pod."""
     spec = pod["spec"]
@@ -174,7 +178,7 @@ def deliveries(pod, image):
         out.add("native")
     for name, mode in (("modelcar-fetch", "fetch"), ("modelcar-cache", "cache")):
         c = kserve.find(spec, name, "initContainers")
-        if c and image in json.dumps(c["args"]):
+        if c and image in command_line(c):
             out.add(mode)
     if kserve.find(spec, "storage-initializer", "initContainers"):
         out.add("storage-initializer")
@@ -199,7 +203,7 @@ def sees_model(pod, mode, binary):
     shared = mounts.get("/mnt")
     return bool(init and shared) and \
         any(im["name"] == shared["name"] and im["mountPath"] == "/mnt"
-            for im in init.get("volumeMounts") or []) and "/mnt/models" in json.dumps(init["args"])
+            for im in init.get("volumeMounts") or []) and "/mnt/models" in command_line(init)
 
 
 def leftovers(reversed_pod, shipped_pod):
