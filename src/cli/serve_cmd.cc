@@ -1,7 +1,9 @@
 // `modelcar serve MODEL`: the OpenAI/vLLM-compatible server (serve/openai_server.h). MODEL is a
 // model directory, or oci://REF (pulled into the node store and mounted while the listener
 // already answers /health with 503; the only network use of serve). Hub ids are refused: serving
-// is offline.
+// is offline. A directory that does not exist yet (the modelcar sidecar's /mnt/models link) is
+// waited for, /health 503 meanwhile, up to --wait-for-model seconds. MODELCAR_MODEL_IMAGE (set by
+// the webhook to the pinned image mounted at /mnt/models) puts that digest in system_fingerprint.
 //
 // The command line is vLLM's (`vllm serve`): its flags are accepted with underscores or dashes;
 // those that change nothing here warn once each, those that cannot be honoured fail
@@ -10,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -22,6 +25,7 @@
 #include "cli/store_pull_flags.h"
 #include "http/client.h"
 #include "modelcar/mount.h"
+#include "serve/model_source.h"
 #include "serve/openai_server.h"
 #include "serve/vllm_flags.h"
 #include "store/gc.h"
@@ -46,6 +50,7 @@ struct Flags {
   std::string store;
   modelcar::cli::StorePullFlags pull;
   double pull_retry_max_delay = -1;  // seconds; -1: the default
+  double wait_for_model = 300;       // seconds a missing model directory is waited for
   // vLLM flags from the tables (node-based maps: CLI11 keeps references to the values).
   std::map<std::string, CLI::Option*> table_opts;
   std::map<std::string, std::string> table_value;
@@ -279,18 +284,38 @@ Status Run(Flags& f, const std::vector<std::string>& rest) {
       return Status();
     };
     f.serve.cancel_prepare = [] { modelcar::http::RequestCancel(); };
-  } else if (IsDir(model)) {
-    mo.model_dir = model;
-    // vLLM: without --served-model-name the model id is the MODEL argument as given.
-    if (mo.served_model_name.empty()) mo.served_model_name = model;
-  } else if (LooksLikeHubId(model)) {
+  } else if (!IsDir(model) && LooksLikeHubId(model)) {
     return modelcar::InvalidArgument(
         "'" + model +
         "' is not a local directory. modelcar serve is offline: it never downloads "
         "from a model hub (HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE are always in effect). Serve a "
         "directory (e.g. /mnt/models) or a digest-pinned image: oci://REGISTRY/REPO@sha256:...");
   } else {
-    return modelcar::NotFound("model directory " + model + " does not exist");
+    mo.model_dir = model;
+    // vLLM: without --served-model-name the model id is the MODEL argument as given.
+    if (mo.served_model_name.empty()) mo.served_model_name = model;
+    if (const char* image = std::getenv(modelcar::serve::kModelImageEnv); image && *image) {
+      auto digest = modelcar::serve::PinnedImageDigest(image);
+      if (digest.ok()) {
+        mo.weights_digest = *digest;
+        std::fprintf(stderr, "modelcar serve: model image %s (%s): system_fingerprint carries %s\n",
+                     image, modelcar::serve::kModelImageEnv, digest->c_str());
+      } else {
+        std::fprintf(stderr, "modelcar serve: warning: ignoring %s: %s\n",
+                     modelcar::serve::kModelImageEnv, digest.status().message().c_str());
+      }
+    }
+    // Waited for on serve's loader thread, after the listener is up (/health 503 meanwhile).
+    auto cancel = std::make_shared<std::atomic<bool>>(false);
+    auto timeout = std::chrono::milliseconds(int64_t(std::max(0.0, f.wait_for_model) * 1000));
+    f.serve.prepare = [cancel, timeout](modelcar::serve::ModelOptions* m) -> Status {
+      return modelcar::serve::WaitForModelDir(
+          m->model_dir, timeout, *cancel, [](std::string_view line) {
+            std::fprintf(stderr, "modelcar serve: %.*s\n", static_cast<int>(line.size()),
+                         line.data());
+          });
+    };
+    f.serve.cancel_prepare = [cancel] { cancel->store(true); };
   }
   Status st = modelcar::serve::RunServe(f.serve);
   if (!link_dir.empty()) {
@@ -362,6 +387,10 @@ const modelcar::cli::CommandRegistration kServe{
       app.add_option(Names("--threads"), m.threads, "Engine threads (default: all cores)");
       app.add_option(Names("--idle-timeout"), s.idle_timeout_s,
                      "Exit 0 after this many seconds without requests (0: never)");
+      app.add_option(Names("--wait-for-model"), f->wait_for_model,
+                     "Seconds to wait for a model directory that does not exist yet (the "
+                     "modelcar sidecar's link), /health 503 meanwhile; 0: fail at once")
+          ->capture_default_str();
       app.add_option(Names("--tokenizer"), m.tokenizer_dir,
                      "Directory of the tokenizer and chat template (default: MODEL)");
       app.add_option(Names("--generation-config"), m.generation_config,

@@ -3,6 +3,8 @@
 
 #include <openssl/evp.h>
 
+#include "base/json.h"
+
 namespace modelcar::kube {
 namespace {
 
@@ -60,8 +62,10 @@ std::string Base64Encode(std::string_view data) {
 
 static AdmissionAnswer HandleImpl(std::string_view body, const InjectConfig& config,
                                   const DigestResolver& resolver) {
-  json in = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (in.is_discarded()) return BadRequest("body is not valid JSON");
+  // Bounded before anything walks it: Mutate copies the pod and diff/dump recurse per level.
+  Result<json> parsed = ParseJsonLimited(body, "body", kAdmissionJsonLimits);
+  if (!parsed.ok()) return BadRequest(parsed.status().message());
+  json& in = *parsed;
   if (!in.is_object()) return BadRequest("body is not a JSON object");
   if (in.value("apiVersion", json()) != "admission.k8s.io/v1") {
     return BadRequest("apiVersion must be admission.k8s.io/v1");

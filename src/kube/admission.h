@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/json.h"
 #include "kube/config.h"
 #include "kube/mutate.h"
 
@@ -28,8 +29,14 @@ struct AdmissionAnswer {
   AdmissionOutcome outcome = AdmissionOutcome::kUnchanged;
 };
 
-// Handles one POST /mutate-pods body. Pods without the serving.kserve.io/inferenceservice label,
-// non-Pod objects and operations other than CREATE are allowed unchanged.
+// What an AdmissionReview body may hold. No Pod comes near (a large pod has a few thousand values
+// and nests ~15 levels); a parsed review stays under ~4 MB (at worst ~80 bytes per value), so the
+// webhook's workers fit its 128 Mi limit even when every one holds a hostile review.
+inline constexpr JsonLimits kAdmissionJsonLimits{.max_depth = 64, .max_values = 50000};
+
+// Handles one POST /mutate-pods body. A body beyond kAdmissionJsonLimits is a bad request (400).
+// Pods without the serving.kserve.io/inferenceservice label, non-Pod objects and operations other
+// than CREATE are allowed unchanged.
 AdmissionAnswer HandleAdmissionReview(std::string_view body, const InjectConfig& config,
                                       const DigestResolver& resolver = nullptr);
 

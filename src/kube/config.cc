@@ -4,6 +4,7 @@
 #include <regex>
 
 #include "base/file.h"
+#include "base/json.h"
 #include "kube/json_yaml.h"
 
 namespace modelcar::kube {
@@ -171,11 +172,9 @@ Result<InjectConfig> ParseInjectConfig(std::string_view text, std::string_view w
     return InvalidArgument(std::string(what) + ": data.storageInitializer must be a JSON string");
   }
   const std::string& raw = si->get_ref<const std::string&>();
-  json parsed = json::parse(raw, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) {
-    return InvalidArgument(std::string(what) + ": data.storageInitializer is not valid JSON");
-  }
-  return FromStorageInitializer(parsed, what);
+  Result<json> parsed = ParseJsonLimited(raw, std::string(what) + ": data.storageInitializer");
+  if (!parsed.ok()) return parsed.status();
+  return FromStorageInitializer(*parsed, what);
 }
 
 Result<InjectConfig> LoadInjectConfig(const std::string& path) {

@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "base/json.h"
 #include "kube/pod_edit.h"
 #include "oci/reference.h"
 
@@ -87,8 +88,9 @@ std::variant<std::vector<Source>, Denial> CollectSources(const json& pod) {
   }
   if (!HasAnnotation(pod, kExtraUrisAnnotation)) return sources;
   const std::string bad = std::string("annotation ") + kExtraUrisAnnotation + ": ";
-  json extra = json::parse(AnnotationValue(pod, kExtraUrisAnnotation), nullptr, false);
-  if (extra.is_discarded() || !extra.is_array()) {
+  Result<json> parsed = ParseJsonLimited(AnnotationValue(pod, kExtraUrisAnnotation), "");
+  json extra = parsed.ok() ? std::move(*parsed) : json();
+  if (!extra.is_array()) {
     return Denial{bad + "must be a JSON array of {\"uri\", \"mountPath\"} objects"};
   }
   for (size_t i = 0; i < extra.size(); ++i) {
@@ -120,12 +122,19 @@ void RewriteUri(json& pod, const Source& s, const std::string& uri) {
       break;
     case Origin::kExtra: {
       json& a = pod["metadata"]["annotations"][kExtraUrisAnnotation];
-      json extra = json::parse(a.get<std::string>());
-      if (s.extra_index < extra.size()) extra[s.extra_index]["uri"] = uri;
-      a = extra.dump();
+      Result<json> extra = ParseJsonLimited(a.get<std::string>(), "");  // parsed before too
+      if (!extra.ok()) break;
+      if (s.extra_index < extra->size()) (*extra)[s.extra_index]["uri"] = uri;
+      a = extra->dump();
       break;
     }
   }
+}
+
+// Tells the server which image it serves: the pinned source at /mnt/models (not a tag, not an
+// extra source mounted elsewhere).
+void SetModelImageEnv(json& target, const Source& s, const std::string& image, bool digest) {
+  if (digest && s.mount_path == kDefaultModelPath) AddOrReplaceEnv(target, kModelImageEnv, image);
 }
 
 void ApplyModelcar(json& spec, const Source& s, const std::string& image, bool digest, json& target,
@@ -266,7 +275,8 @@ void ApplyCache(json& spec, const Source& s, const std::string& image, json& tar
   json init = {
       {"name", "modelcar-cache" + sfx},
       {"image", c.modelcar_image},
-      {"args", json::array({"sh", "-c", script})},
+      // command, not args: the modelcar image's entrypoint is the modelcar binary.
+      {"command", json::array({"sh", "-c", script})},
       {"resources",
        {{"limits", {{"cpu", c.cpu_limit}, {"memory", c.memory_limit}}},
         {"requests", {{"cpu", c.cpu_request}, {"memory", c.memory_request}}}}},
@@ -419,6 +429,8 @@ static Result<MutateResult> MutateImpl(const json& pod, const InjectConfig& conf
           ApplyCache(spec, s, image, *target, config);
           break;
       }
+      // Found again: the Apply* functions may have grown spec.containers (target moved).
+      SetModelImageEnv(*FindContainer(spec, name), s, image, digest);
     }
   }
   return r;

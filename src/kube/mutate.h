@@ -14,6 +14,9 @@
 // mountPath (default /mnt/models-i/models -> volume at /mnt/models-i).
 //
 // Targets: kserve-container (else worker-container), and transformer-container when present.
+// Each target gets env MODELCAR_MODEL_IMAGE = the pinned reference ("registry/repo@sha256:...") of
+// the digest-pinned source mounted at /mnt/models, in every mode (`modelcar serve` puts its
+// digest in system_fingerprint; serve/model_source.h).
 // Schemes: oci:// (mode from config.oci_mode), oci+native://, oci+fetch://, oci+cache://; other
 // URIs leave the pod unchanged. Idempotent: Mutate(Mutate(p)) == Mutate(p).
 //
@@ -44,6 +47,7 @@ inline constexpr char kModelcarInitContainer[] = "modelcar-init";
 inline constexpr char kProvisionVolume[] = "kserve-provision-location";
 inline constexpr char kDefaultModelPath[] = "/mnt/models";
 inline constexpr char kStoreVolume[] = "modelcar-store";
+inline constexpr char kModelImageEnv[] = "MODELCAR_MODEL_IMAGE";  // == serve::kModelImageEnv
 inline constexpr int kMaxSources = 10;
 
 // Looks up a tag and returns the manifest digest ("sha256:..."). Used by digestPolicy resolve.

@@ -10,6 +10,7 @@
 #include "base/file.h"
 #include "kube/admission.h"
 #include "kube/json_yaml.h"
+#include "kube/pod_edit.h"
 #include "kube/smoke.h"
 #include "kube/workload.h"
 
@@ -109,6 +110,32 @@ TEST(MutateTest, WrongTypesNeverThrow) {
     }
   }
   EXPECT_GT(calls, 500);
+}
+
+// The server learns which image it serves from MODELCAR_MODEL_IMAGE: on every target (worker and
+// transformer too), in every mode, only for a digest and only for the source at /mnt/models.
+TEST(MutateTest, ModelImageEnvNamesThePinnedSourceAtMntModels) {
+  const std::string base = "reg.io/base@sha256:" + std::string(64, 'a');
+  const std::string lora = "reg.io/lora@sha256:" + std::string(64, 'b');
+  for (const char* scheme : {"oci://", "oci+native://", "oci+fetch://", "oci+cache://"}) {
+    SCOPED_TRACE(scheme);
+    json pod = PodWith(scheme + base);
+    pod["metadata"]["annotations"][kExtraUrisAnnotation] =
+        json::array({{{"uri", "oci://" + lora}, {"mountPath", "/mnt/adapters/models"}}}).dump();
+    pod["spec"]["containers"] = json::array({{{"name", "worker-container"}, {"image", "vllm"}},
+                                             {{"name", "transformer-container"}, {"image", "tr"}}});
+    auto r = Mutate(pod, DefaultInjectConfig());
+    ASSERT_TRUE(r.ok() && !r->denied) << (r.ok() ? r->message : r.status().ToString());
+    for (const char* name : {"worker-container", "transformer-container"}) {
+      const json* c = FindContainer(r->pod["spec"], name);
+      ASSERT_NE(c, nullptr);
+      EXPECT_EQ(GetEnv(*c, kModelImageEnv), base) << name;
+    }
+  }
+  // A tag (digestPolicy allow) names no digest: no env.
+  auto tag = Mutate(PodWith("oci://reg.io/m:v1"), DefaultInjectConfig());
+  ASSERT_TRUE(tag.ok());
+  EXPECT_EQ(GetEnv(*FindContainer(tag->pod["spec"], "kserve-container"), kModelImageEnv), "");
 }
 
 TEST(MutateTest, RequirePolicyDeniesTags) {

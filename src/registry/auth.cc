@@ -8,6 +8,7 @@
 #include <sstream>
 #include <vector>
 
+#include "base/json.h"
 #include "registry/base64.h"
 
 namespace modelcar::registry {
@@ -221,7 +222,8 @@ Result<Authenticator::Token> Authenticator::FetchToken(const Challenge& c,
     return Unavailable("token endpoint of registry " + registry_ + " answered HTTP " +
                        std::to_string(r->status));
   }
-  nlohmann::json doc = nlohmann::json::parse(r->body, nullptr, false);
+  Result<nlohmann::json> parsed = ParseJsonLimited(r->body, "");
+  const nlohmann::json doc = parsed.ok() ? std::move(*parsed) : nlohmann::json();
   Token t;
   int64_t expires_in = 60;
   if (doc.is_object()) {

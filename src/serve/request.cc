@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "serve/request_json.h"
 
 namespace modelcar::serve {
@@ -10,15 +11,12 @@ namespace {
 
 using namespace request_json;  // NOLINT: the field readers of this file's family
 
+// Depth-limited (base/json.h): the body is copied and dumped recursively further on.
 json ParseBody(std::string_view body) {
-  json j;
-  try {
-    j = json::parse(body);
-  } catch (const json::exception& e) {
-    Fail("", std::string("Malformed JSON body: ") + e.what());
-  }
-  if (!j.is_object()) Fail("", "The request body must be a JSON object");
-  return j;
+  Result<json> j = ParseJsonLimited<json>(body, "");
+  if (!j.ok()) Fail("", "Malformed JSON body: " + j.status().message());
+  if (!j->is_object()) Fail("", "The request body must be a JSON object");
+  return std::move(*j);
 }
 
 // Content may be a string, null, or an array of {"type": "text", "text": ...} parts.
@@ -73,8 +71,8 @@ std::string NormalizeMessages(const json& j) {
         }
         json& args = call["function"]["arguments"];
         if (args.is_string()) {
-          json parsed = json::parse(args.get<std::string>(), nullptr, false);
-          if (!parsed.is_discarded()) args = parsed;
+          Result<json> parsed = ParseJsonLimited<json>(args.get<std::string>(), "");
+          if (parsed.ok()) args = std::move(*parsed);
         }
       }
     }

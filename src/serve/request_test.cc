@@ -181,6 +181,31 @@ TEST(ParseChatRequest, VllmFieldsAndUnknownOnes) {
   EXPECT_EQ(r->ignored_fields, (std::vector<std::string>{"metadata", "store"}));
 }
 
+// The body that crashed the server: 100,000 nested arrays in a message (and in a tool call's
+// arguments string, which is parsed too). Rejected as malformed, never copied or dumped.
+TEST(ParseChatRequest, DeepNestingIsAnErrorNotACrash) {
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  std::string param = "unset";
+  auto r = ParseChatRequest(
+      R"({"model":"m","messages":[{"role":"user","content":"hi","x":)" + deep + "}]}", &param);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(param, "");
+  EXPECT_NE(r.status().message().find("Malformed JSON body: JSON nested deeper than 128 levels"),
+            std::string::npos)
+      << r.status().message();
+  auto c = ParseCompletionRequest(R"({"prompt":"hi","x":)" + deep + "}");
+  EXPECT_FALSE(c.ok());
+
+  nlohmann::json body = {
+      {"messages",
+       {{{"role", "assistant"},
+         {"tool_calls",
+          {{{"type", "function"}, {"function", {{"name", "f"}, {"arguments", deep}}}}}}}}}};
+  auto args = ParseChatRequest(body.dump());  // the string stays a string: no crash
+  ASSERT_TRUE(args.ok()) << args.status().ToString();
+  EXPECT_NE(args->messages_json.find("[[[["), std::string::npos);
+}
+
 TEST(ParseChatRequest, ToolChoiceRequiredAndNamed) {
   const std::string base = R"({"messages": [{"role": "user", "content": "x"}],
       "tools": [{"type": "function", "function": {"name": "f"}},

@@ -10,7 +10,8 @@ serve_tiny_model
 # 1. A hub id is refused with an offline message, before any network use.
 mc_expect_fail "$MODELCAR_BIN" serve Qwen/Qwen2.5-0.5B-Instruct --port 0
 grep -q "offline" <<<"$MC_ERR" || mc_fail "hub id message: $MC_ERR"
-mc_expect_fail "$MODELCAR_BIN" serve "$MC_TMP/missing" --port 0
+mc_expect_fail "$MODELCAR_BIN" serve "$MC_TMP/missing" --port 0 --wait-for-model 0
+grep -q "does not exist" <<<"$MC_ERR" || mc_fail "missing directory message: $MC_ERR"
 
 # 2. Sockets: after serving requests, every socket of the process is the listener or a
 #    connection accepted on its port; no UDP (DNS) and no outgoing TCP.
