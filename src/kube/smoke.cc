@@ -32,6 +32,7 @@ const char* ModeName(Mode m) {
 // The mode an explicit scheme asks for, the image after the scheme; nullopt when not OCI.
 std::optional<std::pair<Mode, std::string>> ParseUri(const std::string& uri) {
   static const std::pair<const char*, Mode> kSchemes[] = {{"oci://", Mode::kNone},
+                                                          {"oci+modelcar://", Mode::kModelcar},
                                                           {"oci+native://", Mode::kNative},
                                                           {"oci+fetch://", Mode::kFetch},
                                                           {"oci+cache://", Mode::kCache}};
@@ -42,16 +43,8 @@ std::optional<std::pair<Mode, std::string>> ParseUri(const std::string& uri) {
   return std::nullopt;
 }
 
-std::string StorageUri(const json& pod, const json* kserve) {
-  auto md = pod.find("metadata");
-  if (md != pod.end() && md->is_object()) {
-    const json& a = md->value("annotations", json::object());
-    if (a.is_object() && a.contains(kSourceUriAnnotation) && a[kSourceUriAnnotation].is_string()) {
-      return a[kSourceUriAnnotation].get<std::string>();
-    }
-  }
-  return kserve ? GetEnv(*kserve, "STORAGE_URI") : "";
-}
+// KServe's annotation, modelcar.dev/source-uri (where the webhook moves it) or STORAGE_URI.
+std::string StorageUri(const json& pod) { return pod.is_object() ? PrimarySourceUri(pod) : ""; }
 
 // The volume mount of `container` at `path` (nullptr if none).
 const json* MountAt(const json* container, const std::string& path) {
@@ -164,7 +157,7 @@ class Checker {
     if (target) targets.push_back(target);
     if (const json* t = FindContainer(*spec_, kTransformerContainer)) targets.push_back(t);
 
-    const std::string uri = StorageUri(pod_, kserve);
+    const std::string uri = StorageUri(pod_);
     auto parsed = ParseUri(uri);
     const std::string image = parsed ? parsed->second : "";
     const json* sidecar = FindContainer(*spec_, kModelcarContainer);
