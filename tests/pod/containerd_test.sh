@@ -36,9 +36,17 @@ EOF
 containerd --config "$D/config.toml" > "$D/log" 2>&1 &
 cpid=$!
 MC_CLEANUP+=("containerd_teardown")
+# Kills and deletes this daemon's tasks (their shims exit with them), stops the daemon, unmounts
+# what is left under its root.
 containerd_teardown() {
-  ctr -a "$D/containerd.sock" -n modelcar-test tasks ls -q 2>/dev/null | while read -r t; do
-    ctr -a "$D/containerd.sock" -n modelcar-test tasks kill -s KILL "$t" 2>/dev/null || true
+  local id
+  ctr -a "$D/containerd.sock" -n modelcar-test containers ls -q 2>/dev/null | while read -r id; do
+    ctr -a "$D/containerd.sock" -n modelcar-test tasks kill -s KILL "$id" >/dev/null 2>&1 || true
+    for _ in 1 2 3 4 5; do
+      ctr -a "$D/containerd.sock" -n modelcar-test tasks rm -f "$id" >/dev/null 2>&1 && break
+      sleep 0.2
+    done
+    ctr -a "$D/containerd.sock" -n modelcar-test containers rm "$id" >/dev/null 2>&1 || true
   done
   kill "$cpid" 2>/dev/null && wait "$cpid" 2>/dev/null
   findmnt -rn -o TARGET | grep "^$D/" | sort -r | while read -r m; do umount "$m" || umount -l "$m"; done
