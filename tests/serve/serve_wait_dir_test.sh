@@ -39,7 +39,7 @@ for _ in $(seq 1 300); do
 done
 grep -q "model directory $link appeared after" "$log" || { cat "$log" >&2; mc_fail "no appeared line"; }
 body=$(curl -sf "$url/v1/chat/completions" -H 'Content-Type: application/json' \
-  -d '{"model":"models","messages":[{"role":"user","content":"hi"}],"max_tokens":2}')
+  -d '{"model":"'"$link"'","messages":[{"role":"user","content":"hi"}],"max_tokens":2}')
 fp=$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["system_fingerprint"])' "$body")
 [[ $fp == *-${hex:0:12} ]] || mc_fail "fingerprint $fp does not end with ${hex:0:12}"
 kill "$pid"; wait "$pid" || mc_fail "serve did not exit 0 on SIGTERM"
