@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "llm/engine/forward.h"
+#include "llm/model/rope.h"
 #include "llm/ops/thread_pool.h"
 
 namespace modelcar::llm {
@@ -36,14 +37,7 @@ Engine::Engine(std::shared_ptr<const Model> model, EngineOptions options)
       bf16_matmul_(options.precision == Precision::kFast && AllMatricesBf16(*model_)),
       pool_(std::make_unique<ThreadPool>(options.threads)),
       scratch_(std::make_unique<Scratch>()) {
-  const ModelConfig& c = model_->config;
-  const int half = c.head_dim / 2;
-  scratch_->inv_freq.resize(half);
-  for (int i = 0; i < half; ++i) {
-    // As transformers: 1 / theta ** (arange(0, d, 2).float() / d), in f32.
-    const float e = static_cast<float>(2 * i) / static_cast<float>(c.head_dim);
-    scratch_->inv_freq[i] = 1.0f / static_cast<float>(std::pow(c.rope_theta, double{e}));
-  }
+  scratch_->inv_freq = RopeInvFreq(model_->config);
 }
 
 Engine::Engine(std::shared_ptr<const Model> model, int threads)
