@@ -16,6 +16,7 @@
 #define MODELCAR_REGISTRY_AUTH_H_
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -35,6 +36,14 @@ struct Challenge {
   std::map<std::string, std::string> params;
 };
 std::optional<Challenge> ParseChallenge(std::string_view header);
+
+// A token endpoint's answer: {"token" or "access_token": "...", "expires_in": seconds}. The
+// lifetime is clamped to [60 s, 30 days] (60 s when absent). nullopt when there is no token.
+struct TokenResponse {
+  std::string token;
+  int64_t expires_in_s = 60;
+};
+std::optional<TokenResponse> ParseTokenResponse(std::string_view body);
 
 class Authenticator {
  public:
