@@ -113,6 +113,43 @@ TEST(AdmissionTest, BadRequests) {
   }
 }
 
+// With failurePolicy Fail a webhook crash blocks every pod creation: a pod nested 100,000 deep (in
+// a field and in the extra-sources annotation Mutate parses) is a 400, and a pod at the depth limit
+// goes through Mutate's copies and the diff.
+TEST(AdmissionTest, DeepNestingIsABadRequestNotACrash) {
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  std::string review = Review(PodObject("oci://reg.io/m:v1")).dump();
+  std::string in_spec = review;
+  in_spec.insert(in_spec.find("\"priority\""), "\"x\":" + deep + ",");
+  AdmissionAnswer a = HandleAdmissionReview(in_spec, DefaultInjectConfig());
+  EXPECT_EQ(a.http_status, 400);
+  EXPECT_NE(a.body.find("JSON nested deeper than 64 levels"), std::string::npos) << a.body;
+
+  json pod = PodObject("oci://reg.io/m@sha256:" + std::string(64, 'c'));
+  pod["metadata"]["annotations"][kExtraUrisAnnotation] = deep;
+  a = HandleAdmissionReview(Review(pod).dump(), DefaultInjectConfig());
+  EXPECT_EQ(a.outcome, AdmissionOutcome::kDenied) << a.body;
+
+  json nested = json::array();  // depth 64 in total: review, request, object, spec + 60 arrays
+  for (int i = 0; i < 59; ++i) nested = json::array({nested});
+  pod = PodObject("oci://reg.io/m@sha256:" + std::string(64, 'c'));
+  pod["spec"]["x"] = nested;
+  a = HandleAdmissionReview(Review(pod).dump(), DefaultInjectConfig());
+  EXPECT_EQ(a.outcome, AdmissionOutcome::kPatched) << a.body;
+  pod["spec"]["x"] = json::array({nested});
+  a = HandleAdmissionReview(Review(pod).dump(), DefaultInjectConfig());
+  EXPECT_EQ(a.http_status, 400);
+}
+
+TEST(AdmissionTest, TooManyValuesIsABadRequest) {
+  json pod = PodObject("oci://reg.io/m:v1");
+  pod["spec"]["x"] = json::array();
+  for (int i = 0; i < 60000; ++i) pod["spec"]["x"].push_back(i);
+  AdmissionAnswer a = HandleAdmissionReview(Review(pod).dump(), DefaultInjectConfig());
+  EXPECT_EQ(a.http_status, 400);
+  EXPECT_NE(a.body.find("more than 50000 values"), std::string::npos) << a.body;
+}
+
 TEST(AdmissionTest, DenialsCarryAMessage) {
   InjectConfig require = DefaultInjectConfig();
   require.digest_policy = DigestPolicy::kRequire;

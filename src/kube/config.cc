@@ -4,6 +4,7 @@
 #include <regex>
 
 #include "base/file.h"
+#include "base/json.h"
 #include "kube/json_yaml.h"
 
 namespace modelcar::kube {
@@ -59,6 +60,17 @@ Result<InjectConfig> FromStorageInitializer(const json& si, std::string_view wha
   RETURN_IF_ERROR(GetQuantity(si, "cpuLimit", what, &c.cpu_limit));
   RETURN_IF_ERROR(GetQuantity(si, "memoryRequest", what, &c.memory_request));
   RETURN_IF_ERROR(GetQuantity(si, "memoryLimit", what, &c.memory_limit));
+  RETURN_IF_ERROR(GetString(si, "caBundleConfigMapName", what, &c.ca_bundle_configmap));
+  std::string ca_path;
+  RETURN_IF_ERROR(GetString(si, "caBundleVolumeMountPath", what, &ca_path));
+  if (!ca_path.empty()) {  // KServe: empty means the default
+    if (ca_path[0] != '/') {
+      return InvalidArgument(std::string(what) +
+                             ": storageInitializer.caBundleVolumeMountPath must be absolute");
+    }
+    c.ca_bundle_mount_path = ca_path;
+  }
+  RETURN_IF_ERROR(GetBool(si, "ociInsecureRegistry", what, &c.oci_insecure_registry));
   if (auto it = si.find("uidModelcar"); it != si.end() && !it->is_null()) {
     if (!it->is_number_integer()) return WrongType(what, "uidModelcar", "an integer");
     c.uid_modelcar = it->get<int64_t>();
@@ -93,6 +105,7 @@ Result<InjectConfig> FromStorageInitializer(const json& si, std::string_view wha
   }
   RETURN_IF_ERROR(GetBool(si, "pinPullPolicy", what, &c.pin_pull_policy));
   RETURN_IF_ERROR(GetString(si, "modelcarImage", what, &c.modelcar_image));
+  RETURN_IF_ERROR(GetString(si, "kserveNamespace", what, &c.kserve_namespace));
   if (auto it = si.find("nodeCache"); it != si.end() && !it->is_null()) {
     if (!it->is_object()) return WrongType(what, "nodeCache", "an object");
     NodeCacheConfig nc;
@@ -171,11 +184,9 @@ Result<InjectConfig> ParseInjectConfig(std::string_view text, std::string_view w
     return InvalidArgument(std::string(what) + ": data.storageInitializer must be a JSON string");
   }
   const std::string& raw = si->get_ref<const std::string&>();
-  json parsed = json::parse(raw, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) {
-    return InvalidArgument(std::string(what) + ": data.storageInitializer is not valid JSON");
-  }
-  return FromStorageInitializer(parsed, what);
+  Result<json> parsed = ParseJsonLimited(raw, std::string(what) + ": data.storageInitializer");
+  if (!parsed.ok()) return parsed.status();
+  return FromStorageInitializer(*parsed, what);
 }
 
 Result<InjectConfig> LoadInjectConfig(const std::string& path) {

@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <regex>
 
+#include "base/json.h"
+
 namespace modelcar::kube {
 namespace {
 
@@ -82,21 +84,6 @@ bool StartsJson(std::string_view text) {
     return c == '{' || c == '[';
   }
   return false;
-}
-
-Result<json> ParseJson(std::string_view text, std::string_view what) {
-  json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) {
-    // Parse again with exceptions to get the position for the message.
-    try {
-      json again = json::parse(text.begin(), text.end());
-      (void)again;
-    } catch (const json::exception& e) {
-      return InvalidArgument(std::string(what) + ": malformed JSON: " + e.what());
-    }
-    return InvalidArgument(std::string(what) + ": malformed JSON");
-  }
-  return doc;
 }
 
 // True when a plain (unquoted) scalar `s` would read back as the same string.
@@ -206,7 +193,7 @@ void Emit(const json& v, int indent, std::string& out) {
 Result<std::vector<json>> ParseDocuments(std::string_view text, std::string_view what) {
   std::vector<json> docs;
   if (StartsJson(text)) {
-    ASSIGN_OR_RETURN(json doc, ParseJson(text, what));
+    ASSIGN_OR_RETURN(json doc, ParseJsonLimited(text, what));
     docs.push_back(std::move(doc));
     return docs;
   }

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "base/file.h"
+#include "base/json.h"
 #include "store/lock.h"
 #include "store/verify.h"
 
@@ -33,8 +34,8 @@ Result<CacheAgentConfig> ParseCacheAgentConfig(std::string_view text, const std:
   CacheAgentConfig c;
   std::string t = Trim(text);
   if (!t.empty() && t.front() == '{') {
+    ASSIGN_OR_RETURN(json j, ParseJsonLimited(t, path));
     try {
-      json j = json::parse(t);
       if (!j.contains("refs") || !j["refs"].is_array()) {
         return InvalidArgument(path + ": \"refs\" must be an array of image references");
       }

@@ -19,9 +19,10 @@ inline void AddRegistryFlags(CLI::App& app, registry::RegistryOptions& r) {
                  "Docker config.json with credentials (default: $REGISTRY_AUTH_FILE, "
                  "$DOCKER_CONFIG/config.json, ~/.docker/config.json)");
   app.add_option("--ca-file", r.ca_file, "Extra CA certificates (PEM) to trust");
-  app.add_flag("--insecure", r.insecure, "TLS without certificate verification");
+  app.add_flag("--insecure", r.insecure,
+               "TLS without certificate verification; credentials may also go over plain HTTP");
   app.add_flag("--plain-http", r.plain_http,
-               "Plain HTTP (default only for localhost and 127.0.0.1)");
+               "Plain HTTP (default only for localhost, 127.0.0.0/8 and ::1)");
   app.add_option("--retries", r.retry.max_attempts, "Attempts per request before giving up")
       ->capture_default_str();
   app.add_option("--stall-timeout", r.low_speed_time_s,

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "oci/media_types.h"
 
 namespace modelcar::oci {
@@ -103,8 +104,7 @@ json DescriptorJson(const Descriptor& d) {
 }
 
 Result<json> ParseObject(std::string_view text, const std::string& what) {
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return InvalidArgument(what + ": not valid JSON");
+  ASSIGN_OR_RETURN(json j, ParseJsonLimited(text, what));  // depth-limited: fetched manifests
   if (!j.is_object()) return InvalidArgument(what + ": must be a JSON object");
   return j;
 }

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <vector>
 
+#include "base/json.h"
 #include "registry/base64.h"
 
 namespace modelcar::registry {
@@ -233,8 +234,9 @@ Result<Authenticator::Token> Authenticator::FetchToken(const Challenge& c,
 }
 
 std::optional<TokenResponse> ParseTokenResponse(std::string_view body) {
-  nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
-  if (!doc.is_object()) return std::nullopt;
+  Result<nlohmann::json> parsed = ParseJsonLimited(body, "");
+  if (!parsed.ok() || !parsed->is_object()) return std::nullopt;
+  const nlohmann::json& doc = *parsed;
   TokenResponse out;
   for (const char* key : {"token", "access_token"}) {
     auto it = doc.find(key);

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
+
 namespace modelcar::serve {
 namespace {
 
@@ -31,7 +33,9 @@ ParsedToolCalls ParseHermesToolCalls(std::string_view text) {
     size_t end = text.find(kEnd, body);
     std::string_view block =
         text.substr(body, end == std::string_view::npos ? text.npos : end - body);
-    nlohmann::json j = nlohmann::json::parse(block, nullptr, false);
+    // The model's output is untrusted too: depth-limited before the arguments are dumped.
+    Result<nlohmann::json> parsed = ParseJsonLimited(block, "");
+    nlohmann::json j = parsed.ok() ? std::move(*parsed) : nlohmann::json();
     bool ok = j.is_object() && j.contains("name") && j["name"].is_string();
     std::string args = "{}";
     if (ok && j.contains("arguments")) {
