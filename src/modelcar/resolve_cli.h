@@ -31,6 +31,25 @@ inline void AddRegistryFlags(CLI::App& app, registry::RegistryOptions& r) {
       ->capture_default_str();
 }
 
+// Adds --registry-identity auto|gce|none (registry/credentials.h: the node's cloud identity for
+// Google registries when no other credential matches), starting at `initial`.
+inline void AddRegistryIdentityFlag(CLI::App& app, registry::RegistryOptions& r,
+                                    registry::NodeIdentity initial) {
+  using registry::NodeIdentity;
+  r.identity = initial;
+  const char* shown = initial == NodeIdentity::kAuto  ? "auto"
+                      : initial == NodeIdentity::kGce ? "gce"
+                                                      : "none";
+  app.add_option_function<std::string>(
+         "--registry-identity",
+         [&r](const std::string& v) { r.identity = *registry::ParseNodeIdentity(v); },
+         std::string("Node identity for *.pkg.dev and gcr.io registries when no other credential "
+                     "matches: gce (metadata server token; GCE_METADATA_HOST honoured), auto (gce "
+                     "on a GCE VM or GKE node), none (default: ") +
+             shown + ")")
+      ->check(CLI::IsMember({"auto", "gce", "none"}));
+}
+
 // Validates what AddRegistryFlags set.
 inline Status CheckRegistryFlags(const registry::RegistryOptions& r) {
   if (r.retry.max_attempts < 1) return InvalidArgument("--retries must be >= 1");

@@ -64,8 +64,11 @@ Result<std::shared_ptr<RegistryClient>> RegistryClient::Create(const oci::Refere
   ho.allow_plain_credentials = options.insecure;  // the user marked the registry insecure
   ho.low_speed_time_s = options.low_speed_time_s;
   c->http_ = std::make_unique<http::Client>(ho);
-  c->auth_ = std::make_unique<Authenticator>(c->http_.get(), c->registry_,
-                                             file.Lookup(c->registry_), DescribeAuthSource(file));
+  auto creds =
+      std::make_shared<const RegistryCredentials>(std::move(file), c->registry_, options.identity);
+  std::string source = creds->Describe();
+  c->auth_ = std::make_unique<Authenticator>(
+      c->http_.get(), c->registry_, RegistryCredentials::AsFunction(std::move(creds)), source);
   return c;
 }
 

@@ -22,6 +22,7 @@
 #include "oci/digest.h"
 #include "oci/reference.h"
 #include "registry/auth.h"
+#include "registry/credentials.h"
 #include "registry/retry.h"
 
 namespace modelcar::registry {
@@ -40,7 +41,8 @@ struct RegistryOptions {
   // use http:// by default unless ca_file or insecure is set (then https://).
   bool plain_http = false;
   RetryPolicy retry;
-  long low_speed_time_s = 60;  // stall detection
+  long low_speed_time_s = 60;                   // stall detection
+  NodeIdentity identity = NodeIdentity::kNone;  // --registry-identity (cache agent, webhook)
 };
 
 struct ManifestBytes {
@@ -114,7 +116,7 @@ class RegistryClient {
                       const oci::Digest& digest);
 
   const RetryPolicy& retry() const { return options_.retry; }
-  const std::string& auth_source() const { return auth_->auth_source(); }
+  std::string auth_source() const { return auth_->auth_source(); }
 
  private:
   // True when the registry has blob `digest` in `repo` (a commit whose answer was lost went
