@@ -19,11 +19,8 @@
 #define MODELCAR_REGISTRY_AUTH_H_
 
 #include <chrono>
-<<<<<<< HEAD
 #include <cstdint>
-=======
 #include <functional>
->>>>>>> main
 #include <map>
 #include <mutex>
 #include <optional>
@@ -44,7 +41,6 @@ struct Challenge {
 };
 std::optional<Challenge> ParseChallenge(std::string_view header);
 
-<<<<<<< HEAD
 // A token endpoint's answer: {"token" or "access_token": "...", "expires_in": seconds}. The
 // lifetime is clamped to [60 s, 30 days] (60 s when absent). nullopt when there is no token.
 struct TokenResponse {
@@ -52,7 +48,7 @@ struct TokenResponse {
   int64_t expires_in_s = 60;
 };
 std::optional<TokenResponse> ParseTokenResponse(std::string_view body);
-=======
+
 // A registry's credentials as resolved now (credentials.h): the credential (nullopt: anonymous)
 // and where it came from, for messages ("auth file F", "credential helper docker-credential-X
 // (...)", ...).
@@ -63,7 +59,6 @@ struct ResolvedCredential {
 // Resolves the credential; `refresh`: the last one was rejected, ask its source again (a helper,
 // the metadata server) instead of a cached answer. Errors name the source and the registry.
 using CredentialFn = std::function<Result<ResolvedCredential>(bool refresh)>;
->>>>>>> main
 
 class Authenticator {
  public:
