@@ -220,11 +220,13 @@ Status Authenticator::Authorize(const std::string& header, const std::string& sc
     // Refused: a helper's or the metadata server's credential may have expired; ask once more.
     ASSIGN_OR_RETURN(bool changed, RefreshCredential());
     if (changed) {
-      std::lock_guard<std::mutex> lock(mu_);
-      credential = credential_;
-      source = auth_source_;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        credential = credential_;
+        source = auth_source_;
+      }
+      t = FetchToken(*c, scope, credential, source);
     }
-    if (changed) t = FetchToken(*c, scope, credential, source);
   }
   if (!t.ok()) return t.status();
   std::lock_guard<std::mutex> lock(mu_);
