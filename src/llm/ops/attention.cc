@@ -60,14 +60,33 @@ HWY_NOINLINE void Scores(const float* q, int hd, const KvView& kv, int nb, int n
   }
 }
 
-// out_g = sum_{j < n} e[g][j] v_j * inv[g], positions in order, kV vectors of dimensions at once.
+HWY_INLINE float ScalarKv(const float* p) { return *p; }
+HWY_INLINE float ScalarKv(const hwy::bfloat16_t* p) { return hwy::F32FromBF16(*p); }
+HWY_INLINE float ScalarKv(const hwy::float16_t* p) {
+  uint16_t b;
+  std::memcpy(&b, p, 2);
+  return F16ToF32(b);
+}
+
+// out_g = sum_{j < n} e[g][j] v_j * inv[g], positions in order, kV vectors of dimensions at once
+// (the dimensions past the last whole group of kV * N one by one).
 template <int G, int kV, typename KT>
 HWY_NOINLINE void Values(const float* e, int n_pad, int n, int hd, const KvView& kv,
                          const float* inv, float* out) {
   const DF df;
   const int N = static_cast<int>(hn::Lanes(df));
   const int bt = kv.block_tokens;
-  for (int d0 = 0; d0 < hd; d0 += kV * N) {
+  const int vec_end = hd / (kV * N) * (kV * N);
+  for (int d = vec_end; d < hd; ++d) {
+    for (int g = 0; g < G; ++g) {
+      float acc = 0;
+      for (int j = 0; j < n; ++j) {
+        acc += e[g * n_pad + j] * ScalarKv(static_cast<const KT*>(kv.V(j / bt)) + (j % bt) * hd + d);
+      }
+      out[g * hd + d] = acc * inv[g];
+    }
+  }
+  for (int d0 = 0; d0 < vec_end; d0 += kV * N) {
     VF acc[G][kV];
     MC_UNROLL for (int g = 0; g < G; ++g) {
       MC_UNROLL for (int u = 0; u < kV; ++u) acc[g][u] = hn::Zero(df);

@@ -46,7 +46,7 @@ struct Cache {
 
 TEST(AttentionTest, MatchesReference) {
   for (DType type : {DType::kF32, DType::kF16, DType::kBF16}) {
-    for (int hd : {32, 64, 128}) {
+    for (int hd : {32, 40, 64, 128}) {
       for (int heads : {1, 2, 7, 9}) {
         for (int n : {1, 15, 16, 17, 300}) {
           Cache cache(n, hd, 16, type, 100 + n);
