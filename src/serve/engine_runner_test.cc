@@ -122,7 +122,7 @@ TEST_F(EngineRunnerTest, PromptScoresAgreeAcrossChunksAndKeepTheSample) {
 }
 
 TEST_F(EngineRunnerTest, LogitProcessorsSteerTheSampleNotTheReportedLogprobs) {
-  auto runner = EngineRunner::Create(*model_, 64 << 20, 2);
+  auto runner = EngineRunner::Create(*model_, 64 << 20, 2, llm::Precision::kFast);
   ASSERT_TRUE(runner.ok());
   std::vector<int32_t> prompt(8);
   std::iota(prompt.begin(), prompt.end(), 500);
