@@ -5,6 +5,7 @@
 
 #include "oci/blob_sink.h"
 #include "oci/reference.h"
+#include "registry/auth_file.h"
 #include "registry/image.h"
 #include "registry/retry.h"
 #include "store/gc.h"
@@ -20,6 +21,13 @@ Result<PullPolicy> ParsePullPolicy(std::string_view s) {
 }
 
 namespace {
+
+// True when the auth file in use has credentials for `registry`: the image is behind a pull
+// secret as far as this node knows (recorded in the tree for `store serve --private refuse`).
+bool HasCredentials(const registry::RegistryOptions& o, const std::string& registry) {
+  auto file = registry::AuthFile::Load(o.authfile);
+  return file.ok() && file->Lookup(registry).has_value();
+}
 
 // The manifest digest a ref names in the store, if the tree is there.
 std::optional<oci::Digest> PresentInStore(store::Store& st, const oci::Reference& ref) {
@@ -102,6 +110,7 @@ Result<StorePullResult> PullToStore(const std::string& ref_text, const StorePull
     };
     store::IngestOptions io;
     io.log = options.log;
+    io.pulled_with_credentials = HasCredentials(options.registry, ref.registry());
     ASSIGN_OR_RETURN(
         store::IngestResult ir,
         store::IngestImage(st, m, image.manifest.bytes, image.descriptor.media_type, fetch, io));
