@@ -151,7 +151,7 @@ const modelcar::cli::CommandRegistration kCacheAgent{
           ->delimiter(',');
       app.add_option("--mirror-url", f->mirror_url,
                      "The mirror's URL for containerd (default http://127.0.0.1:PORT of --listen)");
-      f->pull.Add(app);
+      f->pull.Add(app, "always | if-not-present | never", modelcar::registry::NodeIdentity::kAuto);
       return [f]() { return Run(*f); };
     }};
 

@@ -18,9 +18,12 @@ struct StorePullFlags {
   std::string pull = "if-not-present";
   registry::RegistryOptions registry;
 
-  // Adds --pull and the registry access flags (AddRegistryFlags) to `app`.
-  void Add(CLI::App& app, const std::string& pull_help = "always | if-not-present | never") {
+  // Adds --pull and the registry access flags (AddRegistryFlags) to `app`; --registry-identity
+  // starts at `identity`.
+  void Add(CLI::App& app, const std::string& pull_help = "always | if-not-present | never",
+           registry::NodeIdentity identity = registry::NodeIdentity::kNone) {
     app.add_option("--pull", pull, pull_help);
+    registry.identity = identity;
     AddRegistryFlags(app, registry);
   }
 

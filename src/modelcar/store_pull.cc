@@ -3,11 +3,11 @@
 #include <cstdio>
 #include <optional>
 
+#include "base/crashpoint.h"
 #include "oci/blob_sink.h"
 #include "oci/reference.h"
-#include "registry/auth_file.h"
+#include "registry/blob_fetch.h"
 #include "registry/image.h"
-#include "registry/retry.h"
 #include "store/gc.h"
 #include "store/ingest.h"
 
@@ -21,13 +21,6 @@ Result<PullPolicy> ParsePullPolicy(std::string_view s) {
 }
 
 namespace {
-
-// True when the auth file in use has credentials for `registry`: the image is behind a pull
-// secret as far as this node knows (recorded in the tree for `store serve --private refuse`).
-bool HasCredentials(const registry::RegistryOptions& o, const std::string& registry) {
-  auto file = registry::AuthFile::Load(o.authfile);
-  return file.ok() && file->Lookup(registry).has_value();
-}
 
 // The manifest digest a ref names in the store, if the tree is there.
 std::optional<oci::Digest> PresentInStore(store::Store& st, const oci::Reference& ref) {
@@ -92,6 +85,7 @@ Result<StorePullResult> PullToStore(const std::string& ref_text, const StorePull
   // Refs first: a gc running between the commit and the end of this pull must not see the new
   // tree as unreferenced.
   RETURN_IF_ERROR(st.SetRef(ref.ToString(), m));
+  CrashPoint("pull.ref-set");
   if (!st.HasTree(m)) {
     ASSIGN_OR_RETURN(uint64_t need, store::ImageBytes(image.manifest.bytes));
     uint64_t have = store::DiskUsage(st.IngestDir(m));
@@ -100,17 +94,12 @@ Result<StorePullResult> PullToStore(const std::string& ref_text, const StorePull
     std::string repo = ref.repository();
     store::BlobFetcher fetch = [&](const oci::Descriptor& d, uint64_t offset,
                                    const store::ByteSink& sink) -> Status {
-      uint64_t pos = offset;
-      return registry::WithRetries(client->retry(), [&](auto*) {
-        return client->GetBlobRange(repo, d.digest, pos, std::nullopt, [&](std::string_view b) {
-          pos += b.size();
-          return sink(b);
-        });
-      });
+      return registry::StreamBlob(*client, repo, d, offset, sink);
     };
     store::IngestOptions io;
     io.log = options.log;
-    io.pulled_with_credentials = HasCredentials(options.registry, ref.registry());
+    // The manifest was read already: a registry that wants credentials has asked for them.
+    io.pulled_with_credentials = client->used_credentials();
     ASSIGN_OR_RETURN(
         store::IngestResult ir,
         store::IngestImage(st, m, image.manifest.bytes, image.descriptor.media_type, fetch, io));
