@@ -49,7 +49,8 @@ struct TreeInfo {
   std::vector<LayerRecord> layers;
   uint64_t bytes = 0;   // regular-file bytes in the tree
   int64_t created = 0;  // unix seconds of the commit
-  // The pull had registry credentials for the image (a pull secret): `store serve
+  // The registry asked the pull for credentials and got some (a pull secret, a helper's or the
+  // node's identity; not an anonymous token): `store serve
   // --private refuse` does not serve it to peers.
   bool pulled_with_credentials = false;
 };

@@ -63,15 +63,23 @@ done
 
 # An image pulled with registry credentials (a pull secret) is marked so; --private refuse keeps
 # it out of the mirror.
-echo "{\"auths\": {\"$PROXY\": {\"auth\": \"$(printf u:p | base64)\"}}}" > "$MC_TMP/auth.json"
-$B pull "$pinned" --store "$MC_TMP/private" --authfile "$MC_TMP/auth.json" > /dev/null 2>&1
+# A registry with htpasswd auth (plain HTTP on loopback may carry credentials).
+public_registry=$REGISTRY
+htpasswd -Bbn alice secret-pw > "$MC_TMP/htpasswd" 2>/dev/null
+mc_start_registry "auth: {htpasswd: {realm: modelcar-test, path: $MC_TMP/htpasswd}}"
+echo "{\"auths\": {\"$REGISTRY\": {\"auth\": \"$(printf alice:secret-pw | base64)\"}}}" \
+  > "$MC_TMP/auth.json"
+private=$($B build "$MC_TMP/model" --push "$REGISTRY/p:v1" --authfile "$MC_TMP/auth.json" 2>/dev/null)
+$B pull "$private" --store "$MC_TMP/private" --authfile "$MC_TMP/auth.json" > /dev/null 2>&1
 grep -q '"pulledWithCredentials": true' "$MC_TMP"/private/trees/sha256/*/tree.json ||
   mc_fail "the credentials were not recorded"
+grep -q 'pulledWithCredentials' "$S"/trees/sha256/*/tree.json && mc_fail "public image marked private"
 peer_serve P "$MC_TMP/private" --serve all --private refuse
-[ "$(code "$SERVE_URL_P/v2/m/manifests/$mdigest")" = 404 ] || mc_fail "--private refuse served"
+[ "$(code "$SERVE_URL_P/v2/m/manifests/${private#*@}")" = 404 ] || mc_fail "--private refuse served"
 peer_serve Q "$MC_TMP/private" --serve all
-[ "$(code "$SERVE_URL_Q/v2/m/manifests/$mdigest")" = 200 ] || mc_fail "--serve all refused"
+[ "$(code "$SERVE_URL_Q/v2/m/manifests/${private#*@}")" = 200 ] || mc_fail "--serve all refused"
 kill "$SERVE_PID_P" "$SERVE_PID_Q"
+REGISTRY=$public_registry
 
 # containerd with its own root; content is not shared between namespaces, so each pull below
 # downloads every blob again.
