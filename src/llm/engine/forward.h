@@ -1,4 +1,11 @@
-// Internal to llm/engine: the per-step buffers of Engine::Forward (forward.cc).
+// Internal to llm/engine: one forward step (forward.cc) and the buffers it reuses.
+//
+// The step is laid out as the model is (gemma.cpp's layout): Embed, then per layer an
+// AttentionBlock (input norm, q/k/v, RoPE and KV cache write, attention, output projection into
+// the residual) and an MlpBlock (post-attention norm, gate/up with SiLU, down into the
+// residual), then the Head (final norm, LM head). The whole step is one ThreadPool::Run: every
+// thread runs the same sequence of stages, claims work items of a stage (rows, or disjoint runs
+// of weight rows) from a counter, and meets the others at a barrier between dependent stages.
 #ifndef MODELCAR_LLM_ENGINE_FORWARD_H_
 #define MODELCAR_LLM_ENGINE_FORWARD_H_
 
@@ -6,8 +13,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
+#include "llm/engine/engine.h"
 #include "llm/ops/ops.h"
 
 namespace modelcar::llm {
@@ -27,6 +36,7 @@ struct Scratch {
   struct Row {
     int input;  // index into the step's inputs
     int pos;    // absolute position
+    int block;  // KV cache block holding pos
   };
   std::vector<Row> rows;
   std::vector<int> head_rows;  // rows whose logits are returned, in output order
@@ -41,6 +51,11 @@ struct Scratch {
   std::unique_ptr<std::atomic<int>[]> counters;
   int counter_count = 0;
 };
+
+// Runs the forward pass of `inputs` (their KV blocks already reserved; lengths not yet advanced)
+// on every thread of `pool` and fills `outputs`.
+void RunForward(const Model& model, bool bf16, Scratch& s, KvCache& cache, ThreadPool& pool,
+                std::span<const StepInput> inputs, std::span<StepOutput> outputs);
 
 }  // namespace modelcar::llm
 
