@@ -15,7 +15,7 @@ using modelcar::Status;
 namespace llm = modelcar::llm;
 
 struct Flags {
-  std::string dir, prompt, prompt_ids, dump_logits;
+  std::string dir, prompt, prompt_ids, dump_logits, quantization = "none";
   int max_tokens = 16;
   float temperature = 0;
   int top_k = 0;
@@ -44,7 +44,9 @@ Result<std::vector<int32_t>> ParseIds(const std::string& text) {
 }
 
 Status Run(const Flags& f) {
-  ASSIGN_OR_RETURN(auto model, llm::LoadModel(f.dir));
+  llm::LoadOptions load;
+  ASSIGN_OR_RETURN(load.quantization, llm::ParseQuantMethod(f.quantization));
+  ASSIGN_OR_RETURN(auto model, llm::LoadModel(f.dir, load));
   std::optional<llm::Tokenizer> tok;
   if (auto t = llm::Tokenizer::FromDir(f.dir); t.ok()) {
     tok.emplace(std::move(*t));
@@ -145,6 +147,10 @@ const modelcar::cli::CommandRegistration kGenerate{
       app.add_option("--seed", f->seed, "Sampling seed (default: random)");
       app.add_option("--logprobs", f->logprobs, "Top logprobs per step")->default_val(0);
       app.add_option("--threads", f->threads, "Engine threads (default: all cores)");
+      app.add_option("--quantization", f->quantization,
+                     "int8: the layers' linear weights quantized to int8 at load (a float "
+                     "checkpoint); gptq/awq: require that checkpoint format; none: as stored")
+          ->default_val("none");
       app.add_flag("--ignore-eos", f->ignore_eos, "Do not stop at the model's EOS ids");
       app.add_flag("--raw", f->raw, "Keep special tokens in the text");
       app.add_option("--dump-logits", f->dump_logits,

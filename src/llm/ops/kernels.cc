@@ -9,6 +9,7 @@
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 #include "llm/ops/ops.h"
+#include "llm/ops/quant_matmul.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace modelcar::llm::ops {
@@ -271,6 +272,9 @@ HWY_EXPORT(AttentionImpl);
 
 void MatMulRange(const Matrix& w, const float* x, int rows, int64_t x_stride, float* y,
                  int64_t y_stride, int64_t o_begin, int64_t o_end) {
+  if (w.quant != nullptr) {
+    return QuantMatMulRange(*w.quant, x, rows, x_stride, y, y_stride, o_begin, o_end);
+  }
   HWY_DYNAMIC_DISPATCH(MatMulRangeImpl)(w, x, rows, x_stride, y, y_stride, o_begin, o_end);
 }
 
