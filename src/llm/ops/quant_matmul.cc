@@ -97,7 +97,7 @@ void Tile(const QuantMatrix& w, int64_t t, int n, const float* xp, int64_t xs, c
 }
 
 void QuantMatMulRangeImpl(const QuantMatrix& w, const float* x, int rows, int64_t x_stride,
-                          float* y, int64_t y_stride, int64_t o_begin, int64_t o_end) {
+                          int64_t o_begin, int64_t o_end, float* y, int64_t y_stride) {
   const int64_t K = w.cols, G = w.group, groups = w.groups();
   thread_local std::vector<float> xbuf, sums;
   const float* xp = x;
@@ -130,7 +130,7 @@ void QuantMatMulRangeImpl(const QuantMatrix& w, const float* x, int rows, int64_
         Tile<8>(w, t, n, xp + r * xs, xs, &sums[r * groups], out);
       }
       for (int i = 0; i < n; ++i) {
-        std::memcpy(y + (r + i) * y_stride + lo, out + i * kTile + (lo - o0),
+        std::memcpy(y + (r + i) * y_stride + (lo - o_begin), out + i * kTile + (lo - o0),
                     static_cast<size_t>(hi - lo) * sizeof(float));
       }
     }
@@ -146,9 +146,9 @@ namespace modelcar::llm::ops {
 
 HWY_EXPORT(QuantMatMulRangeImpl);
 
-void QuantMatMulRange(const QuantMatrix& w, const float* x, int rows, int64_t x_stride, float* y,
-                      int64_t y_stride, int64_t o_begin, int64_t o_end) {
-  HWY_DYNAMIC_DISPATCH(QuantMatMulRangeImpl)(w, x, rows, x_stride, y, y_stride, o_begin, o_end);
+void QuantMatMulRange(const QuantMatrix& w, const float* x, int rows, int64_t x_stride,
+                      int64_t o_begin, int64_t o_end, float* y, int64_t y_stride) {
+  HWY_DYNAMIC_DISPATCH(QuantMatMulRangeImpl)(w, x, rows, x_stride, o_begin, o_end, y, y_stride);
 }
 
 namespace ref {

@@ -19,10 +19,11 @@
 
 namespace modelcar::llm::ops {
 
-// y[r * y_stride + o] = sum_k x[r * x_stride + k] * w[o][k] for r < rows, o in [o_begin, o_end),
-// k < w.cols. REQUIRES: 0 <= o_begin <= o_end <= w.rows, x_stride >= w.cols, y does not alias x.
-void QuantMatMulRange(const QuantMatrix& w, const float* x, int rows, int64_t x_stride, float* y,
-                      int64_t y_stride, int64_t o_begin, int64_t o_end);
+// y[r * y_stride + (o - o_begin)] = sum_k x[r * x_stride + k] * w[o][k] for r < rows,
+// o in [o_begin, o_end), k < w.cols (y holds the range's outputs, as a block of ops' MatMulRange).
+// REQUIRES: 0 <= o_begin <= o_end <= w.rows, x_stride >= w.cols, y does not alias x.
+void QuantMatMulRange(const QuantMatrix& w, const float* x, int rows, int64_t x_stride,
+                      int64_t o_begin, int64_t o_end, float* y, int64_t y_stride);
 
 namespace ref {
 // The same product from QuantMatrix::DequantizeRow and a plain f64 sum per output.

@@ -88,12 +88,12 @@ void CheckAgainstReference() {
       std::vector<float> want(static_cast<size_t>(rows * ys), -7.0f);
       ref::QuantMatMul(q, x.data(), rows, xs, want.data(), ys);
       std::vector<float> got(want.size(), -7.0f);
-      QuantMatMulRange(q, x.data(), rows, xs, got.data(), ys, 0, c.rows);
+      QuantMatMulRange(q, x.data(), rows, xs, 0, c.rows, got.data(), ys);
       ExpectClose(q, x, rows, xs, got, want, ys, 0, c.rows);
       // A range that starts and ends inside tiles writes exactly its outputs.
       if (c.rows > 20) {
         std::vector<float> part(want.size(), -7.0f);
-        QuantMatMulRange(q, x.data(), rows, xs, part.data(), ys, 5, 20);
+        QuantMatMulRange(q, x.data(), rows, xs, 5, 20, part.data() + 5, ys);
         for (int r = 0; r < rows; ++r) {
           for (int64_t o = 0; o < ys; ++o) {
             if (o >= 5 && o < 20) {
@@ -124,10 +124,10 @@ TEST(QuantMatMulTest, RowsAreComputedIndependently) {
   const int rows = 7;
   const auto x = Input(rows, 256, 5);
   std::vector<float> all(static_cast<size_t>(rows * 32));
-  QuantMatMulRange(q, x.data(), rows, 256, all.data(), 32, 0, 32);
+  QuantMatMulRange(q, x.data(), rows, 256, 0, 32, all.data(), 32);
   for (int r = 0; r < rows; ++r) {
     std::vector<float> one(32);
-    QuantMatMulRange(q, x.data() + r * 256, 1, 256, one.data(), 32, 0, 32);
+    QuantMatMulRange(q, x.data() + r * 256, 1, 256, 0, 32, one.data(), 32);
     for (int o = 0; o < 32; ++o) EXPECT_EQ(one[o], all[r * 32 + o]);
   }
 }
@@ -137,7 +137,7 @@ TEST(QuantMatMulTest, OpsMatMulDispatchesOnQuant) {
   const Matrix m{DType::kOther, q.rows, q.cols, nullptr, &q};
   const auto x = Input(2, 256, 4);
   std::vector<float> want(400), got(400), ref_got(400);
-  QuantMatMulRange(q, x.data(), 2, 256, want.data(), 200, 0, 200);
+  QuantMatMulRange(q, x.data(), 2, 256, 0, 200, want.data(), 200);
   ThreadPool pool(2);
   MatMul(m, x.data(), 2, 256, got.data(), 200, &pool);
   EXPECT_EQ(got, want);
