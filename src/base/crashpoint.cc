@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -29,11 +30,20 @@ bool CrashPointTrigger::Hit(const char* name) {
 
 void CrashNow(const char* name) {
   // Only async-signal-safe calls: another thread may hold locks of the allocator or of stdio.
+  // One write(2) so the line cannot interleave with another thread's output.
   static constexpr char kHead[] = "modelcar: crash point ";
   static constexpr char kTail[] = " reached\n";
-  (void)!::write(2, kHead, sizeof kHead - 1);
-  (void)!::write(2, name, std::strlen(name));
-  (void)!::write(2, kTail, sizeof kTail - 1);
+  char line[256];
+  size_t n = 0;
+  auto append = [&](const char* s, size_t len) {
+    len = std::min(len, sizeof line - n);
+    std::memcpy(line + n, s, len);
+    n += len;
+  };
+  append(kHead, sizeof kHead - 1);
+  append(name, std::strlen(name));
+  append(kTail, sizeof kTail - 1);
+  (void)!::write(2, line, n);
   ::kill(::getpid(), SIGKILL);
   ::_exit(137);  // not reached
 }

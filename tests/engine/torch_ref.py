@@ -41,6 +41,8 @@ def read_safetensors(path):
             arr = raw.view(np.float16).astype(np.float32)
         elif t["dtype"] == "F32":
             arr = np.array(raw.view(np.float32))
+        elif t["dtype"] == "I32":  # quantized checkpoints' packed tensors (quant_ref.py)
+            arr = np.array(raw.view(np.int32))
         else:
             raise ValueError(f"{name}: dtype {t['dtype']}")
         out[name] = torch.from_numpy(arr.reshape(t["shape"]))

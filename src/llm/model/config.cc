@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "llm/model/quant_config.h"
+
 namespace modelcar::llm {
 namespace {
 
@@ -287,13 +289,7 @@ Result<ModelConfig> ParseModelConfig(std::string_view text, std::string_view wha
     }
     c.qk_norm = c.arch == Arch::kQwen3;
     if (auto q = j.find("quantization_config"); q != j.end() && !q->is_null()) {
-      const std::string method = q->is_object() && q->contains("quant_method")
-                                     ? (*q)["quant_method"].dump()
-                                     : std::string("unknown");
-      return Unsupported(what,
-                         "the model is quantized (\"quantization_config\" with "
-                         "quant_method " +
-                             method + "), which is not supported");
+      RETURN_IF_ERROR(ParseQuantConfig(*q, what, &c.quant));
     }
     RETURN_IF_ERROR(CheckSlidingWindow(j, what, *spec, c));
     if (auto act = j.find("hidden_act"); act != j.end() && !act->is_null()) {

@@ -34,6 +34,23 @@ struct RopeScaling {
   int original_max_position_embeddings = 0;
 };
 
+// config.json "quantization_config" (or int8 asked for at load): how the layers' linear weights
+// are stored. See quant.h for the formats.
+struct QuantConfig {
+  enum class Method { kNone, kGptq, kAwq, kInt8 };
+  Method method = Method::kNone;
+  int bits = 16;          // 4 or 8 when quantized
+  int group_size = 0;     // inputs per scale; -1: one group per output row (per channel)
+  bool desc_act = false;  // GPTQ act-order: groups follow g_idx, not the input order
+  bool sym = true;        // GPTQ: informational (zero points are read either way)
+  // GPTQ's "gptq" checkpoint format stores zero points minus one; "gptq_v2" stores them as is.
+  int zero_offset = 0;
+  std::vector<std::string> modules_to_not_convert;  // AWQ: modules kept in float
+};
+
+// "gptq", "awq", "int8" or "none".
+std::string_view QuantMethodName(QuantConfig::Method m);
+
 struct ModelConfig {
   Arch arch = Arch::kQwen2;
   std::string architecture;  // "Qwen2ForCausalLM", as in config.json
@@ -53,6 +70,7 @@ struct ModelConfig {
   bool attention_bias = false;  // q/k/v bias (Qwen2: true)
   bool qk_norm = false;         // Qwen3
   DType dtype = DType::kBF16;   // torch_dtype
+  QuantConfig quant;
   std::optional<int> bos_token_id;
   std::vector<int> eos_token_ids;  // config.json eos_token_id (int or list)
 };
