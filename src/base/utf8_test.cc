@@ -57,10 +57,16 @@ TEST(Utf8Test, ForEachCodePointStopsWhereAsked) {
     seen.push_back(cp);
     return cp != U'!';
   };
-  EXPECT_EQ(ForEachCodePoint("a\xc3\xa9b", keep), std::string_view::npos);
+  EXPECT_EQ(ForEachCodePoint("a\xc3\xa9"
+                             "b",
+                             keep),
+            std::string_view::npos);
   EXPECT_EQ(seen, (std::u32string{U'a', 0xE9, U'b'}));
   seen.clear();
-  EXPECT_EQ(ForEachCodePoint("\xc3\xa9!x", keep), 2u);  // refused by f
+  EXPECT_EQ(ForEachCodePoint("\xc3\xa9"
+                             "!x",
+                             keep),
+            2u);  // refused by f
   EXPECT_EQ(seen, (std::u32string{0xE9, U'!'}));
   seen.clear();
   EXPECT_EQ(ForEachCodePoint("ab\xe2\x82", keep), 2u);  // truncated

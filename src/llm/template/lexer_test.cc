@@ -101,8 +101,12 @@ TEST(LexerTest, CommentsAndRawBlocks) {
 TEST(LexerTest, LinesAreCounted) {
   auto toks = LexOk("a\nb\n{{ x }}\n\n{% y %}");
   for (const Token& t : toks) {
-    if (t.type == T::kName && t.text == "x") EXPECT_EQ(t.line, 3);
-    if (t.type == T::kName && t.text == "y") EXPECT_EQ(t.line, 5);
+    if (t.type == T::kName && t.text == "x") {
+      EXPECT_EQ(t.line, 3);
+    }
+    if (t.type == T::kName && t.text == "y") {
+      EXPECT_EQ(t.line, 5);
+    }
   }
 }
 
