@@ -78,20 +78,23 @@ TEST(ParserTest, ArithmeticPrecedence) {
 
 TEST(ParserTest, LogicComparisonAndConditional) {
   // not binds looser than comparisons, and looser than or/and only from inside.
-  const Expr& e = OutputExpr(ParseOk("{{ a if not x < 1 or y else b }}"));
+  Body b1 = ParseOk("{{ a if not x < 1 or y else b }}");
+  const Expr& e = OutputExpr(b1);
   ASSERT_EQ(e.kind, Expr::Kind::kCond);
   const Expr& cond = *e.children[1];
   ASSERT_EQ(cond.kind, Expr::Kind::kOr);
   EXPECT_EQ(cond.children[0]->kind, Expr::Kind::kNot);
   EXPECT_EQ(cond.children[0]->children[0]->kind, Expr::Kind::kCompare);
-  const Expr& chain = OutputExpr(ParseOk("{{ 1 < x <= 3 }}"));
+  Body b2 = ParseOk("{{ 1 < x <= 3 }}");
+  const Expr& chain = OutputExpr(b2);
   ASSERT_EQ(chain.kind, Expr::Kind::kCompare);
   EXPECT_EQ(chain.ops, (std::vector<std::string>{"<", "<="}));
   EXPECT_EQ(chain.children.size(), 3u);
 }
 
 TEST(ParserTest, FiltersTestsCallsAndSubscripts) {
-  const Expr& f = OutputExpr(ParseOk("{{ xs | map(attribute='n') | join(', ') }}"));
+  Body b1 = ParseOk("{{ xs | map(attribute='n') | join(', ') }}");
+  const Expr& f = OutputExpr(b1);
   ASSERT_EQ(f.kind, Expr::Kind::kFilter);
   EXPECT_EQ(f.name, "join");
   ASSERT_EQ(f.children[0]->kind, Expr::Kind::kFilter);
@@ -99,12 +102,14 @@ TEST(ParserTest, FiltersTestsCallsAndSubscripts) {
   ASSERT_EQ(f.children[0]->kwargs.size(), 1u);
   EXPECT_EQ(f.children[0]->kwargs[0].first, "attribute");
 
-  const Expr& t = OutputExpr(ParseOk("{{ x is not defined }}"));
+  Body b2 = ParseOk("{{ x is not defined }}");
+  const Expr& t = OutputExpr(b2);
   ASSERT_EQ(t.kind, Expr::Kind::kTest);
   EXPECT_EQ(t.name, "defined");
   EXPECT_TRUE(t.negated);
 
-  const Expr& c = OutputExpr(ParseOk("{{ m.get('k', 1)[0][1:2].attr }}"));
+  Body b3 = ParseOk("{{ m.get('k', 1)[0][1:2].attr }}");
+  const Expr& c = OutputExpr(b3);
   ASSERT_EQ(c.kind, Expr::Kind::kGetAttr);
   EXPECT_EQ(c.name, "attr");
   ASSERT_EQ(c.children[0]->kind, Expr::Kind::kSlice);
@@ -113,7 +118,8 @@ TEST(ParserTest, FiltersTestsCallsAndSubscripts) {
 }
 
 TEST(ParserTest, Literals) {
-  const Expr& l = OutputExpr(ParseOk("{{ [1, 'a', none, true, (1, 2), {'k': 2.5}] }}"));
+  Body b = ParseOk("{{ [1, 'a', none, true, (1, 2), {'k': 2.5}] }}");
+  const Expr& l = OutputExpr(b);
   ASSERT_EQ(l.kind, Expr::Kind::kList);
   ASSERT_EQ(l.children.size(), 6u);
   EXPECT_EQ(l.children[0]->kind, Expr::Kind::kLiteral);
