@@ -112,9 +112,12 @@ TEST(ParserTest, FiltersTestsCallsAndSubscripts) {
   const Expr& c = OutputExpr(b3);
   ASSERT_EQ(c.kind, Expr::Kind::kGetAttr);
   EXPECT_EQ(c.name, "attr");
-  ASSERT_EQ(c.children[0]->kind, Expr::Kind::kSlice);
-  ASSERT_EQ(c.children[0]->children[0]->kind, Expr::Kind::kGetItem);
-  EXPECT_EQ(c.children[0]->children[0]->children[0]->kind, Expr::Kind::kCall);
+  const Expr& sliced = *c.children[0];  // [1:2]: an item lookup whose key is a slice
+  ASSERT_EQ(sliced.kind, Expr::Kind::kGetItem);
+  ASSERT_EQ(sliced.children.size(), 2u);
+  EXPECT_EQ(sliced.children[1]->kind, Expr::Kind::kSlice);
+  ASSERT_EQ(sliced.children[0]->kind, Expr::Kind::kGetItem);
+  EXPECT_EQ(sliced.children[0]->children[0]->kind, Expr::Kind::kCall);
 }
 
 TEST(ParserTest, Literals) {
