@@ -445,6 +445,8 @@ const modelcar::cli::CommandRegistration kServe{
                    "Count generation requests in flight for GET /load");
       app.add_flag(Names("--return-tokens-as-token-ids"), m.return_tokens_as_token_ids,
                    "Logprob tokens as 'token_id:<id>' by default");
+      app.add_option(Names("--reasoning-parser"), m.reasoning_parser,
+                     "Split <think>...</think> into the message's reasoning: qwen3 | deepseek_r1");
       app.add_option(Names("--ssl-certfile"), s.tls_cert_file, "TLS certificate (PEM): HTTPS");
       app.add_option(Names("--ssl-keyfile"), s.tls_key_file, "TLS private key (PEM)");
       app.add_option(Names("--store"), f->store, "Node store for oci:// models");
