@@ -138,6 +138,11 @@ void StreamForcedChat(const ChatJob& job, Session& session, http::StreamSink& si
                   });
 }
 
+// parallel_tool_calls false: only the first call the model wrote.
+void LimitCalls(const ChatRequest& r, std::vector<ToolCall>* calls) {
+  if (!r.parallel_tool_calls && calls->size() > 1) calls->resize(1);
+}
+
 void StreamChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
   const ChatRequest& r = job.r;
   const bool tools = r.tool_choice == ToolChoice::kAuto;
@@ -163,6 +168,7 @@ void StreamChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
                       ParsedToolCalls p = streamers[i].Finish();
                       if (p.content) content += *p.content;
                       cd.tool_calls = std::move(p.calls);
+                      LimitCalls(r, &cd.tool_calls);
                     }
                     if (logprobs && !d.logprobs.empty()) cd.logprobs = std::move(d.logprobs);
                     if (d.finish) {
@@ -211,6 +217,7 @@ void WholeChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
       ParsedToolCalls p = ParseHermesToolCalls(text);
       c.text = std::move(p.content);
       c.tool_calls = std::move(p.calls);
+      LimitCalls(r, &c.tool_calls);
       if (!c.tool_calls.empty()) c.finish.reason = "tool_calls";
     } else if (job.reasoning && text.empty()) {
       c.text = std::nullopt;  // vLLM's reasoning parsers: no content is null
@@ -242,10 +249,18 @@ http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest&
   job->r = std::move(*parsed);
   ChatRequest& r = job->r;
   if (Status s = m.CheckModel(r.model); !s.ok()) return ErrorResponse(s, "model");
+  if (r.tool_choice == ToolChoice::kAuto && !m.auto_tool_choice()) {
+    // vLLM's check, for "auto" given or implied by `tools`.
+    return ErrorResponse(
+        InvalidArgument("\"auto\" tool choice requires --enable-auto-tool-choice "
+                        "and --tool-call-parser to be set"));
+  }
   if (Status s = m.PrepareLogitRules(&r.sampling, &param); !s.ok()) return ErrorResponse(s, param);
   ChatPromptInput in;
   in.messages_json = r.messages_json;
-  in.tools_json = r.tools_json;
+  if (r.tool_choice != ToolChoice::kNone || !m.exclude_tools_when_tool_choice_none()) {
+    in.tools_json = r.tools_json;
+  }
   in.kwargs_json = r.chat_template_kwargs_json;
   in.chat_template = r.chat_template;
   in.add_generation_prompt = r.add_generation_prompt;

@@ -57,7 +57,12 @@ struct ModelOptions {
   bool enable_force_include_usage = false;    // usage in every stream, as if asked
   bool log_requests = false;                  // --enable-log-requests: one line per request
   std::string reasoning_parser;               // "qwen3", "deepseek_r1" or "" (none)
-  int max_log_len = -1;                       // prompt characters/ids logged; -1: all
+  // --enable-auto-tool-choice: tool_choice "auto" allowed (vLLM refuses it otherwise), calls
+  // parsed from the output with --tool-call-parser ("hermes" or "" = none).
+  bool enable_auto_tool_choice = false;
+  std::string tool_call_parser;
+  bool exclude_tools_when_tool_choice_none = false;  // tool_choice "none": no tools in the prompt
+  int max_log_len = -1;                              // prompt characters/ids logged; -1: all
   // Start-up log lines (the sampling defaults in use). Default: none.
   std::function<void(std::string_view)> log;
 };
@@ -99,6 +104,13 @@ class ModelContext {
   const std::string& response_role() const { return response_role_; }
   bool prompt_tokens_details() const { return options_.enable_prompt_tokens_details; }
   bool force_include_usage() const { return options_.enable_force_include_usage; }
+  // tool_choice "auto" is served (--enable-auto-tool-choice with a --tool-call-parser).
+  bool auto_tool_choice() const {
+    return options_.enable_auto_tool_choice && !options_.tool_call_parser.empty();
+  }
+  bool exclude_tools_when_tool_choice_none() const {
+    return options_.exclude_tools_when_tool_choice_none;
+  }
   // --reasoning-parser (null: none).
   const ReasoningParser* reasoning_parser() const { return reasoning_.get(); }
 

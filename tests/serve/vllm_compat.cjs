@@ -139,6 +139,16 @@ const tests = {
     await expectError({ model, prompt: 'x', suffix: 'y' }, 'suffix', /suffix/, '/v1/completions');
     await expectError({ model, messages: msgs, logprobs: true, top_logprobs: 21 }, 'top_logprobs',
       /max allowed: 20/);
+    // Tools ("auto" given or implied) need --enable-auto-tool-choice; "none" does not.
+    const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }];
+    for (const extra of [{}, { tool_choice: 'auto' }]) {
+      const t = await post('/v1/chat/completions', { model, messages: msgs, tools, ...extra });
+      assert.equal(t.status, 400);
+      assert.equal(t.body.error.message,
+        '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set');
+    }
+    assert.equal((await post('/v1/chat/completions', { model, messages: msgs, tools,
+      tool_choice: 'none', max_tokens: 1 })).status, 200);
     // stream_options {} without stream is accepted (vLLM); unknown fields are logged.
     const ok = await post('/v1/chat/completions', { model, messages: msgs, max_tokens: 1,
       stream_options: {}, not_a_vllm_field: 1 });
