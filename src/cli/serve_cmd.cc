@@ -217,6 +217,9 @@ const modelcar::cli::CommandRegistration kServe{
       app.add_option(Names("--api-key"), s.api_keys,
                      "Require 'Authorization: Bearer KEY' (one of the keys; or VLLM_API_KEY)");
       app.add_option(Names("--threads"), m.threads, "Engine threads (default: all cores)");
+      app.add_option(Names("--precision"), f->vllm.precision,
+                     "Engine numerics: fast (bf16 matrix inputs, f16 KV cache) or exact (f32)")
+          ->capture_default_str();
       app.add_option(Names("--idle-timeout"), s.idle_timeout_s,
                      "Exit 0 after this many seconds without requests (0: never)");
       app.add_option(Names("--wait-for-model"), f->wait_for_model,

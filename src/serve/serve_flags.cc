@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
+#include "llm/engine/engine.h"
 #include "serve/vllm_flags.h"
 
 namespace modelcar::serve {
@@ -120,6 +121,9 @@ Status ApplyServeFlags(const ServeFlags& f, std::string_view api_key_env, ServeO
     if (v < 1) return InvalidArgument("--kv-cache-memory-bytes must be positive");
     mo.kv_cache_bytes = static_cast<uint64_t>(v);
   }
+  const auto precision = llm::ParsePrecision(f.precision);
+  if (!precision) return InvalidArgument("--precision must be exact or fast");
+  mo.precision = *precision;
   if (f.seed == "None" || f.seed == "none") {
     mo.seed.reset();
   } else if (!f.seed.empty()) {

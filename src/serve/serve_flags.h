@@ -32,7 +32,8 @@ struct ServeFlags {
   bool disable_access_log = false;
   std::string access_log_exclude;  // comma-separated paths
   bool log_requests = false, disable_log_requests = false;
-  std::string seed;  // an int, or None
+  std::string seed;                // an int, or None
+  std::string precision = "fast";  // modelcar's --precision: fast | exact
   bool enable_auto_tool_choice = false;
   std::string tool_call_parser;
   bool exclude_tools_when_tool_choice_none = false;

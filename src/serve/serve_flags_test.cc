@@ -117,6 +117,9 @@ TEST(ApplyServeFlags, BadValuesNameTheFlag) {
   f.uvicorn_log_level = "loud";
   EXPECT_NE(error(f).find("--uvicorn-log-level"), std::string::npos);
   f = {};
+  f.precision = "half";
+  EXPECT_EQ(error(f), "--precision must be exact or fast");
+  f = {};
   f.enable_auto_tool_choice = true;
   EXPECT_EQ(error(f), "--enable-auto-tool-choice requires --tool-call-parser");
   f.tool_call_parser = "mistral";
