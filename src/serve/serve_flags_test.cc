@@ -40,12 +40,12 @@ TEST(CheckTableFlags, WarnsOncePerIgnoredFlagAndRefusesHarmfulValues) {
   EXPECT_NE(warnings[1].find("--enforce-eager"), std::string::npos);
 
   ServeFlags q;
-  q.table_given = {"--quantization"};
-  q.table_value["--quantization"] = "none";  // harmless: accepted silently
+  q.table_given = {"--kv-cache-dtype"};
+  q.table_value["--kv-cache-dtype"] = "auto";  // harmless: accepted silently
   EXPECT_TRUE(CheckTableFlags(q, [](std::string) {}).ok());
-  q.table_value["--quantization"] = "awq";
+  q.table_value["--kv-cache-dtype"] = "fp8";
   Status s = CheckTableFlags(q, [](std::string) {});
-  EXPECT_NE(s.message().find("--quantization awq is not supported"), std::string::npos)
+  EXPECT_NE(s.message().find("--kv-cache-dtype fp8 is not supported"), std::string::npos)
       << s.message();
   ServeFlags lora;
   lora.table_given = {"--enable-lora"};
