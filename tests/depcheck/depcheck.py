@@ -28,7 +28,8 @@ ALLOWED = {
     "llm/engine": {"base", "llm/model", "llm/ops"},
     "llm/tokenizer": {"base"},
     "llm/template": {"base"},
-    "serve": {"base", "http", "llm/engine", "llm/model", "llm/ops", "llm/template",
+    "llm/grammar": {"base"},
+    "serve": {"base", "http", "llm/engine", "llm/grammar", "llm/model", "llm/ops", "llm/template",
               "llm/tokenizer"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
