@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -102,6 +103,17 @@ struct Server::Impl {
 
 void Server::Impl::Dispatch(const httplib::Request& req, httplib::Response& res) {
   auto path_it = routes.find(req.path);
+  if (path_it == routes.end()) {  // the longest prefix route ("/v2/*") that matches
+    size_t best = 0;
+    for (auto it = routes.begin(); it != routes.end(); ++it) {
+      const std::string& p = it->first;
+      if (p.empty() || p.back() != '*' || p.size() - 1 < best) continue;
+      if (std::string_view(req.path).starts_with(std::string_view(p).substr(0, p.size() - 1))) {
+        best = p.size() - 1;
+        path_it = it;
+      }
+    }
+  }
   if (path_it == routes.end()) {
     res.status = 404;
     res.set_content("not found: " + req.path + "\n", "text/plain; charset=utf-8");
@@ -129,7 +141,21 @@ void Server::Impl::Dispatch(const httplib::Request& req, httplib::Response& res)
   ServerResponse out = it->second(r);
   res.status = out.status;
   for (auto& [k, v] : out.headers) res.set_header(k, v);
-  if (out.stream) {
+  if (out.stream && out.stream_length >= 0) {
+    // Fixed length: httplib calls the provider until `length` bytes went out; the stream runs
+    // once, and a short stream makes the next call fail, which closes the connection.
+    std::atomic<bool>* stopping_flag = &stopping;
+    auto ran = std::make_shared<bool>(false);
+    res.set_content_provider(static_cast<size_t>(out.stream_length), out.content_type,
+                             [stream = std::move(out.stream), stopping_flag, ran](
+                                 size_t, size_t, httplib::DataSink& sink) {
+                               if (*ran) return false;
+                               *ran = true;
+                               HttplibSink adapter(sink, *stopping_flag);
+                               stream(adapter);
+                               return true;
+                             });
+  } else if (out.stream) {
     std::atomic<bool>* stopping_flag = &stopping;
     res.set_chunked_content_provider(
         out.content_type,
@@ -187,7 +213,12 @@ Status Server::Start() {
   h.set_keep_alive_max_count(o.keep_alive_max_requests);
   size_t threads = o.threads == 0 ? 1 : o.threads;
   h.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  auto route = [&s](const httplib::Request& req, httplib::Response& res) { s.Dispatch(req, res); };
+  auto route = [&s](const httplib::Request& req, httplib::Response& res) {
+    // Handlers answer Range requests themselves (they see the header); httplib must not slice
+    // their answers a second time. The request object is httplib's own mutable one.
+    const_cast<httplib::Request&>(req).ranges.clear();
+    s.Dispatch(req, res);
+  };
   h.Get(".*", route);
   h.Post(".*", route);
   h.Put(".*", route);
