@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "base/log.h"
 #include "http/server.h"
 #include "serve/endpoints.h"
 #include "serve/response.h"
@@ -161,9 +162,7 @@ http::Handler Frame(const ServeOptions* o, const std::function<void(std::string_
 
 Status RunServe(const ServeOptions& o) {
   const auto t0 = Clock::now();
-  auto log = o.log ? o.log : [](std::string_view line) {
-    std::fprintf(stderr, "modelcar serve: %.*s\n", static_cast<int>(line.size()), line.data());
-  };
+  auto log = o.log ? o.log : [](std::string_view line) { LogInfo("modelcar serve: {}", line); };
   http::ShutdownSignals signals;
   State state;
   state.Touch();
