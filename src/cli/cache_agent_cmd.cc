@@ -50,7 +50,7 @@ modelcar::Status Run(const Flags& f) {
     so.port = std::atoi(f.listen.c_str() + colon + 1);
     so.threads = 2;
     server = std::make_unique<modelcar::http::Server>(so);
-    server->Handle("GET", "/healthz", [](const modelcar::http::ServerRequest&) {
+    server->HandleInline("GET", "/healthz", [](const modelcar::http::ServerRequest&) {
       return modelcar::http::ServerResponse::Text(200, "ok\n");
     });
     server->Handle("GET", "/status", [&agent](const modelcar::http::ServerRequest&) {

@@ -188,7 +188,6 @@ http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest&
   http::ServerResponse resp;
   resp.status = 200;
   if (r->stream) {
-    // Exactly "text/event-stream": cpp-httplib never gzips it (a compressor would hold chunks).
     resp.content_type = "text/event-stream";
     resp.headers.emplace_back("Cache-Control", "no-cache");
     resp.stream = [r, meta, prompt_tokens, session](http::StreamSink& sink) {
@@ -199,8 +198,7 @@ http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest&
       }
     };
   } else {
-    // Not plain "application/json", which cpp-httplib gzips for clients that accept it: the
-    // compressor would swallow the heartbeat spaces that detect a client gone away.
+    // Streamed with heartbeat spaces (JSON whitespace) while the answer is generated.
     resp.content_type = "application/json; charset=utf-8";
     const llm::Tokenizer* tokenizer = &m.tokenizer();
     resp.stream = [r, meta, tokenizer, prompt_ids, session](http::StreamSink& sink) {

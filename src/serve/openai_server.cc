@@ -90,8 +90,11 @@ Status RunServe(const ServeOptions& o) {
   http::ServerOptions so;
   so.host = o.host;
   so.port = o.port;
-  // One worker thread per open connection: room for every running and waiting request.
-  so.threads = static_cast<size_t>(std::max(64, o.model.max_num_seqs * 2 + 16));
+  // A generation holds its worker until it ends (streamed or not): a worker for every request the
+  // scheduler may run or queue, so its own bounded queue (503 beyond max_waiting) is the limit
+  // that triggers, plus a few for the quick endpoints.
+  so.threads = static_cast<size_t>(std::max(1, o.model.max_num_seqs) +
+                                   std::max(0, o.model.max_waiting) + 16);
   so.max_body_bytes = o.max_body_bytes;
   so.write_timeout_s = 60;
   http::Server server(so);
@@ -103,14 +106,15 @@ Status RunServe(const ServeOptions& o) {
   server.Handle("POST", "/v1/completions", Api(&state, &api_key, Completions));
   server.Handle("POST", "/tokenize", Api(&state, &api_key, Tokenize));
   server.Handle("POST", "/detokenize", Api(&state, &api_key, Detokenize));
-  server.Handle("GET", "/health", [&state](const http::ServerRequest&) {
+  // Probes and metrics answer on the I/O threads, even when every worker is busy.
+  server.HandleInline("GET", "/health", [&state](const http::ServerRequest&) {
     return http::ServerResponse::Text(state.model.load() ? 200 : 503, "");
   });
-  server.Handle("GET", "/version", [](const http::ServerRequest&) {
+  server.HandleInline("GET", "/version", [](const http::ServerRequest&) {
     return http::ServerResponse::Json(200,
                                       nlohmann::json{{"version", MODELCAR_SERVE_VERSION}}.dump());
   });
-  server.Handle("GET", "/metrics", [&state](const http::ServerRequest&) {
+  server.HandleInline("GET", "/metrics", [&state](const http::ServerRequest&) {
     ModelContext* m = state.model.load();
     http::ServerResponse r = http::ServerResponse::Text(200, m ? m->metrics().Render() : "");
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
