@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "cli/command.h"
 #include "modelcar/build.h"
@@ -79,6 +80,9 @@ struct Flags {
   std::string busybox = "/bin/busybox";
   std::string owner = "0:0";
   std::string mode = "a=rX";
+  std::string exec_mode;
+  std::string entrypoint, cmd;
+  std::vector<std::string> env;
   std::string created;
   uint64_t small = 1 << 20;
   bool allow_outside_symlinks = false;
@@ -96,6 +100,19 @@ Status Run(const Flags& f) {
   o.jobs = f.jobs;
   RETURN_IF_ERROR(modelcar::ParseOwner(f.owner, &o.uid, &o.gid));
   RETURN_IF_ERROR(modelcar::ParseMode(f.mode, &o.file_mode, &o.dir_mode));
+  if (!f.exec_mode.empty()) {
+    uint32_t unused_dir_mode;
+    Status st = modelcar::ParseMode(f.exec_mode, &o.exec_file_mode, &unused_dir_mode);
+    if (!st.ok()) return st.WithContext("--exec-mode");
+  }
+  if (!f.entrypoint.empty()) {
+    ASSIGN_OR_RETURN(o.entrypoint, modelcar::ParseExecForm("--entrypoint", f.entrypoint));
+  }
+  if (!f.cmd.empty()) {
+    ASSIGN_OR_RETURN(o.cmd, modelcar::ParseExecForm("--cmd", f.cmd));
+  }
+  for (const std::string& e : f.env) RETURN_IF_ERROR(modelcar::CheckEnvEntry(e));
+  o.env = f.env;
   std::string created = f.created;
   if (created.empty()) {
     const char* env = std::getenv("SOURCE_DATE_EPOCH");
@@ -149,7 +166,8 @@ const modelcar::cli::CommandRegistration kBuild{
       app.add_option("--push", f->push,
                      "Stream the image straight to a registry: [registry/]repo[:tag]");
       f->remote.Add(app, /*transfer=*/false);
-      app.add_option("--models-path", f->models_path, "Where the files land in the image")
+      app.add_option("--models-path", f->models_path,
+                     "Where the files land in the image (/: the image root)")
           ->capture_default_str();
       app.add_option("--base", f->base,
                      "busybox | none | layout:DIR[:TAG] | REGISTRY/REPO[:TAG|@DIGEST]")
@@ -160,6 +178,14 @@ const modelcar::cli::CommandRegistration kBuild{
           ->capture_default_str();
       app.add_option("--mode", f->mode, "File modes: octal (0644) or chmod clauses (a=rX)")
           ->capture_default_str();
+      app.add_option("--exec-mode", f->exec_mode,
+                     "Modes of the files executable in the source (default: --mode), e.g. a=rx");
+      app.add_option("--entrypoint", f->entrypoint,
+                     "Image entrypoint, a JSON array: '[\"/usr/bin/modelcar\"]' (drops the base's "
+                     "Cmd)");
+      app.add_option("--cmd", f->cmd, "Image Cmd, a JSON array: '[\"--help\"]'");
+      app.add_option("--env", f->env, "KEY=VALUE in the image config (repeatable)")
+          ->allow_extra_args(false);
       app.add_option("--created", f->created,
                      "Timestamp for all entries: epoch seconds or YYYY-MM-DDTHH:MM:SSZ "
                      "(default: $SOURCE_DATE_EPOCH, else 0)");

@@ -92,7 +92,7 @@ const modelcar::cli::CommandRegistration kCacheAgent{
       app.add_option("--listen", f->listen, "Serve /status, /healthz, /metrics on HOST:PORT");
       app.add_option("--interval", f->interval_s, "Seconds between reconciles (default 60)");
       app.add_flag("--once", f->once, "Reconcile once and exit (exit 1 if the config is bad)");
-      f->pull.Add(app);
+      f->pull.Add(app, "always | if-not-present | never", modelcar::registry::NodeIdentity::kAuto);
       return [f]() { return Run(*f); };
     }};
 

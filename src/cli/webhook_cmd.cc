@@ -6,6 +6,7 @@
 #include "cli/command.h"
 #include "http/server.h"
 #include "kube/webhook.h"
+#include "modelcar/resolve_cli.h"
 #include "oci/reference.h"
 #include "registry/client.h"
 
@@ -60,9 +61,11 @@ const modelcar::cli::CommandRegistration kWebhook{
       app.add_option("--max-body-bytes", o.max_body_bytes, "larger requests get 413")
           ->capture_default_str();
       app.add_option("--authfile", f->registry.authfile,
-                     "registry auth file for digestPolicy resolve");
+                     "registry auth file for digestPolicy resolve (auths, credHelpers, "
+                     "credsStore)");
       app.add_option("--registry-ca-file", f->registry.ca_file, "extra CA bundle for registries");
       app.add_flag("--plain-http", f->registry.plain_http, "talk plain HTTP to registries");
+      modelcar::AddRegistryIdentityFlag(app, f->registry, modelcar::registry::NodeIdentity::kAuto);
       return [f]() { return Run(*f); };
     }};
 

@@ -131,7 +131,7 @@ size_t WriteCallback(char* data, size_t size, size_t n, void* user) {
       body.append(data, std::min<size_t>(len, cap - body.size()));
       return len;
     }
-    t->error = ResourceExhausted("response body of " + t->request->url + " exceeds " +
+    t->error = ResourceExhausted("response body of " + RedactUrl(t->request->url) + " exceeds " +
                                  std::to_string(cap) + " bytes");
     return 0;
   }
@@ -170,8 +170,8 @@ int ProgressCallback(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_
     return 0;
   }
   if (t->stall_s > 0 && now - t->last_move >= std::chrono::seconds(t->stall_s)) {
-    t->error = Unavailable(t->request->method + " " + t->request->url + ": stalled (no data for " +
-                           std::to_string(t->stall_s) + " s)");
+    t->error = Unavailable(t->request->method + " " + RedactUrl(t->request->url) +
+                           ": stalled (no data for " + std::to_string(t->stall_s) + " s)");
     return 1;
   }
   return 0;
@@ -190,8 +190,12 @@ std::string ProxyVariable(const std::string& url) {
 }
 
 Status MapCurlError(CURLcode rc, const char* errbuf, const Request& req, const std::string& url) {
-  std::string what = req.method + " " + url + ": ";
+  std::string what = req.method + " " + RedactUrl(url) + ": ";
+  // curl's error buffer may quote the URL (with its query): keep only what follows it.
   std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+  if (detail.find(url) != std::string::npos || detail.find('?') != std::string::npos) {
+    detail = curl_easy_strerror(rc);
+  }
   switch (rc) {
     case CURLE_ABORTED_BY_CALLBACK:
       return Cancelled(what + "interrupted");
@@ -220,6 +224,28 @@ Status MapCurlError(CURLcode rc, const char* errbuf, const Request& req, const s
     default:
       return Unavailable(what + detail);
   }
+}
+
+// Fails unless `req` may be sent as it is: an http(s) URL, and credentials only where allowed
+// (see client.h).
+Status CheckOutbound(const Request& req, const ClientOptions& options) {
+  std::string scheme = UrlScheme(req.url);
+  if (scheme != "http" && scheme != "https") {
+    return InvalidArgument(req.method + " " + RedactUrl(req.url) +
+                           ": only http:// and https:// URLs are fetched");
+  }
+  bool creds = req.carries_credentials ||
+               std::any_of(req.headers.begin(), req.headers.end(),
+                           [](const auto& kv) { return Lower(kv.first) == "authorization"; });
+  if (creds && scheme == "http" && !options.allow_plain_credentials &&
+      !IsLoopbackHost(UrlHost(req.url))) {
+    return FailedPrecondition(
+        req.method + " " + RedactUrl(req.url) +
+        ": refusing to send credentials over plain HTTP to " + UrlHost(req.url) +
+        " (credentials go only over TLS, to a loopback address, or to a registry marked "
+        "--insecure)");
+  }
+  return Status();
 }
 
 }  // namespace
@@ -272,12 +298,15 @@ Client::Client(ClientOptions options) : options_(std::move(options)), pool_(new 
 Client::~Client() = default;
 
 Result<Response> Client::Do(const Request& request) {
-  if (CancelRequested()) return Cancelled(request.method + " " + request.url + ": interrupted");
+  if (CancelRequested()) {
+    return Cancelled(request.method + " " + RedactUrl(request.url) + ": interrupted");
+  }
   if (!options_.ca_file.empty() && access(options_.ca_file.c_str(), R_OK) != 0) {
     return ErrnoStatus(errno, "--ca-file " + options_.ca_file);
   }
   Request req = request;  // a copy whose url, method and headers follow redirects
   std::string first_host = UrlHost(req.url);
+  std::string first_scheme = UrlScheme(req.url);
   CURL* h = pool_->Take();
   if (h == nullptr) return Internal("curl_easy_init failed");
   struct Giver {
@@ -295,8 +324,10 @@ Result<Response> Client::Do(const Request& request) {
     t.follow = req.follow_redirects;
     char errbuf[CURL_ERROR_SIZE] = {0};
 
+    RETURN_IF_ERROR(CheckOutbound(req, options_));
     curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
@@ -306,7 +337,9 @@ Result<Response> Client::Do(const Request& request) {
     // curl reads only the lower-case http_proxy for http:// URLs (the CGI "httpoxy" rule);
     // modelcar is no CGI program, and docker, Go and Kubernetes tooling honour HTTP_PROXY, so do
     // the same. no_proxy/NO_PROXY still apply (curl checks them for an explicit proxy too).
-    if (req.url.starts_with("http://")) {
+    if (!options_.use_env_proxy) {
+      curl_easy_setopt(h, CURLOPT_PROXY, "");  // "" disables proxies, the environment's too
+    } else if (req.url.starts_with("http://")) {
       const char* lower = std::getenv("http_proxy");
       const char* upper = std::getenv("HTTP_PROXY");
       if ((lower == nullptr || *lower == '\0') && upper != nullptr && *upper != '\0') {
@@ -363,12 +396,12 @@ Result<Response> Client::Do(const Request& request) {
       long proxy_code = 0;  // a proxy from the environment refused the CONNECT tunnel
       curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &proxy_code);
       if (proxy_code == 407) {
-        return Unauthenticated(req.method + " " + req.url +
+        return Unauthenticated(req.method + " " + RedactUrl(req.url) +
                                ": the proxy refused the credentials (HTTP 407); check the user "
                                "and password in HTTPS_PROXY / https_proxy");
       }
       if (proxy_code >= 400) {
-        return Unavailable(req.method + " " + req.url + ": the proxy answered HTTP " +
+        return Unavailable(req.method + " " + RedactUrl(req.url) + ": the proxy answered HTTP " +
                            std::to_string(proxy_code) + " to CONNECT");
       }
       return MapCurlError(rc, errbuf, req, req.url);
@@ -389,57 +422,35 @@ Result<Response> Client::Do(const Request& request) {
     auto location = response.Header("location");
     if (!req.follow_redirects || !IsRedirect(response.status) || !location) return response;
     if (hop >= options_.max_redirects) {
-      return Unavailable(req.method + " " + request.url + ": too many redirects");
+      return Unavailable(req.method + " " + RedactUrl(request.url) + ": too many redirects");
     }
     if (req.body_reader) {
-      return Unimplemented(req.method + " " + req.url + ": redirect of a streamed upload to " +
-                           UrlHost(*location));
+      return Unimplemented(req.method + " " + RedactUrl(req.url) +
+                           ": redirect of a streamed upload to " + UrlHost(*location));
     }
     std::string next = ResolveUrl(req.url, *location);
-    if (next.empty()) return Unavailable(req.url + ": bad redirect location");
-    if (UrlHost(next) != first_host) {  // never leak credentials to another host
+    if (next.empty()) return Unavailable(RedactUrl(req.url) + ": bad redirect location");
+    if (std::string s = UrlScheme(next); s != "http" && s != "https") {
+      return InvalidArgument(req.method + " " + RedactUrl(req.url) + ": redirect to a " +
+                             (s.empty() ? "non-HTTP" : s + "://") +
+                             " URL refused (only http:// and https:// are followed)");
+    }
+    // Never carry credentials to another host, nor from https:// down to http://.
+    if (UrlHost(next) != first_host || UrlScheme(next) != first_scheme) {
       std::erase_if(req.headers, [](const auto& kv) { return Lower(kv.first) == "authorization"; });
+      if (req.carries_credentials && response.status != 303) {
+        return FailedPrecondition(req.method + " " + RedactUrl(req.url) +
+                                  ": a request carrying credentials was redirected to " +
+                                  UrlHost(next) + "; refused");
+      }
     }
     if (response.status == 303) {
       req.method = "GET";
       req.body.clear();
+      req.carries_credentials = false;
     }
     req.url = std::move(next);
   }
-}
-
-std::string ResolveUrl(const std::string& base, const std::string& location) {
-  CURLU* u = curl_url();
-  std::string out;
-  if (curl_url_set(u, CURLUPART_URL, base.c_str(), 0) == CURLUE_OK &&
-      curl_url_set(u, CURLUPART_URL, location.c_str(), 0) == CURLUE_OK) {
-    char* s = nullptr;
-    if (curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK) {
-      out = s;
-      curl_free(s);
-    }
-  }
-  curl_url_cleanup(u);
-  return out;
-}
-
-std::string UrlHost(const std::string& url) {
-  CURLU* u = curl_url();
-  std::string out;
-  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
-    char* host = nullptr;
-    char* port = nullptr;
-    if (curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-      out = Lower(host);
-      curl_free(host);
-      if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
-        out += ":" + std::string(port);
-        curl_free(port);
-      }
-    }
-  }
-  curl_url_cleanup(u);
-  return out;
 }
 
 void RequestCancel() { g_cancel.store(true, std::memory_order_relaxed); }

@@ -1,9 +1,16 @@
 // HTTP client on libcurl: connection reuse, HTTP/1.1 and HTTP/2, TLS with the system CAs plus an
 // optional extra CA file, proxies from the environment (http_proxy or HTTP_PROXY, https_proxy or
 // HTTPS_PROXY, no_proxy or NO_PROXY), connect and stall timeouts, streaming request and response
-// bodies, and redirects that never carry the Authorization header to another host. With
-// MODELCAR_LOG=debug in the environment, every new connection is logged to stderr with its host and
-// negotiated HTTP version (never a URL path or query, which may carry tokens).
+// bodies, and redirects that never carry the Authorization header to another host or scheme.
+//
+// Outbound safety, for every request and every redirect hop: only http:// and https:// URLs are
+// fetched (a redirect to file:// or any other scheme fails); credentials (an Authorization header,
+// or a body marked `carries_credentials`) go only over TLS, to a loopback host (exactly
+// "localhost", 127.0.0.0/8, ::1), or when the caller allowed plain HTTP for them
+// (ClientOptions::allow_plain_credentials, a registry marked --insecure); URLs in messages are
+// redacted (RedactUrl: no user info, no query). With MODELCAR_LOG=debug in the environment, every
+// new connection is logged to stderr with its host and negotiated HTTP version (never a URL path
+// or query, which may carry tokens).
 //
 // Thread safety: Client is thread-safe; concurrent Do() calls each take an idle curl handle from a
 // pool (so connections are reused by later requests) or create one.
@@ -20,6 +27,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "http/url.h"
 
 namespace modelcar::http {
 
@@ -35,6 +43,10 @@ struct ClientOptions {
   long low_speed_time_s = 60;
   int max_redirects = 5;
   std::string user_agent = "modelcar";
+  // Credentials may go over plain HTTP to non-loopback hosts (the user marked the peer insecure).
+  bool allow_plain_credentials = false;
+  // Proxies from the environment apply; false: always connect directly (a metadata server).
+  bool use_env_proxy = true;
 };
 
 // Produces the request body: fills up to `n` bytes of `buf`, returns the count (0 = end).
@@ -58,6 +70,9 @@ struct Request {
   uint64_t max_body = uint64_t{8} << 20;  // collected bodies larger than this fail
   bool follow_redirects = true;
   bool no_body = false;  // HEAD-like: do not read a body
+  // The body holds credentials (a token request): sent only where an Authorization header could
+  // be, and never redirected to another host.
+  bool carries_credentials = false;
 };
 
 struct Response {
@@ -79,8 +94,9 @@ class Client {
 
   // Performs the request, following redirects when asked. Returns the final response whatever its
   // status; transport failures become Unavailable (connection refused, reset, stall, TLS), or
-  // InvalidArgument (bad URL), or Cancelled (CancelRequested()). An error returned by on_body or
-  // body_reader is returned as is.
+  // InvalidArgument (bad URL, a scheme other than http/https, a redirect to one), or
+  // FailedPrecondition (credentials that would travel in clear), or Cancelled
+  // (CancelRequested()). An error returned by on_body or body_reader is returned as is.
   Result<Response> Do(const Request& request);
 
   const ClientOptions& options() const { return options_; }
@@ -90,11 +106,6 @@ class Client {
   ClientOptions options_;
   std::unique_ptr<Pool> pool_;
 };
-
-// Resolves `location` (absolute or relative) against `base`. Empty on failure.
-std::string ResolveUrl(const std::string& base, const std::string& location);
-// "host[:port]" of an absolute URL (lower case), empty if unparsable.
-std::string UrlHost(const std::string& url);
 
 // Process-wide cancellation (Ctrl-C): once requested, every transfer in progress aborts with
 // Cancelled and new ones fail at once. Async-signal-safe.

@@ -1,5 +1,6 @@
 // Tests of the HTTP client against an in-process cpp-httplib server on 127.0.0.1 (a real HTTP
-// server, not a mock): redirects drop Authorization on another host, streaming both ways.
+// server, not a mock): redirects drop Authorization on another host, streaming both ways, and the
+// outbound rules (http(s) only, credentials only over TLS or to loopback, redacted URLs).
 #include "http/client.h"
 
 #include <gtest/gtest.h>
@@ -7,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 namespace modelcar::http {
@@ -134,13 +136,6 @@ TEST(ClientTest, SinkErrorAbortsAndRefusedConnectionIsUnavailable) {
   EXPECT_EQ(refused.status().code(), Code::kUnavailable);
 }
 
-TEST(UrlTest, ResolveAndHost) {
-  EXPECT_EQ(ResolveUrl("http://h:5000/v2/a/blobs/uploads/", "/v2/a/blobs/uploads/u?_state=x"),
-            "http://h:5000/v2/a/blobs/uploads/u?_state=x");
-  EXPECT_EQ(UrlHost("https://Registry.example.com/v2/"), "registry.example.com:443");
-  EXPECT_EQ(UrlHost("http://127.0.0.1:5000/v2/"), "127.0.0.1:5000");
-}
-
 // A body that stops mid-way is a stall after low_speed_time_s seconds without a byte (not after
 // curl's ~5 s speed average), and fails with Unavailable so callers resume.
 TEST(ClientTest, StalledBodyFailsAfterTheStallTimeout) {
@@ -189,6 +184,91 @@ TEST(ClientTest, SlowButMovingBodyIsNotCut) {
   auto r = c.Do({.url = s.url("/slow")});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->body, "yyyyyyyy");
+}
+
+TEST(OutboundTest, RedirectToAnotherSchemeIsRefused) {
+  Server a;
+  a.svr().Get("/v2/r/blobs/x", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 302;
+    res.set_header("Location", "file:///etc/passwd");
+  });
+  Client c;
+  auto r = c.Do({.url = a.url("/v2/r/blobs/x")});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("file://"), std::string::npos) << r.status().ToString();
+  auto direct = c.Do({.url = "file:///etc/passwd"});
+  ASSERT_FALSE(direct.ok());
+  EXPECT_EQ(direct.status().code(), Code::kInvalidArgument);
+}
+
+// A proxy on a closed local port stands for the network: a request that passes the credential
+// check fails to connect (Unavailable); a refused one never leaves the process.
+class ClosedProxy {
+ public:
+  ClosedProxy() { setenv("http_proxy", "http://127.0.0.1:1", 1); }
+  ~ClosedProxy() { unsetenv("http_proxy"); }
+};
+
+TEST(OutboundTest, CredentialsNeverGoOverPlainHttpToOtherHosts) {
+  ClosedProxy proxy;
+  Client c;
+  Request basic{.url = "http://registry.example.com/token?scope=x",
+                .headers = {{"Authorization", "Basic c2VjcmV0"}}};
+  auto r = c.Do(basic);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("registry.example.com"), std::string::npos);
+  EXPECT_EQ(r.status().message().find("c2VjcmV0"), std::string::npos);
+
+  Request form{.method = "POST",
+               .url = "http://localhost.example.com/token",
+               .body = "refresh_token=secret",
+               .carries_credentials = true};
+  auto f = c.Do(form);
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.status().code(), Code::kFailedPrecondition) << f.status().ToString();
+
+  // Without credentials, or marked insecure, the request goes out (to the closed proxy).
+  auto anon = c.Do({.url = "http://registry.example.com/token"});
+  ASSERT_FALSE(anon.ok());
+  EXPECT_EQ(anon.status().code(), Code::kUnavailable) << anon.status().ToString();
+  ClientOptions o;
+  o.allow_plain_credentials = true;
+  Client insecure(o);
+  auto i = insecure.Do(basic);
+  ASSERT_FALSE(i.ok());
+  EXPECT_EQ(i.status().code(), Code::kUnavailable) << i.status().ToString();
+}
+
+TEST(OutboundTest, CredentialBodyIsNotRedirectedToAnotherHost) {
+  Server a, b;
+  bool reached_b = false;
+  b.svr().Post("/token", [&](const httplib::Request&, httplib::Response& res) {
+    reached_b = true;
+    res.set_content("{}", "application/json");
+  });
+  a.svr().Post("/token", [&](const httplib::Request&, httplib::Response& res) {
+    res.status = 307;
+    res.set_header("Location", b.url("/token"));
+  });
+  Client c;
+  auto r = c.Do({.method = "POST",
+                 .url = a.url("/token"),
+                 .body = "refresh_token=secret",
+                 .carries_credentials = true});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition) << r.status().ToString();
+  EXPECT_FALSE(reached_b);
+}
+
+TEST(OutboundTest, ErrorsDoNotPrintQueryTokens) {
+  Client c;
+  auto r = c.Do({.url = "http://127.0.0.1:1/blob?X-Amz-Signature=canary-sig-42"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message().find("canary-sig-42"), std::string::npos) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("http://127.0.0.1:1/blob?<redacted>"), std::string::npos)
+      << r.status().ToString();
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 
 #include "base/json.h"
+#include "kube/model_objects.h"
 
 namespace modelcar::kube {
 namespace {
@@ -81,22 +82,41 @@ static AdmissionAnswer HandleImpl(std::string_view body, const InjectConfig& con
   json review = Review(uid->get<std::string>());
 
   const json kind = req->value("kind", json::object());
-  bool is_pod = kind.is_object() && kind.value("kind", json()) == "Pod" &&
-                kind.value("group", json("")) == "" && kind.value("version", json("v1")) == "v1";
-  if (!is_pod || req->value("operation", json("CREATE")) != "CREATE") {
+  if (!kind.is_object()) return Answer(review, AdmissionOutcome::kUnchanged);
+  auto text = [&kind](const char* key) {
+    auto it = kind.find(key);
+    return it != kind.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const std::string group = text("group"), kind_name = text("kind");
+  const json operation = req->value("operation", json("CREATE"));
+  auto object = req->find("object");
+  Result<MutateResult> m = MutateResult();
+  if (group.empty() && kind_name == "Pod" && kind.value("version", json("v1")) == "v1") {
+    if (operation != "CREATE") return Answer(review, AdmissionOutcome::kUnchanged);
+    if (object == req->end() || !object->is_object()) {
+      return Deny(std::move(review), 400, "request.object is missing or not a Pod", {});
+    }
+    const json* labels = nullptr;
+    if (auto md = object->find("metadata"); md != object->end() && md->is_object()) {
+      if (auto l = md->find("labels"); l != md->end() && l->is_object()) labels = &*l;
+    }
+    if (!labels || !labels->contains(kIsvcLabel)) {
+      return Answer(review, AdmissionOutcome::kUnchanged);
+    }
+    const json ns = req->value("namespace", json(""));
+    m = Mutate(*object, config, resolver, ns.is_string() ? ns.get<std::string>() : "");
+  } else if (IsModelObjectKind(group, kind_name)) {
+    if (operation != "CREATE" && operation != "UPDATE") {
+      return Answer(review, AdmissionOutcome::kUnchanged);
+    }
+    if (object == req->end() || !object->is_object()) {
+      return Deny(std::move(review), 400, "request.object is missing or not a " + kind_name, {});
+    }
+    const json old = operation == "UPDATE" ? req->value("oldObject", json()) : json();
+    m = MutateModelObject(kind_name, *object, old, config, resolver);
+  } else {
     return Answer(review, AdmissionOutcome::kUnchanged);
   }
-  auto object = req->find("object");
-  if (object == req->end() || !object->is_object()) {
-    return Deny(std::move(review), 400, "request.object is missing or not a Pod", {});
-  }
-  const json* labels = nullptr;
-  if (auto md = object->find("metadata"); md != object->end() && md->is_object()) {
-    if (auto l = md->find("labels"); l != md->end() && l->is_object()) labels = &*l;
-  }
-  if (!labels || !labels->contains(kIsvcLabel)) return Answer(review, AdmissionOutcome::kUnchanged);
-
-  Result<MutateResult> m = Mutate(*object, config, resolver);
   if (!m.ok()) return Deny(std::move(review), 400, m.status().message(), {});
   if (m->denied) return Deny(std::move(review), 403, m->message, m->warnings);
   json& response = review["response"];

@@ -1,4 +1,6 @@
-// AdmissionReview (admission.k8s.io/v1) handling for the pod-mutating webhook: pure, no I/O.
+// AdmissionReview (admission.k8s.io/v1) handling for the webhook: pure, no I/O. Pods go to
+// Mutate (mutate.h), InferenceService / LLMInferenceService objects to MutateModelObject
+// (model_objects.h).
 //
 // The answer's patch is an RFC 6902 JSON Patch computed by diffing the request's object against
 // Mutate's result, so fields modelcar does not know survive untouched.
@@ -34,9 +36,9 @@ struct AdmissionAnswer {
 // webhook's workers fit its 128 Mi limit even when every one holds a hostile review.
 inline constexpr JsonLimits kAdmissionJsonLimits{.max_depth = 64, .max_values = 50000};
 
-// Handles one POST /mutate-pods body. A body beyond kAdmissionJsonLimits is a bad request (400).
-// Pods without the serving.kserve.io/inferenceservice label, non-Pod objects and operations other
-// than CREATE are allowed unchanged.
+// Handles one AdmissionReview body. A body beyond kAdmissionJsonLimits is a bad request (400).
+// Pods are mutated on CREATE when they carry the serving.kserve.io/inferenceservice label; model
+// objects on CREATE and UPDATE. Everything else is allowed unchanged.
 AdmissionAnswer HandleAdmissionReview(std::string_view body, const InjectConfig& config,
                                       const DigestResolver& resolver = nullptr);
 

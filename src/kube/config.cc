@@ -60,6 +60,17 @@ Result<InjectConfig> FromStorageInitializer(const json& si, std::string_view wha
   RETURN_IF_ERROR(GetQuantity(si, "cpuLimit", what, &c.cpu_limit));
   RETURN_IF_ERROR(GetQuantity(si, "memoryRequest", what, &c.memory_request));
   RETURN_IF_ERROR(GetQuantity(si, "memoryLimit", what, &c.memory_limit));
+  RETURN_IF_ERROR(GetString(si, "caBundleConfigMapName", what, &c.ca_bundle_configmap));
+  std::string ca_path;
+  RETURN_IF_ERROR(GetString(si, "caBundleVolumeMountPath", what, &ca_path));
+  if (!ca_path.empty()) {  // KServe: empty means the default
+    if (ca_path[0] != '/') {
+      return InvalidArgument(std::string(what) +
+                             ": storageInitializer.caBundleVolumeMountPath must be absolute");
+    }
+    c.ca_bundle_mount_path = ca_path;
+  }
+  RETURN_IF_ERROR(GetBool(si, "ociInsecureRegistry", what, &c.oci_insecure_registry));
   if (auto it = si.find("uidModelcar"); it != si.end() && !it->is_null()) {
     if (!it->is_number_integer()) return WrongType(what, "uidModelcar", "an integer");
     c.uid_modelcar = it->get<int64_t>();
@@ -94,6 +105,7 @@ Result<InjectConfig> FromStorageInitializer(const json& si, std::string_view wha
   }
   RETURN_IF_ERROR(GetBool(si, "pinPullPolicy", what, &c.pin_pull_policy));
   RETURN_IF_ERROR(GetString(si, "modelcarImage", what, &c.modelcar_image));
+  RETURN_IF_ERROR(GetString(si, "kserveNamespace", what, &c.kserve_namespace));
   if (auto it = si.find("nodeCache"); it != si.end() && !it->is_null()) {
     if (!it->is_object()) return WrongType(what, "nodeCache", "an object");
     NodeCacheConfig nc;

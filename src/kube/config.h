@@ -3,14 +3,19 @@
 // Accepted input (ParseInjectConfig): the whole `inferenceservice-config` ConfigMap (YAML or JSON),
 // whose `data.storageInitializer` holds a JSON string, or that JSON object alone. Keys:
 //
-//   KServe's: enableModelcar (bool), enableOciModelSupport (bool, the newer switch),
+//   KServe's (v0.20): enableModelcar (bool), enableOciModelSupport (bool, the newer switch),
 //             cpuModelcar, memoryModelcar (quantities), uidModelcar (int), ociModelMode
 //             ("modelcar" | "native" | "fetch"), cpuRequest, cpuLimit, memoryRequest,
-//             memoryLimit (used by the fetch init container).
+//             memoryLimit (used by the fetch init container), caBundleConfigMapName,
+//             caBundleVolumeMountPath (CA bundle for the registry, fetch and cache modes),
+//             ociInsecureRegistry (bool: plain-HTTP registry, fetch and cache modes; KServe's
+//             key for oci+fetch:// after v0.20.0). Other keys (image, ...) are ignored.
 //   modelcar's: digestPolicy ("allow" | "require" | "resolve"), pinPullPolicy (bool, default true:
 //             imagePullPolicy IfNotPresent on containers that run a digest-pinned model image),
 //             modelcarImage (image with the modelcar binary, for fetch and node-cache modes),
-//             nodeCache {nodeLabel, hostPath} (enables ociModelMode "cache").
+//             nodeCache {nodeLabel, hostPath} (enables ociModelMode "cache"), kserveNamespace
+//             (default "kserve": pods there use caBundleConfigMapName itself, pods elsewhere
+//             KServe's copy "global-ca-bundle", as KServe does).
 //
 // Semantics follow KServe's Go decoding: a key absent from a given config keeps its zero value
 // (enableModelcar false, uidModelcar unset). DefaultInjectConfig() is KServe's shipped ConfigMap
@@ -46,11 +51,15 @@ struct InjectConfig {
   OciMode oci_mode = OciMode::kModelcar;  // for plain oci:// URIs
   std::string cpu_request = "100m", cpu_limit = "1";
   std::string memory_request = "100Mi", memory_limit = "1Gi";
+  std::string ca_bundle_configmap;                             // "" = no CA bundle
+  std::string ca_bundle_mount_path = "/etc/ssl/custom-certs";  // holds cabundle.crt
+  bool oci_insecure_registry = false;
 
   DigestPolicy digest_policy = DigestPolicy::kAllow;
   bool pin_pull_policy = true;
   std::string modelcar_image = "ghcr.io/modelcar/modelcar:0.1.0";
   std::optional<NodeCacheConfig> node_cache;
+  std::string kserve_namespace = "kserve";
 };
 
 // KServe's defaults as shipped in its inferenceservice-config ConfigMap.

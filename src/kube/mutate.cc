@@ -1,299 +1,42 @@
-// Mutate: sources, policies and the four injection modes (modelcar, native, fetch, cache).
+// Mutate: sources, digest policy, the takeover of KServe's injection, the four modes.
 #include "kube/mutate.h"
 
+#include <optional>
 #include <set>
 
-#include "base/json.h"
+#include "kube/kserve_injection.h"
 #include "kube/pod_edit.h"
-#include "oci/reference.h"
 
 namespace modelcar::kube {
 namespace {
 
 using nlohmann::json;
 
-constexpr char kPrefetchScriptHead[] = "echo 'Pre-fetching modelcar ";
-constexpr char kPrefetchScriptTail[] =
-    ": ' && [ -d /models ] && [ \"$$(ls -A /models)\" ] && echo 'OK ... Prefetched and valid "
-    "(/models exists)' || (echo 'NOK ... Prefetched but modelcar is invalid (/models does not "
-    "exist or is empty)' && exit 1)";
-constexpr char kFetchAuthVolume[] = "modelcar-fetch-auth";
-constexpr char kFetchAuthDir[] = "/var/run/modelcar/auth";
-
-// Where a source's URI was found, so that digestPolicy resolve can rewrite it in place.
-enum class Origin { kAnnotation, kEnv, kExtra };
-
-struct Source {
-  int index = 0;
-  Origin origin = Origin::kAnnotation;
-  std::string uri;
-  std::string mount_path;
-  size_t extra_index = 0;  // position in the extra-URIs annotation (Origin::kExtra)
+struct OciSource {
+  Source source;
+  OciUri oci;
+  int index = 0;  // position among the OCI sources: the names' suffix
 };
 
-struct Denial {
-  std::string message;
-};
+OciMode ModeOf(const OciSource& s) { return s.oci.mode.value_or(OciMode::kModelcar); }
 
-std::string Suffix(int index) { return index == 0 ? "" : "-" + std::to_string(index); }
-
-json Resources(const std::string& cpu, const std::string& mem) {
-  json r = {{"cpu", cpu}, {"memory", mem}};
-  return {{"limits", r}, {"requests", r}};
-}
-
-// Scheme of an OCI URI and the mode it selects; nullopt for non-OCI URIs.
-std::optional<std::pair<std::string, OciMode>> OciScheme(const std::string& uri, OciMode dflt) {
-  static const std::pair<const char*, std::optional<OciMode>> kSchemes[] = {
-      {"oci://", std::nullopt},
-      {"oci+native://", OciMode::kNative},
-      {"oci+fetch://", OciMode::kFetch},
-      {"oci+cache://", OciMode::kCache},
-  };
-  for (const auto& [prefix, mode] : kSchemes) {
-    if (uri.rfind(prefix, 0) == 0) return std::make_pair(std::string(prefix), mode.value_or(dflt));
-  }
-  return std::nullopt;
-}
-
-const json* Annotations(const json& pod) {
-  auto md = pod.find("metadata");
-  if (md == pod.end() || !md->is_object()) return nullptr;
-  auto a = md->find("annotations");
-  return a != md->end() && a->is_object() ? &*a : nullptr;
-}
-
-std::string AnnotationValue(const json& pod, const char* key) {
-  const json* a = Annotations(pod);
-  if (!a) return "";
-  auto it = a->find(key);
-  return it != a->end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-bool HasAnnotation(const json& pod, const char* key) {
-  const json* a = Annotations(pod);
-  return a && a->contains(key) && (*a)[key].is_string();
-}
-
-// Collects the sources in order; a Denial for a malformed extra-URIs annotation.
-std::variant<std::vector<Source>, Denial> CollectSources(const json& pod) {
-  std::vector<Source> sources;
-  const json& spec = pod["spec"];
-  if (HasAnnotation(pod, kSourceUriAnnotation)) {
-    sources.push_back(
-        {0, Origin::kAnnotation, AnnotationValue(pod, kSourceUriAnnotation), kDefaultModelPath});
-  } else if (const json* c = FindContainer(spec, kKserveContainer)) {
-    std::string uri = GetEnv(*c, "STORAGE_URI");
-    if (!uri.empty()) sources.push_back({0, Origin::kEnv, uri, kDefaultModelPath});
-  }
-  if (!HasAnnotation(pod, kExtraUrisAnnotation)) return sources;
-  const std::string bad = std::string("annotation ") + kExtraUrisAnnotation + ": ";
-  Result<json> parsed = ParseJsonLimited(AnnotationValue(pod, kExtraUrisAnnotation), "");
-  json extra = parsed.ok() ? std::move(*parsed) : json();
-  if (!extra.is_array()) {
-    return Denial{bad + "must be a JSON array of {\"uri\", \"mountPath\"} objects"};
-  }
-  for (size_t i = 0; i < extra.size(); ++i) {
-    const json& e = extra[i];
-    if (!e.is_object() || !e.contains("uri") || !e["uri"].is_string()) {
-      return Denial{bad + "entry " + std::to_string(i) + " has no string \"uri\""};
+// Each source needs its own mount point on the targets: its path for an image volume, the path's
+// parent for the emptyDir the other modes mount (KServe's ValidateOCIMountPaths).
+std::optional<std::string> CheckMountPaths(const std::vector<OciSource>& sources) {
+  std::set<std::string> points;
+  for (const OciSource& s : sources) {
+    const std::string& p = s.source.mount_path;
+    const std::string parent = ParentDirectory(p);
+    bool native = ModeOf(s) == OciMode::kNative;
+    if (p.empty() || p[0] != '/' || p == "/" || p.find("..") != std::string::npos ||
+        (!native && parent == "/")) {
+      return "storage URI " + s.source.uri + ": mountPath \"" + p +
+             "\" must be an absolute path below a directory (e.g. /mnt/extra/models)";
     }
-    int index = static_cast<int>(sources.size());
-    std::string path = "/mnt/models-" + std::to_string(index) + "/models";
-    if (e.contains("mountPath")) {
-      if (!e["mountPath"].is_string()) {
-        return Denial{bad + "entry " + std::to_string(i) + " mountPath must be a string"};
-      }
-      path = e["mountPath"].get<std::string>();
-    }
-    sources.push_back({index, Origin::kExtra, e["uri"].get<std::string>(), path, i});
-  }
-  return sources;
-}
-
-// Rewrites the source's URI where it was found (digestPolicy resolve).
-void RewriteUri(json& pod, const Source& s, const std::string& uri) {
-  switch (s.origin) {
-    case Origin::kAnnotation:
-      pod["metadata"]["annotations"][kSourceUriAnnotation] = uri;
-      break;
-    case Origin::kEnv:
-      AddOrReplaceEnv(*FindContainer(pod["spec"], kKserveContainer), "STORAGE_URI", uri);
-      break;
-    case Origin::kExtra: {
-      json& a = pod["metadata"]["annotations"][kExtraUrisAnnotation];
-      Result<json> extra = ParseJsonLimited(a.get<std::string>(), "");  // parsed before too
-      if (!extra.ok()) break;
-      if (s.extra_index < extra->size()) (*extra)[s.extra_index]["uri"] = uri;
-      a = extra->dump();
-      break;
-    }
-  }
-}
-
-void ApplyModelcar(json& spec, const Source& s, const std::string& image, bool digest, json& target,
-                   const InjectConfig& c) {
-  const std::string sfx = Suffix(s.index);
-  const std::string volume = kProvisionVolume + sfx;
-  const std::string parent = ParentDirectory(s.mount_path);
-  AddOrReplaceEnv(target, "MODEL_INIT_MODE", "async");
-  AddVolumeIfNotPresent(spec, {{"name", volume}, {"emptyDir", json::object()}});
-  AddVolumeMountIfNotPresent(target, volume, parent, false);
-  if (c.uid_modelcar) {
-    json& sc = target["securityContext"];
-    if (!sc.is_object()) sc = json::object();
-    sc["runAsUser"] = *c.uid_modelcar;
-  }
-  if (!FindContainer(spec, kModelcarContainer + sfx)) {
-    json sidecar = {
-        {"name", kModelcarContainer + sfx},
-        {"image", image},
-        {"volumeMounts", json::array({{{"name", volume}, {"mountPath", parent}}})},
-        {"args",
-         json::array(
-             {"sh", "-c", "ln -sf /proc/$$$$/root/models " + s.mount_path + " && sleep infinity"})},
-        {"resources", Resources(c.cpu_modelcar, c.memory_modelcar)},
-        {"terminationMessagePolicy", "FallbackToLogsOnError"},
-    };
-    if (c.uid_modelcar) sidecar["securityContext"] = {{"runAsUser", *c.uid_modelcar}};
-    json init = {
-        {"name", kModelcarInitContainer + sfx},
-        {"image", image},
-        {"args",
-         json::array({"sh", "-c", std::string(kPrefetchScriptHead) + image + kPrefetchScriptTail})},
-        {"resources", Resources(c.cpu_modelcar, c.memory_modelcar)},
-        {"terminationMessagePolicy", "FallbackToLogsOnError"},
-    };
-    if (digest && c.pin_pull_policy) {
-      sidecar["imagePullPolicy"] = "IfNotPresent";
-      init["imagePullPolicy"] = "IfNotPresent";
-    }
-    if (!spec["containers"].is_array()) spec["containers"] = json::array();
-    if (!spec["initContainers"].is_array()) spec["initContainers"] = json::array();
-    spec["containers"].push_back(std::move(sidecar));
-    spec["initContainers"].push_back(std::move(init));
-  }
-  spec["shareProcessNamespace"] = true;
-}
-
-std::optional<Denial> ApplyNative(json& spec, const Source& s, const std::string& image,
-                                  json& target) {
-  const std::string volume = kProvisionVolume + Suffix(s.index);
-  if (target.contains("volumeMounts") && target["volumeMounts"].is_array()) {
-    for (const json& m : target["volumeMounts"]) {
-      std::string name = m.value("name", ""), path = m.value("mountPath", "");
-      if (name == volume && path == s.mount_path) return std::nullopt;  // already done
-      if (name == volume) {
-        return Denial{"volume " + volume + " already mounted at " + path +
-                      ", cannot also mount at " + s.mount_path};
-      }
-      if (path == s.mount_path) {
-        return Denial{"mountPath " + s.mount_path + " already used by volume " + name};
-      }
-    }
-  }
-  json& v = AddVolumeIfNotPresent(
-      spec, {{"name", volume}, {"image", {{"reference", image}, {"pullPolicy", "IfNotPresent"}}}});
-  if (!v.contains("image") || v["image"].value("reference", "") != image) {
-    return Denial{"volume " + volume + " already exists and is not an image volume of " + image};
-  }
-  AddVolumeMountIfNotPresent(target, volume, s.mount_path, true, "models");
-  return std::nullopt;
-}
-
-void ApplyFetch(json& spec, const Source& s, const std::string& image, json& target,
-                const InjectConfig& c) {
-  const std::string sfx = Suffix(s.index);
-  const std::string volume = kProvisionVolume + sfx;
-  const std::string parent = ParentDirectory(s.mount_path);
-  AddVolumeIfNotPresent(spec, {{"name", volume}, {"emptyDir", json::object()}});
-  AddVolumeMountIfNotPresent(target, volume, parent, false);
-  if (FindContainer(spec, "modelcar-fetch" + sfx, "initContainers")) return;
-  json init = {
-      {"name", "modelcar-fetch" + sfx},
-      {"image", c.modelcar_image},
-      {"args", json::array({"fetch", "--store", parent + "/.modelcar-store", image, s.mount_path})},
-      {"resources",
-       {{"limits", {{"cpu", c.cpu_limit}, {"memory", c.memory_limit}}},
-        {"requests", {{"cpu", c.cpu_request}, {"memory", c.memory_request}}}}},
-      {"terminationMessagePolicy", "FallbackToLogsOnError"},
-      {"volumeMounts", json::array({{{"name", volume}, {"mountPath", parent}}})},
-  };
-  auto secrets = spec.find("imagePullSecrets");
-  if (secrets != spec.end() && secrets->is_array() && !secrets->empty() &&
-      (*secrets)[0].is_object() && (*secrets)[0].contains("name")) {
-    AddVolumeIfNotPresent(
-        spec,
-        {{"name", kFetchAuthVolume},
-         {"secret",
-          {{"secretName", (*secrets)[0]["name"]},
-           {"defaultMode", 0400},
-           {"items", json::array({{{"key", ".dockerconfigjson"}, {"path", "config.json"}}})}}}});
-    init["volumeMounts"].push_back(
-        {{"name", kFetchAuthVolume}, {"mountPath", kFetchAuthDir}, {"readOnly", true}});
-    init["env"] = json::array({{{"name", "DOCKER_CONFIG"}, {"value", kFetchAuthDir}}});
-  }
-  if (!spec["initContainers"].is_array()) spec["initContainers"] = json::array();
-  spec["initContainers"].push_back(std::move(init));
-}
-
-void ApplyCache(json& spec, const Source& s, const std::string& image, json& target,
-                const InjectConfig& c) {
-  const NodeCacheConfig nc = c.node_cache.value_or(NodeCacheConfig());
-  const std::string sfx = Suffix(s.index);
-  const std::string volume = kProvisionVolume + sfx;
-  const std::string parent = ParentDirectory(s.mount_path);
-  AddVolumeIfNotPresent(spec, {{"name", volume}, {"emptyDir", json::object()}});
-  AddVolumeIfNotPresent(spec,
-                        {{"name", kStoreVolume},
-                         {"hostPath", {{"path", nc.host_path}, {"type", "DirectoryOrCreate"}}}});
-  AddVolumeMountIfNotPresent(target, volume, parent, false);
-  AddVolumeMountIfNotPresent(target, kStoreVolume, nc.host_path, true);
-  // Prefer nodes whose cache agent keeps the store warm.
-  json& preferred =
-      spec["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"];
-  if (!preferred.is_array()) preferred = json::array();
-  json term = {
-      {"weight", 100},
-      {"preference",
-       {{"matchExpressions", json::array({{{"key", nc.node_label}, {"operator", "Exists"}}})}}}};
-  bool present = false;
-  for (const json& t : preferred) present = present || t == term;
-  if (!present) preferred.push_back(term);
-  if (FindContainer(spec, "modelcar-cache" + sfx, "initContainers")) return;
-  // Link the node store's verified tree when the agent has it; otherwise fetch a private copy into
-  // the emptyDir (its store sits on the same filesystem, so files are hard-linked, not copied).
-  std::string script = "modelcar mount --store " + nc.host_path + " --pull never " + image + " " +
-                       s.mount_path + " || modelcar fetch --store " + parent + "/.modelcar-store " +
-                       image + " " + s.mount_path;
-  json init = {
-      {"name", "modelcar-cache" + sfx},
-      {"image", c.modelcar_image},
-      {"args", json::array({"sh", "-c", script})},
-      {"resources",
-       {{"limits", {{"cpu", c.cpu_limit}, {"memory", c.memory_limit}}},
-        {"requests", {{"cpu", c.cpu_request}, {"memory", c.memory_request}}}}},
-      {"terminationMessagePolicy", "FallbackToLogsOnError"},
-      {"volumeMounts", json::array({{{"name", volume}, {"mountPath", parent}},
-                                    {{"name", kStoreVolume}, {"mountPath", nc.host_path}}})},
-  };
-  if (!spec["initContainers"].is_array()) spec["initContainers"] = json::array();
-  spec["initContainers"].push_back(std::move(init));
-}
-
-std::optional<Denial> CheckMountPaths(const std::vector<Source>& sources) {
-  std::set<std::string> parents;
-  for (const Source& s : sources) {
-    const std::string& p = s.mount_path;
-    std::string parent = ParentDirectory(p);
-    if (p.empty() || p[0] != '/' || parent == "/" || p.find("..") != std::string::npos) {
-      return Denial{"storage URI " + s.uri + ": mountPath \"" + p +
-                    "\" must be an absolute path below a directory (e.g. /mnt/extra/models)"};
-    }
-    if (!parents.insert(parent).second) {
-      return Denial{"storage URI " + s.uri + ": mountPath " + p +
-                    " shares its parent directory with another source; give each source its "
-                    "own parent directory"};
+    if (!points.insert(native ? p : parent).second) {
+      return "storage URI " + s.source.uri + ": mountPath " + p +
+             " shares its parent directory with another source; give each source its own "
+             "parent directory";
     }
   }
   return std::nullopt;
@@ -307,10 +50,22 @@ MutateResult Deny(const json& input, MutateResult r, std::string message) {
   return r;
 }
 
+// KServe's controller builds a storage-initializer for storageUris with oci:// when KServe's OCI
+// support is off; its OCI pairs become modelcar's sources (recorded in modelcar.dev/storage-uris
+// so that later passes see them). Only for pods without sources of their own.
+void AdoptInitializerSources(json& pod) {
+  auto pairs = InitializerOciPairs(pod["spec"]);
+  if (pairs.empty()) return;
+  json extra = json::array();
+  for (const auto& [uri, path] : pairs) extra.push_back({{"uri", uri}, {"mountPath", path}});
+  pod["metadata"]["annotations"][kExtraUrisAnnotation] = extra.dump();
+}
+
 }  // namespace
 
 static Result<MutateResult> MutateImpl(const json& pod, const InjectConfig& config,
-                                       const DigestResolver& resolver) {
+                                       const DigestResolver& resolver,
+                                       std::string_view namespace_name) {
   if (!pod.is_object()) return InvalidArgument("pod: expected a JSON object");
   if (pod.contains("kind") && pod["kind"] != "Pod") {
     return InvalidArgument("pod: kind is " + pod["kind"].dump() + ", expected \"Pod\"");
@@ -330,26 +85,12 @@ static Result<MutateResult> MutateImpl(const json& pod, const InjectConfig& conf
   r.pod = pod;
   auto collected = CollectSources(r.pod);
   if (auto* d = std::get_if<Denial>(&collected)) return Deny(pod, std::move(r), d->message);
-  std::vector<Source> all = std::move(std::get<std::vector<Source>>(collected));
-  if (static_cast<int>(all.size()) > kMaxSources) {
-    return Deny(pod, std::move(r),
-                "pod has " + std::to_string(all.size()) + " storage URIs; at most " +
-                    std::to_string(kMaxSources) + " are supported");
+  if (std::get<std::vector<Source>>(collected).empty() && config.enable_modelcar) {
+    AdoptInitializerSources(r.pod);
+    collected = CollectSources(r.pod);
+    if (auto* d = std::get_if<Denial>(&collected)) return Deny(pod, std::move(r), d->message);
   }
-  std::vector<std::pair<Source, OciMode>> oci;
-  for (const Source& s : all) {
-    auto scheme = OciScheme(s.uri, config.oci_mode);
-    if (!scheme) continue;  // not OCI: KServe's storage initializer handles it
-    if (!config.enable_modelcar) {
-      r.warnings.push_back("enableModelcar is false: " + s.uri + " was not injected");
-      continue;
-    }
-    oci.push_back({s, scheme->second});
-  }
-  if (oci.empty()) return r;
-  std::vector<Source> oci_sources;
-  for (const auto& [s, m] : oci) oci_sources.push_back(s);
-  if (auto d = CheckMountPaths(oci_sources)) return Deny(pod, std::move(r), d->message);
+  const std::vector<Source>& all = std::get<std::vector<Source>>(collected);
 
   json& spec = r.pod["spec"];
   std::vector<std::string> targets;
@@ -357,80 +98,116 @@ static Result<MutateResult> MutateImpl(const json& pod, const InjectConfig& conf
     targets.push_back(kKserveContainer);
   } else if (FindContainer(spec, kWorkerContainer)) {
     targets.push_back(kWorkerContainer);
-  } else {
+  }
+  if (!targets.empty() && FindContainer(spec, kTransformerContainer)) {
+    targets.push_back(kTransformerContainer);
+  }
+  std::set<std::string> handled;  // references decided here, skipped by PinInjectedImages
+  auto pin_others = [&]() -> Result<MutateResult> {
+    PinOutcome p = PinInjectedImages(spec, targets, config, resolver, handled);
+    if (!p.denial.empty()) return Deny(pod, std::move(r), p.denial);
+    r.warnings.insert(r.warnings.end(), p.warnings.begin(), p.warnings.end());
+    return std::move(r);
+  };
+
+  std::vector<OciSource> oci;
+  for (const Source& s : all) {
+    if (auto p = ParseOciUri(s.uri, config.oci_mode)) {
+      oci.push_back({s, *p, static_cast<int>(oci.size())});
+    }
+  }
+  if (oci.empty()) return pin_others();
+  if (!config.enable_modelcar) {
+    for (const OciSource& s : oci) {
+      r.warnings.push_back("enableModelcar is false: " + s.source.uri + " was not injected");
+    }
+    return pin_others();
+  }
+  if (all.front().origin != Origin::kExtra && oci.front().source.origin == Origin::kExtra) {
+    return Deny(pod, std::move(r),
+                std::string("annotation ") + kExtraUrisAnnotation +
+                    " adds OCI sources to the non-OCI storage URI " + all.front().uri +
+                    ", whose storage-initializer uses the same volume; use storageUris");
+  }
+  int with_containers = 0;
+  for (const OciSource& s : oci) {
+    if (!s.oci.mode) {
+      return Deny(pod, std::move(r),
+                  "storage URI " + s.source.uri + ": unknown OCI scheme " + s.oci.prefix +
+                      " (modelcar knows oci://, oci+modelcar://, oci+native://, oci+fetch://, "
+                      "oci+cache://)");
+    }
+    with_containers += ModeOf(s) != OciMode::kNative;
+  }
+  if (with_containers > kMaxSources) {
+    return Deny(pod, std::move(r),
+                "pod has " + std::to_string(with_containers) + " OCI storage URIs; at most " +
+                    std::to_string(kMaxSources) + " are supported");
+  }
+  if (auto d = CheckMountPaths(oci)) return Deny(pod, std::move(r), *d);
+  if (targets.empty()) {
     return Deny(pod, std::move(r), std::string("no container found with name ") + kKserveContainer);
   }
-  if (FindContainer(spec, kTransformerContainer)) targets.push_back(kTransformerContainer);
 
-  for (auto& [s, mode] : oci) {
-    std::string prefix = OciScheme(s.uri, config.oci_mode)->first;
-    std::string image = s.uri.substr(prefix.size());
-    auto ref = oci::Reference::Parse(image);
-    if (!ref.ok()) {
-      return Deny(pod, std::move(r), "storage URI " + s.uri + ": " + ref.status().message());
+  std::string ns(namespace_name);
+  if (ns.empty() && r.pod.contains("metadata") && r.pod["metadata"].is_object()) {
+    ns = r.pod["metadata"].value("namespace", "");
+  }
+  std::set<std::string> touched;  // volumes whose mounts went; removed when nothing mounts them
+  TakeOverStorageInitializer(spec, targets, touched, r.warnings);
+  for (OciSource& s : oci) {
+    PolicyDecision d = ApplyDigestPolicy("storage URI " + s.source.uri, s.oci.prefix, s.oci.image,
+                                         config.digest_policy, resolver);
+    if (d.denial) return Deny(pod, std::move(r), *d.denial);
+    if (d.warning) r.warnings.push_back(*d.warning);
+    if (d.image != s.oci.image) {
+      std::string uri = s.oci.prefix + d.image;
+      RewriteSourceUri(r.pod, s.source, uri);
+      s.source.uri = uri;
     }
-    bool digest = ref->has_digest();
-    if (!digest) {
-      if (config.digest_policy == DigestPolicy::kRequire) {
-        return Deny(pod, std::move(r),
-                    "digestPolicy require: storage URI " + s.uri +
-                        " is not pinned to a digest; use " + prefix + ref->Name() +
-                        "@sha256:<digest>");
-      }
-      if (config.digest_policy == DigestPolicy::kResolve) {
-        if (!resolver) {
-          return Deny(pod, std::move(r),
-                      "digestPolicy resolve: no registry access configured to "
-                      "resolve " +
-                          s.uri);
-        }
-        Result<std::string> d = resolver(image);
-        if (!d.ok()) {
-          return Deny(
-              pod, std::move(r),
-              "digestPolicy resolve: cannot resolve " + s.uri + ": " + d.status().message());
-        }
-        auto pinned = oci::Reference::Parse(ref->Name() + "@" + *d);
-        if (!pinned.ok()) {
-          return Deny(pod, std::move(r),
-                      "digestPolicy resolve: registry answered an invalid digest "
-                      "for " +
-                          s.uri);
-        }
-        image = pinned->ToString();
-        s.uri = prefix + image;
-        RewriteUri(r.pod, s, s.uri);
-        digest = true;
-      } else {
-        r.warnings.push_back("storage URI " + s.uri + " is not pinned to a digest");
-      }
-    }
+    handled.insert(s.oci.image);
+    handled.insert(d.image);
+    const Injection inj{s.index, s.source.mount_path, d.image, d.pinned, ns};
+    RemoveOtherInjections(spec, inj, ModeOf(s), targets, touched);
     for (const std::string& name : targets) {
-      json* target = FindContainer(spec, name);
-      switch (mode) {
+      json& target = *FindContainer(spec, name);  // Apply* edit it before appending containers
+      switch (ModeOf(s)) {
         case OciMode::kModelcar:
-          ApplyModelcar(spec, s, image, digest, *target, config);
+          ApplyModelcar(spec, inj, target, config);
           break;
         case OciMode::kNative:
-          if (auto d = ApplyNative(spec, s, image, *target))
-            return Deny(pod, std::move(r), d->message);
+          if (auto denial = ApplyNative(spec, inj, target)) {
+            return Deny(pod, std::move(r), *denial);
+          }
           break;
         case OciMode::kFetch:
-          ApplyFetch(spec, s, image, *target, config);
+          ApplyFetch(spec, inj, target, config);
           break;
         case OciMode::kCache:
-          ApplyCache(spec, s, image, *target, config);
+          ApplyCache(spec, inj, target, config);
           break;
+      }
+      // Tells the server which image it serves: the pinned source at /mnt/models. Found again:
+      // the Apply* functions may have grown spec.containers (the target moved).
+      if (d.pinned && inj.mount_path == kDefaultModelPath) {
+        AddOrReplaceEnv(*FindContainer(spec, name), kModelImageEnv, d.image);
       }
     }
   }
-  return r;
+  RemoveUnmountedVolumes(spec, touched);
+  // KServe's webhook injects whenever it sees its annotation: modelcar keeps the URI under its own.
+  if (oci.front().source.origin == Origin::kKserveAnnotation) {
+    json& annotations = r.pod["metadata"]["annotations"];
+    annotations[kModelcarSourceAnnotation] = oci.front().source.uri;
+    annotations.erase(kSourceUriAnnotation);
+  }
+  return pin_others();
 }
 
 Result<MutateResult> Mutate(const json& pod, const InjectConfig& config,
-                            const DigestResolver& resolver) {
+                            const DigestResolver& resolver, std::string_view namespace_name) {
   try {
-    return MutateImpl(pod, config, resolver);
+    return MutateImpl(pod, config, resolver, namespace_name);
   } catch (const json::exception& e) {  // a field of an unexpected type somewhere in the pod
     return InvalidArgument(std::string("pod: malformed field: ") + e.what());
   }

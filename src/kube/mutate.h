@@ -1,54 +1,47 @@
 // Mutate: the pure Pod injection function shared by the webhook and `modelcar inject`.
 //
-// Identical in effect to KServe v0.15.2+ for `oci://` storage URIs (pkg/utils/storage.go
-// ConfigureModelcarToContainer, pkg/webhook/admission/pod/storage_initializer_injector.go
-// InjectModelcar), with one deliberate difference: uidModelcar sets only
-// securityContext.runAsUser on the target container and keeps its other securityContext fields
-// (KServe replaces the whole securityContext).
+// Matches KServe v0.20.0 (pkg/utils/storage.go ConfigureModelcarToContainer and
+// ConfigureOciNativeToContainer, pkg/webhook/admission/pod/storage_initializer_injector.go
+// InjectModelcar, and the controller's multi-source storageUris path) field for field in modelcar
+// and native modes; see sources.h for where sources come from and inject_modes.h for what each
+// mode injects.
 //
-// Trigger: annotation internal.serving.kserve.io/storage-initializer-sourceuri, else the env
-// STORAGE_URI of container kserve-container. Extra sources: annotation
-// modelcar.dev/storage-uris, a JSON array of {"uri": ..., "mountPath": ...} appended after the
-// first (at most 10 sources in all); source i > 0 uses suffixed names (modelcar-i,
-// modelcar-init-i, kserve-provision-location-i) and its volume is mounted at the parent of its
-// mountPath (default /mnt/models-i/models -> volume at /mnt/models-i).
+// Coexistence with KServe's webhook (kserve_injection.h): modelcar owns the pod's OCI sources.
+// It replaces what KServe injected for them (pinning KServe's sidecar to the digest, or removing
+// it where modelcar's mode delivers the model another way; removing KServe's storage-initializer
+// for oci://), and moves the trigger annotation
+// internal.serving.kserve.io/storage-initializer-sourceuri to modelcar.dev/source-uri, so that
+// KServe's webhook, whenever the API server calls it again, finds nothing to inject. Images
+// KServe's controller injected itself (storageUris) get the digest policy too.
 //
 // Targets: kserve-container (else worker-container), and transformer-container when present.
-// Schemes: oci:// (mode from config.oci_mode), oci+native://, oci+fetch://, oci+cache://; other
-// URIs leave the pod unchanged. Idempotent: Mutate(Mutate(p)) == Mutate(p).
+// Each target gets env MODELCAR_MODEL_IMAGE = the pinned reference ("registry/repo@sha256:...") of
+// the digest-pinned source mounted at /mnt/models, in every mode (`modelcar serve` puts its
+// digest in system_fingerprint; serve/model_source.h).
+// At most 10 OCI sources that need containers (every scheme but oci+native://, as KServe counts
+// oci:// ones). Idempotent: Mutate(Mutate(p)) == Mutate(p).
 //
 // Thread safety: pure (no shared state); the resolver callback must be thread-safe when Mutate is
 // called from several threads.
 #ifndef MODELCAR_KUBE_MUTATE_H_
 #define MODELCAR_KUBE_MUTATE_H_
 
-#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
 #include "kube/config.h"
+#include "kube/digest_policy.h"
+#include "kube/inject_modes.h"
+#include "kube/sources.h"
 
 namespace modelcar::kube {
 
-inline constexpr char kSourceUriAnnotation[] =
-    "internal.serving.kserve.io/storage-initializer-sourceuri";
-inline constexpr char kExtraUrisAnnotation[] = "modelcar.dev/storage-uris";
 inline constexpr char kIsvcLabel[] = "serving.kserve.io/inferenceservice";
-inline constexpr char kKserveContainer[] = "kserve-container";
-inline constexpr char kWorkerContainer[] = "worker-container";
-inline constexpr char kTransformerContainer[] = "transformer-container";
-inline constexpr char kModelcarContainer[] = "modelcar";
-inline constexpr char kModelcarInitContainer[] = "modelcar-init";
-inline constexpr char kProvisionVolume[] = "kserve-provision-location";
-inline constexpr char kDefaultModelPath[] = "/mnt/models";
-inline constexpr char kStoreVolume[] = "modelcar-store";
 inline constexpr int kMaxSources = 10;
-
-// Looks up a tag and returns the manifest digest ("sha256:..."). Used by digestPolicy resolve.
-// The argument is the image reference without the scheme ("registry/repo:tag").
-using DigestResolver = std::function<Result<std::string>(const std::string& image_ref)>;
+inline constexpr char kModelImageEnv[] = "MODELCAR_MODEL_IMAGE";  // == serve::kModelImageEnv
 
 struct MutateResult {
   nlohmann::json pod;                 // the mutated pod (== input when nothing applied)
@@ -57,10 +50,13 @@ struct MutateResult {
   std::vector<std::string> warnings;  // admission warnings (e.g. a tag ref under "allow")
 };
 
-// Applies the rules to `pod` (a v1 Pod object). InvalidArgument when `pod` is not an object or
-// its spec/containers are malformed; policy violations are denials in the result, not errors.
+// Applies the rules to `pod` (a v1 Pod object). `namespace_name` is the namespace the pod is
+// created in (the AdmissionReview's request.namespace; "" = the pod's metadata.namespace).
+// InvalidArgument when `pod` is not an object or its spec/containers are malformed; policy
+// violations are denials in the result, not errors.
 Result<MutateResult> Mutate(const nlohmann::json& pod, const InjectConfig& config,
-                            const DigestResolver& resolver = nullptr);
+                            const DigestResolver& resolver = nullptr,
+                            std::string_view namespace_name = {});
 
 }  // namespace modelcar::kube
 

@@ -10,6 +10,7 @@
 #include "base/file.h"
 #include "kube/admission.h"
 #include "kube/json_yaml.h"
+#include "kube/pod_edit.h"
 #include "kube/smoke.h"
 #include "kube/workload.h"
 
@@ -111,6 +112,32 @@ TEST(MutateTest, WrongTypesNeverThrow) {
   EXPECT_GT(calls, 500);
 }
 
+// The server learns which image it serves from MODELCAR_MODEL_IMAGE: on every target (worker and
+// transformer too), in every mode, only for a digest and only for the source at /mnt/models.
+TEST(MutateTest, ModelImageEnvNamesThePinnedSourceAtMntModels) {
+  const std::string base = "reg.io/base@sha256:" + std::string(64, 'a');
+  const std::string lora = "reg.io/lora@sha256:" + std::string(64, 'b');
+  for (const char* scheme : {"oci://", "oci+native://", "oci+fetch://", "oci+cache://"}) {
+    SCOPED_TRACE(scheme);
+    json pod = PodWith(scheme + base);
+    pod["metadata"]["annotations"][kExtraUrisAnnotation] =
+        json::array({{{"uri", "oci://" + lora}, {"mountPath", "/mnt/adapters/models"}}}).dump();
+    pod["spec"]["containers"] = json::array({{{"name", "worker-container"}, {"image", "vllm"}},
+                                             {{"name", "transformer-container"}, {"image", "tr"}}});
+    auto r = Mutate(pod, DefaultInjectConfig());
+    ASSERT_TRUE(r.ok() && !r->denied) << (r.ok() ? r->message : r.status().ToString());
+    for (const char* name : {"worker-container", "transformer-container"}) {
+      const json* c = FindContainer(r->pod["spec"], name);
+      ASSERT_NE(c, nullptr);
+      EXPECT_EQ(GetEnv(*c, kModelImageEnv), base) << name;
+    }
+  }
+  // A tag (digestPolicy allow) names no digest: no env.
+  auto tag = Mutate(PodWith("oci://reg.io/m:v1"), DefaultInjectConfig());
+  ASSERT_TRUE(tag.ok());
+  EXPECT_EQ(GetEnv(*FindContainer(tag->pod["spec"], "kserve-container"), kModelImageEnv), "");
+}
+
 TEST(MutateTest, RequirePolicyDeniesTags) {
   InjectConfig c = DefaultInjectConfig();
   c.digest_policy = DigestPolicy::kRequire;
@@ -137,7 +164,8 @@ TEST(MutateTest, ResolvePolicyPinsTheUriAndStaysIdempotent) {
   ASSERT_TRUE(r.ok());
   ASSERT_FALSE(r->denied) << r->message;
   std::string pinned = "reg.io/m@sha256:" + std::string(64, 'b');
-  EXPECT_EQ(r->pod["metadata"]["annotations"][kSourceUriAnnotation], "oci://" + pinned);
+  EXPECT_EQ(r->pod["metadata"]["annotations"][kModelcarSourceAnnotation], "oci://" + pinned);
+  EXPECT_FALSE(r->pod["metadata"]["annotations"].contains(kSourceUriAnnotation));
   EXPECT_EQ(r->pod["spec"]["containers"][1]["image"], pinned);
   EXPECT_EQ(r->pod["spec"]["containers"][1]["imagePullPolicy"], "IfNotPresent");
   auto again = Mutate(r->pod, c, resolver);
@@ -175,10 +203,15 @@ TEST(MutateTest, MissingTargetContainerIsDenied) {
   EXPECT_EQ(r->message, "no container found with name kserve-container");
 }
 
+// KServe v0.20's MaxOCISourcesPerPod: at most 10 sources that each add two containers (image
+// volumes add none and do not count).
 TEST(MutateTest, AtMostTenSources) {
   json pod = PodWith("oci://reg.io/m:v0");
   json extra = json::array();
-  for (int i = 1; i <= 10; ++i) extra.push_back({{"uri", "oci://reg.io/m:v" + std::to_string(i)}});
+  for (int i = 1; i <= 10; ++i) {
+    std::string n = std::to_string(i);
+    extra.push_back({{"uri", "oci://reg.io/m:v" + n}, {"mountPath", "/mnt/s" + n + "/models"}});
+  }
   pod["metadata"]["annotations"][kExtraUrisAnnotation] = extra.dump();
   auto r = Mutate(pod, DefaultInjectConfig());
   ASSERT_TRUE(r.ok());
@@ -194,6 +227,13 @@ TEST(MutateTest, AtMostTenSources) {
   EXPECT_EQ(ok->pod["spec"]["containers"][10]["name"], "modelcar-9");
   EXPECT_EQ(ok->pod["spec"]["initContainers"][9]["name"], "modelcar-init-9");
   EXPECT_EQ(ok->pod["spec"]["volumes"][9]["name"], "kserve-provision-location-9");
+
+  extra.push_back({{"uri", "oci+native://reg.io/m:n"}, {"mountPath", "/mnt/native/models"}});
+  pod["metadata"]["annotations"][kExtraUrisAnnotation] = extra.dump();
+  auto native = Mutate(pod, DefaultInjectConfig());  // 11 sources, 10 with containers
+  ASSERT_TRUE(native.ok());
+  ASSERT_FALSE(native->denied) << native->message;
+  EXPECT_EQ(native->pod["spec"]["volumes"][10]["name"], "mnt-native-models");
 }
 
 TEST(MutateTest, BadExtraAnnotationAndSharedParentsAreDenied) {
@@ -256,6 +296,21 @@ data:
   EXPECT_FALSE(bare->enable_modelcar);  // KServe's Go zero value
   EXPECT_FALSE(bare->uid_modelcar.has_value());
   EXPECT_EQ(bare->memory_modelcar, "64Mi");
+}
+
+TEST(ConfigTest, RegistryOptionsOfFetchMode) {
+  auto c = ParseInjectConfig(R"({"caBundleConfigMapName": "registry-ca",
+      "caBundleVolumeMountPath": "", "ociInsecureRegistry": true, "kserveNamespace": "ks"})",
+                             "si.json");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->ca_bundle_configmap, "registry-ca");
+  EXPECT_EQ(c->ca_bundle_mount_path, "/etc/ssl/custom-certs");  // KServe: empty is the default
+  EXPECT_TRUE(c->oci_insecure_registry);
+  EXPECT_EQ(c->kserve_namespace, "ks");
+  auto rel = ParseInjectConfig(R"({"caBundleVolumeMountPath": "certs"})", "si.json");
+  EXPECT_NE(rel.status().message().find("caBundleVolumeMountPath"), std::string::npos);
+  auto bad = ParseInjectConfig(R"({"ociInsecureRegistry": "yes"})", "si.json");
+  EXPECT_NE(bad.status().message().find("ociInsecureRegistry"), std::string::npos);
 }
 
 TEST(ConfigTest, BadFieldsAreNamed) {

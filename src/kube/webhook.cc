@@ -173,8 +173,9 @@ Status Webhook::Start() {
   so.tls_cert_file = w.options.tls_cert_file;
   so.tls_key_file = w.options.tls_key_file;
   w.server = std::make_unique<http::Server>(so);
-  w.server->Handle("POST", "/mutate-pods",
-                   [&w](const http::ServerRequest& r) { return w.Mutate(r); });
+  for (const char* path : {"/mutate-pods", "/mutate-models"}) {
+    w.server->Handle("POST", path, [&w](const http::ServerRequest& r) { return w.Mutate(r); });
+  }
   // Probes and metrics answer on the I/O threads, even when every worker is busy.
   w.server->HandleInline("GET", "/healthz", [](const http::ServerRequest&) {
     return http::ServerResponse::Text(200, "ok\n");

@@ -1,6 +1,7 @@
 // The admission webhook server: HTTPS only (http::Server with TLS that follows its cert files).
 //
-// Routes: POST /mutate-pods (AdmissionReview v1, see admission.h), GET /healthz (the process
+// Routes: POST /mutate-pods and POST /mutate-models (AdmissionReview v1, the same handler: it
+// dispatches on the request's kind, see admission.h), GET /healthz (the process
 // serves), GET /readyz (config loaded and not draining; 503 otherwise), GET /metrics (Prometheus
 // text: requests by outcome, latency histogram, config and TLS reloads).
 //

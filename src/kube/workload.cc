@@ -4,6 +4,7 @@
 #include <set>
 
 #include "kube/mutate.h"
+#include "kube/pod_edit.h"
 
 namespace modelcar::kube {
 namespace {
@@ -117,38 +118,38 @@ Result<json> PodFromIsvc(const json& isvc, const json& runtime) {
   for (const char* f : kPodSpecFields) {
     if (pred.contains(f)) pspec[f] = pred[f];
   }
-  std::vector<json> uris;  // {uri, mountPath}
+  json storage_uri;                   // what the controller puts into the trigger annotation
+  json storage_uris = json::array();  // {uri, mountPath} entries
   if (pred.contains("containers") && pred["containers"].is_array() && !pred["containers"].empty()) {
     pspec["containers"] = pred["containers"];
     json& first = pspec["containers"][0];
     if (!first.contains("name") || first["name"] == "") first["name"] = kKserveContainer;
+    if (const json* c = FindContainer(pspec, kKserveContainer)) {  // CustomPredictor.GetStorageUri
+      std::string env = GetEnv(*c, "STORAGE_URI");
+      if (!env.empty()) storage_uri = env;
+    }
   } else if (pred.contains("model") && pred["model"].is_object()) {
     const json& model = pred["model"];
     ASSIGN_OR_RETURN(json c, PredictorContainer(model, runtime, name));
     pspec["containers"] = json::array({c});
-    if (model.contains("storageUri")) uris.push_back({{"uri", model["storageUri"]}});
-    if (model.contains("storageUris") && model["storageUris"].is_array()) {
-      for (const json& u : model["storageUris"]) uris.push_back(u);
-    }
+    if (model.contains("storageUri")) storage_uri = model["storageUri"];
   } else {
     return InvalidArgument("InferenceService " + name +
                            ": spec.predictor has neither containers nor model");
   }
-  if (pred.contains("storageUri")) uris.insert(uris.begin(), json{{"uri", pred["storageUri"]}});
+  if (pred.contains("storageUri")) storage_uri = pred["storageUri"];
   if (pred.contains("storageUris") && pred["storageUris"].is_array()) {
-    for (const json& u : pred["storageUris"]) uris.push_back(u);
+    storage_uris = pred["storageUris"];
   }
-  if (!uris.empty()) {
-    if (!uris[0].value("uri", json()).is_string()) {
-      return InvalidArgument("InferenceService " + name + ": storageUri must be a string");
-    }
-    annotations[kSourceUriAnnotation] = uris[0]["uri"];
-    if (uris.size() > 1) {
-      json extra = json::array();
-      for (size_t i = 1; i < uris.size(); ++i) extra.push_back(uris[i]);
-      annotations[kExtraUrisAnnotation] = extra.dump();
-    }
+  if (!storage_uri.is_null() && !storage_uri.is_string()) {
+    return InvalidArgument("InferenceService " + name + ": storageUri must be a string");
   }
+  if (!storage_uri.is_null() && !storage_uris.empty()) {  // KServe's validator says the same
+    return InvalidArgument("InferenceService " + name +
+                           ": setting both storageUri and storageUris is not supported");
+  }
+  if (storage_uri.is_string()) annotations[kSourceUriAnnotation] = storage_uri;
+  if (!storage_uris.empty()) annotations[kExtraUrisAnnotation] = storage_uris.dump();
   if (!annotations.empty()) pmd["annotations"] = annotations;
   return pod;
 }

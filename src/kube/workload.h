@@ -10,8 +10,12 @@
 //                                           ServingRuntime/ClusterServingRuntime (its first
 //                                           container becomes kserve-container; model args/env/
 //                                           resources are merged in; {{.Name}} is replaced).
-//                                           storageUri becomes the annotation KServe's controller
-//                                           sets; storageUris[1..] go to modelcar.dev/storage-uris.
+//                                           storageUri (or the STORAGE_URI env of a custom
+//                                           kserve-container) becomes the annotation KServe's
+//                                           controller sets; storageUris go to
+//                                           modelcar.dev/storage-uris (in a cluster KServe's
+//                                           controller injects them itself, with its own mode;
+//                                           identical to modelcar's in modelcar mode).
 #ifndef MODELCAR_KUBE_WORKLOAD_H_
 #define MODELCAR_KUBE_WORKLOAD_H_
 

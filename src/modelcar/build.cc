@@ -65,14 +65,14 @@ class CoalescingOutput {
   std::string buf_;
 };
 
-// "/models/" -> "models"; checks the path is absolute and clean.
+// "/models/" -> "models", "/" -> "" (the image root); checks the path is absolute and clean.
 Result<std::string> NormalizeModelsPath(std::string_view p) {
   if (p.empty() || p.front() != '/') {
     return InvalidArgument("--models-path \"" + std::string(p) + "\" must be an absolute path");
   }
   while (p.size() > 1 && p.back() == '/') p.remove_suffix(1);
   p.remove_prefix(1);
-  if (p.empty()) return InvalidArgument("--models-path must not be \"/\"");
+  if (p.empty()) return std::string();
   for (size_t pos = 0;;) {
     size_t next = p.find('/', pos);
     std::string_view c = p.substr(pos, next == std::string_view::npos ? p.npos : next - pos);
@@ -174,8 +174,9 @@ class Builder {
           tw.Add({prefix_.substr(0, pos), WriteType::kDirectory, 0, 0755, 0, 0, o_.created, ""}));
     }
     for (const std::string& d : layer.dirs) {
-      RETURN_IF_ERROR(tw.Add({d.empty() ? prefix_ : prefix_ + "/" + d, WriteType::kDirectory, 0,
-                              o_.dir_mode, o_.uid, o_.gid, o_.created, ""}));
+      if (d.empty() && prefix_.empty()) continue;  // the image root is not an entry
+      RETURN_IF_ERROR(tw.Add(
+          {InImage(d), WriteType::kDirectory, 0, o_.dir_mode, o_.uid, o_.gid, o_.created, ""}));
     }
     // Two buffers: the next chunk is read on a helper thread while this one is hashed and
     // written (the BlobWriter may itself hash on another thread). Aligned, so that a layout
@@ -186,8 +187,10 @@ class Builder {
       auto fd = OpenFile(f.source_path, O_RDONLY);
       if (!fd.ok()) return fd.status().WithContext(f.rel_path);
       ::posix_fadvise(fd->get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-      RETURN_IF_ERROR(tw.Begin({prefix_ + "/" + f.rel_path, WriteType::kRegular, f.size,
-                                o_.file_mode, o_.uid, o_.gid, o_.created, ""}));
+      const uint32_t mode =
+          f.executable && o_.exec_file_mode != 0 ? o_.exec_file_mode : o_.file_mode;
+      RETURN_IF_ERROR(tw.Begin({InImage(f.rel_path), WriteType::kRegular, f.size, mode, o_.uid,
+                                o_.gid, o_.created, ""}));
       const int raw_fd = fd->get();
       // Fills `buf` (up to kReadChunk bytes); fewer bytes only at the end of the file.
       auto fill = [raw_fd, &f](char* buf) -> Result<size_t> {
@@ -232,6 +235,12 @@ class Builder {
 
   void Line(const std::string& s) {
     if (progress_) progress_->Line(s);
+  }
+
+  // Path in the image of `rel` (relative to the model dir; "" is the dir itself).
+  std::string InImage(const std::string& rel) const {
+    if (prefix_.empty() || rel.empty()) return prefix_.empty() ? rel : prefix_;
+    return prefix_ + "/" + rel;
   }
 
   const BuildOptions& o_;
@@ -306,6 +315,25 @@ Result<Base> LoadBase(const BuildOptions& o, oci::ImageSink& sink, BuildProgress
   return base;
 }
 
+// BuildOptions' entrypoint, cmd and env over the base's config.
+void ApplyRuntimeDefaults(const BuildOptions& o, oci::ImageConfig* config) {
+  if (o.entrypoint) {
+    config->entrypoint = o.entrypoint;
+    config->cmd.reset();
+  }
+  if (o.cmd) config->cmd = o.cmd;
+  for (const std::string& e : o.env) {
+    const std::string key = e.substr(0, e.find('=') + 1);
+    auto it = std::find_if(config->env.begin(), config->env.end(),
+                           [&](const std::string& x) { return x.starts_with(key); });
+    if (it != config->env.end()) {
+      *it = e;
+    } else {
+      config->env.push_back(e);
+    }
+  }
+}
+
 Result<oci::Descriptor> PutBlob(oci::ImageSink& sink, std::string_view bytes,
                                 std::string_view media_type) {
   ASSIGN_OR_RETURN(auto w, sink.NewBlobWriter());
@@ -356,6 +384,7 @@ Result<BuildResult> BuildImage(const BuildOptions& o, oci::ImageSink& sink,
   oci::ImageConfig config = std::move(base.config);
   config.created = created;
   for (auto& [k, v] : labels) config.labels[k] = v;
+  ApplyRuntimeDefaults(o, &config);
   for (const Job& j : jobs) {
     config.diff_ids.push_back(j.result.digest);  // uncompressed: diff_id == digest
     oci::HistoryEntry h;

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdio>
 #include <ctime>
+#include <nlohmann/json.hpp>
 
 #include "modelcar/build.h"
 
@@ -128,6 +129,30 @@ Result<int64_t> ParseCreated(std::string_view s) {
   }
   return InvalidArgument("--created \"" + str +
                          "\" must be seconds since the epoch or YYYY-MM-DDTHH:MM:SSZ");
+}
+
+Result<std::vector<std::string>> ParseExecForm(std::string_view flag, std::string_view json) {
+  nlohmann::json j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  std::vector<std::string> out;
+  if (j.is_array()) {
+    for (const nlohmann::json& e : j) {
+      if (!e.is_string()) break;
+      out.push_back(e.get<std::string>());
+    }
+  }
+  if (!j.is_array() || out.size() != j.size()) {
+    return InvalidArgument(std::string(flag) + " \"" + std::string(json) +
+                           "\" must be a JSON array of strings, e.g. '[\"/usr/bin/modelcar\"]'");
+  }
+  return out;
+}
+
+Status CheckEnvEntry(std::string_view entry) {
+  size_t eq = entry.find('=');
+  if (eq == 0 || eq == std::string_view::npos) {
+    return InvalidArgument("--env \"" + std::string(entry) + "\" must be KEY=VALUE");
+  }
+  return Status();
 }
 
 std::string FormatRfc3339(int64_t seconds) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 
 #include "base/file.h"
 #include "modelcar/inspect.h"
@@ -130,6 +131,60 @@ TEST_F(BuildTest, BusyboxBaseHasShell) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("busybox-static"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(root_ + "/bb2"));
+}
+
+TEST_F(BuildTest, RootTreeWithExecutablesAndRuntimeDefaults) {
+  if (access("/bin/busybox", R_OK) != 0) GTEST_SKIP() << "busybox-static not installed";
+  Write("usr/bin/tool", std::string(1500, 't'));
+  ASSERT_EQ(chmod((model_ + "/usr/bin/tool").c_str(), 0700), 0);
+  BuildOptions o = Options();
+  o.base = "busybox";
+  o.models_path = "/";
+  o.file_mode = 0644;
+  o.dir_mode = 0755;
+  o.exec_file_mode = 0755;
+  o.entrypoint = std::vector<std::string>{"/usr/bin/tool"};
+  o.env = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8"};
+  auto r = BuildToLayout(o, root_ + "/rootfs");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto in = InspectLayout(root_ + "/rootfs", "latest");
+  ASSERT_TRUE(in.ok());
+  EXPECT_EQ(in->config.entrypoint, std::vector<std::string>{"/usr/bin/tool"});
+  EXPECT_FALSE(in->config.cmd.has_value());  // the busybox base's ["sh"] is dropped
+  EXPECT_EQ(in->config.env, (std::vector<std::string>{"PATH=/usr/bin:/bin", "LANG=C.UTF-8"}));
+  std::map<std::string, uint32_t> modes;
+  for (const auto& l : in->layers) {
+    for (const auto& e : l.entries) modes[e.path] = e.mode;
+  }
+  EXPECT_EQ(modes.count("/") + modes.count(""), 0u);  // no entry for the root itself
+  EXPECT_EQ(modes.at("usr/bin/tool"), 0755u);
+  EXPECT_EQ(modes.at("usr/bin/"), 0755u);
+  EXPECT_EQ(modes.at("config.json"), 0644u);
+  EXPECT_EQ(modes.at("bin/busybox"), 0755u);
+  // Without exec_file_mode the source's x bit is ignored (models never depend on it).
+  o.exec_file_mode = 0;
+  auto plain = BuildToLayout(o, root_ + "/plain");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_NE(plain->manifest.digest, r->manifest.digest);
+  auto again = BuildToLayout(o, root_ + "/plain2");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->manifest.digest, plain->manifest.digest);
+}
+
+TEST(BuildFlagsTest, ExecFormAndEnv) {
+  auto e = ParseExecForm("--entrypoint", R"(["/usr/bin/modelcar", "serve"])");
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(*e, (std::vector<std::string>{"/usr/bin/modelcar", "serve"}));
+  EXPECT_TRUE(ParseExecForm("--cmd", "[]").ok());
+  for (const char* bad : {"/usr/bin/modelcar", "[1]", "{\"a\": 1}", "[\"a\", null]", ""}) {
+    auto b = ParseExecForm("--cmd", bad);
+    ASSERT_FALSE(b.ok()) << bad;
+    EXPECT_NE(b.status().message().find("--cmd"), std::string::npos);
+  }
+  EXPECT_TRUE(CheckEnvEntry("A=").ok());
+  EXPECT_TRUE(CheckEnvEntry("PATH=/bin").ok());
+  EXPECT_FALSE(CheckEnvEntry("=x").ok());
+  EXPECT_FALSE(CheckEnvEntry("NOEQUALS").ok());
 }
 
 TEST(BuildFlagsTest, Owner) {

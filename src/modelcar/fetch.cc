@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <vector>
 
 #include "base/file.h"
@@ -59,18 +60,56 @@ Status CopyFile(const std::string& src, const std::string& dst, mode_t mode, uin
   return Status();
 }
 
-}  // namespace
+// True when `path` (absolute, real) is `root` or below it.
+bool Within(const std::string& path, const std::string& root) {
+  return path == root || (path.starts_with(root) && path[root.size()] == '/');
+}
 
-Status CopyTree(const std::string& src, const std::string& dst, bool try_link, FetchResult* stats) {
-  RETURN_IF_ERROR(MakeDirs(dst));
-  DIR* d = ::opendir(src.c_str());
-  if (!d) return ErrnoStatus(errno, "opendir " + src);
+// The real path of `path`, or "" when it does not resolve.
+std::string RealPath(const std::string& path) {
+  char* r = ::realpath(path.c_str(), nullptr);
+  if (r == nullptr) return "";
+  std::string out(r);
+  std::free(r);
+  return out;
+}
+
+// The names in directory `dir` (without "." and "..").
+Result<std::vector<std::string>> ListDir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return ErrnoStatus(errno, "opendir " + dir);
   std::vector<std::string> names;
   while (dirent* de = ::readdir(d)) {
     std::string n = de->d_name;
     if (n != "." && n != "..") names.push_back(n);
   }
   ::closedir(d);
+  return names;
+}
+
+// Fails on the first symlink under `dir` that does not resolve to a path inside `root` (a real
+// path): pointing outside (absolute or through ".."), dangling, or looping.
+Status CheckLinks(const std::string& dir, const std::string& root) {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
+  for (const std::string& n : names) {
+    std::string s = dir + "/" + n;
+    struct stat st;
+    if (::lstat(s.c_str(), &st) != 0) return ErrnoStatus(errno, "stat " + s);
+    if (S_ISDIR(st.st_mode)) RETURN_IF_ERROR(CheckLinks(s, root));
+    if (!S_ISLNK(st.st_mode)) continue;
+    std::string real = RealPath(s);
+    if (real.empty() || !Within(real, root)) {
+      return FailedPrecondition("refusing the symlink " + s.substr(root.size()) +
+                                ": it leaves the copied tree (or dangles)");
+    }
+  }
+  return Status();
+}
+
+Status CopyTreeIn(const std::string& src, const std::string& dst, bool try_link,
+                  FetchResult* stats) {
+  RETURN_IF_ERROR(MakeDirs(dst));
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(src));
   for (const std::string& n : names) {
     std::string s = src + "/" + n, t = dst + "/" + n;
     struct stat st;
@@ -78,7 +117,7 @@ Status CopyTree(const std::string& src, const std::string& dst, bool try_link, F
     if (S_ISDIR(st.st_mode)) {
       struct stat tt;
       if (::lstat(t.c_str(), &tt) == 0 && !S_ISDIR(tt.st_mode)) ::unlink(t.c_str());
-      RETURN_IF_ERROR(CopyTree(s, t, try_link, stats));
+      RETURN_IF_ERROR(CopyTreeIn(s, t, try_link, stats));
       continue;
     }
     struct stat tt;
@@ -106,6 +145,15 @@ Status CopyTree(const std::string& src, const std::string& dst, bool try_link, F
   return Status();
 }
 
+}  // namespace
+
+Status CopyTree(const std::string& src, const std::string& dst, bool try_link, FetchResult* stats) {
+  std::string root = RealPath(src);
+  if (root.empty()) return ErrnoStatus(errno, "resolve " + src);
+  RETURN_IF_ERROR(CheckLinks(root, root));  // before anything is written
+  return CopyTreeIn(root, dst, try_link, stats);
+}
+
 Result<FetchResult> FetchModels(const std::string& ref, const std::string& dest_dir,
                                 const StorePullOptions& options, const std::string& subdir) {
   FetchResult out;
@@ -115,10 +163,17 @@ Result<FetchResult> FetchModels(const std::string& ref, const std::string& dest_
   ASSIGN_OR_RETURN(store::FileLock lock,
                    store::FileLock::Acquire(st.LockPath(m), store::FileLock::Mode::kShared));
   if (!st.HasTree(m)) return Unavailable("image " + m.ToString() + " was removed while fetching");
-  std::string src = st.RootfsDir(m) + "/" + subdir;
+  // The image's /models may be a link (KServe's modelcar images follow it in the pod): followed
+  // only while it stays inside the image's tree, so an image cannot make fetch copy node files.
+  std::string rootfs = RealPath(st.RootfsDir(m));
+  std::string src = RealPath(st.RootfsDir(m) + "/" + subdir);
   struct stat s;
-  if (::stat(src.c_str(), &s) != 0 || !S_ISDIR(s.st_mode)) {
+  if (src.empty() || ::stat(src.c_str(), &s) != 0 || !S_ISDIR(s.st_mode)) {
     return NotFound("image " + out.pull.pinned + " has no /" + subdir + " directory");
+  }
+  if (rootfs.empty() || !Within(src, rootfs)) {
+    return FailedPrecondition("image " + out.pull.pinned + ": /" + subdir +
+                              " leads outside the image's tree (a symlink or ..); refused");
   }
   RETURN_IF_ERROR(MakeDirs(dest_dir));
   struct stat d;

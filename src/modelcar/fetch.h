@@ -5,6 +5,10 @@
 // store's read-only inodes), else copied (copy_file_range). Symlinks are recreated as they are,
 // directories created; nothing outside DEST_DIR is written. Existing files in DEST_DIR with the
 // same names are replaced.
+//
+// Links never lead out of the image: /models (or `subdir`) may be a symlink only to a directory
+// inside the image's tree, and every symlink below it must resolve inside the copied tree; else
+// the fetch fails before anything is written (a hostile image cannot make fetch copy node files).
 #ifndef MODELCAR_MODELCAR_FETCH_H_
 #define MODELCAR_MODELCAR_FETCH_H_
 
@@ -27,7 +31,8 @@ Result<FetchResult> FetchModels(const std::string& ref, const std::string& dest_
                                 const StorePullOptions& options,
                                 const std::string& subdir = "models");
 
-// Copies (or hard-links when possible) the tree `src` into `dst` (created if missing).
+// Copies (or hard-links when possible) the tree `src` into `dst` (created if missing). Fails,
+// before writing, when a symlink under `src` resolves outside it or dangles.
 Status CopyTree(const std::string& src, const std::string& dst, bool try_link, FetchResult* stats);
 
 }  // namespace modelcar

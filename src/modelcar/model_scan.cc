@@ -89,7 +89,8 @@ struct Walker {
                              "symlinks");
     }
     if (::access(real.c_str(), R_OK) != 0) return ErrnoStatus(errno, "cannot read " + rel);
-    out->files.push_back({rel, real, static_cast<uint64_t>(st.st_size)});
+    out->files.push_back(
+        {rel, real, static_cast<uint64_t>(st.st_size), (st.st_mode & S_IXUSR) != 0});
     out->total_bytes += static_cast<uint64_t>(st.st_size);
     return Status();
   }

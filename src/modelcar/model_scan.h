@@ -26,6 +26,7 @@ struct ScannedFile {
   std::string rel_path;     // "model.safetensors", "sub/tokenizer.json"
   std::string source_path;  // absolute path to read (a symlink's resolved target)
   uint64_t size = 0;
+  bool executable = false;  // the owner may execute it (S_IXUSR); see BuildOptions::exec_file_mode
 };
 
 struct ModelScan {

@@ -19,15 +19,35 @@ inline void AddRegistryFlags(CLI::App& app, registry::RegistryOptions& r) {
                  "Docker config.json with credentials (default: $REGISTRY_AUTH_FILE, "
                  "$DOCKER_CONFIG/config.json, ~/.docker/config.json)");
   app.add_option("--ca-file", r.ca_file, "Extra CA certificates (PEM) to trust");
-  app.add_flag("--insecure", r.insecure, "TLS without certificate verification");
+  app.add_flag("--insecure", r.insecure,
+               "TLS without certificate verification; credentials may also go over plain HTTP");
   app.add_flag("--plain-http", r.plain_http,
-               "Plain HTTP (default only for localhost and 127.0.0.1)");
+               "Plain HTTP (default only for localhost, 127.0.0.0/8 and ::1)");
   app.add_option("--retries", r.retry.max_attempts, "Attempts per request before giving up")
       ->capture_default_str();
   app.add_option("--stall-timeout", r.low_speed_time_s,
                  "Seconds without a byte moving before a transfer counts as stalled and is "
                  "retried (slow but moving transfers are never cut)")
       ->capture_default_str();
+}
+
+// Adds --registry-identity auto|gce|none (registry/credentials.h: the node's cloud identity for
+// Google registries when no other credential matches), starting at `initial`.
+inline void AddRegistryIdentityFlag(CLI::App& app, registry::RegistryOptions& r,
+                                    registry::NodeIdentity initial) {
+  using registry::NodeIdentity;
+  r.identity = initial;
+  const char* shown = initial == NodeIdentity::kAuto  ? "auto"
+                      : initial == NodeIdentity::kGce ? "gce"
+                                                      : "none";
+  app.add_option_function<std::string>(
+         "--registry-identity",
+         [&r](const std::string& v) { r.identity = *registry::ParseNodeIdentity(v); },
+         std::string("Node identity for *.pkg.dev and gcr.io registries when no other credential "
+                     "matches: gce (metadata server token; GCE_METADATA_HOST honoured), auto (gce "
+                     "on a GCE VM or GKE node), none (default: ") +
+             shown + ")")
+      ->check(CLI::IsMember({"auto", "gce", "none"}));
 }
 
 // Validates what AddRegistryFlags set.

@@ -116,12 +116,41 @@ std::optional<Challenge> ParseChallenge(std::string_view h) {
   return c;
 }
 
-Authenticator::Authenticator(http::Client* client, std::string registry,
-                             std::optional<Credential> credential, std::string auth_source)
+Authenticator::Authenticator(http::Client* client, std::string registry, CredentialFn resolve,
+                             std::string source)
     : client_(client),
       registry_(std::move(registry)),
-      credential_(std::move(credential)),
-      auth_source_(std::move(auth_source)) {}
+      resolve_(std::move(resolve)),
+      auth_source_(std::move(source)) {}
+
+std::string Authenticator::auth_source() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return auth_source_;
+}
+
+Status Authenticator::EnsureCredential() {
+  if (resolved_) return Status();
+  ASSIGN_OR_RETURN(ResolvedCredential r, resolve_(false));
+  resolved_ = true;
+  std::lock_guard<std::mutex> lock(mu_);
+  credential_ = std::move(r.credential);
+  auth_source_ = std::move(r.source);
+  return Status();
+}
+
+Result<bool> Authenticator::RefreshCredential() {
+  if (refreshed_) return false;
+  refreshed_ = true;
+  ASSIGN_OR_RETURN(ResolvedCredential r, resolve_(true));
+  std::lock_guard<std::mutex> lock(mu_);
+  auto key = [](const std::optional<Credential>& c) {
+    return c ? c->username + '\n' + c->password + '\n' + c->identity_token : std::string();
+  };
+  bool changed = key(r.credential) != key(credential_);
+  credential_ = std::move(r.credential);
+  auth_source_ = std::move(r.source);
+  return changed;
+}
 
 std::string Authenticator::CachedLocked(const std::string& scope) {
   auto now = std::chrono::steady_clock::now();
@@ -136,7 +165,7 @@ std::string Authenticator::CachedLocked(const std::string& scope) {
 
 std::string Authenticator::HeaderFor(const std::string& scope) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (basic_ && credential_) return BasicHeader(*credential_);
+  if (basic_ && credential_ && !credential_->username.empty()) return BasicHeader(*credential_);
   return CachedLocked(scope);
 }
 
@@ -147,43 +176,65 @@ Status Authenticator::Authorize(const std::string& header, const std::string& sc
     return Unauthenticated("registry " + registry_ +
                            " answered 401 without a usable "
                            "WWW-Authenticate challenge (" +
-                           auth_source_ + ")");
+                           auth_source() + ")");
   }
+  if (c->scheme != "basic" && c->scheme != "bearer") {
+    return Unimplemented("registry " + registry_ + " asks for unsupported auth scheme \"" +
+                         c->scheme + "\"");
+  }
+  std::lock_guard<std::mutex> fetch_lock(fetch_mu_);
+  RETURN_IF_ERROR(EnsureCredential());
   if (c->scheme == "basic") {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     if (!credential_ || credential_->username.empty()) {
       return Unauthenticated("registry " + registry_ + " (" + ScopeRepos(scope) +
-                             ") requires a login and there are no credentials for it; " +
+                             ") requires a username and password and there are none for it; " +
                              auth_source_);
     }
     if (sent.starts_with("Basic ")) {
-      return Unauthenticated("registry " + registry_ + " (" + ScopeRepos(scope) +
-                             ") rejected the username/password from " + auth_source_);
+      if (sent != BasicHeader(*credential_)) return Status();  // changed meanwhile: retry
+      lock.unlock();
+      ASSIGN_OR_RETURN(bool changed, RefreshCredential());
+      lock.lock();
+      if (!changed || !credential_ || credential_->username.empty()) {
+        return Unauthenticated("registry " + registry_ + " (" + ScopeRepos(scope) +
+                               ") rejected the username/password from " + auth_source_);
+      }
     }
     basic_ = true;
     return Status();
   }
-  if (c->scheme != "bearer") {
-    return Unimplemented("registry " + registry_ + " asks for unsupported auth scheme \"" +
-                         c->scheme + "\"");
-  }
-  std::string token_scope = scope;
-  std::lock_guard<std::mutex> fetch_lock(fetch_mu_);
+  std::optional<Credential> credential;
+  std::string source;
   {
     std::lock_guard<std::mutex> lock(mu_);
     std::string now = CachedLocked(scope);
     if (!now.empty() && now != sent) return Status();  // another thread got a new token meanwhile
     // The token we sent was rejected: drop every cached token equal to it, then fetch once.
     std::erase_if(tokens_, [&](const auto& kv) { return "Bearer " + kv.second.value == sent; });
+    credential = credential_;
+    source = auth_source_;
   }
-  ASSIGN_OR_RETURN(Token t, FetchToken(*c, token_scope));
+  Result<Token> t = FetchToken(*c, scope, credential, source);
+  if (!t.ok() && t.status().code() == Code::kUnauthenticated && credential) {
+    // Refused: a helper's or the metadata server's credential may have expired; ask once more.
+    ASSIGN_OR_RETURN(bool changed, RefreshCredential());
+    if (changed) {
+      std::lock_guard<std::mutex> lock(mu_);
+      credential = credential_;
+      source = auth_source_;
+    }
+    if (changed) t = FetchToken(*c, scope, credential, source);
+  }
+  if (!t.ok()) return t.status();
   std::lock_guard<std::mutex> lock(mu_);
-  tokens_[scope] = std::move(t);
+  tokens_[scope] = std::move(*t);
   return Status();
 }
 
-Result<Authenticator::Token> Authenticator::FetchToken(const Challenge& c,
-                                                       const std::string& scope) {
+Result<Authenticator::Token> Authenticator::FetchToken(const Challenge& c, const std::string& scope,
+                                                       const std::optional<Credential>& credential,
+                                                       const std::string& source) {
   auto realm = c.params.find("realm");
   if (realm == c.params.end() || realm->second.empty()) {
     return Unauthenticated("registry " + registry_ + ": bearer challenge without a realm");
@@ -194,29 +245,30 @@ Result<Authenticator::Token> Authenticator::FetchToken(const Challenge& c,
   for (std::string s; in >> s;) scopes.push_back(s);
 
   http::Request req;
-  if (credential_ && !credential_->identity_token.empty()) {
+  if (credential && !credential->identity_token.empty()) {
     req.method = "POST";
     req.url = realm->second;
     req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+    req.carries_credentials = true;
     req.body = "grant_type=refresh_token&client_id=modelcar&service=" + UrlEscape(service) +
-               "&refresh_token=" + UrlEscape(credential_->identity_token);
+               "&refresh_token=" + UrlEscape(credential->identity_token);
     for (const std::string& s : scopes) req.body += "&scope=" + UrlEscape(s);
   } else {
     req.url = realm->second + (realm->second.find('?') == std::string::npos ? "?" : "&") +
               "service=" + UrlEscape(service);
     for (const std::string& s : scopes) req.url += "&scope=" + UrlEscape(s);
-    if (credential_ && !credential_->username.empty()) {
-      req.headers.emplace_back("Authorization", BasicHeader(*credential_));
+    if (credential && !credential->username.empty()) {
+      req.headers.emplace_back("Authorization", BasicHeader(*credential));
     }
   }
   req.max_body = 1 << 20;
   Result<http::Response> r = client_->Do(req);
   if (!r.ok()) return r.status().WithContext("token endpoint of registry " + registry_);
   if (r->status == 401 || r->status == 403) {
-    return Unauthenticated("token endpoint of registry " + registry_ + " refused the " +
-                           (credential_ ? "credentials from " + auth_source_
-                                        : "anonymous request (" + auth_source_ + ")") +
-                           " for scope \"" + scope + "\" (HTTP " + std::to_string(r->status) + ")");
+    return Unauthenticated(
+        "token endpoint of registry " + registry_ + " refused the " +
+        (credential ? "credentials from " + source : "anonymous request (" + source + ")") +
+        " for scope \"" + scope + "\" (HTTP " + std::to_string(r->status) + ")");
   }
   if (r->status != 200) {
     return Unavailable("token endpoint of registry " + registry_ + " answered HTTP " +

@@ -11,11 +11,15 @@
 // Scopes are "repository:<name>:<actions>" strings; several may be joined with a space (push with a
 // cross-repository mount needs "repository:dst:pull,push repository:src:pull").
 //
+// Credentials are resolved lazily (CredentialFn, see credentials.h): a registry that never asks for
+// them never runs a credential helper or asks the metadata server.
+//
 // Thread safety: all methods are thread-safe. Credentials never appear in messages.
 #ifndef MODELCAR_REGISTRY_AUTH_H_
 #define MODELCAR_REGISTRY_AUTH_H_
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -36,11 +40,26 @@ struct Challenge {
 };
 std::optional<Challenge> ParseChallenge(std::string_view header);
 
+// A registry's credentials as resolved now (credentials.h): the credential (nullopt: anonymous)
+// and where it came from, for messages ("auth file F", "credential helper docker-credential-X
+// (...)", ...).
+struct ResolvedCredential {
+  std::optional<Credential> credential;
+  std::string source;
+};
+// Resolves the credential; `refresh`: the last one was rejected, ask its source again (a helper,
+// the metadata server) instead of a cached answer. Errors name the source and the registry.
+using CredentialFn = std::function<Result<ResolvedCredential>(bool refresh)>;
+
 class Authenticator {
  public:
   // `client` must outlive this. `registry` names the registry in messages ("127.0.0.1:5000").
-  Authenticator(http::Client* client, std::string registry, std::optional<Credential> credential,
-                std::string auth_source);
+  // `resolve` is called only when the registry asks for credentials (a 401 challenge), at most
+  // once with refresh=false, and once more with refresh=true when the registry or its token
+  // endpoint rejects what it gave. `source` describes where credentials would come from until
+  // then.
+  Authenticator(http::Client* client, std::string registry, CredentialFn resolve,
+                std::string source);
 
   // The Authorization header value to send for `scope` now ("" for none).
   std::string HeaderFor(const std::string& scope);
@@ -48,27 +67,37 @@ class Authenticator {
   // Handles a 401 whose WWW-Authenticate header is `challenge`, for a request in `scope` that was
   // sent with header `sent` (what HeaderFor returned). OK means: retry the request. Fails with
   // Unauthenticated naming the registry and the auth source when credentials are missing or
-  // rejected.
+  // rejected, or with the credential source's error (a failing helper).
   Status Authorize(const std::string& challenge, const std::string& scope, const std::string& sent);
 
-  const std::string& auth_source() const { return auth_source_; }
+  // Where the credentials come from (or would), for messages.
+  std::string auth_source() const;
 
  private:
   struct Token {
     std::string value;
     std::chrono::steady_clock::time_point expires;
   };
-  Result<Token> FetchToken(const Challenge& c, const std::string& scope);
+  Result<Token> FetchToken(const Challenge& c, const std::string& scope,
+                           const std::optional<Credential>& credential, const std::string& source);
   // A live cached token covering `scope` ("" if none). REQUIRES: mu_ held.
   std::string CachedLocked(const std::string& scope);
+  // Resolves the credential once. REQUIRES: fetch_mu_ held, mu_ not held.
+  Status EnsureCredential();
+  // Asks the source again, once per Authenticator; true when the credential changed.
+  // REQUIRES: fetch_mu_ held, mu_ not held.
+  Result<bool> RefreshCredential();
 
   http::Client* client_;
   std::string registry_;
+  CredentialFn resolve_;
+
+  std::mutex fetch_mu_;     // one token fetch or credential resolution at a time
+  bool resolved_ = false;   // guarded by fetch_mu_
+  bool refreshed_ = false;  // guarded by fetch_mu_
+  mutable std::mutex mu_;
   std::optional<Credential> credential_;
   std::string auth_source_;
-
-  std::mutex fetch_mu_;  // one token fetch at a time: concurrent 401s share the result
-  std::mutex mu_;
   bool basic_ = false;                   // the registry asked for Basic auth
   std::map<std::string, Token> tokens_;  // by scope
 };

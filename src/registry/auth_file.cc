@@ -30,6 +30,26 @@ Result<AuthFile> AuthFile::Parse(std::string_view json, const std::string& path)
   if (doc.is_discarded() || !doc.is_object()) {
     return InvalidArgument("auth file " + path + ": not a JSON object");
   }
+  auto helper_name = [&](const nlohmann::json& v, const std::string& field) -> Result<std::string> {
+    std::string name = v.is_string() ? v.get<std::string>() : "";
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
+      return InvalidArgument("auth file " + path + ": " + field +
+                             " must name a credential helper (docker-credential-NAME)");
+    }
+    return name;
+  };
+  if (auto it = doc.find("credsStore"); it != doc.end() && *it != "") {
+    ASSIGN_OR_RETURN(out.creds_store_, helper_name(*it, "\"credsStore\""));
+  }
+  if (auto it = doc.find("credHelpers"); it != doc.end()) {
+    if (!it->is_object()) {
+      return InvalidArgument("auth file " + path + ": \"credHelpers\" is not an object");
+    }
+    for (const auto& [key, v] : it->items()) {
+      ASSIGN_OR_RETURN(out.cred_helpers_[NormalizeRegistryKey(key)],
+                       helper_name(v, "\"credHelpers\" entry " + key));
+    }
+  }
   const nlohmann::json* auths = &doc;
   if (auto it = doc.find("auths"); it != doc.end()) {
     if (!it->is_object())
@@ -90,6 +110,12 @@ Result<AuthFile> AuthFile::Load(const std::string& explicit_path) {
 std::optional<Credential> AuthFile::Lookup(std::string_view registry) const {
   auto it = entries_.find(NormalizeRegistryKey(registry));
   if (it == entries_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<std::string> AuthFile::CredHelper(std::string_view registry) const {
+  auto it = cred_helpers_.find(NormalizeRegistryKey(registry));
+  if (it == cred_helpers_.end()) return std::nullopt;
   return it->second;
 }
 

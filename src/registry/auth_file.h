@@ -5,8 +5,13 @@
 //              "https://index.docker.io/v1/": {"username": "u", "password": "p"},
 //              "reg.example.com": {"identitytoken": "<OAuth2 refresh token>"}}}
 //
-// The legacy `.dockercfg` form (the "auths" map at the top level) is accepted too. Credential
-// helpers (credsStore, credHelpers) are not supported and are ignored.
+// The legacy `.dockercfg` form (the "auths" map at the top level) is accepted too. The file may
+// also name docker credential helpers (credential_helper.h), as docker writes them:
+//
+//   {"credHelpers": {"us-docker.pkg.dev": "gcloud"}, "credsStore": "desktop"}
+//
+// Which source answers for a registry is decided by credentials.h (credHelpers, then credsStore,
+// then auths). A helper name must be a plain name (no '/'): it is run as docker-credential-NAME.
 //
 // Which file: an explicit --authfile (must exist); else $REGISTRY_AUTH_FILE, $DOCKER_CONFIG/
 // config.json, ~/.docker/config.json — the first that exists; none at all means anonymous.
@@ -43,6 +48,10 @@ class AuthFile {
   // file are matched after removing a scheme and path; index.docker.io and registry-1.docker.io
   // count as docker.io.
   std::optional<Credential> Lookup(std::string_view registry) const;
+  // The credHelpers entry for `registry` (keys matched as for Lookup), or nullopt.
+  std::optional<std::string> CredHelper(std::string_view registry) const;
+  // The credsStore helper ("" when none).
+  const std::string& creds_store() const { return creds_store_; }
 
   // The file the credentials came from ("" when none was found).
   const std::string& path() const { return path_; }
@@ -50,6 +59,8 @@ class AuthFile {
  private:
   std::string path_;
   std::map<std::string, Credential> entries_;
+  std::map<std::string, std::string> cred_helpers_;  // normalized registry -> helper name
+  std::string creds_store_;
 };
 
 // Lower-cased "host[:port]" of a registry name or auths key ("https://index.docker.io/v1/" ->

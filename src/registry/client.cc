@@ -17,10 +17,6 @@ void NoteRetryAfter(const http::Response& r, RetryAfter* ra) {
   if (auto v = r.Header("retry-after")) *ra = ParseRetryAfter(*v);
 }
 
-bool IsLocalHost(const std::string& host) {
-  return host.starts_with("localhost") || host.starts_with("127.") || host.starts_with("[::1]");
-}
-
 // A Content-Length value, or nullopt when it is not a non-negative 63-bit number (curl passes
 // values too big for its own integers through; std::stoll would throw on them).
 std::optional<int64_t> ParseLength(std::string_view v) {
@@ -59,16 +55,20 @@ Result<std::shared_ptr<RegistryClient>> RegistryClient::Create(const oci::Refere
   // Local registries speak plain HTTP by default (as with docker), unless TLS options say
   // otherwise.
   bool tls_asked = !options.ca_file.empty() || options.insecure;
-  bool plain = options.plain_http || (IsLocalHost(host) && !tls_asked);
+  bool plain = options.plain_http || (http::IsLoopbackHost(host) && !tls_asked);
   c->base_url_ = (plain ? "http://" : "https://") + host;
   ASSIGN_OR_RETURN(AuthFile file, AuthFile::Load(options.authfile));
   http::ClientOptions ho;
   ho.ca_file = options.ca_file;
   ho.insecure = options.insecure;
+  ho.allow_plain_credentials = options.insecure;  // the user marked the registry insecure
   ho.low_speed_time_s = options.low_speed_time_s;
   c->http_ = std::make_unique<http::Client>(ho);
-  c->auth_ = std::make_unique<Authenticator>(c->http_.get(), c->registry_,
-                                             file.Lookup(c->registry_), DescribeAuthSource(file));
+  auto creds =
+      std::make_shared<const RegistryCredentials>(std::move(file), c->registry_, options.identity);
+  std::string source = creds->Describe();
+  c->auth_ = std::make_unique<Authenticator>(
+      c->http_.get(), c->registry_, RegistryCredentials::AsFunction(std::move(creds)), source);
   return c;
 }
 
@@ -77,17 +77,20 @@ std::string RegistryClient::Url(const std::string& repo, const std::string& rest
 }
 
 Result<http::Response> RegistryClient::Send(http::Request req, const std::string& scope) {
+  const bool same_host = http::UrlHost(req.url) == http::UrlHost(base_url_);
   for (int round = 0;; ++round) {
-    std::string auth = auth_->HeaderFor(scope);
+    // Credentials go to the registry's own API host only (an upload URL may point elsewhere).
+    std::string auth = same_host ? auth_->HeaderFor(scope) : "";
     http::Request r = req;
     if (!auth.empty()) r.headers.emplace_back("Authorization", auth);
     ASSIGN_OR_RETURN(http::Response resp, http_->Do(r));
     if (resp.status != 401 || round == 2) return resp;
     auto challenge = resp.Header("www-authenticate");
-    if (!challenge) return resp;
+    if (!challenge || !same_host) return resp;
     RETURN_IF_ERROR(auth_->Authorize(*challenge, scope, auth));
     if (req.body_reader) {  // the body is consumed: the caller's retry loop starts it again
-      return Unavailable(req.method + " " + req.url + ": authorized after 401; upload restarts");
+      return Unavailable(req.method + " " + http::RedactUrl(req.url) +
+                         ": authorized after 401; upload restarts");
     }
   }
 }

@@ -22,6 +22,7 @@
 #include "oci/digest.h"
 #include "oci/reference.h"
 #include "registry/auth.h"
+#include "registry/credentials.h"
 #include "registry/retry.h"
 
 namespace modelcar::registry {
@@ -30,14 +31,18 @@ namespace modelcar::registry {
 inline constexpr uint64_t kMaxManifestBytes = 4 << 20;
 
 struct RegistryOptions {
-  std::string authfile;   // --authfile ("" = default search)
-  std::string ca_file;    // --ca-file: extra CA bundle (PEM)
-  bool insecure = false;  // --insecure: TLS without verification
-  // --plain-http: http:// for any registry. localhost/127.* use http:// by default unless
-  // ca_file or insecure is set (then https://).
+  std::string authfile;  // --authfile ("" = default search)
+  std::string ca_file;   // --ca-file: extra CA bundle (PEM)
+  // --insecure: TLS without verification; it also marks the registry insecure, so credentials may
+  // go to it (and its token realm) over plain HTTP. Without it, credentials go only over TLS or to
+  // a loopback address.
+  bool insecure = false;
+  // --plain-http: http:// for any registry. Loopback hosts (exactly localhost, 127.0.0.0/8, ::1)
+  // use http:// by default unless ca_file or insecure is set (then https://).
   bool plain_http = false;
   RetryPolicy retry;
-  long low_speed_time_s = 60;  // stall detection
+  long low_speed_time_s = 60;                   // stall detection
+  NodeIdentity identity = NodeIdentity::kNone;  // --registry-identity (cache agent, webhook)
 };
 
 struct ManifestBytes {
@@ -110,7 +115,7 @@ class RegistryClient {
                       const oci::Digest& digest);
 
   const RetryPolicy& retry() const { return options_.retry; }
-  const std::string& auth_source() const { return auth_->auth_source(); }
+  std::string auth_source() const { return auth_->auth_source(); }
 
  private:
   RegistryClient() = default;

@@ -29,41 +29,82 @@ void ForcedFinish(const ChatRequest& r, Finish* f) {
   if (r.tool_choice == ToolChoice::kRequired && f->reason == "stop") f->reason = "tool_calls";
 }
 
-// The SSE frame of a streamed chat: a role chunk per choice, then one chunk per delta that
-// `to_chunk` turns into something to send (nullopt: nothing), then usage if asked and [DONE].
-// Returns early when the client is gone (~Session cancels).
+// Everything the response of one chat request needs besides the session.
+struct ChatJob {
+  ChatRequest r;
+  ResponseMeta meta;
+  std::vector<int32_t> prompt;
+  std::string prompt_text;
+  std::string echo;  // echo: the last message's content, prepended to each choice's content
+  bool include_usage = false;
+  bool token_details = false;  // usage.prompt_tokens_details
+  const llm::Tokenizer* tokenizer = nullptr;
+
+  int prompt_tokens() const { return static_cast<int>(prompt.size()); }
+  Usage MakeUsage(int completion_tokens) const {
+    Usage u{prompt_tokens(), completion_tokens, std::nullopt};
+    if (token_details) u.cached_tokens = 0;
+    return u;
+  }
+};
+
+// The SSE frame of a streamed chat: a role chunk per choice (then the echoed content), then one
+// chunk per delta that `to_chunk` turns into something to send (nullopt: nothing), then usage if
+// asked and [DONE]. Returns early when the client is gone (~Session cancels).
 using ToChunk = std::function<std::optional<ChatDelta>(int i, ChoiceOutput::Delta& d)>;
-void StreamChatFrame(const ChatRequest& r, const ResponseMeta& meta, int prompt_tokens,
-                     Session& session, http::StreamSink& sink, const ToChunk& to_chunk) {
+void StreamChatFrame(const ChatJob& job, Session& session, http::StreamSink& sink,
+                     const ToChunk& to_chunk) {
+  const ChatRequest& r = job.r;
   auto write = [&](const std::string& json) { return sink.Write(SseEvent(json)); };
+  auto usage_now = [&] { return job.MakeUsage(session.completion_tokens()); };
   for (int i = 0; i < r.sampling.n; ++i) {
     ChatDelta d;
     d.index = i;
     d.role = true;
     d.content = "";
-    if (!write(ChatChunkJson(meta, d))) return;
+    if (i == 0 && r.extras.return_token_ids) d.prompt_token_ids = job.prompt;
+    if (i == 0 && r.return_prompt_text) d.prompt_text = job.prompt_text;
+    if (r.extras.continuous_usage_stats) d.usage = usage_now();
+    if (!write(ChatChunkJson(job.meta, d))) return;
+  }
+  if (!job.echo.empty()) {
+    for (int i = 0; i < r.sampling.n; ++i) {
+      ChatDelta d;
+      d.index = i;
+      d.content = job.echo;
+      if (r.extras.continuous_usage_stats) d.usage = usage_now();
+      if (!write(ChatChunkJson(job.meta, d))) return;
+    }
   }
   bool completed = session.Run(
       [&](int i, ChoiceOutput::Delta& d) {
+        std::vector<int32_t> ids = std::move(d.token_ids);
         std::optional<ChatDelta> cd = to_chunk(i, d);
-        return !cd || write(ChatChunkJson(meta, *cd));
+        if (!cd && r.extras.return_token_ids && !ids.empty()) {
+          cd.emplace();
+          cd->index = i;
+        }
+        if (!cd) return true;
+        if (r.extras.return_token_ids) cd->token_ids = std::move(ids);
+        if (r.extras.continuous_usage_stats) cd->usage = usage_now();
+        return write(ChatChunkJson(job.meta, *cd));
       },
       [&] { return sink.Alive(); });
   if (!completed) return;
-  if (r.include_usage) {
-    if (!write(UsageChunkJson(meta, true, {prompt_tokens, session.completion_tokens()}))) return;
+  if (job.include_usage) {
+    if (!write(UsageChunkJson(job.meta, true, usage_now()))) return;
   }
   sink.Write(kSseDone);
 }
 
 // A forced tool call (tool_choice required or named) streamed: the call's first chunk has its
 // id, name and arguments so far, later chunks more arguments; no content.
-void StreamForcedChat(const ChatRequest& r, const ResponseMeta& meta, int prompt_tokens,
-                      Session& session, http::StreamSink& sink) {
+void StreamForcedChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
+  const ChatRequest& r = job.r;
   const bool logprobs = r.sampling.logprobs >= 0;
   std::vector<ForcedToolStreamer> streamers(
       r.sampling.n, ForcedToolStreamer(ForcedNames(r), r.tool_choice == ToolChoice::kNamed));
-  StreamChatFrame(r, meta, prompt_tokens, session, sink,
+  StreamChatFrame(job, session, sink,
                   [&](int i, ChoiceOutput::Delta& d) -> std::optional<ChatDelta> {
                     ChatDelta cd;
                     cd.index = i;
@@ -89,12 +130,12 @@ void StreamForcedChat(const ChatRequest& r, const ResponseMeta& meta, int prompt
                   });
 }
 
-void StreamChat(const ChatRequest& r, const ResponseMeta& meta, int prompt_tokens, Session& session,
-                http::StreamSink& sink) {
+void StreamChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
+  const ChatRequest& r = job.r;
   const bool tools = r.tool_choice == ToolChoice::kAuto;
   const bool logprobs = r.sampling.logprobs >= 0;
   std::vector<HermesStreamer> streamers(r.sampling.n);
-  StreamChatFrame(r, meta, prompt_tokens, session, sink,
+  StreamChatFrame(job, session, sink,
                   [&](int i, ChoiceOutput::Delta& d) -> std::optional<ChatDelta> {
                     ChatDelta cd;
                     cd.index = i;
@@ -118,20 +159,17 @@ void StreamChat(const ChatRequest& r, const ResponseMeta& meta, int prompt_token
                   });
 }
 
-void WholeChat(const ChatRequest& r, const ResponseMeta& meta, const llm::Tokenizer& tokenizer,
-               const std::vector<int32_t>& prompt, Session& session, http::StreamSink& sink) {
-  const int prompt_tokens = static_cast<int>(prompt.size());
+void WholeChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
+  const ChatRequest& r = job.r;
   const int n = r.sampling.n;
   // JSON allows leading whitespace: one space a second notices a client that went away.
   std::optional<Session::Collected> run = session.RunToEnd([&] { return sink.Write(" "); });
   if (!run) return;
-  std::vector<std::vector<TokenLogprob>>& logprobs = run->logprobs;
-  std::vector<Finish>& finish = run->finish;
   std::vector<ChoiceResult> choices(n);
   for (int i = 0; i < n; ++i) {
     ChoiceResult& c = choices[i];
     c.index = i;
-    c.finish = finish[i];
+    c.finish = run->finish[i];
     const std::string& text = session.choice(i).text();
     if (Forced(r)) {
       ForcedToolStreamer st(ForcedNames(r), r.tool_choice == ToolChoice::kNamed);
@@ -148,62 +186,86 @@ void WholeChat(const ChatRequest& r, const ResponseMeta& meta, const llm::Tokeni
     } else {
       c.text = text;
     }
-    if (r.sampling.logprobs >= 0) c.logprobs = std::move(logprobs[i]);
+    if (!job.echo.empty()) c.text = job.echo + c.text.value_or("");
+    if (r.sampling.logprobs >= 0) c.logprobs = std::move(run->logprobs[i]);
+    if (r.extras.return_token_ids) c.token_ids = session.choice(i).token_ids();
   }
-  if (r.prompt_logprobs >= 0 && !choices.empty()) {
-    choices[0].prompt_logprobs =
-        MakePromptLogprobs(tokenizer, prompt, run->prompt_logprobs[0], r.prompt_logprobs);
+  if (!choices.empty()) {
+    if (r.prompt_logprobs >= 0) {
+      choices[0].prompt_logprobs = MakePromptLogprobs(*job.tokenizer, job.prompt,
+                                                      run->prompt_logprobs[0], r.prompt_logprobs);
+    }
+    if (r.extras.return_token_ids) choices[0].prompt_token_ids = job.prompt;
+    if (r.return_prompt_text) choices[0].prompt_text = job.prompt_text;
   }
-  sink.Write(ChatCompletionJson(meta, choices, {prompt_tokens, session.completion_tokens()}));
+  sink.Write(ChatCompletionJson(job.meta, choices, job.MakeUsage(session.completion_tokens())));
 }
 
 }  // namespace
 
 http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest& req) {
   std::string param;
-  auto parsed = ParseChatRequest(req.body, &param);
+  auto parsed = ParseChatRequest(req.body, &param, m.request_defaults());
   if (!parsed.ok()) return ErrorResponse(parsed.status(), param);
-  auto r = std::make_shared<ChatRequest>(std::move(*parsed));
-  if (Status s = m.CheckModel(r->model); !s.ok()) return ErrorResponse(s, "model");
-  auto prompt = m.ChatPromptTokens(r->messages_json, r->tools_json, r->chat_template_kwargs_json,
-                                   r->add_generation_prompt, r->continue_final_message);
-  if (!prompt.ok()) return ErrorResponse(prompt.status(), "messages");
-  const int prompt_tokens = static_cast<int>(prompt->size());
-  if (Status s = m.FitContext(prompt_tokens, &r->sampling); !s.ok()) return ErrorResponse(s);
+  auto job = std::make_shared<ChatJob>();
+  job->r = std::move(*parsed);
+  ChatRequest& r = job->r;
+  if (Status s = m.CheckModel(r.model); !s.ok()) return ErrorResponse(s, "model");
+  if (Status s = m.PrepareLogitRules(&r.sampling, &param); !s.ok()) return ErrorResponse(s, param);
+  ChatPromptInput in;
+  in.messages_json = r.messages_json;
+  in.tools_json = r.tools_json;
+  in.kwargs_json = r.chat_template_kwargs_json;
+  in.chat_template = r.chat_template;
+  in.add_generation_prompt = r.add_generation_prompt;
+  in.continue_final_message = r.continue_final_message;
+  auto prompt = m.RenderChat(in);
+  if (!prompt.ok()) {
+    return ErrorResponse(prompt.status(), r.chat_template.empty() ? "messages" : "chat_template");
+  }
+  job->prompt = std::move(prompt->tokens);
+  job->prompt_text = std::move(prompt->text);
+  if (Status s = m.TruncatePrompt(r.extras, &job->prompt); !s.ok()) {
+    return ErrorResponse(s, "truncate_prompt_tokens");
+  }
+  if (Status s = m.FitContext(job->prompt_tokens(), &r.sampling); !s.ok()) return ErrorResponse(s);
 
-  auto prompt_ids = std::make_shared<const std::vector<int32_t>>(*prompt);
+  job->meta = {ResponseId(req, r.extras.request_id, "chatcmpl-"),
+               static_cast<int64_t>(std::time(nullptr)), m.served_name(), m.fingerprint(),
+               r.add_generation_prompt ? m.response_role() : r.last_role};
+  if (r.echo && r.last_role == job->meta.role) job->echo = r.last_content;
+  job->include_usage = r.include_usage || m.force_include_usage();
+  job->token_details = m.prompt_tokens_details();
+  job->tokenizer = &m.tokenizer();
+  m.LogRequest(job->meta.id, r.ignored_fields, job->prompt_text, job->prompt, r.sampling);
+
   GenerationRequest g;
-  g.prompt = std::move(*prompt);
-  g.sampling = r->sampling;
-  g.sampling.prompt_logprobs = r->prompt_logprobs;
+  g.prompt = job->prompt;
+  g.sampling = r.sampling;
+  g.sampling.prompt_logprobs = r.prompt_logprobs;
   g.eos_token_ids = m.eos_token_ids();
-  if (Forced(*r)) g.constraint = ToolCallConstraintFactory(m.tokenizer(), ForcedNames(*r));
+  if (Forced(r)) g.constraint = ToolCallConstraintFactory(m.tokenizer(), ForcedNames(r));
   auto handle = m.scheduler().Submit(std::move(g));
   if (!handle.ok()) return ErrorResponse(handle.status());
-  auto session = std::make_shared<Session>(m.tokenizer(), r->sampling);
+  auto session = std::make_shared<Session>(m.tokenizer(), r.sampling);
   session->Add(std::move(*handle));
 
-  ResponseMeta meta{RandomId("chatcmpl-"), static_cast<int64_t>(std::time(nullptr)),
-                    m.served_name(), m.fingerprint()};
   http::ServerResponse resp;
   resp.status = 200;
-  if (r->stream) {
+  if (r.stream) {
     resp.content_type = "text/event-stream";
     resp.headers.emplace_back("Cache-Control", "no-cache");
-    resp.stream = [r, meta, prompt_tokens, session](http::StreamSink& sink) {
-      if (Forced(*r)) {
-        StreamForcedChat(*r, meta, prompt_tokens, *session, sink);
+    resp.stream = [job, session](http::StreamSink& sink) {
+      if (Forced(job->r)) {
+        StreamForcedChat(*job, *session, sink);
       } else {
-        StreamChat(*r, meta, prompt_tokens, *session, sink);
+        StreamChat(*job, *session, sink);
       }
     };
   } else {
     // Streamed with heartbeat spaces (JSON whitespace) while the answer is generated.
     resp.content_type = "application/json; charset=utf-8";
-    const llm::Tokenizer* tokenizer = &m.tokenizer();
-    resp.stream = [r, meta, tokenizer, prompt_ids, session](http::StreamSink& sink) {
-      WholeChat(*r, meta, *tokenizer, *prompt_ids, *session, sink);
-    };
+    resp.stream = [job, session](http::StreamSink& sink) { WholeChat(*job, *session, sink); };
   }
   return resp;
 }

@@ -6,7 +6,8 @@ ChoiceOutput::ChoiceOutput(const llm::Tokenizer& tokenizer, const SamplingOption
     : tokenizer_(tokenizer),
       decoder_(tokenizer, sampling.skip_special_tokens),
       stop_(sampling.stop, sampling.include_stop_str_in_output),
-      want_logprobs_(sampling.logprobs >= 0) {}
+      want_logprobs_(sampling.logprobs >= 0),
+      tokens_as_ids_(sampling.logprob_tokens_as_ids) {}
 
 ChoiceOutput::Delta ChoiceOutput::Consume(const TokenEvent& ev) {
   Delta d;
@@ -15,15 +16,18 @@ ChoiceOutput::Delta ChoiceOutput::Consume(const TokenEvent& ev) {
   d.prompt_logprobs = ev.prompt_logprobs;
   if (ev.has_token) {
     ++tokens_;
+    ids_.push_back(ev.sample.token);
+    d.token_ids.push_back(ev.sample.token);
     if (want_logprobs_) {
+      auto text = [&](int32_t id) {
+        return tokens_as_ids_ ? "token_id:" + std::to_string(id)
+                              : tokenizer_.Decode(std::span<const int32_t>(&id, 1));
+      };
       TokenLogprob lp;
-      int32_t id = ev.sample.token;
-      lp.token = tokenizer_.Decode(std::span<const int32_t>(&id, 1));
+      lp.token = text(ev.sample.token);
       lp.logprob = ev.sample.logprob;
       lp.text_offset = offset_base_ + static_cast<int>(released_);
-      for (const auto& [tok, logprob] : ev.sample.top) {
-        lp.top.push_back({tokenizer_.Decode(std::span<const int32_t>(&tok, 1)), logprob});
-      }
+      for (const auto& [tok, logprob] : ev.sample.top) lp.top.push_back({text(tok), logprob});
       d.logprobs.push_back(std::move(lp));
     }
     piece = decoder_.Push(ev.sample.token);

@@ -27,6 +27,7 @@ class ChoiceOutput {
     std::vector<TokenLogprob> logprobs;         // one per token consumed (when logprobs were asked)
     std::optional<Finish> finish;               // set once, on the choice's last delta
     std::vector<RunnerSample> prompt_logprobs;  // scored prompt tokens (first token's delta)
+    std::vector<int32_t> token_ids;             // the ids consumed
   };
 
   // Consumes one event of this choice. After a stop string matched the delta carries
@@ -38,6 +39,8 @@ class ChoiceOutput {
   int completion_tokens() const { return tokens_; }
   // All text emitted so far (for non-streaming responses).
   const std::string& text() const { return text_; }
+  // All generated ids so far (stop strings do not cut them).
+  const std::vector<int32_t>& token_ids() const { return ids_; }
   // Offset added to completions text_offset values (the echoed prompt's length).
   void set_text_offset_base(int base) { offset_base_ = base; }
 
@@ -46,6 +49,8 @@ class ChoiceOutput {
   llm::StreamDecoder decoder_;
   StopChecker stop_;
   bool want_logprobs_;
+  bool tokens_as_ids_;
+  std::vector<int32_t> ids_;
   bool finished_ = false;
   int tokens_ = 0;
   int offset_base_ = 0;

@@ -18,6 +18,14 @@ struct Prepared {
   std::vector<std::string> echo;                 // per prompt: its text when echo is on
   std::vector<std::vector<int32_t>> prompt_ids;  // per prompt
   int prompt_tokens = 0;
+  bool include_usage = false;
+  bool token_details = false;
+
+  Usage MakeUsage(int completion_tokens) const {
+    Usage u{prompt_tokens, completion_tokens, std::nullopt};
+    if (token_details) u.cached_tokens = 0;
+    return u;
+  }
 
   // echo + logprobs: the echoed prompt carries logprobs too (vLLM).
   bool echo_logprobs() const { return r.echo && r.sampling.logprobs >= 0; }
@@ -29,34 +37,52 @@ struct Prepared {
 void StreamCompletion(const Prepared& p, const ResponseMeta& meta, Session& session,
                       http::StreamSink& sink) {
   const int n = p.r.sampling.n;
-  auto write = [&](const std::string& json) { return sink.Write(SseEvent(json)); };
+  const RequestExtras& x = p.r.extras;
+  auto write = [&](CompletionDelta& d) {
+    if (x.continuous_usage_stats) d.usage = p.MakeUsage(session.completion_tokens());
+    return sink.Write(SseEvent(CompletionChunkJson(meta, d)));
+  };
   // Without logprobs the prompt is echoed at once; with logprobs it goes with the choice's first
-  // delta (where its scores arrive), as vLLM does.
+  // delta (where its scores arrive), as vLLM does. The prompt's ids go with a choice's first chunk.
   std::vector<bool> echoed(session.num_choices(), !p.echo_logprobs());
+  std::vector<bool> ids_sent(session.num_choices(), !x.return_token_ids);
   if (p.r.echo && !p.echo_logprobs()) {
     for (int i = 0; i < session.num_choices(); ++i) {
-      if (!write(CompletionChunkJson(meta, i, p.echo[i / n], std::nullopt, std::nullopt))) return;
+      CompletionDelta d;
+      d.index = i;
+      d.text = p.echo[i / n];
+      if (!ids_sent[i]) d.prompt_token_ids = p.prompt_ids[i / n];
+      ids_sent[i] = true;
+      if (!write(d)) return;
     }
   }
   bool completed = session.Run(
-      [&](int i, ChoiceOutput::Delta& d) {
-        std::optional<std::vector<TokenLogprob>> lps;
-        if (p.r.sampling.logprobs >= 0 && !d.logprobs.empty()) lps = std::move(d.logprobs);
-        std::string text = std::move(d.text);
+      [&](int i, ChoiceOutput::Delta& od) {
+        CompletionDelta d;
+        d.index = i;
+        if (p.r.sampling.logprobs >= 0 && !od.logprobs.empty()) d.logprobs = std::move(od.logprobs);
+        d.text = std::move(od.text);
+        d.finish = od.finish;
         if (!echoed[i]) {
           echoed[i] = true;
-          std::vector<TokenLogprob> all = p.Echo(i / n, d.prompt_logprobs);
-          if (lps) all.insert(all.end(), lps->begin(), lps->end());
-          lps = std::move(all);
-          text = p.echo[i / n] + text;
+          std::vector<TokenLogprob> all = p.Echo(i / n, od.prompt_logprobs);
+          if (d.logprobs) all.insert(all.end(), d.logprobs->begin(), d.logprobs->end());
+          d.logprobs = std::move(all);
+          d.text = p.echo[i / n] + d.text;
         }
-        if (text.empty() && !lps && !d.finish) return true;
-        return write(CompletionChunkJson(meta, i, text, lps, d.finish));
+        if (x.return_token_ids) d.token_ids = std::move(od.token_ids);
+        if (d.text.empty() && !d.logprobs && !d.finish && !(d.token_ids && !d.token_ids->empty())) {
+          return true;
+        }
+        if (!ids_sent[i]) d.prompt_token_ids = p.prompt_ids[i / n];
+        ids_sent[i] = true;
+        return write(d);
       },
       [&] { return sink.Alive(); });
   if (!completed) return;
-  if (p.r.include_usage) {
-    if (!write(UsageChunkJson(meta, false, {p.prompt_tokens, session.completion_tokens()}))) {
+  if (p.include_usage) {
+    if (!sink.Write(
+            SseEvent(UsageChunkJson(meta, false, p.MakeUsage(session.completion_tokens()))))) {
       return;
     }
   }
@@ -88,20 +114,31 @@ void WholeCompletion(const Prepared& p, const ResponseMeta& meta, Session& sessi
       choices[i].prompt_logprobs = MakePromptLogprobs(*p.tokenizer, p.prompt_ids[i / n],
                                                       run->prompt_logprobs[i], p.r.prompt_logprobs);
     }
+    if (p.r.extras.return_token_ids) {
+      choices[i].token_ids = session.choice(i).token_ids();
+      choices[i].prompt_token_ids = p.prompt_ids[i / n];
+    }
   }
-  sink.Write(CompletionJson(meta, choices, {p.prompt_tokens, session.completion_tokens()}));
+  sink.Write(CompletionJson(meta, choices, p.MakeUsage(session.completion_tokens())));
 }
 
 }  // namespace
 
 http::ServerResponse Completions(ModelContext& m, const http::ServerRequest& req) {
   std::string param;
-  auto parsed = ParseCompletionRequest(req.body, &param);
+  auto parsed = ParseCompletionRequest(req.body, &param, m.request_defaults());
   if (!parsed.ok()) return ErrorResponse(parsed.status(), param);
   auto p = std::make_shared<Prepared>();
   p->r = std::move(*parsed);
   p->tokenizer = &m.tokenizer();
+  p->include_usage = p->r.include_usage || m.force_include_usage();
+  p->token_details = m.prompt_tokens_details();
   if (Status s = m.CheckModel(p->r.model); !s.ok()) return ErrorResponse(s, "model");
+  if (Status s = m.PrepareLogitRules(&p->r.sampling, &param); !s.ok()) {
+    return ErrorResponse(s, param);
+  }
+  ResponseMeta meta{ResponseId(req, p->r.extras.request_id, "cmpl-"),
+                    static_cast<int64_t>(std::time(nullptr)), m.served_name(), m.fingerprint()};
 
   const int vocab = m.tokenizer().vocab_size();
   std::vector<GenerationRequest> gens;
@@ -123,6 +160,12 @@ http::ServerResponse Completions(ModelContext& m, const http::ServerRequest& req
       g.prompt = std::move(*ids);
     }
     if (g.prompt.empty()) return ErrorResponse(InvalidArgument("prompt is empty"), "prompt");
+    if (Status s = m.TruncatePrompt(p->r.extras, &g.prompt); !s.ok()) {
+      return ErrorResponse(s, "truncate_prompt_tokens");
+    }
+    m.LogRequest(meta.id + (p->r.prompts.size() > 1 ? "-" + std::to_string(gens.size()) : ""),
+                 gens.empty() ? p->r.ignored_fields : std::vector<std::string>{},
+                 in.is_tokens ? "" : in.text, g.prompt, p->r.sampling);
     g.sampling = p->r.sampling;
     g.sampling.prompt_logprobs =
         std::max(p->r.prompt_logprobs, p->echo_logprobs() ? p->r.sampling.logprobs : -1);
@@ -148,8 +191,6 @@ http::ServerResponse Completions(ModelContext& m, const http::ServerRequest& req
     }
   }
 
-  ResponseMeta meta{RandomId("cmpl-"), static_cast<int64_t>(std::time(nullptr)), m.served_name(),
-                    m.fingerprint()};
   http::ServerResponse resp;
   resp.status = 200;
   if (p->r.stream) {

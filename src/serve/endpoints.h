@@ -22,6 +22,11 @@ namespace modelcar::serve {
 // A JSON error response ({"error": {...}}) for `status`.
 http::ServerResponse ErrorResponse(const Status& status, std::string_view param = {});
 
+// vLLM's response id: `prefix` + the X-Request-Id header, else the body's request_id, else 32
+// random hex digits.
+std::string ResponseId(const http::ServerRequest& request, const std::string& request_id,
+                       std::string_view prefix);
+
 http::ServerResponse ChatCompletions(ModelContext& model, const http::ServerRequest& request);
 http::ServerResponse Completions(ModelContext& model, const http::ServerRequest& request);
 http::ServerResponse Tokenize(ModelContext& model, const http::ServerRequest& request);

@@ -24,7 +24,39 @@ RunnerSample ScoreToken(std::span<const float> logits, int32_t token, int top) {
 struct EngineRunner::SeqState {
   std::unique_ptr<llm::KvSequence> kv;
   std::unique_ptr<llm::Sampler> sampler;
+  int logprobs = -1;  // alternatives asked (-1: none)
+  std::vector<std::pair<int32_t, float>> logit_bias;
+  std::vector<int32_t> allowed_token_ids;  // sorted; empty: all
 };
+
+namespace {
+
+// vLLM's logits processors after the raw logprobs: allowed_token_ids, banned ids, logit_bias.
+// Returns false (and leaves `work` alone) when none applies.
+bool Adjust(std::span<const float> logits, const std::vector<std::pair<int32_t, float>>& bias,
+            const std::vector<int32_t>& allowed, std::span<const int32_t> banned,
+            std::vector<float>* work) {
+  if (bias.empty() && allowed.empty() && banned.empty()) return false;
+  const float kNegInf = -std::numeric_limits<float>::infinity();
+  const size_t vocab = logits.size();
+  if (allowed.empty()) {
+    work->assign(logits.begin(), logits.end());
+  } else {
+    work->assign(vocab, kNegInf);
+    for (int32_t id : allowed) {
+      if (id >= 0 && static_cast<size_t>(id) < vocab) (*work)[id] = logits[id];
+    }
+  }
+  for (int32_t id : banned) {
+    if (id >= 0 && static_cast<size_t>(id) < vocab) (*work)[id] = kNegInf;
+  }
+  for (const auto& [id, b] : bias) {
+    if (id >= 0 && static_cast<size_t>(id) < vocab) (*work)[id] += b;
+  }
+  return true;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<EngineRunner>> EngineRunner::Create(std::shared_ptr<const llm::Model> model,
                                                            uint64_t kv_cache_bytes, int threads) {
@@ -60,6 +92,9 @@ Status EngineRunner::AddSequence(uint64_t seq, const SamplingOptions& s,
   auto st = std::make_unique<SeqState>();
   st->kv = cache_->NewSequence();
   st->sampler = std::make_unique<llm::Sampler>(p, prompt);
+  st->logprobs = s.logprobs;
+  st->logit_bias = s.logit_bias;
+  st->allowed_token_ids = s.allowed_token_ids;
   seqs_[seq] = std::move(st);
   return Status();
 }
@@ -106,7 +141,17 @@ Status EngineRunner::Step(std::span<const RunnerFeed> feeds, std::vector<RunnerS
       }
       last = masked;
     }
-    llm::SampledToken t = states[i]->sampler->Sample(last);
+    SeqState& st = *states[i];
+    std::vector<float> adjusted;
+    const bool adjust =
+        Adjust(last, st.logit_bias, st.allowed_token_ids, feeds[i].banned, &adjusted);
+    llm::SampledToken t = st.sampler->Sample(adjust ? std::span<const float>(adjusted) : last);
+    if (adjust && st.logprobs >= 0) {
+      // The reported logprobs stay those of the distribution before the processors (vLLM's
+      // raw logprobs).
+      t.top.clear();
+      t.logprob = llm::LogSoftmaxAt(last, t.token, st.logprobs > 0 ? st.logprobs : 0, &t.top);
+    }
     RunnerSample s;
     s.token = t.token;
     s.logprob = t.logprob;

@@ -120,5 +120,50 @@ TEST_F(EngineRunnerTest, PromptScoresAgreeAcrossChunksAndKeepTheSample) {
   EXPECT_GT(out[3].logprob, std::log(0.5f) - 1e-4f) << "the more likely of two allowed tokens";
 }
 
+TEST_F(EngineRunnerTest, LogitProcessorsSteerTheSampleNotTheReportedLogprobs) {
+  auto runner = EngineRunner::Create(*model_, 64 << 20, 2);
+  ASSERT_TRUE(runner.ok());
+  std::vector<int32_t> prompt(8);
+  std::iota(prompt.begin(), prompt.end(), 500);
+  SamplingOptions greedy;
+  greedy.temperature = 0;
+  greedy.logprobs = 2;
+  SamplingOptions biased = greedy;
+  biased.logit_bias = {{4242, 100.0f}};
+  SamplingOptions allowed = greedy;
+  allowed.allowed_token_ids = {10, 4242};
+  ASSERT_TRUE((*runner)->AddSequence(1, greedy, prompt).ok());
+  ASSERT_TRUE((*runner)->AddSequence(2, biased, prompt).ok());
+  ASSERT_TRUE((*runner)->AddSequence(3, allowed, prompt).ok());
+  std::vector<RunnerSample> out;
+  RunnerFeed feeds[3];
+  for (uint64_t i = 0; i < 3; ++i) {
+    feeds[i].seq = i + 1;
+    feeds[i].tokens = prompt;
+    feeds[i].sample = true;
+  }
+  ASSERT_TRUE((*runner)->Step({&feeds[0], 1}, &out).ok());
+  const RunnerSample plain = out[0];
+  ASSERT_TRUE((*runner)->Step({&feeds[1], 2}, &out).ok());
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[1].token, 4242);
+  // The reported logprobs are the model's (vLLM's raw logprobs): the same alternatives.
+  EXPECT_EQ(out[1].top, plain.top);
+  EXPECT_LT(out[1].logprob, plain.top[1].second);
+  EXPECT_TRUE(out[2].token == 10 || out[2].token == 4242);
+
+  SamplingOptions again = greedy;
+  ASSERT_TRUE((*runner)->AddSequence(4, again, prompt).ok());
+  const std::vector<int32_t> ban = {plain.token};
+  RunnerFeed b;
+  b.seq = 4;
+  b.tokens = prompt;
+  b.sample = true;
+  b.banned = ban;
+  ASSERT_TRUE((*runner)->Step({&b, 1}, &out).ok());
+  EXPECT_NE(out[3].token, plain.token);
+  EXPECT_EQ(out[3].top, plain.top);
+}
+
 }  // namespace
 }  // namespace modelcar::serve

@@ -10,10 +10,31 @@ http::ServerResponse ErrorResponse(const Status& status, std::string_view param)
   return http::ServerResponse::Json(e.http_status, ErrorJson(e));
 }
 
+std::string ResponseId(const http::ServerRequest& req, const std::string& request_id,
+                       std::string_view prefix) {
+  if (auto h = req.Header("X-Request-Id")) return std::string(prefix) + std::string(*h);
+  if (!request_id.empty()) return std::string(prefix) + request_id;
+  return RandomId(prefix);
+}
+
 http::ServerResponse Models(ModelContext& m) {
   return http::ServerResponse::Json(
-      200, ModelsJson(m.served_name(), m.model_dir(), m.created(), m.max_model_len()));
+      200, ModelsJson(m.served_names(), m.model_dir(), m.created(), m.max_model_len()));
 }
+
+namespace {
+
+Result<std::vector<int32_t>> ChatTokens(const ModelContext& m, const TokenizeRequest& r) {
+  ChatPromptInput in;
+  in.messages_json = r.messages_json;
+  in.tools_json = r.tools_json;
+  in.kwargs_json = r.chat_template_kwargs_json;
+  in.add_generation_prompt = r.add_generation_prompt;
+  ASSIGN_OR_RETURN(ChatPrompt p, m.RenderChat(in));
+  return std::move(p.tokens);
+}
+
+}  // namespace
 
 http::ServerResponse Tokenize(ModelContext& m, const http::ServerRequest& req) {
   std::string param;
@@ -21,10 +42,7 @@ http::ServerResponse Tokenize(ModelContext& m, const http::ServerRequest& req) {
   if (!r.ok()) return ErrorResponse(r.status(), param);
   if (Status s = m.CheckModel(r->model); !s.ok()) return ErrorResponse(s, "model");
   Result<std::vector<int32_t>> ids =
-      r->is_chat ? m.ChatPromptTokens(r->messages_json, r->tools_json, r->chat_template_kwargs_json,
-                                      r->add_generation_prompt,
-                                      /*continue_final_message=*/false)
-                 : m.tokenizer().Encode(r->prompt, /*parse_special=*/true);
+      r->is_chat ? ChatTokens(m, *r) : m.tokenizer().Encode(r->prompt, /*parse_special=*/true);
   if (!ids.ok()) return ErrorResponse(ids.status(), r->is_chat ? "messages" : "prompt");
   std::vector<std::string> strs;
   if (r->return_token_strs) {

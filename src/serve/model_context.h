@@ -8,9 +8,13 @@
 #define MODELCAR_SERVE_MODEL_CONTEXT_H_
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -25,8 +29,10 @@ namespace modelcar::serve {
 
 struct ModelOptions {
   std::string model_dir;
+  std::string tokenizer_dir;  // --tokenizer: tokenizer and chat template; empty: model_dir
   std::string served_model_name;
-  std::string version;         // modelcar version, for the fingerprint
+  std::vector<std::string> extra_served_names;  // more names requests may use (vLLM's list)
+  std::string version;                          // modelcar version, for the fingerprint
   std::string weights_digest;  // "sha256:<hex>" of the image; empty: the weights' identity
   int max_model_len = 0;       // 0: the model's max_position_embeddings, capped by the KV pool
   int max_num_seqs = 64;
@@ -34,6 +40,39 @@ struct ModelOptions {
   int max_waiting = 256;
   uint64_t kv_cache_bytes = uint64_t{2} << 30;
   int threads = 0;  // engine threads; <= 0: all cores
+  // Sampling defaults (generation_defaults.h): "auto", "vllm" or a directory; JSON override.
+  std::string generation_config = "auto";
+  std::string override_generation_config;
+  // --chat-template: a file, or the template itself when it holds "{", "}" or a newline.
+  std::string chat_template;
+  bool trust_request_chat_template = false;  // allow a request's "chat_template"
+  std::string default_chat_template_kwargs;  // JSON object; request kwargs win
+  std::string response_role = "assistant";
+  int max_logprobs = 20;
+  bool return_tokens_as_token_ids = false;
+  std::optional<uint64_t> seed = 0;  // --seed: seeds of requests without one (vLLM's default 0)
+  bool enable_prompt_tokens_details = false;  // usage.prompt_tokens_details.cached_tokens
+  bool enable_force_include_usage = false;    // usage in every stream, as if asked
+  bool log_requests = false;                  // --enable-log-requests: one line per request
+  int max_log_len = -1;                       // prompt characters/ids logged; -1: all
+  // Start-up log lines (the sampling defaults in use). Default: none.
+  std::function<void(std::string_view)> log;
+};
+
+// A rendered chat prompt.
+struct ChatPrompt {
+  std::string text;
+  std::vector<int32_t> tokens;
+};
+
+// What a chat prompt is rendered from (normalized JSON from request.h).
+struct ChatPromptInput {
+  std::string messages_json;
+  std::string tools_json;
+  std::string kwargs_json;    // merged over --default-chat-template-kwargs
+  std::string chat_template;  // a request's own template ("" = the model's)
+  bool add_generation_prompt = true;
+  bool continue_final_message = false;
 };
 
 class ModelContext {
@@ -52,22 +91,41 @@ class ModelContext {
   int max_model_len() const { return max_model_len_; }
   int64_t created() const { return created_; }
   const std::vector<int32_t>& eos_token_ids() const { return eos_; }
+  int vocab_size() const;
+  const RequestDefaults& request_defaults() const { return request_defaults_; }
+  const std::string& response_role() const { return response_role_; }
+  bool prompt_tokens_details() const { return options_.enable_prompt_tokens_details; }
+  bool force_include_usage() const { return options_.enable_force_include_usage; }
+
+  // Server log (ModelOptions::log; nothing when unset).
+  void Log(std::string_view line) const;
+  // vLLM's request log lines: the fields ignored (always) and, with --enable-log-requests, the
+  // request's id, prompt (cut to --max-log-len) and sampling parameters.
+  void LogRequest(const std::string& id, const std::vector<std::string>& ignored_fields,
+                  std::string_view prompt_text, const std::vector<int32_t>& prompt,
+                  const SamplingOptions& sampling) const;
+
+  // truncate_prompt_tokens (vLLM): keeps the last (or with truncation_side "right", the first)
+  // k prompt tokens; -1 means max_model_len. InvalidArgument when k > max_model_len.
+  Status TruncatePrompt(const RequestExtras& extras, std::vector<int32_t>* prompt) const;
   // Seconds spent in Load(): weights (mmap + validation), tokenizer (in parallel with the
   // weights), chat template.
   double weights_seconds() const { return weights_s_; }
   double tokenizer_seconds() const { return tokenizer_s_; }
   double template_seconds() const { return template_s_; }
 
-  // NotFound with vLLM's message unless `model` is empty or the served name.
+  // Every name the model answers to: the served name first.
+  std::vector<std::string> served_names() const;
+  // NotFound with vLLM's message unless `model` is empty or a served name.
   Status CheckModel(const std::string& model) const;
 
-  // Renders the chat template and tokenizes. InvalidArgument when the model has no chat template
-  // or the template fails on these messages.
-  Result<std::vector<int32_t>> ChatPromptTokens(const std::string& messages_json,
-                                                const std::string& tools_json,
-                                                const std::string& kwargs_json,
-                                                bool add_generation_prompt,
-                                                bool continue_final_message) const;
+  // Renders the chat template and tokenizes. InvalidArgument when the model has no chat template,
+  // a request template is not trusted or does not parse, or the template fails on these messages.
+  Result<ChatPrompt> RenderChat(const ChatPromptInput& input) const;
+
+  // Checks the token ids of logit_bias / allowed_token_ids against the vocabulary and tokenizes
+  // bad_words (vLLM's rules). InvalidArgument naming the field.
+  Status PrepareLogitRules(SamplingOptions* sampling, std::string* param) const;
 
   // Resolves sampling.max_tokens against the context: fails with vLLM's wording when the prompt
   // or prompt + max_tokens is too long; an unset max_tokens becomes the rest of the context.
@@ -80,6 +138,14 @@ class ModelContext {
   std::unique_ptr<llm::Tokenizer> tokenizer_;
   std::optional<ChatFormatter> formatter_;
   std::string formatter_error_;
+  std::string tokenizer_config_json_;  // for request templates
+  bool trust_request_chat_template_ = false;
+  mutable std::mutex request_templates_mu_;
+  mutable std::map<std::string, std::shared_ptr<const ChatFormatter>> request_templates_;
+  std::string default_kwargs_json_;
+  std::string response_role_;
+  ModelOptions options_;
+  RequestDefaults request_defaults_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<EngineRunner> runner_;
   std::unique_ptr<Scheduler> scheduler_;

@@ -35,8 +35,12 @@ struct RunnerFeed {
   int score_top = 0;
   std::vector<RunnerSample>* scored = nullptr;  // REQUIRED when score is not empty
   // With sample: when set, only these token ids (sorted, non-empty) may be sampled; every other
-  // logit is -inf for the sampler (token_constraint.h).
+  // logit is -inf for the sampler (token_constraint.h). Reported logprobs are of this masked
+  // distribution.
   const std::vector<int32_t>* allowed = nullptr;
+  // With sample: ids that may not be sampled this step (min_tokens, bad words; logit_rules.h).
+  // Like the sequence's logit_bias and allowed_token_ids they act after the logprobs are taken.
+  std::span<const int32_t> banned = {};
 };
 
 class ModelRunner {
@@ -48,8 +52,9 @@ class ModelRunner {
   virtual int TotalBlocks() const = 0;
   virtual int FreeBlocks() const = 0;
 
-  // Creates sequence `seq` with its sampler (sampling options; `prompt` feeds the repetition
-  // penalty). InvalidArgument for bad sampling options.
+  // Creates sequence `seq` with its sampler (sampling options, including logit_bias and
+  // allowed_token_ids; `prompt` feeds the repetition penalty). InvalidArgument for bad sampling
+  // options.
   virtual Status AddSequence(uint64_t seq, const SamplingOptions& sampling,
                              std::span<const int32_t> prompt) = 0;
   // Drops every KV position of `seq` (preemption: it is fed again from the start later); the

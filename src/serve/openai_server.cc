@@ -8,10 +8,13 @@
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
+#include "base/json.h"
 #include "http/server.h"
 #include "serve/endpoints.h"
+#include "serve/response.h"
 
 namespace modelcar::serve {
 namespace {
@@ -22,55 +25,135 @@ using Clock = std::chrono::steady_clock;
 struct State {
   std::atomic<ModelContext*> model{nullptr};
   std::atomic<int> in_flight{0};
+  std::atomic<int> server_load{0};  // generation requests in flight (/load)
   std::atomic<int64_t> last_activity_ns{0};
 
   void Touch() { last_activity_ns = Clock::now().time_since_epoch().count(); }
 };
 
-// Counts a request as in flight from its start until its response (streamed body included) is
+// Counts a request in `counter` from its start until its response (streamed body included) is
 // destroyed.
 struct InFlight {
-  explicit InFlight(State* s) : state(s) {
-    ++state->in_flight;
+  InFlight(State* s, std::atomic<int>* c) : state(s), counter(c) {
+    ++*counter;
     state->Touch();
   }
   ~InFlight() {
     state->Touch();
-    --state->in_flight;
+    --*counter;
   }
   State* state;
+  std::atomic<int>* counter;
 };
 
-bool Authorized(const http::ServerRequest& req, const std::string& key) {
+// Keeps `guard` alive until the response's streamed body (if any) is done.
+void HoldUntilDone(http::ServerResponse* resp, std::shared_ptr<void> guard) {
+  if (resp->stream) {
+    resp->stream = [inner = std::move(resp->stream), guard](http::StreamSink& sink) {
+      inner(sink);
+    };
+  }
+}
+
+bool Authorized(const http::ServerRequest& req, const std::vector<std::string>& keys) {
   auto h = req.Header("Authorization");
   if (!h) return false;
   std::string_view v = *h;
   constexpr std::string_view kBearer = "Bearer ";
   if (v.size() < kBearer.size() || v.substr(0, kBearer.size()) != kBearer) return false;
   std::string_view got = v.substr(kBearer.size());
-  // Length and content compared without an early exit.
-  unsigned diff = got.size() != key.size();
-  for (size_t i = 0; i < key.size(); ++i) diff |= key[i] ^ (i < got.size() ? got[i] : 0);
-  return diff == 0;
+  bool ok = false;
+  for (const std::string& key : keys) {
+    // Length and content compared without an early exit.
+    unsigned diff = got.size() != key.size();
+    for (size_t i = 0; i < key.size(); ++i) diff |= key[i] ^ (i < got.size() ? got[i] : 0);
+    ok |= diff == 0;
+  }
+  return ok;
 }
 
 using ModelHandler = std::function<http::ServerResponse(ModelContext&, const http::ServerRequest&)>;
 
-http::Handler Api(State* state, const std::string* api_key, ModelHandler fn) {
-  return [state, api_key, fn](const http::ServerRequest& req) -> http::ServerResponse {
-    if (!api_key->empty() && !Authorized(req, *api_key)) {
+// An API route: authentication, readiness, in-flight counting (and /load counting for
+// generation routes).
+http::Handler Api(State* state, const std::vector<std::string>* api_keys, bool load_aware,
+                  bool track_load, ModelHandler fn) {
+  return [=](const http::ServerRequest& req) -> http::ServerResponse {
+    if (!api_keys->empty() && !Authorized(req, *api_keys)) {
       return ErrorResponse(
           Unauthenticated("Unauthorized: a valid 'Authorization: Bearer <key>' "
                           "header is required"));
     }
     ModelContext* m = state->model.load();
     if (!m) return ErrorResponse(Unavailable("the model is still loading"));
-    auto guard = std::make_shared<InFlight>(state);
+    auto guard = std::make_shared<InFlight>(state, &state->in_flight);
+    std::shared_ptr<InFlight> load;
+    if (load_aware && track_load) load = std::make_shared<InFlight>(state, &state->server_load);
     http::ServerResponse resp = fn(*m, req);
-    if (resp.stream) {
-      resp.stream = [inner = std::move(resp.stream), guard](http::StreamSink& sink) {
-        inner(sink);
-      };
+    HoldUntilDone(&resp,
+                  std::make_shared<std::pair<std::shared_ptr<InFlight>, std::shared_ptr<InFlight>>>(
+                      guard, load));
+    return resp;
+  };
+}
+
+// SageMaker's /invocations: the body's shape picks the endpoint, as vLLM does.
+http::ServerResponse Invocations(ModelContext& m, const http::ServerRequest& req) {
+  Result<nlohmann::json> parsed = ParseJsonLimited(req.body, "");
+  if (!parsed.ok()) return ChatCompletions(m, req);  // the usual malformed-JSON 400
+  const nlohmann::json& j = *parsed;
+  if (j.is_object() && j.contains("messages")) return ChatCompletions(m, req);
+  if (j.is_object() && j.contains("prompt")) return Completions(m, req);
+  return ErrorResponse(InvalidArgument(
+      "Cannot find suitable handler for request. Expected one of: ChatCompletionRequest "
+      "(\"messages\"), CompletionRequest (\"prompt\")"));
+}
+
+const char* Reason(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Request Entity Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "";
+  }
+}
+
+// What every route shares: CORS, X-Request-Id and the access log.
+http::Handler Frame(const ServeOptions* o, const std::function<void(std::string_view)>* log,
+                    http::Handler inner) {
+  return [=](const http::ServerRequest& req) -> http::ServerResponse {
+    http::ServerResponse resp =
+        IsPreflight(req) ? PreflightResponse(o->cors, req)
+        : req.method == "OPTIONS"
+            ? http::ServerResponse::Json(405, R"({"detail":"Method Not Allowed"})")
+            : inner(req);
+    if (!IsPreflight(req)) AddCorsHeaders(o->cors, req, &resp);
+    if (o->enable_request_id_headers) {
+      auto id = req.Header("X-Request-Id");
+      resp.headers.emplace_back("X-Request-Id", id ? std::string(*id) : RandomId(""));
+    }
+    if (o->access_log && std::find(o->access_log_exclude.begin(), o->access_log_exclude.end(),
+                                   req.path) == o->access_log_exclude.end()) {
+      (*log)(req.remote_addr + ":" + std::to_string(req.remote_port) + " - \"" + req.method + " " +
+             req.path + " HTTP/1.1\" " + std::to_string(resp.status) + " " + Reason(resp.status));
     }
     return resp;
   };
@@ -97,24 +180,60 @@ Status RunServe(const ServeOptions& o) {
                                    std::max(0, o.model.max_waiting) + 16);
   so.max_body_bytes = o.max_body_bytes;
   so.write_timeout_s = 60;
+  so.tls_cert_file = o.tls_cert_file;
+  so.tls_key_file = o.tls_key_file;
   http::Server server(so);
 
-  const std::string api_key = o.api_key;
-  server.Handle("GET", "/v1/models",
-                Api(&state, &api_key, [](ModelContext& m, const auto&) { return Models(m); }));
-  server.Handle("POST", "/v1/chat/completions", Api(&state, &api_key, ChatCompletions));
-  server.Handle("POST", "/v1/completions", Api(&state, &api_key, Completions));
-  server.Handle("POST", "/tokenize", Api(&state, &api_key, Tokenize));
-  server.Handle("POST", "/detokenize", Api(&state, &api_key, Detokenize));
-  // Probes and metrics answer on the I/O threads, even when every worker is busy.
-  server.HandleInline("GET", "/health", [&state](const http::ServerRequest&) {
+  // Every route at its path and under --root-path, with an OPTIONS twin for CORS preflights.
+  std::string root = o.root_path;
+  while (!root.empty() && root.back() == '/') root.pop_back();
+  if (!root.empty() && root[0] != '/') root = "/" + root;
+  std::set<std::string> preflight_paths;
+  // `on_io_thread`: probes and metrics answer on the I/O threads, even when every worker is busy.
+  const auto add = [&](bool on_io_thread, const std::string& method, const std::string& path,
+                       http::Handler h) {
+    http::Handler framed = Frame(&o, &log, std::move(h));
+    std::vector<std::string> paths = {path};
+    if (!root.empty()) paths.push_back(root + path);
+    for (const std::string& p : paths) {
+      if (on_io_thread) {
+        server.HandleInline(method, p, framed);
+      } else {
+        server.Handle(method, p, framed);
+      }
+      if (preflight_paths.insert(p).second) server.HandleInline("OPTIONS", p, framed);
+    }
+  };
+  const auto route = [&](const std::string& method, const std::string& path, http::Handler h) {
+    add(false, method, path, std::move(h));
+  };
+  const auto probe = [&](const std::string& method, const std::string& path, http::Handler h) {
+    add(true, method, path, std::move(h));
+  };
+  const std::vector<std::string>* keys = &o.api_keys;
+  const bool track = o.enable_server_load_tracking;
+  route("GET", "/v1/models",
+        Api(&state, keys, false, track, [](ModelContext& m, const auto&) { return Models(m); }));
+  route("POST", "/v1/chat/completions", Api(&state, keys, true, track, ChatCompletions));
+  route("POST", "/v1/completions", Api(&state, keys, true, track, Completions));
+  route("POST", "/invocations", Api(&state, keys, true, track, Invocations));
+  route("POST", "/tokenize", Api(&state, keys, false, track, Tokenize));
+  route("POST", "/detokenize", Api(&state, keys, false, track, Detokenize));
+  const http::Handler health = [&state](const http::ServerRequest&) {
     return http::ServerResponse::Text(state.model.load() ? 200 : 503, "");
+  };
+  probe("GET", "/health", health);
+  probe("GET", "/ping", health);
+  probe("POST", "/ping", health);
+  probe("GET", "/load", [&state](const http::ServerRequest&) {
+    return http::ServerResponse::Json(
+        200, nlohmann::json{{"server_load", state.server_load.load()}}.dump());
   });
-  server.HandleInline("GET", "/version", [](const http::ServerRequest&) {
+  probe("GET", "/version", [](const http::ServerRequest&) {
     return http::ServerResponse::Json(200,
                                       nlohmann::json{{"version", MODELCAR_SERVE_VERSION}}.dump());
   });
-  server.HandleInline("GET", "/metrics", [&state](const http::ServerRequest&) {
+  probe("GET", "/metrics", [&state](const http::ServerRequest&) {
     ModelContext* m = state.model.load();
     http::ServerResponse r = http::ServerResponse::Text(200, m ? m->metrics().Render() : "");
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -122,7 +241,8 @@ Status RunServe(const ServeOptions& o) {
   });
 
   RETURN_IF_ERROR(server.Start());
-  log("listening on http://" + o.host + ":" + std::to_string(server.port()));
+  log(std::string("listening on ") + (o.tls_cert_file.empty() ? "http" : "https") + "://" + o.host +
+      ":" + std::to_string(server.port()));
 
   // Prepare (pull) and load on a loader thread, so the main thread keeps waiting for signals;
   // the loader wakes it when done.
@@ -130,6 +250,7 @@ Status RunServe(const ServeOptions& o) {
   Clock::time_point t_load, t_ready;
   std::thread loader([&] {
     ModelOptions mo = o.model;
+    if (!mo.log) mo.log = log;
     Status st = o.prepare ? o.prepare(&mo) : Status();
     t_load = Clock::now();
     if (st.ok()) {

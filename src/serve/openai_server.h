@@ -9,9 +9,17 @@
 // idle_timeout_s, until no API request has been in flight for that long (then it returns OK, so
 // the process exits 0 as scale-to-zero expects). It opens no socket other than its listener.
 //
-// Routes: GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /tokenize,
-// POST /detokenize, GET /health, GET /version, GET /metrics. With api_key, the /v1/* and
-// tokenizer routes need "Authorization: Bearer <api_key>" (401 otherwise).
+// Routes (vLLM's): GET /v1/models, POST /v1/chat/completions, POST /v1/completions,
+// POST /invocations (SageMaker: chat when the body has "messages", else completions),
+// POST /tokenize, POST /detokenize, GET /health, GET|POST /ping, GET /load ({"server_load": N}:
+// generation requests in flight, counted with enable_server_load_tracking), GET /version,
+// GET /metrics. With root_path, every route also answers under that prefix. With api_keys, the
+// /v1/*, /invocations and tokenizer routes need "Authorization: Bearer <one of the keys>" (401
+// otherwise; vLLM itself leaves /invocations and the tokenizer routes open).
+//
+// Every response gets CORS headers (cors.h) and, with enable_request_id_headers, X-Request-Id (the
+// request's, or a new one). Each request is logged like uvicorn's access log unless access_log
+// is off.
 #ifndef MODELCAR_SERVE_OPENAI_SERVER_H_
 #define MODELCAR_SERVE_OPENAI_SERVER_H_
 
@@ -19,8 +27,10 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
+#include "serve/cors.h"
 #include "serve/model_context.h"
 
 namespace modelcar::serve {
@@ -29,8 +39,16 @@ struct ServeOptions {
   ModelOptions model;
   std::string host = "0.0.0.0";
   int port = 8000;
-  std::string api_key;
-  int idle_timeout_s = 0;  // 0: never
+  std::vector<std::string> api_keys;  // any one of them is accepted; empty: no authentication
+  CorsPolicy cors;
+  std::string root_path;  // e.g. "/llm": routes also answer as /llm/v1/models ...
+  bool enable_request_id_headers = false;
+  bool enable_server_load_tracking = false;
+  bool access_log = true;
+  std::vector<std::string>
+      access_log_exclude;                   // paths not logged (--disable-access-log-for-endpoints)
+  std::string tls_cert_file, tls_key_file;  // HTTPS when both are set (--ssl-certfile/keyfile)
+  int idle_timeout_s = 0;                   // 0: never
   size_t max_body_bytes = size_t{8} << 20;
   // Log lines (start, ready, exit). Default: stderr.
   std::function<void(std::string_view)> log;

@@ -1,70 +1,15 @@
 #include "serve/request.h"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "base/json.h"
+#include "serve/request_json.h"
 
 namespace modelcar::serve {
 namespace {
 
-using json = nlohmann::ordered_json;
-
-// Thrown inside this file only; converted to a Status at each public function's boundary.
-struct BadParam {
-  std::string param;
-  std::string message;
-};
-
-[[noreturn]] void Fail(std::string param, std::string message) {
-  throw BadParam{std::move(param), std::move(message)};
-}
-
-const json* Find(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-std::optional<double> Number(const json& j, const char* key, double lo, double hi,
-                             const char* range) {
-  const json* v = Find(j, key);
-  if (!v) return std::nullopt;
-  if (!v->is_number()) Fail(key, std::string(key) + " must be a number");
-  double d = v->get<double>();
-  if (!std::isfinite(d) || d < lo || d > hi) Fail(key, std::string(key) + " must be in " + range);
-  return d;
-}
-
-std::optional<int64_t> Integer(const json& j, const char* key, int64_t lo, int64_t hi) {
-  const json* v = Find(j, key);
-  if (!v) return std::nullopt;
-  if (!v->is_number_integer()) Fail(key, std::string(key) + " must be an integer");
-  int64_t i = v->is_number_unsigned() && v->get<uint64_t>() > uint64_t(INT64_MAX)
-                  ? INT64_MAX
-                  : v->get<int64_t>();
-  if (i < lo || i > hi) {
-    Fail(key, std::string(key) + " must be between " + std::to_string(lo) + " and " +
-                  std::to_string(hi) + ", got " + std::to_string(i));
-  }
-  return i;
-}
-
-std::optional<bool> Bool(const json& j, const char* key) {
-  const json* v = Find(j, key);
-  if (!v) return std::nullopt;
-  if (!v->is_boolean()) Fail(key, std::string(key) + " must be a boolean");
-  return v->get<bool>();
-}
-
-std::optional<std::string> String(const json& j, const char* key) {
-  const json* v = Find(j, key);
-  if (!v) return std::nullopt;
-  if (!v->is_string()) Fail(key, std::string(key) + " must be a string");
-  return v->get<std::string>();
-}
+using namespace request_json;  // NOLINT: the field readers of this file's family
 
 // Depth-limited (base/json.h): the body is copied and dumped recursively further on.
 json ParseBody(std::string_view body) {
@@ -72,86 +17,6 @@ json ParseBody(std::string_view body) {
   if (!j.ok()) Fail("", "Malformed JSON body: " + j.status().message());
   if (!j->is_object()) Fail("", "The request body must be a JSON object");
   return std::move(*j);
-}
-
-std::vector<int32_t> TokenList(const json& v, const char* key) {
-  if (!v.is_array()) Fail(key, std::string(key) + " must be an array of token ids");
-  std::vector<int32_t> out;
-  out.reserve(v.size());
-  for (const json& t : v) {
-    if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() > INT32_MAX) {
-      Fail(key, std::string(key) + " must contain non-negative integer token ids");
-    }
-    out.push_back(static_cast<int32_t>(t.get<int64_t>()));
-  }
-  return out;
-}
-
-void Reject(const json& j, const char* key, const char* why) {
-  if (Find(j, key)) Fail(key, std::string(key) + " is not supported: " + why);
-}
-
-// Parameters common to chat and completions.
-void ParseSampling(const json& j, SamplingOptions* s) {
-  if (auto v = Number(j, "temperature", 0, 2, "[0, 2]")) s->temperature = float(*v);
-  if (auto v = Number(j, "top_p", 0, 1, "(0, 1]")) {
-    if (*v <= 0) Fail("top_p", "top_p must be in (0, 1]");
-    s->top_p = float(*v);
-  }
-  if (auto v = Integer(j, "top_k", -1, INT32_MAX)) s->top_k = int(*v);
-  if (auto v = Number(j, "min_p", 0, 1, "[0, 1]")) s->min_p = float(*v);
-  if (auto v = Number(j, "presence_penalty", -2, 2, "[-2, 2]")) s->presence_penalty = float(*v);
-  if (auto v = Number(j, "frequency_penalty", -2, 2, "[-2, 2]")) s->frequency_penalty = float(*v);
-  if (auto v = Number(j, "repetition_penalty", 0, 1e9, "(0, inf)")) {
-    if (*v <= 0) Fail("repetition_penalty", "repetition_penalty must be greater than 0");
-    s->repetition_penalty = float(*v);
-  }
-  if (auto v = Integer(j, "seed", INT64_MIN, INT64_MAX)) s->seed = static_cast<uint64_t>(*v);
-  if (auto v = Integer(j, "min_tokens", 0, INT32_MAX)) s->min_tokens = int(*v);
-  if (auto v = Integer(j, "n", 1, 16)) s->n = int(*v);
-  if (auto v = Integer(j, "best_of", 1, 16); v && *v != s->n) {
-    Fail("best_of", "best_of different from n is not supported");
-  }
-  if (const json* v = Find(j, "stop")) {
-    if (v->is_string()) {
-      s->stop.push_back(v->get<std::string>());
-    } else if (v->is_array()) {
-      for (const json& e : *v) {
-        if (!e.is_string()) Fail("stop", "stop must be a string or an array of strings");
-        s->stop.push_back(e.get<std::string>());
-      }
-    } else {
-      Fail("stop", "stop must be a string or an array of strings");
-    }
-    for (const std::string& st : s->stop) {
-      if (st.empty()) Fail("stop", "stop strings must not be empty");
-    }
-  }
-  if (const json* v = Find(j, "stop_token_ids"))
-    s->stop_token_ids = TokenList(*v, "stop_token_ids");
-  if (auto v = Bool(j, "ignore_eos")) s->ignore_eos = *v;
-  if (auto v = Bool(j, "include_stop_str_in_output")) s->include_stop_str_in_output = *v;
-  if (auto v = Bool(j, "skip_special_tokens")) s->skip_special_tokens = *v;
-  if (const json* v = Find(j, "logit_bias"); v && !(v->is_object() && v->empty())) {
-    Fail("logit_bias", "logit_bias is not supported by modelcar serve");
-  }
-  Reject(j, "guided_json", "guided decoding is not implemented");
-  Reject(j, "guided_regex", "guided decoding is not implemented");
-  Reject(j, "guided_choice", "guided decoding is not implemented");
-  Reject(j, "guided_grammar", "guided decoding is not implemented");
-  if (const json* v = Find(j, "response_format")) {
-    if (!v->is_object() || v->value("type", "") != "text") {
-      Fail("response_format", "response_format other than {\"type\": \"text\"} is not supported");
-    }
-  }
-}
-
-void ParseStreamOptions(const json& j, bool stream, bool* include_usage) {
-  const json* so = Find(j, "stream_options");
-  if (!so) return;
-  if (!stream) Fail("stream_options", "Stream options can only be defined when `stream=True`.");
-  if (!so->is_object()) Fail("stream_options", "stream_options must be an object");
-  if (auto v = Bool(*so, "include_usage")) *include_usage = *v;
 }
 
 // Content may be a string, null, or an array of {"type": "text", "text": ...} parts.
@@ -192,6 +57,12 @@ std::string NormalizeMessages(const json& j) {
     }
     json n = msg;
     if (auto c = msg.find("content"); c != msg.end()) n["content"] = NormalizeContent(*c, i);
+    // vLLM renamed an assistant turn's reasoning_content to reasoning; templates (Qwen3) read
+    // reasoning_content: both names are passed.
+    for (const auto& [from, to] : {std::pair{"reasoning", "reasoning_content"},
+                                   std::pair{"reasoning_content", "reasoning"}}) {
+      if (const json* v = Find(msg, from); v && !Find(msg, to)) n[to] = *v;
+    }
     if (auto tc = msg.find("tool_calls"); tc != msg.end() && !tc->is_null()) {
       if (!tc->is_array()) Fail("messages", where + ".tool_calls must be an array");
       for (json& call : n["tool_calls"]) {
@@ -228,13 +99,6 @@ std::string ParseTools(const json& j) {
   return t->empty() ? "" : t->dump();
 }
 
-std::string ParseKwargs(const json& j) {
-  const json* k = Find(j, "chat_template_kwargs");
-  if (!k) return "";
-  if (!k->is_object()) Fail("chat_template_kwargs", "chat_template_kwargs must be an object");
-  return k->dump();
-}
-
 template <typename T, typename F>
 Result<T> Guard(std::string* param, F f) {
   try {
@@ -248,81 +112,160 @@ Result<T> Guard(std::string* param, F f) {
   }
 }
 
+// tool_choice and tools, with vLLM's validation and wording.
+void ParseToolChoice(const json& j, ChatRequest* r) {
+  if (const json* t = Find(j, "tools"); t && t->is_array() && t->empty()) {
+    Fail("tools",
+         "`tools` must not be an empty array. Either provide at least one tool or omit the field "
+         "entirely.");
+  }
+  r->tools_json = ParseTools(j);
+  if (const json* t = Find(j, "tools")) {
+    for (const json& tool : *t) r->tool_names.push_back(tool["function"]["name"]);
+  }
+  r->tool_choice = r->tools_json.empty() ? ToolChoice::kNone : ToolChoice::kAuto;
+  const json* tc = Find(j, "tool_choice");
+  if (!tc) return;
+  if (tc->is_string() && tc->get<std::string>() == "none") {
+    r->tool_choice = ToolChoice::kNone;
+    return;
+  }
+  if (r->tools_json.empty()) Fail("tool_choice", "When using `tool_choice`, `tools` must be set.");
+  const std::string usage =
+      "Correct usage: `{\"type\": \"function\", \"function\": {\"name\": \"my_function\"}}`";
+  if (tc->is_object()) {
+    const json* f = Find(*tc, "function");
+    if (!f || !f->is_object()) {
+      Fail("tool_choice", "Invalid value for `function` in `tool_choice`! " + usage);
+    }
+    if (!f->contains("name")) {
+      Fail("tool_choice", "Expected field `name` in `function` in `tool_choice`! " + usage);
+    }
+    if (!(*f)["name"].is_string() || (*f)["name"].get<std::string>().empty()) {
+      Fail("tool_choice", "Invalid `name` in `function` in `tool_choice`! " + usage);
+    }
+    std::string name = (*f)["name"].get<std::string>();
+    if (std::find(r->tool_names.begin(), r->tool_names.end(), name) == r->tool_names.end()) {
+      Fail("tool_choice", "The tool specified in `tool_choice` (" + name +
+                              ") does not match any of the specified `tools`");
+    }
+    r->tool_choice = ToolChoice::kNamed;
+    r->tool_choice_name = std::move(name);
+  } else if (tc->is_string() && tc->get<std::string>() == "auto") {
+    r->tool_choice = ToolChoice::kAuto;
+  } else if (tc->is_string() && tc->get<std::string>() == "required") {
+    r->tool_choice = ToolChoice::kRequired;
+  } else {
+    Fail("tool_choice", "Invalid value for `tool_choice`: " + tc->dump() +
+                            "! Only named tools, \"none\", \"auto\" or \"required\" are "
+                            "supported.");
+  }
+}
+
+// The chat template's variables beyond messages and tools, as vLLM passes them: the request's
+// chat_template_kwargs, then documents and reasoning_effort (and enable_thinking from it when the
+// request does not set enable_thinking).
+std::string TemplateKwargs(const json& j) {
+  json kw = json::object();
+  if (const json* k = Find(j, "chat_template_kwargs")) {
+    if (!k->is_object()) Fail("chat_template_kwargs", "chat_template_kwargs must be an object");
+    kw = *k;
+  }
+  if (const json* docs = Find(j, "documents")) {
+    if (!docs->is_array()) Fail("documents", "documents must be an array of objects");
+    for (const json& d : *docs) {
+      if (!d.is_object()) Fail("documents", "documents must be an array of objects");
+    }
+    if (!kw.contains("documents")) kw["documents"] = *docs;
+  }
+  if (auto effort = String(j, "reasoning_effort")) {
+    static const char* kEfforts[] = {"none", "minimal", "low", "medium", "high", "xhigh", "max"};
+    if (std::find(std::begin(kEfforts), std::end(kEfforts), *effort) == std::end(kEfforts)) {
+      Fail("reasoning_effort",
+           "reasoning_effort must be one of none, minimal, low, medium, high, xhigh, max");
+    }
+    if (!kw.contains("reasoning_effort")) kw["reasoning_effort"] = *effort;
+    if (!kw.contains("enable_thinking")) kw["enable_thinking"] = *effort != "none";
+  }
+  return kw.empty() ? "" : kw.dump();
+}
+
+// max_tokens (16 for completions) with the generation config's max_new_tokens as a cap.
+void ParseMaxTokens(std::optional<int64_t> v, const RequestDefaults& d, SamplingOptions* s) {
+  if (v) s->max_tokens = int(*v);
+  s->max_tokens_cap = d.sampling.max_tokens;
+  if (s->max_tokens && s->min_tokens > *s->max_tokens) {
+    Fail("min_tokens",
+         "min_tokens must be less than or equal to max_tokens=" + std::to_string(*s->max_tokens) +
+             ", got " + std::to_string(s->min_tokens) + ".");
+  }
+}
+
+// prompt_logprobs: -1 (the whole vocabulary) or k >= 0; none when streaming (except 0).
+int PromptLogprobs(const json& j, bool stream, const RequestDefaults& d) {
+  auto pl = Integer(j, "prompt_logprobs", -1, INT32_MAX);
+  if (!pl) return -1;
+  if (stream && *pl != 0) {
+    Fail("prompt_logprobs", "`prompt_logprobs` are not available when `stream=True`.");
+  }
+  CheckLogprobs(int(*pl), "prompt_logprobs", d);
+  return *pl == -1 ? INT32_MAX : int(*pl);
+}
+
 }  // namespace
 
-Result<ChatRequest> ParseChatRequest(std::string_view body, std::string* param) {
+Result<ChatRequest> ParseChatRequest(std::string_view body, std::string* param,
+                                     const RequestDefaults& d) {
   return Guard<ChatRequest>(param, [&] {
     json j = ParseBody(body);
     ChatRequest r;
     r.model = String(j, "model").value_or("");
     r.messages_json = NormalizeMessages(j);
-    r.tools_json = ParseTools(j);
-    r.tool_choice = r.tools_json.empty() ? ToolChoice::kNone : ToolChoice::kAuto;
-    if (const json* t = Find(j, "tools")) {
-      for (const json& tool : *t) r.tool_names.push_back(tool["function"]["name"]);
-    }
-    if (const json* tc = Find(j, "tool_choice")) {
-      if (tc->is_object()) {
-        const json* f = Find(*tc, "function");
-        if (tc->value("type", "function") != "function" || !f || !f->is_object() ||
-            !f->contains("name") || !(*f)["name"].is_string()) {
-          Fail("tool_choice",
-               "tool_choice object must be {\"type\": \"function\", \"function\": {\"name\": "
-               "...}}");
-        }
-        std::string name = (*f)["name"].get<std::string>();
-        if (std::find(r.tool_names.begin(), r.tool_names.end(), name) == r.tool_names.end()) {
-          Fail("tool_choice", "Tool '" + name +
-                                  "' named in tool_choice does not match any of the specified "
-                                  "`tools`");
-        }
-        r.tool_choice = ToolChoice::kNamed;
-        r.tool_choice_name = std::move(name);
-      } else if (!tc->is_string()) {
-        Fail("tool_choice", "tool_choice must be \"none\", \"auto\", \"required\" or an object");
-      } else if (tc->get<std::string>() == "none") {
-        r.tool_choice = ToolChoice::kNone;
-      } else if (tc->get<std::string>() == "auto") {
-        if (r.tools_json.empty()) Fail("tool_choice", "tool_choice \"auto\" requires tools");
-        r.tool_choice = ToolChoice::kAuto;
-      } else if (tc->get<std::string>() == "required") {
-        if (r.tools_json.empty()) Fail("tool_choice", "tool_choice \"required\" requires tools");
-        r.tool_choice = ToolChoice::kRequired;
-      } else {
-        Fail("tool_choice", "tool_choice must be \"none\", \"auto\", \"required\" or an object");
+    {
+      const json& last = Find(j, "messages")->back();
+      r.last_role = last["role"].get<std::string>();
+      if (auto c = last.find("content"); c != last.end()) {
+        r.last_content = NormalizeContent(*c, Find(j, "messages")->size() - 1).get<std::string>();
       }
     }
-    r.chat_template_kwargs_json = ParseKwargs(j);
+    ParseToolChoice(j, &r);
+    r.parallel_tool_calls = Bool(j, "parallel_tool_calls").value_or(true);
+    r.chat_template_kwargs_json = TemplateKwargs(j);
+    r.chat_template = String(j, "chat_template").value_or("");
     if (auto v = Bool(j, "add_generation_prompt")) r.add_generation_prompt = *v;
     if (auto v = Bool(j, "continue_final_message")) r.continue_final_message = *v;
     if (r.add_generation_prompt && r.continue_final_message) {
       Fail("continue_final_message",
            "Cannot set both `continue_final_message` and `add_generation_prompt` to True.");
     }
-    if (Bool(j, "echo").value_or(false)) Fail("echo", "echo is not supported for chat");
-    r.stream = Bool(j, "stream").value_or(false);
-    ParseStreamOptions(j, r.stream, &r.include_usage);
-    ParseSampling(j, &r.sampling);
+    r.echo = Bool(j, "echo").value_or(false);
+    r.return_prompt_text = Bool(j, "return_prompt_text").value_or(false);
+    r.include_reasoning = Bool(j, "include_reasoning").value_or(true);
+    ParseStream(j, &r.stream, &r.include_usage, &r.extras);
+    ParseSampling(j, d, &r.sampling);
+    ParseExtras(j, d, /*chat=*/true, &r.extras);
+    r.sampling.logprob_tokens_as_ids = r.extras.return_tokens_as_token_ids;
     auto mt = Integer(j, "max_tokens", 1, INT32_MAX);
     auto mct = Integer(j, "max_completion_tokens", 1, INT32_MAX);
-    if (mct) {
-      r.sampling.max_tokens = int(*mct);
-    } else if (mt) {
-      r.sampling.max_tokens = int(*mt);
-    }
+    ParseMaxTokens(mct ? mct : mt, d, &r.sampling);
     bool logprobs = Bool(j, "logprobs").value_or(false);
-    auto top = Integer(j, "top_logprobs", 0, 20);
-    if (top && !logprobs) Fail("top_logprobs", "top_logprobs requires logprobs to be true");
-    if (logprobs) r.sampling.logprobs = int(top.value_or(0));
-    if (auto pl = Integer(j, "prompt_logprobs", 0, 20)) r.prompt_logprobs = int(*pl);
-    if (r.stream && r.prompt_logprobs > 0) {
-      Fail("prompt_logprobs", "`prompt_logprobs` are not available when `stream=True`.");
+    auto top = Integer(j, "top_logprobs", -1, INT32_MAX);
+    if (top && *top != 0 && !logprobs) {
+      Fail("top_logprobs", "when using `top_logprobs`, `logprobs` must be set to true.");
     }
+    if (logprobs) {
+      int k = int(top.value_or(0));
+      CheckLogprobs(k, "top_logprobs", d);
+      r.sampling.logprobs = k == -1 ? INT32_MAX : k;
+    }
+    r.prompt_logprobs = PromptLogprobs(j, r.stream, d);
+    r.ignored_fields = UnknownFields(j, /*chat=*/true);
     return r;
   });
 }
 
-Result<CompletionRequest> ParseCompletionRequest(std::string_view body, std::string* param) {
+Result<CompletionRequest> ParseCompletionRequest(std::string_view body, std::string* param,
+                                                 const RequestDefaults& d) {
   return Guard<CompletionRequest>(param, [&] {
     json j = ParseBody(body);
     CompletionRequest r;
@@ -355,22 +298,21 @@ Result<CompletionRequest> ParseCompletionRequest(std::string_view body, std::str
     }
     if (const json* s = Find(j, "suffix");
         s && !(s->is_string() && s->get<std::string>().empty())) {
-      Fail("suffix", "suffix is not supported");
+      Fail("suffix", "suffix is not supported: the model has no fill-in-the-middle template");
     }
     r.echo = Bool(j, "echo").value_or(false);
-    r.stream = Bool(j, "stream").value_or(false);
-    ParseStreamOptions(j, r.stream, &r.include_usage);
-    ParseSampling(j, &r.sampling);
-    if (auto mt = Integer(j, "max_tokens", 1, INT32_MAX)) {
-      r.sampling.max_tokens = int(*mt);
-    } else {
-      r.sampling.max_tokens = 16;  // OpenAI's and vLLM's default for completions
+    ParseStream(j, &r.stream, &r.include_usage, &r.extras);
+    ParseSampling(j, d, &r.sampling);
+    ParseExtras(j, d, /*chat=*/false, &r.extras);
+    r.sampling.logprob_tokens_as_ids = r.extras.return_tokens_as_token_ids;
+    // OpenAI's and vLLM's default for completions is 16 tokens.
+    ParseMaxTokens(Integer(j, "max_tokens", 1, INT32_MAX).value_or(16), d, &r.sampling);
+    if (auto lp = Integer(j, "logprobs", -1, INT32_MAX)) {
+      CheckLogprobs(int(*lp), "logprobs", d);
+      r.sampling.logprobs = *lp == -1 ? INT32_MAX : int(*lp);
     }
-    if (auto lp = Integer(j, "logprobs", 0, 20)) r.sampling.logprobs = int(*lp);
-    if (auto pl = Integer(j, "prompt_logprobs", 0, 20)) r.prompt_logprobs = int(*pl);
-    if (r.stream && r.prompt_logprobs > 0) {
-      Fail("prompt_logprobs", "`prompt_logprobs` are not available when `stream=True`.");
-    }
+    r.prompt_logprobs = PromptLogprobs(j, r.stream, d);
+    r.ignored_fields = UnknownFields(j, /*chat=*/false);
     return r;
   });
 }
@@ -384,7 +326,7 @@ Result<TokenizeRequest> ParseTokenizeRequest(std::string_view body, std::string*
       r.is_chat = true;
       r.messages_json = NormalizeMessages(j);
       r.tools_json = ParseTools(j);
-      r.chat_template_kwargs_json = ParseKwargs(j);
+      r.chat_template_kwargs_json = TemplateKwargs(j);
       r.add_generation_prompt = Bool(j, "add_generation_prompt").value_or(true);
       r.add_special_tokens = Bool(j, "add_special_tokens").value_or(false);
     } else {

@@ -72,27 +72,54 @@ TEST(ParseChatRequest, ErrorsNameTheParameter) {
       {R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 0})", "max_tokens",
        "between 1"},
       {R"({"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2})", "top_logprobs",
-       "requires logprobs"},
-      {R"({"messages": [{"role": "user", "content": "x"}], "stream_options": {}})",
+       "`logprobs` must be set to true"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "logprobs": true, "top_logprobs": 21})",
+       "top_logprobs", "greater than max allowed: 20"},
+      {R"({"messages": [{"role": "user", "content": "x"}],
+           "stream_options": {"include_usage": true}})",
        "stream_options", "stream=True"},
       {R"({"messages": [{"role": "user", "content": "x"}], "stop": [1]})", "stop", "strings"},
       {R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"})",
-       "tool_choice", "requires tools"},
+       "tool_choice", "`tools` must be set"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "tools": []})", "tools",
+       "must not be an empty array"},
       {R"({"messages": [{"role": "user", "content": "x"}],
            "tool_choice": {"type": "function", "function": {"name": "g"}},
            "tools": [{"type": "function", "function": {"name": "f"}}]})",
-       "tool_choice", "Tool 'g'"},
+       "tool_choice", "does not match any of the specified `tools`"},
       {R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": {"type": "function"},
            "tools": [{"type": "function", "function": {"name": "f"}}]})",
-       "tool_choice", "tool_choice object"},
+       "tool_choice", "Invalid value for `function`"},
       {R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": "maybe",
            "tools": [{"type": "function", "function": {"name": "f"}}]})",
-       "tool_choice", "must be"},
+       "tool_choice", "Invalid value for `tool_choice`"},
       {R"({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]})",
        "tools", "name is required"},
-      {R"({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"1": 5}})", "logit_bias",
-       "not supported"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"a": 5}})", "logit_bias",
+       "cannot be converted to integer token IDs: ['a']"},
       {R"({"messages": [{"role": "user", "content": "x"}], "n": 0})", "n", "between 1"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "n": 2, "temperature": 0})", "n",
+       "n must be 1 when using greedy sampling"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "allowed_token_ids": []})",
+       "allowed_token_ids", "empty"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "bad_words": [""]})", "bad_words",
+       "empty string"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "use_beam_search": true})",
+       "use_beam_search", "not supported"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "priority": 1})", "priority",
+       "Priority scheduling is not enabled"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "kv_transfer_params": {"a": 1}})",
+       "kv_transfer_params", "not supported"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "cache_salt": "a/b"})", "cache_salt",
+       "must not contain"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "guided_json": {}})", "guided_json",
+       "structured_outputs"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "min_tokens": 5, "max_tokens": 2})",
+       "min_tokens", "less than or equal to max_tokens=2"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "truncation_side": "middle"})",
+       "truncation_side", "left"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "reasoning_effort": "huge"})",
+       "reasoning_effort", "one of"},
   };
   for (const BadCase& c : cases) {
     std::string param = "unset";
@@ -103,6 +130,55 @@ TEST(ParseChatRequest, ErrorsNameTheParameter) {
     EXPECT_NE(r.status().message().find(c.message_part), std::string::npos)
         << c.body << " -> " << r.status().message();
   }
+}
+
+TEST(ParseChatRequest, GenerationDefaultsFillWhatTheRequestLeavesOut) {
+  RequestDefaults d;
+  d.sampling.temperature = 0.7;
+  d.sampling.top_p = 0.8;
+  d.sampling.top_k = 20;
+  d.sampling.repetition_penalty = 1.05;
+  d.sampling.max_tokens = 100;
+  auto r = ParseChatRequest(R"({"messages": [{"role": "user", "content": "x"}], "top_p": 0.5})",
+                            nullptr, d);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FLOAT_EQ(r->sampling.temperature, 0.7f);
+  EXPECT_FLOAT_EQ(r->sampling.top_p, 0.5f);  // the request wins
+  EXPECT_EQ(r->sampling.top_k, 20);
+  EXPECT_FLOAT_EQ(r->sampling.repetition_penalty, 1.05f);
+  EXPECT_EQ(r->sampling.max_tokens_cap, 100);
+  // Greedy resets the other defaults (vLLM).
+  auto g = ParseChatRequest(R"({"messages": [{"role": "user", "content": "x"}], "temperature": 0})",
+                            nullptr, d);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->sampling.top_k, 0);
+  EXPECT_FLOAT_EQ(g->sampling.top_p, 1.0f);
+}
+
+TEST(ParseChatRequest, VllmFieldsAndUnknownOnes) {
+  auto r = ParseChatRequest(R"({"messages": [{"role": "user", "content": "x"}],
+      "logit_bias": {"5": 200, "3": -1}, "allowed_token_ids": [9, 2, 9], "bad_words": ["a", "a"],
+      "request_id": "abc", "truncate_prompt_tokens": 4, "return_token_ids": true,
+      "echo": true, "documents": [{"title": "t", "text": "d"}], "reasoning_effort": "low",
+      "stream_options": {}, "min_tokens": 2, "user": "u", "metadata": {"k": "v"},
+      "store": false, "seed": -1})");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->sampling.logit_bias,
+            (std::vector<std::pair<int32_t, float>>{{3, -1.0f}, {5, 100.0f}}));  // clamped
+  EXPECT_EQ(r->sampling.allowed_token_ids, (std::vector<int32_t>{2, 9}));
+  EXPECT_EQ(r->sampling.bad_words, std::vector<std::string>{"a"});
+  EXPECT_EQ(r->extras.request_id, "abc");
+  EXPECT_EQ(r->extras.truncate_prompt_tokens, 4);
+  EXPECT_TRUE(r->extras.return_token_ids);
+  EXPECT_TRUE(r->echo);
+  EXPECT_EQ(r->last_role, "user");
+  EXPECT_EQ(r->last_content, "x");
+  EXPECT_FALSE(r->sampling.seed.has_value());  // -1: none
+  auto kw = nlohmann::json::parse(r->chat_template_kwargs_json);
+  EXPECT_EQ(kw["documents"][0]["title"], "t");
+  EXPECT_EQ(kw["reasoning_effort"], "low");
+  EXPECT_EQ(kw["enable_thinking"], true);
+  EXPECT_EQ(r->ignored_fields, (std::vector<std::string>{"metadata", "store"}));
 }
 
 // The body that crashed the server: 100,000 nested arrays in a message (and in a tool call's

@@ -92,7 +92,12 @@ json UsageJson(const Usage& u) {
   return {{"prompt_tokens", u.prompt_tokens},
           {"total_tokens", u.prompt_tokens + u.completion_tokens},
           {"completion_tokens", u.completion_tokens},
-          {"prompt_tokens_details", nullptr}};
+          {"prompt_tokens_details",
+           u.cached_tokens ? json{{"cached_tokens", *u.cached_tokens}} : json(nullptr)}};
+}
+
+json Ids(const std::optional<std::vector<int32_t>>& ids) {
+  return ids ? json(*ids) : json(nullptr);
 }
 
 json Head(const ResponseMeta& meta, const char* object) {
@@ -107,28 +112,32 @@ std::string ChatCompletionJson(const ResponseMeta& meta, const std::vector<Choic
   json j = Head(meta, "chat.completion");
   json cs = json::array();
   for (const ChoiceResult& c : choices) {
-    json msg = {{"role", "assistant"},
+    json msg = {{"role", meta.role},
                 {"content", c.text ? json(*c.text) : json(nullptr)},
                 {"tool_calls", ToolCallsJson(c.tool_calls, 0, false)}};
-    cs.push_back({{"index", c.index},
-                  {"message", msg},
-                  {"logprobs", c.logprobs ? ChatLogprobs(*c.logprobs) : json(nullptr)},
-                  {"finish_reason", c.finish.reason},
-                  {"stop_reason", StopReason(c.finish)}});
+    json choice = {{"index", c.index},
+                   {"message", msg},
+                   {"logprobs", c.logprobs ? ChatLogprobs(*c.logprobs) : json(nullptr)},
+                   {"finish_reason", c.finish.reason},
+                   {"stop_reason", StopReason(c.finish)}};
+    if (c.token_ids) choice["token_ids"] = *c.token_ids;
+    cs.push_back(std::move(choice));
   }
   j["choices"] = cs;
   j["usage"] = UsageJson(usage);
   j["system_fingerprint"] = meta.system_fingerprint;
-  j["prompt_logprobs"] = !choices.empty() && choices[0].prompt_logprobs
-                             ? PromptLogprobsJson(*choices[0].prompt_logprobs)
-                             : json(nullptr);
+  const ChoiceResult* first = choices.empty() ? nullptr : &choices[0];
+  j["prompt_logprobs"] =
+      first && first->prompt_logprobs ? PromptLogprobsJson(*first->prompt_logprobs) : json(nullptr);
+  j["prompt_token_ids"] = first ? Ids(first->prompt_token_ids) : json(nullptr);
+  if (first && first->prompt_text) j["prompt_text"] = *first->prompt_text;
   return Dump(j);
 }
 
 std::string ChatChunkJson(const ResponseMeta& meta, const ChatDelta& d) {
   json j = Head(meta, "chat.completion.chunk");
   json delta = json::object();
-  if (d.role) delta["role"] = "assistant";
+  if (d.role) delta["role"] = meta.role;
   if (d.content) delta["content"] = *d.content;
   if (!d.tool_calls.empty()) {
     delta["tool_calls"] = ToolCallsJson(d.tool_calls, d.first_tool_index, true);
@@ -141,7 +150,11 @@ std::string ChatChunkJson(const ResponseMeta& meta, const ChatDelta& d) {
                  {"logprobs", d.logprobs ? ChatLogprobs(*d.logprobs) : json(nullptr)},
                  {"finish_reason", d.finish ? json(d.finish->reason) : json(nullptr)}};
   if (d.finish) choice["stop_reason"] = StopReason(*d.finish);
+  if (d.token_ids) choice["token_ids"] = *d.token_ids;
   j["choices"] = json::array({choice});
+  if (d.usage) j["usage"] = UsageJson(*d.usage);
+  if (d.prompt_token_ids) j["prompt_token_ids"] = *d.prompt_token_ids;
+  if (d.prompt_text) j["prompt_text"] = *d.prompt_text;
   j["system_fingerprint"] = meta.system_fingerprint;
   return Dump(j);
 }
@@ -151,13 +164,16 @@ std::string CompletionJson(const ResponseMeta& meta, const std::vector<ChoiceRes
   json j = Head(meta, "text_completion");
   json cs = json::array();
   for (const ChoiceResult& c : choices) {
-    cs.push_back({{"index", c.index},
-                  {"text", c.text.value_or("")},
-                  {"logprobs", c.logprobs ? CompletionLogprobs(*c.logprobs) : json(nullptr)},
-                  {"finish_reason", c.finish.reason},
-                  {"stop_reason", StopReason(c.finish)},
-                  {"prompt_logprobs",
-                   c.prompt_logprobs ? PromptLogprobsJson(*c.prompt_logprobs) : json(nullptr)}});
+    json choice = {{"index", c.index},
+                   {"text", c.text.value_or("")},
+                   {"logprobs", c.logprobs ? CompletionLogprobs(*c.logprobs) : json(nullptr)},
+                   {"finish_reason", c.finish.reason},
+                   {"stop_reason", StopReason(c.finish)},
+                   {"prompt_logprobs",
+                    c.prompt_logprobs ? PromptLogprobsJson(*c.prompt_logprobs) : json(nullptr)}};
+    if (c.token_ids) choice["token_ids"] = *c.token_ids;
+    if (c.prompt_token_ids) choice["prompt_token_ids"] = *c.prompt_token_ids;
+    cs.push_back(std::move(choice));
   }
   j["choices"] = cs;
   j["usage"] = UsageJson(usage);
@@ -165,16 +181,17 @@ std::string CompletionJson(const ResponseMeta& meta, const std::vector<ChoiceRes
   return Dump(j);
 }
 
-std::string CompletionChunkJson(const ResponseMeta& meta, int index, std::string_view text,
-                                const std::optional<std::vector<TokenLogprob>>& logprobs,
-                                const std::optional<Finish>& finish) {
+std::string CompletionChunkJson(const ResponseMeta& meta, const CompletionDelta& d) {
   json j = Head(meta, "text_completion");
-  json choice = {{"index", index},
-                 {"text", std::string(text)},
-                 {"logprobs", logprobs ? CompletionLogprobs(*logprobs) : json(nullptr)},
-                 {"finish_reason", finish ? json(finish->reason) : json(nullptr)},
-                 {"stop_reason", finish ? StopReason(*finish) : json(nullptr)}};
+  json choice = {{"index", d.index},
+                 {"text", d.text},
+                 {"logprobs", d.logprobs ? CompletionLogprobs(*d.logprobs) : json(nullptr)},
+                 {"finish_reason", d.finish ? json(d.finish->reason) : json(nullptr)},
+                 {"stop_reason", d.finish ? StopReason(*d.finish) : json(nullptr)}};
+  if (d.token_ids) choice["token_ids"] = *d.token_ids;
+  if (d.prompt_token_ids) choice["prompt_token_ids"] = *d.prompt_token_ids;
   j["choices"] = json::array({choice});
+  if (d.usage) j["usage"] = UsageJson(*d.usage);
   j["system_fingerprint"] = meta.system_fingerprint;
   return Dump(j);
 }
@@ -196,16 +213,32 @@ std::string SseEvent(std::string_view json_text) {
   return s;
 }
 
-std::string ModelsJson(std::string_view served_name, std::string_view root, int64_t created,
-                       int max_model_len) {
-  json model = {{"id", served_name},
-                {"object", "model"},
-                {"created", created},
-                {"owned_by", "modelcar"},
-                {"root", root},
-                {"parent", nullptr},
-                {"max_model_len", max_model_len}};
-  return Dump({{"object", "list"}, {"data", json::array({model})}});
+std::string ModelsJson(const std::vector<std::string>& served_names, std::string_view root,
+                       int64_t created, int max_model_len) {
+  json data = json::array();
+  for (const std::string& name : served_names) {
+    json permission = {{"id", RandomId("modelperm-")},
+                       {"object", "model_permission"},
+                       {"created", created},
+                       {"allow_create_engine", false},
+                       {"allow_sampling", true},
+                       {"allow_logprobs", true},
+                       {"allow_search_indices", false},
+                       {"allow_view", true},
+                       {"allow_fine_tuning", false},
+                       {"organization", "*"},
+                       {"group", nullptr},
+                       {"is_blocking", false}};
+    data.push_back({{"id", name},
+                    {"object", "model"},
+                    {"created", created},
+                    {"owned_by", "vllm"},
+                    {"root", root},
+                    {"parent", nullptr},
+                    {"max_model_len", max_model_len},
+                    {"permission", json::array({permission})}});
+  }
+  return Dump({{"object", "list"}, {"data", data}});
 }
 
 std::string TokenizeJson(const std::vector<int32_t>& tokens, int max_model_len,

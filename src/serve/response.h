@@ -20,6 +20,7 @@ struct ResponseMeta {
   int64_t created = 0;
   std::string model;
   std::string system_fingerprint;
+  std::string role = "assistant";  // chat: the message role (--response-role)
 };
 
 struct TopLogprob {
@@ -71,17 +72,24 @@ struct ChoiceResult {
   Finish finish;
   // "prompt_logprobs": completions put it in each choice; chat at the top level (of choice 0).
   std::optional<PromptLogprobs> prompt_logprobs;
+  // return_token_ids: the generated ids; the prompt's ids (completions: per choice; chat: at the
+  // top level, from choice 0).
+  std::optional<std::vector<int32_t>> token_ids;
+  std::optional<std::vector<int32_t>> prompt_token_ids;
+  std::optional<std::string> prompt_text;  // chat return_prompt_text (top level, choice 0)
 };
 
 struct Usage {
   int prompt_tokens = 0;
   int completion_tokens = 0;
+  // --enable-prompt-tokens-details: "prompt_tokens_details": {"cached_tokens": N}; else null.
+  std::optional<int> cached_tokens = std::nullopt;
 };
 
 // One streamed chat delta for choice `index`.
 struct ChatDelta {
   int index = 0;
-  bool role = false;  // include "role": "assistant" (the first chunk of a choice)
+  bool role = false;  // include "role": meta.role (the first chunk of a choice)
   std::optional<std::string> content;
   std::vector<ToolCall> tool_calls;
   int first_tool_index = 0;  // "index" of tool_calls[0] in the choice's list of calls
@@ -90,6 +98,21 @@ struct ChatDelta {
   std::optional<std::string> tool_arguments;
   std::optional<std::vector<TokenLogprob>> logprobs;
   std::optional<Finish> finish;
+  std::optional<std::vector<int32_t>> token_ids;         // return_token_ids: this chunk's ids
+  std::optional<std::vector<int32_t>> prompt_token_ids;  // return_token_ids: the first chunk
+  std::optional<std::string> prompt_text;                // return_prompt_text: the first chunk
+  std::optional<Usage> usage;                            // continuous_usage_stats
+};
+
+// One streamed completions piece for choice `index` (finish set on its last piece).
+struct CompletionDelta {
+  int index = 0;
+  std::string text;
+  std::optional<std::vector<TokenLogprob>> logprobs;
+  std::optional<Finish> finish;
+  std::optional<std::vector<int32_t>> token_ids;
+  std::optional<std::vector<int32_t>> prompt_token_ids;  // the choice's first piece
+  std::optional<Usage> usage;                            // continuous_usage_stats
 };
 
 std::string ChatCompletionJson(const ResponseMeta& meta, const std::vector<ChoiceResult>& choices,
@@ -98,10 +121,7 @@ std::string ChatChunkJson(const ResponseMeta& meta, const ChatDelta& delta);
 
 std::string CompletionJson(const ResponseMeta& meta, const std::vector<ChoiceResult>& choices,
                            const Usage& usage);
-// A streamed completions piece for choice `index` (finish set on its last piece).
-std::string CompletionChunkJson(const ResponseMeta& meta, int index, std::string_view text,
-                                const std::optional<std::vector<TokenLogprob>>& logprobs,
-                                const std::optional<Finish>& finish);
+std::string CompletionChunkJson(const ResponseMeta& meta, const CompletionDelta& delta);
 
 // The final usage chunk: object "chat.completion.chunk" or "text_completion", "choices": [].
 std::string UsageChunkJson(const ResponseMeta& meta, bool chat, const Usage& usage);
@@ -110,8 +130,10 @@ std::string UsageChunkJson(const ResponseMeta& meta, bool chat, const Usage& usa
 std::string SseEvent(std::string_view json);
 inline constexpr std::string_view kSseDone = "data: [DONE]\n\n";
 
-std::string ModelsJson(std::string_view served_name, std::string_view root, int64_t created,
-                       int max_model_len);
+// vLLM's model card: id, object, created, owned_by "vllm", root, parent, max_model_len and one
+// model_permission entry.
+std::string ModelsJson(const std::vector<std::string>& served_names, std::string_view root,
+                       int64_t created, int max_model_len);
 std::string TokenizeJson(const std::vector<int32_t>& tokens, int max_model_len,
                          const std::vector<std::string>* token_strs);
 std::string DetokenizeJson(std::string_view prompt);

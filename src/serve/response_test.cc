@@ -73,8 +73,34 @@ TEST(Response, Completion) {
   EXPECT_EQ(j["choices"][0]["logprobs"]["text_offset"], json::array({0, 1}));
   EXPECT_EQ(j["choices"][0]["logprobs"]["tokens"], json::array({"a", "b"}));
   EXPECT_EQ(j["choices"][0]["logprobs"]["top_logprobs"][1]["c"], -0.5);
-  json k = json::parse(CompletionChunkJson(Meta(), 0, "x", std::nullopt, std::nullopt));
+  CompletionDelta d;
+  d.text = "x";
+  d.token_ids = std::vector<int32_t>{7};
+  json k = json::parse(CompletionChunkJson(Meta(), d));
   EXPECT_EQ(k["choices"][0]["text"], "x");
+  EXPECT_EQ(k["choices"][0]["token_ids"], json::array({7}));
+  EXPECT_FALSE(k.contains("usage"));
+  d.usage = Usage{3, 1, 0};
+  json u = json::parse(CompletionChunkJson(Meta(), d));
+  EXPECT_EQ(u["usage"]["total_tokens"], 4);
+  EXPECT_EQ(u["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
+}
+
+TEST(Response, TokenIdsPromptTextAndRole) {
+  ChoiceResult c;
+  c.text = "x";
+  c.finish.reason = "stop";
+  c.token_ids = std::vector<int32_t>{4, 5};
+  c.prompt_token_ids = std::vector<int32_t>{1, 2, 3};
+  c.prompt_text = "p";
+  ResponseMeta meta = Meta();
+  meta.role = "bot";
+  json j = json::parse(ChatCompletionJson(meta, {c}, {3, 2}));
+  EXPECT_EQ(j["choices"][0]["message"]["role"], "bot");
+  EXPECT_EQ(j["choices"][0]["token_ids"], json::array({4, 5}));
+  EXPECT_EQ(j["prompt_token_ids"], json::array({1, 2, 3}));
+  EXPECT_EQ(j["prompt_text"], "p");
+  EXPECT_TRUE(j["usage"]["prompt_tokens_details"].is_null());
 }
 
 TEST(Response, InvalidUtf8IsReplacedNotThrown) {
@@ -86,10 +112,16 @@ TEST(Response, InvalidUtf8IsReplacedNotThrown) {
 }
 
 TEST(Response, ModelsTokenizeIds) {
-  json m = json::parse(ModelsJson("qwen", "/mnt/models", 1, 32768));
+  json m = json::parse(ModelsJson({"qwen", "alias"}, "/mnt/models", 1, 32768));
   EXPECT_EQ(m["object"], "list");
+  ASSERT_EQ(m["data"].size(), 2u);
   EXPECT_EQ(m["data"][0]["id"], "qwen");
+  EXPECT_EQ(m["data"][1]["id"], "alias");
+  EXPECT_EQ(m["data"][0]["owned_by"], "vllm");
+  EXPECT_EQ(m["data"][0]["root"], "/mnt/models");
+  EXPECT_TRUE(m["data"][0]["parent"].is_null());
   EXPECT_EQ(m["data"][0]["max_model_len"], 32768);
+  EXPECT_EQ(m["data"][0]["permission"][0]["object"], "model_permission");
   json t = json::parse(TokenizeJson({1, 2}, 100, nullptr));
   EXPECT_EQ(t["count"], 2);
   EXPECT_EQ(json::parse(DetokenizeJson("hi"))["prompt"], "hi");

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "serve/logit_rules.h"
+
 namespace modelcar::serve {
 namespace {
 
@@ -59,12 +61,13 @@ struct Scheduler::Seq {
   std::optional<Clock::time_point> last_token;
   std::vector<RunnerSample> prompt_lp;  // scored prompt tokens 1..prompt_lp.size()
   std::unique_ptr<TokenConstraint> constraint;
+  std::vector<int32_t> banned;  // this step's banned ids (logit_rules.h)
 
   int generated() const { return static_cast<int>(tokens.size()) - prompt_len; }
 };
 
 Scheduler::Scheduler(ModelRunner* runner, Metrics* metrics, SchedulerOptions options)
-    : runner_(runner), metrics_(metrics), options_(options) {}
+    : runner_(runner), metrics_(metrics), options_(options), seed_rng_(options.seed.value_or(0)) {}
 
 Scheduler::~Scheduler() { Stop(); }
 
@@ -238,6 +241,7 @@ void Scheduler::Admit() {
       s->tokens = req->g.prompt;
       s->prompt_len = static_cast<int>(req->g.prompt.size());
       SamplingOptions so = req->g.sampling;
+      if (!so.seed && options_.seed) so.seed = seed_rng_();
       // n > 1 with a seed: each choice gets its own stream of random numbers.
       if (so.seed && i > 0) *so.seed += static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull;
       if (req->g.constraint) s->constraint = req->g.constraint();
@@ -304,6 +308,11 @@ bool Scheduler::StepOnce() {
       feed.tokens = std::span<const int32_t>(s.tokens.data() + s.computed, n);
       feed.sample = sample;
       if (sample && s.constraint) feed.allowed = s.constraint->Allowed();
+      if (sample && HasBans(s.req->g.sampling)) {
+        BannedTokens(s.req->g.sampling, s.req->g.eos_token_ids,
+                     std::span<const int32_t>(s.tokens).subspan(s.prompt_len), &s.banned);
+        feed.banned = s.banned;
+      }
       const int score_top = s.req->g.sampling.prompt_logprobs;
       if (score_top >= 0 && s.generated() == 0 &&
           static_cast<int>(s.prompt_lp.size()) == s.computed) {

@@ -32,6 +32,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,6 +50,9 @@ struct SchedulerOptions {
   int max_num_seqs = 64;             // sequences in the running batch
   int max_num_batched_tokens = 512;  // positions fed per step (decodes + prefill chunks)
   int max_waiting = 256;             // requests queued beyond that are refused (503)
+  // Seeds the sequences of requests without a seed, in admission order (vLLM's --seed); unset:
+  // random seeds.
+  std::optional<uint64_t> seed;
 };
 
 // One generated token of sequence `index` (0..n-1), or the end of that sequence.
@@ -151,6 +155,7 @@ class Scheduler {
   // Engine thread only.
   std::vector<std::unique_ptr<Seq>> running_;  // oldest first
   uint64_t next_seq_id_ = 1;
+  std::mt19937_64 seed_rng_;  // for requests without a seed (options_.seed)
   std::thread thread_;
 };
 

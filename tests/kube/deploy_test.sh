@@ -32,7 +32,11 @@ import base64, sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 ca = open(sys.argv[2], "rb").read()
 mwc = [d for d in docs if d["kind"] == "MutatingWebhookConfiguration"][0]
-assert base64.b64decode(mwc["webhooks"][0]["clientConfig"]["caBundle"]) == ca, "caBundle is not ca.crt"
+assert [w["name"] for w in mwc["webhooks"]] == ["pods.modelcar.dev", "models.modelcar.dev"], mwc
+for w in mwc["webhooks"]:
+    assert base64.b64decode(w["clientConfig"]["caBundle"]) == ca, "caBundle is not ca.crt"
+# The API server calls mutating webhooks by configuration name: modelcar's must come first.
+assert mwc["metadata"]["name"] < "inferenceservice.serving.kserve.io", mwc["metadata"]["name"]
 sec = [d for d in docs if d["kind"] == "Secret"][0]
 assert sec["metadata"]["name"] == "modelcar-webhook-tls" and sec["type"] == "kubernetes.io/tls"
 assert sec["metadata"]["namespace"] == "modelcar-system"

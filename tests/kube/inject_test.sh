@@ -26,7 +26,7 @@ spec:
 YAML
 "$MODELCAR_BIN" inject -f deploy.yaml > pod.yaml || mc_fail "inject Deployment"
 "$MODELCAR_BIN" smoke -f pod.yaml > smoke.txt || { cat smoke.txt; mc_fail "smoke"; }
-[ "$(grep -c '^PASS ' smoke.txt)" = 8 ] || mc_fail "expected 8 PASS lines: $(cat smoke.txt)"
+[ "$(grep -c '^PASS ' smoke.txt)" = 10 ] || mc_fail "expected 10 PASS lines: $(cat smoke.txt)"
 grep -q 'namespace: models' pod.yaml || mc_fail "namespace not carried over"
 
 # Idempotent: injecting the injected pod changes nothing; JSON output is the same object.

@@ -41,8 +41,9 @@ curl -sS --cacert cert.pem -o out.json --data-binary @tag.json "https://127.0.0.
 /usr/bin/python3 - patched.json "$REGISTRY/models/tiny@$want" <<'PY' || mc_fail "pod not pinned to $want"
 import json, sys
 p = json.load(open(sys.argv[1])); want = sys.argv[2]
-ann = p["metadata"]["annotations"]["internal.serving.kserve.io/storage-initializer-sourceuri"]
-assert ann == "oci://" + want, ann
+ann = p["metadata"]["annotations"]
+assert ann["modelcar.dev/source-uri"] == "oci://" + want, ann
+assert "internal.serving.kserve.io/storage-initializer-sourceuri" not in ann, ann
 sidecar = [c for c in p["spec"]["containers"] if c["name"] == "modelcar"][0]
 assert sidecar["image"] == want and sidecar["imagePullPolicy"] == "IfNotPresent", sidecar
 assert p["spec"]["initContainers"][0]["image"] == want

@@ -17,9 +17,21 @@ make_cert() {  # make_cert CN: writes cert.pem/key.pem atomically
 served_cn() {
   openssl s_client -connect "127.0.0.1:$port" </dev/null 2>/dev/null | openssl x509 -noout -subject
 }
-post() {  # post FILE -> body in out.json, status in $code
+post() {  # post FILE [PATH] -> body in out.json, status in $code
   code=$(curl -sS --cacert ca.pem -o out.json -w '%{http_code}' -H 'Content-Type: application/json' \
-    --data-binary @"$1" "https://127.0.0.1:$port/mutate-pods?timeout=10s")
+    --data-binary @"$1" "https://127.0.0.1:$port${2:-/mutate-pods}?timeout=10s")
+}
+isvc_review() {  # isvc_review STORAGE_URI OUT: an InferenceService CREATE review
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, sys
+isvc = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+        "metadata": {"name": "qwen", "namespace": "models"},
+        "spec": {"predictor": {"model": {"modelFormat": {"name": "modelcar"}, "storageUri": sys.argv[1]}}}}
+json.dump({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+           "request": {"uid": "isvc-1", "operation": "CREATE", "namespace": "models",
+                       "kind": {"group": "serving.kserve.io", "version": "v1beta1", "kind": "InferenceService"},
+                       "object": isvc}}, open(sys.argv[2], "w"))
+PY
 }
 review_with() {  # review_with PYTHON-EXPR-ON-r OUT: edits the fixture review
   /usr/bin/python3 - "$here/testdata/admission_review.json" "$2" "$1" <<'PY'
@@ -69,6 +81,18 @@ post again.json
 /usr/bin/python3 -c 'import json,sys; r=json.load(open("out.json"))["response"]; assert r["allowed"] and "patch" not in r, r' \
   || mc_fail "second pass was not a no-op"
 
+# InferenceService objects on /mutate-models: a tag under "allow" passes with a warning, no patch;
+# hostile field types are answered, not crashed on.
+isvc_review "oci://registry.example.com/models/qwen:v1" isvc.json
+post isvc.json /mutate-models
+/usr/bin/python3 -c '
+import json; r = json.load(open("out.json"))["response"]
+assert r["allowed"] and "patch" not in r and "not pinned" in r["warnings"][0], r' \
+  || mc_fail "InferenceService review: $(cat out.json)"
+review_with 'r["request"]["kind"] = {"group": "serving.kserve.io", "version": "v1beta1", "kind": "InferenceService"}; r["request"]["object"]["spec"] = {"predictor": {"model": 5, "storageUris": [7, {"uri": ["x"]}], "containers": [{"env": [{"name": "STORAGE_URI", "value": {}}]}]}}' hostile.json
+post hostile.json /mutate-models
+[ "$code" = 200 ] || mc_fail "hostile InferenceService answered $code: $(cat out.json)"
+
 # 2. Bad input: 400s, denial with the reason, non-Pod allowed unchanged, oversized body 413.
 printf '{"kind": "AdmissionReview", ' > malformed.json
 post malformed.json; [ "$code" = 400 ] || mc_fail "malformed JSON answered $code"
@@ -107,6 +131,11 @@ for i in $(seq 1 50); do
   sleep 0.1
 done
 [ $denied = yes ] || mc_fail "config reload: tag not denied: $(cat out.json)"
+post isvc.json /mutate-models
+/usr/bin/python3 -c '
+import json; r = json.load(open("out.json"))["response"]
+assert r["allowed"] is False and "/spec/predictor/model/storageUri" in r["status"]["message"], r' \
+  || mc_fail "InferenceService with a tag not denied under require: $(cat out.json)"
 
 # 4. Certificate rotation: the new certificate is served without a restart.
 served_cn | grep -q 'CN *= *first' || mc_fail "first certificate not served"
@@ -121,7 +150,8 @@ done
 # 5. Metrics, then a graceful SIGTERM.
 curl -sS -k "https://127.0.0.1:$port/metrics" > metrics.txt
 grep -Eq 'modelcar_webhook_requests_total\{outcome="patched"\} [1-9]' metrics.txt || { cat metrics.txt; mc_fail "metrics: patched"; }
-grep -q 'modelcar_webhook_requests_total{outcome="bad_request"} 4' metrics.txt  # 413 never reaches the handler || { cat metrics.txt; mc_fail "metrics: bad_request"; }
+# 413 never reaches the handler: 4 bad requests.
+grep -q 'modelcar_webhook_requests_total{outcome="bad_request"} 4' metrics.txt || { cat metrics.txt; mc_fail "metrics: bad_request"; }
 grep -q 'modelcar_webhook_tls_loads_total 2' metrics.txt || { cat metrics.txt; mc_fail "metrics: tls loads"; }
 grep -q 'modelcar_webhook_config_loads_total 2' metrics.txt || { cat metrics.txt; mc_fail "metrics: config loads"; }
 kill -TERM $pid

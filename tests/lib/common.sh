@@ -4,7 +4,8 @@
 #   mc_start_registry [AUTH_YAML]  starts Debian's docker-registry on 127.0.0.1:<free port>,
 #                           sets REGISTRY (host:port), REGISTRY_DIR and REGISTRY_PID, waits until
 #                           /v2/ answers; stopped at exit. AUTH_YAML is inserted under the top
-#                           level (e.g. an "auth:" block), and MC_REGISTRY_TLS_CERT/KEY turn on TLS.
+#                           level (e.g. an "auth:" block), and MC_REGISTRY_TLS_CERT/KEY turn on TLS;
+#                           MC_REGISTRY_ACCESSLOG=1 writes one line per request to $REGISTRY_DIR/log.
 #   mc_restart_registry     starts that registry again (same config, port, storage) after a stop
 #   mc_fail MSG             prints MSG and exits 1
 #   mc_expect_fail CMD...   runs CMD, fails the test if it exits 0; its stderr is in MC_ERR
@@ -39,7 +40,7 @@ mc_start_registry() {
   fi
   cat > "$REGISTRY_DIR/config.yml" <<YAML
 version: 0.1
-log: {level: error, accesslog: {disabled: true}}
+log: {level: error, accesslog: {disabled: $([ "${MC_REGISTRY_ACCESSLOG:-0}" = 1 ] && echo false || echo true)}}
 storage:
   cache: {blobdescriptor: inmemory}
   filesystem: {rootdirectory: $REGISTRY_DIR/data}

@@ -5,9 +5,14 @@ usage: env_proxy.py PORT LOG [USER:PASSWORD]
   CONNECT host:port        tunnels TLS (https:// URLs through HTTPS_PROXY)
   GET http://host/path ... forwards one absolute-form request (http:// URLs through http_proxy),
                            then closes the connection
-Each request appends "METHOD TARGET user=NAME" to LOG (NAME from Proxy-Authorization, "-" if
-none; the password is never written). With USER:PASSWORD, other credentials get 407.
+Each request appends "METHOD TARGET user=NAME authorization=yes|no" to LOG (NAME from
+Proxy-Authorization, "-" if none; the password is never written; authorization: whether the
+request carried an Authorization header, "-" for CONNECT, which cannot see it). With
+USER:PASSWORD, other credentials get 407. With ENV_PROXY_UPSTREAM=HOST:PORT in the environment,
+every tunnel and request goes to that address whatever host it names (a stand-in for DNS, so that
+a registry named like a cloud one can be served from 127.0.0.1).
 """
+import os
 import base64
 import http.client
 import http.server
@@ -19,6 +24,7 @@ import urllib.parse
 
 PORT, LOG = int(sys.argv[1]), sys.argv[2]
 CREDS = sys.argv[3] if len(sys.argv) > 3 else None
+UPSTREAM = os.environ.get("ENV_PROXY_UPSTREAM")
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -34,7 +40,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             given = base64.b64decode(auth[6:]).decode("utf-8", "replace")
             user = given.split(":", 1)[0]
         with open(LOG, "a") as f:
-            f.write("%s %s user=%s\n" % (self.command, self.path, user))
+            seen = "-" if self.command == "CONNECT" else ("yes" if "Authorization" in self.headers else "no")
+            f.write("%s %s user=%s authorization=%s\n" % (self.command, self.path, user, seen))
         if CREDS and given != CREDS:
             self.send_response(407)
             self.send_header("Proxy-Authenticate", 'Basic realm="test-proxy"')
@@ -46,7 +53,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_CONNECT(self):
         if not self.authorized():
             return
-        host, port = self.path.rsplit(":", 1)
+        host, port = (UPSTREAM or self.path).rsplit(":", 1)
         upstream = socket.create_connection((host, int(port)))
         self.send_response(200, "Connection established")
         self.end_headers()
@@ -89,7 +96,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                    if k.lower() not in ("proxy-authorization", "proxy-connection", "transfer-encoding", "connection")}
         if body is not None:
             headers["Content-Length"] = str(len(body))
-        conn = http.client.HTTPConnection(url.netloc, timeout=60)
+        conn = http.client.HTTPConnection(UPSTREAM or url.netloc, timeout=60)
         conn.request(self.command, url.path + ("?" + url.query if url.query else ""), body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read() if self.command != "HEAD" else b""

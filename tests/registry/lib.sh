@@ -6,6 +6,7 @@
 #   make_tls DIR           a CA (DIR/ca.pem) and a server certificate for 127.0.0.1 and localhost
 #                          (DIR/srv.pem, DIR/srv.key); exports MC_REGISTRY_TLS_CERT/KEY for
 #                          mc_start_registry
+#   make_pass_store DIR    a throwaway pass store and GPG key under DIR (see below)
 MC=${MODELCAR_BIN:?MODELCAR_BIN is not set}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -43,4 +44,15 @@ make_tls() {
   openssl x509 -req -in "$1/srv.csr" -CA "$1/ca.pem" -CAkey "$1/ca.key" -CAcreateserial \
     -out "$1/srv.pem" -days 2 -extfile "$1/ext" 2>/dev/null
   export MC_REGISTRY_TLS_CERT=$1/srv.pem MC_REGISTRY_TLS_KEY=$1/srv.key
+}
+
+# make_pass_store DIR: a throwaway `pass` store (for docker-credential-pass) with a passphrase-less
+# GPG key, all under DIR: exports GNUPGHOME and PASSWORD_STORE_DIR; its gpg-agent stops at exit.
+make_pass_store() {
+  export GNUPGHOME=$1/gnupg PASSWORD_STORE_DIR=$1/pass
+  mkdir -p -m 700 "$GNUPGHOME"
+  MC_CLEANUP+=("gpgconf --kill gpg-agent")
+  gpg --batch --quiet --passphrase '' --quick-gen-key modelcar-test@example.invalid default default never \
+    2>/dev/null || mc_fail "gpg key generation"
+  pass init modelcar-test@example.invalid >/dev/null || mc_fail "pass init"
 }

@@ -1,6 +1,7 @@
 # Helpers for the serve integration tests (source after tests/lib/common.sh).
 #   serve_tiny_model       writes the tiny synthetic model once per test into $MC_TMP/tinyqwen
-#   serve_start DIR ARGS   starts `modelcar serve DIR --host 127.0.0.1 --port <free> ARGS...`,
+#   serve_start DIR ARGS   starts `modelcar serve DIR --host 127.0.0.1 --port <free> ARGS...`
+#                          (DIR "-": no positional MODEL, e.g. with --model=...),
 #                          sets SERVE_PID, SERVE_URL, SERVE_LOG; waits for GET /health == 200
 #   serve_node FILE        runs a node script with the official openai SDK on NODE_PATH
 MODELCAR_NPM_DIR=${MODELCAR_NPM_DIR:-$HOME/.cache/modelcar/npm}
@@ -18,7 +19,9 @@ serve_start() {
   local dir=$1; shift
   local port; port=$(mc_free_port)
   SERVE_LOG=$(mktemp "$MC_TMP/serve-log-XXXX")
-  "$MODELCAR_BIN" serve "$dir" --host 127.0.0.1 --port "$port" "$@" >"$SERVE_LOG" 2>&1 &
+  local pos=("$dir")
+  [ "$dir" = - ] && pos=()
+  "$MODELCAR_BIN" serve "${pos[@]}" --host 127.0.0.1 --port "$port" "$@" >"$SERVE_LOG" 2>&1 &
   SERVE_PID=$!
   MC_CLEANUP+=("kill $SERVE_PID 2>/dev/null; wait $SERVE_PID 2>/dev/null")
   SERVE_URL=http://127.0.0.1:$port

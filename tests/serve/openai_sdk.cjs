@@ -334,11 +334,11 @@ const tests = {
     // Errors name the parameter.
     const e = await expectError(client.chat.completions.create({
       ...base, tool_choice: { type: 'function', function: { name: 'nope' } },
-    }), 400, /nope/);
+    }), 400, /does not match any of the specified `tools`/);
     assert.equal(e.param, 'tool_choice');
     await expectError(client.chat.completions.create({
       model, messages: msgs, tool_choice: 'required',
-    }), 400, /requires tools/);
+    }), 400, /`tools` must be set/);
   },
 
   async errors() {

@@ -10,7 +10,8 @@ serve_tiny_model
 # 1. A hub id is refused with an offline message, before any network use.
 mc_expect_fail "$MODELCAR_BIN" serve Qwen/Qwen2.5-0.5B-Instruct --port 0
 grep -q "offline" <<<"$MC_ERR" || mc_fail "hub id message: $MC_ERR"
-mc_expect_fail "$MODELCAR_BIN" serve "$MC_TMP/missing" --port 0
+mc_expect_fail "$MODELCAR_BIN" serve "$MC_TMP/missing" --port 0 --wait-for-model 0
+grep -q "does not exist" <<<"$MC_ERR" || mc_fail "missing directory message: $MC_ERR"
 
 # 2. Sockets: after serving requests, every socket of the process is the listener or a
 #    connection accepted on its port; no UDP (DNS) and no outgoing TCP.
@@ -20,8 +21,8 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "$SERVE_URL/v1/models")
 [ "$code" = 401 ] || mc_fail "no key: expected 401, got $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' "$SERVE_URL/v1/models")
 [ "$code" = 401 ] || mc_fail "wrong key: expected 401, got $code"
-curl -sf -H 'Authorization: Bearer sekret' "$SERVE_URL/v1/models" | grep -q '"tinyqwen"' ||
-  mc_fail "models with the key (default name = directory name)"
+curl -sf -H 'Authorization: Bearer sekret' "$SERVE_URL/v1/models" | grep -qF "\"id\":\"$MODEL_DIR\"" ||
+  mc_fail "models with the key (default name = MODEL as given, like vLLM)"
 curl -sf -o /dev/null "$SERVE_URL/health" || mc_fail "/health needs no key"
 
 # Overload: one running sequence and one waiting request at most; a burst gets 503s.

@@ -125,10 +125,11 @@ Result<std::string> ChatFormatter::Apply(const OJson& messages, const OJson& too
   OJson ctx = OJson::object();
   for (const auto& [k, v] : special_) ctx[k] = v;
   if (has_additional_) ctx["additional_special_tokens"] = additional_special_;
+  ctx["documents"] = nullptr;
   if (kwargs.is_object()) {
     for (auto it = kwargs.begin(); it != kwargs.end(); ++it) {
       const std::string& k = it.key();
-      if (k == "messages" || k == "tools" || k == "add_generation_prompt" || k == "documents") {
+      if (k == "messages" || k == "tools" || k == "add_generation_prompt") {
         return InvalidArgument("chat_template_kwargs may not set '" + k + "'");
       }
       ctx[k] = it.value();
@@ -136,7 +137,6 @@ Result<std::string> ChatFormatter::Apply(const OJson& messages, const OJson& too
   }
   ctx["messages"] = messages;
   ctx["tools"] = tools;
-  ctx["documents"] = nullptr;
   ctx["add_generation_prompt"] = add_generation_prompt;
   return t->Render(ctx);
 }

@@ -5,7 +5,8 @@
 // Sources, as HF reads them: `chat_template.jinja` in the model directory when present, else
 // `tokenizer_config.json`'s "chat_template" (a string, or a list of {"name", "template"} where
 // "default" is used unless tools are given and a "tool_use" template exists). The context holds
-// `messages`, `tools` (None when absent), `documents` (None), `add_generation_prompt`, the special
+// `messages`, `tools` (None when absent), `documents` (None unless kwargs set it),
+// `add_generation_prompt`, the special
 // tokens that are set (bos_token, eos_token, unk_token, pad_token, ..., additional_special_tokens;
 // AddedToken objects reduced to their "content") and the caller's extra kwargs
 // (`chat_template_kwargs`, e.g. enable_thinking).
