@@ -3,7 +3,8 @@
 # Called from src/<module>/CMakeLists.txt (or src/llm/<module>/). Builds:
 #   - a static library mc_<name> from every *.cc in the folder except *_test.cc and *_fuzz.cc;
 #   - a GoogleTest binary <name>_test from every *_test.cc in the folder, its tests registered with
-#     CTest under the label "unit".
+#     CTest under the label "unit";
+#   - a fuzz target <name>_<stem> from every <stem>.cc ending in _fuzz.cc (modelcar_fuzz_target).
 # Includes are relative to src/ ("base/status.h"). The library is linked into the modelcar binary.
 function(modelcar_module)
   cmake_parse_arguments(M "" "NAME" "DEPS;TEST_DEPS" ${ARGN})
@@ -31,6 +32,41 @@ function(modelcar_module)
                           GTest::gtest_main)
     gtest_discover_tests(${M_NAME}_test DISCOVERY_TIMEOUT 60
                          PROPERTIES LABELS unit ENVIRONMENT "MODELCAR_SRC=${PROJECT_SOURCE_DIR}")
+  endif()
+
+  set(fuzz_srcs ${srcs})
+  list(FILTER fuzz_srcs INCLUDE REGEX "_fuzz\\.cc$")
+  foreach(src IN LISTS fuzz_srcs)
+    get_filename_component(stem ${src} NAME_WE)
+    modelcar_fuzz_target(${M_NAME}_${stem} ${src} ${lib} ${M_TEST_DEPS})
+  endforeach()
+endfunction()
+
+# modelcar_fuzz_target(name source libs...)
+#
+# A libFuzzer target (LLVMFuzzerTestOneInput in `source`). Its seed corpus is
+# tests/fuzz/corpus/<name>/ (small files from the tests, committed).
+#   - MODELCAR_FUZZ=ON (clang, scripts/fuzz): linked with -fsanitize=fuzzer; the target is listed in
+#     <build>/fuzz_targets.txt ("name binary corpus" per line) and built by the `fuzz` target.
+#   - otherwise: linked with tests/fuzz/replay_main.cc, a driver that runs every seed once; CTest
+#     runs it over the corpus as fuzz_replay_<name> (labels unit and fuzz), so the seeds and the
+#     regression inputs of fixed bugs run with every test run (and under the sanitizers).
+function(modelcar_fuzz_target name src)
+  set(corpus ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/${name})
+  if(MODELCAR_FUZZ)
+    add_executable(${name} ${src})
+    target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests/fuzz)
+    target_link_libraries(${name} PRIVATE ${ARGN})
+    target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+    add_dependencies(fuzz ${name})
+    set_property(GLOBAL APPEND_STRING PROPERTY MODELCAR_FUZZ_LIST
+                 "${name} $<TARGET_FILE:${name}> ${corpus}\n")
+  elseif(BUILD_TESTING)
+    add_executable(${name} ${src} ${PROJECT_SOURCE_DIR}/tests/fuzz/replay_main.cc)
+    target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests/fuzz)
+    target_link_libraries(${name} PRIVATE ${ARGN})
+    add_test(NAME fuzz_replay_${name} COMMAND ${name} ${corpus})
+    set_tests_properties(fuzz_replay_${name} PROPERTIES LABELS "unit;fuzz" TIMEOUT 300)
   endif()
 endfunction()
 

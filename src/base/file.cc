@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <random>
 
+#include "base/crashpoint.h"
+
 namespace modelcar {
 
 void UniqueFd::Reset(int fd) {
@@ -99,6 +101,7 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, int mode)
   Status st = WriteAll(fd.get(), data, tmp);
   if (st.ok() && ::fsync(fd.get()) != 0) st = ErrnoStatus(errno, "fsync " + tmp);
   fd.Reset();
+  CrashPoint("file.atomic-replace");  // every atomic replace: refs, tree.json, index.json, ...
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) st = ErrnoStatus(errno, "rename " + tmp);
   if (!st.ok()) {
     ::unlink(tmp.c_str());

@@ -18,13 +18,13 @@ struct StorePullFlags {
   std::string pull = "if-not-present";
   registry::RegistryOptions registry;
 
-  // Adds --pull, the registry access flags (AddRegistryFlags) and --registry-identity (starting
-  // at `identity`) to `app`.
+  // Adds --pull and the registry access flags (AddRegistryFlags) to `app`; --registry-identity
+  // starts at `identity`.
   void Add(CLI::App& app, const std::string& pull_help = "always | if-not-present | never",
            registry::NodeIdentity identity = registry::NodeIdentity::kNone) {
     app.add_option("--pull", pull, pull_help);
+    registry.identity = identity;
     AddRegistryFlags(app, registry);
-    AddRegistryIdentityFlag(app, registry, identity);
   }
 
   // Options for pulling into `store_dir` ("" = the default store); progress lines go to stderr,

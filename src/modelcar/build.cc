@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/crashpoint.h"
 #include "base/direct_io.h"
 #include "base/file.h"
 #include "modelcar/busybox_layer.h"
@@ -154,6 +155,7 @@ class Builder {
     RETURN_IF_ERROR(out.Flush());
     uint64_t size = writer->size();
     ASSIGN_OR_RETURN(oci::Digest digest, writer->Commit());
+    CrashPoint("build.layer-committed");
     job.result.media_type = std::string(oci::kOciLayerTar);
     job.result.digest = digest;
     job.result.size = static_cast<int64_t>(size);
@@ -422,6 +424,7 @@ Result<BuildResult> BuildToLayout(const BuildOptions& options, const std::string
                                   BuildProgress* progress) {
   ASSIGN_OR_RETURN(auto sink, oci::LayoutSink::Open(dir));
   ASSIGN_OR_RETURN(BuildResult result, BuildImage(options, *sink, progress));
+  CrashPoint("build.before-finish");
   RETURN_IF_ERROR(sink->Finish());
   return result;
 }

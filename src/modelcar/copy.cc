@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "base/crashpoint.h"
 #include "base/file.h"
 #include "registry/image.h"
 #include "registry/parallel.h"
@@ -96,8 +97,10 @@ Result<SendResult> SendPlan(const CopyPlan& plan, const Remote& dst, const Opene
     Status s = c.PushBlob(repo, d.digest, static_cast<uint64_t>(d.size), open(d), o.upload_mode,
                           o.chunk_size, [&](int64_t delta) { progress.Bytes(ids[i], delta); });
     progress.Done(ids[i], s.ok() ? "pushed" : "failed");
+    if (s.ok()) CrashPoint("push.blob-pushed");
     return s;
   }));
+  CrashPoint("push.before-manifest");
   for (const oci::FetchedManifest& m : plan.children) {
     ASSIGN_OR_RETURN(oci::Digest d,
                      c.PutManifest(repo, m.digest.ToString(), m.media_type, m.bytes));

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <random>
 
+#include "base/crashpoint.h"
 #include "base/file.h"
 #include "store/lock.h"
 
@@ -76,6 +77,7 @@ Result<MountResult> MountOnce(const std::string& ref, const std::string& dest,
     link += "/" + (options.subdir.empty() ? std::string("rootfs") : options.subdir);
   }
   RETURN_IF_ERROR(st.AddLease(m, link));
+  CrashPoint("mount.leased");
   ASSIGN_OR_RETURN(out.link, AtomicSymlink(out.target, link));
   (void)st.Touch(m);
   return out;

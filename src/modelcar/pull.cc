@@ -1,13 +1,28 @@
 #include "modelcar/pull.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <filesystem>
 
+#include "base/crashpoint.h"
 #include "base/file.h"
 #include "oci/layout.h"
 #include "registry/image.h"
 #include "registry/parallel.h"
 
 namespace modelcar {
+namespace {
+
+// Size of the verified copy of `d` in the ingest directory, -1 when there is none.
+int64_t VerifiedSize(const std::string& ingest, const oci::Descriptor& d) {
+  struct stat st;
+  std::string path = ingest + "/blobs/" + d.digest.hex();
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return -1;
+  return static_cast<int64_t>(st.st_size);
+}
+
+}  // namespace
 
 Result<SendResult> PullToLayout(const std::string& ref, const std::string& layout_spec,
                                 const RemoteOptions& options) {
@@ -35,7 +50,7 @@ Result<SendResult> PullToLayout(const std::string& ref, const std::string& layou
   if (dir.filename().empty()) dir = dir.parent_path();
   std::string ingest =
       (dir.parent_path() / ("." + dir.filename().string() + ".modelcar-pull")).string();
-  RETURN_IF_ERROR(MakeDirs(ingest, 0700));
+  RETURN_IF_ERROR(MakeDirs(ingest + "/blobs", 0700));
 
   TransferProgress progress(options.progress, "pull");
   std::vector<int> ids;
@@ -51,8 +66,13 @@ Result<SendResult> PullToLayout(const std::string& ref, const std::string& layou
       progress.Done(ids[i], "exists");
       return Status();
     }
+    if (VerifiedSize(ingest, d) == d.size) {  // verified by an interrupted run
+      progress.Bytes(ids[i], d.size);
+      progress.Done(ids[i], "resumed");
+      return Status();
+    }
     Status fs = registry::FetchBlobToFile(*src.client, src.ref.repository(), d,
-                                          blob_dir + "/" + d.digest.hex(),
+                                          ingest + "/blobs/" + d.digest.hex(),
                                           ingest + "/" + d.digest.hex(), options.fetch,
                                           [&](int64_t delta) { progress.Bytes(ids[i], delta); });
     progress.Done(ids[i], fs.ok() ? "pulled" : "failed");
@@ -60,6 +80,15 @@ Result<SendResult> PullToLayout(const std::string& ref, const std::string& layou
   });
   progress.Finish();
   RETURN_IF_ERROR(s);
+  CrashPoint("pull.before-finish");
+  for (const oci::Descriptor& d : plan.blobs) {
+    std::string from = ingest + "/blobs/" + d.digest.hex();
+    if (VerifiedSize(ingest, d) < 0) continue;  // the layout had it
+    std::string to = blob_dir + "/" + d.digest.hex();
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      return ErrnoStatus(errno, "rename " + from + " to " + to);
+    }
+  }
   RETURN_IF_ERROR(sink->PutManifest(plan.top.bytes, plan.top.media_type, spec.tag));
   RETURN_IF_ERROR(sink->Finish());
   std::error_code ec;

@@ -12,8 +12,25 @@
 
 namespace modelcar {
 
+// Adds --registry-identity auto|gce|none (registry/credentials.h: the node's cloud identity for
+// Google registries when no other credential matches); its default is r.identity as it is now.
+inline void AddRegistryIdentityFlag(CLI::App& app, registry::RegistryOptions& r) {
+  using registry::NodeIdentity;
+  const char* shown = r.identity == NodeIdentity::kAuto  ? "auto"
+                      : r.identity == NodeIdentity::kGce ? "gce"
+                                                         : "none";
+  app.add_option_function<std::string>(
+         "--registry-identity",
+         [&r](const std::string& v) { r.identity = *registry::ParseNodeIdentity(v); },
+         std::string("Node identity for *.pkg.dev and gcr.io registries when no other credential "
+                     "matches: gce (metadata server token; GCE_METADATA_HOST honoured), auto (gce "
+                     "on a GCE VM or GKE node), none (default: ") +
+             shown + ")")
+      ->check(CLI::IsMember({"auto", "gce", "none"}));
+}
+
 // Adds the registry access flags every registry-facing command takes: --authfile --ca-file
-// --insecure --plain-http --retries --stall-timeout.
+// --insecure --plain-http --retries --stall-timeout --registry-identity.
 inline void AddRegistryFlags(CLI::App& app, registry::RegistryOptions& r) {
   app.add_option("--authfile", r.authfile,
                  "Docker config.json with credentials (default: $REGISTRY_AUTH_FILE, "
@@ -29,25 +46,7 @@ inline void AddRegistryFlags(CLI::App& app, registry::RegistryOptions& r) {
                  "Seconds without a byte moving before a transfer counts as stalled and is "
                  "retried (slow but moving transfers are never cut)")
       ->capture_default_str();
-}
-
-// Adds --registry-identity auto|gce|none (registry/credentials.h: the node's cloud identity for
-// Google registries when no other credential matches), starting at `initial`.
-inline void AddRegistryIdentityFlag(CLI::App& app, registry::RegistryOptions& r,
-                                    registry::NodeIdentity initial) {
-  using registry::NodeIdentity;
-  r.identity = initial;
-  const char* shown = initial == NodeIdentity::kAuto  ? "auto"
-                      : initial == NodeIdentity::kGce ? "gce"
-                                                      : "none";
-  app.add_option_function<std::string>(
-         "--registry-identity",
-         [&r](const std::string& v) { r.identity = *registry::ParseNodeIdentity(v); },
-         std::string("Node identity for *.pkg.dev and gcr.io registries when no other credential "
-                     "matches: gce (metadata server token; GCE_METADATA_HOST honoured), auto (gce "
-                     "on a GCE VM or GKE node), none (default: ") +
-             shown + ")")
-      ->check(CLI::IsMember({"auto", "gce", "none"}));
+  AddRegistryIdentityFlag(app, r);
 }
 
 // Validates what AddRegistryFlags set.
@@ -64,7 +63,8 @@ struct RemoteFlags {
   uint64_t part_size_mib = 64;
   uint64_t chunk_size_mib = 64;
 
-  // Adds --authfile --ca-file --insecure --plain-http --require-digest --retries --stall-timeout;
+  // Adds --authfile --ca-file --insecure --plain-http --require-digest --retries --stall-timeout
+  // --registry-identity;
   // with `transfer`, also -j/--jobs --parallel-parts --part-size-mib --upload-mode
   // --chunk-size-mib --progress.
   void Add(CLI::App& app, bool transfer) {

@@ -3,10 +3,11 @@
 #include <cstdio>
 #include <optional>
 
+#include "base/crashpoint.h"
 #include "oci/blob_sink.h"
 #include "oci/reference.h"
+#include "registry/blob_fetch.h"
 #include "registry/image.h"
-#include "registry/retry.h"
 #include "store/gc.h"
 #include "store/ingest.h"
 
@@ -84,6 +85,7 @@ Result<StorePullResult> PullToStore(const std::string& ref_text, const StorePull
   // Refs first: a gc running between the commit and the end of this pull must not see the new
   // tree as unreferenced.
   RETURN_IF_ERROR(st.SetRef(ref.ToString(), m));
+  CrashPoint("pull.ref-set");
   if (!st.HasTree(m)) {
     ASSIGN_OR_RETURN(uint64_t need, store::ImageBytes(image.manifest.bytes));
     uint64_t have = store::DiskUsage(st.IngestDir(m));
@@ -92,13 +94,7 @@ Result<StorePullResult> PullToStore(const std::string& ref_text, const StorePull
     std::string repo = ref.repository();
     store::BlobFetcher fetch = [&](const oci::Descriptor& d, uint64_t offset,
                                    const store::ByteSink& sink) -> Status {
-      uint64_t pos = offset;
-      return registry::WithRetries(client->retry(), [&](auto*) {
-        return client->GetBlobRange(repo, d.digest, pos, std::nullopt, [&](std::string_view b) {
-          pos += b.size();
-          return sink(b);
-        });
-      });
+      return registry::StreamBlob(*client, repo, d, offset, sink);
     };
     store::IngestOptions io;
     io.log = options.log;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <random>
 
+#include "base/crashpoint.h"
 #include "base/direct_io.h"
 #include "base/file.h"
 #include "oci/media_types.h"
@@ -100,6 +101,20 @@ class FileBlobReader : public BlobReader {
   UniqueFd fd_;
 };
 
+// Removes the temporary directories (`prefix`*) that killed writers of a new layout left in
+// `parent`. A live writer holds a flock on its directory, so only abandoned ones are removed.
+void RemoveStaleWorkDirs(const std::string& parent, const std::string& prefix) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(parent, ec)) {
+    std::string name = e.path().filename().string();
+    if (!name.starts_with(prefix) || !e.is_directory(ec)) continue;
+    int fd = ::open(e.path().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) continue;
+    UniqueFd held(fd);
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) std::filesystem::remove_all(e.path(), ec);
+  }
+}
+
 Result<Index> ReadIndex(const std::string& dir) {
   ASSIGN_OR_RETURN(std::string text, ReadFile(dir + "/index.json", 64 << 20));
   auto index = ParseIndex(text);
@@ -144,16 +159,22 @@ Result<std::unique_ptr<LayoutSink>> LayoutSink::Open(const std::string& dir) {
   struct stat st;
   Mode mode;
   std::string work;
+  UniqueFd work_lock;
   if (::stat(dir.c_str(), &st) != 0) {
     if (errno != ENOENT) return ErrnoStatus(errno, "layout " + dir);
     std::string parent = DirName(dir);
     RETURN_IF_ERROR(MakeDirs(parent));
     std::string base = dir.substr(dir.rfind('/') == std::string::npos ? 0 : dir.rfind('/') + 1);
+    RemoveStaleWorkDirs(parent, "." + base + ".tmp-");
     std::string tmpl = parent + "/." + base + ".tmp-XXXXXX";
     if (::mkdtemp(tmpl.data()) == nullptr) return ErrnoStatus(errno, "create " + tmpl);
     ::chmod(tmpl.c_str(), 0755);
     work = tmpl;
     mode = Mode::kNew;
+    ASSIGN_OR_RETURN(work_lock, OpenFile(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    while (::flock(work_lock.get(), LOCK_EX) != 0) {
+      if (errno != EINTR) return ErrnoStatus(errno, "lock " + work);
+    }
   } else if (!S_ISDIR(st.st_mode)) {
     return FailedPrecondition("layout " + dir + " exists and is not a directory");
   } else if (IsLayout(dir)) {
@@ -171,6 +192,7 @@ Result<std::unique_ptr<LayoutSink>> LayoutSink::Open(const std::string& dir) {
     mode = Mode::kEmptyDir;
   }
   std::unique_ptr<LayoutSink> sink(new LayoutSink(dir, work, mode));
+  sink->work_lock_ = std::move(work_lock);
   RETURN_IF_ERROR(MakeDirs(BlobDir(work)));
   return sink;
 }
@@ -234,10 +256,14 @@ Status LayoutSink::Finish() {
   std::lock_guard<std::mutex> lock(mu_);
   if (finished_) return FailedPrecondition("layout " + dir_ + ": Finish called twice");
   RETURN_IF_ERROR(FsyncDir(BlobDir(work_dir_)));
-  // Lock the layout directory across read-modify-write of index.json.
-  ASSIGN_OR_RETURN(UniqueFd dir_fd, OpenFile(work_dir_, O_RDONLY | O_DIRECTORY));
-  while (::flock(dir_fd.get(), LOCK_EX) != 0) {
-    if (errno != EINTR) return ErrnoStatus(errno, "lock " + work_dir_);
+  // Lock the layout directory across read-modify-write of index.json (a new layout's temporary
+  // directory is locked since Open).
+  UniqueFd dir_fd;
+  if (!work_lock_.valid()) {
+    ASSIGN_OR_RETURN(dir_fd, OpenFile(work_dir_, O_RDONLY | O_DIRECTORY));
+    while (::flock(dir_fd.get(), LOCK_EX) != 0) {
+      if (errno != EINTR) return ErrnoStatus(errno, "lock " + work_dir_);
+    }
   }
   Index index;
   index.media_type = std::string(kOciIndex);
@@ -259,6 +285,7 @@ Status LayoutSink::Finish() {
     RETURN_IF_ERROR(WriteFileAtomic(work_dir_ + "/oci-layout", kLayoutFile));
   }
   RETURN_IF_ERROR(WriteFileAtomic(work_dir_ + "/index.json", SerializeIndex(index)));
+  CrashPoint("layout.index-written");
   if (mode_ == Mode::kNew) {
     if (::rename(work_dir_.c_str(), dir_.c_str()) != 0) {
       return ErrnoStatus(errno, "rename " + work_dir_ + " to " + dir_);

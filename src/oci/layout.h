@@ -2,8 +2,9 @@
 // entries carry `org.opencontainers.image.ref.name` = tag, and `blobs/sha256/<hex>`.
 //
 // Writing (LayoutSink, an ImageSink):
-//   - a directory that does not exist is built under a temporary sibling name and renamed into
-//     place by Finish(), so it appears complete or not at all;
+//   - a directory that does not exist is built under a temporary sibling name (.NAME.tmp-*,
+//     flocked while its writer lives) and renamed into place by Finish(), so it appears complete
+//     or not at all; temporary siblings that killed writers left are removed by the next Open;
 //   - an existing empty directory is initialized in place (removed contents on failure);
 //   - an existing layout gets new blobs (each visible only after its digest was verified) and,
 //     in Finish(), an atomically replaced index.json (write temp + rename, under flock of the
@@ -23,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/file.h"
 #include "base/status.h"
 #include "oci/blob_sink.h"
 #include "oci/manifest.h"
@@ -65,6 +67,7 @@ class LayoutSink : public ImageSink {
   std::mutex mu_;
   std::vector<Descriptor> pending_;  // manifests to add to index.json in Finish
   bool finished_ = false;
+  UniqueFd work_lock_;  // kNew: flock on work_dir_ while this writer lives (stale dirs have none)
 };
 
 class LayoutSource : public ImageSource {

@@ -220,11 +220,13 @@ Status Authenticator::Authorize(const std::string& header, const std::string& sc
     // Refused: a helper's or the metadata server's credential may have expired; ask once more.
     ASSIGN_OR_RETURN(bool changed, RefreshCredential());
     if (changed) {
-      std::lock_guard<std::mutex> lock(mu_);
-      credential = credential_;
-      source = auth_source_;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        credential = credential_;
+        source = auth_source_;
+      }
+      t = FetchToken(*c, scope, credential, source);
     }
-    if (changed) t = FetchToken(*c, scope, credential, source);
   }
   if (!t.ok()) return t.status();
   std::lock_guard<std::mutex> lock(mu_);
@@ -274,28 +276,35 @@ Result<Authenticator::Token> Authenticator::FetchToken(const Challenge& c, const
     return Unavailable("token endpoint of registry " + registry_ + " answered HTTP " +
                        std::to_string(r->status));
   }
-  Result<nlohmann::json> parsed = ParseJsonLimited(r->body, "");
-  const nlohmann::json doc = parsed.ok() ? std::move(*parsed) : nlohmann::json();
-  Token t;
-  int64_t expires_in = 60;
-  if (doc.is_object()) {
-    for (const char* key : {"token", "access_token"}) {
-      auto it = doc.find(key);
-      if (it != doc.end() && it->is_string() && !it->get<std::string>().empty()) {
-        t.value = it->get<std::string>();
-        break;
-      }
-    }
-    auto e = doc.find("expires_in");
-    if (e != doc.end() && e->is_number_integer())
-      expires_in = std::clamp<int64_t>(e->get<int64_t>(), 60, int64_t{30} * 24 * 3600);
-  }
-  if (t.value.empty()) {
+  std::optional<TokenResponse> answer = ParseTokenResponse(r->body);
+  if (!answer) {
     return Unauthenticated("token endpoint of registry " + registry_ + " returned no token");
   }
+  Token t;
+  t.value = std::move(answer->token);
   // Renew a little early so that a token does not expire in the middle of a request.
-  t.expires = std::chrono::steady_clock::now() + std::chrono::seconds(expires_in - 10);
+  t.expires = std::chrono::steady_clock::now() + std::chrono::seconds(answer->expires_in_s - 10);
   return t;
+}
+
+std::optional<TokenResponse> ParseTokenResponse(std::string_view body) {
+  Result<nlohmann::json> parsed = ParseJsonLimited(body, "");
+  if (!parsed.ok() || !parsed->is_object()) return std::nullopt;
+  const nlohmann::json& doc = *parsed;
+  TokenResponse out;
+  for (const char* key : {"token", "access_token"}) {
+    auto it = doc.find(key);
+    if (it != doc.end() && it->is_string() && !it->get<std::string>().empty()) {
+      out.token = it->get<std::string>();
+      break;
+    }
+  }
+  if (out.token.empty()) return std::nullopt;
+  auto e = doc.find("expires_in");
+  if (e != doc.end() && e->is_number_integer()) {
+    out.expires_in_s = std::clamp<int64_t>(e->get<int64_t>(), 60, int64_t{30} * 24 * 3600);
+  }
+  return out;
 }
 
 }  // namespace modelcar::registry

@@ -19,6 +19,7 @@
 #define MODELCAR_REGISTRY_AUTH_H_
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -39,6 +40,14 @@ struct Challenge {
   std::map<std::string, std::string> params;
 };
 std::optional<Challenge> ParseChallenge(std::string_view header);
+
+// A token endpoint's answer: {"token" or "access_token": "...", "expires_in": seconds}. The
+// lifetime is clamped to [60 s, 30 days] (60 s when absent). nullopt when there is no token.
+struct TokenResponse {
+  std::string token;
+  int64_t expires_in_s = 60;
+};
+std::optional<TokenResponse> ParseTokenResponse(std::string_view body);
 
 // A registry's credentials as resolved now (credentials.h): the credential (nullopt: anonymous)
 // and where it came from, for messages ("auth file F", "credential helper docker-credential-X

@@ -56,7 +56,10 @@ Result<AuthFile> AuthFile::Parse(std::string_view json, const std::string& path)
       return InvalidArgument("auth file " + path + ": \"auths\" is not an object");
     auths = &*it;
   }
-  for (const auto& [key, entry] : auths->items()) {
+  for (const auto& item : auths->items()) {
+    // Named references, not a structured binding: clang before 16 cannot capture those.
+    const std::string& key = item.key();
+    const nlohmann::json& entry = item.value();
     if (!entry.is_object()) continue;  // credsStore, credHelpers, other top-level settings
     Credential c;
     auto str = [&](const char* name) -> std::string {

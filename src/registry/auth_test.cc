@@ -1,6 +1,9 @@
 #include "registry/auth.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <thread>
 
 #include "registry/auth_file.h"
 #include "registry/base64.h"
@@ -63,6 +66,75 @@ TEST(AuthFileTest, NormalizeKeys) {
   EXPECT_EQ(NormalizeRegistryKey("https://index.docker.io/v1/"), "docker.io");
   EXPECT_EQ(NormalizeRegistryKey("registry-1.docker.io"), "docker.io");
   EXPECT_EQ(NormalizeRegistryKey("http://127.0.0.1:5000"), "127.0.0.1:5000");
+}
+
+// A credential source that answers `first`, then `second` when asked to refresh; counts calls.
+struct TwoCredentials {
+  Credential first, second;
+  int calls = 0, refreshes = 0;
+  CredentialFn Fn() {
+    return [this](bool refresh) -> Result<ResolvedCredential> {
+      ++calls;
+      if (refresh) ++refreshes;
+      return ResolvedCredential{refresh ? second : first, "test source"};
+    };
+  }
+};
+
+Credential UserPassword(const std::string& u, const std::string& p) {
+  Credential c;
+  c.username = u;
+  c.password = p;
+  return c;
+}
+
+TEST(AuthenticatorTest, LazyAndBasicRefreshedOnceWhenRejected) {
+  http::Client client;
+  TwoCredentials src{UserPassword("u", "old"), UserPassword("u", "new")};
+  Authenticator auth(&client, "reg.example", src.Fn(), "described");
+  EXPECT_EQ(auth.HeaderFor("repository:a:pull"), "");
+  EXPECT_EQ(src.calls, 0);  // nothing resolved before a challenge
+  EXPECT_EQ(auth.auth_source(), "described");
+  ASSERT_TRUE(auth.Authorize(R"(Basic realm="r")", "repository:a:pull", "").ok());
+  std::string old_header = auth.HeaderFor("repository:a:pull");
+  EXPECT_EQ(old_header, "Basic " + Base64Encode("u:old"));
+  EXPECT_EQ(auth.auth_source(), "test source");
+  // Rejected: asked again, and the new credential is used.
+  ASSERT_TRUE(auth.Authorize(R"(Basic realm="r")", "repository:a:pull", old_header).ok());
+  std::string new_header = auth.HeaderFor("repository:a:pull");
+  EXPECT_EQ(new_header, "Basic " + Base64Encode("u:new"));
+  // Rejected again: no third try.
+  Status s = auth.Authorize(R"(Basic realm="r")", "repository:a:pull", new_header);
+  EXPECT_EQ(s.code(), Code::kUnauthenticated);
+  EXPECT_NE(s.message().find("rejected the username/password from test source"), std::string::npos);
+  EXPECT_EQ(s.message().find("new"), std::string::npos);
+  EXPECT_EQ(src.refreshes, 1);
+}
+
+TEST(AuthenticatorTest, TokenEndpointRefusalAsksTheSourceAgain) {
+  httplib::Server svr;
+  std::string good = "Basic " + Base64Encode("u:new");
+  svr.Get("/token", [&](const httplib::Request& req, httplib::Response& res) {
+    if (req.get_header_value("Authorization") != good) {
+      res.status = 401;
+      return;
+    }
+    res.set_content(R"({"token":"registry-token","expires_in":300})", "application/json");
+  });
+  int port = svr.bind_to_any_port("127.0.0.1");
+  std::thread t([&] { svr.listen_after_bind(); });
+  while (!svr.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  http::Client client;
+  TwoCredentials src{UserPassword("u", "expired"), UserPassword("u", "new")};
+  Authenticator auth(&client, "reg.example", src.Fn(), "described");
+  std::string challenge =
+      R"(Bearer realm="http://127.0.0.1:)" + std::to_string(port) + R"(/token",service="s")";
+  Status s = auth.Authorize(challenge, "repository:a:pull", "");
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(auth.HeaderFor("repository:a:pull"), "Bearer registry-token");
+  EXPECT_EQ(src.refreshes, 1);
+  svr.stop();
+  t.join();
 }
 
 TEST(RetryTest, PolicyAndRetryAfter) {

@@ -11,7 +11,9 @@
 #include <thread>
 #include <vector>
 
+#include "base/crashpoint.h"
 #include "base/file.h"
+#include "registry/parts_file.h"
 
 namespace modelcar::registry {
 namespace {
@@ -33,9 +35,9 @@ Status FetchRange(RegistryClient& c, const std::string& repo, const oci::Descrip
     std::optional<uint64_t> range_end;
     if (end != size) range_end = end;
     Status s = c.GetBlobRange(repo, d.digest, pos, range_end, [&](std::string_view chunk) {
-      if (chunk.size() > end - pos) {
-        return DataLoss(BlobName(repo, d) + ": registry sent more than the " +
-                        std::to_string(d.size) + " bytes of the blob");
+      if (chunk.size() > end - pos) {  // nothing of this chunk is kept: retried from `pos`
+        return Unavailable(BlobName(repo, d) + ": registry sent more than the " +
+                           std::to_string(end - pos) + " bytes asked for");
       }
       RETURN_IF_ERROR(write(chunk, pos));
       pos += chunk.size();
@@ -84,25 +86,14 @@ Status HashFileRange(int fd, uint64_t from, uint64_t to, oci::Sha256& h, std::st
   return Status();
 }
 
-struct Part {
-  uint64_t start = 0;
-  uint64_t end = 0;
-  std::atomic<uint64_t> done{0};  // bytes written contiguously from start
-};
-
-// Downloads [have, size) as parallel parts while hashing in order into `h`. On return `*hashed`
-// is the end of the contiguous prefix that was written and hashed.
+// Downloads the missing bytes of `parts` (of [have, size)) in parallel while hashing in order into
+// `h`; each part's progress is recorded in `record`. On return `*hashed` is the end of the
+// contiguous prefix that was written and hashed.
 Status FetchParallel(RegistryClient& c, const std::string& repo, const oci::Descriptor& d, int fd,
-                     const std::string& path, uint64_t have, const FetchOptions& o, oci::Sha256& h,
-                     uint64_t* hashed, const ByteCounter& on_bytes) {
+                     const std::string& path, uint64_t have, Parts& parts, PartsFile& record,
+                     const FetchOptions& o, oci::Sha256& h, uint64_t* hashed,
+                     const ByteCounter& on_bytes) {
   const uint64_t size = static_cast<uint64_t>(d.size);
-  std::vector<std::unique_ptr<Part>> parts;
-  for (uint64_t s = have; s < size; s += o.part_size) {
-    auto p = std::make_unique<Part>();
-    p->start = s;
-    p->end = std::min(size, s + o.part_size);
-    parts.push_back(std::move(p));
-  }
   std::mutex mu;
   std::condition_variable cv;
   std::atomic<size_t> next{0};
@@ -111,15 +102,19 @@ Status FetchParallel(RegistryClient& c, const std::string& repo, const oci::Desc
   auto worker = [&] {
     for (size_t i; (i = next.fetch_add(1)) < parts.size() && !abort.load();) {
       Part& p = *parts[i];
-      Status s = FetchRange(c, repo, d, p.start, p.end, [&](std::string_view chunk, uint64_t off) {
-        if (abort.load()) return Cancelled("aborted");
-        RETURN_IF_ERROR(PwriteAll(fd, chunk, off, path));
-        p.done.fetch_add(chunk.size());
-        if (on_bytes) on_bytes(static_cast<int64_t>(chunk.size()));
-        std::lock_guard<std::mutex> lock(mu);
-        cv.notify_all();
-        return Status();
-      });
+      if (p.start + p.done.load() == p.end) continue;  // done before an interruption
+      Status s = FetchRange(c, repo, d, p.start + p.done.load(), p.end,
+                            [&](std::string_view chunk, uint64_t off) {
+                              if (abort.load()) return Cancelled("aborted");
+                              RETURN_IF_ERROR(PwriteAll(fd, chunk, off, path));
+                              uint64_t done = p.done.fetch_add(chunk.size()) + chunk.size();
+                              RETURN_IF_ERROR(record.Update(i, done));
+                              CrashPoint("pull.part-bytes");
+                              if (on_bytes) on_bytes(static_cast<int64_t>(chunk.size()));
+                              std::lock_guard<std::mutex> lock(mu);
+                              cv.notify_all();
+                              return Status();
+                            });
       if (!s.ok()) {
         std::lock_guard<std::mutex> lock(mu);
         if (first_error.ok()) first_error = s;
@@ -137,8 +132,10 @@ Status FetchParallel(RegistryClient& c, const std::string& repo, const oci::Desc
   uint64_t w = have;
   WritebackPacer writeback;
   Status status;
+  size_t part = 0;
   while (w < size) {
-    Part& p = *parts[(w - have) / o.part_size];
+    while (parts[part]->end <= w) ++part;
+    Part& p = *parts[part];
     uint64_t avail;
     {
       std::unique_lock<std::mutex> lock(mu);
@@ -166,13 +163,21 @@ Status FetchBlobToFile(RegistryClient& c, const std::string& repo, const oci::De
                        const std::string& final_path, const std::string& partial_path,
                        const FetchOptions& o, const ByteCounter& on_bytes) {
   const uint64_t size = static_cast<uint64_t>(d.size);
+  const std::string parts_path = partial_path + ".parts";
   ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(partial_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, "stat " + partial_path);
   uint64_t have = static_cast<uint64_t>(st.st_size);
-  if (have > size) {
-    if (ftruncate(fd.get(), 0) != 0) return ErrnoStatus(errno, "truncate " + partial_path);
-    have = 0;
+  // An interrupted parallel download resumes each part; otherwise the file is a prefix.
+  Parts parts = PartsFile::Load(parts_path, size, have);
+  if (!parts.empty()) {
+    have = parts.front()->start;
+  } else {
+    ::unlink(parts_path.c_str());
+    if (have > size) {
+      if (ftruncate(fd.get(), 0) != 0) return ErrnoStatus(errno, "truncate " + partial_path);
+      have = 0;
+    }
   }
   oci::Sha256 h;
   std::string buf(4 << 20, '\0');
@@ -181,19 +186,32 @@ Status FetchBlobToFile(RegistryClient& c, const std::string& repo, const oci::De
 
   uint64_t hashed = have;
   Status s;
-  if (o.part_size > 0 && size - have >= 2 * o.part_size && o.max_parts > 1) {
-    s = FetchParallel(c, repo, d, fd.get(), partial_path, have, o, h, &hashed, on_bytes);
-    if (!s.ok() && s.code() == Code::kUnimplemented) {  // registry ignores Range: one stream
-      if (on_bytes) on_bytes(-static_cast<int64_t>(hashed - have));
+  if (parts.empty() && o.part_size > 0 && size - have >= 2 * o.part_size && o.max_parts > 1) {
+    parts = SplitParts(have, size, o.part_size);
+  }
+  if (!parts.empty()) {
+    auto written = [&] {
+      uint64_t n = 0;
+      for (const auto& p : parts) n += p->done.load();
+      return n;
+    };
+    if (on_bytes && written() > 0) on_bytes(static_cast<int64_t>(written()));
+    ASSIGN_OR_RETURN(PartsFile record, PartsFile::Create(parts_path, parts));
+    s = FetchParallel(c, repo, d, fd.get(), partial_path, have, parts, record, o, h, &hashed,
+                      on_bytes);
+    if (!s.ok() && s.code() != Code::kUnimplemented) return s;  // the parts file keeps progress
+    ::unlink(parts_path.c_str());
+    if (!s.ok()) {  // registry ignores Range: one stream from the hashed prefix
+      if (on_bytes) on_bytes(-static_cast<int64_t>(written() - (hashed - have)));
       (void)ftruncate(fd.get(), static_cast<off_t>(hashed));
       s = Status();
-      have = hashed;
     }
   }
   if (s.ok() && hashed < size) {
     WritebackPacer writeback;
     s = FetchRange(c, repo, d, hashed, size, [&](std::string_view chunk, uint64_t off) {
       RETURN_IF_ERROR(PwriteAll(fd.get(), chunk, off, partial_path));
+      CrashPoint("pull.blob-bytes");
       h.Update(chunk);
       hashed = off + chunk.size();
       writeback.Wrote(fd.get(), hashed);
@@ -218,7 +236,18 @@ Status FetchBlobToFile(RegistryClient& c, const std::string& repo, const oci::De
   if (rename(partial_path.c_str(), final_path.c_str()) != 0) {
     return ErrnoStatus(errno, "rename " + partial_path + " to " + final_path);
   }
+  CrashPoint("pull.blob-verified");
   return Status();
+}
+
+Status StreamBlob(RegistryClient& c, const std::string& repo, const oci::Descriptor& d,
+                  uint64_t offset, const http::BodySink& sink) {
+  if (d.size < 0 || offset > static_cast<uint64_t>(d.size)) {
+    return InvalidArgument(BlobName(repo, d) + ": offset " + std::to_string(offset) +
+                           " is past its size " + std::to_string(d.size));
+  }
+  return FetchRange(c, repo, d, offset, static_cast<uint64_t>(d.size),
+                    [&](std::string_view chunk, uint64_t) { return sink(chunk); });
 }
 
 Status FetchBlobVerified(RegistryClient& c, const std::string& repo, const oci::Descriptor& d,

@@ -13,7 +13,9 @@
 //   - the result is renamed to `final_path` only after size and digest match `d`; a mismatch
 //     deletes the partial file and fails with DataLoss naming the blob;
 //   - on cancellation or a permanent error the partial file is truncated to its verified-contiguous
-//     prefix, so the next run resumes from there.
+//     prefix, so the next run resumes from there; a parallel download keeps every part's bytes
+//     and records them in `partial_path`.parts (registry/parts_file.h), so the next run (even after
+//     kill -9) resumes each part where it stopped.
 // Thread safety: one call per (partial_path); calls for different blobs may run concurrently.
 #ifndef MODELCAR_REGISTRY_BLOB_FETCH_H_
 #define MODELCAR_REGISTRY_BLOB_FETCH_H_
@@ -39,6 +41,14 @@ using ByteCounter = std::function<void(int64_t delta)>;
 Status FetchBlobToFile(RegistryClient& client, const std::string& repo, const oci::Descriptor& d,
                        const std::string& final_path, const std::string& partial_path,
                        const FetchOptions& options, const ByteCounter& on_bytes = {});
+
+// Streams bytes [offset, size) of a blob to `sink`, without verifying the digest (the caller
+// hashes: the node store checks each layer as it unpacks it). Transient failures (resets,
+// truncated bodies, stalls, 5xx, a wrong Content-Range) resume after the bytes already passed to
+// the sink, bounded by the client's RetryPolicy counted per stall (reset by progress); more bytes
+// than the blob has are DataLoss. What FetchBlobToFile and FetchBlobVerified do on the wire.
+Status StreamBlob(RegistryClient& client, const std::string& repo, const oci::Descriptor& d,
+                  uint64_t offset, const http::BodySink& sink);
 
 // Streams a whole blob to `sink`, verifying size and digest at the end (DataLoss otherwise: the
 // caller must then discard what the sink received). Retries resume after the bytes already passed

@@ -129,7 +129,9 @@ Result<ManifestBytes> RegistryClient::GetManifest(const std::string& repo,
   Result<oci::Digest> want = oci::Digest::Parse(identifier);
   std::string name = registry_ + "/" + repo + (want.ok() ? "@" : ":") + identifier;
   ManifestBytes out;
-  RETURN_IF_ERROR(WithRetries(options_.retry, [&](RetryAfter* ra) -> Status {
+  Status mismatch;  // the last answer's bytes did not match the digest they were sent for
+  Status fetched = WithRetries(options_.retry, [&](RetryAfter* ra) -> Status {
+    mismatch = Status();
     http::Request req{.url = Url(repo, "manifests/" + identifier)};
     req.headers.emplace_back("Accept", std::string(oci::kManifestAccept));
     req.max_body = kMaxManifestBytes;
@@ -144,16 +146,23 @@ Result<ManifestBytes> RegistryClient::GetManifest(const std::string& repo,
     }
     out.bytes = std::move(r->body);
     out.media_type = StripParams(r->Header("content-type").value_or(""));
+    out.digest = oci::Sha256Of(out.bytes);
+    // By digest, the bytes must hash to it; by tag, to the digest the registry names in
+    // Docker-Content-Digest (when it sends one). A mismatch is damage in transit: fetch again.
+    Result<oci::Digest> named =
+        want.ok() ? want : oci::Digest::Parse(r->Header("docker-content-digest").value_or(""));
+    if (named.ok() && out.digest != *named) {
+      mismatch = DataLoss("manifest " + name + ": registry sent bytes whose digest is " +
+                          out.digest.ToString() + ", not " + named->ToString());
+      return Unavailable(mismatch.message());
+    }
     return Status();
-  }));
+  });
+  if (!mismatch.ok()) return mismatch;
+  RETURN_IF_ERROR(fetched);
   if (!oci::IsManifestType(out.media_type) && !oci::IsIndexType(out.media_type)) {
     Result<std::string> sniffed = oci::SniffMediaType(out.bytes);
     if (sniffed.ok() && !sniffed->empty()) out.media_type = *sniffed;
-  }
-  out.digest = oci::Sha256Of(out.bytes);
-  if (want.ok() && out.digest != *want) {
-    return DataLoss("manifest " + name + ": registry sent bytes whose digest is " +
-                    out.digest.ToString());
   }
   return out;
 }
@@ -199,6 +208,7 @@ Result<oci::Digest> RegistryClient::PutManifest(const std::string& repo,
                                                 const std::string& tag_or_digest,
                                                 const std::string& media_type,
                                                 const std::string& bytes) {
+  const oci::Digest digest = oci::Sha256Of(bytes);
   RETURN_IF_ERROR(WithRetries(options_.retry, [&](RetryAfter* ra) -> Status {
     http::Request req{.method = "PUT", .url = Url(repo, "manifests/" + tag_or_digest)};
     req.headers.emplace_back("Content-Type", media_type);
@@ -208,9 +218,17 @@ Result<oci::Digest> RegistryClient::PutManifest(const std::string& repo,
       NoteRetryAfter(r, ra);
       return Error(r, "push manifest " + registry_ + "/" + repo + ":" + tag_or_digest);
     }
+    // The registry names what it stored; other bytes (damaged in transit) must not stay under
+    // the tag: send them again.
+    auto stored = oci::Digest::Parse(r.Header("docker-content-digest").value_or(""));
+    if (stored.ok() && *stored != digest) {
+      return Unavailable("push manifest " + registry_ + "/" + repo + ":" + tag_or_digest +
+                         ": the registry stored " + stored->ToString() + ", not " +
+                         digest.ToString());
+    }
     return Status();
   }));
-  return oci::Sha256Of(bytes);
+  return digest;
 }
 
 Status RegistryClient::DeleteManifest(const std::string& repo, const oci::Digest& digest) {
@@ -296,11 +314,21 @@ Status RegistryClient::GetBlobRange(const std::string& repo, const oci::Digest& 
                                           (end ? std::to_string(*end - 1) : std::string()));
   }
   uint64_t skip = 0;
-  req.on_response = [&](long status, const http::Headers&) -> Status {
+  req.on_response = [&](long status, const http::Headers& headers) -> Status {
     if (!ranged) return Status();
     if (status == 200) {
       if (end) return Unimplemented(what + ": registry ignores Range requests");
       skip = offset;  // a whole body: drop the prefix we already have
+    }
+    if (status == 206) {  // checked before any byte reaches the sink
+      std::string cr;
+      for (const auto& [k, v] : headers) {
+        if (k == "content-range") cr = v;
+      }
+      if (!cr.starts_with("bytes " + std::to_string(offset) + "-")) {
+        return Unavailable(what + ": registry answered range \"" + cr + "\" for offset " +
+                           std::to_string(offset));
+      }
     }
     return Status();
   };
@@ -318,13 +346,6 @@ Status RegistryClient::GetBlobRange(const std::string& repo, const oci::Digest& 
     return DataLoss(what + ": registry refused range starting at " + std::to_string(offset));
   }
   if (r.status != 200 && r.status != 206) return Error(r, what);
-  if (r.status == 206) {
-    std::string cr = r.Header("content-range").value_or("");
-    if (!cr.starts_with("bytes " + std::to_string(offset) + "-")) {
-      return DataLoss(what + ": registry answered range \"" + cr + "\" for offset " +
-                      std::to_string(offset));
-    }
-  }
   return Status();
 }
 

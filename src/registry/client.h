@@ -106,8 +106,9 @@ class RegistryClient {
   // The three steps of a streamed upload whose digest is known only at the end (build --push):
   // StartUpload returns the upload URL (and the registry's OCI-Chunk-Min-Length, if any);
   // PatchStream sends `reader` to the end as one PATCH (chunked transfer encoding) and returns
-  // the next upload URL; CommitUpload closes the upload with `digest`. Not retried (the stream
-  // cannot be replayed).
+  // the next upload URL (not retried: the stream cannot be replayed); CommitUpload closes the
+  // upload with `digest`, retried, and counts as done when an answer was lost but the registry
+  // has the blob.
   Result<std::string> StartUpload(const std::string& repo, uint64_t* min_chunk);
   Result<std::string> PatchStream(const std::string& repo, const std::string& location,
                                   const http::BodyReader& reader);
@@ -118,6 +119,9 @@ class RegistryClient {
   std::string auth_source() const { return auth_->auth_source(); }
 
  private:
+  // True when the registry has blob `digest` in `repo` (a commit whose answer was lost went
+  // through).
+  bool Committed(const std::string& repo, const oci::Digest& digest);
   RegistryClient() = default;
   Result<http::Response> Send(http::Request req, const std::string& scope);
   Status Error(const http::Response& r, const std::string& what) const;

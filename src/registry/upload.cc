@@ -87,6 +87,9 @@ Status RegistryClient::UploadMonolithic(const std::string& repo, const oci::Dige
     req.body_size = static_cast<int64_t>(size);
     Result<http::Response> r = Send(req, PushScope(repo));
     if (!r.ok() || r->status != 201) {
+      if (!r.ok() && r.status().code() == Code::kUnavailable && Committed(repo, digest)) {
+        return Status();  // the registry took the blob; only its answer was lost
+      }
       if (on_bytes && sent) on_bytes(-sent);  // this attempt's bytes do not count
       RETURN_IF_ERROR(r.status());
       if (auto v = r->Header("retry-after")) *ra = ParseRetryAfter(*v);
@@ -166,16 +169,7 @@ Status RegistryClient::UploadChunked(const std::string& repo, const oci::Digest&
     acked_total = static_cast<int64_t>(offset);
     ASSIGN_OR_RETURN(reader, open(offset));
   }
-  return WithRetries(options_.retry, [&](RetryAfter* ra) -> Status {
-    http::Request req{.method = "PUT", .url = AppendQuery(location, "digest=" + digest.ToString())};
-    req.headers.emplace_back("Content-Type", "application/octet-stream");
-    ASSIGN_OR_RETURN(http::Response r, Send(req, PushScope(repo)));
-    if (r.status != 201) {
-      if (auto v = r.Header("retry-after")) *ra = ParseRetryAfter(*v);
-      return Error(r, what + ": commit");
-    }
-    return Status();
-  });
+  return CommitUpload(repo, location, digest);
 }
 
 Result<std::string> RegistryClient::PatchStream(const std::string& repo,
@@ -193,13 +187,26 @@ Result<std::string> RegistryClient::PatchStream(const std::string& repo,
 
 Status RegistryClient::CommitUpload(const std::string& repo, const std::string& location,
                                     const oci::Digest& digest) {
-  http::Request req{.method = "PUT", .url = AppendQuery(location, "digest=" + digest.ToString())};
-  req.headers.emplace_back("Content-Type", "application/octet-stream");
-  ASSIGN_OR_RETURN(http::Response r, Send(req, PushScope(repo)));
-  if (r.status != 201) {
-    return Error(r, "commit blob " + digest.ToString() + " to " + registry_ + "/" + repo);
-  }
-  return Status();
+  return WithRetries(options_.retry, [&](RetryAfter* ra) -> Status {
+    http::Request req{.method = "PUT", .url = AppendQuery(location, "digest=" + digest.ToString())};
+    req.headers.emplace_back("Content-Type", "application/octet-stream");
+    Result<http::Response> r = Send(req, PushScope(repo));
+    if (r.ok() && r->status == 201) return Status();
+    // A commit whose answer was lost closed the upload: a retry then gets 404, but the blob is
+    // there.
+    if ((!r.ok() && r.status().code() == Code::kUnavailable) || (r.ok() && r->status == 404) ||
+        (r.ok() && IsRetryableHttp(r->status))) {
+      if (Committed(repo, digest)) return Status();
+    }
+    RETURN_IF_ERROR(r.status());
+    if (auto v = r->Header("retry-after")) *ra = ParseRetryAfter(*v);
+    return Error(*r, "commit blob " + digest.ToString() + " to " + registry_ + "/" + repo);
+  });
+}
+
+bool RegistryClient::Committed(const std::string& repo, const oci::Digest& digest) {
+  Result<std::optional<int64_t>> have = HeadBlob(repo, digest);
+  return have.ok() && have->has_value();
 }
 
 Status RegistryClient::PushBlob(const std::string& repo, const oci::Digest& digest, uint64_t size,

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "base/crashpoint.h"
 #include "base/file.h"
 #include "oci/manifest.h"
 #include "oci/media_types.h"
@@ -201,6 +202,7 @@ class LayerIngest {
               {"diffID", diff.ToString()},
               {"unpackedBytes", unpacked}};
     RETURN_IF_ERROR(WriteFileAtomic(done_path_, j.dump() + "\n"));
+    CrashPoint("ingest.layer-done");
     return LayerRecord{desc_.digest, diff, desc_.media_type, desc_.size, unpacked};
   }
 
@@ -247,8 +249,9 @@ class LayerIngest {
                       std::to_string(desc_.size) + " bytes");
     }
     blob_hash_.Update(b);
-    if (decompressor_) return decompressor_->Feed(b);
-    return reader_->Feed(b);
+    Status s = decompressor_ ? decompressor_->Feed(b) : reader_->Feed(b);
+    if (s.ok()) CrashPoint("ingest.layer-bytes");
+    return s;
   }
 
   tar::Extractor* ex_;
@@ -295,8 +298,16 @@ Result<IngestResult> IngestLocked(Store& store, const oci::Digest& m,
   ASSIGN_OR_RETURN(oci::Manifest manifest, oci::ParseManifest(manifest_bytes, media_type));
   RETURN_IF_ERROR(CheckUnpackable(manifest));
   RETURN_IF_ERROR(store.PutBlob(manifest_bytes, m));
-  ASSIGN_OR_RETURN(std::string config_bytes, FetchSmall(fetch, manifest.config));
-  RETURN_IF_ERROR(store.PutBlob(config_bytes, manifest.config.digest));
+  // A config stored by an interrupted pull (verified when read) is not fetched again.
+  Result<std::string> stored = store.ReadBlob(manifest.config.digest);
+  std::string config_bytes;
+  if (stored.ok()) {
+    config_bytes = std::move(*stored);
+  } else {
+    ASSIGN_OR_RETURN(config_bytes, FetchSmall(fetch, manifest.config));
+    RETURN_IF_ERROR(store.PutBlob(config_bytes, manifest.config.digest));
+  }
+  CrashPoint("ingest.config-stored");
   std::vector<oci::Digest> diff_ids;
   if (auto cfg = oci::ParseImageConfig(config_bytes); cfg.ok()) diff_ids = cfg->diff_ids;
   if (!diff_ids.empty() && diff_ids.size() != manifest.layers.size()) {
@@ -329,6 +340,7 @@ Result<IngestResult> IngestLocked(Store& store, const oci::Digest& m,
   RETURN_IF_ERROR(MakeReadOnly(dir + "/rootfs"));
   tree.created = static_cast<int64_t>(std::time(nullptr));
   RETURN_IF_ERROR(store.WriteTreeInfo(dir, tree));
+  CrashPoint("ingest.before-commit");
   RETURN_IF_ERROR(store.CommitTree(m));
   (void)store.Touch(m);
   result.tree = std::move(tree);

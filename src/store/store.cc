@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "base/crashpoint.h"
 #include "base/file.h"
 #include "tar/extract.h"
 
@@ -156,10 +157,12 @@ Status Store::CommitTree(const oci::Digest& m) {
     ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(from, O_RDONLY | O_DIRECTORY));
     if (::syncfs(fd.get()) != 0) return ErrnoStatus(errno, "syncfs " + from);
   }
+  CrashPoint("store.commit-synced");
   if (IsCorrupt(m)) {
     // Replace a tree that verify found corrupt: move it aside first.
     std::string name = m.hex() + "-" + RandomSuffix();
     if (::rename(to.c_str(), (root_ + "/trash/" + name).c_str()) == 0) {
+      CrashPoint("store.corrupt-trashed");
       ASSIGN_OR_RETURN(UniqueFd t, OpenFile(root_ + "/trash", O_RDONLY | O_DIRECTORY));
       (void)tar::RemoveTreeAt(t.get(), name);
     }
@@ -176,6 +179,7 @@ Status Store::CommitTree(const oci::Digest& m) {
     }
     return ErrnoStatus(errno, "commit " + from + " -> " + to);
   }
+  CrashPoint("store.commit-renamed");
   RETURN_IF_ERROR(FsyncDir(root_ + "/trees/sha256"));
   return FsyncDir(root_ + "/ingest");
 }
@@ -188,6 +192,7 @@ Status Store::RemoveTree(const oci::Digest& m) {
     return ErrnoStatus(errno, "remove " + TreeDir(m));
   }
   RETURN_IF_ERROR(FsyncDir(root_ + "/trees/sha256"));
+  CrashPoint("gc.tree-trashed");
   ASSIGN_OR_RETURN(auto refs, ListRefs());
   for (const RefRecord& r : refs) {
     if (r.digest == m) {
@@ -196,6 +201,7 @@ Status Store::RemoveTree(const oci::Digest& m) {
   }
   ASSIGN_OR_RETURN(UniqueFd leases, OpenFile(root_ + "/leases", O_RDONLY | O_DIRECTORY));
   RETURN_IF_ERROR(tar::RemoveTreeAt(leases.get(), m.hex()));
+  CrashPoint("gc.refs-removed");
   ASSIGN_OR_RETURN(UniqueFd t, OpenFile(root_ + "/trash", O_RDONLY | O_DIRECTORY));
   return tar::RemoveTreeAt(t.get(), name);
 }

@@ -1,5 +1,6 @@
 #include "store/verify.h"
 
+#include "base/crashpoint.h"
 #include "base/file.h"
 #include "tar/extract_rebuild.h"
 
@@ -28,6 +29,7 @@ Result<VerifyReport> VerifyTree(Store& store, const oci::Digest& m, bool mark) {
       return Status();
     });
     report.bytes_hashed += h.bytes();
+    CrashPoint("verify.layer-hashed");
     if (!s.ok()) {
       report.problems.push_back("layer " + l.digest.ToString() + ": " + s.message());
       continue;
@@ -39,6 +41,7 @@ Result<VerifyReport> VerifyTree(Store& store, const oci::Digest& m, bool mark) {
     }
   }
   if (!report.ok() && mark) {
+    CrashPoint("verify.before-mark");
     std::string text;
     for (const std::string& p : report.problems) text += p + "\n";
     RETURN_IF_ERROR(WriteFileAtomic(dir + "/corrupt", text));

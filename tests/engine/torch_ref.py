@@ -1,5 +1,7 @@
 #!/usr/bin/python3
-"""PyTorch reference forward pass of a Qwen2-family model for the engine tests.
+"""PyTorch reference forward pass for the engine tests: Qwen2, Qwen3, Llama (3.x rope scaling,
+tied embeddings) and Mistral, written from the math of Hugging Face transformers' modeling code
+(modeling_qwen2/qwen3/llama/mistral.py, modeling_rope_utils.py).
 
 Reads config.json and model.safetensors (single or sharded) with struct + numpy (no
 safetensors/transformers packages here), runs the model in float32 with a KV cache, and writes
@@ -39,6 +41,8 @@ def read_safetensors(path):
             arr = raw.view(np.float16).astype(np.float32)
         elif t["dtype"] == "F32":
             arr = np.array(raw.view(np.float32))
+        elif t["dtype"] == "I32":  # quantized checkpoints' packed tensors (quant_ref.py)
+            arr = np.array(raw.view(np.int32))
         else:
             raise ValueError(f"{name}: dtype {t['dtype']}")
         out[name] = torch.from_numpy(arr.reshape(t["shape"]))
@@ -58,6 +62,31 @@ def load(model_dir):
     return cfg, w
 
 
+def rope_inv_freq(cfg, dim):
+    """transformers' ROPE_INIT_FUNCTIONS: default, linear and llama3."""
+    base = cfg.get("rope_theta", 10000.0)
+    inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
+    rs = cfg.get("rope_scaling") or {}
+    kind = rs.get("rope_type", rs.get("type", "default"))
+    if kind == "default":
+        return inv_freq
+    if kind == "linear":
+        return inv_freq / rs["factor"]
+    assert kind == "llama3", kind
+    factor = rs["factor"]
+    low_freq_factor = rs["low_freq_factor"]
+    high_freq_factor = rs["high_freq_factor"]
+    old_context_len = rs["original_max_position_embeddings"]
+    low_freq_wavelen = old_context_len / low_freq_factor
+    high_freq_wavelen = old_context_len / high_freq_factor
+    wavelen = 2 * math.pi / inv_freq
+    inv_freq_llama = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+    smooth_factor = (old_context_len / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
+    smoothed_inv_freq = (1 - smooth_factor) * inv_freq_llama / factor + smooth_factor * inv_freq_llama
+    is_medium_freq = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
+    return torch.where(is_medium_freq, smoothed_inv_freq, inv_freq_llama)
+
+
 def rms_norm(x, weight, eps):
     var = x.pow(2).mean(-1, keepdim=True)
     return x * torch.rsqrt(var + eps) * weight
@@ -68,11 +97,10 @@ class Model:
         self.cfg, self.w = cfg, w
         self.nh = cfg["num_attention_heads"]
         self.nkv = cfg.get("num_key_value_heads", self.nh)
-        self.hd = cfg.get("head_dim", cfg["hidden_size"] // self.nh)
+        self.hd = cfg.get("head_dim") or cfg["hidden_size"] // self.nh
         self.eps = cfg["rms_norm_eps"]
         self.layers = cfg["num_hidden_layers"]
-        theta = cfg.get("rope_theta", 10000.0)
-        self.inv_freq = 1.0 / (theta ** (torch.arange(0, self.hd, 2, dtype=torch.int64).float() / self.hd))
+        self.inv_freq = rope_inv_freq(cfg, self.hd)
         self.lm_head = w["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings") else w["lm_head.weight"]
         self.cache = [None] * self.layers
 

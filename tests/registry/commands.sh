@@ -11,6 +11,10 @@
 #   every_node_command PINNED TAGREF  pull into a store, mount, fetch, store ls, cache-agent (its
 #                          /status and /metrics), serve oci:// (its /health, /v1/models, /metrics)
 #                          and the webhook's digest resolution of TAGREF (must give PINNED)
+#   start_webhook          starts the webhook (digestPolicy resolve, WEBHOOK_FLAGS); sets
+#                          WEBHOOK_PID, WEBHOOK_URL
+#   webhook_resolve TAGREF DIGEST OUT  sends an AdmissionReview for oci://TAGREF; fails unless the
+#                          answer pins DIGEST (answer kept in OUT)
 #   no_secret SECRET...    fails if any SECRET (or its base64, alone or as user:SECRET) is in any
 #                          output or any file the commands wrote
 OUT=$MC_TMP/out W=$MC_TMP/w
@@ -84,28 +88,39 @@ every_node_command() {
   kill "$pid"; wait "$pid" 2>/dev/null || true
 
   # The webhook's digestPolicy resolve looks the tag up with the same credentials.
+  start_webhook
+  webhook_resolve "$tagref" "${pinned#*@}" "$OUT/webhook-review.http"
+  kill "$WEBHOOK_PID"; wait "$WEBHOOK_PID" 2>/dev/null || true
+}
+
+start_webhook() {
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=t \
     -addext subjectAltName=IP:127.0.0.1 -keyout "$W/wh.key" -out "$W/wh.pem" 2>/dev/null
   echo '{"enableModelcar": true, "digestPolicy": "resolve"}' > "$W/wh-config.json"
-  port=$(mc_free_port)
+  local port; port=$(mc_free_port)
   "$MC" webhook --host 127.0.0.1 --port "$port" --tls-cert "$W/wh.pem" --tls-key "$W/wh.key" \
     --config "$W/wh-config.json" "${WEBHOOK_FLAGS[@]}" >"$OUT/webhook.out" 2>"$OUT/webhook.err" &
-  pid=$!
-  MC_CLEANUP+=("kill $pid 2>/dev/null")
+  WEBHOOK_PID=$!
+  MC_CLEANUP+=("kill $WEBHOOK_PID 2>/dev/null")
+  WEBHOOK_URL=https://127.0.0.1:$port
+  local i
   for i in $(seq 1 100); do
-    curl -sf --cacert "$W/wh.pem" "https://127.0.0.1:$port/readyz" >/dev/null && break
+    curl -sf --cacert "$W/wh.pem" "$WEBHOOK_URL/readyz" >/dev/null && return 0
     sleep 0.1
   done
-  /usr/bin/python3 - "$MODELCAR_SRC/tests/kube/testdata/admission_review.json" "$W/review.json" "oci://$tagref" <<'PY'
+  cat "$OUT/webhook.err" >&2
+  mc_fail "webhook did not start"
+}
+
+webhook_resolve() {  # TAGREF DIGEST OUT: an AdmissionReview for oci://TAGREF must come back pinned
+  /usr/bin/python3 - "$MODELCAR_SRC/tests/kube/testdata/admission_review.json" "$W/review.json" "oci://$1" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 r["request"]["object"]["metadata"]["annotations"]["internal.serving.kserve.io/storage-initializer-sourceuri"] = sys.argv[3]
 json.dump(r, open(sys.argv[2], "w"))
 PY
-  curl -sS --cacert "$W/wh.pem" -o "$OUT/webhook-review.http" --data-binary @"$W/review.json" \
-    "https://127.0.0.1:$port/mutate-pods"
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-  /usr/bin/python3 - "$OUT/webhook-review.http" "${pinned#*@}" <<'PY' || { cat "$OUT/webhook.err" >&2; mc_fail "webhook did not resolve the tag: $(cat "$OUT/webhook-review.http")"; }
+  curl -sS --cacert "$W/wh.pem" -o "$3" --data-binary @"$W/review.json" "$WEBHOOK_URL/mutate-pods"
+  /usr/bin/python3 - "$3" "$2" <<'PY' || { cat "$OUT/webhook.err" >&2; mc_fail "webhook did not resolve $1: $(cat "$3")"; }
 import base64, json, sys
 r = json.load(open(sys.argv[1]))["response"]
 assert r["allowed"], r

@@ -25,19 +25,36 @@ MODE:
   uploadstall N
               the first N uploads (PUT or PATCH) of over 64 KiB stop being read after 64 KiB and
               never get an answer (the connection stays open for 120 s)
-Every request is logged to stderr as "METHOD PATH [Range: ...] [Content-Range: ...]".
+  random SEED RATE [STALL_S]
+              every request gets a fault with probability RATE (0..1), drawn from a random
+              generator seeded with SEED (random_faults.py): connection resets (before the answer,
+              after the headers, mid-body), truncated bodies, stalls of STALL_S seconds (default
+              3) mid-body, 5xx/429 answers (some with Retry-After: 0), bit flips in blob and
+              manifest bodies (downloads and uploads), over-long bodies, a wrong Content-Range,
+              a 206 whose bytes come from another offset, a 200 with the whole blob for a Range
+              request, and upload answers lost after the registry applied the request.
+              GET /_faults answers the count of each injected fault as JSON.
+Every request is logged to stderr as "METHOD PATH [Range: ...] [Content-Range: ...] -> STATUS
+BYTES" (BYTES: body bytes sent for GETs, received for uploads), then "FAULT KIND" when one was
+injected.
 """
 import hashlib
 import http.client
 import http.server
+import json
+import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
 
+import random_faults
+
 PORT, UPSTREAM, MODE = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 ARGS = sys.argv[4:]
-N = int(ARGS[0]) if ARGS and MODE != "manifest" else 1
+N = int(ARGS[0]) if ARGS and MODE not in ("manifest", "random") else 1
+FAULTS = random_faults.Faults(*ARGS) if MODE == "random" else None
 counter = {"n": 0}
 lock = threading.Lock()
 
@@ -57,11 +74,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def finish(self):
+        try:
+            super().finish()
+        except OSError:
+            pass  # the connection was reset on purpose
+
     def forward(self):
         line = self.command + " " + self.path
         for h in ("Range", "Content-Range"):
             if h in self.headers:
                 line += " %s: %s" % (h, self.headers[h])
+        if FAULTS is not None:
+            FAULTS.handle(self, line, UPSTREAM, PORT)
+            return
         print(line, file=sys.stderr, flush=True)
         if MODE == "manifest" and "/manifests/" in self.path and self.command in ("GET", "HEAD"):
             data = open(ARGS[0], "rb").read()

@@ -3,9 +3,9 @@
 #   start_proxy MODE [ARGS...]  starts fault_proxy.py in front of $REGISTRY; sets PROXY (host:port)
 #                          and PROXY_LOG (the file listing the requests it saw)
 #   same_files A B         fails unless the two directories hold identical files
-#   make_tls DIR           a CA (DIR/ca.pem) and a server certificate for 127.0.0.1 and localhost
-#                          (DIR/srv.pem, DIR/srv.key); exports MC_REGISTRY_TLS_CERT/KEY for
-#                          mc_start_registry
+#   make_tls DIR [SAN]     a CA (DIR/ca.pem) and a server certificate for 127.0.0.1 and localhost
+#                          (and SAN, e.g. DNS:us-docker.pkg.dev) (DIR/srv.pem, DIR/srv.key);
+#                          exports MC_REGISTRY_TLS_CERT/KEY for mc_start_registry
 #   make_pass_store DIR    a throwaway pass store and GPG key under DIR (see below)
 MC=${MODELCAR_BIN:?MODELCAR_BIN is not set}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -40,7 +40,7 @@ make_tls() {
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1/ca.key" -out "$1/ca.pem" -days 2 \
     -subj /CN=modelcar-test-ca 2>/dev/null
   openssl req -newkey rsa:2048 -nodes -keyout "$1/srv.key" -out "$1/srv.csr" -subj /CN=127.0.0.1 2>/dev/null
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$1/ext"
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost%s\n' "${2:+,$2}" > "$1/ext"
   openssl x509 -req -in "$1/srv.csr" -CA "$1/ca.pem" -CAkey "$1/ca.key" -CAcreateserial \
     -out "$1/srv.pem" -days 2 -extfile "$1/ext" 2>/dev/null
   export MC_REGISTRY_TLS_CERT=$1/srv.pem MC_REGISTRY_TLS_KEY=$1/srv.key

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <thread>
 
+#include "llm/model/rope.h"
 #include "llm/ops/ops.h"
 #include "llm/ops/thread_pool.h"
 
@@ -44,14 +45,7 @@ Engine::Engine(std::shared_ptr<const Model> model, int threads)
     : model_(std::move(model)),
       pool_(std::make_unique<ThreadPool>(threads)),
       scratch_(std::make_unique<Scratch>()) {
-  const ModelConfig& c = model_->config;
-  const int half = c.head_dim / 2;
-  scratch_->inv_freq.resize(half);
-  for (int i = 0; i < half; ++i) {
-    // As transformers: 1 / theta ** (arange(0, d, 2).float() / d), in f32.
-    const float e = static_cast<float>(2 * i) / static_cast<float>(c.head_dim);
-    scratch_->inv_freq[i] = 1.0f / static_cast<float>(std::pow(c.rope_theta, double{e}));
-  }
+  scratch_->inv_freq = RopeInvFreq(model_->config);
 }
 
 Engine::~Engine() = default;
@@ -60,6 +54,9 @@ Status Engine::Step(std::span<const StepInput> inputs, std::span<StepOutput> out
   const ModelConfig& c = model_->config;
   if (inputs.size() != outputs.size()) return InvalidArgument("Step: inputs/outputs sizes differ");
   if (inputs.empty()) return Status();
+  if (!model_->quantized.empty()) {
+    return Unimplemented("the engine has no kernels for quantized weights yet");
+  }
   KvCache* cache = inputs[0].seq ? inputs[0].seq->cache_ : nullptr;
   int total = 0, need_blocks = 0, max_pos = 0;
   for (const StepInput& in : inputs) {

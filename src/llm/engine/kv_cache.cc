@@ -13,8 +13,7 @@ void KvSequence::Truncate(int length) {
 }
 
 KvCache::KvCache(const ModelConfig& c, int blocks, int block_tokens)
-    : layers_(c.num_layers),
-      kv_heads_(c.num_kv_heads),
+    : kv_heads_(c.num_kv_heads),
       head_dim_(c.head_dim),
       block_tokens_(block_tokens),
       block_floats_(uint64_t{2} * c.num_layers * c.num_kv_heads * c.head_dim * block_tokens),

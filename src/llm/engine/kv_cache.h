@@ -77,7 +77,7 @@ class KvCache {
   KvCache(const ModelConfig& config, int blocks, int block_tokens);
   void Release(KvSequence* seq, int keep_blocks);
 
-  int layers_, kv_heads_, head_dim_, block_tokens_;
+  int kv_heads_, head_dim_, block_tokens_;
   uint64_t block_floats_;
   std::vector<std::unique_ptr<float[]>> pool_;  // lazily allocated
   std::vector<int> free_;

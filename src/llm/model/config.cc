@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "llm/model/quant_config.h"
+
 namespace modelcar::llm {
 namespace {
 
@@ -61,99 +63,266 @@ Result<json> Parse(std::string_view text, std::string_view what) {
   }
 }
 
+// The defaults of transformers' config classes (the __init__ parameters of Qwen2Config,
+// Qwen3Config, LlamaConfig, MistralConfig), used for keys config.json lacks.
+struct ArchSpec {
+  Arch arch;
+  const char* model_type;
+  const char* architecture;  // the causal LM class
+  int vocab_size, hidden_size, intermediate_size, num_layers, num_heads;
+  int num_kv_heads;  // the parameter's default; 0: None, i.e. num_attention_heads
+  int head_dim;      // 0: hidden_size / num_attention_heads
+  int max_position_embeddings;
+  int bos, eos;        // -1: None
+  int sliding_window;  // Mistral: used unless null (4096); Qwen: used only with use_sliding_window
+  int max_window_layers;
+};
+constexpr ArchSpec kArchs[] = {
+    {Arch::kQwen2, "qwen2", "Qwen2ForCausalLM", 151936, 4096, 22016, 32, 32, 32, 0, 32768, -1, -1,
+     4096, 28},
+    {Arch::kQwen3, "qwen3", "Qwen3ForCausalLM", 151936, 4096, 22016, 32, 32, 32, 128, 32768, -1, -1,
+     4096, 28},
+    {Arch::kLlama, "llama", "LlamaForCausalLM", 32000, 4096, 11008, 32, 32, 0, 0, 2048, 1, 2, 0, 0},
+    {Arch::kMistral, "mistral", "MistralForCausalLM", 32000, 4096, 14336, 32, 32, 8, 0, 131072, 1,
+     2, 4096, 0},
+};
+
+Status Unsupported(std::string_view what, const std::string& msg) {
+  return Unimplemented(std::string(what) + ": " + msg);
+}
+
+// The model class: model_type picks it (as AutoModelForCausalLM does), architectures[0] must
+// agree; without model_type, architectures[0] alone.
+Result<const ArchSpec*> FindArch(const json& j, std::string_view what, ModelConfig* c) {
+  if (auto a = j.find("architectures"); a != j.end() && !a->is_null()) {
+    if (!a->is_array() || a->empty() || !(*a)[0].is_string()) {
+      return Field(what, "architectures", "is not a list of class names");
+    }
+    c->architecture = (*a)[0].get<std::string>();
+  }
+  if (auto m = j.find("model_type"); m != j.end() && !m->is_null()) {
+    if (!m->is_string()) return Field(what, "model_type", "is not a string");
+    c->model_type = m->get<std::string>();
+  }
+  std::string names;
+  for (const ArchSpec& s : kArchs) {
+    names += std::string(names.empty() ? "" : ", ") + s.architecture;
+    const bool type_ok = c->model_type.empty() || c->model_type == s.model_type;
+    const bool arch_ok = c->architecture.empty() || c->architecture == s.architecture;
+    if (type_ok && arch_ok && !(c->model_type.empty() && c->architecture.empty())) return &s;
+  }
+  return Unsupported(what, "architecture \"" + c->architecture + "\" (model_type \"" +
+                               c->model_type + "\") is not supported; supported: " + names);
+}
+
+Status GetDouble(const json& j, const char* key, std::string_view what, double* out) {
+  std::optional<double> d;
+  RETURN_IF_ERROR(GetNum(j, key, what, &d));
+  if (d) *out = *d;
+  return Status();
+}
+
+Status GetBool(const json& j, const char* key, std::string_view what, bool* out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return Status();
+  if (!it->is_boolean()) return Field(what, key, "is not a boolean");
+  *out = it->get<bool>();
+  return Status();
+}
+
+// rope_scaling, or transformers 5's rope_parameters (which also holds rope_theta).
+Status ParseRope(const json& j, std::string_view what, ModelConfig* c) {
+  const char* key = j.contains("rope_parameters") ? "rope_parameters" : "rope_scaling";
+  auto r = j.find(key);
+  if (r == j.end() || r->is_null()) return Status();
+  if (!r->is_object()) return Field(what, key, "is not an object");
+  if (std::string_view(key) == "rope_parameters") {
+    RETURN_IF_ERROR(GetDouble(*r, "rope_theta", what, &c->rope_theta));
+  }
+  std::string type = "default";
+  for (const char* k : {"rope_type", "type"}) {  // transformers reads "type" as a legacy name
+    if (auto t = r->find(k); t != r->end() && t->is_string()) {
+      type = t->get<std::string>();
+      break;
+    }
+  }
+  RopeScaling& s = c->rope_scaling;
+  auto need = [&](const char* k, double* out) -> Status {
+    auto v = r->find(k);
+    if (v == r->end() || !v->is_number()) {
+      return Field(what, std::string(key) + "." + k, "is missing or not a number");
+    }
+    *out = v->get<double>();
+    return Status();
+  };
+  if (type == "default") return Status();
+  if (type == "linear") {
+    s.type = RopeScaling::Type::kLinear;
+    RETURN_IF_ERROR(need("factor", &s.factor));
+    if (!(s.factor > 0)) return Field(what, std::string(key) + ".factor", "must be positive");
+    return Status();
+  }
+  if (type == "llama3") {
+    s.type = RopeScaling::Type::kLlama3;
+    double orig = 0;
+    RETURN_IF_ERROR(need("factor", &s.factor));
+    RETURN_IF_ERROR(need("low_freq_factor", &s.low_freq_factor));
+    RETURN_IF_ERROR(need("high_freq_factor", &s.high_freq_factor));
+    RETURN_IF_ERROR(need("original_max_position_embeddings", &orig));
+    if (!(s.factor > 0) || !(s.low_freq_factor > 0) || !(orig >= 1 && orig <= (1 << 30)) ||
+        !(s.high_freq_factor > s.low_freq_factor)) {
+      return Field(what, key,
+                   "needs factor > 0, 0 < low_freq_factor < high_freq_factor and "
+                   "original_max_position_embeddings >= 1");
+    }
+    s.original_max_position_embeddings = static_cast<int>(orig);
+    return Status();
+  }
+  return Unsupported(what, "\"" + std::string(key) + "\" type \"" + type +
+                               "\" is not supported (supported: default, linear, llama3)");
+}
+
+// Sliding-window attention in use (any layer) is refused: the engine attends to every position.
+Status CheckSlidingWindow(const json& j, std::string_view what, const ArchSpec& spec,
+                          const ModelConfig& c) {
+  int window = spec.sliding_window;
+  if (auto w = j.find("sliding_window"); w != j.end()) {
+    if (w->is_null()) {
+      window = 0;
+    } else {
+      RETURN_IF_ERROR(GetInt(j, "sliding_window", what, &window, true));
+    }
+  }
+  if (spec.arch == Arch::kMistral) {
+    // MistralConfig's default is 4096; a window at least the context changes nothing.
+    if (window > 0 && window < c.max_position_embeddings) {
+      return Unsupported(what, "\"sliding_window\": " + std::to_string(window) +
+                                   " (sliding-window attention) is not supported; only null "
+                                   "or >= max_position_embeddings (" +
+                                   std::to_string(c.max_position_embeddings) + ")");
+    }
+    return Status();
+  }
+  if (spec.arch != Arch::kQwen2 && spec.arch != Arch::kQwen3) return Status();
+  bool use = false;
+  RETURN_IF_ERROR(GetBool(j, "use_sliding_window", what, &use));
+  if (!use || window == 0) return Status();
+  int max_window_layers = spec.max_window_layers;
+  RETURN_IF_ERROR(GetInt(j, "max_window_layers", what, &max_window_layers, false, 0));
+  bool sliding = max_window_layers < c.num_layers;
+  if (auto t = j.find("layer_types"); t != j.end() && t->is_array()) {
+    sliding = false;
+    for (auto& v : *t) sliding |= !(v.is_string() && v.get<std::string>() == "full_attention");
+  }
+  if (sliding) {
+    return Unsupported(what,
+                       "\"use_sliding_window\": true with sliding-window layers is not "
+                       "supported");
+  }
+  return Status();
+}
+
 }  // namespace
 
 Result<ModelConfig> ParseModelConfig(std::string_view text, std::string_view what) {
   ASSIGN_OR_RETURN(json j, Parse(text, what));
   ModelConfig c;
   try {
-    if (auto a = j.find("architectures");
-        a != j.end() && a->is_array() && !a->empty() && (*a)[0].is_string()) {
-      c.architecture = (*a)[0].get<std::string>();
+    ASSIGN_OR_RETURN(const ArchSpec* spec, FindArch(j, what, &c));
+    c.arch = spec->arch;
+    if (c.architecture.empty()) c.architecture = spec->architecture;
+    if (c.model_type.empty()) c.model_type = spec->model_type;
+    c.vocab_size = spec->vocab_size;
+    c.hidden_size = spec->hidden_size;
+    c.intermediate_size = spec->intermediate_size;
+    c.num_layers = spec->num_layers;
+    c.num_heads = spec->num_heads;
+    c.max_position_embeddings = spec->max_position_embeddings;
+    RETURN_IF_ERROR(GetInt(j, "vocab_size", what, &c.vocab_size, false));
+    RETURN_IF_ERROR(GetInt(j, "hidden_size", what, &c.hidden_size, false));
+    RETURN_IF_ERROR(GetInt(j, "intermediate_size", what, &c.intermediate_size, false));
+    RETURN_IF_ERROR(GetInt(j, "num_hidden_layers", what, &c.num_layers, false));
+    RETURN_IF_ERROR(GetInt(j, "num_attention_heads", what, &c.num_heads, false));
+    RETURN_IF_ERROR(GetInt(j, "max_position_embeddings", what, &c.max_position_embeddings, false));
+    // A missing key takes the class default; an explicit null means num_attention_heads.
+    c.num_kv_heads = spec->num_kv_heads > 0 ? spec->num_kv_heads : c.num_heads;
+    if (auto kv = j.find("num_key_value_heads"); kv != j.end() && kv->is_null()) {
+      c.num_kv_heads = c.num_heads;
     }
-    if (auto m = j.find("model_type"); m != j.end() && m->is_string()) {
-      c.model_type = m->get<std::string>();
-    }
-    if (c.architecture == "Qwen2ForCausalLM" ||
-        (c.architecture.empty() && c.model_type == "qwen2")) {
-      c.arch = Arch::kQwen2;
-      c.attention_bias = true;
-    } else if (c.architecture == "Qwen3ForCausalLM" ||
-               (c.architecture.empty() && c.model_type == "qwen3")) {
-      c.arch = Arch::kQwen3;
-      c.qk_norm = true;
-    } else if (c.architecture == "LlamaForCausalLM" ||
-               (c.architecture.empty() && c.model_type == "llama")) {
-      c.arch = Arch::kLlama;
-    } else {
-      return Unimplemented(std::string(what) + ": architecture \"" + c.architecture +
-                           "\" (model_type \"" + c.model_type +
-                           "\") is not supported; supported: Qwen2ForCausalLM, "
-                           "Qwen3ForCausalLM, LlamaForCausalLM");
-    }
-    if (c.architecture.empty()) c.architecture = c.model_type;
-    RETURN_IF_ERROR(GetInt(j, "hidden_size", what, &c.hidden_size, true));
-    RETURN_IF_ERROR(GetInt(j, "intermediate_size", what, &c.intermediate_size, true));
-    RETURN_IF_ERROR(GetInt(j, "num_hidden_layers", what, &c.num_layers, true));
-    RETURN_IF_ERROR(GetInt(j, "num_attention_heads", what, &c.num_heads, true));
-    c.num_kv_heads = c.num_heads;
     RETURN_IF_ERROR(GetInt(j, "num_key_value_heads", what, &c.num_kv_heads, false));
-    RETURN_IF_ERROR(GetInt(j, "vocab_size", what, &c.vocab_size, true));
-    RETURN_IF_ERROR(GetInt(j, "max_position_embeddings", what, &c.max_position_embeddings, true));
-    if (c.hidden_size % c.num_heads != 0 && !j.contains("head_dim")) {
-      return Field(what, "hidden_size", "is not a multiple of num_attention_heads");
-    }
-    c.head_dim = c.hidden_size / c.num_heads;
+    c.head_dim = spec->head_dim;
     RETURN_IF_ERROR(GetInt(j, "head_dim", what, &c.head_dim, false));
+    if (c.head_dim == 0) {
+      if (c.hidden_size % c.num_heads != 0) {
+        return Field(what, "hidden_size", "is not a multiple of num_attention_heads");
+      }
+      c.head_dim = c.hidden_size / c.num_heads;
+    }
     if (c.head_dim % 2 != 0) return Field(what, "head_dim", "must be even for RoPE");
     if (c.num_heads % c.num_kv_heads != 0) {
       return Field(what, "num_key_value_heads", "does not divide num_attention_heads");
     }
-    std::optional<double> d;
-    RETURN_IF_ERROR(GetNum(j, "rope_theta", what, &d));
-    if (d) c.rope_theta = *d;
+    RETURN_IF_ERROR(GetDouble(j, "rope_theta", what, &c.rope_theta));
+    RETURN_IF_ERROR(ParseRope(j, what, &c));
     if (!(c.rope_theta > 0)) return Field(what, "rope_theta", "must be positive");
-    d.reset();
-    RETURN_IF_ERROR(GetNum(j, "rms_norm_eps", what, &d));
-    if (d) c.rms_norm_eps = *d;
-    if (!(c.rms_norm_eps > 0 && c.rms_norm_eps < 1))
+    if (auto p = j.find("partial_rotary_factor");
+        p != j.end() && !p->is_null() && !(p->is_number() && p->get<double>() == 1.0)) {
+      return Unsupported(what, "\"partial_rotary_factor\" other than 1 is not supported");
+    }
+    RETURN_IF_ERROR(GetDouble(j, "rms_norm_eps", what, &c.rms_norm_eps));
+    if (!(c.rms_norm_eps > 0 && c.rms_norm_eps < 1)) {
       return Field(what, "rms_norm_eps", "out of range");
-    if (auto t = j.find("tie_word_embeddings"); t != j.end() && t->is_boolean()) {
-      c.tie_word_embeddings = t->get<bool>();
     }
-    if (auto b = j.find("attention_bias"); b != j.end() && b->is_boolean()) {
-      c.attention_bias = b->get<bool>();
+    RETURN_IF_ERROR(GetBool(j, "tie_word_embeddings", what, &c.tie_word_embeddings));
+    // Qwen2 always has q/k/v biases (its attention ignores "attention_bias"); Llama and Qwen3
+    // read "attention_bias" (biases on q/k/v and o); Mistral has none.
+    c.attention_bias = c.arch == Arch::kQwen2;
+    if (c.arch == Arch::kLlama || c.arch == Arch::kQwen3) {
+      bool bias = false;
+      RETURN_IF_ERROR(GetBool(j, "attention_bias", what, &bias));
+      if (bias) return Unsupported(what, "\"attention_bias\": true is not supported");
     }
-    if (auto b = j.find("mlp_bias"); b != j.end() && b->is_boolean() && b->get<bool>()) {
-      return Unimplemented(std::string(what) + ": \"mlp_bias\": true is not supported");
+    if (c.arch == Arch::kLlama) {
+      bool bias = false;
+      RETURN_IF_ERROR(GetBool(j, "mlp_bias", what, &bias));
+      if (bias) return Unsupported(what, "\"mlp_bias\": true is not supported");
     }
-    if (auto r = j.find("rope_scaling"); r != j.end() && !r->is_null()) {
-      return Unimplemented(std::string(what) + ": \"rope_scaling\" is not supported");
+    c.qk_norm = c.arch == Arch::kQwen3;
+    if (auto q = j.find("quantization_config"); q != j.end() && !q->is_null()) {
+      RETURN_IF_ERROR(ParseQuantConfig(*q, what, &c.quant));
     }
-    if (auto s = j.find("use_sliding_window"); s != j.end() && s->is_boolean() && s->get<bool>()) {
-      return Unimplemented(std::string(what) + ": \"use_sliding_window\": true is not supported");
+    RETURN_IF_ERROR(CheckSlidingWindow(j, what, *spec, c));
+    if (auto act = j.find("hidden_act"); act != j.end() && !act->is_null()) {
+      const std::string a = act->is_string() ? act->get<std::string>() : act->dump();
+      if (a != "silu" && a != "swish") {  // transformers' ACT2FN maps both to SiLU
+        return Unsupported(what, "\"hidden_act\" \"" + a + "\" is not supported (only silu)");
+      }
     }
-    if (auto act = j.find("hidden_act");
-        act != j.end() && act->is_string() && act->get<std::string>() != "silu") {
-      return Unimplemented(std::string(what) + ": \"hidden_act\" \"" + act->get<std::string>() +
-                           "\" is not supported (only silu)");
-    }
-    if (auto t = j.find("torch_dtype"); t != j.end() && t->is_string()) {
-      std::string s = t->get<std::string>();
-      if (s == "bfloat16")
+    for (const char* key : {"torch_dtype", "dtype"}) {  // transformers 4.56+ writes "dtype"
+      auto t = j.find(key);
+      if (t == j.end() || t->is_null()) continue;
+      const std::string s = t->is_string() ? t->get<std::string>() : t->dump();
+      if (s == "bfloat16") {
         c.dtype = DType::kBF16;
-      else if (s == "float16")
+      } else if (s == "float16") {
         c.dtype = DType::kF16;
-      else if (s == "float32")
+      } else if (s == "float32") {
         c.dtype = DType::kF32;
-      else
-        return Field(what, "torch_dtype", "\"" + s + "\" is not supported");
+      } else {
+        return Field(what, key, "\"" + s + "\" is not supported");
+      }
+      break;
     }
-    int bos = 0;
-    if (j.contains("bos_token_id") && !j["bos_token_id"].is_null()) {
-      RETURN_IF_ERROR(GetInt(j, "bos_token_id", what, &bos, true, 0));
-      c.bos_token_id = bos;
+    if (spec->bos >= 0) c.bos_token_id = spec->bos;
+    if (auto b = j.find("bos_token_id"); b != j.end()) {
+      c.bos_token_id.reset();
+      int bos = 0;
+      if (!b->is_null()) {
+        RETURN_IF_ERROR(GetInt(j, "bos_token_id", what, &bos, true, 0));
+        c.bos_token_id = bos;
+      }
     }
+    if (!j.contains("eos_token_id") && spec->eos >= 0) c.eos_token_ids = {spec->eos};
     RETURN_IF_ERROR(GetIds(j, "eos_token_id", what, &c.eos_token_ids));
   } catch (const json::exception& e) {
     return InvalidArgument(std::string(what) + ": " + e.what());

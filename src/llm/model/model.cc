@@ -8,53 +8,11 @@
 #include <map>
 
 #include "base/file.h"
+#include "llm/model/quant_load.h"
+#include "llm/model/tensor_index.h"
 
 namespace modelcar::llm {
 namespace {
-
-// Finds tensors by name across the opened files.
-class TensorIndex {
- public:
-  explicit TensorIndex(const std::vector<SafetensorsFile>* files) : files_(files) {}
-
-  Status Add(size_t file, const std::string& name) {
-    if (!where_.emplace(name, file).second) {
-      return DataLoss("tensor \"" + name + "\" appears in two files: " +
-                      (*files_)[where_[name]].map->path() + " and " + (*files_)[file].map->path());
-    }
-    return Status();
-  }
-
-  // The tensor `name` with exactly `shape` and a float dtype.
-  Result<std::pair<const TensorInfo*, const SafetensorsFile*>> Get(
-      const std::string& name, std::vector<int64_t> shape) const {
-    auto it = where_.find(name);
-    if (it == where_.end()) return NotFound("tensor \"" + name + "\" is missing from the model");
-    const SafetensorsFile& f = (*files_)[it->second];
-    const TensorInfo& t = f.header.tensors.at(name);
-    if (t.shape != shape) {
-      return InvalidArgument("tensor \"" + name + "\" in " + f.map->path() + " has shape " +
-                             ShapeString(t.shape) + ", the config needs " + ShapeString(shape));
-    }
-    if (t.dtype == DType::kOther) {
-      return InvalidArgument("tensor \"" + name + "\" in " + f.map->path() + " has dtype " +
-                             t.dtype_name + "; supported: BF16, F16, F32");
-    }
-    return std::make_pair(&t, &f);
-  }
-
-  bool Has(const std::string& name) const { return where_.count(name) > 0; }
-
-  static std::string ShapeString(const std::vector<int64_t>& s) {
-    std::string out = "[";
-    for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-    return out + "]";
-  }
-
- private:
-  const std::vector<SafetensorsFile>* files_;
-  std::map<std::string, size_t> where_;
-};
 
 std::vector<float> ToF32(const TensorInfo& t, const std::byte* p) {
   size_t n = 1;
@@ -89,12 +47,28 @@ std::vector<int> Model::EosTokenIds() const {
   return out;
 }
 
-Result<std::shared_ptr<const Model>> LoadModel(const std::string& dir) {
+Result<std::shared_ptr<const Model>> LoadModel(const std::string& dir, const LoadOptions& options) {
   auto m = std::make_shared<Model>();
   m->dir = dir;
   const std::string config_path = dir + "/config.json";
   ASSIGN_OR_RETURN(std::string config_text, ReadFile(config_path, 16 << 20));
   ASSIGN_OR_RETURN(m->config, ParseModelConfig(config_text, config_path));
+  using Method = QuantConfig::Method;
+  const Method stored = m->config.quant.method;
+  if (options.quantization == Method::kInt8) {
+    if (stored != Method::kNone) {
+      return InvalidArgument("quantization int8 needs a float checkpoint; " + config_path +
+                             " is quantized with " + std::string(QuantMethodName(stored)));
+    }
+    m->config.quant.method = Method::kInt8;
+    m->config.quant.bits = 8;
+    m->config.quant.group_size = 128;
+  } else if (options.quantization != Method::kNone && options.quantization != stored) {
+    return InvalidArgument("quantization " + std::string(QuantMethodName(options.quantization)) +
+                           " was asked for, "
+                           "but " +
+                           config_path + " says " + std::string(QuantMethodName(stored)));
+  }
   const std::string gen_path = dir + "/generation_config.json";
   if (Exists(gen_path)) {
     ASSIGN_OR_RETURN(std::string gen_text, ReadFile(gen_path, 16 << 20));
@@ -158,14 +132,48 @@ Result<std::shared_ptr<const Model>> LoadModel(const std::string& dir) {
   const int64_t hidden = c.hidden_size, inter = c.intermediate_size, hd = c.head_dim;
   const int64_t qdim = c.num_heads * hd, kvdim = c.num_kv_heads * hd;
   auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) -> Result<Matrix> {
-    ASSIGN_OR_RETURN(auto tf, index.Get(name, {rows, cols}));
-    m->weight_bytes += tf.first->end - tf.first->begin;
-    return Matrix{tf.first->dtype, rows, cols, tf.second->Data(*tf.first)};
+    ASSIGN_OR_RETURN(TensorRef t, index.Get(name, {rows, cols}));
+    m->weight_bytes += t.info->end - t.info->begin;
+    return Matrix{t.info->dtype, rows, cols, t.data()};
+  };
+  // A layer's linear weight: quantized as the checkpoint stores it (prefix.qweight, ...; every
+  // layer linear for GPTQ, all but AWQ's modules_to_not_convert), else float (prefix.weight),
+  // optionally made int8.
+  const QuantConfig& qc = c.quant;
+  auto linear = [&](const std::string& prefix, int64_t rows, int64_t cols) -> Result<Matrix> {
+    bool stored_quant = qc.method == Method::kGptq || qc.method == Method::kAwq;
+    for (const std::string& skip : qc.modules_to_not_convert) {
+      if (!skip.empty() && prefix.find(skip) != std::string::npos) stored_quant = false;
+    }
+    if (stored_quant) {
+      if (!index.Has(prefix + ".qweight")) {
+        return NotFound("tensor \"" + prefix +
+                        ".qweight\" is missing from the model (config.json's "
+                        "quantization_config says " +
+                        std::string(QuantMethodName(qc.method)) + " " + std::to_string(qc.bits) +
+                        "-bit)");
+      }
+      auto q = qc.method == Method::kGptq ? LoadGptq(index, prefix, qc, rows, cols)
+                                          : LoadAwq(index, prefix, qc, rows, cols);
+      if (!q.ok()) return q.status();
+      m->weight_bytes += (*q)->bytes;
+      m->quantized.push_back(std::move(*q));
+      return Matrix{DType::kOther, rows, cols, nullptr, m->quantized.back().get()};
+    }
+    ASSIGN_OR_RETURN(Matrix w, matrix(prefix + ".weight", rows, cols));
+    if (qc.method == Method::kInt8) {
+      if (auto q = QuantizeInt8(w)) {
+        m->weight_bytes += q->bytes - (w.rows * w.cols * DTypeSize(w.dtype));
+        m->quantized.push_back(std::move(q));
+        return Matrix{DType::kOther, rows, cols, nullptr, m->quantized.back().get()};
+      }
+    }
+    return w;
   };
   auto vec = [&](const std::string& name, int64_t n) -> Result<std::vector<float>> {
-    ASSIGN_OR_RETURN(auto tf, index.Get(name, {n}));
-    m->weight_bytes += tf.first->end - tf.first->begin;
-    return ToF32(*tf.first, tf.second->Data(*tf.first));
+    ASSIGN_OR_RETURN(TensorRef t, index.Get(name, {n}));
+    m->weight_bytes += t.info->end - t.info->begin;
+    return ToF32(*t.info, t.data());
   };
 
   ASSIGN_OR_RETURN(m->embed, matrix("model.embed_tokens.weight", c.vocab_size, hidden));
@@ -181,10 +189,10 @@ Result<std::shared_ptr<const Model>> LoadModel(const std::string& dir) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     ASSIGN_OR_RETURN(L.input_norm, vec(p + "input_layernorm.weight", hidden));
     ASSIGN_OR_RETURN(L.post_norm, vec(p + "post_attention_layernorm.weight", hidden));
-    ASSIGN_OR_RETURN(L.q, matrix(p + "self_attn.q_proj.weight", qdim, hidden));
-    ASSIGN_OR_RETURN(L.k, matrix(p + "self_attn.k_proj.weight", kvdim, hidden));
-    ASSIGN_OR_RETURN(L.v, matrix(p + "self_attn.v_proj.weight", kvdim, hidden));
-    ASSIGN_OR_RETURN(L.o, matrix(p + "self_attn.o_proj.weight", hidden, qdim));
+    ASSIGN_OR_RETURN(L.q, linear(p + "self_attn.q_proj", qdim, hidden));
+    ASSIGN_OR_RETURN(L.k, linear(p + "self_attn.k_proj", kvdim, hidden));
+    ASSIGN_OR_RETURN(L.v, linear(p + "self_attn.v_proj", kvdim, hidden));
+    ASSIGN_OR_RETURN(L.o, linear(p + "self_attn.o_proj", hidden, qdim));
     if (c.attention_bias) {
       ASSIGN_OR_RETURN(L.q_bias, vec(p + "self_attn.q_proj.bias", qdim));
       ASSIGN_OR_RETURN(L.k_bias, vec(p + "self_attn.k_proj.bias", kvdim));
@@ -194,9 +202,9 @@ Result<std::shared_ptr<const Model>> LoadModel(const std::string& dir) {
       ASSIGN_OR_RETURN(L.q_norm, vec(p + "self_attn.q_norm.weight", hd));
       ASSIGN_OR_RETURN(L.k_norm, vec(p + "self_attn.k_norm.weight", hd));
     }
-    ASSIGN_OR_RETURN(L.gate, matrix(p + "mlp.gate_proj.weight", inter, hidden));
-    ASSIGN_OR_RETURN(L.up, matrix(p + "mlp.up_proj.weight", inter, hidden));
-    ASSIGN_OR_RETURN(L.down, matrix(p + "mlp.down_proj.weight", hidden, inter));
+    ASSIGN_OR_RETURN(L.gate, linear(p + "mlp.gate_proj", inter, hidden));
+    ASSIGN_OR_RETURN(L.up, linear(p + "mlp.up_proj", inter, hidden));
+    ASSIGN_OR_RETURN(L.down, linear(p + "mlp.down_proj", hidden, inter));
   }
   return std::shared_ptr<const Model>(std::move(m));
 }

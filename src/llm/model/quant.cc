@@ -1,0 +1,65 @@
+#include "llm/model/quant.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "llm/model/model.h"
+
+namespace modelcar::llm {
+
+void QuantMatrix::DequantizeRow(int64_t n, float* out) const {
+  for (int64_t k = 0; k < cols; ++k) {
+    const int64_t g = k / group;
+    const float q = static_cast<float>(Q(k, n)) - static_cast<float>(zeros[g * rows + n]);
+    out[perm ? perm[k] : k] = scales[g * rows + n] * q;
+  }
+}
+
+void QuantMatrix::UseOwned() {
+  qweight = own_qweight.data();
+  scales = own_scales.data();
+  zeros = own_zeros.data();
+  perm = own_perm.empty() ? nullptr : own_perm.data();
+  bytes = own_qweight.size() * 4 + own_scales.size() * 4 + own_zeros.size() * 2;
+}
+
+std::unique_ptr<QuantMatrix> QuantizeInt8(const Matrix& w) {
+  if (w.cols % 32 != 0 || w.dtype == DType::kOther || w.quant) return nullptr;
+  auto q = std::make_unique<QuantMatrix>();
+  q->bits = 8;
+  q->rows = w.rows;
+  q->cols = w.cols;
+  q->group = w.cols % 128 == 0 ? 128 : w.cols;
+  const int64_t N = w.rows, K = w.cols, G = q->group;
+  q->own_qweight.assign(static_cast<size_t>(K / 4 * N), 0);
+  q->own_scales.resize(static_cast<size_t>(K / G * N));
+  q->own_zeros.assign(static_cast<size_t>(K / G * N), 128);
+  std::vector<float> row(K);
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t k = 0; k < K; ++k) {
+      const size_t i = static_cast<size_t>(n * K + k);
+      if (w.dtype == DType::kF32) {
+        std::memcpy(&row[k], static_cast<const char*>(w.data) + 4 * i, 4);
+      } else {
+        uint16_t h;
+        std::memcpy(&h, static_cast<const char*>(w.data) + 2 * i, 2);
+        row[k] = w.dtype == DType::kBF16 ? Bf16ToF32(h) : F16ToF32(h);
+      }
+    }
+    for (int64_t g = 0; g < K / G; ++g) {
+      float amax = 0;
+      for (int64_t k = g * G; k < (g + 1) * G; ++k) amax = std::max(amax, std::fabs(row[k]));
+      const float scale = amax / 127.0f;
+      q->own_scales[g * N + n] = scale;
+      for (int64_t k = g * G; k < (g + 1) * G; ++k) {
+        const float v = scale > 0 ? std::nearbyint(row[k] / scale) : 0.0f;
+        const uint32_t u = static_cast<uint32_t>(std::clamp(v, -127.0f, 127.0f) + 128.0f);
+        q->own_qweight[(k / 4) * N + n] |= u << ((k % 4) * 8);
+      }
+    }
+  }
+  q->UseOwned();
+  return q;
+}
+
+}  // namespace modelcar::llm

@@ -1,0 +1,174 @@
+#include "llm/model/quant_load.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace modelcar::llm {
+namespace {
+
+uint32_t Word(const std::byte* p, int64_t i) {
+  uint32_t w;
+  std::memcpy(&w, p + 4 * i, 4);
+  return w;
+}
+
+// The scales as f32, refused when one is not finite.
+Result<std::vector<float>> Scales(const TensorRef& t, const std::string& name) {
+  const int64_t n = t.info->shape[0] * t.info->shape[1];
+  std::vector<float> out(static_cast<size_t>(n));
+  const std::byte* p = t.data();
+  for (int64_t i = 0; i < n; ++i) {
+    if (t.info->dtype == DType::kF32) {
+      std::memcpy(&out[i], p + 4 * i, 4);
+    } else {
+      uint16_t h;
+      std::memcpy(&h, p + 2 * i, 2);
+      out[i] = t.info->dtype == DType::kBF16 ? Bf16ToF32(h) : F16ToF32(h);
+    }
+    if (!std::isfinite(out[i])) {
+      return InvalidArgument("tensor \"" + name + "\" in " + t.path() + " holds a scale that is " +
+                             "not finite (" + std::to_string(out[i]) + " at index " +
+                             std::to_string(i) + ")");
+    }
+  }
+  return out;
+}
+
+// Group size and count for `cols` inputs, refused when they do not fit.
+Result<int64_t> GroupSize(const QuantConfig& qc, const std::string& prefix, int64_t cols) {
+  if (cols % 32 != 0) {
+    return Unimplemented("quantized module \"" + prefix + "\": input width " +
+                         std::to_string(cols) + " is not a multiple of 32");
+  }
+  const int64_t g = qc.group_size == -1 ? cols : qc.group_size;
+  if (cols % g != 0) {
+    return InvalidArgument("quantized module \"" + prefix + "\": group_size " +
+                           std::to_string(qc.group_size) + " does not divide its input width " +
+                           std::to_string(cols));
+  }
+  return g;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<QuantMatrix>> LoadGptq(const TensorIndex& index, const std::string& prefix,
+                                              const QuantConfig& qc, int64_t rows, int64_t cols) {
+  const int bits = qc.bits, per = 32 / bits;
+  ASSIGN_OR_RETURN(const int64_t G, GroupSize(qc, prefix, cols));
+  const int64_t groups = cols / G;
+  if (rows % per != 0) {
+    return InvalidArgument("quantized module \"" + prefix + "\": output width " +
+                           std::to_string(rows) + " is not a multiple of " + std::to_string(per));
+  }
+  ASSIGN_OR_RETURN(TensorRef qw, index.GetTyped(prefix + ".qweight", {cols / per, rows}, "I32"));
+  ASSIGN_OR_RETURN(TensorRef qz, index.GetTyped(prefix + ".qzeros", {groups, rows / per}, "I32"));
+  ASSIGN_OR_RETURN(TensorRef sc, index.Get(prefix + ".scales", {groups, rows}));
+  auto q = std::make_unique<QuantMatrix>();
+  q->bits = bits;
+  q->rows = rows;
+  q->cols = cols;
+  q->group = G;
+  ASSIGN_OR_RETURN(q->own_scales, Scales(sc, prefix + ".scales"));
+  q->own_zeros.resize(static_cast<size_t>(groups * rows));
+  const uint32_t mask = (1u << bits) - 1;
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t n = 0; n < rows; ++n) {
+      const uint32_t word = Word(qz.data(), g * (rows / per) + n / per);
+      q->own_zeros[g * rows + n] =
+          static_cast<uint16_t>(((word >> ((n % per) * bits)) & mask) + qc.zero_offset);
+    }
+  }
+  // g_idx: the group of each input. In input order (k / G) the checkpoint's qweight is used in
+  // place; otherwise the inputs are sorted by group (stably) and qweight repacked in that order.
+  std::vector<int32_t> g_idx(static_cast<size_t>(cols));
+  for (int64_t k = 0; k < cols; ++k) g_idx[k] = static_cast<int32_t>(k / G);
+  bool ordered = true;
+  if (index.Has(prefix + ".g_idx")) {
+    ASSIGN_OR_RETURN(TensorRef gi, index.GetTyped(prefix + ".g_idx", {cols}, "I32"));
+    std::vector<int64_t> count(static_cast<size_t>(groups), 0);
+    for (int64_t k = 0; k < cols; ++k) {
+      const int32_t v = static_cast<int32_t>(Word(gi.data(), k));
+      if (v < 0 || v >= groups) {
+        return InvalidArgument("tensor \"" + prefix + ".g_idx\" in " + gi.path() + ": group " +
+                               std::to_string(v) + " at input " + std::to_string(k) +
+                               " is outside [0, " + std::to_string(groups) + ")");
+      }
+      ordered &= v == g_idx[k];
+      g_idx[k] = v;
+      ++count[v];
+    }
+    for (int64_t g = 0; g < groups; ++g) {
+      if (count[g] != G) {
+        return InvalidArgument("tensor \"" + prefix + ".g_idx\" in " + qw.path() + ": group " +
+                               std::to_string(g) + " has " + std::to_string(count[g]) +
+                               " inputs, group_size is " + std::to_string(G));
+      }
+    }
+  }
+  if (ordered) {
+    q->UseOwned();
+    q->qweight = reinterpret_cast<const uint32_t*>(qw.data());
+    q->bytes += qw.info->end - qw.info->begin;
+    return q;
+  }
+  q->own_perm.resize(static_cast<size_t>(cols));
+  std::iota(q->own_perm.begin(), q->own_perm.end(), 0);
+  std::stable_sort(q->own_perm.begin(), q->own_perm.end(),
+                   [&](int32_t a, int32_t b) { return g_idx[a] < g_idx[b]; });
+  q->own_qweight.assign(static_cast<size_t>(cols / per * rows), 0);
+  for (int64_t kp = 0; kp < cols; ++kp) {
+    const int64_t k = q->own_perm[kp];
+    for (int64_t n = 0; n < rows; ++n) {
+      const uint32_t v = (Word(qw.data(), (k / per) * rows + n) >> ((k % per) * bits)) & mask;
+      q->own_qweight[(kp / per) * rows + n] |= v << ((kp % per) * bits);
+    }
+  }
+  q->UseOwned();
+  return q;
+}
+
+Result<std::unique_ptr<QuantMatrix>> LoadAwq(const TensorIndex& index, const std::string& prefix,
+                                             const QuantConfig& qc, int64_t rows, int64_t cols) {
+  // AutoAWQ's GEMM packing: word (k, j) of qweight [K, N / 8] holds outputs 8j + kOrder[i] in
+  // bits [4i, 4i + 4); qzeros [K / G, N / 8] likewise; zero points stored as they are.
+  constexpr int kOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+  ASSIGN_OR_RETURN(const int64_t G, GroupSize(qc, prefix, cols));
+  const int64_t groups = cols / G;
+  if (rows % 8 != 0) {
+    return InvalidArgument("quantized module \"" + prefix + "\": output width " +
+                           std::to_string(rows) + " is not a multiple of 8");
+  }
+  ASSIGN_OR_RETURN(TensorRef qw, index.GetTyped(prefix + ".qweight", {cols, rows / 8}, "I32"));
+  ASSIGN_OR_RETURN(TensorRef qz, index.GetTyped(prefix + ".qzeros", {groups, rows / 8}, "I32"));
+  ASSIGN_OR_RETURN(TensorRef sc, index.Get(prefix + ".scales", {groups, rows}));
+  auto q = std::make_unique<QuantMatrix>();
+  q->bits = 4;
+  q->rows = rows;
+  q->cols = cols;
+  q->group = G;
+  ASSIGN_OR_RETURN(q->own_scales, Scales(sc, prefix + ".scales"));
+  q->own_zeros.resize(static_cast<size_t>(groups * rows));
+  q->own_qweight.assign(static_cast<size_t>(cols / 8 * rows), 0);
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t j = 0; j < rows / 8; ++j) {
+      const uint32_t word = Word(qz.data(), g * (rows / 8) + j);
+      for (int i = 0; i < 8; ++i) {
+        q->own_zeros[g * rows + 8 * j + kOrder[i]] = static_cast<uint16_t>((word >> (4 * i)) & 15);
+      }
+    }
+  }
+  for (int64_t k = 0; k < cols; ++k) {
+    for (int64_t j = 0; j < rows / 8; ++j) {
+      const uint32_t word = Word(qw.data(), k * (rows / 8) + j);
+      for (int i = 0; i < 8; ++i) {
+        const int64_t n = 8 * j + kOrder[i];
+        q->own_qweight[(k / 8) * rows + n] |= ((word >> (4 * i)) & 15u) << ((k % 8) * 4);
+      }
+    }
+  }
+  q->UseOwned();
+  return q;
+}
+
+}  // namespace modelcar::llm

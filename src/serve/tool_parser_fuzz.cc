@@ -1,0 +1,33 @@
+// Fuzz target: Hermes tool-call parsing of model output (the model writes whatever it samples).
+// The first input byte sets the slice size for the streaming parser. Properties: text without a
+// valid call comes back unchanged as content; the streamer's content plus what Finish returns is
+// exactly what the whole-text parser returns, with the same calls.
+#include <cstdint>
+#include <string>
+
+#include "fuzz_check.h"
+#include "serve/tool_parser.h"
+
+using namespace modelcar;
+using namespace modelcar::serve;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  fuzz::FuzzInput in(data, size);
+  size_t step = 1 + in.Byte() % 16;
+  std::string_view text = in.rest();
+  ParsedToolCalls whole = ParseHermesToolCalls(text);
+  if (whole.calls.empty()) FUZZ_CHECK(whole.content.value_or("") == text);
+
+  HermesStreamer streamer;
+  std::string streamed;
+  for (size_t i = 0; i < text.size(); i += step) streamed += streamer.Append(text.substr(i, step));
+  ParsedToolCalls end = streamer.Finish();
+  streamed += end.content.value_or("");
+  FUZZ_CHECK(streamed == whole.content.value_or(""));
+  FUZZ_CHECK(end.calls.size() == whole.calls.size());
+  for (size_t i = 0; i < end.calls.size(); ++i) {
+    FUZZ_CHECK(end.calls[i].name == whole.calls[i].name);
+    FUZZ_CHECK(end.calls[i].arguments == whole.calls[i].arguments);
+  }
+  return 0;
+}
