@@ -522,7 +522,8 @@ class Conn : public Connection, public std::enable_shared_from_this<Conn<Stream>
     if (chunked_) bufs[n++] = net::buffer(kCrLf.data(), kCrLf.size());
     Arm(Secs(o_.write_timeout_s));
     net::async_write(stream_, bufs, [self = Self(), done = std::move(done)](error_code ec, size_t) {
-      if (self->closed()) return done(false);
+      // Written, though the client may have left meanwhile: the next Write() sees that.
+      if (self->closed()) return done(!ec);
       self->Disarm();
       if (ec) {
         self->Close();
