@@ -51,14 +51,19 @@ void RequestParser::on_response_impl(int, string_view, int, error_code& ec) {
   ec = boost::beast::http::error::bad_version;  // never called for a request parser
 }
 
-void RequestParser::on_field_impl(boost::beast::http::field, string_view name, string_view value,
+void RequestParser::on_field_impl(boost::beast::http::field f, string_view name, string_view value,
                                   error_code& ec) {
   if (request_.headers.size() >= max_header_count_) {
     too_many_headers_ = true;
     ec = boost::beast::http::error::header_limit;
     return;
   }
+  if (f == boost::beast::http::field::transfer_encoding) transfer_encoding_ = true;
   request_.headers.emplace_back(std::string(View(name)), std::string(View(value)));
+}
+
+void RequestParser::on_header_impl(error_code& ec) {
+  if (transfer_encoding_ && !chunked()) ec = boost::beast::http::error::bad_transfer_encoding;
 }
 
 void RequestParser::on_body_init_impl(const boost::optional<std::uint64_t>& content_length,

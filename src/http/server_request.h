@@ -7,7 +7,9 @@
 // of chunks), and its bytes are taken from a server-wide BodyBudget as they arrive (so a client
 // holds only what it really sent). Exceeding one fails the parse with header_limit
 // (TooManyHeaders() tells the count apart) or body_limit (OverBudget() tells the budget apart),
-// before more than the limit is stored.
+// before more than the limit is stored. A Transfer-Encoding whose last coding is not chunked fails
+// with bad_transfer_encoding (RFC 9112 6.3: the body's end cannot be found; Beast alone would read
+// no body and take its bytes for the next request).
 //
 // Thread safety: one parser per request, used by one thread at a time.
 #ifndef MODELCAR_HTTP_SERVER_REQUEST_H_
@@ -85,7 +87,7 @@ class RequestParser : public boost::beast::http::basic_parser<true> {
   void on_response_impl(int, string_view, int, error_code& ec) override;
   void on_field_impl(boost::beast::http::field, string_view name, string_view value,
                      error_code& ec) override;
-  void on_header_impl(error_code&) override {}
+  void on_header_impl(error_code& ec) override;
   void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
                          error_code&) override;
   size_t on_body_impl(string_view body, error_code&) override;
@@ -99,6 +101,7 @@ class RequestParser : public boost::beast::http::basic_parser<true> {
   int version_ = 11;
   bool too_many_headers_ = false;
   bool over_budget_ = false;
+  bool transfer_encoding_ = false;  // a Transfer-Encoding field was seen
   std::shared_ptr<BodyHold> hold_;
 
   bool Append(string_view data, error_code& ec);
