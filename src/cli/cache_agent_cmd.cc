@@ -49,6 +49,7 @@ modelcar::Status Run(const Flags& f) {
     so.host = f.listen.substr(0, colon);
     so.port = std::atoi(f.listen.c_str() + colon + 1);
     so.threads = 2;
+    so.max_body_bytes = 0;  // no route takes a body: any is 413
     server = std::make_unique<modelcar::http::Server>(so);
     server->HandleInline("GET", "/healthz", [](const modelcar::http::ServerRequest&) {
       return modelcar::http::ServerResponse::Text(200, "ok\n");
@@ -56,8 +57,9 @@ modelcar::Status Run(const Flags& f) {
     server->Handle("GET", "/status", [&agent](const modelcar::http::ServerRequest&) {
       return modelcar::http::ServerResponse::Json(200, agent.StatusJson());
     });
-    server->Handle("GET", "/metrics", [&agent](const modelcar::http::ServerRequest&) {
-      auto r = modelcar::http::ServerResponse::Text(200, agent.Metrics());
+    server->Handle("GET", "/metrics", [&agent, &server](const modelcar::http::ServerRequest&) {
+      auto r = modelcar::http::ServerResponse::Text(
+          200, agent.Metrics() + modelcar::http::ServerStatsText(server->stats()));
       r.content_type = "text/plain; version=0.0.4";
       return r;
     });

@@ -17,7 +17,9 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
 
 #include "http/server_conn.h"
 #include "http/server_tls.h"
@@ -288,6 +290,36 @@ ServerStats Server::stats() const {
   out.rejected_busy = st->stats.rejected_busy.load();
   out.rejected_requests = st->stats.rejected_requests.load();
   out.timeouts = st->stats.timeouts.load();
+  std::lock_guard<std::mutex> lock(st->mu);
+  out.open_connections = st->live.size() + st->rejecting;
+  return out;
+}
+
+std::string ServerStatsText(const ServerStats& s) {
+  std::string out =
+      "# HELP modelcar_http_connections_total Connections accepted, the refused ones included.\n"
+      "# TYPE modelcar_http_connections_total counter\n"
+      "modelcar_http_connections_total " +
+      std::to_string(s.connections) +
+      "\n"
+      "# HELP modelcar_http_open_connections Connections open now.\n"
+      "# TYPE modelcar_http_open_connections gauge\n"
+      "modelcar_http_open_connections " +
+      std::to_string(s.open_connections) +
+      "\n"
+      "# HELP modelcar_http_rejected_total Connections and requests the HTTP server refused or cut "
+      "(connection_limit: 503 over max connections; busy: 503 wait queue or body memory full; "
+      "bad_request: 400, 413, 431, unread bodies to 404/405; timeout: a header, body or write "
+      "deadline passed).\n"
+      "# TYPE modelcar_http_rejected_total counter\n";
+  const std::pair<const char*, uint64_t> reasons[] = {{"connection_limit", s.rejected_connections},
+                                                      {"busy", s.rejected_busy},
+                                                      {"bad_request", s.rejected_requests},
+                                                      {"timeout", s.timeouts}};
+  for (const auto& [reason, n] : reasons) {
+    out += std::string("modelcar_http_rejected_total{reason=\"") + reason + "\"} " +
+           std::to_string(n) + "\n";
+  }
   return out;
 }
 

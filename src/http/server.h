@@ -138,7 +138,13 @@ struct ServerStats {
   uint64_t rejected_busy = 0;         // 503: wait queue full or body budget spent
   uint64_t rejected_requests = 0;     // 400, 404/405 with an unread body, 413, 431
   uint64_t timeouts = 0;              // connections cut by a header, body or write deadline
+  uint64_t open_connections = 0;      // now (a gauge)
 };
+
+// `stats` as Prometheus text exposition lines, for a server's /metrics:
+// modelcar_http_connections_total, modelcar_http_open_connections and
+// modelcar_http_rejected_total{reason="connection_limit"|"busy"|"bad_request"|"timeout"}.
+std::string ServerStatsText(const ServerStats& stats);
 
 class Server {
  public:

@@ -217,6 +217,13 @@ TEST(ServerLimitsTest, ConnectionLimitIs503) {
   EXPECT_NE(resp.find("Retry-After: 1"), std::string::npos);
   ::close(extra);
   EXPECT_EQ(server.stats().rejected_connections, 1u);
+  EXPECT_GE(server.stats().open_connections, 4u);  // and the refused one until the server saw it go
+  const std::string text = ServerStatsText(server.stats());
+  EXPECT_NE(text.find("\nmodelcar_http_rejected_total{reason=\"connection_limit\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\nmodelcar_http_open_connections "), std::string::npos) << text;
+  EXPECT_NE(text.find("\nmodelcar_http_connections_total 5\n"), std::string::npos) << text;
   ::close(idle[0]);
   bool served = false;
   for (int i = 0; i < 100 && !served; ++i) {  // the slot frees once the server saw the close

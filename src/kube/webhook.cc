@@ -146,6 +146,7 @@ struct Webhook::Impl {
                   static_cast<unsigned long long>(config_errors.load()),
                   static_cast<unsigned long long>(server ? server->tls_loads() : 0));
     out += line;
+    if (server) out += http::ServerStatsText(server->stats());
     return out;
   }
 };

@@ -233,9 +233,10 @@ Status RunServe(const ServeOptions& o) {
     return http::ServerResponse::Json(200,
                                       nlohmann::json{{"version", MODELCAR_SERVE_VERSION}}.dump());
   });
-  probe("GET", "/metrics", [&state](const http::ServerRequest&) {
+  probe("GET", "/metrics", [&state, &server](const http::ServerRequest&) {
     ModelContext* m = state.model.load();
-    http::ServerResponse r = http::ServerResponse::Text(200, m ? m->metrics().Render() : "");
+    http::ServerResponse r = http::ServerResponse::Text(
+        200, (m ? m->metrics().Render() : "") + http::ServerStatsText(server.stats()));
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return r;
   });

@@ -6,8 +6,10 @@ it still serves everyone.
       `--hostile` connections (default 200) for `--seconds`, split over the kinds below, each
       reconnecting when its connection ends. Meanwhile another process asks GET --health every
       0.2 s (each answer must be 200 in under --health-limit-s) and sends the --normal request
-      (POST --post, must get --normal-status) one after the other. The server's RSS is sampled
-      every 0.2 s and must stay under --rss-limit-mib; the process must be alive at the end.
+      (POST --post, must get --normal-status; or GET --normal-get) one after the other. The
+      server's RSS is sampled every 0.2 s and must stay under --rss-limit-mib; the process must be
+      alive at the end. A server without a POST route (--normal-get) runs the kinds that need
+      no body (--kinds idle,line_only,slow_headers,header_flood).
   abuse.py flood --url URL --post PATH --body FILE --count N --min-503 M
       N concurrent requests (a stream each); at least M must be answered 503 at once; then all
       hang up.
@@ -21,6 +23,8 @@ Hostile kinds (the answer each must get):
   deep_json     the --deep body (JSON nested 100,000 deep)   -> 400
   disconnect    with --stream: a streaming request, reset after the first event; without: half
                 a body, then reset                           -> nothing (the server must go on)
+  slow_reader   with --slow-stream: that streaming request on a 4 KB receive window, nothing
+                read for --pause seconds, then the rest      -> the whole stream, to [DONE]
 Prints one line per kind and a JSON report (--report); exits 1 on any broken expectation.
 """
 import argparse
@@ -36,7 +40,7 @@ import time
 
 KINDS = {  # share of the hostile connections
     "idle": 20, "line_only": 30, "slow_headers": 30, "slow_body": 30, "header_flood": 20,
-    "deep_json": 30, "disconnect": 40,
+    "deep_json": 30, "disconnect": 40, "slow_reader": 20,
 }
 SLACK_S = 5.0  # a cut may come this much after its deadline on a loaded machine
 
@@ -117,10 +121,14 @@ class Hostile:
     def __init__(self, args):
         self.args = args
         self.target = Target(args.url, args.cafile)
-        self.deep = open(args.deep, "rb").read()
+        self.deep = open(args.deep, "rb").read() if args.deep else None
         self.stream = open(args.stream, "rb").read() if args.stream else None
+        self.slow_stream = open(args.slow_stream, "rb").read() if args.slow_stream else None
+        self.kinds = {k: v for k, v in KINDS.items() if k in args.kinds.split(",")}
+        if not self.slow_stream:
+            self.kinds.pop("slow_reader", None)
         self.results = {k: {"connections": 0, "ok": 0, "bad": [], "max_s": 0.0}
-                        for k in KINDS if k in args.kinds.split(",")}
+                        for k in self.kinds}
         self.end = time.monotonic() + args.seconds
 
     def note(self, kind, ok, detail="", seconds=None):
@@ -141,6 +149,15 @@ class Hostile:
         try:
             if kind == "idle":  # plain TCP, even to a TLS server: no handshake ever starts
                 reader, writer = await asyncio.open_connection(self.target.host, self.target.port)
+            elif kind == "slow_reader":  # a small window, so the server's writes really block
+                sock = socket.socket()
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                sock.setblocking(False)
+                await asyncio.get_running_loop().sock_connect(sock, (self.target.host,
+                                                                     self.target.port))
+                reader, writer = await asyncio.open_connection(
+                    sock=sock, ssl=self.target.ctx,
+                    server_hostname=self.target.host if self.target.tls else None, limit=4096)
             else:
                 reader, writer = await self.target.connect()
         except (ConnectionError, ssl.SSLError, OSError) as e:
@@ -149,7 +166,7 @@ class Hostile:
         try:
             if kind in ("idle", "line_only", "slow_headers"):
                 if kind != "idle":
-                    writer.write(self.head("POST", a.post))
+                    writer.write(self.head("POST", a.post or a.health))
                     await writer.drain()
                 took = await wait_cut(reader, writer if kind == "slow_headers" else None,
                                       a.header_deadline + SLACK_S)
@@ -187,6 +204,16 @@ class Hostile:
                 t0 = time.monotonic()
                 status, _ = await read_response(reader, 30)
                 self.note(kind, status == 400, f"answered {status}", time.monotonic() - t0)
+            elif kind == "slow_reader":
+                writer.write(self.head("POST", a.post, "Content-Type: application/json\r\n"
+                                       f"Content-Length: {len(self.slow_stream)}\r\n"
+                                       "Connection: close\r\n\r\n") + self.slow_stream)
+                await writer.drain()
+                await asyncio.sleep(a.pause)
+                status, data = await read_response(reader, 120)
+                ok = (status == 200 and b"data: [DONE]\n\n" in data and
+                      data.endswith(b"\r\n0\r\n\r\n"))  # the last chunk: nothing cut
+                self.note(kind, ok, f"answered {status}, ends {data[-40:]!r}")
             elif kind == "disconnect":
                 body = self.stream if self.stream else self.deep
                 writer.write(self.head("POST", a.post, "Content-Type: application/json\r\n"
@@ -216,11 +243,11 @@ class Hostile:
     async def worker(self, kind):
         while time.monotonic() < self.end:
             await self.one(kind)
-            if kind in ("header_flood", "deep_json", "disconnect"):
+            if kind in ("header_flood", "deep_json", "disconnect", "slow_reader"):
                 await asyncio.sleep(0.5)  # bounded request rate: abuse, not a benchmark
 
     async def run(self):
-        kinds = {k: v for k, v in KINDS.items() if k in self.args.kinds.split(",")}
+        kinds = self.kinds
         total = sum(kinds.values())
         tasks = []
         for kind, share in kinds.items():
@@ -274,11 +301,12 @@ def normal_health(args, out):
 
 def normal_requests(args, out):
     target = Target(args.url, args.cafile)
-    body = open(args.normal, "rb").read()
+    body = open(args.normal, "rb").read() if args.normal else None
+    method, path = ("GET", args.normal_get) if args.normal_get else ("POST", args.post)
     end = time.monotonic() + args.seconds
     n, worst, bad = 0, 0.0, []
     while time.monotonic() < end:
-        status, took, data = http_once(target, "POST", args.post, body, 120)
+        status, took, data = http_once(target, method, path, body, 120)
         n += 1
         worst = max(worst, took)
         if status != args.normal_status or (args.normal_expect and
@@ -420,10 +448,13 @@ def main():
     run.add_argument("--cafile")
     run.add_argument("--pid", type=int, required=True)
     run.add_argument("--health", default="/health")
-    run.add_argument("--post", required=True)
-    run.add_argument("--deep", required=True)
+    run.add_argument("--post")
+    run.add_argument("--deep")
     run.add_argument("--stream")
-    run.add_argument("--normal", required=True)
+    run.add_argument("--slow-stream")
+    run.add_argument("--pause", type=float, default=10, help="slow_reader: seconds before reading")
+    run.add_argument("--normal")
+    run.add_argument("--normal-get")
     run.add_argument("--normal-status", type=int, default=200)
     run.add_argument("--normal-expect", default="")
     run.add_argument("--hostile", type=int, default=200)
@@ -443,6 +474,11 @@ def main():
     flood.add_argument("--min-503", type=int, required=True)
     flood.add_argument("--expect-503", default="")
     args = ap.parse_args()
+    if args.cmd == "run" and not (args.normal or args.normal_get):
+        ap.error("run needs --normal FILE or --normal-get PATH")
+    if args.cmd == "run" and {"deep_json", "disconnect", "slow_body"} & set(args.kinds.split(",")) \
+            and not (args.post and args.deep):
+        ap.error("the deep_json, disconnect and slow_body kinds need --post and --deep")
     return cmd_run(args) if args.cmd == "run" else cmd_flood(args)
 
 
