@@ -3,7 +3,7 @@
 //   node bench/serve_load.mjs BASE_URL MODEL CONCURRENCY REQUESTS MAX_TOKENS
 // Every request asks for exactly MAX_TOKENS tokens (temperature 0, ignore_eos, no prompt cache)
 // with a slightly different prompt. Prints one JSON line: generated tokens (from the usage
-// chunk), aggregate tokens/s over the wall time of the whole level, TTFT p50/p90 (time from
+// chunk), aggregate tokens/s over the wall time of the whole level, TTFT p50/p90/p99 (time from
 // sending the request to the first chunk carrying content).
 const [base, model, conc, total, maxTokens] = process.argv.slice(2);
 const concurrency = Number(conc), requests = Number(total), max_tokens = Number(maxTokens);
@@ -54,4 +54,5 @@ console.log(JSON.stringify({
   concurrency, requests, max_tokens, wall_s: wall, tokens,
   tokens_min: Math.min(...results.map(r => r.tokens)), tokens_max: Math.max(...results.map(r => r.tokens)),
   tok_s: tokens / wall, ttft_p50_ms: pct(ttfts, 0.5), ttft_p90_ms: pct(ttfts, 0.9),
+  ttft_p99_ms: pct(ttfts, 0.99),
 }));

@@ -1,6 +1,9 @@
 // `modelcar cache-agent --config FILE`: keeps the listed refs present, pinned and verified in the
 // node store (modelcar/cache_agent.h), serves /status, /healthz and /metrics, and reconciles every
 // --interval seconds or as soon as the config file changes. SIGTERM/SIGINT stop it (exit 0).
+// With --mirror it also serves the store as a read-only registry (peer/registry_api.h) on the same
+// listener, and with --containerd-hosts it points containerd at that mirror for the
+// --mirror-registries (peer/containerd_hosts.h), restoring what was there when it stops.
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -12,6 +15,8 @@
 #include "cli/store_pull_flags.h"
 #include "http/server.h"
 #include "modelcar/cache_agent.h"
+#include "peer/containerd_hosts.h"
+#include "peer/registry_api.h"
 
 namespace {
 
@@ -19,6 +24,9 @@ struct Flags {
   std::string config, store, status, listen;
   int interval_s = 60;
   bool once = false;
+  bool mirror = false;
+  std::string private_mode = "serve", hosts_dir, mirror_url;
+  std::vector<std::string> mirror_registries;
   modelcar::cli::StorePullFlags pull;
 };
 
@@ -42,42 +50,82 @@ modelcar::Status Run(const Flags& f) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the server's threads start
 
   std::unique_ptr<modelcar::http::Server> server;
+  std::unique_ptr<modelcar::peer::RegistryApi> mirror;
+  if (f.mirror && f.listen.empty()) return modelcar::InvalidArgument("--mirror needs --listen");
+  if (!f.hosts_dir.empty() && (!f.mirror || f.mirror_registries.empty())) {
+    return modelcar::InvalidArgument("--containerd-hosts needs --mirror and --mirror-registries");
+  }
+  if (f.private_mode != "serve" && f.private_mode != "refuse") {
+    return modelcar::InvalidArgument("--private " + f.private_mode + ": expected serve or refuse");
+  }
   if (!f.listen.empty()) {
     modelcar::http::ServerOptions so;
     size_t colon = f.listen.rfind(':');
     if (colon == std::string::npos) return modelcar::InvalidArgument("--listen HOST:PORT");
     so.host = f.listen.substr(0, colon);
     so.port = std::atoi(f.listen.c_str() + colon + 1);
-    so.threads = 2;
-    so.max_body_bytes = 0;  // no route takes a body: any is 413
+    so.threads = f.mirror ? 32 : 2;
+    so.max_body_bytes = 0;  // no route (the read-only mirror's neither) takes a body: any is 413
     server = std::make_unique<modelcar::http::Server>(so);
+    if (f.mirror) {
+      ASSIGN_OR_RETURN(modelcar::store::Store st, modelcar::store::Store::Open(f.store));
+      modelcar::peer::RegistryApiOptions ro;
+      ro.index.serve_private = f.private_mode == "serve";
+      ro.log = [](std::string_view l) {
+        std::fprintf(stderr, "cache-agent: mirror: %.*s\n", static_cast<int>(l.size()), l.data());
+      };
+      mirror = std::make_unique<modelcar::peer::RegistryApi>(st, ro);
+      mirror->Register(*server);
+    }
     server->HandleInline("GET", "/healthz", [](const modelcar::http::ServerRequest&) {
       return modelcar::http::ServerResponse::Text(200, "ok\n");
     });
     server->Handle("GET", "/status", [&agent](const modelcar::http::ServerRequest&) {
       return modelcar::http::ServerResponse::Json(200, agent.StatusJson());
     });
-    server->Handle("GET", "/metrics", [&agent, &server](const modelcar::http::ServerRequest&) {
-      auto r = modelcar::http::ServerResponse::Text(
-          200, agent.Metrics() + modelcar::http::ServerStatsText(server->stats()));
-      r.content_type = "text/plain; version=0.0.4";
-      return r;
-    });
+    server->Handle("GET", "/metrics",
+                   [&agent, &mirror, &server](const modelcar::http::ServerRequest&) {
+                     auto r = modelcar::http::ServerResponse::Text(
+                         200, agent.Metrics() + (mirror ? mirror->Metrics() : std::string()) +
+                                  modelcar::http::ServerStatsText(server->stats()));
+                     r.content_type = "text/plain; version=0.0.4";
+                     return r;
+                   });
     RETURN_IF_ERROR(server->Start());
-    std::fprintf(stderr, "cache-agent: serving on %s:%d\n", so.host.c_str(), server->port());
+    std::fprintf(stderr, "cache-agent: serving on %s:%d%s\n", so.host.c_str(), server->port(),
+                 mirror ? " (with the registry mirror)" : "");
+    if (!f.hosts_dir.empty()) {
+      std::string url = f.mirror_url;
+      if (url.empty()) {
+        std::string host = so.host == "0.0.0.0" || so.host == "::" ? "127.0.0.1" : so.host;
+        if (host.find(':') != std::string::npos) host = "[" + host + "]";
+        url = "http://" + host + ":" + std::to_string(server->port());
+      }
+      RETURN_IF_ERROR(modelcar::peer::WriteMirrorHosts(f.hosts_dir, f.mirror_registries, url));
+      std::fprintf(stderr, "cache-agent: containerd mirror %s written in %s\n", url.c_str(),
+                   f.hosts_dir.c_str());
+    }
   }
+  auto stop = [&]() -> modelcar::Status {
+    if (server) server->Stop();
+    if (!f.hosts_dir.empty()) {
+      RETURN_IF_ERROR(modelcar::peer::RestoreMirrorHosts(f.hosts_dir));
+      std::fprintf(stderr, "cache-agent: containerd hosts in %s restored\n", f.hosts_dir.c_str());
+    }
+    return modelcar::Status();
+  };
   for (;;) {
     int64_t seen = MtimeNs(f.config);
     modelcar::Status s = agent.RunOnce();
     if (!s.ok()) std::fprintf(stderr, "cache-agent: %s\n", s.ToString().c_str());
-    if (f.once) return s;
+    if (f.once) {
+      RETURN_IF_ERROR(stop());
+      return s;
+    }
     // Wait for the interval, a config change (checked every second) or a stop signal.
     for (int waited = 0; waited < f.interval_s; ++waited) {
       timespec one{1, 0};
-      if (sigtimedwait(&set, nullptr, &one) > 0) {
-        if (server) server->Stop();
-        return modelcar::Status();
-      }
+      if (sigtimedwait(&set, nullptr, &one) > 0) return stop();
       if (MtimeNs(f.config) != seen) break;
     }
   }
@@ -94,6 +142,18 @@ const modelcar::cli::CommandRegistration kCacheAgent{
       app.add_option("--listen", f->listen, "Serve /status, /healthz, /metrics on HOST:PORT");
       app.add_option("--interval", f->interval_s, "Seconds between reconciles (default 60)");
       app.add_flag("--once", f->once, "Reconcile once and exit (exit 1 if the config is bad)");
+      app.add_flag("--mirror", f->mirror,
+                   "Also serve the store read-only as a registry on --listen (pinned images)");
+      app.add_option("--private", f->private_mode,
+                     "serve (default) | refuse: images pulled with registry credentials");
+      app.add_option("--containerd-hosts", f->hosts_dir,
+                     "containerd hosts dir to point at the mirror (e.g. /etc/containerd/certs.d); "
+                     "what was there is backed up and restored on exit");
+      app.add_option("--mirror-registries", f->mirror_registries,
+                     "Registries (HOST[:PORT]) containerd should ask the mirror first")
+          ->delimiter(',');
+      app.add_option("--mirror-url", f->mirror_url,
+                     "The mirror's URL for containerd (default http://127.0.0.1:PORT of --listen)");
       f->pull.Add(app, "always | if-not-present | never", modelcar::registry::NodeIdentity::kAuto);
       return [f]() { return Run(*f); };
     }};

@@ -6,6 +6,7 @@
 #include "base/file.h"
 #include "cli/command.h"
 #include "llm/engine/generate.h"
+#include "llm/ops/ops.h"
 #include "llm/tokenizer/tokenizer.h"
 
 namespace {
@@ -15,7 +16,7 @@ using modelcar::Status;
 namespace llm = modelcar::llm;
 
 struct Flags {
-  std::string dir, prompt, prompt_ids, dump_logits;
+  std::string dir, prompt, prompt_ids, dump_logits, dump_prompt_logits;
   int max_tokens = 16;
   float temperature = 0;
   int top_k = 0;
@@ -23,6 +24,7 @@ struct Flags {
   int64_t seed = -1;
   int logprobs = 0;
   int threads = 0;
+  std::string precision = "fast";
   bool json = false, ignore_eos = false, raw = false;
 };
 
@@ -61,7 +63,11 @@ Status Run(const Flags& f) {
     ASSIGN_OR_RETURN(req.prompt, ParseIds(f.prompt_ids));
   }
   req.max_tokens = f.max_tokens;
-  req.keep_prefill_logits = !f.dump_logits.empty();
+  if (!f.dump_logits.empty() && !f.dump_prompt_logits.empty()) {
+    return modelcar::InvalidArgument("give at most one of --dump-logits and --dump-prompt-logits");
+  }
+  req.keep_prefill_logits = !f.dump_logits.empty() || !f.dump_prompt_logits.empty();
+  req.all_prompt_logits = !f.dump_prompt_logits.empty();
   req.sampling.temperature = f.temperature;
   req.sampling.top_k = f.top_k;
   req.sampling.top_p = f.top_p;
@@ -74,19 +80,23 @@ Status Run(const Flags& f) {
   if (!f.ignore_eos) {
     for (int id : model->EosTokenIds()) req.stop_ids.push_back(id);
   }
+  const auto precision = llm::ParsePrecision(f.precision);
+  if (!precision) return modelcar::InvalidArgument("--precision must be exact or fast");
+  llm::Engine engine(model, llm::EngineOptions{f.threads, *precision});
   const uint64_t kv_bytes = [&] {
     const auto& c = model->config;
     return uint64_t{2} * c.num_layers * c.num_kv_heads * c.head_dim * sizeof(float) *
            (req.prompt.size() + f.max_tokens + 64);
   }();
-  ASSIGN_OR_RETURN(auto cache, llm::KvCache::Create(model->config, kv_bytes));
-  llm::Engine engine(model, f.threads);
+  ASSIGN_OR_RETURN(auto cache,
+                   llm::KvCache::Create(model->config, kv_bytes, 16, engine.kv_dtype()));
   ASSIGN_OR_RETURN(llm::GenerateResult res, llm::Generate(engine, *cache, req));
 
-  if (!f.dump_logits.empty()) {
+  if (req.keep_prefill_logits) {
     RETURN_IF_ERROR(modelcar::WriteFileAtomic(
-        f.dump_logits, std::string_view(reinterpret_cast<const char*>(res.prefill_logits.data()),
-                                        res.prefill_logits.size() * sizeof(float))));
+        req.all_prompt_logits ? f.dump_prompt_logits : f.dump_logits,
+        std::string_view(reinterpret_cast<const char*>(res.prefill_logits.data()),
+                         res.prefill_logits.size() * sizeof(float))));
   }
   std::vector<int32_t> ids;
   for (auto& t : res.tokens) ids.push_back(t.token);
@@ -122,6 +132,9 @@ Status Run(const Flags& f) {
                     res.prefill_seconds > 0 ? req.prompt.size() / res.prefill_seconds : 0},
                    {"decode_tokens_per_second",
                     n > 1 && res.decode_seconds > 0 ? (n - 1) / res.decode_seconds : 0}};
+  out["engine"] = {{"precision", llm::PrecisionName(engine.precision())},
+                   {"threads", engine.threads()},
+                   {"avx512_bf16", modelcar::llm::ops::UsesAvx512Bf16()}};
   out["note"] = "timing is informational; synthetic models have random weights (text is noise)";
   std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   return Status();
@@ -145,10 +158,16 @@ const modelcar::cli::CommandRegistration kGenerate{
       app.add_option("--seed", f->seed, "Sampling seed (default: random)");
       app.add_option("--logprobs", f->logprobs, "Top logprobs per step")->default_val(0);
       app.add_option("--threads", f->threads, "Engine threads (default: all cores)");
+      app.add_option("--precision", f->precision,
+                     "Engine numerics: fast (bf16 matrix inputs and KV cache) or exact (f32)")
+          ->capture_default_str();
       app.add_flag("--ignore-eos", f->ignore_eos, "Do not stop at the model's EOS ids");
       app.add_flag("--raw", f->raw, "Keep special tokens in the text");
       app.add_option("--dump-logits", f->dump_logits,
                      "Write the last prompt position's logits (raw little-endian f32) to a file");
+      app.add_option("--dump-prompt-logits", f->dump_prompt_logits,
+                     "Write every prompt position's logits ([prompt, vocab] raw little-endian "
+                     "f32) to a file");
       app.add_flag("--json", f->json, "Print ids, text, logprobs and timing as JSON");
       return [f]() { return Run(*f); };
     }};

@@ -41,6 +41,7 @@ struct Flags {
   std::vector<std::string> served_names;
   std::string max_model_len, max_num_batched_tokens, kv_cache_memory_bytes;
   std::string kv_cache_memory = "2GiB";
+  std::string precision = "fast";
   std::string allowed_origins, allowed_methods, allowed_headers;
   std::string uvicorn_log_level = "info";
   bool disable_access_log = false;
@@ -201,6 +202,9 @@ Status Configure(Flags& f, const std::string& model) {
   } else {
     ASSIGN_OR_RETURN(mo.kv_cache_bytes, modelcar::store::ParseByteSize(f.kv_cache_memory));
   }
+  const auto precision = modelcar::llm::ParsePrecision(f.precision);
+  if (!precision) return modelcar::InvalidArgument("--precision must be exact or fast");
+  mo.precision = *precision;
   if (!f.seed.empty()) {
     if (f.seed == "None" || f.seed == "none") {
       mo.seed.reset();
@@ -385,6 +389,9 @@ const modelcar::cli::CommandRegistration kServe{
       app.add_option(Names("--api-key"), s.api_keys,
                      "Require 'Authorization: Bearer KEY' (one of the keys; or VLLM_API_KEY)");
       app.add_option(Names("--threads"), m.threads, "Engine threads (default: all cores)");
+      app.add_option(Names("--precision"), f->precision,
+                     "Engine numerics: fast (bf16 matrix inputs, f16 KV cache) or exact (f32)")
+          ->capture_default_str();
       app.add_option(Names("--idle-timeout"), s.idle_timeout_s,
                      "Exit 0 after this many seconds without requests (0: never)");
       app.add_option(Names("--wait-for-model"), f->wait_for_model,

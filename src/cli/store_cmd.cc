@@ -1,4 +1,4 @@
-// `modelcar store ls | df | gc | rm REF | verify [REF] | pull REF`: the node store.
+// `modelcar store ls | df | gc | rm REF | verify [REF] | pull REF | serve`: the node store.
 #include <cstdio>
 #include <ctime>
 #include <map>
@@ -6,7 +6,9 @@
 
 #include "cli/command.h"
 #include "cli/store_pull_flags.h"
+#include "http/server.h"
 #include "modelcar/store_pull.h"
+#include "peer/registry_api.h"
 #include "store/gc.h"
 #include "store/lock.h"
 #include "store/store.h"
@@ -28,8 +30,11 @@ struct Flags {
   bool no_watermarks = false, keep_unreferenced = false;
   // pull
   modelcar::cli::StorePullFlags pull;
+  // serve
+  std::string listen, serve_what = "pinned", private_mode = "serve";
+  size_t threads = 32;
   CLI::App *ls = nullptr, *df = nullptr, *gc = nullptr, *rm = nullptr, *verify = nullptr,
-           *pullc = nullptr;
+           *pullc = nullptr, *serve = nullptr;
 };
 
 std::string Age(int64_t t) {
@@ -156,8 +161,62 @@ Status Pull(const Flags& f) {
   return Status();
 }
 
+// `store serve`: the read-only registry API over the store until SIGTERM or SIGINT.
+Status Serve(st::Store& s, const Flags& f) {
+  namespace peer = modelcar::peer;
+  modelcar::http::ShutdownSignals signals;  // before any thread starts
+  peer::RegistryApiOptions o;
+  if (f.serve_what != "pinned" && f.serve_what != "all") {
+    return modelcar::InvalidArgument("--serve " + f.serve_what + ": expected pinned or all");
+  }
+  if (f.private_mode != "serve" && f.private_mode != "refuse") {
+    return modelcar::InvalidArgument("--private " + f.private_mode + ": expected serve or refuse");
+  }
+  o.index.pinned_only = f.serve_what == "pinned";
+  o.index.serve_private = f.private_mode == "serve";
+  o.log = [](std::string_view l) {
+    std::fprintf(stderr, "store serve: %.*s\n", static_cast<int>(l.size()), l.data());
+  };
+  peer::RegistryApi api(s, o);
+  modelcar::http::ServerOptions so;
+  size_t colon = f.listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return modelcar::InvalidArgument("--listen " + f.listen + ": expected HOST:PORT");
+  }
+  so.host = f.listen.substr(0, colon);
+  if (so.host.size() > 2 && so.host.front() == '[' && so.host.back() == ']') {
+    so.host = so.host.substr(1, so.host.size() - 2);
+  }
+  try {
+    so.port = std::stoi(f.listen.substr(colon + 1));
+  } catch (const std::exception&) {
+    return modelcar::InvalidArgument("--listen " + f.listen + ": expected HOST:PORT");
+  }
+  if (so.port < 0 || so.port > 65535) return modelcar::InvalidArgument("--listen: bad port");
+  so.threads = f.threads;
+  modelcar::http::Server server(so);
+  api.Register(server);
+  server.Handle("GET", "/healthz", [](const modelcar::http::ServerRequest&) {
+    return modelcar::http::ServerResponse::Text(200, "ok\n");
+  });
+  server.Handle("GET", "/metrics", [&api](const modelcar::http::ServerRequest&) {
+    auto r = modelcar::http::ServerResponse::Text(200, api.Metrics());
+    r.content_type = "text/plain; version=0.0.4";
+    return r;
+  });
+  RETURN_IF_ERROR(server.Start());
+  std::fprintf(stderr, "store serve: %s on %s:%d (%zu images servable)\n", s.root().c_str(),
+               so.host.c_str(), server.port(), api.index().trees());
+  for (;;) {
+    int sig = signals.Wait();
+    if (sig != modelcar::http::ShutdownSignals::kWoken) break;
+  }
+  server.Stop();
+  return Status();
+}
+
 const modelcar::cli::CommandRegistration kStore{
-    "store", "The node store: ls, df, gc, rm, verify, pull",
+    "store", "The node store: ls, df, gc, rm, verify, pull, serve",
     [](CLI::App& app) -> modelcar::cli::Runner {
       auto f = std::make_shared<Flags>();
       app.add_option("--store", f->store,
@@ -181,7 +240,15 @@ const modelcar::cli::CommandRegistration kStore{
       f->pullc = app.add_subcommand("pull", "Pull an image into the store (as `pull --store`)");
       f->pullc->add_option("ref", f->ref, "Image reference")->required();
       f->pull.Add(*f->pullc);
-      for (CLI::App* sub : {f->ls, f->df, f->gc, f->rm, f->verify, f->pullc}) {
+      f->serve = app.add_subcommand(
+          "serve", "Serve the store read-only as an OCI registry (a mirror for containerd/peers)");
+      f->serve->add_option("--listen", f->listen, "HOST:PORT to listen on")->required();
+      f->serve->add_option("--serve", f->serve_what,
+                           "pinned (default: images a cache agent pinned or a mount uses) | all");
+      f->serve->add_option("--private", f->private_mode,
+                           "serve (default) | refuse: images pulled with registry credentials");
+      f->serve->add_option("--threads", f->threads, "Transfers served at once (default 32)");
+      for (CLI::App* sub : {f->ls, f->df, f->gc, f->rm, f->verify, f->pullc, f->serve}) {
         sub->add_option("--store", f->store, "Store directory");
       }
       return [f]() -> Status {
@@ -192,6 +259,7 @@ const modelcar::cli::CommandRegistration kStore{
         if (f->gc->parsed()) return Gc(s, *f);
         if (f->rm->parsed()) return Rm(s, *f);
         if (f->verify->parsed()) return Verify(s, *f);
+        if (f->serve->parsed()) return Serve(s, *f);
         return modelcar::InvalidArgument("store: missing subcommand");
       };
     }};

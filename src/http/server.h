@@ -1,8 +1,11 @@
 // HTTP/1.1 server (Boost.Beast over Asio), optionally with TLS (OpenSSL).
 //
 // Used by the admission webhook (HTTPS), the OpenAI-compatible server (plain HTTP, SSE streaming)
-// and the cache agent. Routes are exact method + path matches; a request whose path matches no
-// route gets 404, a known path with another method gets 405.
+// and the cache agent. Routes are exact method + path matches, or prefix matches for a path
+// registered with a trailing "*" ("/v2/*" matches every path starting with "/v2/"; the exact
+// match wins, then the longest prefix); a request whose path matches no route gets 404, a known
+// path with another method gets 405. GET handlers also answer HEAD (ServerRequest::method says
+// which; the body is not sent).
 //
 //   http::ServerOptions opts;
 //   opts.port = 0;                                   // pick a free port
@@ -97,6 +100,11 @@ struct ServerResponse {
   std::string body;
   // When set, the body above is ignored and `stream` produces it (chunked transfer encoding).
   std::function<void(StreamSink&)> stream;
+  // With `stream`: the exact body length when known (>= 0). It is sent as Content-Length instead
+  // of chunked encoding, a HEAD answer carries it without running `stream`, and a stream that
+  // returns before writing that many bytes leaves the client with a short body (the connection is
+  // closed), which clients treat as a failed transfer.
+  int64_t stream_length = -1;
 
   static ServerResponse Text(int status, std::string body);
   static ServerResponse Json(int status, std::string body);  // application/json
@@ -153,8 +161,9 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Registers `handler` for exact `method` (upper case) and `path`; it runs on a worker thread.
-  // GET handlers also answer HEAD (without the body). REQUIRES: before Start().
+  // Registers `handler` for `method` (upper case) and `path` (exact, or a prefix when it ends with
+  // "*"); it runs on a worker thread. GET handlers also answer HEAD (without the body).
+  // REQUIRES: before Start().
   void Handle(std::string method, std::string path, Handler handler);
   // Like Handle(), but the handler runs on the I/O thread that read the request, so it answers
   // even when every worker is busy: for probes and metrics. REQUIRES: the handler is quick, never

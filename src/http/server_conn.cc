@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <optional>
+#include <string_view>
 #include <type_traits>
 
 #include "http/server_request.h"
@@ -95,6 +96,22 @@ bool IsContinue(std::optional<std::string_view> expect) {
     if (std::tolower(static_cast<unsigned char>((*expect)[i])) != k[i]) return false;
   }
   return true;
+}
+
+// The route table entry for `path`: the exact path, else the longest "/prefix/*" it starts with.
+const std::map<std::string, Route>* FindRoutes(const RouteTable& routes, const std::string& path) {
+  auto it = routes.find(path);
+  if (it != routes.end()) return &it->second;
+  const std::map<std::string, Route>* best = nullptr;
+  size_t best_len = 0;
+  for (const auto& [p, methods] : routes) {
+    if (p.empty() || p.back() != '*' || (best && p.size() - 1 <= best_len)) continue;
+    if (std::string_view(path).starts_with(std::string_view(p).substr(0, p.size() - 1))) {
+      best = &methods;
+      best_len = p.size() - 1;
+    }
+  }
+  return best;
 }
 
 bool IsParseError(const error_code& ec) {
@@ -350,14 +367,14 @@ class Conn : public Connection, public std::enable_shared_from_this<Conn<Stream>
     keep_alive_ = parser_->keep_alive() && version_ >= 11;
     const bool has_body = parser_->chunked() || parser_->content_length().value_or(0) > 0;
 
-    auto path_it = st_->routes.find(r.path);
-    if (path_it == st_->routes.end()) {
+    const std::map<std::string, Route>* methods = FindRoutes(st_->routes, r.path);
+    if (methods == nullptr) {
       return Answer(ServerResponse::Text(404, "not found: " + r.path + "\n"), has_body);
     }
-    auto it = path_it->second.find(head_only_ ? "GET" : r.method);
-    if (it == path_it->second.end()) {
+    auto it = methods->find(head_only_ ? "GET" : r.method);
+    if (it == methods->end()) {
       std::string allow;
-      for (const auto& [m, h] : path_it->second) allow += (allow.empty() ? "" : ", ") + m;
+      for (const auto& [m, h] : *methods) allow += (allow.empty() ? "" : ", ") + m;
       ServerResponse resp =
           ServerResponse::Text(405, "method not allowed: " + r.method + " " + r.path + "\n");
       resp.headers.emplace_back("Allow", allow);
@@ -491,9 +508,14 @@ class Conn : public Connection, public std::enable_shared_from_this<Conn<Stream>
   void StartStream(const ServerResponse& resp, std::function<void(bool)> done) {
     if (closed()) return done(false);
     phase_ = Phase::kWriting;
-    chunked_ = version_ >= 11 && !head_only_;
-    stream_close_ = ShouldClose() || version_ < 11;
-    out_head_ = FormatHead(resp, std::nullopt, /*chunked=*/version_ >= 11, stream_close_);
+    fixed_length_ = resp.stream_length;
+    stream_written_ = 0;
+    const bool known = fixed_length_ >= 0;
+    chunked_ = !known && version_ >= 11 && !head_only_;
+    stream_close_ = ShouldClose() || (!known && version_ < 11);
+    out_head_ = FormatHead(
+        resp, known ? std::optional<size_t>(static_cast<size_t>(fixed_length_)) : std::nullopt,
+        /*chunked=*/!known && version_ >= 11, stream_close_);
     Arm(Secs(o_.write_timeout_s));
     net::async_write(stream_, net::buffer(out_head_),
                      [self = Self(), done = std::move(done)](error_code ec, size_t) {
@@ -509,6 +531,13 @@ class Conn : public Connection, public std::enable_shared_from_this<Conn<Stream>
 
   void WriteChunk(std::string_view data, std::function<void(bool)> done) {
     if (closed()) return done(false);
+    if (fixed_length_ >= 0) {  // never more than the Content-Length sent
+      if (data.size() > static_cast<uint64_t>(fixed_length_) - stream_written_) {
+        Close();
+        return done(false);
+      }
+      stream_written_ += data.size();
+    }
     // `data` stays valid: the worker that owns it waits for done().
     std::array<net::const_buffer, 3> bufs;
     size_t n = 0;
@@ -535,10 +564,14 @@ class Conn : public Connection, public std::enable_shared_from_this<Conn<Stream>
 
   void FinishStream(bool ok) {
     if (closed()) return;
-    if (!ok || !chunked_) {
-      if (!ok || version_ < 11) return Close();  // a failed or close-delimited body
-      return NextRequest();                      // HEAD: no body at all
+    if (!ok) return Close();
+    if (head_only_) return stream_close_ ? Close() : NextRequest();  // no body at all
+    if (fixed_length_ >= 0) {
+      // Short of its Content-Length: closing is how the client learns the transfer failed.
+      if (stream_close_ || stream_written_ != static_cast<uint64_t>(fixed_length_)) return Close();
+      return NextRequest();
     }
+    if (!chunked_) return Close();  // HTTP/1.0: the body ends with the connection
     Arm(Secs(o_.write_timeout_s));
     net::async_write(stream_, net::buffer(kLastChunk.data(), kLastChunk.size()),
                      [self = Self()](error_code ec, size_t) {
@@ -570,6 +603,8 @@ class Conn : public Connection, public std::enable_shared_from_this<Conn<Stream>
   bool head_only_ = false;
   bool chunked_ = false;
   bool stream_close_ = false;
+  int64_t fixed_length_ = -1;    // the stream's Content-Length; -1: chunked or close-delimited
+  uint64_t stream_written_ = 0;  // body bytes of a fixed-length stream written so far
   int version_ = 11;
   size_t requests_ = 0;
   size_t linger_left_ = 0;

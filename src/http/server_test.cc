@@ -134,6 +134,55 @@ TEST(ServerTest, StreamsChunks) {
   EXPECT_EQ(res->body.rfind("data: 0\n\n", 0), 0u);
 }
 
+TEST(ServerTest, PrefixRoutesAndFixedLengthStreams) {
+  Server server(Opts());
+  server.Handle("GET", "/v2/*", [](const ServerRequest& r) {
+    ServerResponse resp;
+    std::string body = r.path == "/v2/short" ? "0123456789" : "prefix:" + r.path;
+    resp.stream_length = r.path == "/v2/short" ? 20 : static_cast<int64_t>(body.size());
+    resp.stream = [body](StreamSink& sink) { sink.Write(body); };
+    return resp;
+  });
+  server.Handle("GET", "/v2/a/*", [](const ServerRequest& r) {
+    return ServerResponse::Text(200, "longer:" + r.path);
+  });
+  server.Handle("GET", "/v2/exact",
+                [](const ServerRequest&) { return ServerResponse::Text(200, "exact"); });
+  ASSERT_TRUE(server.Start().ok());
+  httplib::Client c("127.0.0.1", server.port());
+  auto res = c.Get("/v2/x/y");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body, "prefix:/v2/x/y");
+  EXPECT_EQ(res->get_header_value("Content-Length"), "14");
+  EXPECT_EQ(res->get_header_value("Transfer-Encoding"), "");
+  res = c.Get("/v2/a/b");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body, "longer:/v2/a/b");
+  res = c.Get("/v2/exact");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body, "exact");
+  res = c.Get("/v3/x");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  // HEAD carries the length without a body.
+  res = c.Head("/v2/x/y");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Content-Length"), "14");
+  EXPECT_EQ(res->body, "");
+  // Range is the handler's business: the answer is sent as the handler made it.
+  res = c.Get("/v2/x/y", {{"Range", "bytes=5-"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "prefix:/v2/x/y");
+  res = c.Get("/v2/exact", {{"Range", "bytes=1-2"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body, "exact");
+  // A stream shorter than its length leaves the client with a failed transfer.
+  res = c.Get("/v2/short");
+  EXPECT_FALSE(res && res->status == 200 && res->body.size() == 20);
+}
+
 TEST(ServerTest, StreamSeesClientDisconnect) {
   std::promise<int> writes_until_false;
   Server server(Opts());

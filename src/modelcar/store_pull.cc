@@ -98,6 +98,8 @@ Result<StorePullResult> PullToStore(const std::string& ref_text, const StorePull
     };
     store::IngestOptions io;
     io.log = options.log;
+    // The manifest was read already: a registry that wants credentials has asked for them.
+    io.pulled_with_credentials = client->used_credentials();
     ASSIGN_OR_RETURN(
         store::IngestResult ir,
         store::IngestImage(st, m, image.manifest.bytes, image.descriptor.media_type, fetch, io));

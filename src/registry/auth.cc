@@ -128,6 +128,11 @@ std::string Authenticator::auth_source() const {
   return auth_source_;
 }
 
+bool Authenticator::has_credential() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return credential_.has_value();
+}
+
 Status Authenticator::EnsureCredential() {
   if (resolved_) return Status();
   ASSIGN_OR_RETURN(ResolvedCredential r, resolve_(false));

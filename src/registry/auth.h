@@ -81,6 +81,8 @@ class Authenticator {
 
   // Where the credentials come from (or would), for messages.
   std::string auth_source() const;
+  // True once the registry asked for credentials and a credential was found (not anonymous).
+  bool has_credential() const;
 
  private:
   struct Token {

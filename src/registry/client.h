@@ -117,6 +117,9 @@ class RegistryClient {
 
   const RetryPolicy& retry() const { return options_.retry; }
   std::string auth_source() const { return auth_->auth_source(); }
+  // True once the registry challenged this client and it answered with a credential (a pull
+  // secret, a helper's or the node's identity), not anonymously.
+  bool used_credentials() const { return auth_->has_credential(); }
 
  private:
   // True when the registry has blob `digest` in `repo` (a commit whose answer was lost went

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include "llm/engine/engine.h"
@@ -59,10 +60,12 @@ bool Adjust(std::span<const float> logits, const std::vector<std::pair<int32_t, 
 }  // namespace
 
 Result<std::unique_ptr<EngineRunner>> EngineRunner::Create(std::shared_ptr<const llm::Model> model,
-                                                           uint64_t kv_cache_bytes, int threads) {
+                                                           uint64_t kv_cache_bytes, int threads,
+                                                           llm::Precision precision) {
   std::unique_ptr<EngineRunner> r(new EngineRunner());
-  ASSIGN_OR_RETURN(r->cache_, llm::KvCache::Create(model->config, kv_cache_bytes));
-  r->engine_ = std::make_unique<llm::Engine>(model, threads);
+  r->engine_ = std::make_unique<llm::Engine>(model, llm::EngineOptions{threads, precision});
+  ASSIGN_OR_RETURN(r->cache_,
+                   llm::KvCache::Create(model->config, kv_cache_bytes, 16, r->engine_->kv_dtype()));
   r->model_ = std::move(model);
   return r;
 }
@@ -124,14 +127,16 @@ Status EngineRunner::Step(std::span<const RunnerFeed> feeds, std::vector<RunnerS
     }
   }
   RETURN_IF_ERROR(engine_->Step(in, res));
+  // Scoring and sampling of each sequence are independent: spread over the engine's threads.
   const size_t vocab = static_cast<size_t>(engine_->vocab_size());
-  for (size_t i = 0; i < feeds.size(); ++i) {
+  std::vector<std::optional<RunnerSample>> sampled(feeds.size());
+  engine_->ParallelFor(static_cast<int>(feeds.size()), [&](int i) {
     std::span<const float> logits(res[i].logits);
     for (size_t j = 0; j < feeds[i].score.size(); ++j) {
       feeds[i].scored->push_back(
           ScoreToken(logits.subspan(j * vocab, vocab), feeds[i].score[j], feeds[i].score_top));
     }
-    if (!feeds[i].sample) continue;
+    if (!feeds[i].sample) return;
     std::span<const float> last = logits.subspan(logits.size() - vocab);
     std::vector<float> masked;
     if (feeds[i].allowed) {
@@ -152,12 +157,14 @@ Status EngineRunner::Step(std::span<const RunnerFeed> feeds, std::vector<RunnerS
       t.top.clear();
       t.logprob = llm::LogSoftmaxAt(last, t.token, st.logprobs > 0 ? st.logprobs : 0, &t.top);
     }
-    RunnerSample s;
+    RunnerSample& s = sampled[i].emplace();
     s.token = t.token;
     s.logprob = t.logprob;
     s.top.reserve(t.top.size());
     for (const auto& a : t.top) s.top.emplace_back(a.token, a.logprob);
-    out->push_back(std::move(s));
+  });
+  for (auto& s : sampled) {
+    if (s) out->push_back(std::move(*s));
   }
   return Status();
 }

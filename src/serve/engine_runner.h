@@ -17,6 +17,7 @@ class Engine;
 class KvCache;
 class KvSequence;
 class Sampler;
+enum class Precision;
 }  // namespace modelcar::llm
 
 namespace modelcar::serve {
@@ -27,9 +28,11 @@ RunnerSample ScoreToken(std::span<const float> logits, int32_t token, int top);
 
 class EngineRunner : public ModelRunner {
  public:
-  // `kv_cache_bytes`: the KV pool's budget; `threads` <= 0: all cores.
+  // `kv_cache_bytes`: the KV pool's budget; `threads` <= 0: all cores; `precision`: the
+  // engine's numerics (llm/engine/engine.h), which also set the KV cache's element type.
   static Result<std::unique_ptr<EngineRunner>> Create(std::shared_ptr<const llm::Model> model,
-                                                      uint64_t kv_cache_bytes, int threads);
+                                                      uint64_t kv_cache_bytes, int threads,
+                                                      llm::Precision precision);
   ~EngineRunner() override;
 
   int BlockTokens() const override;

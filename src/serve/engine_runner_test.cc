@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <numeric>
 
+#include "llm/engine/engine.h"
 #include "llm/model/model.h"
 #include "llm/model/testmodel.h"
 
@@ -55,7 +56,7 @@ std::string* EngineRunnerTest::dir_ = nullptr;
 std::shared_ptr<const llm::Model>* EngineRunnerTest::model_ = nullptr;
 
 TEST_F(EngineRunnerTest, PromptScoresAgreeAcrossChunksAndKeepTheSample) {
-  auto runner = EngineRunner::Create(*model_, 64 << 20, 2);
+  auto runner = EngineRunner::Create(*model_, 64 << 20, 2, llm::Precision::kFast);
   ASSERT_TRUE(runner.ok()) << runner.status().ToString();
   std::vector<int32_t> prompt(20);
   std::iota(prompt.begin(), prompt.end(), 1000);
@@ -121,7 +122,7 @@ TEST_F(EngineRunnerTest, PromptScoresAgreeAcrossChunksAndKeepTheSample) {
 }
 
 TEST_F(EngineRunnerTest, LogitProcessorsSteerTheSampleNotTheReportedLogprobs) {
-  auto runner = EngineRunner::Create(*model_, 64 << 20, 2);
+  auto runner = EngineRunner::Create(*model_, 64 << 20, 2, llm::Precision::kFast);
   ASSERT_TRUE(runner.ok());
   std::vector<int32_t> prompt(8);
   std::iota(prompt.begin(), prompt.end(), 500);

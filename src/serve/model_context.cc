@@ -141,7 +141,8 @@ Result<std::unique_ptr<ModelContext>> ModelContext::Load(const ModelOptions& o) 
     c->eos_.push_back(e);
   }
 
-  ASSIGN_OR_RETURN(c->runner_, EngineRunner::Create(c->model_, o.kv_cache_bytes, o.threads));
+  ASSIGN_OR_RETURN(c->runner_,
+                   EngineRunner::Create(c->model_, o.kv_cache_bytes, o.threads, o.precision));
   int64_t capacity = int64_t{c->runner_->TotalBlocks()} * c->runner_->BlockTokens();
   int model_len = c->model_->config.max_position_embeddings;
   if (o.max_model_len > 0) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "llm/engine/engine.h"
 #include "llm/template/chat_formatter.h"
 #include "llm/tokenizer/tokenizer.h"
 #include "serve/engine_runner.h"
@@ -39,7 +40,8 @@ struct ModelOptions {
   int max_num_batched_tokens = 512;
   int max_waiting = 256;
   uint64_t kv_cache_bytes = uint64_t{2} << 30;
-  int threads = 0;  // engine threads; <= 0: all cores
+  int threads = 0;                                   // engine threads; <= 0: all cores
+  llm::Precision precision = llm::Precision::kFast;  // engine numerics (llm/engine/engine.h)
   // Sampling defaults (generation_defaults.h): "auto", "vllm" or a directory; JSON override.
   std::string generation_config = "auto";
   std::string override_generation_config;

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <numeric>
 
@@ -58,6 +59,9 @@ class FakeRunner : public ModelRunner {
     max_batch_ = std::max(max_batch_, int(feeds.size()));
     step_tokens_.push_back(tokens);
     step_feeds_.push_back(int(feeds.size()));
+    std::vector<uint64_t> step_seqs;
+    for (const RunnerFeed& f : feeds) step_seqs.push_back(f.seq);
+    step_seqs_.push_back(std::move(step_seqs));
     if (delay_us_) std::this_thread::sleep_for(std::chrono::microseconds(delay_us_));
     return Status();
   }
@@ -78,6 +82,11 @@ class FakeRunner : public ModelRunner {
     std::lock_guard l(mu_);
     return step_tokens_;
   }
+  // The sequences fed in each step, in order.
+  std::vector<std::vector<uint64_t>> step_seqs() const {
+    std::lock_guard l(mu_);
+    return step_seqs_;
+  }
   int delay_us_ = 0;
 
  private:
@@ -87,6 +96,7 @@ class FakeRunner : public ModelRunner {
   std::map<uint64_t, int> seqs_;
   int max_batch_ = 0, max_chunk_ = 0;
   std::vector<int> step_tokens_, step_feeds_;
+  std::vector<std::vector<uint64_t>> step_seqs_;
 };
 
 GenerationRequest Gen(std::vector<int32_t> prompt, int max_tokens, int n = 1) {
@@ -186,6 +196,20 @@ TEST(Scheduler, ContinuousBatchingAndChunkedPrefill) {
   EXPECT_LE(runner.max_chunk(), 16);
   EXPECT_GE(runner.max_batch(), 2);  // the decode ran in the same steps as prefill chunks
   for (int t : runner.step_tokens()) EXPECT_LE(t, 16);
+  // The running decode (sequence 1) is in every step from its first decode until it ends: the
+  // long prompt's chunks never stall it for a whole step.
+  const auto steps = runner.step_seqs();
+  size_t first = 0, last = 0;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (std::count(steps[i].begin(), steps[i].end(), 1u)) {
+      if (!first) first = i + 1;
+      last = i + 1;
+    }
+  }
+  ASSERT_GT(first, 0u);
+  for (size_t i = first - 1; i < last; ++i) {
+    EXPECT_EQ(std::count(steps[i].begin(), steps[i].end(), 1u), 1) << "step " << i;
+  }
 }
 
 TEST(Scheduler, PreemptsWhenKvIsShortAndStillCompletes) {

@@ -35,7 +35,7 @@ const VllmFlag kIgnored[] = {
     {"--compilation-config", "-O", true, "has no effect: there is no torch.compile"},
     {"--device", nullptr, true, "has no effect: the engine runs on the CPU"},
     {"--dtype", nullptr, true,
-     "has no effect: weights are used in their stored dtype, activations in float32"},
+     "has no effect: weights are used in their stored dtype (activations: --precision)"},
     {"--load-format", nullptr, true, "has no effect: safetensors are memory-mapped"},
     {"--model-impl", nullptr, true, "has no effect: modelcar has one implementation"},
     {"--config-format", nullptr, true, "has no effect: config.json is read"},

@@ -326,6 +326,7 @@ Result<IngestResult> IngestLocked(Store& store, const oci::Digest& m,
   tree.manifest = m;
   tree.config = manifest.config.digest;
   tree.media_type = std::string(media_type.empty() ? manifest.media_type : media_type);
+  tree.pulled_with_credentials = options.pulled_with_credentials;
   for (size_t i = 0; i < manifest.layers.size(); ++i) {
     const oci::Descriptor& d = manifest.layers[i];
     Log(options, "layer " + std::to_string(i + 1) + "/" + std::to_string(manifest.layers.size()) +

@@ -40,6 +40,7 @@ using BlobFetcher =
 
 struct IngestOptions {
   std::function<void(std::string_view)> log;  // progress lines (optional)
+  bool pulled_with_credentials = false;       // recorded in the tree (TreeInfo)
 };
 
 struct IngestResult {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -94,6 +95,32 @@ bool Store::HasTree(const oci::Digest& m) const {
   return ::access((TreeDir(m) + "/tree.json").c_str(), F_OK) == 0 && !IsCorrupt(m);
 }
 
+Result<std::string> Store::Id() const {
+  const std::string path = root_ + "/id";
+  auto text = ReadFile(path, 4096);
+  if (!text.ok()) {
+    // Written aside, then linked into place: link() never replaces, so concurrent first calls
+    // agree on whichever id landed first.
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    char hex[17];
+    std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(rng()));
+    std::string id = hex;
+    std::string tmp = path + "." + RandomSuffix() + ".tmp";
+    RETURN_IF_ERROR(WriteFileAtomic(tmp, id + "\n"));
+    if (::link(tmp.c_str(), path.c_str()) != 0 && errno != EEXIST) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      return ErrnoStatus(err, "create " + path);
+    }
+    ::unlink(tmp.c_str());
+    ASSIGN_OR_RETURN(text, ReadFile(path, 4096));
+  }
+  std::string id = *text;
+  while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+  if (id.empty() || id.size() > 64) return DataLoss(path + ": not a store id");
+  return id;
+}
+
 bool Store::IsCorrupt(const oci::Digest& m) const {
   return ::access((TreeDir(m) + "/corrupt").c_str(), F_OK) == 0;
 }
@@ -108,6 +135,7 @@ Result<TreeInfo> Store::ReadTree(const oci::Digest& m) const {
     t.media_type = j.value("mediaType", "");
     t.bytes = j.value("bytes", uint64_t{0});
     t.created = j.value("created", int64_t{0});
+    t.pulled_with_credentials = j.value("pulledWithCredentials", false);
     for (const json& l : j.at("layers")) {
       LayerRecord r;
       ASSIGN_OR_RETURN(r.digest, DigestField(l, "digest", path));
@@ -139,6 +167,7 @@ Status Store::WriteTreeInfo(const std::string& dir, const TreeInfo& t) const {
             {"bytes", t.bytes},
             {"created", t.created},
             {"layers", layers}};
+  if (t.pulled_with_credentials) j["pulledWithCredentials"] = true;
   return WriteFileAtomic(dir + "/tree.json", j.dump(2) + "\n");
 }
 

@@ -12,6 +12,8 @@
 //   leases/<hex>/<id>           what protects a tree from gc: a mount's link path or a pin
 //   locks/<hex>.lock            flock per image (store/lock.h); gc.lock serializes gc runs
 //   trash/                      trees being deleted (renamed here first, so removal is atomic)
+//   spool/<hex>/                pieces of a peer-to-peer pull in progress (peer/spool.h)
+//   id                          this store's random id (names it to peers; see Id())
 // Commit of a tree = syncfs, rename ingest/<hex> -> trees/sha256/<hex>, fsync the parent; a tree
 // already present is success (the new copy is dropped).
 //
@@ -47,6 +49,10 @@ struct TreeInfo {
   std::vector<LayerRecord> layers;
   uint64_t bytes = 0;   // regular-file bytes in the tree
   int64_t created = 0;  // unix seconds of the commit
+  // The registry asked the pull for credentials and got some (a pull secret, a helper's or the
+  // node's identity; not an anonymous token): `store serve
+  // --private refuse` does not serve it to peers.
+  bool pulled_with_credentials = false;
 };
 
 struct RefRecord {
@@ -62,6 +68,9 @@ class Store {
   static Result<Store> Open(const std::string& root);
 
   const std::string& root() const { return root_; }
+  // A random id made when first asked for and kept in <root>/id (16 hex digits): how peers
+  // recognise this store (and a node its own `store serve`).
+  Result<std::string> Id() const;
   std::string TreeDir(const oci::Digest& m) const;
   std::string RootfsDir(const oci::Digest& m) const;
   std::string IngestDir(const oci::Digest& m) const;

@@ -4,8 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <vector>
 
 #include "base/file.h"
 #include "tar/extract.h"
@@ -14,61 +14,119 @@
 namespace modelcar::tar {
 namespace {
 
-class RebuildHandler : public Handler {
+// Collects the segments of a skeleton: skeleton bytes, and a placeholder for each file's data.
+class MapBuilder : public Handler {
  public:
-  RebuildHandler(int root_fd, const std::function<Status(std::string_view)>& sink)
-      : root_fd_(root_fd), sink_(sink), buf_(1 << 20, '\0') {}
-
-  Status Meta(std::string_view bytes) override { return sink_(bytes); }
-  Status Data(std::string_view) override { return Internal("rebuild: unexpected data"); }
-  Status EndEntry() override { return Status(); }
+  explicit MapBuilder(std::vector<StreamSegment>* out) : out_(out) {}
 
   Status BeginEntry(const Entry& e) override {
-    if (e.type != EntryType::kRegular || e.size == 0) return Status();
-    ASSIGN_OR_RETURN(std::vector<std::string> comps, SafeComponents(e.path));
-    if (comps.empty()) return DataLoss("rebuild: regular file names the root");
-    ASSIGN_OR_RETURN(UniqueFd dir,
-                     OpenDirNoFollow(root_fd_, comps, comps.size() - 1, false, e.path));
-    int fd = ::openat(dir.get(), comps.back().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return ErrnoStatus(errno, "tree file " + e.path);
-    UniqueFd file(fd);
-    struct stat st;
-    if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "stat " + e.path);
-    if (static_cast<uint64_t>(st.st_size) != e.size) {
-      return DataLoss("tree file " + e.path + " is " + std::to_string(st.st_size) +
-                      " bytes, its layer says " + std::to_string(e.size));
-    }
-    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    uint64_t left = e.size;
-    while (left > 0) {
-      size_t want = left < buf_.size() ? static_cast<size_t>(left) : buf_.size();
-      ssize_t n = ::read(fd, buf_.data(), want);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return ErrnoStatus(errno, "read " + e.path);
-      if (n == 0) return DataLoss("tree file " + e.path + " shrank while reading");
-      RETURN_IF_ERROR(sink_(std::string_view(buf_.data(), static_cast<size_t>(n))));
-      left -= static_cast<uint64_t>(n);
+    if (e.type == EntryType::kRegular && e.size > 0) {
+      StreamSegment s;
+      s.offset = pos_;
+      s.size = e.size;
+      s.data = true;
+      s.path = e.path;
+      out_->push_back(std::move(s));
+      pos_ += e.size;
     }
     return Status();
   }
+  Status Data(std::string_view) override { return DataLoss("skeleton holds file data"); }
+  Status EndEntry() override { return Status(); }
+  Status Meta(std::string_view b) override {
+    if (out_->empty() || out_->back().data) {
+      StreamSegment s;
+      s.offset = pos_;
+      out_->push_back(std::move(s));
+    }
+    out_->back().meta.append(b);
+    out_->back().size += b.size();
+    pos_ += b.size();
+    return Status();
+  }
+  uint64_t pos() const { return pos_; }
 
  private:
-  int root_fd_;
-  const std::function<Status(std::string_view)>& sink_;
-  std::string buf_;
+  std::vector<StreamSegment>* out_;
+  uint64_t pos_ = 0;
 };
+
+// Streams [from, to) of the tree file `path`, whose size must be `expect`.
+Status SendFileRange(int root_fd, const std::string& path, uint64_t expect, uint64_t from,
+                     uint64_t to, std::string& buf,
+                     const std::function<Status(std::string_view)>& sink) {
+  ASSIGN_OR_RETURN(std::vector<std::string> comps, SafeComponents(path));
+  if (comps.empty()) return DataLoss("rebuild: regular file names the root");
+  ASSIGN_OR_RETURN(UniqueFd dir, OpenDirNoFollow(root_fd, comps, comps.size() - 1, false, path));
+  int fd = ::openat(dir.get(), comps.back().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "tree file " + path);
+  UniqueFd file(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "stat " + path);
+  if (!S_ISREG(st.st_mode)) return DataLoss("tree file " + path + " is not a regular file");
+  if (static_cast<uint64_t>(st.st_size) != expect) {
+    return DataLoss("tree file " + path + " is " + std::to_string(st.st_size) +
+                    " bytes, its layer says " + std::to_string(expect));
+  }
+  ::posix_fadvise(fd, static_cast<off_t>(from), static_cast<off_t>(to - from),
+                  POSIX_FADV_SEQUENTIAL);
+  while (from < to) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(to - from, buf.size()));
+    ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(from));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus(errno, "read " + path);
+    if (n == 0) return DataLoss("tree file " + path + " shrank while reading");
+    RETURN_IF_ERROR(sink(std::string_view(buf.data(), static_cast<size_t>(n))));
+    from += static_cast<uint64_t>(n);
+  }
+  return Status();
+}
 
 }  // namespace
 
-Status RebuildStream(std::string_view skeleton, const std::string& root,
-                     const std::function<Status(std::string_view)>& sink) {
-  ASSIGN_OR_RETURN(UniqueFd root_fd, OpenFile(root, O_RDONLY | O_DIRECTORY));
-  RebuildHandler h(root_fd.get(), sink);
+Result<StreamMap> StreamMap::FromSkeleton(std::string_view skeleton) {
+  StreamMap map;
+  MapBuilder b(&map.segments_);
   ReaderOptions opts;
   opts.data_in_stream = false;
-  Reader reader(&h, opts);
+  Reader reader(&b, opts);
   RETURN_IF_ERROR(reader.Feed(skeleton));
-  return reader.Finish();
+  RETURN_IF_ERROR(reader.Finish());
+  map.size_ = b.pos();
+  return map;
+}
+
+Status RebuildRange(const StreamMap& map, int root_fd, uint64_t offset, uint64_t length,
+                    const std::function<Status(std::string_view)>& sink) {
+  if (offset > map.size() || length > map.size() - offset) {
+    return InvalidArgument("range " + std::to_string(offset) + "+" + std::to_string(length) +
+                           " is beyond the layer's " + std::to_string(map.size()) + " bytes");
+  }
+  const uint64_t end = offset + length;
+  const auto& segs = map.segments();
+  // First segment that ends after `offset`.
+  auto it = std::upper_bound(
+      segs.begin(), segs.end(), offset,
+      [](uint64_t off, const StreamSegment& s) { return off < s.offset + s.size; });
+  std::string buf;
+  for (; it != segs.end() && it->offset < end; ++it) {
+    uint64_t from = std::max(offset, it->offset) - it->offset;
+    uint64_t to = std::min(end, it->offset + it->size) - it->offset;
+    if (!it->data) {
+      RETURN_IF_ERROR(sink(std::string_view(it->meta).substr(from, to - from)));
+      continue;
+    }
+    if (buf.empty()) buf.resize(1 << 20);
+    RETURN_IF_ERROR(SendFileRange(root_fd, it->path, it->size, from, to, buf, sink));
+  }
+  return Status();
+}
+
+Status RebuildStream(std::string_view skeleton, const std::string& root,
+                     const std::function<Status(std::string_view)>& sink) {
+  ASSIGN_OR_RETURN(StreamMap map, StreamMap::FromSkeleton(skeleton));
+  ASSIGN_OR_RETURN(UniqueFd root_fd, OpenFile(root, O_RDONLY | O_DIRECTORY));
+  return RebuildRange(map, root_fd.get(), 0, map.size(), sink);
 }
 
 }  // namespace modelcar::tar

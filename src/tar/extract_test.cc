@@ -1,5 +1,6 @@
 #include "tar/extract.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -218,6 +219,40 @@ TEST_F(ExtractTest, RebuildReproducesTheLayerExactly) {
   s = RebuildStream(skels[0], root_, [](std::string_view) { return Status(); });
   EXPECT_EQ(s.code(), Code::kDataLoss);
   EXPECT_NE(s.message().find("config.json"), std::string::npos);
+}
+
+TEST_F(ExtractTest, RebuildRangeServesAnySliceOfTheLayer) {
+  std::string big(70000, '\0');
+  std::mt19937 rng(5);
+  for (char& c : big) c = static_cast<char>(rng());
+  TarBuilder tb;
+  tb.Dir("m/").File("m/a.bin", big).File("m/empty", "").File("m/b", "hello").End();
+  std::vector<std::string> skels;
+  ASSERT_TRUE(Extract({tb.str()}, &skels, 999).ok());
+  auto map = StreamMap::FromSkeleton(skels[0]);
+  ASSERT_TRUE(map.ok()) << map.status().ToString();
+  const std::string& whole = tb.str();
+  ASSERT_EQ(map->size(), whole.size());
+  UniqueFd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY));
+  std::vector<std::pair<uint64_t, uint64_t>> ranges = {
+      {0, whole.size()},     {0, 1},           {511, 2}, {512, 70000}, {600, 69000},
+      {whole.size() - 1, 1}, {whole.size(), 0}};
+  for (int i = 0; i < 200; ++i) {
+    uint64_t a = rng() % whole.size();
+    ranges.push_back({a, rng() % (whole.size() - a + 1)});
+  }
+  for (auto [off, len] : ranges) {
+    std::string got;
+    Status s = RebuildRange(*map, root.get(), off, len, [&](std::string_view b) {
+      got.append(b);
+      return Status();
+    });
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_EQ(got, whole.substr(off, len)) << off << "+" << len;
+  }
+  Status s =
+      RebuildRange(*map, root.get(), 1, whole.size(), [](std::string_view) { return Status(); });
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
 }
 
 TEST_F(ExtractTest, MutatedArchivesNeverEscape) {

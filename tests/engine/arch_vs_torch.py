@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Qwen3, Llama 3.x and Mistral: the engine against the PyTorch reference (torch_ref.py, written
-from transformers' modeling code) on the tiny synthetic models of each architecture.
+"""Qwen3, Llama 3.x and Mistral: the engine (exact precision) against the PyTorch reference
+(torch_ref.py, written from transformers' modeling code) on the tiny synthetic models of each
+architecture.
 
 Per shape: last-position logits of prompts of 1, 17 and 300 tokens within TOL relative
 (max |diff| over the vocab / max |ref|), and 32 greedy tokens identical. llama3-tiny carries
@@ -28,7 +29,7 @@ TOL = 1e-5
 def generate(model_dir, ids, steps, dump):
     out = subprocess.run(
         [MODELCAR, "generate", model_dir, "--prompt-ids", json.dumps(ids), "--max-tokens", str(steps),
-         "--temperature", "0", "--ignore-eos", "--json", "--dump-logits", dump],
+         "--temperature", "0", "--ignore-eos", "--json", "--precision", "exact", "--dump-logits", dump],
         check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""The engine against the PyTorch reference (torch_ref.py) on synthetic models.
+"""The engine's exact precision (f32 activations and KV cache) against the PyTorch reference
+(torch_ref.py) on synthetic models.
 
 For the tiny and the Qwen2.5-0.5B-shaped model: last-position logits of prompts of 1, 17 and 300
-tokens within 1e-2 relative (max |diff| over the vocab / max |ref|), and 32 greedy tokens
-identical. Models are written by `modelcar testmodel` into a temp dir.
+tokens within 1e-5 relative (max |diff| over the vocab / max |ref|), and 32 greedy tokens
+identical. Models are written by `modelcar testmodel` into a temp dir. (fast_vs_torch.py tests
+the fast precision.)
   forward_vs_torch.py [tiny|qwen2.5-0.5b ...]     (default: both)
 """
 import json
@@ -20,13 +22,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_ref  # noqa: E402
 
 MODELCAR = os.environ["MODELCAR_BIN"]
-TOL = 1e-2
+TOL = 1e-5
 
 
 def generate(model_dir, ids, steps, dump):
     out = subprocess.run(
         [MODELCAR, "generate", model_dir, "--prompt-ids", json.dumps(ids), "--max-tokens", str(steps),
-         "--temperature", "0", "--ignore-eos", "--json", "--dump-logits", dump],
+         "--temperature", "0", "--ignore-eos", "--json", "--precision", "exact", "--dump-logits", dump],
         check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 

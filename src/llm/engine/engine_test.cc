@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
@@ -141,8 +143,7 @@ TEST_F(EngineTest, BadInputLeavesSequencesUnchanged) {
   EXPECT_EQ(seq->length(), 0);
 
   // A tiny cache: 2 blocks of 16 positions.
-  auto small = *KvCache::Create((*model_)->config,
-                                2 * (*model_)->config.num_layers * 2 * 2 * 32 * 4 * 16, 16);
+  auto small = *KvCache::Create((*model_)->config, 2 * cache_->BlockBytes(), 16);
   EXPECT_EQ(small->TotalBlocks(), 2);
   auto s1 = small->NewSequence();
   auto t = Tokens(33, 8);
@@ -195,6 +196,86 @@ TEST_F(EngineTest, GenerateGreedyIsDeterministicAndStops) {
   for (size_t i = 0; i < d.tokens.size(); ++i) EXPECT_EQ(d.tokens[i].token, e.tokens[i].token);
   EXPECT_EQ(cache_->FreeBlocks(), cache_->TotalBlocks());
 }
+
+}  // namespace
+}  // namespace modelcar::llm
+
+namespace modelcar::llm {
+namespace {
+
+// Batch invariance: a sequence's logits are bit-identical whether it runs alone (whole prompt in
+// one step, then one decode per step) or with 15 other sequences at other positions, its prompt
+// fed in different chunks next to their decodes and prefills.
+class BatchInvarianceTest : public EngineTest, public ::testing::WithParamInterface<Precision> {};
+
+TEST_P(BatchInvarianceTest, AloneOrInABatchOf16) {
+  EngineOptions opts;
+  opts.threads = 2;
+  opts.precision = GetParam();
+  Engine engine(*model_, opts);
+  auto cache = *KvCache::Create((*model_)->config, 256 << 20, 16, engine.kv_dtype());
+  const auto prompt = Tokens(37, 20);
+  const int steps = 6;
+
+  // Alone.
+  std::vector<std::vector<float>> alone;
+  std::vector<int32_t> tokens;
+  {
+    auto seq = cache->NewSequence();
+    alone.push_back(*engine.Prefill(seq.get(), prompt));
+    for (int i = 0; i < steps; ++i) {
+      const int32_t t = static_cast<int32_t>(
+          std::max_element(alone.back().begin(), alone.back().end()) - alone.back().begin());
+      tokens.push_back(t);
+      StepInput in{seq.get(), {&tokens.back(), 1}};
+      StepOutput out;
+      ASSERT_TRUE(engine.Step({&in, 1}, {&out, 1}).ok());
+      alone.push_back(out.logits);
+    }
+  }
+
+  // In a batch: 15 others, prefilled to lengths 1..150; the prompt goes in chunks of 5 and 32.
+  std::vector<std::unique_ptr<KvSequence>> others;
+  std::vector<std::vector<int32_t>> other_tokens;
+  for (int i = 0; i < 15; ++i) {
+    others.push_back(cache->NewSequence());
+    other_tokens.push_back(Tokens(1 + i * 10, 100 + i));
+    ASSERT_TRUE(engine.Prefill(others.back().get(), other_tokens.back(), 64).ok());
+  }
+  auto seq = cache->NewSequence();
+  std::vector<std::vector<float>> batched;
+  const int32_t next_other = 7;
+  auto step = [&](std::span<const int32_t> mine, bool other_prefill) {
+    std::vector<StepInput> in;
+    std::vector<int32_t> extra = Tokens(9, 300 + seq->length());
+    for (size_t i = 0; i < others.size(); ++i) {
+      if (other_prefill && i % 4 == 0) {
+        in.push_back({others[i].get(), extra});  // a prefill chunk of 9
+      } else {
+        in.push_back({others[i].get(), {&next_other, 1}});
+      }
+    }
+    in.insert(in.begin() + 6, StepInput{seq.get(), mine});  // somewhere in the middle
+    std::vector<StepOutput> out(in.size());
+    ASSERT_TRUE(engine.Step(in, out).ok());
+    batched.push_back(out[6].logits);
+  };
+  step(std::span(prompt).first(5), true);
+  batched.clear();  // not the last prompt position
+  step(std::span(prompt).subspan(5), false);
+  for (int i = 0; i < steps; ++i) step({&tokens[i], 1}, i % 2 == 0);
+
+  ASSERT_EQ(batched.size(), alone.size());
+  for (size_t i = 0; i < alone.size(); ++i) {
+    ASSERT_EQ(batched[i].size(), alone[i].size());
+    EXPECT_EQ(std::memcmp(batched[i].data(), alone[i].data(), alone[i].size() * sizeof(float)), 0)
+        << "step " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Precisions, BatchInvarianceTest,
+                         ::testing::Values(Precision::kFast, Precision::kExact),
+                         [](const auto& info) { return std::string(PrecisionName(info.param)); });
 
 }  // namespace
 }  // namespace modelcar::llm

@@ -22,11 +22,16 @@ Result<GenerateResult> Generate(Engine& engine, KvCache& cache, const GenerateRe
   auto seq = cache.NewSequence();
   Sampler sampler(req.sampling, req.prompt);
   const auto t0 = Clock::now();
+  const bool all = req.keep_prefill_logits && req.all_prompt_logits;
   ASSIGN_OR_RETURN(std::vector<float> logits,
-                   engine.Prefill(seq.get(), req.prompt, req.prefill_chunk));
+                   engine.Prefill(seq.get(), req.prompt, req.prefill_chunk, all));
   const auto t1 = Clock::now();
   res.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
   if (req.keep_prefill_logits) res.prefill_logits = logits;
+  if (all) {  // the sampler needs the last position's
+    const size_t v = static_cast<size_t>(engine.vocab_size());
+    logits.erase(logits.begin(), logits.end() - v);
+  }
   StepOutput out;
   out.logits = std::move(logits);
   for (int i = 0; i < req.max_tokens; ++i) {

@@ -20,14 +20,17 @@ struct GenerateRequest {
   std::vector<int32_t> stop_ids;  // generation ends after emitting one of these
   int prefill_chunk = 512;
   bool keep_prefill_logits = false;  // fill GenerateResult::prefill_logits
+  bool all_prompt_logits = false;    // ... with every prompt position's logits
 };
 
 struct GenerateResult {
   std::vector<SampledToken> tokens;  // includes the stop token when finish_reason == "stop"
   std::string finish_reason;         // "stop" or "length"
   double prefill_seconds = 0;
-  double decode_seconds = 0;          // after the first token
-  std::vector<float> prefill_logits;  // last prompt position, when keep_prefill_logits
+  double decode_seconds = 0;  // after the first token
+  // When keep_prefill_logits: the last prompt position's logits, or every position's
+  // ([prompt, vocab]) with all_prompt_logits.
+  std::vector<float> prefill_logits;
 };
 
 // Uses a fresh sequence of `cache` (freed on return). Errors: invalid params, prompt + max_tokens

@@ -1,9 +1,11 @@
 // Paged key/value cache with a byte budget.
 //
-// The cache owns a pool of blocks of `block_tokens` positions each; a block holds K and V (f32)
-// of every layer and KV head for its positions. A KvSequence is one sequence's list of blocks and
-// its length. The server admits a request when FreeBlocks() covers its prompt, and frees a
-// sequence (destroy or Clear()) to evict it.
+// The cache owns a pool of blocks of `block_tokens` positions each; a block holds K and V of
+// every layer and KV head for its positions, in F32, F16 or BF16 (dtype()), laid out for
+// ops::Attention (llm/ops/ops.h KvView): per layer and KV head, K transposed
+// ([head_dim][block_tokens]) then V ([block_tokens][head_dim]). A KvSequence is one sequence's list
+// of blocks and its length. The server admits a request when FreeBlocks() covers its prompt, and
+// frees a sequence (destroy or Clear()) to evict it.
 //
 // Thread safety: none. The cache and all its sequences are used by one thread (the engine
 // thread). Ownership: the caller owns KvSequence objects; they must be destroyed before the
@@ -17,6 +19,7 @@
 
 #include "base/status.h"
 #include "llm/model/config.h"
+#include "llm/model/dtype.h"
 
 namespace modelcar::llm {
 
@@ -37,6 +40,9 @@ class KvSequence {
 
  private:
   friend class KvCache;
+
+  // Element type of the cache: f32 for the exact path, bf16 (half the bytes) for the fast one.
+  enum class KvDType { kF32, kBF16 };
   friend class Engine;
   explicit KvSequence(KvCache* cache) : cache_(cache) {}
   KvCache* cache_;
@@ -48,8 +54,10 @@ class KvCache {
  public:
   // A pool of floor(byte_budget / BlockBytes()) blocks (at least 1). The memory is allocated
   // lazily per block on first use, so a large budget costs nothing until used.
+  // `dtype`: F32, F16 or BF16. InvalidArgument unless block_tokens is a multiple of 16 in
+  // [16, 4096].
   static Result<std::unique_ptr<KvCache>> Create(const ModelConfig& config, uint64_t byte_budget,
-                                                 int block_tokens = 16);
+                                                 int block_tokens = 16, DType dtype = DType::kF16);
   ~KvCache();
 
   std::unique_ptr<KvSequence> NewSequence();
@@ -59,7 +67,8 @@ class KvCache {
   Status Reserve(KvSequence* seq, int n);
 
   int block_tokens() const { return block_tokens_; }
-  uint64_t BlockBytes() const { return block_floats_ * sizeof(float); }
+  DType dtype() const { return dtype_; }
+  uint64_t BlockBytes() const { return block_bytes_; }
   uint64_t BytesPerToken() const { return BlockBytes() / block_tokens_; }
   int TotalBlocks() const { return static_cast<int>(pool_.size()); }
   int FreeBlocks() const { return static_cast<int>(free_.size()); }
@@ -68,18 +77,30 @@ class KvCache {
   uint64_t CapacityBytes() const { return TotalBlocks() * BlockBytes(); }
   uint64_t UsedBytes() const { return (TotalBlocks() - FreeBlocks()) * BlockBytes(); }
 
-  // K (or V) rows of `layer`, KV head `kvh`, in block `block`: [block_tokens, head_dim] floats.
-  float* K(int block, int layer, int kvh);
-  float* V(int block, int layer, int kvh);
+  // K^T ([head_dim][block_tokens]) and V ([block_tokens][head_dim]) of `layer`, KV head `kvh`,
+  // in block `block`, elements of dtype().
+  void* K(int block, int layer, int kvh);
+  void* V(int block, int layer, int kvh);
+  // The same as a block's base address plus byte offsets (ops::KvView).
+  std::byte* BlockData(int block) { return pool_[block].get(); }
+  int64_t KOffset(int layer, int kvh) const {
+    return static_cast<int64_t>((layer * kv_heads_ + kvh) * 2) * head_bytes_;
+  }
+  int64_t VOffset(int layer, int kvh) const { return KOffset(layer, kvh) + head_bytes_; }
 
  private:
   friend class KvSequence;
-  KvCache(const ModelConfig& config, int blocks, int block_tokens);
+  struct Free {
+    void operator()(void* p) const;
+  };
+  KvCache(const ModelConfig& config, int blocks, int block_tokens, DType dtype);
   void Release(KvSequence* seq, int keep_blocks);
 
-  int kv_heads_, head_dim_, block_tokens_;
-  uint64_t block_floats_;
-  std::vector<std::unique_ptr<float[]>> pool_;  // lazily allocated
+  int kv_heads_, block_tokens_;
+  DType dtype_;
+  uint64_t head_bytes_;  // K or V of one layer and KV head in a block
+  uint64_t block_bytes_;
+  std::vector<std::unique_ptr<std::byte, Free>> pool_;  // lazily allocated, 64-byte aligned
   std::vector<int> free_;
 };
 

@@ -5,6 +5,8 @@
 #include <limits>
 #include <numeric>
 
+#include "llm/ops/ops.h"
+
 namespace modelcar::llm {
 namespace {
 
@@ -23,11 +25,21 @@ void TopK(std::span<const float> v, int k, std::vector<int32_t>* idx) {
 }
 
 int32_t ArgMax(std::span<const float> v) {
-  int32_t best = 0;
-  for (size_t i = 1; i < v.size(); ++i) {
-    if (v[i] > v[best]) best = static_cast<int32_t>(i);
+  return ops::LogSumExp(v.data(), static_cast<int>(v.size())).argmax;
+}
+
+// log_softmax at `token` and the top k given the log-sum-exp of the logits.
+float LogSoftmaxWith(std::span<const float> logits, float lse, int32_t token, int k,
+                     std::vector<TokenLogprob>* top) {
+  if (top) {
+    top->clear();
+    if (k > 0) {
+      std::vector<int32_t> idx;
+      TopK(logits, k, &idx);
+      for (int32_t i : idx) top->push_back({i, logits[i] - lse});
+    }
   }
-  return best;
+  return logits[token] - lse;
 }
 
 }  // namespace
@@ -54,20 +66,8 @@ Status ValidateSamplingParams(const SamplingParams& p) {
 
 float LogSoftmaxAt(std::span<const float> logits, int32_t token, int k,
                    std::vector<TokenLogprob>* top) {
-  float m = -std::numeric_limits<float>::infinity();
-  for (float v : logits) m = std::max(m, v);
-  double s = 0;
-  for (float v : logits) s += std::exp(static_cast<double>(v) - m);
-  const double lse = m + std::log(s);
-  if (top) {
-    top->clear();
-    if (k > 0) {
-      std::vector<int32_t> idx;
-      TopK(logits, k, &idx);
-      for (int32_t i : idx) top->push_back({i, static_cast<float>(logits[i] - lse)});
-    }
-  }
-  return static_cast<float>(logits[token] - lse);
+  const float lse = ops::LogSumExp(logits.data(), static_cast<int>(logits.size())).lse;
+  return LogSoftmaxWith(logits, lse, token, k, top);
 }
 
 Sampler::Sampler(const SamplingParams& params, std::span<const int32_t> prompt)
@@ -96,7 +96,15 @@ SampledToken Sampler::Sample(std::span<const float> logits) {
   }
 
   int32_t token;
-  if (p.temperature == 0 || p.top_k == 1) {
+  const bool greedy = p.temperature == 0 || p.top_k == 1;
+  if (greedy && !penalties) {  // one pass over the logits: the argmax and the log-sum-exp
+    const ops::LogSumExpResult r = ops::LogSumExp(logits.data(), static_cast<int>(logits.size()));
+    SampledToken out;
+    out.token = r.argmax;
+    out.logprob = LogSoftmaxWith(logits, r.lse, r.argmax, p.logprobs, &out.top);
+    return out;
+  }
+  if (greedy) {
     token = ArgMax(scores);
   } else {
     // Candidates most likely first: top_k, else grow a sorted prefix until it holds top_p.

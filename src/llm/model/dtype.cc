@@ -1,6 +1,7 @@
 #include "llm/model/dtype.h"
 
 #include <cmath>
+#include <cstring>
 
 namespace modelcar::llm {
 
@@ -46,6 +47,23 @@ float F16ToF32(uint16_t h) {
     v = std::ldexp(static_cast<float>(mant | 0x400), exp - 25);
   }
   return sign ? -v : v;
+}
+
+uint16_t F32ToF16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000);
+  x &= 0x7fffffffu;
+  if (x > 0x7f800000u) return sign | 0x7e00;   // NaN
+  if (x >= 0x477ff000u) return sign | 0x7c00;  // >= 65520 rounds to infinity
+  if (x < 0x38800000u) {                       // below 2^-14: f16 subnormal (or zero)
+    float v;
+    std::memcpy(&v, &x, 4);
+    return sign | static_cast<uint16_t>(std::lrint(v * 16777216.0f));  // exact scale by 2^24
+  }
+  x -= 0x38000000u;  // exponent bias 127 -> 15
+  x += 0xfffu + ((x >> 13) & 1u);
+  return sign | static_cast<uint16_t>(x >> 13);
 }
 
 }  // namespace modelcar::llm

@@ -36,6 +36,8 @@ inline uint16_t F32ToBf16(float f) {
   return static_cast<uint16_t>(u >> 16);
 }
 float F16ToF32(uint16_t h);
+// Round-to-nearest-even; overflow to infinity, NaN stays NaN, subnormals kept.
+uint16_t F32ToF16(float f);
 
 }  // namespace modelcar::llm
 

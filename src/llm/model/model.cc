@@ -156,14 +156,14 @@ Result<std::shared_ptr<const Model>> LoadModel(const std::string& dir, const Loa
       auto q = qc.method == Method::kGptq ? LoadGptq(index, prefix, qc, rows, cols)
                                           : LoadAwq(index, prefix, qc, rows, cols);
       if (!q.ok()) return q.status();
-      m->weight_bytes += (*q)->bytes;
+      m->weight_bytes += (*q)->bytes();
       m->quantized.push_back(std::move(*q));
       return Matrix{DType::kOther, rows, cols, nullptr, m->quantized.back().get()};
     }
     ASSIGN_OR_RETURN(Matrix w, matrix(prefix + ".weight", rows, cols));
     if (qc.method == Method::kInt8) {
       if (auto q = QuantizeInt8(w)) {
-        m->weight_bytes += q->bytes - (w.rows * w.cols * DTypeSize(w.dtype));
+        m->weight_bytes += q->bytes() - (w.rows * w.cols * DTypeSize(w.dtype));
         m->quantized.push_back(std::move(q));
         return Matrix{DType::kOther, rows, cols, nullptr, m->quantized.back().get()};
       }

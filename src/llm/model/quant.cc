@@ -9,18 +9,16 @@ namespace modelcar::llm {
 
 void QuantMatrix::DequantizeRow(int64_t n, float* out) const {
   for (int64_t k = 0; k < cols; ++k) {
-    const int64_t g = k / group;
-    const float q = static_cast<float>(Q(k, n)) - static_cast<float>(zeros[g * rows + n]);
-    out[perm ? perm[k] : k] = scales[g * rows + n] * q;
+    const int64_t g = GroupIndex(k / group, n);
+    const float q = static_cast<float>(Q(k, n)) - static_cast<float>(zeros[g]);
+    out[perm.empty() ? k : perm[k]] = scales[g] * q;
   }
 }
 
-void QuantMatrix::UseOwned() {
-  qweight = own_qweight.data();
-  scales = own_scales.data();
-  zeros = own_zeros.data();
-  perm = own_perm.empty() ? nullptr : own_perm.data();
-  bytes = own_qweight.size() * 4 + own_scales.size() * 4 + own_zeros.size() * 2;
+void QuantMatrix::Allocate() {
+  qweight.assign(static_cast<size_t>(tiles() * words_per_tile()), 0);
+  scales.assign(static_cast<size_t>(tiles() * groups() * kTile), 0.0f);
+  zeros.assign(static_cast<size_t>(tiles() * groups() * kTile), 0);
 }
 
 std::unique_ptr<QuantMatrix> QuantizeInt8(const Matrix& w) {
@@ -31,9 +29,7 @@ std::unique_ptr<QuantMatrix> QuantizeInt8(const Matrix& w) {
   q->cols = w.cols;
   q->group = w.cols % 128 == 0 ? 128 : w.cols;
   const int64_t N = w.rows, K = w.cols, G = q->group;
-  q->own_qweight.assign(static_cast<size_t>(K / 4 * N), 0);
-  q->own_scales.resize(static_cast<size_t>(K / G * N));
-  q->own_zeros.assign(static_cast<size_t>(K / G * N), 128);
+  q->Allocate();
   std::vector<float> row(K);
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t k = 0; k < K; ++k) {
@@ -50,15 +46,15 @@ std::unique_ptr<QuantMatrix> QuantizeInt8(const Matrix& w) {
       float amax = 0;
       for (int64_t k = g * G; k < (g + 1) * G; ++k) amax = std::max(amax, std::fabs(row[k]));
       const float scale = amax / 127.0f;
-      q->own_scales[g * N + n] = scale;
+      q->scales[q->GroupIndex(g, n)] = scale;
+      q->zeros[q->GroupIndex(g, n)] = 128;
       for (int64_t k = g * G; k < (g + 1) * G; ++k) {
         const float v = scale > 0 ? std::nearbyint(row[k] / scale) : 0.0f;
         const uint32_t u = static_cast<uint32_t>(std::clamp(v, -127.0f, 127.0f) + 128.0f);
-        q->own_qweight[(k / 4) * N + n] |= u << ((k % 4) * 8);
+        q->Put(k, n, u);
       }
     }
   }
-  q->UseOwned();
   return q;
 }
 

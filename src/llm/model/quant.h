@@ -1,22 +1,22 @@
-// Quantized linear weights in the one layout the kernels read (llm/ops/quant_matmul.h): GPTQ's
-// own packing, so that a GPTQ checkpoint whose groups follow the input order is used in place.
-// AWQ checkpoints, GPTQ act-order checkpoints (desc_act, a g_idx that is not k / group_size) and
-// int8 made at load from float weights are repacked into it at load.
+// Quantized linear weights in the one layout the kernels read (llm/ops/quant_matmul.h), made at
+// load from GPTQ and AWQ checkpoints (quant_load.h) or from float weights (QuantizeInt8).
 //
-// For a [rows = N outputs, cols = K inputs] nn.Linear weight, with b = bits (4 or 8):
-//   qweight  uint32 [K * b / 32][N]: word (i, n) holds the 32/b inputs k = i * 32/b + j of
-//            output n, input j in bits [j * b, (j + 1) * b); unsigned values q
-//   scales   f32 [K / group][N],  zeros uint16 [K / group][N] (the zero point itself)
+// For a [rows = N outputs, cols = K inputs] nn.Linear weight, b = bits (4 or 8), per = 32 / b:
+// outputs come in tiles of 16 (the last one padded with zero scales); within a tile, GPTQ's
+// packing: word (i, j) holds the `per` inputs k = i * per + m of output 16 t + j in bits
+// [m * b, (m + 1) * b); unsigned values q.
+//   qweight  uint32 [tiles][K / per][16]
+//   scales   f32 [tiles][K / group][16],  zeros uint16 [tiles][K / group][16] (the zero point)
 //   w[n][k'] = scales[g][n] * (q(k', n) - zeros[g][n]),  g = k' / group
-// where k' is the input position after the act-order permutation: input k' multiplies
-// x[perm[k']] (perm empty: x[k']). group divides K and is a multiple of 32.
+// so that a tile's weights, scales and zero points are each one contiguous run. k' is the input
+// position after the act-order permutation: input k' multiplies x[perm[k']] (perm empty: x[k']).
+// group divides K and is a multiple of 32.
 //
 // Thread safety: immutable after construction; views stay valid while the owning Model lives.
 #ifndef MODELCAR_LLM_MODEL_QUANT_H_
 #define MODELCAR_LLM_MODEL_QUANT_H_
 
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -25,33 +25,40 @@ namespace modelcar::llm {
 struct Matrix;
 
 struct QuantMatrix {
+  static constexpr int kTile = 16;
+
   int bits = 4;
   int64_t rows = 0, cols = 0;
   int64_t group = 0;
-  const uint32_t* qweight = nullptr;  // may be unaligned (a view into a safetensors file)
-  const float* scales = nullptr;
-  const uint16_t* zeros = nullptr;
-  const int32_t* perm = nullptr;  // null: identity
-  uint64_t bytes = 0;             // bytes a matmul reads: qweight, scales, zeros
+  std::vector<uint32_t> qweight;
+  std::vector<float> scales;
+  std::vector<uint16_t> zeros;
+  std::vector<int32_t> perm;  // empty: identity
 
-  // Backing storage of whatever is not a view of the checkpoint.
-  std::vector<uint32_t> own_qweight;
-  std::vector<float> own_scales;
-  std::vector<uint16_t> own_zeros;
-  std::vector<int32_t> own_perm;
-
+  int64_t tiles() const { return (rows + kTile - 1) / kTile; }
   int64_t groups() const { return cols / group; }
+  int per_word() const { return 32 / bits; }
+  int64_t words_per_tile() const { return cols / per_word() * kTile; }
+  int64_t WordIndex(int64_t k, int64_t n) const {
+    return ((n / kTile) * (cols / per_word()) + k / per_word()) * kTile + n % kTile;
+  }
+  int64_t GroupIndex(int64_t g, int64_t n) const {
+    return ((n / kTile) * groups() + g) * kTile + n % kTile;
+  }
   // q at permuted input k, output n.
   uint32_t Q(int64_t k, int64_t n) const {
-    const int per = 32 / bits;
-    uint32_t word;
-    std::memcpy(&word, qweight + (k / per) * rows + n, 4);
-    return (word >> ((k % per) * bits)) & ((1u << bits) - 1);
+    return (qweight[WordIndex(k, n)] >> ((k % per_word()) * bits)) & ((1u << bits) - 1);
+  }
+  // Sizes the arrays for rows x cols with `bits` and `group` set (all zero).
+  void Allocate();
+  // Sets q at permuted input k, output n. REQUIRES: that field is still zero.
+  void Put(int64_t k, int64_t n, uint32_t q) {
+    qweight[WordIndex(k, n)] |= q << ((k % per_word()) * bits);
   }
   // The dequantized row n in the checkpoint's input order: out[k] for k < cols.
   void DequantizeRow(int64_t n, float* out) const;
-  // Points the views at the own_* vectors (after filling them).
-  void UseOwned();
+  // Bytes a matmul reads: qweight, scales, zeros.
+  uint64_t bytes() const { return qweight.size() * 4 + scales.size() * 4 + zeros.size() * 2; }
 };
 
 // int8 made from a float (BF16/F16/F32) matrix: per output row, groups of 128 inputs (or the

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 namespace modelcar::llm {
@@ -69,18 +70,19 @@ Result<std::unique_ptr<QuantMatrix>> LoadGptq(const TensorIndex& index, const st
   q->rows = rows;
   q->cols = cols;
   q->group = G;
-  ASSIGN_OR_RETURN(q->own_scales, Scales(sc, prefix + ".scales"));
-  q->own_zeros.resize(static_cast<size_t>(groups * rows));
+  q->Allocate();
+  ASSIGN_OR_RETURN(std::vector<float> scales, Scales(sc, prefix + ".scales"));
   const uint32_t mask = (1u << bits) - 1;
   for (int64_t g = 0; g < groups; ++g) {
     for (int64_t n = 0; n < rows; ++n) {
       const uint32_t word = Word(qz.data(), g * (rows / per) + n / per);
-      q->own_zeros[g * rows + n] =
+      q->zeros[q->GroupIndex(g, n)] =
           static_cast<uint16_t>(((word >> ((n % per) * bits)) & mask) + qc.zero_offset);
+      q->scales[q->GroupIndex(g, n)] = scales[g * rows + n];
     }
   }
-  // g_idx: the group of each input. In input order (k / G) the checkpoint's qweight is used in
-  // place; otherwise the inputs are sorted by group (stably) and qweight repacked in that order.
+  // g_idx: the group of each input. Inputs out of group order (act-order) are sorted by group,
+  // stably, and the permutation kept.
   std::vector<int32_t> g_idx(static_cast<size_t>(cols));
   for (int64_t k = 0; k < cols; ++k) g_idx[k] = static_cast<int32_t>(k / G);
   bool ordered = true;
@@ -100,31 +102,31 @@ Result<std::unique_ptr<QuantMatrix>> LoadGptq(const TensorIndex& index, const st
     }
     for (int64_t g = 0; g < groups; ++g) {
       if (count[g] != G) {
-        return InvalidArgument("tensor \"" + prefix + ".g_idx\" in " + qw.path() + ": group " +
+        return InvalidArgument("tensor \"" + prefix + ".g_idx\" in " + gi.path() + ": group " +
                                std::to_string(g) + " has " + std::to_string(count[g]) +
                                " inputs, group_size is " + std::to_string(G));
       }
     }
   }
-  if (ordered) {
-    q->UseOwned();
-    q->qweight = reinterpret_cast<const uint32_t*>(qw.data());
-    q->bytes += qw.info->end - qw.info->begin;
+  if (ordered) {  // whole words: the checkpoint's rows of 16 outputs are the tiles' rows
+    for (int64_t i = 0; i < cols / per; ++i) {
+      for (int64_t n = 0; n < rows; n += QuantMatrix::kTile) {
+        const int64_t m = std::min<int64_t>(QuantMatrix::kTile, rows - n);
+        std::memcpy(&q->qweight[q->WordIndex(i * per, n)], qw.data() + 4 * (i * rows + n), 4 * m);
+      }
+    }
     return q;
   }
-  q->own_perm.resize(static_cast<size_t>(cols));
-  std::iota(q->own_perm.begin(), q->own_perm.end(), 0);
-  std::stable_sort(q->own_perm.begin(), q->own_perm.end(),
+  q->perm.resize(static_cast<size_t>(cols));
+  std::iota(q->perm.begin(), q->perm.end(), 0);
+  std::stable_sort(q->perm.begin(), q->perm.end(),
                    [&](int32_t a, int32_t b) { return g_idx[a] < g_idx[b]; });
-  q->own_qweight.assign(static_cast<size_t>(cols / per * rows), 0);
   for (int64_t kp = 0; kp < cols; ++kp) {
-    const int64_t k = q->own_perm[kp];
+    const int64_t k = q->perm[kp];
     for (int64_t n = 0; n < rows; ++n) {
-      const uint32_t v = (Word(qw.data(), (k / per) * rows + n) >> ((k % per) * bits)) & mask;
-      q->own_qweight[(kp / per) * rows + n] |= v << ((kp % per) * bits);
+      q->Put(kp, n, (Word(qw.data(), (k / per) * rows + n) >> ((k % per) * bits)) & mask);
     }
   }
-  q->UseOwned();
   return q;
 }
 
@@ -147,27 +149,26 @@ Result<std::unique_ptr<QuantMatrix>> LoadAwq(const TensorIndex& index, const std
   q->rows = rows;
   q->cols = cols;
   q->group = G;
-  ASSIGN_OR_RETURN(q->own_scales, Scales(sc, prefix + ".scales"));
-  q->own_zeros.resize(static_cast<size_t>(groups * rows));
-  q->own_qweight.assign(static_cast<size_t>(cols / 8 * rows), 0);
+  q->Allocate();
+  ASSIGN_OR_RETURN(std::vector<float> scales, Scales(sc, prefix + ".scales"));
   for (int64_t g = 0; g < groups; ++g) {
     for (int64_t j = 0; j < rows / 8; ++j) {
       const uint32_t word = Word(qz.data(), g * (rows / 8) + j);
       for (int i = 0; i < 8; ++i) {
-        q->own_zeros[g * rows + 8 * j + kOrder[i]] = static_cast<uint16_t>((word >> (4 * i)) & 15);
+        const int64_t n = 8 * j + kOrder[i];
+        q->zeros[q->GroupIndex(g, n)] = static_cast<uint16_t>((word >> (4 * i)) & 15);
       }
     }
+    for (int64_t n = 0; n < rows; ++n) q->scales[q->GroupIndex(g, n)] = scales[g * rows + n];
   }
   for (int64_t k = 0; k < cols; ++k) {
     for (int64_t j = 0; j < rows / 8; ++j) {
       const uint32_t word = Word(qw.data(), k * (rows / 8) + j);
       for (int i = 0; i < 8; ++i) {
-        const int64_t n = 8 * j + kOrder[i];
-        q->own_qweight[(k / 8) * rows + n] |= ((word >> (4 * i)) & 15u) << ((k % 8) * 4);
+        q->Put(k, 8 * j + kOrder[i], (word >> (4 * i)) & 15u);
       }
     }
   }
-  q->UseOwned();
   return q;
 }
 

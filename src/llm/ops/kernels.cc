@@ -1,10 +1,11 @@
-// SIMD kernels (see ops.h), compiled once per Highway target and dispatched at run time.
+// SIMD row kernels (see ops.h), compiled once per Highway target and dispatched at run time.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "llm/ops/kernels.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 // Must come after foreach_target.h.
 #include <algorithm>
-#include <vector>
+#include <cmath>
+#include <limits>
 
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
@@ -18,111 +19,30 @@ namespace hn = hwy::HWY_NAMESPACE;
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
 
-HWY_INLINE VF LoadW(DF df, const float* p) { return hn::LoadU(df, p); }
-HWY_INLINE VF LoadW(DF df, const hwy::bfloat16_t* p) {
-  const hn::Rebind<hwy::bfloat16_t, DF> dbf;
-  return hn::PromoteTo(df, hn::LoadU(dbf, p));
-}
-HWY_INLINE VF LoadW(DF df, const hwy::float16_t* p) {
-  const hn::Rebind<hwy::float16_t, DF> dh;
-  return hn::PromoteTo(df, hn::LoadU(dh, p));
-}
-HWY_INLINE float ScalarW(const float* p) { return *p; }
-HWY_INLINE float ScalarW(const hwy::bfloat16_t* p) { return hwy::F32FromBF16(*p); }
-HWY_INLINE float ScalarW(const hwy::float16_t* p) {
-  uint16_t b;
-  std::memcpy(&b, p, 2);
-  return F16ToF32(b);
+// f32 -> bf16 bit patterns, round to nearest even (Highway 1.0's DemoteTo truncates); NaN stays
+// NaN. The result is in the low 16 bits of each u32 lane.
+HWY_INLINE hn::Vec<hn::RebindToUnsigned<DF>> RoundBf16(DF /*df*/, VF v) {
+  const hn::RebindToUnsigned<DF> du;
+  const auto u = hn::BitCast(du, v);
+  const auto bias = hn::Add(hn::Set(du, 0x7fffu), hn::And(hn::ShiftRight<16>(u), hn::Set(du, 1)));
+  const auto r = hn::ShiftRight<16>(hn::Add(u, bias));
+  const auto nan = hn::RebindMask(du, hn::Not(hn::Eq(v, v)));
+  return hn::IfThenElse(nan, hn::Or(hn::ShiftRight<16>(u), hn::Set(du, 0x40)), r);
 }
 
-// kO consecutive outputs (starting at o) for kR consecutive activation rows.
-#define MC_UNROLL _Pragma("GCC unroll 16")
-
-// kO consecutive outputs (starting at o) for kR consecutive activation rows. The constant-trip
-// loops are fully unrolled so the kO * kR accumulators live in registers.
-template <int kO, int kR, typename WT>
-HWY_INLINE void Tile(const WT* HWY_RESTRICT w, int64_t cols, const float* HWY_RESTRICT x,
-                     int64_t xs, float* HWY_RESTRICT y, int64_t ys, int64_t o) {
-  const DF df;
-  const int64_t n = static_cast<int64_t>(hn::Lanes(df));
-  VF acc[kO][kR];
-  MC_UNROLL for (int k = 0; k < kO; ++k) {
-    MC_UNROLL for (int r = 0; r < kR; ++r) acc[k][r] = hn::Zero(df);
-  }
-  const WT* wr[kO];
-  MC_UNROLL for (int k = 0; k < kO; ++k) wr[k] = w + (o + k) * cols;
-  int64_t i = 0;
-  for (; i + n <= cols; i += n) {
-    VF xv[kR];
-    MC_UNROLL for (int r = 0; r < kR; ++r) xv[r] = hn::LoadU(df, x + r * xs + i);
-    MC_UNROLL for (int k = 0; k < kO; ++k) {
-      const VF wv = LoadW(df, wr[k] + i);
-      MC_UNROLL for (int r = 0; r < kR; ++r) acc[k][r] = hn::MulAdd(wv, xv[r], acc[k][r]);
-    }
-  }
-  MC_UNROLL for (int k = 0; k < kO; ++k) {
-    MC_UNROLL for (int r = 0; r < kR; ++r) {
-      float s = hn::GetLane(hn::SumOfLanes(df, acc[k][r]));
-      for (int64_t j = i; j < cols; ++j) s += ScalarW(wr[k] + j) * x[r * xs + j];
-      y[r * ys + o + k] = s;
-    }
-  }
+HWY_INLINE void StoreLow16(DF /*df*/, hn::Vec<hn::RebindToUnsigned<DF>> r, uint16_t* out) {
+  const hn::RebindToSigned<DF> di;
+  const hn::Rebind<uint16_t, DF> du16;
+  hn::StoreU(hn::DemoteTo(du16, hn::BitCast(di, r)), du16, out);
 }
 
-template <int kR, typename WT>
-HWY_INLINE void Rows(const WT* w, int64_t cols, const float* x, int64_t xs, float* y, int64_t ys,
-                     int64_t o_begin, int64_t o_end) {
-  int64_t o = o_begin;
-  if constexpr (kR == 1) {  // one row (decode): more weight rows in flight per step
-    for (; o + 8 <= o_end; o += 8) Tile<8, 1>(w, cols, x, xs, y, ys, o);
-  }
-  for (; o + 4 <= o_end; o += 4) Tile<4, kR>(w, cols, x, xs, y, ys, o);
-  for (; o < o_end; ++o) Tile<1, kR>(w, cols, x, xs, y, ys, o);
-}
-
-template <typename WT>
-void MatMulT(const WT* w, int64_t cols, const float* x, int rows, int64_t xs, float* y, int64_t ys,
-             int64_t o_begin, int64_t o_end) {
-  // Output tiles small enough that their weights stay in L2 while every row block passes.
-  constexpr int64_t kOTile = 64;
-  for (int64_t ob = o_begin; ob < o_end; ob += kOTile) {
-    const int64_t oe = std::min(o_end, ob + kOTile);
-    int r = 0;
-    for (; r + 4 <= rows; r += 4) Rows<4>(w, cols, x + r * xs, xs, y + r * ys, ys, ob, oe);
-    const float* xr = x + r * xs;
-    float* yr = y + r * ys;
-    switch (rows - r) {
-      case 3:
-        Rows<3>(w, cols, xr, xs, yr, ys, ob, oe);
-        break;
-      case 2:
-        Rows<2>(w, cols, xr, xs, yr, ys, ob, oe);
-        break;
-      case 1:
-        Rows<1>(w, cols, xr, xs, yr, ys, ob, oe);
-        break;
-      default:
-        break;
-    }
-  }
-}
-
-void MatMulRangeImpl(const Matrix& w, const float* x, int rows, int64_t xs, float* y, int64_t ys,
-                     int64_t o_begin, int64_t o_end) {
-  switch (w.dtype) {
-    case DType::kBF16:
-      MatMulT(static_cast<const hwy::bfloat16_t*>(w.data), w.cols, x, rows, xs, y, ys, o_begin,
-              o_end);
-      break;
-    case DType::kF16:
-      MatMulT(static_cast<const hwy::float16_t*>(w.data), w.cols, x, rows, xs, y, ys, o_begin,
-              o_end);
-      break;
-    case DType::kF32:
-      MatMulT(static_cast<const float*>(w.data), w.cols, x, rows, xs, y, ys, o_begin, o_end);
-      break;
-    case DType::kOther:
-      break;
+// Stores Lanes(df) bf16 values; with lo, also the remainders bf16(v - bf16(v)).
+HWY_INLINE void StoreBf16(DF df, VF v, uint16_t* out, uint16_t* lo = nullptr) {
+  const auto r = RoundBf16(df, v);
+  StoreLow16(df, r, out);
+  if (lo) {
+    const VF rem = hn::Sub(v, hn::BitCast(df, hn::ShiftLeft<16>(r)));
+    StoreLow16(df, RoundBf16(df, rem), lo);
   }
 }
 
@@ -162,7 +82,30 @@ void AddImpl(const float* HWY_RESTRICT x, float* HWY_RESTRICT y, int n) {
   for (; i < n; ++i) y[i] += x[i];
 }
 
-void RmsNormImpl(const float* x, const float* weight, int n, float eps, float* out) {
+void ScaleImpl(float a, float* HWY_RESTRICT x, int n) {
+  const DF df;
+  const int N = static_cast<int>(hn::Lanes(df));
+  const VF va = hn::Set(df, a);
+  int i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::Mul(va, hn::LoadU(df, x + i)), df, x + i);
+  for (; i < n; ++i) x[i] *= a;
+}
+
+HWY_INLINE void ScalarBf16(float v, uint16_t* out, uint16_t* lo) {
+  *out = F32ToBf16(v);
+  if (lo) *lo = F32ToBf16(v - Bf16ToF32(*out));
+}
+
+void ToBf16Impl(const float* HWY_RESTRICT x, int n, uint16_t* HWY_RESTRICT out,
+                uint16_t* HWY_RESTRICT lo) {
+  const DF df;
+  const int N = static_cast<int>(hn::Lanes(df));
+  int i = 0;
+  for (; i + N <= n; i += N) StoreBf16(df, hn::LoadU(df, x + i), out + i, lo ? lo + i : nullptr);
+  for (; i < n; ++i) ScalarBf16(x[i], out + i, lo ? lo + i : nullptr);
+}
+
+float RmsScale(const float* x, int n, float eps) {
   const DF df;
   const int N = static_cast<int>(hn::Lanes(df));
   VF ss = hn::Zero(df);
@@ -173,25 +116,57 @@ void RmsNormImpl(const float* x, const float* weight, int n, float eps, float* o
   }
   float s = hn::GetLane(hn::SumOfLanes(df, ss));
   for (int j = i; j < n; ++j) s += x[j] * x[j];
-  const float scale = 1.0f / std::sqrt(s / n + eps);
+  return 1.0f / std::sqrt(s / n + eps);
+}
+
+void RmsNormImpl(const float* x, const float* weight, int n, float eps, float* out) {
+  const DF df;
+  const int N = static_cast<int>(hn::Lanes(df));
+  const float scale = RmsScale(x, n, eps);
   const VF vs = hn::Set(df, scale);
-  for (i = 0; i + N <= n; i += N) {
+  int i = 0;
+  for (; i + N <= n; i += N) {
     hn::StoreU(hn::Mul(hn::Mul(hn::LoadU(df, x + i), vs), hn::LoadU(df, weight + i)), df, out + i);
   }
   for (; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
+void RmsNormBf16Impl(const float* x, const float* weight, int n, float eps, uint16_t* out,
+                     uint16_t* lo) {
+  const DF df;
+  const int N = static_cast<int>(hn::Lanes(df));
+  const float scale = RmsScale(x, n, eps);
+  const VF vs = hn::Set(df, scale);
+  int i = 0;
+  for (; i + N <= n; i += N) {
+    StoreBf16(df, hn::Mul(hn::Mul(hn::LoadU(df, x + i), vs), hn::LoadU(df, weight + i)), out + i,
+              lo ? lo + i : nullptr);
+  }
+  for (; i < n; ++i) ScalarBf16(x[i] * scale * weight[i], out + i, lo ? lo + i : nullptr);
+}
+
+HWY_INLINE VF Silu(DF df, VF g) {
+  return hn::Div(g, hn::Add(hn::Set(df, 1.0f), hn::Exp(df, hn::Neg(g))));
+}
+
 void SiluMulImpl(const float* gate, const float* up, int n, float* out) {
   const DF df;
   const int N = static_cast<int>(hn::Lanes(df));
-  const VF one = hn::Set(df, 1.0f);
   int i = 0;
   for (; i + N <= n; i += N) {
-    const VF g = hn::LoadU(df, gate + i);
-    const VF e = hn::Exp(df, hn::Neg(g));
-    hn::StoreU(hn::Mul(hn::Div(g, hn::Add(one, e)), hn::LoadU(df, up + i)), df, out + i);
+    hn::StoreU(hn::Mul(Silu(df, hn::LoadU(df, gate + i)), hn::LoadU(df, up + i)), df, out + i);
   }
   for (; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+void SiluMulBf16Impl(const float* gate, const float* up, int n, uint16_t* out) {
+  const DF df;
+  const int N = static_cast<int>(hn::Lanes(df));
+  int i = 0;
+  for (; i + N <= n; i += N) {
+    StoreBf16(df, hn::Mul(Silu(df, hn::LoadU(df, gate + i)), hn::LoadU(df, up + i)), out + i);
+  }
+  for (; i < n; ++i) out[i] = F32ToBf16(gate[i] / (1.0f + std::exp(-gate[i])) * up[i]);
 }
 
 void SoftmaxImpl(float* x, int n) {
@@ -215,23 +190,26 @@ void SoftmaxImpl(float* x, int n) {
   for (; i < n; ++i) x[i] *= inv;
 }
 
-void AttentionImpl(const float* HWY_RESTRICT q, const float* const* k_blocks,
-                   const float* const* v_blocks, int block_tokens, int n, int head_dim, float scale,
-                   float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
-  for (int b = 0, p = 0; p < n; ++b) {
-    const float* k = k_blocks[b];
-    for (int j = 0; j < block_tokens && p < n; ++j, ++p) {
-      scores[p] = DotImpl(q, k + j * head_dim, head_dim) * scale;
-    }
+LogSumExpResult LogSumExpImpl(const float* HWY_RESTRICT x, int n) {
+  const DF df;
+  const int N = static_cast<int>(hn::Lanes(df));
+  VF vm = hn::Set(df, -std::numeric_limits<float>::infinity());
+  int i = 0;
+  for (; i + N <= n; i += N) vm = hn::Max(vm, hn::LoadU(df, x + i));
+  float m = hn::GetLane(hn::MaxOfLanes(df, vm));
+  for (int j = i; j < n; ++j) m = std::max(m, x[j]);
+  int arg = 0;
+  while (x[arg] != m && arg + 1 < n) ++arg;  // first index of the maximum
+  if (!std::isfinite(m)) return {m, arg};
+  const VF vmax = hn::Set(df, m);
+  VF s0 = hn::Zero(df), s1 = hn::Zero(df);
+  for (i = 0; i + 2 * N <= n; i += 2 * N) {
+    s0 = hn::Add(s0, hn::Exp(df, hn::Sub(hn::LoadU(df, x + i), vmax)));
+    s1 = hn::Add(s1, hn::Exp(df, hn::Sub(hn::LoadU(df, x + i + N), vmax)));
   }
-  SoftmaxImpl(scores, n);
-  for (int i = 0; i < head_dim; ++i) out[i] = 0;
-  for (int b = 0, p = 0; p < n; ++b) {
-    const float* v = v_blocks[b];
-    for (int j = 0; j < block_tokens && p < n; ++j, ++p) {
-      AxpyImpl(scores[p], v + j * head_dim, out, head_dim);
-    }
-  }
+  double s = hn::GetLane(hn::SumOfLanes(df, hn::Add(s0, s1)));
+  for (; i < n; ++i) s += std::exp(static_cast<double>(x[i]) - m);
+  return {static_cast<float>(m + std::log(s)), arg};
 }
 
 void RopeImpl(float* x, int head_dim, const float* cos, const float* sin) {
@@ -259,71 +237,42 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace modelcar::llm::ops {
 
-HWY_EXPORT(MatMulRangeImpl);
 HWY_EXPORT(DotImpl);
 HWY_EXPORT(AxpyImpl);
 HWY_EXPORT(AddImpl);
+HWY_EXPORT(ScaleImpl);
+HWY_EXPORT(ToBf16Impl);
 HWY_EXPORT(RmsNormImpl);
+HWY_EXPORT(RmsNormBf16Impl);
 HWY_EXPORT(SiluMulImpl);
+HWY_EXPORT(SiluMulBf16Impl);
 HWY_EXPORT(SoftmaxImpl);
+HWY_EXPORT(LogSumExpImpl);
 HWY_EXPORT(RopeImpl);
-HWY_EXPORT(AttentionImpl);
-
-void MatMulRange(const Matrix& w, const float* x, int rows, int64_t x_stride, float* y,
-                 int64_t y_stride, int64_t o_begin, int64_t o_end) {
-  HWY_DYNAMIC_DISPATCH(MatMulRangeImpl)(w, x, rows, x_stride, y, y_stride, o_begin, o_end);
-}
-
-void MatMulMany(std::span<const MatMulJob> jobs, const float* x, int rows, int64_t x_stride,
-                ThreadPool* pool) {
-  const int threads = pool ? pool->size() : 1;
-  int64_t total = 0;
-  for (const MatMulJob& j : jobs) total += j.w->rows;
-  if (threads == 1 || total < 128) {
-    for (const MatMulJob& j : jobs) {
-      MatMulRange(*j.w, x, rows, x_stride, j.y, j.y_stride, 0, j.w->rows);
-    }
-    return;
-  }
-  // Several chunks per thread (dynamic balance on a shared machine), multiples of 64 outputs.
-  int64_t chunk = (total + threads * 4 - 1) / (threads * 4);
-  chunk = std::max<int64_t>(64, (chunk + 63) / 64 * 64);
-  struct Task {
-    const MatMulJob* job;
-    int64_t begin, end;
-  };
-  std::vector<Task> tasks;
-  for (const MatMulJob& j : jobs) {
-    for (int64_t b = 0; b < j.w->rows; b += chunk) {
-      tasks.push_back({&j, b, std::min(j.w->rows, b + chunk)});
-    }
-  }
-  pool->ParallelFor(static_cast<int>(tasks.size()), [&](int t) {
-    const Task& k = tasks[t];
-    MatMulRange(*k.job->w, x, rows, x_stride, k.job->y, k.job->y_stride, k.begin, k.end);
-  });
-}
-
-void MatMul(const Matrix& w, const float* x, int rows, int64_t x_stride, float* y, int64_t y_stride,
-            ThreadPool* pool) {
-  const MatMulJob job{&w, y, y_stride};
-  MatMulMany({&job, 1}, x, rows, x_stride, pool);
-}
 
 float Dot(const float* a, const float* b, int n) { return HWY_DYNAMIC_DISPATCH(DotImpl)(a, b, n); }
 void Axpy(float a, const float* x, float* y, int n) { HWY_DYNAMIC_DISPATCH(AxpyImpl)(a, x, y, n); }
 void Add(const float* x, float* y, int n) { HWY_DYNAMIC_DISPATCH(AddImpl)(x, y, n); }
+void Scale(float a, float* x, int n) { HWY_DYNAMIC_DISPATCH(ScaleImpl)(a, x, n); }
+void ToBf16(const float* x, int n, uint16_t* out, uint16_t* out_lo) {
+  HWY_DYNAMIC_DISPATCH(ToBf16Impl)(x, n, out, out_lo);
+}
 void RmsNorm(const float* x, const float* weight, int n, float eps, float* out) {
   HWY_DYNAMIC_DISPATCH(RmsNormImpl)(x, weight, n, eps, out);
+}
+void RmsNormBf16(const float* x, const float* weight, int n, float eps, uint16_t* out,
+                 uint16_t* out_lo) {
+  HWY_DYNAMIC_DISPATCH(RmsNormBf16Impl)(x, weight, n, eps, out, out_lo);
 }
 void SiluMul(const float* gate, const float* up, int n, float* out) {
   HWY_DYNAMIC_DISPATCH(SiluMulImpl)(gate, up, n, out);
 }
+void SiluMulBf16(const float* gate, const float* up, int n, uint16_t* out) {
+  HWY_DYNAMIC_DISPATCH(SiluMulBf16Impl)(gate, up, n, out);
+}
 void Softmax(float* x, int n) { HWY_DYNAMIC_DISPATCH(SoftmaxImpl)(x, n); }
-void Attention(const float* q, const float* const* k_blocks, const float* const* v_blocks,
-               int block_tokens, int n, int head_dim, float scale, float* scores, float* out) {
-  HWY_DYNAMIC_DISPATCH(AttentionImpl)
-  (q, k_blocks, v_blocks, block_tokens, n, head_dim, scale, scores, out);
+LogSumExpResult LogSumExp(const float* x, int n) {
+  return HWY_DYNAMIC_DISPATCH(LogSumExpImpl)(x, n);
 }
 void Rope(float* x, int head_dim, const float* cos, const float* sin) {
   HWY_DYNAMIC_DISPATCH(RopeImpl)(x, head_dim, cos, sin);

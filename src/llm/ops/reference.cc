@@ -1,6 +1,8 @@
 // Scalar reference kernels (see ops.h).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "llm/ops/ops.h"
 
@@ -20,6 +22,19 @@ void MatMul(const Matrix& w, const float* x, int rows, int64_t x_stride, float* 
       float s = 0;
       for (int64_t i = 0; i < w.cols; ++i) s += x[r * x_stride + i] * WeightAt(w, o, i);
       y[r * y_stride + o] = s;
+    }
+  }
+}
+
+void MatMulBf16(const Matrix& w, const uint16_t* x, int rows, int64_t x_stride, float* y,
+                int64_t y_stride) {
+  for (int r = 0; r < rows; ++r) {
+    for (int64_t o = 0; o < w.rows; ++o) {
+      double s = 0;
+      for (int64_t i = 0; i < w.cols; ++i) {
+        s += double{Bf16ToF32(x[r * x_stride + i])} * WeightAt(w, o, i);
+      }
+      y[r * y_stride + o] = static_cast<float>(s);
     }
   }
 }
@@ -49,17 +64,35 @@ float Dot(const float* a, const float* b, int n) {
   return s;
 }
 
-void Attention(const float* q, const float* const* k_blocks, const float* const* v_blocks,
-               int block_tokens, int n, int head_dim, float scale, float* scores, float* out) {
-  for (int p = 0; p < n; ++p) {
-    const float* k = k_blocks[p / block_tokens] + (p % block_tokens) * head_dim;
-    scores[p] = Dot(q, k, head_dim) * scale;
-  }
-  Softmax(scores, n);
-  for (int i = 0; i < head_dim; ++i) out[i] = 0;
-  for (int p = 0; p < n; ++p) {
-    const float* v = v_blocks[p / block_tokens] + (p % block_tokens) * head_dim;
-    for (int i = 0; i < head_dim; ++i) out[i] += scores[p] * v[i];
+namespace {
+float KvAt(const void* block, DType type, int i) {
+  if (type == DType::kF32) return static_cast<const float*>(block)[i];
+  const uint16_t h = static_cast<const uint16_t*>(block)[i];
+  return type == DType::kBF16 ? Bf16ToF32(h) : F16ToF32(h);
+}
+}  // namespace
+
+void Attention(const float* q, int heads, int n, const KvView& kv, float* out) {
+  const int bt = kv.block_tokens, hd = kv.head_dim;
+  std::vector<double> p(n);
+  for (int g = 0; g < heads; ++g) {
+    const float* qg = q + g * hd;
+    double m = -1e300;
+    for (int j = 0; j < n; ++j) {
+      double s = 0;
+      for (int d = 0; d < hd; ++d) {
+        s += double{qg[d]} * KvAt(kv.K(j / bt), kv.type, d * bt + j % bt);
+      }
+      p[j] = s;
+      m = std::max(m, s);
+    }
+    double sum = 0;
+    for (int j = 0; j < n; ++j) sum += (p[j] = std::exp(p[j] - m));
+    for (int d = 0; d < hd; ++d) {
+      double o = 0;
+      for (int j = 0; j < n; ++j) o += p[j] * KvAt(kv.V(j / bt), kv.type, (j % bt) * hd + d);
+      out[g * hd + d] = static_cast<float>(o / sum);
+    }
   }
 }
 

@@ -1,0 +1,96 @@
+// Helpers shared by the llm/ops tests (not part of the library).
+#ifndef MODELCAR_LLM_OPS_TEST_UTIL_H_
+#define MODELCAR_LLM_OPS_TEST_UTIL_H_
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "hwy/targets.h"
+#include "llm/ops/ops.h"
+
+namespace modelcar::llm::ops::testing {
+
+inline std::vector<float> Rand(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> d(0, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+
+inline std::vector<uint16_t> ToBf16Bits(const std::vector<float>& v) {
+  std::vector<uint16_t> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = F32ToBf16(v[i]);
+  return out;
+}
+
+// max |a - b| / max |b|.
+inline float MaxRelDiff(const std::vector<float>& a, const std::vector<float>& b) {
+  float m = 0, d = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    m = std::max(m, std::fabs(b[i]));
+    d = std::max(d, std::fabs(a[i] - b[i]));
+  }
+  return d / std::max(m, 1e-30f);
+}
+
+// Runs body() once for every Highway target this binary has code for and the CPU can run
+// (AVX-512, AVX2, SSE4, SSSE3, scalar on x86), with dynamic dispatch forced to that target and
+// the AVX-512 BF16 kernels off; then, where the CPU has AVX512_BF16, once more with the best
+// target and those kernels on. The trace names the variant.
+template <class F>
+void ForEachTarget(F body) {
+  AllowAvx512Bf16(false);
+  for (int64_t t : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(t);
+    SCOPED_TRACE(hwy::TargetName(t));
+    body();
+  }
+  hwy::SetSupportedTargetsForTest(0);
+  AllowAvx512Bf16(true);
+  if (UsesAvx512Bf16()) {
+    SCOPED_TRACE("avx512bf16");
+    body();
+  }
+}
+
+// A weight matrix owning its data.
+struct Weights {
+  std::vector<uint16_t> half;
+  std::vector<float> f32;
+  Matrix m;
+};
+
+inline Weights MakeWeights(DType dt, int64_t rows, int64_t cols, uint32_t seed) {
+  Weights w;
+  auto v = Rand(rows * cols, seed, 0.05f);
+  w.m = {dt, rows, cols, nullptr};
+  if (dt == DType::kF32) {
+    w.f32 = v;
+    w.m.data = w.f32.data();
+  } else {
+    w.half.resize(v.size());
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (dt == DType::kBF16) {
+        w.half[i] = F32ToBf16(v[i]);
+      } else {  // f16 via a crude conversion good enough for test data: values are small
+        uint32_t u;
+        std::memcpy(&u, &v[i], 4);
+        const uint32_t sign = (u >> 16) & 0x8000;
+        const int exp = static_cast<int>((u >> 23) & 0xff) - 127 + 15;
+        w.half[i] = exp <= 0 ? static_cast<uint16_t>(sign)
+                             : static_cast<uint16_t>(sign | (exp << 10) | ((u >> 13) & 0x3ff));
+      }
+    }
+    w.m.data = w.half.data();
+  }
+  return w;
+}
+
+}  // namespace modelcar::llm::ops::testing
+
+#endif  // MODELCAR_LLM_OPS_TEST_UTIL_H_

@@ -1,0 +1,165 @@
+#include "peer/registry_api.h"
+
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "peer/distribution_path.h"
+
+namespace modelcar::peer {
+
+http::ServerResponse DistributionError(int status, std::string_view code,
+                                       std::string_view message) {
+  nlohmann::json j = {
+      {"errors", {{{"code", std::string(code)}, {"message", std::string(message)}}}}};
+  return http::ServerResponse::Json(status, j.dump());
+}
+
+RegistryApi::RegistryApi(store::Store store, RegistryApiOptions options)
+    : store_(store), options_(std::move(options)), index_(store, options_.index), layers_(store) {}
+
+void RegistryApi::Register(http::Server& server) {
+  auto v2 = [this](const http::ServerRequest& r) { return Handle(r); };
+  server.Handle("GET", "/v2/", v2);
+  server.Handle("GET", "/v2", v2);
+  server.Handle("GET", "/v2/*", v2);
+}
+
+void RegistryApi::Log(const std::string& line) const {
+  if (options_.log) options_.log(line);
+}
+
+http::ServerResponse RegistryApi::Handle(const http::ServerRequest& r) {
+  if (r.path == "/v2/" || r.path == "/v2") {
+    auto resp = http::ServerResponse::Json(200, "{}");
+    resp.headers.push_back({"Docker-Distribution-API-Version", "registry/2.0"});
+    return resp;
+  }
+  auto path = ParseDistributionPath(r.path);
+  if (!path.ok()) {
+    ++bad_requests_;
+    return DistributionError(404, "NAME_INVALID", path.status().message());
+  }
+  const bool manifest = path->kind == DistributionPath::Kind::kManifest;
+  auto digest = oci::Digest::Parse(path->reference);
+  if (!digest.ok()) {
+    ++misses_;
+    if (manifest) {
+      return DistributionError(
+          404, "MANIFEST_UNKNOWN",
+          "this mirror serves content by digest only, not tag " + path->reference);
+    }
+    return DistributionError(400, "DIGEST_INVALID", digest.status().message());
+  }
+  auto loc = index_.Find(*digest);
+  if (!loc || (manifest && loc->kind != BlobLocation::Kind::kManifest)) {
+    ++misses_;
+    return DistributionError(404, manifest ? "MANIFEST_UNKNOWN" : "BLOB_UNKNOWN",
+                             digest->ToString() + " is not served by this node");
+  }
+  ++hits_;
+  if (loc->kind == BlobLocation::Kind::kLayer) return LayerBlob(r, *loc, *digest);
+  return Blob(r, *loc, *digest);
+}
+
+// Manifests and configs: small, verified on every read.
+http::ServerResponse RegistryApi::Blob(const http::ServerRequest& r, const BlobLocation& loc,
+                                       const oci::Digest& d) {
+  auto bytes = store_.ReadBlob(d);
+  if (!bytes.ok()) {
+    Log("serve " + d.ToString() + ": " + bytes.status().message());
+    ++cut_;
+    return DistributionError(404, "BLOB_UNKNOWN", d.ToString() + " is not readable here");
+  }
+  http::ServerResponse resp;
+  resp.status = 200;
+  resp.content_type = loc.media_type.empty() ? "application/octet-stream" : loc.media_type;
+  resp.headers.push_back({"Docker-Content-Digest", d.ToString()});
+  resp.headers.push_back({"ETag", "\"" + d.ToString() + "\""});
+  if (loc.kind != BlobLocation::Kind::kManifest) {
+    resp.headers.push_back({"Accept-Ranges", "bytes"});
+    auto range = ParseRange(r.Header("Range"), bytes->size());
+    if (!range.ok()) {
+      auto e = DistributionError(416, "RANGE_INVALID", range.status().message());
+      e.headers.push_back({"Content-Range", "bytes */" + std::to_string(bytes->size())});
+      return e;
+    }
+    if (*range) {
+      resp.status = 206;
+      resp.headers.push_back(
+          {"Content-Range", "bytes " + std::to_string((*range)->start) + "-" +
+                                std::to_string((*range)->start + (*range)->length - 1) + "/" +
+                                std::to_string(bytes->size())});
+      *bytes = bytes->substr((*range)->start, (*range)->length);
+    }
+  }
+  if (r.method != "HEAD") bytes_ += bytes->size();
+  resp.body = std::move(*bytes);
+  return resp;
+}
+
+http::ServerResponse RegistryApi::LayerBlob(const http::ServerRequest& r, const BlobLocation& loc,
+                                            const oci::Digest& d) {
+  const uint64_t size = static_cast<uint64_t>(loc.size);
+  auto range = ParseRange(r.Header("Range"), size);
+  if (!range.ok()) {
+    auto e = DistributionError(416, "RANGE_INVALID", range.status().message());
+    e.headers.push_back({"Content-Range", "bytes */" + std::to_string(size)});
+    return e;
+  }
+  http::ServerResponse resp;
+  resp.status = 200;
+  resp.content_type = "application/octet-stream";
+  resp.headers.push_back({"Docker-Content-Digest", d.ToString()});
+  resp.headers.push_back({"ETag", "\"" + d.ToString() + "\""});
+  resp.headers.push_back({"Accept-Ranges", "bytes"});
+  uint64_t start = 0, length = size;
+  if (*range) {
+    start = (*range)->start;
+    length = (*range)->length;
+    resp.status = 206;
+    resp.headers.push_back({"Content-Range", "bytes " + std::to_string(start) + "-" +
+                                                 std::to_string(start + length - 1) + "/" +
+                                                 std::to_string(size)});
+  }
+  resp.stream_length = static_cast<int64_t>(length);
+  if (r.method == "HEAD" || length == 0) {
+    resp.stream = [](http::StreamSink&) {};
+    return resp;
+  }
+  const bool whole = !*range;
+  resp.stream = [this, loc, d, start, length, whole](http::StreamSink& sink) {
+    uint64_t sent = 0;
+    Sink out = [&](std::string_view b) -> Status {
+      if (!sink.Write(b)) return Cancelled("client gone");
+      sent += b.size();
+      return Status();
+    };
+    Status s = whole ? layers_.ReadWhole(loc.tree, loc.layer, loc.record, out)
+                     : layers_.ReadRange(loc.tree, loc.layer, loc.record, start, length,
+                                         options_.piece_size, out);
+    bytes_ += sent;
+    if (!s.ok() && s.code() != Code::kCancelled) {
+      ++cut_;
+      Log("serve " + d.ToString() + " bytes " + std::to_string(start) + "+" +
+          std::to_string(length) + ": " + s.message() + " (cut after " + std::to_string(sent) +
+          " bytes)");
+    }
+  };
+  return resp;
+}
+
+std::string RegistryApi::Metrics() const {
+  std::string m;
+  m += "# TYPE modelcar_mirror_requests_total counter\n";
+  m += "modelcar_mirror_requests_total{result=\"hit\"} " + std::to_string(hits_.load()) + "\n";
+  m += "modelcar_mirror_requests_total{result=\"miss\"} " + std::to_string(misses_.load()) + "\n";
+  m += "modelcar_mirror_requests_total{result=\"bad\"} " + std::to_string(bad_requests_.load()) +
+       "\n";
+  m += "# TYPE modelcar_mirror_bytes_total counter\n";
+  m += "modelcar_mirror_bytes_total " + std::to_string(bytes_.load()) + "\n";
+  m += "# TYPE modelcar_mirror_verify_failures_total counter\n";
+  m += "modelcar_mirror_verify_failures_total " + std::to_string(cut_.load()) + "\n";
+  return m;
+}
+
+}  // namespace modelcar::peer
