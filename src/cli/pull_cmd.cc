@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/store_pull_flags.h"
 #include "modelcar/pull.h"
 #include "modelcar/resolve_cli.h"
 #include "modelcar/store_pull.h"
@@ -17,6 +18,7 @@ struct Flags {
   std::string ref;
   std::string store;                      // node store mode (the default without --layout)
   std::string policy = "if-not-present";  // store mode: always | if-not-present | never
+  std::vector<std::string> peers;         // store mode: other nodes' mirrors
 };
 
 const modelcar::cli::CommandRegistration kPull{
@@ -29,17 +31,22 @@ const modelcar::cli::CommandRegistration kPull{
                      "Destination node store DIR (default without --layout: $MODELCAR_STORE, "
                      "/var/lib/modelcar as root, ~/.cache/modelcar)");
       app.add_option("--pull", f->policy, "Store mode: always | if-not-present | never");
+      modelcar::cli::AddPeersFlag(app, f->peers);
       f->remote.Add(app, /*transfer=*/true);
       return [f]() -> modelcar::Status {
         RETURN_IF_ERROR(f->remote.Finish());
         if (!f->layout.empty() && !f->store.empty()) {
           return modelcar::InvalidArgument("give --layout or --store, not both");
         }
+        if (!f->layout.empty() && !f->peers.empty()) {
+          return modelcar::InvalidArgument("--peers is for pulls into the node store");
+        }
         if (f->layout.empty()) {  // node store mode (modelcar/store_pull.h)
+          ASSIGN_OR_RETURN(std::vector<std::string> peers, modelcar::peer::ParsePeers(f->peers));
           ASSIGN_OR_RETURN(
               std::string pinned,
               modelcar::PullToStoreForCli(f->ref, f->store, f->policy, f->remote.options.registry,
-                                          f->remote.options.require_digest));
+                                          f->remote.options.require_digest, peers));
           std::printf("%s\n", pinned.c_str());
           return modelcar::Status();
         }

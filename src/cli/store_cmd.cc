@@ -153,8 +153,9 @@ Status Verify(st::Store& s, const Flags& f) {
 Status Pull(const Flags& f) {
   ASSIGN_OR_RETURN(modelcar::StorePullOptions o, f.pull.Options(f.store));
   ASSIGN_OR_RETURN(modelcar::StorePullResult r, modelcar::PullToStore(f.ref, o));
-  std::fprintf(stderr, "%s: fetched %llu bytes, resumed %llu bytes%s\n", r.pinned.c_str(),
-               static_cast<unsigned long long>(r.fetched_bytes),
+  std::fprintf(stderr, "%s: fetched %llu bytes (%llu from peers), resumed %llu bytes%s\n",
+               r.pinned.c_str(), static_cast<unsigned long long>(r.fetched_bytes),
+               static_cast<unsigned long long>(r.peer_bytes),
                static_cast<unsigned long long>(r.resumed_bytes),
                r.network_used ? "" : " (present in the store: no network)");
   std::printf("%s\n", r.pinned.c_str());

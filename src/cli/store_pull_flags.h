@@ -1,6 +1,6 @@
 // Flags shared by the commands that pull into the node store (mount, fetch, serve oci://,
-// store pull, cache-agent): the pull policy and the registry access flags. Included only by
-// src/cli/*_cmd.cc (it pulls in CLI11).
+// store pull, cache-agent): the pull policy, the registry access flags and --peers. Included only
+// by src/cli/*_cmd.cc (it pulls in CLI11).
 #ifndef MODELCAR_CLI_STORE_PULL_FLAGS_H_
 #define MODELCAR_CLI_STORE_PULL_FLAGS_H_
 
@@ -8,15 +8,26 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "modelcar/resolve_cli.h"
 #include "modelcar/store_pull.h"
+#include "peer/peer_source.h"
 
 namespace modelcar::cli {
+
+// --peers URL[,URL...]: other nodes' mirrors asked for layers before the registry.
+inline void AddPeersFlag(CLI::App& app, std::vector<std::string>& peers) {
+  app.add_option("--peers", peers,
+                 "Mirrors of other nodes (http://HOST:PORT of `store serve`) asked for layers "
+                 "before the registry")
+      ->delimiter(',');
+}
 
 struct StorePullFlags {
   std::string pull = "if-not-present";
   registry::RegistryOptions registry;
+  std::vector<std::string> peers;
 
   // Adds --pull and the registry access flags (AddRegistryFlags) to `app`; --registry-identity
   // starts at `identity`.
@@ -25,6 +36,7 @@ struct StorePullFlags {
     app.add_option("--pull", pull, pull_help);
     registry.identity = identity;
     AddRegistryFlags(app, registry);
+    AddPeersFlag(app, peers);
   }
 
   // Options for pulling into `store_dir` ("" = the default store); progress lines go to stderr,
@@ -34,6 +46,7 @@ struct StorePullFlags {
     StorePullOptions o;
     ASSIGN_OR_RETURN(o.policy, ParsePullPolicy(pull));
     RETURN_IF_ERROR(CheckRegistryFlags(registry));
+    ASSIGN_OR_RETURN(o.peers, peer::ParsePeers(peers));
     o.store_dir = store_dir;
     o.registry = registry;
     if (!quiet) {

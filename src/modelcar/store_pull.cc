@@ -1,11 +1,14 @@
 #include "modelcar/store_pull.h"
 
 #include <cstdio>
+#include <memory>
 #include <optional>
 
 #include "base/crashpoint.h"
 #include "oci/blob_sink.h"
+#include "oci/media_types.h"
 #include "oci/reference.h"
+#include "peer/peer_source.h"
 #include "registry/blob_fetch.h"
 #include "registry/image.h"
 #include "store/gc.h"
@@ -28,6 +31,19 @@ std::optional<oci::Digest> PresentInStore(store::Store& st, const oci::Reference
   auto r = st.GetRef(ref.ToString());
   if (r.ok() && r->has_value() && st.HasTree(**r)) return **r;
   return std::nullopt;
+}
+
+// A peer that could not supply (part of) a blob: the registry takes over.
+bool IsPeerShortfall(const Status& s) {
+  return s.code() == Code::kNotFound || s.code() == Code::kUnavailable;
+}
+
+// Worth one more pull from the registry alone after a pull with peers failed: anything but a
+// stop request or a full disk (the bytes of a lying peer show up as a digest mismatch or an
+// unreadable layer).
+bool RetryWithoutPeers(const Status& s) {
+  return s.code() != Code::kCancelled && s.code() != Code::kResourceExhausted &&
+         s.code() != Code::kUnauthenticated && s.code() != Code::kPermissionDenied;
 }
 
 }  // namespace
@@ -92,17 +108,44 @@ Result<StorePullResult> PullToStore(const std::string& ref_text, const StorePull
     RETURN_IF_ERROR(store::EnsureSpace(st, need > have ? need - have : 0)
                         .WithContext("pull " + ref.ToString()));
     std::string repo = ref.repository();
-    store::BlobFetcher fetch = [&](const oci::Descriptor& d, uint64_t offset,
-                                   const store::ByteSink& sink) -> Status {
-      return registry::StreamBlob(*client, repo, d, offset, sink);
+    std::unique_ptr<peer::PeerSource> peers;
+    if (!options.peers.empty()) {
+      peer::PeerSourceOptions po;
+      po.peers = options.peers;
+      po.log = options.log;
+      peers = std::make_unique<peer::PeerSource>(po);
+    }
+    auto ingest = [&](bool use_peers) {
+      store::BlobFetcher fetch = [&](const oci::Descriptor& d, uint64_t offset,
+                                     const store::ByteSink& sink) -> Status {
+        if (use_peers && oci::IsUncompressedLayer(d.media_type)) {
+          uint64_t got = 0;
+          Status s = peers->Stream(repo, d, offset, sink, &got);
+          if (s.ok() || !IsPeerShortfall(s)) return s;
+          offset += got;  // the registry supplies the rest
+        }
+        return registry::StreamBlob(*client, repo, d, offset, sink);
+      };
+      store::IngestOptions io;
+      io.log = options.log;
+      // The manifest was read already: a registry that wants credentials has asked for them.
+      io.pulled_with_credentials = client->used_credentials();
+      return store::IngestImage(st, m, image.manifest.bytes, image.descriptor.media_type, fetch,
+                                io);
     };
-    store::IngestOptions io;
-    io.log = options.log;
-    // The manifest was read already: a registry that wants credentials has asked for them.
-    io.pulled_with_credentials = client->used_credentials();
-    ASSIGN_OR_RETURN(
-        store::IngestResult ir,
-        store::IngestImage(st, m, image.manifest.bytes, image.descriptor.media_type, fetch, io));
+    Result<store::IngestResult> pulled = ingest(peers != nullptr);
+    if (!pulled.ok() && peers && peers->stats().bytes > 0 && RetryWithoutPeers(pulled.status())) {
+      if (options.log) {
+        options.log("pull " + ref.ToString() + " with peers failed (" + pulled.status().ToString() +
+                    "); pulling again from the registry alone");
+      }
+      pulled = ingest(false);
+      // A partial layer holding peer bytes fails its digest and is discarded: start it over.
+      if (!pulled.ok() && pulled.status().code() == Code::kDataLoss) pulled = ingest(false);
+    } else if (pulled.ok() && peers) {
+      result.peer_bytes = peers->stats().bytes;
+    }
+    ASSIGN_OR_RETURN(store::IngestResult ir, std::move(pulled));
     result.already_present = ir.already_present;
     result.fetched_bytes = ir.fetched_bytes;
     result.resumed_bytes = ir.resumed_bytes;
@@ -118,7 +161,7 @@ Result<StorePullResult> PullToStore(const std::string& ref_text, const StorePull
 Result<std::string> PullToStoreForCli(const std::string& ref, const std::string& store_dir,
                                       const std::string& policy,
                                       const registry::RegistryOptions& registry,
-                                      bool require_digest) {
+                                      bool require_digest, const std::vector<std::string>& peers) {
   StorePullOptions o;
   ASSIGN_OR_RETURN(o.policy, ParsePullPolicy(policy));
   ASSIGN_OR_RETURN(oci::Reference parsed, oci::Reference::Parse(ref));
@@ -127,13 +170,15 @@ Result<std::string> PullToStoreForCli(const std::string& ref, const std::string&
   }
   o.store_dir = store_dir;
   o.registry = registry;
+  o.peers = peers;
   o.log = [](std::string_view l) {
     std::fprintf(stderr, "%.*s\n", static_cast<int>(l.size()), l.data());
   };
   ASSIGN_OR_RETURN(StorePullResult r, PullToStore(ref, o));
   if (r.network_used) {
-    std::fprintf(stderr, "%s: fetched %llu bytes, resumed %llu bytes%s\n", r.pinned.c_str(),
-                 static_cast<unsigned long long>(r.fetched_bytes),
+    std::fprintf(stderr, "%s: fetched %llu bytes (%llu from peers), resumed %llu bytes%s\n",
+                 r.pinned.c_str(), static_cast<unsigned long long>(r.fetched_bytes),
+                 static_cast<unsigned long long>(r.peer_bytes),
                  static_cast<unsigned long long>(r.resumed_bytes),
                  r.already_present ? " (tree already in the store)" : "");
   } else {

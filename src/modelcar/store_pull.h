@@ -10,6 +10,9 @@
 // Before downloading, free space on the store's filesystem is compared with the image size:
 // unleased trees are evicted (LRU) if that is enough, else the pull is refused with a message
 // stating needed and free bytes (store/gc.h EnsureSpace).
+// With peers, layers come from them first, piece by piece, and from the registry for what they do
+// not supply; if the image then fails to verify (a lying peer), it is pulled again from the
+// registry alone.
 #ifndef MODELCAR_MODELCAR_STORE_PULL_H_
 #define MODELCAR_MODELCAR_STORE_PULL_H_
 
@@ -17,6 +20,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "oci/digest.h"
@@ -35,6 +39,9 @@ struct StorePullOptions {
   PullPolicy policy = PullPolicy::kIfNotPresent;
   registry::RegistryOptions registry;
   std::function<void(std::string_view)> log;  // progress lines (optional)
+  // Mirrors of other nodes (`store serve` base URLs) asked for uncompressed layers before the
+  // registry (peer/peer_source.h); manifests and configs always come from the registry.
+  std::vector<std::string> peers;
 };
 
 struct StorePullResult {
@@ -45,6 +52,7 @@ struct StorePullResult {
   bool already_present = false;
   uint64_t fetched_bytes = 0;
   uint64_t resumed_bytes = 0;
+  uint64_t peer_bytes = 0;  // of fetched_bytes, verified bytes that came from peers
 };
 
 Result<StorePullResult> PullToStore(const std::string& ref, const StorePullOptions& options);
@@ -55,7 +63,8 @@ Result<StorePullResult> PullToStore(const std::string& ref, const StorePullOptio
 Result<std::string> PullToStoreForCli(const std::string& ref, const std::string& store_dir,
                                       const std::string& policy,
                                       const registry::RegistryOptions& registry,
-                                      bool require_digest);
+                                      bool require_digest,
+                                      const std::vector<std::string>& peers = {});
 
 // Looks a ref up in the store only (no network): a digest, or a ref the store has recorded.
 // NotFound when the store does not know it.

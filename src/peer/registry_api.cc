@@ -22,6 +22,30 @@ void RegistryApi::Register(http::Server& server) {
   server.Handle("GET", "/v2/", v2);
   server.Handle("GET", "/v2", v2);
   server.Handle("GET", "/v2/*", v2);
+  server.Handle("GET", std::string(kPiecesPrefix) + "*",
+                [this](const http::ServerRequest& r) { return HandlePieces(r); });
+}
+
+http::ServerResponse RegistryApi::HandlePieces(const http::ServerRequest& r) {
+  auto digest = oci::Digest::Parse(std::string_view(r.path).substr(kPiecesPrefix.size()));
+  if (!digest.ok()) {
+    ++bad_requests_;
+    return DistributionError(400, "DIGEST_INVALID", digest.status().message());
+  }
+  auto loc = index_.Find(*digest);
+  if (!loc || loc->kind != BlobLocation::Kind::kLayer) {
+    ++misses_;
+    return DistributionError(404, "BLOB_UNKNOWN",
+                             digest->ToString() + " is not served by this node");
+  }
+  auto list = layers_.Pieces(loc->tree, loc->layer, loc->record, options_.piece_size);
+  if (!list.ok()) {
+    ++cut_;
+    Log("piece list of " + digest->ToString() + ": " + list.status().message());
+    return DistributionError(404, "BLOB_UNKNOWN", digest->ToString() + " is not readable here");
+  }
+  ++hits_;
+  return http::ServerResponse::Json(200, list->ToJson());
 }
 
 void RegistryApi::Log(const std::string& line) const {

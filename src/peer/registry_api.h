@@ -4,6 +4,8 @@
 //   GET  /v2/                              200 {} (API version check)
 //   HEAD/GET /v2/<name>/manifests/<digest> a manifest of a servable tree (blob_index.h)
 //   HEAD/GET /v2/<name>/blobs/<digest>     its config and layers; Range (one range) answered 206
+//   GET /modelcar/v1/pieces/<digest>       the piece list (pieces.h) of a layer it serves, for
+//                                          peers that pull from it (peer_source.h)
 //
 // By digest only: tags, listings, uploads and deletes are not served (404 or 405). The repository
 // name is checked for syntax but not matched (content is addressed by digest; containerd's ?ns=
@@ -34,6 +36,8 @@
 
 namespace modelcar::peer {
 
+inline constexpr std::string_view kPiecesPrefix = "/modelcar/v1/pieces/";
+
 struct RegistryApiOptions {
   BlobIndexOptions index;
   uint64_t piece_size = kDefaultPieceSize;    // the piece lists used to verify ranges
@@ -48,6 +52,8 @@ class RegistryApi {
   void Register(http::Server& server);
 
   http::ServerResponse Handle(const http::ServerRequest& request);
+  // GET /modelcar/v1/pieces/<digest>: the piece list of a served layer (JSON, pieces.h).
+  http::ServerResponse HandlePieces(const http::ServerRequest& request);
 
   // Prometheus text: requests by outcome, bytes served, verification failures.
   std::string Metrics() const;

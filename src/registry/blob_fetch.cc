@@ -18,45 +18,21 @@
 namespace modelcar::registry {
 namespace {
 
-using Writer = std::function<Status(std::string_view chunk, uint64_t offset)>;
+using Writer = RangeWriter;
 
 std::string BlobName(const std::string& repo, const oci::Descriptor& d) {
   return "blob " + d.digest.ToString() + " of " + repo;
 }
 
-// Fetches bytes [start, end) of the blob into `write`, resuming after transient failures.
+// FetchRange from the registry.
 Status FetchRange(RegistryClient& c, const std::string& repo, const oci::Descriptor& d,
                   uint64_t start, uint64_t end, const Writer& write) {
-  uint64_t pos = start;
-  int failures = 0;
-  const uint64_t size = static_cast<uint64_t>(d.size);
-  while (pos < end) {
-    uint64_t before = pos;
-    std::optional<uint64_t> range_end;
-    if (end != size) range_end = end;
-    Status s = c.GetBlobRange(repo, d.digest, pos, range_end, [&](std::string_view chunk) {
-      if (chunk.size() > end - pos) {  // nothing of this chunk is kept: retried from `pos`
-        return Unavailable(BlobName(repo, d) + ": registry sent more than the " +
-                           std::to_string(end - pos) + " bytes asked for");
-      }
-      RETURN_IF_ERROR(write(chunk, pos));
-      pos += chunk.size();
-      return Status();
-    });
-    if (s.ok() && pos < end) {
-      s = Unavailable(BlobName(repo, d) + ": body ended after " + std::to_string(pos) + " of " +
-                      std::to_string(end) + " bytes");
-    }
-    if (s.ok()) return s;
-    if (s.code() != Code::kUnavailable) return s;
-    failures = pos > before ? 1 : failures + 1;
-    if (failures >= c.retry().max_attempts) {
-      return s.WithContext("gave up after " + std::to_string(failures) +
-                           " attempts without progress");
-    }
-    RETURN_IF_ERROR(SleepUnlessCancelled(BackoffDelay(c.retry(), failures, std::nullopt)));
-  }
-  return Status();
+  RangeSource source = [&](uint64_t offset, std::optional<uint64_t> range_end,
+                           const http::BodySink& sink) {
+    return c.GetBlobRange(repo, d.digest, offset, range_end, sink);
+  };
+  return FetchRange(source, c.retry(), BlobName(repo, d), static_cast<uint64_t>(d.size), start, end,
+                    write);
 }
 
 Status PwriteAll(int fd, std::string_view data, uint64_t offset, const std::string& path) {
@@ -158,6 +134,39 @@ Status FetchParallel(RegistryClient& c, const std::string& repo, const oci::Desc
 }
 
 }  // namespace
+
+Status FetchRange(const RangeSource& source, const RetryPolicy& policy, const std::string& what,
+                  uint64_t size, uint64_t start, uint64_t end, const RangeWriter& write) {
+  uint64_t pos = start;
+  int failures = 0;
+  while (pos < end) {
+    uint64_t before = pos;
+    std::optional<uint64_t> range_end;
+    if (end != size) range_end = end;
+    Status s = source(pos, range_end, [&](std::string_view chunk) {
+      if (chunk.size() > end - pos) {  // nothing of this chunk is kept: retried from `pos`
+        return Unavailable(what + ": the source sent more than the " + std::to_string(end - pos) +
+                           " bytes asked for");
+      }
+      RETURN_IF_ERROR(write(chunk, pos));
+      pos += chunk.size();
+      return Status();
+    });
+    if (s.ok() && pos < end) {
+      s = Unavailable(what + ": body ended after " + std::to_string(pos) + " of " +
+                      std::to_string(end) + " bytes");
+    }
+    if (s.ok()) return s;
+    if (s.code() != Code::kUnavailable) return s;
+    failures = pos > before ? 1 : failures + 1;
+    if (failures >= policy.max_attempts) {
+      return s.WithContext("gave up after " + std::to_string(failures) +
+                           " attempts without progress");
+    }
+    RETURN_IF_ERROR(SleepUnlessCancelled(BackoffDelay(policy, failures, std::nullopt)));
+  }
+  return Status();
+}
 
 Status FetchBlobToFile(RegistryClient& c, const std::string& repo, const oci::Descriptor& d,
                        const std::string& final_path, const std::string& partial_path,

@@ -22,11 +22,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/status.h"
 #include "oci/descriptor.h"
 #include "registry/client.h"
+#include "registry/retry.h"
 
 namespace modelcar::registry {
 
@@ -34,6 +37,27 @@ struct FetchOptions {
   uint64_t part_size = uint64_t{64} << 20;  // ranged parts of at least this size
   int max_parts = 8;                        // parts in flight for one blob
 };
+
+// One attempt at bytes [offset, end) of a blob (`end` nullopt: to the end of the blob), passed in
+// order to `sink`. RegistryClient::GetBlobRange is the source of every registry download; a unit
+// test passes a fake.
+using RangeSource =
+    std::function<Status(uint64_t offset, std::optional<uint64_t> end, const http::BodySink& sink)>;
+// Receives the bytes of a range with the blob offset of their first byte.
+using RangeWriter = std::function<Status(std::string_view chunk, uint64_t offset)>;
+
+// The one resume and retry policy of every blob download (FetchBlobToFile, StreamBlob and
+// FetchBlobVerified below: `pull --layout`, and the store pulls of `pull --store`, mount, fetch,
+// sidecar, serve oci:// and the cache agent): fetches bytes [start, end) of a `size`-byte blob
+// from `source`, every byte passed exactly once and in order to `write`. An attempt that fails
+// with Unavailable (reset, stall, truncated body, 5xx), ends short, or sends more than asked is
+// retried from the first byte not yet written, after BackoffDelay(policy, failures). A failed
+// attempt that made progress starts a new series of failures (it counts as the first);
+// `policy.max_attempts` failures in one series give up (Unavailable, "gave up after N attempts
+// without progress"). Any
+// other error of `source` or `write` is returned at once. `what` names the blob in errors.
+Status FetchRange(const RangeSource& source, const RetryPolicy& policy, const std::string& what,
+                  uint64_t size, uint64_t start, uint64_t end, const RangeWriter& write);
 
 // Progress callback: bytes newly received (negative when counted bytes were discarded).
 using ByteCounter = std::function<void(int64_t delta)>;

@@ -1,6 +1,7 @@
 # Helpers for the peer tests (source after tests/lib/common.sh).
-#   peer_proxy [ARGS...]      starts registry_proxy.py in front of $REGISTRY; sets PROXY (host:port)
-#                             and PROXY_PID (killed at exit). ARGS: --rate N, --no-range.
+#   peer_proxy [ARGS...]      starts registry_proxy.py in front of $REGISTRY (or $UPSTREAM when
+#                             set); sets PROXY (host:port) and PROXY_PID (killed at exit).
+#                             ARGS: --rate N, --no-range, --flip.
 #   proxy_stat KEY            prints a counter of the proxy (blob_bytes, blob_gets, ...)
 #   proxy_reset               zeroes the proxy's counters
 #   peer_model DIR BYTES      a model directory with a BYTES-byte random weights file
@@ -11,7 +12,7 @@ PEER_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 peer_proxy() {
   local port; port=$(mc_free_port)
-  /usr/bin/python3 "$PEER_LIB_DIR/registry_proxy.py" "$port" "$REGISTRY" "$@" \
+  /usr/bin/python3 "$PEER_LIB_DIR/registry_proxy.py" "$port" "${UPSTREAM:-$REGISTRY}" "$@" \
     2>> "$MC_TMP/proxy-$port.log" &
   PROXY_PID=$!
   MC_CLEANUP+=("kill $PROXY_PID 2>/dev/null")

@@ -3,10 +3,12 @@
 registry's network link: the bytes a node pulls across it are what the peer tests measure, and a
 real link's rate limit cannot be set on loopback otherwise).
 
-usage: registry_proxy.py PORT UPSTREAM_HOST:PORT [--rate BYTES_PER_SECOND] [--no-range]
+usage: registry_proxy.py PORT UPSTREAM_HOST:PORT [--rate BYTES_PER_SECOND] [--no-range] [--flip]
   --rate N    blob bodies of all connections together leave at about N bytes/s (token bucket)
   --no-range  the registry ignores Range: the header is dropped before it reaches the registry
               and Accept-Ranges is removed from answers (every blob GET sends the whole blob)
+  --flip      the first byte of every blob body is inverted (in front of a `store serve`: a peer
+              that lies about the bytes it serves)
 GET /_proxy/stats answers {"blob_bytes", "blob_gets", "ranged_gets", "requests"} (blob bytes are
 body bytes of blob GETs sent to clients); POST /_proxy/reset zeroes them. Each blob GET is logged to
 stderr as "GET PATH [Range] -> STATUS BYTES".
@@ -22,6 +24,7 @@ import time
 PORT, UPSTREAM = int(sys.argv[1]), sys.argv[2]
 RATE = 0
 NO_RANGE = False
+FLIP = False
 args = sys.argv[3:]
 while args:
     a = args.pop(0)
@@ -29,6 +32,8 @@ while args:
         RATE = float(args.pop(0))
     elif a == "--no-range":
         NO_RANGE = True
+    elif a == "--flip":
+        FLIP = True
     else:
         sys.exit("unknown argument " + a)
 
@@ -119,6 +124,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         break
                     if is_blob_get:
                         throttle(len(chunk))
+                        if FLIP and sent == 0:
+                            chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
                     self.wfile.write(chunk)
                     sent += len(chunk)
                     if is_blob_get:
