@@ -48,6 +48,7 @@ TEST(WorkerPoolTest, IdleWorkersDoNotCountAsQueued) {
   }
   EXPECT_FALSE(pool.TrySubmit([] {}));
   release.set_value();
+  pool.Shutdown();  // the workers are done with `released` before it goes
 }
 
 }  // namespace
