@@ -16,7 +16,7 @@ using modelcar::Status;
 namespace llm = modelcar::llm;
 
 struct Flags {
-  std::string dir, prompt, prompt_ids, dump_logits, dump_prompt_logits;
+  std::string dir, prompt, prompt_ids, dump_logits, dump_prompt_logits, quantization = "none";
   int max_tokens = 16;
   float temperature = 0;
   int top_k = 0;
@@ -46,7 +46,9 @@ Result<std::vector<int32_t>> ParseIds(const std::string& text) {
 }
 
 Status Run(const Flags& f) {
-  ASSIGN_OR_RETURN(auto model, llm::LoadModel(f.dir));
+  llm::LoadOptions load;
+  ASSIGN_OR_RETURN(load.quantization, llm::ParseQuantMethod(f.quantization));
+  ASSIGN_OR_RETURN(auto model, llm::LoadModel(f.dir, load));
   std::optional<llm::Tokenizer> tok;
   if (auto t = llm::Tokenizer::FromDir(f.dir); t.ok()) {
     tok.emplace(std::move(*t));
@@ -161,6 +163,10 @@ const modelcar::cli::CommandRegistration kGenerate{
       app.add_option("--precision", f->precision,
                      "Engine numerics: fast (bf16 matrix inputs and KV cache) or exact (f32)")
           ->capture_default_str();
+      app.add_option("--quantization", f->quantization,
+                     "int8: the layers' linear weights quantized to int8 at load (a float "
+                     "checkpoint); gptq/awq: require that checkpoint format; none: as stored")
+          ->default_val("none");
       app.add_flag("--ignore-eos", f->ignore_eos, "Do not stop at the model's EOS ids");
       app.add_flag("--raw", f->raw, "Keep special tokens in the text");
       app.add_option("--dump-logits", f->dump_logits,

@@ -392,6 +392,10 @@ const modelcar::cli::CommandRegistration kServe{
       app.add_option(Names("--precision"), f->precision,
                      "Engine numerics: fast (bf16 matrix inputs, f16 KV cache) or exact (f32)")
           ->capture_default_str();
+      app.add_option("--quantization,-q", m.quantization,
+                     "int8: the layers' linear weights quantized to int8 at load (a float "
+                     "checkpoint); gptq/awq: require that checkpoint format; none: as stored")
+          ->capture_default_str();
       app.add_option(Names("--idle-timeout"), s.idle_timeout_s,
                      "Exit 0 after this many seconds without requests (0: never)");
       app.add_option(Names("--wait-for-model"), f->wait_for_model,

@@ -233,6 +233,18 @@ TEST(ModelLabelsTest, ReadsFacts) {
   EXPECT_EQ(l.at(std::string(kLabelModelType)), "t");
   EXPECT_EQ(l.at(std::string(kLabelDtype)), "float16");
   EXPECT_TRUE(warning.empty());
+  EXPECT_EQ(l.count(std::string(kLabelQuantization)), 0u);
+  // Quantized checkpoints: GPTQ's keys and AWQ's alternative ones.
+  l = ModelLabels(R"({"quantization_config":{"quant_method":"gptq","bits":4,"group_size":-1}})",
+                  &warning);
+  EXPECT_EQ(l.at(std::string(kLabelQuantization)), "gptq");
+  EXPECT_EQ(l.at(std::string(kLabelQuantBits)), "4");
+  EXPECT_EQ(l.at(std::string(kLabelQuantGroup)), "-1");
+  l = ModelLabels(R"({"quantization_config":{"quant_method":"awq","w_bit":4,"q_group_size":128}})",
+                  &warning);
+  EXPECT_EQ(l.at(std::string(kLabelQuantization)), "awq");
+  EXPECT_EQ(l.at(std::string(kLabelQuantBits)), "4");
+  EXPECT_EQ(l.at(std::string(kLabelQuantGroup)), "128");
   EXPECT_TRUE(ModelLabels("not json", &warning).empty());
   EXPECT_FALSE(warning.empty());
 }

@@ -24,6 +24,20 @@ std::map<std::string, std::string> ModelLabels(std::string_view config_json, std
       break;
     }
   }
+  if (auto q = j.find("quantization_config"); q != j.end() && q->is_object()) {
+    auto put = [&](std::string_view label, std::initializer_list<const char*> keys) {
+      for (const char* key : keys) {
+        auto v = q->find(key);
+        if (v == q->end()) continue;
+        if (v->is_string()) labels[std::string(label)] = v->get<std::string>();
+        if (v->is_number_integer()) labels[std::string(label)] = std::to_string(v->get<int64_t>());
+        return;
+      }
+    };
+    put(kLabelQuantization, {"quant_method"});
+    put(kLabelQuantBits, {"bits", "w_bit"});
+    put(kLabelQuantGroup, {"group_size", "q_group_size"});
+  }
   return labels;
 }
 

@@ -97,7 +97,11 @@ Result<std::unique_ptr<ModelContext>> ModelContext::Load(const ModelOptions& o) 
     c->tokenizer_s_ = secs(Clock::now() - t0);
     return t;
   });
-  auto model = llm::LoadModel(o.model_dir);
+  llm::LoadOptions load;
+  auto method = llm::ParseQuantMethod(o.quantization);
+  if (method.ok()) load.quantization = *method;
+  auto model = method.ok() ? llm::LoadModel(o.model_dir, load)
+                           : Result<std::shared_ptr<const llm::Model>>(method.status());
   c->weights_s_ = secs(Clock::now() - t0);
   auto tokenizer = tok.get();
   if (!model.ok()) return model.status();

@@ -42,6 +42,9 @@ struct ModelOptions {
   uint64_t kv_cache_bytes = uint64_t{2} << 30;
   int threads = 0;                                   // engine threads; <= 0: all cores
   llm::Precision precision = llm::Precision::kFast;  // engine numerics (llm/engine/engine.h)
+  // --quantization: "int8" (int8 made at load from a float checkpoint), "gptq"/"awq" (the
+  // checkpoint must be of that format), "none": as stored (llm::LoadOptions).
+  std::string quantization = "none";
   // Sampling defaults (generation_defaults.h): "auto", "vllm" or a directory; JSON override.
   std::string generation_config = "auto";
   std::string override_generation_config;

@@ -88,8 +88,6 @@ const VllmFlag kIgnored[] = {
 };
 
 const VllmFlag kRefused[] = {
-    {"--quantization", "-q", true, "is not supported: only bf16/f16/f32 weights are served",
-     "none"},
     {"--kv-cache-dtype", nullptr, true, "is not supported: the KV cache is not quantized", "auto"},
     {"--rope-scaling", nullptr, true, "is not supported: rope_scaling models are refused"},
     {"--rope-theta", nullptr, true, "is not supported: the model's rope_theta is used"},

@@ -37,11 +37,11 @@ TEST(VllmFlags, TablesAreDisjointAndExplained) {
   EXPECT_TRUE(names.count("--trust-remote-code"));
   const VllmFlag* q = nullptr;
   for (const VllmFlag& f : RefusedVllmFlags()) {
-    if (std::string(f.name) == "--quantization") q = &f;
+    if (std::string(f.name) == "--kv-cache-dtype") q = &f;
   }
   ASSERT_NE(q, nullptr);
-  EXPECT_TRUE(IsHarmlessValue(*q, "none"));
-  EXPECT_FALSE(IsHarmlessValue(*q, "awq"));
+  EXPECT_TRUE(IsHarmlessValue(*q, "auto"));
+  EXPECT_FALSE(IsHarmlessValue(*q, "fp8"));
 }
 
 }  // namespace

@@ -12,7 +12,6 @@
 //   leases/<hex>/<id>           what protects a tree from gc: a mount's link path or a pin
 //   locks/<hex>.lock            flock per image (store/lock.h); gc.lock serializes gc runs
 //   trash/                      trees being deleted (renamed here first, so removal is atomic)
-//   spool/<hex>/                pieces of a peer-to-peer pull in progress (peer/spool.h)
 //   id                          this store's random id (names it to peers; see Id())
 // Commit of a tree = syncfs, rename ingest/<hex> -> trees/sha256/<hex>, fsync the parent; a tree
 // already present is success (the new copy is dropped).

@@ -24,8 +24,10 @@ using namespace modelcar::tar;
 namespace {
 
 // A private directory for this process: <base>/root is the tree, <base>/outside must stay empty.
+// The string is never destroyed: the exit handler registered while it is built runs after
+// its destructor would.
 const std::string& Base() {
-  static const std::string base = [] {
+  static const std::string& base = *new std::string([] {
     char tmpl[] = "/tmp/modelcar-extract-fuzz-XXXXXX";
     FUZZ_CHECK(mkdtemp(tmpl) != nullptr);
     std::string b = tmpl;
@@ -35,7 +37,7 @@ const std::string& Base() {
       std::filesystem::remove_all(Base(), ec);
     });
     return b;
-  }();
+  }());
   return base;
 }
 

@@ -100,7 +100,6 @@ class Reader {
   int zero_blocks_ = 0;
   uint64_t trailing_ = 0;
   Entry entry_;
-  bool has_entry_start_ = false;
   // Overrides collected from pax / GNU headers for the next entry.
   std::string next_path_, next_link_;
   bool has_next_path_ = false, has_next_link_ = false, has_next_size_ = false;

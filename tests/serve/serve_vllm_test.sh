@@ -12,7 +12,9 @@ serve_tiny_model
 mc_expect_fail "$MODELCAR_BIN" serve "$MODEL_DIR" --no-such-flag 3
 grep -q -- "--no-such-flag" <<<"$MC_ERR" || mc_fail "unknown flag not named: $MC_ERR"
 mc_expect_fail "$MODELCAR_BIN" serve "$MODEL_DIR" --quantization awq
-grep -q -- "--quantization awq is not supported" <<<"$MC_ERR" || mc_fail "refused flag: $MC_ERR"
+grep -q -- "quantization awq was asked for" <<<"$MC_ERR" || mc_fail "awq on bf16: $MC_ERR"
+mc_expect_fail "$MODELCAR_BIN" serve "$MODEL_DIR" --quantization fp8
+grep -q -- 'quantization "fp8" is not supported' <<<"$MC_ERR" || mc_fail "refused value: $MC_ERR"
 mc_expect_fail "$MODELCAR_BIN" serve "$MODEL_DIR" --max_model_len 1.5K
 grep -q -- "--max-model-len" <<<"$MC_ERR" || mc_fail "bad --max-model-len: $MC_ERR"
 mc_expect_fail "$MODELCAR_BIN" serve "$MODEL_DIR" --generation-config "$MC_TMP/nowhere"

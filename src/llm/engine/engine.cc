@@ -57,9 +57,6 @@ Status Engine::Step(std::span<const StepInput> inputs, std::span<StepOutput> out
   const ModelConfig& c = model_->config;
   if (inputs.size() != outputs.size()) return InvalidArgument("Step: inputs/outputs sizes differ");
   if (inputs.empty()) return Status();
-  if (!model_->quantized.empty()) {
-    return Unimplemented("the engine has no kernels for quantized weights yet");
-  }
   KvCache* cache = inputs[0].seq ? inputs[0].seq->cache_ : nullptr;
   if (cache && options_.precision == Precision::kExact && cache->dtype() != DType::kF32) {
     return InvalidArgument("Step: exact precision needs an F32 KV cache");

@@ -1,6 +1,9 @@
 #include "llm/model/config.h"
 
+#include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "llm/model/quant_config.h"
 
@@ -27,12 +30,20 @@ Status GetInt(const json& j, const char* key, std::string_view what, int* out, b
   return Status();
 }
 
+// A number that T can hold (an integral T takes a fractional value truncated toward zero, as a
+// cast does); a value outside T's range is an error, never a conversion with undefined behavior.
 template <typename T>
 Status GetNum(const json& j, const char* key, std::string_view what, std::optional<T>* out) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return Status();
   if (!it->is_number()) return Field(what, key, "is not a number");
-  *out = it->get<T>();
+  double v = it->get<double>();
+  double lo = static_cast<double>(std::numeric_limits<T>::lowest());
+  double hi = static_cast<double>(std::numeric_limits<T>::max());
+  // For an integral T, lowest() - 1 and max() + 1 are exact as doubles (T is at most 32 bits here).
+  bool in_range = std::is_integral_v<T> ? (v > lo - 1 && v < hi + 1) : (v >= lo && v <= hi);
+  if (!std::isfinite(v) || !in_range) return Field(what, key, "is out of range");
+  *out = it->is_number_float() ? static_cast<T>(v) : it->get<T>();
   return Status();
 }
 

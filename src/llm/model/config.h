@@ -50,6 +50,9 @@ struct QuantConfig {
 
 // "gptq", "awq", "int8" or "none".
 std::string_view QuantMethodName(QuantConfig::Method m);
+// The inverse of QuantMethodName (as a --quantization flag value); InvalidArgument naming the
+// accepted values otherwise.
+Result<QuantConfig::Method> ParseQuantMethod(std::string_view name);
 
 struct ModelConfig {
   Arch arch = Arch::kQwen2;

@@ -175,5 +175,24 @@ TEST(ModelConfigTest, RefusalsNameTheOption) {
   ExpectError(json{{"model_type", "llama"}, {"num_key_value_heads", 5}}, "num_key_value_heads");
 }
 
+TEST(GenerationConfigTest, NumbersOutOfRangeAreErrors) {
+  auto g = ParseGenerationConfig(R"({"top_k": 40, "top_p": 0.8, "temperature": 0.7})", "gen");
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->top_k, 40);
+  EXPECT_FLOAT_EQ(*g->top_p, 0.8f);
+  g = ParseGenerationConfig(R"({"top_k": 20.0})", "gen");
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->top_k, 20);
+  // Found by llm_model_safetensors_fuzz: a float far beyond int was converted with undefined
+  // behavior.
+  for (const char* bad : {R"({"top_k": 2e81})", R"({"top_k": 2147483648})", R"({"top_k": -3e9})",
+                          R"({"top_k": 18446744073709551615})", R"({"temperature": 1e300})"}) {
+    g = ParseGenerationConfig(bad, "gen");
+    ASSERT_FALSE(g.ok()) << bad;
+    EXPECT_NE(g.status().message().find("out of range"), std::string::npos)
+        << g.status().ToString();
+  }
+}
+
 }  // namespace
 }  // namespace modelcar::llm

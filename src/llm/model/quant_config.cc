@@ -70,6 +70,15 @@ std::string_view QuantMethodName(QuantConfig::Method m) {
   return "none";
 }
 
+Result<QuantConfig::Method> ParseQuantMethod(std::string_view name) {
+  for (auto m : {QuantConfig::Method::kNone, QuantConfig::Method::kGptq, QuantConfig::Method::kAwq,
+                 QuantConfig::Method::kInt8}) {
+    if (name == QuantMethodName(m)) return m;
+  }
+  return InvalidArgument("quantization \"" + std::string(name) +
+                         "\" is not supported (int8, gptq, awq or none)");
+}
+
 Status ParseQuantConfig(const json& q, std::string_view what, QuantConfig* out) {
   if (!q.is_object()) {
     return InvalidArgument(std::string(what) + ": quantization_config is not an object");

@@ -6,6 +6,7 @@
 
 #include "llm/ops/block.h"
 #include "llm/ops/ops.h"
+#include "llm/ops/quant_matmul.h"
 
 namespace modelcar::llm::ops {
 namespace {
@@ -35,6 +36,10 @@ void Kernel(internal::BlockFn fast, const Matrix& w, bool bf16_in, const void* w
 // input, w . hi + w . lo (lo_out: scratch for the second block).
 void Block(internal::BlockFn fast, const Matrix& w, const MatIn& in, int64_t o, int n_o, int r,
            int n_r, float* out, float* lo_out) {
+  if (w.quant != nullptr) {  // f32 inputs only: the engine's bf16 inputs need BF16 weights
+    QuantMatMulRange(*w.quant, in.f32 + r * in.stride, n_r, in.stride, o, o + n_o, out, kBlockOut);
+    return;
+  }
   const void* wp = static_cast<const char*>(w.data) + o * w.cols * DTypeSize(w.dtype);
   if (!in.bf16) {
     Kernel(fast, w, false, wp, in.f32 + r * in.stride, in.stride, n_o, n_r, out);

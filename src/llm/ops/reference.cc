@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "llm/ops/ops.h"
+#include "llm/ops/quant_matmul.h"
 
 namespace modelcar::llm::ops::ref {
 
@@ -17,6 +18,7 @@ float WeightAt(const Matrix& w, int64_t row, int64_t col) {
 
 void MatMul(const Matrix& w, const float* x, int rows, int64_t x_stride, float* y,
             int64_t y_stride) {
+  if (w.quant != nullptr) return QuantMatMul(*w.quant, x, rows, x_stride, y, y_stride);
   for (int r = 0; r < rows; ++r) {
     for (int64_t o = 0; o < w.rows; ++o) {
       float s = 0;

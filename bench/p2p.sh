@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# N nodes pulling one model through one throttled registry link, with and without peers.
+#   bench/p2p.sh [SIZE_MIB] [RATE_MB_S] [ROUNDS]     (defaults 256, 40, 3)
+# The real docker-registry sits behind tests/peer/registry_proxy.py --rate (the registry link);
+# every node is a store directory with its own `modelcar store serve --serve all`. For N = 1, 2, 4,
+# 8 and each mode, prints registry egress / image bytes and the time until every node has a
+# committed, verified tree (median and spread of ROUNDS rounds, the modes interleaved per round):
+#   independent  N pulls at once, no peers (what N nodes do today)
+#   together     N pulls at once, each with --peers of all the others (a cold start of N nodes)
+#   seeded       one node pulls, then N-1 pull at once with --peers of the seed and each other
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+size=${1:-256} rate_mb=${2:-40} rounds=${3:-3}
+"$here/scripts/setup" test >/dev/null
+MODELCAR_BIN=${MODELCAR_BIN:-$("$here/scripts/build" "${MODELCAR_BENCH_BUILD:-release}" modelcar)/modelcar}
+export MODELCAR_BIN MODELCAR_SRC=$here
+source "$here/tests/lib/common.sh"
+source "$here/tests/peer/lib.sh"
+B=$MODELCAR_BIN
+mc_tmpdir
+mc_start_registry
+peer_proxy --rate $((rate_mb * 1000000))
+peer_model "$MC_TMP/model" $((size * 1048576))
+pinned=$($B build "$MC_TMP/model" --push "$PROXY/m:v1" 2>/dev/null)
+image=$(curl -sf "http://$REGISTRY/v2/m/manifests/${pinned#*@}" \
+  -H 'Accept: application/vnd.oci.image.manifest.v1+json' |
+  /usr/bin/python3 -c 'import json,sys; m=json.load(sys.stdin); print(m["config"]["size"]+sum(l["size"] for l in m["layers"]))')
+now() { date +%s.%N; }
+
+# run MODE N: prints "egress_ratio seconds"
+run() {
+  local mode=$1 n=$2 urls=() pids=() i
+  rm -rf "$MC_TMP/nodes"; mkdir -p "$MC_TMP/nodes"
+  for i in $(seq 1 "$n"); do
+    mkdir -p "$MC_TMP/nodes/$i"
+    peer_serve "n$i" "$MC_TMP/nodes/$i" --serve all
+    local v="SERVE_URL_n$i"; urls+=("${!v}")
+    local p="SERVE_PID_n$i"; pids+=("${!p}")
+  done
+  proxy_reset
+  local t0; t0=$(now)
+  local first=1
+  if [ "$mode" = seeded ]; then
+    $B pull "$pinned" --store "$MC_TMP/nodes/1" >/dev/null 2>&1
+    first=2
+  fi
+  local jobs=()
+  for i in $(seq "$first" "$n"); do
+    local peers=()
+    if [ "$mode" != independent ]; then
+      for j in $(seq 1 "$n"); do [ "$j" = "$i" ] || peers+=("${urls[$((j - 1))]}"); done
+    fi
+    local flag=()
+    if [ ${#peers[@]} -gt 0 ]; then flag=(--peers "$(IFS=,; echo "${peers[*]}")"); fi
+    $B pull "$pinned" --store "$MC_TMP/nodes/$i" "${flag[@]}" >/dev/null 2>&1 &
+    jobs+=($!)
+  done
+  for j in "${jobs[@]}"; do wait "$j" || mc_fail "$mode N=$n: a pull failed"; done
+  local t1; t1=$(now)
+  for i in $(seq 1 "$n"); do
+    $B store verify --store "$MC_TMP/nodes/$i" >/dev/null 2>&1 || mc_fail "$mode N=$n: node $i"
+  done
+  kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null || true
+  /usr/bin/python3 -c "print(f'{$(proxy_stat blob_bytes)/$image:.3f} {$t1-$t0:.2f}')"
+}
+
+echo "image $image bytes, registry link ${rate_mb} MB/s, $rounds rounds; load: $(uptime | sed 's/.*load/load/')"
+printf '%-12s %2s  %-28s %-28s\n' mode N "egress/image median [min-max]" "seconds median [min-max]"
+for n in 1 2 4 8; do
+  declare -A eg=() tm=()
+  for r in $(seq 1 "$rounds"); do
+    for mode in independent together seeded; do
+      [ "$n" = 1 ] && [ "$mode" != independent ] && continue
+      read -r e t < <(run "$mode" "$n")
+      eg[$mode]+="$e " tm[$mode]+="$t "
+    done
+  done
+  for mode in independent together seeded; do
+    [ -n "${eg[$mode]:-}" ] || continue
+    /usr/bin/python3 - "$mode" "$n" "${eg[$mode]}" "${tm[$mode]}" <<'PY'
+import statistics, sys
+mode, n, e, t = sys.argv[1], sys.argv[2], [float(x) for x in sys.argv[3].split()], [float(x) for x in sys.argv[4].split()]
+f = lambda v: f"{statistics.median(v):.3f} [{min(v):.3f}-{max(v):.3f}]"
+print(f"{mode:<12} {n:>2}  {f(e):<28} {f(t):<28}")
+PY
+  done
+  unset eg tm
+done

@@ -1,0 +1,170 @@
+// Quantized-weight products (see quant_matmul.h), compiled once per Highway target.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "llm/ops/quant_matmul.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+// Must come after foreach_target.h.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "hwy/highway.h"
+#include "llm/ops/quant_matmul.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace modelcar::llm::ops {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+constexpr int kTile = QuantMatrix::kTile;
+constexpr int kMaxRows = 4;  // activation rows sharing one pass over a tile's weights
+
+using DF = hn::CappedTag<float, kTile>;
+using VF = hn::Vec<DF>;
+
+#define MC_UNROLL _Pragma("GCC unroll 16")
+
+// The 16 outputs of tile t for kR rows of x' (xp, row stride xs; xsum: their group sums, row
+// stride `groups`) into out[r * kTile + j].
+template <int kBits, int kR>
+HWY_INLINE void TileRows(const QuantMatrix& w, int64_t t, const float* HWY_RESTRICT xp, int64_t xs,
+                         const float* HWY_RESTRICT xsum, float* HWY_RESTRICT out) {
+  const DF df;
+  const hn::RebindToUnsigned<DF> du;
+  const hn::RebindToSigned<DF> di;
+  const hn::Rebind<uint16_t, DF> d16;
+  constexpr int kN = static_cast<int>(hn::MaxLanes(DF()));
+  constexpr int kV = kTile / kN;
+  constexpr int kPer = 32 / kBits;
+  const auto mask = hn::Set(du, (1u << kBits) - 1);
+  const int64_t groups = w.groups();
+  const int64_t words = w.group / kPer;  // per group
+  const uint32_t* HWY_RESTRICT wp = w.qweight.data() + t * w.words_per_tile();
+  const float* HWY_RESTRICT sp = w.scales.data() + t * groups * kTile;
+  const uint16_t* HWY_RESTRICT zp = w.zeros.data() + t * groups * kTile;
+  VF acc[kR][kV];
+  MC_UNROLL for (int r = 0; r < kR; ++r) {
+    MC_UNROLL for (int v = 0; v < kV; ++v) acc[r][v] = hn::Zero(df);
+  }
+  for (int64_t g = 0; g < groups; ++g) {
+    VF gacc[kR][kV];
+    MC_UNROLL for (int r = 0; r < kR; ++r) {
+      MC_UNROLL for (int v = 0; v < kV; ++v) gacc[r][v] = hn::Zero(df);
+    }
+    for (int64_t i = g * words; i < (g + 1) * words; ++i) {
+      hn::Vec<decltype(du)> wv[kV];
+      MC_UNROLL for (int v = 0; v < kV; ++v) wv[v] = hn::LoadU(du, wp + i * kTile + v * kN);
+      const float* HWY_RESTRICT xk = xp + i * kPer;
+      MC_UNROLL for (int m = 0; m < kPer; ++m) {
+        VF q[kV];
+        MC_UNROLL for (int v = 0; v < kV; ++v) {
+          q[v] = hn::ConvertTo(
+              df, hn::BitCast(di, hn::And(hn::ShiftRightSame(wv[v], m * kBits), mask)));
+        }
+        MC_UNROLL for (int r = 0; r < kR; ++r) {
+          const VF xv = hn::Set(df, xk[r * xs + m]);
+          MC_UNROLL for (int v = 0; v < kV; ++v) gacc[r][v] = hn::MulAdd(q[v], xv, gacc[r][v]);
+        }
+      }
+    }
+    MC_UNROLL for (int v = 0; v < kV; ++v) {
+      const VF s = hn::LoadU(df, sp + g * kTile + v * kN);
+      const VF z = hn::ConvertTo(
+          df, hn::BitCast(di, hn::PromoteTo(du, hn::LoadU(d16, zp + g * kTile + v * kN))));
+      MC_UNROLL for (int r = 0; r < kR; ++r) {
+        const VF d = hn::NegMulAdd(z, hn::Set(df, xsum[r * groups + g]), gacc[r][v]);
+        acc[r][v] = hn::MulAdd(s, d, acc[r][v]);
+      }
+    }
+  }
+  MC_UNROLL for (int r = 0; r < kR; ++r) {
+    MC_UNROLL for (int v = 0; v < kV; ++v) hn::StoreU(acc[r][v], df, out + r * kTile + v * kN);
+  }
+}
+
+template <int kBits>
+void Tile(const QuantMatrix& w, int64_t t, int n, const float* xp, int64_t xs, const float* xsum,
+          float* out) {
+  switch (n) {
+    case 4:
+      return TileRows<kBits, 4>(w, t, xp, xs, xsum, out);
+    case 3:
+      return TileRows<kBits, 3>(w, t, xp, xs, xsum, out);
+    case 2:
+      return TileRows<kBits, 2>(w, t, xp, xs, xsum, out);
+    default:
+      return TileRows<kBits, 1>(w, t, xp, xs, xsum, out);
+  }
+}
+
+void QuantMatMulRangeImpl(const QuantMatrix& w, const float* x, int rows, int64_t x_stride,
+                          int64_t o_begin, int64_t o_end, float* y, int64_t y_stride) {
+  const int64_t K = w.cols, G = w.group, groups = w.groups();
+  thread_local std::vector<float> xbuf, sums;
+  const float* xp = x;
+  int64_t xs = x_stride;
+  if (!w.perm.empty()) {
+    xbuf.resize(static_cast<size_t>(rows * K));
+    for (int r = 0; r < rows; ++r) {
+      for (int64_t k = 0; k < K; ++k) xbuf[r * K + k] = x[r * x_stride + w.perm[k]];
+    }
+    xp = xbuf.data();
+    xs = K;
+  }
+  sums.resize(static_cast<size_t>(rows * groups));
+  for (int r = 0; r < rows; ++r) {
+    for (int64_t g = 0; g < groups; ++g) {
+      float s = 0;
+      for (int64_t k = g * G; k < (g + 1) * G; ++k) s += xp[r * xs + k];
+      sums[r * groups + g] = s;
+    }
+  }
+  alignas(64) float out[kMaxRows * kTile];
+  for (int64_t t = o_begin / kTile; t * kTile < o_end; ++t) {
+    const int64_t o0 = t * kTile;
+    const int64_t lo = std::max(o_begin, o0), hi = std::min(o_end, o0 + kTile);
+    for (int r = 0; r < rows; r += kMaxRows) {
+      const int n = std::min(kMaxRows, rows - r);
+      if (w.bits == 4) {
+        Tile<4>(w, t, n, xp + r * xs, xs, &sums[r * groups], out);
+      } else {
+        Tile<8>(w, t, n, xp + r * xs, xs, &sums[r * groups], out);
+      }
+      for (int i = 0; i < n; ++i) {
+        std::memcpy(y + (r + i) * y_stride + (lo - o_begin), out + i * kTile + (lo - o0),
+                    static_cast<size_t>(hi - lo) * sizeof(float));
+      }
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace modelcar::llm::ops
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace modelcar::llm::ops {
+
+HWY_EXPORT(QuantMatMulRangeImpl);
+
+void QuantMatMulRange(const QuantMatrix& w, const float* x, int rows, int64_t x_stride,
+                      int64_t o_begin, int64_t o_end, float* y, int64_t y_stride) {
+  HWY_DYNAMIC_DISPATCH(QuantMatMulRangeImpl)(w, x, rows, x_stride, o_begin, o_end, y, y_stride);
+}
+
+namespace ref {
+void QuantMatMul(const QuantMatrix& w, const float* x, int rows, int64_t x_stride, float* y,
+                 int64_t y_stride) {
+  std::vector<float> row(static_cast<size_t>(w.cols));
+  for (int64_t o = 0; o < w.rows; ++o) {
+    w.DequantizeRow(o, row.data());
+    for (int r = 0; r < rows; ++r) {
+      double s = 0;
+      for (int64_t k = 0; k < w.cols; ++k) s += double{row[k]} * x[r * x_stride + k];
+      y[r * y_stride + o] = static_cast<float>(s);
+    }
+  }
+}
+}  // namespace ref
+
+}  // namespace modelcar::llm::ops
+#endif  // HWY_ONCE

@@ -1,0 +1,149 @@
+#include "llm/ops/quant_matmul.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "hwy/targets.h"
+#include "llm/ops/ops.h"
+
+namespace modelcar::llm::ops {
+namespace {
+
+// A random quantized matrix: values over the whole bit range, zero points anywhere in it,
+// positive and negative scales, and (act_order) a random input permutation.
+QuantMatrix Random(int bits, int64_t rows, int64_t cols, int64_t group, bool act_order,
+                   uint32_t seed) {
+  std::mt19937 gen(seed);
+  QuantMatrix q;
+  q.bits = bits;
+  q.rows = rows;
+  q.cols = cols;
+  q.group = group;
+  q.Allocate();
+  const uint32_t top = (1u << bits) - 1;
+  std::uniform_int_distribution<uint32_t> value(0, top);
+  std::normal_distribution<float> scale(0, 0.01f);
+  for (int64_t n = 0; n < rows; ++n) {
+    for (int64_t k = 0; k < cols; ++k) q.Put(k, n, value(gen));
+    for (int64_t g = 0; g < q.groups(); ++g) {
+      q.scales[q.GroupIndex(g, n)] = scale(gen);
+      q.zeros[q.GroupIndex(g, n)] = static_cast<uint16_t>(value(gen));
+    }
+  }
+  if (act_order) {
+    q.perm.resize(static_cast<size_t>(cols));
+    std::iota(q.perm.begin(), q.perm.end(), 0);
+    std::shuffle(q.perm.begin(), q.perm.end(), gen);
+  }
+  return q;
+}
+
+std::vector<float> Input(int rows, int64_t stride, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> d(0, 1);
+  std::vector<float> x(static_cast<size_t>(rows * stride));
+  for (float& v : x) v = d(gen);
+  return x;
+}
+
+// |y - ref| <= 1e-5 * sum_k |w[o][k] x[k]| (+ a tiny absolute floor): f32 accumulation in a
+// different order than the f64 reference.
+void ExpectClose(const QuantMatrix& q, const std::vector<float>& x, int rows, int64_t xs,
+                 const std::vector<float>& got, const std::vector<float>& want, int64_t ys,
+                 int64_t o_begin, int64_t o_end) {
+  std::vector<float> row(static_cast<size_t>(q.cols));
+  for (int64_t o = o_begin; o < o_end; ++o) {
+    q.DequantizeRow(o, row.data());
+    for (int r = 0; r < rows; ++r) {
+      double mag = 0;
+      for (int64_t k = 0; k < q.cols; ++k) mag += std::fabs(double{row[k]} * x[r * xs + k]);
+      ASSERT_NEAR(got[r * ys + o], want[r * ys + o], 1e-5 * mag + 1e-30)
+          << "row " << r << " output " << o;
+    }
+  }
+}
+
+void CheckAgainstReference() {
+  struct Case {
+    int bits;
+    int64_t rows, cols, group;
+    bool act_order;
+  };
+  const Case cases[] = {{4, 64, 256, 128, false}, {4, 40, 256, 32, true}, {8, 48, 384, 128, false},
+                        {8, 33, 128, 32, true},   {4, 16, 96, 96, false}, {8, 7, 64, 64, false},
+                        {4, 24, 512, 512, true}};
+  uint32_t seed = 1;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::Message() << "bits " << c.bits << " " << c.rows << "x" << c.cols
+                                    << " group " << c.group << " act_order " << c.act_order);
+    const QuantMatrix q = Random(c.bits, c.rows, c.cols, c.group, c.act_order, seed++);
+    for (int rows : {1, 3, 4, 9}) {
+      const int64_t xs = c.cols + 5, ys = c.rows + 3;
+      const auto x = Input(rows, xs, seed++);
+      std::vector<float> want(static_cast<size_t>(rows * ys), -7.0f);
+      ref::QuantMatMul(q, x.data(), rows, xs, want.data(), ys);
+      std::vector<float> got(want.size(), -7.0f);
+      QuantMatMulRange(q, x.data(), rows, xs, 0, c.rows, got.data(), ys);
+      ExpectClose(q, x, rows, xs, got, want, ys, 0, c.rows);
+      // A range that starts and ends inside tiles writes exactly its outputs.
+      if (c.rows > 20) {
+        std::vector<float> part(want.size(), -7.0f);
+        QuantMatMulRange(q, x.data(), rows, xs, 5, 20, part.data() + 5, ys);
+        for (int r = 0; r < rows; ++r) {
+          for (int64_t o = 0; o < ys; ++o) {
+            if (o >= 5 && o < 20) {
+              EXPECT_EQ(part[r * ys + o], got[r * ys + o]);
+            } else {
+              EXPECT_EQ(part[r * ys + o], -7.0f) << "output " << o << " written";
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Every SIMD target this CPU runs (AVX-512, AVX2, SSE4, ...), each against the reference.
+TEST(QuantMatMulTest, MatchesDequantizedReferenceOnEveryTarget) {
+  for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    SCOPED_TRACE(hwy::TargetName(target));
+    hwy::SetSupportedTargetsForTest(target);
+    CheckAgainstReference();
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+TEST(QuantMatMulTest, RowsAreComputedIndependently) {
+  // Batch invariance: a row's outputs do not depend on which rows run with it.
+  const QuantMatrix q = Random(4, 32, 256, 128, true, 99);
+  const int rows = 7;
+  const auto x = Input(rows, 256, 5);
+  std::vector<float> all(static_cast<size_t>(rows * 32));
+  QuantMatMulRange(q, x.data(), rows, 256, 0, 32, all.data(), 32);
+  for (int r = 0; r < rows; ++r) {
+    std::vector<float> one(32);
+    QuantMatMulRange(q, x.data() + r * 256, 1, 256, 0, 32, one.data(), 32);
+    for (int o = 0; o < 32; ++o) EXPECT_EQ(one[o], all[r * 32 + o]);
+  }
+}
+
+TEST(QuantMatMulTest, OpsMatMulDispatchesOnQuant) {
+  const QuantMatrix q = Random(8, 200, 256, 128, false, 3);
+  const Matrix m{DType::kOther, q.rows, q.cols, nullptr, &q};
+  const auto x = Input(2, 256, 4);
+  std::vector<float> want(400), got(400), ref_got(400);
+  QuantMatMulRange(q, x.data(), 2, 256, 0, 200, want.data(), 200);
+  ThreadPool pool(2);
+  MatMul(m, x.data(), 2, 256, got.data(), 200, &pool);
+  EXPECT_EQ(got, want);
+  ref::MatMul(m, x.data(), 2, 256, ref_got.data(), 200);
+  ExpectClose(q, x, 2, 256, got, ref_got, 200, 0, 200);
+}
+
+}  // namespace
+}  // namespace modelcar::llm::ops
