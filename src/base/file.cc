@@ -110,4 +110,15 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, int mode)
   return FsyncDir(DirName(path));
 }
 
+FileStamp StampOf(const std::string& path) {
+  FileStamp s;
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    s = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+         static_cast<int64_t>(st.st_size),
+         int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec};
+  }
+  return s;
+}
+
 }  // namespace modelcar

@@ -77,6 +77,17 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, int mode 
 // Parent directory of `path` ("." when it has no slash).
 std::string DirName(std::string_view path);
 
+// What tells whether a file was replaced or changed (config and certificate reloaders): device,
+// inode, size and mtime. A file that cannot be stat'ed has the default stamp.
+struct FileStamp {
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  int64_t size = -1;
+  int64_t mtime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+FileStamp StampOf(const std::string& path);
+
 }  // namespace modelcar
 
 #endif  // MODELCAR_BASE_FILE_H_

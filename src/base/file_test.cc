@@ -1,22 +1,19 @@
 #include "base/file.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
+#include "base/temp_dir.h"
 
 namespace modelcar {
 namespace {
 
-std::string TempDir() {
-  char tmpl[] = "/tmp/modelcar-file-test-XXXXXX";
-  return mkdtemp(tmpl);
-}
-
 TEST(FileTest, AtomicWriteAndRead) {
-  std::string dir = TempDir();
+  TempDir tmp("modelcar-file-test");
+  const std::string& dir = tmp.path();
   std::string path = dir + "/a/b/c.json";
   ASSERT_TRUE(MakeDirs(DirName(path)).ok());
   ASSERT_TRUE(WriteFileAtomic(path, "{\"x\":1}").ok());
@@ -25,8 +22,6 @@ TEST(FileTest, AtomicWriteAndRead) {
   EXPECT_EQ(*ReadFile(path), "new");
   EXPECT_EQ(ReadFile(path, 2).status().code(), Code::kResourceExhausted);
   EXPECT_EQ(ReadFile(dir + "/missing").status().code(), Code::kNotFound);
-  std::string cmd = "rm -rf " + dir;
-  ASSERT_EQ(system(cmd.c_str()), 0);
 }
 
 TEST(FileTest, DirName) {
@@ -37,11 +32,10 @@ TEST(FileTest, DirName) {
 }
 
 TEST(FileTest, MakeDirsOverFile) {
-  std::string dir = TempDir();
+  TempDir tmp("modelcar-file-test");
+  const std::string& dir = tmp.path();
   ASSERT_TRUE(WriteFileAtomic(dir + "/f", "x").ok());
   EXPECT_EQ(MakeDirs(dir + "/f/g").code(), Code::kFailedPrecondition);
-  std::string cmd = "rm -rf " + dir;
-  ASSERT_EQ(system(cmd.c_str()), 0);
 }
 
 }  // namespace

@@ -7,6 +7,23 @@
 namespace modelcar {
 namespace {
 
+// nlohmann's messages quote the input near the error ("last read: '...'"): bytes outside printable
+// ASCII (invalid UTF-8, terminal control characters) are written as \xHH.
+std::string Printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : text) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 template <class Json>
 class LimitedDomBuilder {
  public:
@@ -41,7 +58,7 @@ class LimitedDomBuilder {
   }
   bool parse_error(std::size_t position, const std::string& last_token,
                    const typename Json::exception& e) {
-    if (error_.empty()) error_ = std::string("not valid JSON: ") + e.what();
+    if (error_.empty()) error_ = "not valid JSON: " + Printable(e.what());
     return dom_.parse_error(position, last_token, e);
   }
 

@@ -46,6 +46,21 @@ TEST(ParseJsonLimitedTest, SyntaxErrorsNameWhatAndWhere) {
   EXPECT_NE(j.status().message().find("column"), std::string::npos) << j.status().message();
 }
 
+// A manifest with one flipped bit ('c' ^ 0x80) or a control character: the message quotes the
+// input near the error, escaped, never raw bytes (they reach terminals and logs).
+TEST(ParseJsonLimitedTest, SyntaxErrorsQuoteOnlyPrintableAscii) {
+  for (std::string bad :
+       {std::string("{\"a\": \"ab\xe3\"}"), std::string("{\"a\": \"\x1b[31m\"}")}) {
+    auto j = ParseJsonLimited(bad, "manifest");
+    ASSERT_FALSE(j.ok());
+    std::string m = j.status().message();
+    for (unsigned char c : m) EXPECT_TRUE(c >= 0x20 && c < 0x7f) << m;
+  }
+  auto j = ParseJsonLimited("{\"a\": \"ab\xe3\"}", "manifest");
+  EXPECT_NE(j.status().message().find("last read: '\"ab\\xe3\"'"), std::string::npos)
+      << j.status().message();
+}
+
 // The shape that crashed servers: 100,000 levels is rejected after reading ~129 bytes, and the
 // partially built tree is freed without recursing.
 TEST(ParseJsonLimitedTest, DeepNestingIsRejectedWithoutRecursion) {

@@ -9,12 +9,12 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 
 #include "base/file.h"
+#include "base/log.h"
 
 namespace modelcar::http {
 namespace {
@@ -39,15 +39,6 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
   return s;
-}
-
-// MODELCAR_LOG=debug: one stderr line per new connection with the negotiated HTTP version.
-bool DebugLog() {
-  static const bool on = [] {
-    const char* v = std::getenv("MODELCAR_LOG");
-    return v != nullptr && std::string_view(v) == "debug";
-  }();
-  return on;
 }
 
 const char* HttpVersionName(long v) {
@@ -408,14 +399,13 @@ Result<Response> Client::Do(const Request& request) {
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
     response.url = req.url;
-    if (DebugLog()) {
+    if (LogEnabled(LogLevel::kDebug)) {  // MODELCAR_LOG=debug: one line per new connection
       long connects = 0, version = 0;
       curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
       curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &version);
       if (connects > 0) {  // host only: URLs may carry tokens in their query
-        std::fprintf(stderr, "modelcar: debug: new connection to %s (%s): %s\n",
-                     UrlHost(req.url).c_str(), req.url.starts_with("https:") ? "TLS" : "plain",
-                     HttpVersionName(version));
+        LogDebug("modelcar: debug: new connection to {} ({}): {}", UrlHost(req.url),
+                 req.url.starts_with("https:") ? "TLS" : "plain", HttpVersionName(version));
       }
     }
 

@@ -5,7 +5,6 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <sys/stat.h>
 
 #include <vector>
 
@@ -46,26 +45,9 @@ TlsCertReloader::TlsCertReloader(std::string cert_file, std::string key_file)
 
 TlsCertReloader::~TlsCertReloader() = default;
 
-namespace {
-
-template <class Id>
-Id StatId(const std::string& path) {
-  Id id;
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0) {
-    id.dev = st.st_dev;
-    id.ino = st.st_ino;
-    id.size = st.st_size;
-    id.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
-  }
-  return id;
-}
-
-}  // namespace
-
 Status TlsCertReloader::LoadNow() {
-  FileId cert_id = StatId<FileId>(cert_file_);
-  FileId key_id = StatId<FileId>(key_file_);
+  FileStamp cert_id = StampOf(cert_file_);
+  FileStamp key_id = StampOf(key_file_);
   ASSIGN_OR_RETURN(std::string cert_pem, ReadFile(cert_file_, 1 << 20));
   ASSIGN_OR_RETURN(std::string key_pem, ReadFile(key_file_, 1 << 20));
   auto pair = std::make_shared<Pair>();
@@ -105,7 +87,7 @@ std::shared_ptr<TlsCertReloader::Pair> TlsCertReloader::Current() {
     std::lock_guard<std::mutex> lock(mu_);
     if (now < next_check_) return pair_;
     next_check_ = now + std::chrono::seconds(1);
-    if (StatId<FileId>(cert_file_) == cert_id_ && StatId<FileId>(key_file_) == key_id_) {
+    if (StampOf(cert_file_) == cert_id_ && StampOf(key_file_) == key_id_) {
       return pair_;
     }
   }

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <string>
 
+#include "base/file.h"
 #include "base/status.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
@@ -43,13 +44,6 @@ class TlsCertReloader {
 
  private:
   struct Pair;
-  struct FileId {
-    dev_t dev = 0;
-    ino_t ino = 0;
-    off_t size = -1;
-    int64_t mtime_ns = 0;
-    bool operator==(const FileId&) const = default;
-  };
   static int CertCallback(SSL* ssl, void* arg);
   std::shared_ptr<Pair> Current();  // reloads when due and changed
 
@@ -57,7 +51,7 @@ class TlsCertReloader {
   const std::string key_file_;
   std::mutex mu_;
   std::shared_ptr<Pair> pair_;                        // guarded by mu_
-  FileId cert_id_, key_id_;                           // guarded by mu_
+  FileStamp cert_id_, key_id_;                        // guarded by mu_
   std::chrono::steady_clock::time_point next_check_;  // guarded by mu_
   std::atomic<uint64_t> loads_{0};
 };

@@ -1,8 +1,7 @@
 // HandleAdmissionReview: validate the review, call Mutate, diff, answer.
 #include "kube/admission.h"
 
-#include <openssl/evp.h>
-
+#include "base/base64.h"
 #include "base/json.h"
 #include "kube/model_objects.h"
 
@@ -50,15 +49,6 @@ std::string_view AdmissionOutcomeName(AdmissionOutcome o) {
       return "denied";
   }
   return "?";
-}
-
-std::string Base64Encode(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(data.data()),
-                          static_cast<int>(data.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
 }
 
 static AdmissionAnswer HandleImpl(std::string_view body, const InjectConfig& config,

@@ -42,9 +42,6 @@ inline constexpr JsonLimits kAdmissionJsonLimits{.max_depth = 64, .max_values = 
 AdmissionAnswer HandleAdmissionReview(std::string_view body, const InjectConfig& config,
                                       const DigestResolver& resolver = nullptr);
 
-// Standard base64 with padding.
-std::string Base64Encode(std::string_view data);
-
 }  // namespace modelcar::kube
 
 #endif  // MODELCAR_KUBE_ADMISSION_H_

@@ -3,12 +3,12 @@
 // picks the injection mode and digest policy; the rest is the request body. Properties: the answer
 // is 200 or 400; a 200 body is an AdmissionReview with the request's uid; a JSON Patch applies
 // cleanly to the pod it was computed from.
-#include <openssl/evp.h>
-
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
+#include "base/base64.h"
 #include "fuzz_check.h"
 #include "kube/admission.h"
 #include "kube/config.h"
@@ -37,14 +37,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(answer["response"]["uid"] == review["request"]["uid"]);
   if (a.outcome != AdmissionOutcome::kPatched) return 0;
   std::string b64 = answer["response"]["patch"].get<std::string>();
-  std::string raw(b64.size(), '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(raw.data()),
-                          reinterpret_cast<const unsigned char*>(b64.data()),
-                          static_cast<int>(b64.size()));
-  FUZZ_CHECK(n >= 0);
-  raw.resize(static_cast<size_t>(n));
-  while (!raw.empty() && raw.back() == '\0') raw.pop_back();  // base64 padding
-  json patch = json::parse(raw);
+  std::optional<std::string> raw = Base64Decode(b64);
+  FUZZ_CHECK(raw.has_value());
+  json patch = json::parse(*raw);
   FUZZ_CHECK(patch.is_array() && !patch.empty());
   json patched = review["request"]["object"].patch(patch);  // throws (a crash) if it does not apply
   FUZZ_CHECK(patched.is_object());

@@ -1,4 +1,4 @@
-// YAML <-> nlohmann::json conversion with yaml-cpp (parsing) and a small block emitter.
+// YAML <-> nlohmann::json conversion with yaml-cpp: its parser and its emitter.
 #include "kube/json_yaml.h"
 
 #include <yaml-cpp/yaml.h>
@@ -32,9 +32,9 @@ bool LooksLikeFloat(const std::string& s) {
   return std::regex_match(s, re);
 }
 
-json ScalarToJson(const YAML::Node& node) {
-  const std::string& s = node.Scalar();
-  if (node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str") return s;  // quoted
+// What a plain (unquoted) scalar means under the core schema. The one type resolver: the parser
+// uses it, and the emitter quotes every string it would not give back as that string.
+json ResolvePlain(const std::string& s) {
   if (IsNullWord(s)) return nullptr;
   if (IsTrueWord(s)) return true;
   if (IsFalseWord(s)) return false;
@@ -55,6 +55,12 @@ json ScalarToJson(const YAML::Node& node) {
     return std::strtod(s.c_str(), nullptr);
   }
   return s;
+}
+
+json ScalarToJson(const YAML::Node& node) {
+  const std::string& s = node.Scalar();
+  if (node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str") return s;  // quoted
+  return ResolvePlain(s);
 }
 
 json NodeToJson(const YAML::Node& node) {
@@ -86,105 +92,55 @@ bool StartsJson(std::string_view text) {
   return false;
 }
 
-// True when a plain (unquoted) scalar `s` would read back as the same string.
-bool SafePlain(const std::string& s) {
-  if (s.empty() || IsNullWord(s) || IsTrueWord(s) || IsFalseWord(s) || LooksLikeInt(s) ||
-      LooksLikeFloat(s)) {
-    return false;
-  }
+// True when `s`, written plain, reads back as the string `s`: under the core schema (the parser
+// above) and for readers still on YAML 1.1, which take these words as booleans. Whether the
+// characters allow a plain scalar at all is the emitter's decision.
+bool ReadsBackAsString(const std::string& s) {
   static const std::string yaml11_words[] = {"y",  "Y",  "yes", "Yes", "YES", "n",   "N",   "no",
                                              "No", "NO", "on",  "On",  "ON",  "off", "Off", "OFF"};
   for (const auto& w : yaml11_words) {
-    if (s == w) return false;  // readers using YAML 1.1 would take these as booleans
+    if (s == w) return false;
   }
-  unsigned char first = static_cast<unsigned char>(s[0]);
-  if (!(std::isalnum(first) || first == '/' || first == '_' || first == '.')) return false;
-  for (unsigned char c : s) {
-    if (!(std::isalnum(c) || c == '/' || c == '_' || c == '.' || c == '-' || c == '@' || c == '+' ||
-          c == '=')) {
-      if (c != ':') return false;
-    }
-  }
-  // "a: b" style colons followed by space never occur here (no spaces allowed); a trailing ':'
-  // would.
-  if (s.back() == ':') return false;
-  return true;
+  if (LooksLikeInt(s) || LooksLikeFloat(s)) return false;  // .inf/.nan too, kept as text here
+  return ResolvePlain(s).is_string();
 }
 
-std::string Quote(const std::string& s) {
-  return json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+void EmitString(const std::string& s, YAML::Emitter& out) {
+  if (!ReadsBackAsString(s)) out << YAML::DoubleQuoted;
+  out << s;
 }
 
-std::string ScalarYaml(const json& v) {
+void EmitNode(const json& v, YAML::Emitter& out) {
   switch (v.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::boolean:
-      return v.get<bool>() ? "true" : "false";
-    case json::value_t::string: {
-      const std::string& s = v.get_ref<const std::string&>();
-      return SafePlain(s) ? s : Quote(s);
-    }
     case json::value_t::object:
-      return "{}";
-    case json::value_t::array:
-      return "[]";
-    default:
-      return v.dump();  // numbers
-  }
-}
-
-bool IsEmptyContainer(const json& v) { return (v.is_object() || v.is_array()) && v.empty(); }
-
-void Emit(const json& v, int indent, std::string& out);
-
-void EmitKey(const std::string& key, std::string& out) {
-  out += SafePlain(key) ? key : Quote(key);
-  out += ':';
-}
-
-void EmitObject(const json& obj, int indent, std::string& out, bool first_inline) {
-  bool first = true;
-  for (auto it = obj.begin(); it != obj.end(); ++it) {
-    if (!(first && first_inline)) out.append(indent, ' ');
-    first = false;
-    EmitKey(it.key(), out);
-    const json& v = it.value();
-    if (v.is_object() && !v.empty()) {
-      out += '\n';
-      EmitObject(v, indent + 2, out, false);
-    } else if (v.is_array() && !v.empty()) {
-      out += '\n';
-      Emit(v, indent, out);  // sequences under a key are not indented further (kubectl style)
-    } else {
-      out += ' ';
-      out += ScalarYaml(v);
-      out += '\n';
-    }
-  }
-}
-
-void Emit(const json& v, int indent, std::string& out) {
-  if (v.is_object() && !v.empty()) {
-    EmitObject(v, indent, out, false);
-  } else if (v.is_array() && !v.empty()) {
-    for (const json& item : v) {
-      out.append(indent, ' ');
-      out += "- ";
-      if (item.is_object() && !item.empty()) {
-        EmitObject(item, indent + 2, out, true);
-      } else if (item.is_array() && !item.empty()) {
-        out += '\n';
-        Emit(item, indent + 2, out);
-      } else {
-        out += ScalarYaml(item);
-        out += '\n';
+      if (v.empty()) out << YAML::Flow;
+      out << YAML::BeginMap;
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        out << YAML::Key;
+        EmitString(it.key(), out);
+        out << YAML::Value;
+        EmitNode(it.value(), out);
       }
-    }
-  } else {
-    out.append(indent, ' ');
-    out += ScalarYaml(v);
-    out += '\n';
+      out << YAML::EndMap;
+      return;
+    case json::value_t::array:
+      if (v.empty()) out << YAML::Flow;
+      out << YAML::BeginSeq;
+      for (const json& item : v) EmitNode(item, out);
+      out << YAML::EndSeq;
+      return;
+    case json::value_t::string:
+      EmitString(v.get_ref<const std::string&>(), out);
+      return;
+    case json::value_t::null:
+      out << YAML::Null;
+      return;
+    case json::value_t::boolean:
+      out << v.get<bool>();
+      return;
+    default:  // numbers, in JSON's shortest round-trip form (a plain scalar the parser reads back)
+      out << v.dump();
+      return;
   }
 }
 
@@ -219,13 +175,12 @@ Result<json> ParseJsonOrYaml(std::string_view text, std::string_view what) {
 }
 
 std::string ToYaml(const json& doc) {
-  std::string out;
-  if (IsEmptyContainer(doc) || !(doc.is_object() || doc.is_array())) {
-    out = ScalarYaml(doc) + "\n";
-    return out;
-  }
-  Emit(doc, 0, out);
-  return out;
+  YAML::Emitter out;
+  out.SetIndent(2);
+  out.SetNullFormat(YAML::LowerNull);
+  out.SetBoolFormat(YAML::TrueFalseBool);
+  EmitNode(doc, out);
+  return std::string(out.c_str(), out.size()) + "\n";
 }
 
 }  // namespace modelcar::kube

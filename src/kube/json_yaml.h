@@ -23,8 +23,10 @@ Result<nlohmann::json> ParseJsonOrYaml(std::string_view text, std::string_view w
 // is not expanded here.
 Result<std::vector<nlohmann::json>> ParseDocuments(std::string_view text, std::string_view what);
 
-// Block-style YAML for `doc`. Strings that YAML would read as another type, or that hold special
-// characters, are double-quoted with JSON escapes; the output parses back to `doc`.
+// Block-style YAML for `doc` (yaml-cpp's emitter; empty maps and lists as {} and []). Strings that
+// a plain scalar would turn into another type (under the core schema above, or YAML 1.1's yes/no/
+// on/off) are double-quoted, as are those whose characters need it; the output parses back to
+// `doc` here and in PyYAML.
 std::string ToYaml(const nlohmann::json& doc);
 
 }  // namespace modelcar::kube

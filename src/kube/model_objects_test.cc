@@ -3,8 +3,8 @@
 #include "kube/model_objects.h"
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 
+#include "base/base64.h"
 #include "kube/admission.h"
 
 namespace modelcar::kube {
@@ -140,16 +140,6 @@ TEST(ModelObjectTest, SchemesKserveRefusesAreWarnedUnknownOnesDenied) {
             Code::kInvalidArgument);
 }
 
-std::string Base64Decode(const std::string& in) {
-  std::string out(in.size(), '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  while (!out.empty() && out.back() == '\0') out.pop_back();
-  return out;
-}
-
 json Review(const json& object, const std::string& operation, const std::string& kind) {
   return {{"apiVersion", "admission.k8s.io/v1"},
           {"kind", "AdmissionReview"},
@@ -167,7 +157,7 @@ TEST(ModelObjectTest, AdmissionReviewsOfModelObjects) {
                                             Resolver(&asked));
   ASSERT_EQ(a.outcome, AdmissionOutcome::kPatched) << a.body;
   json out = json::parse(a.body)["response"];
-  json patched = Isvc().patch(json::parse(Base64Decode(out["patch"])));
+  json patched = Isvc().patch(json::parse(Base64Decode(out["patch"].get<std::string>()).value()));
   EXPECT_EQ(patched["spec"]["predictor"]["model"]["storageUri"], "oci://reg.io/m@" + kDigest);
 
   EXPECT_EQ(HandleAdmissionReview(Review(Isvc(), "DELETE", "InferenceService").dump(), c).outcome,

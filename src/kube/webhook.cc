@@ -1,15 +1,15 @@
 // Webhook: config reloading, metrics and the HTTP routes around HandleAdmissionReview.
 #include "kube/webhook.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <mutex>
 
+#include "base/file.h"
+#include "base/log.h"
+#include "base/prometheus.h"
 #include "http/server.h"
 #include "kube/admission.h"
 
@@ -19,24 +19,6 @@ namespace {
 constexpr std::array<double, 9> kBuckets = {0.00025, 0.0005, 0.001, 0.002, 0.005,
                                             0.01,    0.05,   0.1,   1.0};
 constexpr int kOutcomes = 4;
-
-struct FileStamp {
-  dev_t dev = 0;
-  ino_t ino = 0;
-  off_t size = -1;
-  int64_t mtime_ns = 0;
-  bool operator==(const FileStamp&) const = default;
-};
-
-FileStamp Stamp(const std::string& path) {
-  FileStamp s;
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0) {
-    s = {st.st_dev, st.st_ino, st.st_size,
-         int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec};
-  }
-  return s;
-}
 
 }  // namespace
 
@@ -62,7 +44,7 @@ struct Webhook::Impl {
       config_loads++;
       return Status();
     }
-    FileStamp stamp = Stamp(options.config_path);
+    FileStamp stamp = StampOf(options.config_path);
     ASSIGN_OR_RETURN(InjectConfig c, LoadInjectConfig(options.config_path));
     std::lock_guard<std::mutex> lock(config_mu);
     config = std::make_shared<InjectConfig>(std::move(c));
@@ -77,15 +59,14 @@ struct Webhook::Impl {
       std::lock_guard<std::mutex> lock(config_mu);
       if (options.config_path.empty() || now < next_check) return config;
       next_check = now + std::chrono::seconds(1);
-      if (Stamp(options.config_path) == config_stamp) return config;
+      if (StampOf(options.config_path) == config_stamp) return config;
     }
     Status st = LoadConfig();
     if (!st.ok()) {
       config_errors++;
-      std::fprintf(stderr, "modelcar webhook: keeping the previous config: %s\n",
-                   st.ToString().c_str());
+      LogWarning("modelcar webhook: keeping the previous config: {}", st.ToString());
       std::lock_guard<std::mutex> lock(config_mu);
-      config_stamp = Stamp(options.config_path);  // do not retry until it changes again
+      config_stamp = StampOf(options.config_path);  // do not retry until it changes again
     }
     std::lock_guard<std::mutex> lock(config_mu);
     return config;
@@ -110,42 +91,27 @@ struct Webhook::Impl {
   }
 
   std::string Metrics() {
-    std::string out;
-    char line[1024];
-    out += "# HELP modelcar_webhook_requests_total AdmissionReviews answered, by outcome.\n";
-    out += "# TYPE modelcar_webhook_requests_total counter\n";
+    PrometheusText p;
+    p.Header("modelcar_webhook_requests_total", "counter",
+             "AdmissionReviews answered, by outcome.");
     for (int i = 0; i < kOutcomes; ++i) {
-      std::snprintf(line, sizeof(line), "modelcar_webhook_requests_total{outcome=\"%s\"} %llu\n",
-                    std::string(AdmissionOutcomeName(static_cast<AdmissionOutcome>(i))).c_str(),
-                    static_cast<unsigned long long>(outcomes[i].load()));
-      out += line;
+      auto outcome = AdmissionOutcomeName(static_cast<AdmissionOutcome>(i));
+      p.Sample("modelcar_webhook_requests_total", PrometheusText::Label("outcome", outcome),
+               outcomes[i].load());
     }
-    out += "# HELP modelcar_webhook_request_duration_seconds Time to answer an AdmissionReview.\n";
-    out += "# TYPE modelcar_webhook_request_duration_seconds histogram\n";
-    for (size_t i = 0; i < kBuckets.size(); ++i) {
-      std::snprintf(line, sizeof(line),
-                    "modelcar_webhook_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                    kBuckets[i], static_cast<unsigned long long>(buckets[i].load()));
-      out += line;
-    }
-    unsigned long long count = latency_count.load();
-    std::snprintf(line, sizeof(line),
-                  "modelcar_webhook_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
-                  "modelcar_webhook_request_duration_seconds_sum %.9f\n"
-                  "modelcar_webhook_request_duration_seconds_count %llu\n",
-                  count, static_cast<double>(latency_sum_ns.load()) / 1e9, count);
-    out += line;
-    std::snprintf(line, sizeof(line),
-                  "# TYPE modelcar_webhook_config_loads_total counter\n"
-                  "modelcar_webhook_config_loads_total %llu\n"
-                  "# TYPE modelcar_webhook_config_errors_total counter\n"
-                  "modelcar_webhook_config_errors_total %llu\n"
-                  "# TYPE modelcar_webhook_tls_loads_total counter\n"
-                  "modelcar_webhook_tls_loads_total %llu\n",
-                  static_cast<unsigned long long>(config_loads.load()),
-                  static_cast<unsigned long long>(config_errors.load()),
-                  static_cast<unsigned long long>(server ? server->tls_loads() : 0));
-    out += line;
+    p.Header("modelcar_webhook_request_duration_seconds", "histogram",
+             "Time to answer an AdmissionReview.");
+    std::array<uint64_t, kBuckets.size()> cumulative;
+    for (size_t i = 0; i < kBuckets.size(); ++i) cumulative[i] = buckets[i].load();
+    p.Histogram("modelcar_webhook_request_duration_seconds", "", kBuckets, cumulative,
+                static_cast<double>(latency_sum_ns.load()) / 1e9, latency_count.load());
+    p.Header("modelcar_webhook_config_loads_total", "counter", "");
+    p.Sample("modelcar_webhook_config_loads_total", "", config_loads.load());
+    p.Header("modelcar_webhook_config_errors_total", "counter", "");
+    p.Sample("modelcar_webhook_config_errors_total", "", config_errors.load());
+    p.Header("modelcar_webhook_tls_loads_total", "counter", "");
+    p.Sample("modelcar_webhook_tls_loads_total", "", server ? server->tls_loads() : 0);
+    std::string out = p.Take();
     if (server) out += http::ServerStatsText(server->stats());
     return out;
   }

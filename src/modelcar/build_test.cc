@@ -9,6 +9,8 @@
 #include <map>
 
 #include "base/file.h"
+#include "base/temp_dir.h"
+#include "base/test_fixture.h"
 #include "modelcar/inspect.h"
 #include "modelcar/layer_plan.h"
 #include "modelcar/model_labels.h"
@@ -22,15 +24,12 @@ namespace {
 class BuildTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/modelcar-build-test-XXXXXX";
-    root_ = mkdtemp(tmpl);
     model_ = root_ + "/model";
     Write("config.json", R"({"architectures":["Qwen2ForCausalLM"],"torch_dtype":"bfloat16"})");
     Write("sub/tokenizer.json", "{}");
     Write("model.safetensors", std::string(3000, 'w'));
     Write("sub/big.bin", std::string(2048, 'b'));
   }
-  void TearDown() override { std::filesystem::remove_all(root_); }
 
   void Write(const std::string& rel, const std::string& data) {
     std::string path = model_ + "/" + rel;
@@ -46,7 +45,9 @@ class BuildTest : public ::testing::Test {
     return o;
   }
 
-  std::string root_, model_;
+  TempDir tmp_{"modelcar-build-test"};
+  std::string root_ = tmp_.path();
+  std::string model_;
 };
 
 TEST_F(BuildTest, ScanIsSortedAndComplete) {
@@ -113,7 +114,7 @@ TEST_F(BuildTest, BuildsSameDigestIntoTwoLayoutsAndInspects) {
 }
 
 TEST_F(BuildTest, BusyboxBaseHasShell) {
-  if (access("/bin/busybox", R_OK) != 0) GTEST_SKIP() << "busybox-static not installed";
+  MODELCAR_REQUIRE_FIXTURE(access("/bin/busybox", R_OK) == 0, "/bin/busybox (busybox-static)");
   BuildOptions o = Options();
   o.base = "busybox";
   auto r = BuildToLayout(o, root_ + "/bb");
@@ -134,7 +135,7 @@ TEST_F(BuildTest, BusyboxBaseHasShell) {
 }
 
 TEST_F(BuildTest, RootTreeWithExecutablesAndRuntimeDefaults) {
-  if (access("/bin/busybox", R_OK) != 0) GTEST_SKIP() << "busybox-static not installed";
+  MODELCAR_REQUIRE_FIXTURE(access("/bin/busybox", R_OK) == 0, "/bin/busybox (busybox-static)");
   Write("usr/bin/tool", std::string(1500, 't'));
   ASSERT_EQ(chmod((model_ + "/usr/bin/tool").c_str(), 0700), 0);
   BuildOptions o = Options();
@@ -247,16 +248,6 @@ TEST(ModelLabelsTest, ReadsFacts) {
   EXPECT_EQ(l.at(std::string(kLabelQuantGroup)), "128");
   EXPECT_TRUE(ModelLabels("not json", &warning).empty());
   EXPECT_FALSE(warning.empty());
-}
-
-TEST(Utf8Test, Validates) {
-  EXPECT_TRUE(IsValidUtf8("plain"));
-  EXPECT_TRUE(IsValidUtf8("mod\xc3\xa8le"));
-  EXPECT_TRUE(IsValidUtf8("\xf0\x9f\x98\x80"));
-  EXPECT_FALSE(IsValidUtf8("\xff"));
-  EXPECT_FALSE(IsValidUtf8("\xc3"));          // truncated
-  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));      // overlong
-  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));  // surrogate
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "base/file.h"
 #include "base/json.h"
+#include "base/prometheus.h"
 #include "store/lock.h"
 #include "store/verify.h"
 
@@ -174,9 +175,8 @@ std::string CacheAgent::StatusJson() const {
 
 std::string CacheAgent::Metrics() const {
   std::lock_guard<std::mutex> l(mu_);
-  std::string out;
-  out += "# HELP modelcar_cache_refs Refs of the cache agent by state.\n";
-  out += "# TYPE modelcar_cache_refs gauge\n";
+  PrometheusText p;
+  p.Header("modelcar_cache_refs", "gauge", "Refs of the cache agent by state.");
   std::map<std::string, int> by_state = {{"present", 0}, {"pulling", 0}, {"failed", 0}};
   uint64_t bytes = 0;
   for (const auto& [ref, s] : status_) {
@@ -184,17 +184,15 @@ std::string CacheAgent::Metrics() const {
     if (s.state == "present") bytes += s.bytes;
   }
   for (const auto& [state, n] : by_state) {
-    out += "modelcar_cache_refs{state=\"" + state + "\"} " + std::to_string(n) + "\n";
+    p.Sample("modelcar_cache_refs", PrometheusText::Label("state", state), n);
   }
-  out += "# HELP modelcar_cache_bytes Bytes of the present refs' trees.\n";
-  out += "# TYPE modelcar_cache_bytes gauge\nmodelcar_cache_bytes " + std::to_string(bytes) + "\n";
-  out += "# HELP modelcar_cache_reconciles_total Reconcile passes.\n";
-  out += "# TYPE modelcar_cache_reconciles_total counter\nmodelcar_cache_reconciles_total " +
-         std::to_string(reconciles_) + "\n";
-  out += "# HELP modelcar_cache_pull_failures_total Failed pulls.\n";
-  out += "# TYPE modelcar_cache_pull_failures_total counter\nmodelcar_cache_pull_failures_total " +
-         std::to_string(pull_failures_) + "\n";
-  return out;
+  p.Header("modelcar_cache_bytes", "gauge", "Bytes of the present refs' trees.");
+  p.Sample("modelcar_cache_bytes", "", bytes);
+  p.Header("modelcar_cache_reconciles_total", "counter", "Reconcile passes.");
+  p.Sample("modelcar_cache_reconciles_total", "", reconciles_);
+  p.Header("modelcar_cache_pull_failures_total", "counter", "Failed pulls.");
+  p.Sample("modelcar_cache_pull_failures_total", "", pull_failures_);
+  return p.Take();
 }
 
 uint64_t CacheAgent::reconciles() const {

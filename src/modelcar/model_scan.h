@@ -42,9 +42,6 @@ struct ScanOptions {
 
 Result<ModelScan> ScanModelDir(const std::string& dir, const ScanOptions& options = {});
 
-// True if `s` is well-formed UTF-8 (no overlongs, no surrogates).
-bool IsValidUtf8(std::string_view s);
-
 }  // namespace modelcar
 
 #endif  // MODELCAR_MODELCAR_MODEL_SCAN_H_

@@ -1,10 +1,10 @@
 #include "modelcar/store_pull.h"
 
-#include <cstdio>
 #include <memory>
 #include <optional>
 
 #include "base/crashpoint.h"
+#include "base/log.h"
 #include "oci/blob_sink.h"
 #include "oci/media_types.h"
 #include "oci/reference.h"
@@ -171,18 +171,13 @@ Result<std::string> PullToStoreForCli(const std::string& ref, const std::string&
   o.store_dir = store_dir;
   o.registry = registry;
   o.peers = peers;
-  o.log = [](std::string_view l) {
-    std::fprintf(stderr, "%.*s\n", static_cast<int>(l.size()), l.data());
-  };
+  o.log = [](std::string_view l) { LogInfo("{}", l); };
   ASSIGN_OR_RETURN(StorePullResult r, PullToStore(ref, o));
   if (r.network_used) {
-    std::fprintf(stderr, "%s: fetched %llu bytes (%llu from peers), resumed %llu bytes%s\n",
-                 r.pinned.c_str(), static_cast<unsigned long long>(r.fetched_bytes),
-                 static_cast<unsigned long long>(r.peer_bytes),
-                 static_cast<unsigned long long>(r.resumed_bytes),
-                 r.already_present ? " (tree already in the store)" : "");
+    LogInfo("{}: fetched {} bytes ({} from peers), resumed {} bytes{}", r.pinned, r.fetched_bytes,
+            r.peer_bytes, r.resumed_bytes, r.already_present ? " (tree already in the store)" : "");
   } else {
-    std::fprintf(stderr, "%s: present in the store, no network used\n", r.pinned.c_str());
+    LogInfo("{}: present in the store, no network used", r.pinned);
   }
   return r.pinned;
 }

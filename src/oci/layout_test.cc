@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "base/file.h"
+#include "base/temp_dir.h"
 #include "oci/media_types.h"
 
 namespace modelcar::oci {
@@ -14,12 +15,6 @@ namespace {
 
 class LayoutTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/modelcar-layout-test-XXXXXX";
-    root_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::filesystem::remove_all(root_); }
-
   // Writes a one-layer image into `dir` tagged `tag`; returns the manifest digest.
   Digest WriteImage(const std::string& dir, const std::string& tag, const std::string& payload) {
     auto sink = LayoutSink::Open(dir);
@@ -42,7 +37,8 @@ class LayoutTest : public ::testing::Test {
     return Sha256Of(bytes);
   }
 
-  std::string root_;
+  TempDir tmp_{"modelcar-layout-test"};
+  std::string root_ = tmp_.path();
 };
 
 TEST(LayoutSpecTest, Parse) {

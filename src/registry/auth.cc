@@ -8,8 +8,8 @@
 #include <sstream>
 #include <vector>
 
+#include "base/base64.h"
 #include "base/json.h"
-#include "registry/base64.h"
 
 namespace modelcar::registry {
 namespace {

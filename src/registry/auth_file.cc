@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "base/base64.h"
 #include "base/file.h"
-#include "registry/base64.h"
 
 namespace modelcar::registry {
 

@@ -5,21 +5,12 @@
 
 #include <thread>
 
+#include "base/base64.h"
 #include "registry/auth_file.h"
-#include "registry/base64.h"
 #include "registry/retry.h"
 
 namespace modelcar::registry {
 namespace {
-
-TEST(Base64Test, RoundTrip) {
-  for (std::string s : {"", "a", "ab", "abc", "user:p@ss:word"}) {
-    auto d = Base64Decode(Base64Encode(s));
-    ASSERT_TRUE(d.has_value()) << s;
-    EXPECT_EQ(*d, s);
-  }
-  EXPECT_FALSE(Base64Decode("abc").has_value());
-}
 
 TEST(ChallengeTest, ParsesBearerWithQuotedCommas) {
   auto c = ParseChallenge(

@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "base/file.h"
+#include "base/temp_dir.h"
 
 namespace modelcar::registry {
 namespace {
@@ -24,21 +25,18 @@ constexpr char kCanary[] = "canary-helper-secret-7731";
 class HelperDir : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/modelcar-helper-test-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
     old_path_ = std::getenv("PATH");
     setenv("PATH", (dir_ + ":" + old_path_).c_str(), 1);
   }
-  void TearDown() override {
-    setenv("PATH", old_path_.c_str(), 1);
-    std::system(("rm -rf " + dir_).c_str());
-  }
+  void TearDown() override { setenv("PATH", old_path_.c_str(), 1); }
   void Helper(const std::string& name, const std::string& body) {
     std::string path = dir_ + "/docker-credential-" + name;
     std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
     ::chmod(path.c_str(), 0755);
   }
-  std::string dir_, old_path_;
+  TempDir tmp_{"modelcar-helper-test"};
+  std::string dir_ = tmp_.path();
+  std::string old_path_;
 };
 
 TEST(HelperAnswerTest, Parses) {

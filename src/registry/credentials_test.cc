@@ -12,6 +12,7 @@
 #include <fstream>
 #include <thread>
 
+#include "base/temp_dir.h"
 #include "registry/gce_identity.h"
 
 namespace modelcar::registry {
@@ -20,8 +21,6 @@ namespace {
 class CredentialsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/modelcar-creds-test-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
     old_path_ = std::getenv("PATH");
     setenv("PATH", (dir_ + ":" + old_path_).c_str(), 1);
     // user-<name> for "reg.with.helper", nothing for anything else.
@@ -33,10 +32,7 @@ esac)");
     Helper("one", R"(cat >/dev/null; echo '{"Username":"<token>","Secret":"refresh-tok"}')");
     Helper("broken", "exit 2");
   }
-  void TearDown() override {
-    setenv("PATH", old_path_.c_str(), 1);
-    std::system(("rm -rf " + dir_).c_str());
-  }
+  void TearDown() override { setenv("PATH", old_path_.c_str(), 1); }
   void Helper(const std::string& name, const std::string& body) {
     std::string path = dir_ + "/docker-credential-" + name;
     std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
@@ -46,7 +42,9 @@ esac)");
     ASSIGN_OR_RETURN(AuthFile f, AuthFile::Parse(json, dir_ + "/config.json"));
     return RegistryCredentials(f, registry, NodeIdentity::kNone).Resolve(false);
   }
-  std::string dir_, old_path_;
+  TempDir tmp_{"modelcar-creds-test"};
+  std::string dir_ = tmp_.path();
+  std::string old_path_;
 };
 
 TEST_F(CredentialsTest, DockerOrder) {

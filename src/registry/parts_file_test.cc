@@ -6,22 +6,16 @@
 
 #include <string>
 
+#include "base/temp_dir.h"
+
 namespace modelcar::registry {
 namespace {
 
 class PartsFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/parts-file-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/blob.parts";
-  }
-  void TearDown() override {
-    ::unlink(path_.c_str());
-    ::rmdir(dir_.c_str());
-  }
-  std::string dir_, path_;
+  TempDir tmp_{"parts-file-test"};
+  std::string dir_ = tmp_.path();
+  std::string path_ = dir_ + "/blob.parts";
 };
 
 TEST_F(PartsFileTest, SplitsAndRoundTripsProgress) {

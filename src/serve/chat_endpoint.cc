@@ -7,6 +7,7 @@
 #include "serve/api_error.h"
 #include "serve/endpoints.h"
 #include "serve/prompt_logprobs.h"
+#include "serve/reasoning.h"
 #include "serve/response.h"
 #include "serve/session.h"
 #include "serve/tool_choice.h"
@@ -39,6 +40,13 @@ struct ChatJob {
   bool include_usage = false;
   bool token_details = false;  // usage.prompt_tokens_details
   const llm::Tokenizer* tokenizer = nullptr;
+  const ReasoningParser* reasoning = nullptr;  // --reasoning-parser (null: none)
+  ReasoningParser::Start reasoning_start = ReasoningParser::Start::kContent;
+
+  // The choice's text split into reasoning and content (all content without a parser).
+  ReasoningSplitter Splitter() const {
+    return ReasoningSplitter(reasoning ? reasoning_start : ReasoningParser::Start::kContent);
+  }
 
   int prompt_tokens() const { return static_cast<int>(prompt.size()); }
   Usage MakeUsage(int completion_tokens) const {
@@ -130,20 +138,37 @@ void StreamForcedChat(const ChatJob& job, Session& session, http::StreamSink& si
                   });
 }
 
+// parallel_tool_calls false: only the first call the model wrote.
+void LimitCalls(const ChatRequest& r, std::vector<ToolCall>* calls) {
+  if (!r.parallel_tool_calls && calls->size() > 1) calls->resize(1);
+}
+
 void StreamChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
   const ChatRequest& r = job.r;
   const bool tools = r.tool_choice == ToolChoice::kAuto;
-  const bool logprobs = r.sampling.logprobs >= 0;
+  // vLLM hides the per-token metadata of a hidden reasoning.
+  const bool logprobs = r.sampling.logprobs >= 0 && (r.include_reasoning || !job.reasoning);
   std::vector<HermesStreamer> streamers(r.sampling.n);
+  std::vector<ReasoningSplitter> splitters(r.sampling.n, job.Splitter());
   StreamChatFrame(job, session, sink,
                   [&](int i, ChoiceOutput::Delta& d) -> std::optional<ChatDelta> {
                     ChatDelta cd;
                     cd.index = i;
-                    std::string content = tools ? streamers[i].Append(d.text) : d.text;
+                    ReasoningSplitter::Delta rd = splitters[i].Append(d.text);
+                    if (d.finish) {
+                      ReasoningSplitter::Delta rest = splitters[i].Finish();
+                      rd.reasoning += rest.reasoning;
+                      rd.content += rest.content;
+                    }
+                    if (!rd.reasoning.empty() && r.include_reasoning) {
+                      cd.reasoning = std::move(rd.reasoning);
+                    }
+                    std::string content = tools ? streamers[i].Append(rd.content) : rd.content;
                     if (d.finish && tools) {
                       ParsedToolCalls p = streamers[i].Finish();
                       if (p.content) content += *p.content;
                       cd.tool_calls = std::move(p.calls);
+                      LimitCalls(r, &cd.tool_calls);
                     }
                     if (logprobs && !d.logprobs.empty()) cd.logprobs = std::move(d.logprobs);
                     if (d.finish) {
@@ -151,10 +176,11 @@ void StreamChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
                       if (!cd.tool_calls.empty()) f.reason = "tool_calls";
                       cd.finish = f;
                     }
-                    if (content.empty() && cd.tool_calls.empty() && !cd.finish && !cd.logprobs) {
+                    if (content.empty() && !cd.reasoning && cd.tool_calls.empty() && !cd.finish &&
+                        !cd.logprobs) {
                       return std::nullopt;
                     }
-                    cd.content = std::move(content);
+                    if (!content.empty() || !cd.reasoning) cd.content = std::move(content);
                     return cd;
                   });
 }
@@ -170,7 +196,16 @@ void WholeChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
     ChoiceResult& c = choices[i];
     c.index = i;
     c.finish = run->finish[i];
-    const std::string& text = session.choice(i).text();
+    const std::string& full = session.choice(i).text();
+    ReasoningSplitter splitter = job.Splitter();
+    ReasoningSplitter::Delta rd = splitter.Append(full);
+    ReasoningSplitter::Delta rest = splitter.Finish();
+    rd.reasoning += rest.reasoning;
+    rd.content += rest.content;
+    if (job.reasoning && r.include_reasoning && !rd.reasoning.empty()) {
+      c.reasoning = std::move(rd.reasoning);
+    }
+    const std::string& text = rd.content;
     if (Forced(r)) {
       ForcedToolStreamer st(ForcedNames(r), r.tool_choice == ToolChoice::kNamed);
       st.Append(text);
@@ -182,7 +217,10 @@ void WholeChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
       ParsedToolCalls p = ParseHermesToolCalls(text);
       c.text = std::move(p.content);
       c.tool_calls = std::move(p.calls);
+      LimitCalls(r, &c.tool_calls);
       if (!c.tool_calls.empty()) c.finish.reason = "tool_calls";
+    } else if (job.reasoning && text.empty()) {
+      c.text = std::nullopt;  // vLLM's reasoning parsers: no content is null
     } else {
       c.text = text;
     }
@@ -211,10 +249,18 @@ http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest&
   job->r = std::move(*parsed);
   ChatRequest& r = job->r;
   if (Status s = m.CheckModel(r.model); !s.ok()) return ErrorResponse(s, "model");
+  if (r.tool_choice == ToolChoice::kAuto && !m.auto_tool_choice()) {
+    // vLLM's check, for "auto" given or implied by `tools`.
+    return ErrorResponse(
+        InvalidArgument("\"auto\" tool choice requires --enable-auto-tool-choice "
+                        "and --tool-call-parser to be set"));
+  }
   if (Status s = m.PrepareLogitRules(&r.sampling, &param); !s.ok()) return ErrorResponse(s, param);
   ChatPromptInput in;
   in.messages_json = r.messages_json;
-  in.tools_json = r.tools_json;
+  if (r.tool_choice != ToolChoice::kNone || !m.exclude_tools_when_tool_choice_none()) {
+    in.tools_json = r.tools_json;
+  }
   in.kwargs_json = r.chat_template_kwargs_json;
   in.chat_template = r.chat_template;
   in.add_generation_prompt = r.add_generation_prompt;
@@ -237,6 +283,8 @@ http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest&
   job->include_usage = r.include_usage || m.force_include_usage();
   job->token_details = m.prompt_tokens_details();
   job->tokenizer = &m.tokenizer();
+  job->reasoning = m.reasoning_parser();
+  if (job->reasoning) job->reasoning_start = job->reasoning->StartFor(job->prompt);
   m.LogRequest(job->meta.id, r.ignored_fields, job->prompt_text, job->prompt, r.sampling);
 
   GenerationRequest g;
@@ -244,7 +292,17 @@ http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest&
   g.sampling = r.sampling;
   g.sampling.prompt_logprobs = r.prompt_logprobs;
   g.eos_token_ids = m.eos_token_ids();
-  if (Forced(r)) g.constraint = ToolCallConstraintFactory(m.tokenizer(), ForcedNames(r));
+  if (Forced(r)) {
+    g.constraint = ToolCallConstraintFactory(m.tokenizer(), ForcedNames(r));
+  } else if (r.extras.structured.active()) {
+    // vLLM: the constraint starts once the reasoning has ended.
+    const bool reasoning = job->reasoning && r.include_reasoning &&
+                           job->reasoning_start != ReasoningParser::Start::kContent;
+    auto c =
+        m.StructuredConstraint(r.extras.structured, reasoning ? job->reasoning->end_token() : -1);
+    if (!c.ok()) return ErrorResponse(c.status(), r.extras.structured.param);
+    g.constraint = std::move(*c);
+  }
   auto handle = m.scheduler().Submit(std::move(g));
   if (!handle.ok()) return ErrorResponse(handle.status());
   auto session = std::make_shared<Session>(m.tokenizer(), r.sampling);

@@ -141,6 +141,12 @@ http::ServerResponse Completions(ModelContext& m, const http::ServerRequest& req
                     static_cast<int64_t>(std::time(nullptr)), m.served_name(), m.fingerprint()};
 
   const int vocab = m.tokenizer().vocab_size();
+  TokenConstraintFactory constraint;
+  if (p->r.extras.structured.active()) {
+    auto c = m.StructuredConstraint(p->r.extras.structured);
+    if (!c.ok()) return ErrorResponse(c.status(), p->r.extras.structured.param);
+    constraint = std::move(*c);
+  }
   std::vector<GenerationRequest> gens;
   for (const PromptInput& in : p->r.prompts) {
     GenerationRequest g;
@@ -173,6 +179,7 @@ http::ServerResponse Completions(ModelContext& m, const http::ServerRequest& req
       return ErrorResponse(s);
     }
     g.eos_token_ids = m.eos_token_ids();
+    g.constraint = constraint;
     p->prompt_tokens += static_cast<int>(g.prompt.size());
     if (p->r.echo) p->echo.push_back(in.is_tokens ? m.tokenizer().Decode(in.tokens) : in.text);
     p->prompt_ids.push_back(g.prompt);

@@ -1,6 +1,7 @@
 #include "serve/engine_runner.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <optional>
 #include <vector>
@@ -54,7 +55,9 @@ bool Adjust(std::span<const float> logits, const std::vector<std::pair<int32_t, 
   for (const auto& [id, b] : bias) {
     if (id >= 0 && static_cast<size_t>(id) < vocab) (*work)[id] += b;
   }
-  return true;
+  // Nothing left to sample (e.g. min_tokens bans the EOS a finished grammar allows): the
+  // processors give way rather than leave the sampler no token.
+  return std::any_of(work->begin(), work->end(), [](float x) { return x != -INFINITY; });
 }
 
 }  // namespace
@@ -141,8 +144,12 @@ Status EngineRunner::Step(std::span<const RunnerFeed> feeds, std::vector<RunnerS
     std::vector<float> masked;
     if (feeds[i].allowed) {
       masked.assign(vocab, -std::numeric_limits<float>::infinity());
-      for (int32_t id : *feeds[i].allowed) {
-        if (id >= 0 && static_cast<size_t>(id) < vocab) masked[id] = last[id];
+      const TokenMask& m = *feeds[i].allowed;
+      for (size_t w = 0; w < m.size(); ++w) {
+        for (uint64_t bits = m[w]; bits; bits &= bits - 1) {
+          const size_t id = w * 64 + __builtin_ctzll(bits);
+          if (id < vocab) masked[id] = last[id];
+        }
       }
       last = masked;
     }

@@ -107,7 +107,9 @@ TEST_F(EngineRunnerTest, PromptScoresAgreeAcrossChunksAndKeepTheSample) {
 
   // Constrained: only the allowed ids can be sampled (even for a greedy sampler).
   ASSERT_TRUE((*runner)->AddSequence(4, greedy, prompt).ok());
-  const std::vector<int32_t> allowed = {777, 12345};
+  TokenMask allowed;
+  MaskAllow(&allowed, 777);
+  MaskAllow(&allowed, 12345);
   RunnerFeed masked;
   masked.seq = 4;
   masked.tokens = prompt;

@@ -1,32 +1,9 @@
 #include "serve/metrics.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 
 namespace modelcar::serve {
 namespace {
-
-std::string EscapeLabel(std::string_view v) {
-  std::string s;
-  for (char c : v) {
-    if (c == '\\' || c == '"') s += '\\';
-    if (c == '\n') {
-      s += "\\n";
-      continue;
-    }
-    s += c;
-  }
-  return s;
-}
-
-void Header(std::string* out, std::string_view name, std::string_view type, std::string_view help) {
-  *out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-}
-
-void Sample(std::string* out, std::string_view name, std::string_view labels, double v) {
-  *out += fmt::format("{}{{{}}} {}\n", name, labels, v);
-}
 
 const std::vector<double> kLatencyBuckets = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08,
                                              0.1,   0.25,  0.5,  0.75, 1.0,  2.5,  5.0,
@@ -46,19 +23,15 @@ void Histogram::Observe(double v) {
   sum_ += v;
 }
 
-void Histogram::Render(std::string_view name, std::string_view labels, std::string* out) const {
+void Histogram::Render(std::string_view name, std::string_view labels, PrometheusText* out) const {
+  std::vector<uint64_t> cumulative(bounds_.size());
   uint64_t cum = 0;
-  for (size_t i = 0; i < bounds_.size(); ++i) {
-    cum += counts_[i];
-    *out += fmt::format("{}_bucket{{{},le=\"{}\"}} {}\n", name, labels, bounds_[i], cum);
-  }
-  *out += fmt::format("{}_bucket{{{},le=\"+Inf\"}} {}\n", name, labels, count_);
-  *out += fmt::format("{}_sum{{{}}} {}\n", name, labels, sum_);
-  *out += fmt::format("{}_count{{{}}} {}\n", name, labels, count_);
+  for (size_t i = 0; i < bounds_.size(); ++i) cumulative[i] = cum += counts_[i];
+  out->Histogram(name, labels, bounds_, cumulative, sum_, count_);
 }
 
 Metrics::Metrics(std::string model_name)
-    : labels_("model_name=\"" + EscapeLabel(model_name) + "\""),
+    : labels_(PrometheusText::Label("model_name", model_name)),
       ttft_(kLatencyBuckets),
       itl_(kItlBuckets),
       e2e_(kLatencyBuckets) {}
@@ -108,39 +81,40 @@ void Metrics::CountFinished(std::string_view reason) {
 
 std::string Metrics::Render() const {
   std::lock_guard l(mu_);
-  std::string out;
-  Header(&out, "vllm:num_requests_running", "gauge",
-         "Number of requests in model execution batches.");
-  Sample(&out, "vllm:num_requests_running", labels_, running_);
-  Header(&out, "vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.");
-  Sample(&out, "vllm:num_requests_waiting", labels_, waiting_);
-  Header(&out, "vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.");
-  Sample(&out, "vllm:kv_cache_usage_perc", labels_, kv_usage_);
-  Header(&out, "vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.");
-  Sample(&out, "vllm:prompt_tokens_total", labels_, double(prompt_tokens_));
-  Header(&out, "vllm:generation_tokens_total", "counter", "Number of generation tokens processed.");
-  Sample(&out, "vllm:generation_tokens_total", labels_, double(generation_tokens_));
-  Header(&out, "vllm:num_preemptions_total", "counter", "Cumulative number of preemptions.");
-  Sample(&out, "vllm:num_preemptions_total", labels_, double(preemptions_));
-  Header(&out, "vllm:request_success_total", "counter", "Count of finished requests by reason.");
+  PrometheusText out;
+  out.Header("vllm:num_requests_running", "gauge",
+             "Number of requests in model execution batches.");
+  out.Sample("vllm:num_requests_running", labels_, running_);
+  out.Header("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.");
+  out.Sample("vllm:num_requests_waiting", labels_, waiting_);
+  out.Header("vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.");
+  out.Sample("vllm:kv_cache_usage_perc", labels_, kv_usage_);
+  out.Header("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.");
+  out.Sample("vllm:prompt_tokens_total", labels_, prompt_tokens_);
+  out.Header("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.");
+  out.Sample("vllm:generation_tokens_total", labels_, generation_tokens_);
+  out.Header("vllm:num_preemptions_total", "counter", "Cumulative number of preemptions.");
+  out.Sample("vllm:num_preemptions_total", labels_, preemptions_);
+  out.Header("vllm:request_success_total", "counter", "Count of finished requests by reason.");
   for (const char* reason : {"stop", "length", "abort"}) {
     auto it = finished_.find(reason);
-    Sample(&out, "vllm:request_success_total", labels_ + ",finished_reason=\"" + reason + "\"",
-           double(it == finished_.end() ? 0 : it->second));
+    out.Sample("vllm:request_success_total",
+               labels_ + "," + PrometheusText::Label("finished_reason", reason),
+               it == finished_.end() ? int64_t{0} : it->second);
   }
-  Header(&out, "vllm:time_to_first_token_seconds", "histogram",
-         "Histogram of time to first token in seconds.");
+  out.Header("vllm:time_to_first_token_seconds", "histogram",
+             "Histogram of time to first token in seconds.");
   ttft_.Render("vllm:time_to_first_token_seconds", labels_, &out);
-  Header(&out, "vllm:inter_token_latency_seconds", "histogram",
-         "Histogram of inter-token latency in seconds.");
+  out.Header("vllm:inter_token_latency_seconds", "histogram",
+             "Histogram of inter-token latency in seconds.");
   itl_.Render("vllm:inter_token_latency_seconds", labels_, &out);
-  Header(&out, "vllm:time_per_output_token_seconds", "histogram",
-         "Histogram of time per output token in seconds.");
+  out.Header("vllm:time_per_output_token_seconds", "histogram",
+             "Histogram of time per output token in seconds.");
   itl_.Render("vllm:time_per_output_token_seconds", labels_, &out);
-  Header(&out, "vllm:e2e_request_latency_seconds", "histogram",
-         "Histogram of end to end request latency in seconds.");
+  out.Header("vllm:e2e_request_latency_seconds", "histogram",
+             "Histogram of end to end request latency in seconds.");
   e2e_.Render("vllm:e2e_request_latency_seconds", labels_, &out);
-  return out;
+  return out.Take();
 }
 
 }  // namespace modelcar::serve

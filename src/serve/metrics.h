@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/prometheus.h"
+
 namespace modelcar::serve {
 
 class Histogram {
@@ -30,7 +32,7 @@ class Histogram {
   explicit Histogram(std::vector<double> bounds);
   void Observe(double v);
   // Appends the _bucket/_sum/_count lines of `name` with `labels` ("model_name=\"x\"").
-  void Render(std::string_view name, std::string_view labels, std::string* out) const;
+  void Render(std::string_view name, std::string_view labels, PrometheusText* out) const;
   uint64_t count() const { return count_; }
 
  private:

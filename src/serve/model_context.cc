@@ -109,6 +109,9 @@ Result<std::unique_ptr<ModelContext>> ModelContext::Load(const ModelOptions& o) 
   c->model_ = std::move(*model);
   c->tokenizer_ = std::make_unique<llm::Tokenizer>(std::move(*tokenizer));
   ASSIGN_OR_RETURN(c->request_defaults_, LoadRequestDefaults(o));
+  if (!o.reasoning_parser.empty()) {
+    ASSIGN_OR_RETURN(c->reasoning_, ReasoningParser::Create(o.reasoning_parser, *c->tokenizer_));
+  }
   c->response_role_ = o.response_role;
   c->trust_request_chat_template_ = o.trust_request_chat_template;
   if (!o.default_chat_template_kwargs.empty()) {
@@ -346,6 +349,13 @@ void ModelContext::LogRequest(const std::string& id, const std::vector<std::stri
   Log("Received request " + id + ": prompt: " +
       nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
       ", params: " + params + ", prompt_token_ids: [" + ids + "]");
+}
+
+Result<TokenConstraintFactory> ModelContext::StructuredConstraint(const StructuredOutput& so,
+                                                                  int32_t reasoning_end) {
+  std::call_once(trie_once_, [&] { trie_ = MakeTokenTrie(*tokenizer_, vocab_size()); });
+  ASSIGN_OR_RETURN(auto runtime, grammars_.Get(so));
+  return GrammarConstraintFactory(std::move(runtime), trie_, *tokenizer_, eos_, reasoning_end);
 }
 
 Status ModelContext::TruncatePrompt(const RequestExtras& e, std::vector<int32_t>* prompt) const {

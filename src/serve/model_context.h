@@ -23,8 +23,10 @@
 #include "llm/tokenizer/tokenizer.h"
 #include "serve/engine_runner.h"
 #include "serve/metrics.h"
+#include "serve/reasoning.h"
 #include "serve/request.h"
 #include "serve/scheduler.h"
+#include "serve/structured_output.h"
 
 namespace modelcar::serve {
 
@@ -59,7 +61,13 @@ struct ModelOptions {
   bool enable_prompt_tokens_details = false;  // usage.prompt_tokens_details.cached_tokens
   bool enable_force_include_usage = false;    // usage in every stream, as if asked
   bool log_requests = false;                  // --enable-log-requests: one line per request
-  int max_log_len = -1;                       // prompt characters/ids logged; -1: all
+  std::string reasoning_parser;               // "qwen3", "deepseek_r1" or "" (none)
+  // --enable-auto-tool-choice: tool_choice "auto" allowed (vLLM refuses it otherwise), calls
+  // parsed from the output with --tool-call-parser ("hermes" or "" = none).
+  bool enable_auto_tool_choice = false;
+  std::string tool_call_parser;
+  bool exclude_tools_when_tool_choice_none = false;  // tool_choice "none": no tools in the prompt
+  int max_log_len = -1;                              // prompt characters/ids logged; -1: all
   // Start-up log lines (the sampling defaults in use). Default: none.
   std::function<void(std::string_view)> log;
 };
@@ -101,6 +109,15 @@ class ModelContext {
   const std::string& response_role() const { return response_role_; }
   bool prompt_tokens_details() const { return options_.enable_prompt_tokens_details; }
   bool force_include_usage() const { return options_.enable_force_include_usage; }
+  // tool_choice "auto" is served (--enable-auto-tool-choice with a --tool-call-parser).
+  bool auto_tool_choice() const {
+    return options_.enable_auto_tool_choice && !options_.tool_call_parser.empty();
+  }
+  bool exclude_tools_when_tool_choice_none() const {
+    return options_.exclude_tools_when_tool_choice_none;
+  }
+  // --reasoning-parser (null: none).
+  const ReasoningParser* reasoning_parser() const { return reasoning_.get(); }
 
   // Server log (ModelOptions::log; nothing when unset).
   void Log(std::string_view line) const;
@@ -109,6 +126,12 @@ class ModelContext {
   void LogRequest(const std::string& id, const std::vector<std::string>& ignored_fields,
                   std::string_view prompt_text, const std::vector<int32_t>& prompt,
                   const SamplingOptions& sampling) const;
+
+  // The constraint of a structured output request (compiled once per distinct spec).
+  // `reasoning_end`
+  // >= 0 delays it until that token. InvalidArgument naming what the spec cannot do.
+  Result<TokenConstraintFactory> StructuredConstraint(const StructuredOutput& so,
+                                                      int32_t reasoning_end = -1);
 
   // truncate_prompt_tokens (vLLM): keeps the last (or with truncation_side "right", the first)
   // k prompt tokens; -1 means max_model_len. InvalidArgument when k > max_model_len.
@@ -149,6 +172,10 @@ class ModelContext {
   mutable std::map<std::string, std::shared_ptr<const ChatFormatter>> request_templates_;
   std::string default_kwargs_json_;
   std::string response_role_;
+  GrammarCache grammars_;
+  std::shared_ptr<const ReasoningParser> reasoning_;
+  std::once_flag trie_once_;
+  std::shared_ptr<const llm::grammar::TokenTrie> trie_;
   ModelOptions options_;
   RequestDefaults request_defaults_;
   std::unique_ptr<Metrics> metrics_;

@@ -14,6 +14,7 @@
 
 #include "base/status.h"
 #include "serve/request.h"
+#include "serve/token_constraint.h"
 
 namespace modelcar::serve {
 
@@ -34,10 +35,9 @@ struct RunnerFeed {
   std::span<const int32_t> score;
   int score_top = 0;
   std::vector<RunnerSample>* scored = nullptr;  // REQUIRED when score is not empty
-  // With sample: when set, only these token ids (sorted, non-empty) may be sampled; every other
-  // logit is -inf for the sampler (token_constraint.h). Reported logprobs are of this masked
-  // distribution.
-  const std::vector<int32_t>* allowed = nullptr;
+  // With sample: when set, only the ids of this mask may be sampled; every other logit is -inf
+  // for the sampler (token_constraint.h). Reported logprobs are of this masked distribution.
+  const TokenMask* allowed = nullptr;
   // With sample: ids that may not be sampled this step (min_tokens, bad words; logit_rules.h).
   // Like the sequence's logit_bias and allowed_token_ids they act after the logprobs are taken.
   std::span<const int32_t> banned = {};

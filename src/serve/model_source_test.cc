@@ -1,7 +1,7 @@
 #include "serve/model_source.h"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <thread>
 #include <vector>
+
+#include "base/temp_dir.h"
 
 namespace modelcar::serve {
 namespace {
@@ -19,9 +21,9 @@ TEST(PinnedImageDigestTest, TakesTheDigestOfAPinnedReference) {
   EXPECT_EQ(*PinnedImageDigest("reg.io:5000/models/q@sha256:" + kHex), "sha256:" + kHex);
   EXPECT_EQ(*PinnedImageDigest("oci://reg.io/q@sha256:" + kHex), "sha256:" + kHex);
   EXPECT_EQ(*PinnedImageDigest("reg.io/q:v1@sha256:" + kHex), "sha256:" + kHex);
-  for (std::string bad : {std::string("reg.io/q:v1"), "reg.io/q@sha256:" + kHex.substr(1),
-                          "reg.io/q@sha512:" + kHex, "reg.io/q@sha256:" + std::string(64, 'A'),
-                          "@sha256:" + kHex, std::string()}) {
+  for (std::string bad :
+       {std::string("reg.io/q:v1"), "reg.io/q@sha256:" + kHex.substr(1), "reg.io/q@sha512:" + kHex,
+        "reg.io/q@sha256:" + std::string(64, 'A'), "@sha256:" + kHex, std::string()}) {
     auto r = PinnedImageDigest(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_NE(r.status().message().find("not pinned"), std::string::npos);
@@ -30,16 +32,12 @@ TEST(PinnedImageDigestTest, TakesTheDigestOfAPinnedReference) {
 
 class WaitForModelDirTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/modelcar-model-source-XXXXXX";
-    root_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::filesystem::remove_all(root_); }
   Status Wait(const std::string& dir, int ms) {
     return WaitForModelDir(dir, std::chrono::milliseconds(ms), cancel_,
                            [this](std::string_view l) { logs_.emplace_back(l); });
   }
-  std::string root_;
+  TempDir tmp_{"modelcar-model-source"};
+  std::string root_ = tmp_.path();
   std::atomic<bool> cancel_{false};
   std::vector<std::string> logs_;
 };

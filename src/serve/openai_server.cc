@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "base/json.h"
+#include "base/log.h"
 #include "http/server.h"
 #include "serve/endpoints.h"
 #include "serve/response.h"
@@ -163,9 +164,7 @@ http::Handler Frame(const ServeOptions* o, const std::function<void(std::string_
 
 Status RunServe(const ServeOptions& o) {
   const auto t0 = Clock::now();
-  auto log = o.log ? o.log : [](std::string_view line) {
-    std::fprintf(stderr, "modelcar serve: %.*s\n", static_cast<int>(line.size()), line.data());
-  };
+  auto log = o.log ? o.log : [](std::string_view line) { LogInfo("modelcar serve: {}", line); };
   http::ShutdownSignals signals;
   State state;
   state.Touch();

@@ -214,6 +214,12 @@ int PromptLogprobs(const json& j, bool stream, const RequestDefaults& d) {
 
 }  // namespace
 
+std::string StructuredOutput::CacheKey() const {
+  return std::to_string(int(kind)) + (disable_any_whitespace ? "c" : "w") +
+         (disable_additional_properties ? "n" : "a") + std::to_string(whitespace_pattern.size()) +
+         ":" + whitespace_pattern + spec;
+}
+
 Result<ChatRequest> ParseChatRequest(std::string_view body, std::string* param,
                                      const RequestDefaults& d) {
   return Guard<ChatRequest>(param, [&] {
@@ -244,6 +250,11 @@ Result<ChatRequest> ParseChatRequest(std::string_view body, std::string* param,
     ParseStream(j, &r.stream, &r.include_usage, &r.extras);
     ParseSampling(j, d, &r.sampling);
     ParseExtras(j, d, /*chat=*/true, &r.extras);
+    ParseStructured(j, &r.extras.structured);
+    if (r.extras.structured.active() && r.tool_choice == ToolChoice::kNamed) {
+      Fail("tool_choice",
+           "You can only either use constraints for structured outputs or tools, not both.");
+    }
     r.sampling.logprob_tokens_as_ids = r.extras.return_tokens_as_token_ids;
     auto mt = Integer(j, "max_tokens", 1, INT32_MAX);
     auto mct = Integer(j, "max_completion_tokens", 1, INT32_MAX);
@@ -304,6 +315,7 @@ Result<CompletionRequest> ParseCompletionRequest(std::string_view body, std::str
     ParseStream(j, &r.stream, &r.include_usage, &r.extras);
     ParseSampling(j, d, &r.sampling);
     ParseExtras(j, d, /*chat=*/false, &r.extras);
+    ParseStructured(j, &r.extras.structured);
     r.sampling.logprob_tokens_as_ids = r.extras.return_tokens_as_token_ids;
     // OpenAI's and vLLM's default for completions is 16 tokens.
     ParseMaxTokens(Integer(j, "max_tokens", 1, INT32_MAX).value_or(16), d, &r.sampling);

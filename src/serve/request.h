@@ -64,6 +64,24 @@ struct SamplingOptions {
   std::vector<std::vector<int32_t>> bad_words_ids;
 };
 
+// Constrained output (vLLM's structured outputs): response_format json_object / json_schema, or
+// structured_outputs json / regex / choice / grammar / json_object. Compiled by
+// structured_output.h.
+struct StructuredOutput {
+  enum class Kind { kNone, kJsonSchema, kJsonObject, kRegex, kChoice, kGrammar };
+  Kind kind = Kind::kNone;
+  std::string
+      spec;  // the schema (compact JSON), the regex, the grammar, or the choices (JSON list)
+  bool disable_any_whitespace = false;
+  bool disable_additional_properties = false;
+  std::string whitespace_pattern;
+  std::string param;  // the request field it came from, for errors
+
+  bool active() const { return kind != Kind::kNone; }
+  // Identifies the compiled grammar (kind, options and spec).
+  std::string CacheKey() const;
+};
+
 // vLLM extras shared by chat and completions.
 struct RequestExtras {
   std::string request_id;                     // "request_id" (the X-Request-Id header wins)
@@ -74,6 +92,7 @@ struct RequestExtras {
   bool continuous_usage_stats = false;  // stream_options.continuous_usage_stats
   std::optional<bool> add_special_tokens;
   std::string cache_salt;
+  StructuredOutput structured;
 };
 
 // "none", "auto" (tool calls parsed from free output), "required" and a named function

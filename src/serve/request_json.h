@@ -38,6 +38,8 @@ void ParseSampling(const json& j, const RequestDefaults& d, SamplingOptions* s);
 // Output-side fields of both endpoints (request_id, truncation, token ids, ...) and the vLLM
 // fields this server refuses. `chat` selects the chat-only refusals.
 void ParseExtras(const json& j, const RequestDefaults& d, bool chat, RequestExtras* e);
+// response_format and structured_outputs (vLLM's validation and wording).
+void ParseStructured(const json& j, StructuredOutput* so);
 // stream / stream_options.
 void ParseStream(const json& j, bool* stream, bool* include_usage, RequestExtras* e);
 // vLLM's logprobs limits: `k` alternatives asked through `param` (-1: the whole vocabulary).

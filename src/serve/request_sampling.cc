@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "base/json.h"
 #include "serve/request_json.h"
 
 namespace modelcar::serve::request_json {
@@ -228,12 +229,125 @@ void ParseSampling(const json& j, const RequestDefaults& d, SamplingOptions* s) 
                              "guided_decoding_backend", "guided_whitespace_pattern"}) {
     RefuseUnless(j, legacy, false, "vLLM replaced the guided_* fields by structured_outputs");
   }
-  if (const json* v = Find(j, "response_format")) {
-    if (!v->is_object() || v->value("type", "") != "text") {
-      Fail("response_format", "response_format other than {\"type\": \"text\"} is not supported");
+}
+
+namespace {
+
+// The constraint of `response_format` (vLLM's ResponseFormat): replaces structured_outputs'.
+void ResponseFormat(const json& rf, StructuredOutput* so) {
+  if (!rf.is_object() || !rf.contains("type") || !rf["type"].is_string()) {
+    Fail("response_format", "response_format must be an object with a \"type\"");
+  }
+  const std::string type = rf["type"];
+  if (type == "text") return;
+  so->param = "response_format";
+  if (type == "json_object") {
+    so->kind = StructuredOutput::Kind::kJsonObject;
+    so->spec.clear();
+  } else if (type == "json_schema") {
+    const json* js = Find(rf, "json_schema");
+    if (!js) {
+      Fail("response_format",
+           "When response_format type is 'json_schema', the 'json_schema' field must be "
+           "provided.");
+    }
+    if (!js->is_object() || !String(*js, "name")) {
+      Fail("response_format", "response_format.json_schema needs a \"name\" (a string)");
+    }
+    const json* schema = Find(*js, "schema");
+    if (!schema) Fail("response_format", "response_format.json_schema needs a \"schema\"");
+    if (!schema->is_object() && !schema->is_boolean()) {
+      Fail("response_format", "response_format.json_schema.schema must be an object");
+    }
+    Bool(*js, "strict");  // the output is always constrained
+    String(*js, "description");
+    so->kind = StructuredOutput::Kind::kJsonSchema;
+    so->spec = schema->dump();
+  } else if (type == "structural_tag") {
+    Fail("response_format", "response_format type structural_tag is not supported");
+  } else {
+    Fail("response_format", "response_format type must be text, json_object or json_schema");
+  }
+}
+
+void StructuredOutputs(const json& s, StructuredOutput* so) {
+  const char* P = "structured_outputs";
+  if (!s.is_object()) Fail(P, "structured_outputs must be an object");
+  static const char* kKnown[] = {"json",
+                                 "regex",
+                                 "choice",
+                                 "grammar",
+                                 "json_object",
+                                 "disable_any_whitespace",
+                                 "disable_additional_properties",
+                                 "whitespace_pattern",
+                                 "structural_tag"};
+  for (auto it = s.begin(); it != s.end(); ++it) {
+    if (std::find_if(std::begin(kKnown), std::end(kKnown),
+                     [&](const char* k) { return it.key() == k; }) == std::end(kKnown)) {
+      Fail(P, "structured_outputs." + it.key() + " is not a structured outputs field");
     }
   }
-  RefuseUnless(j, "structured_outputs", false, "structured outputs are not implemented yet");
+  int count = 0;
+  so->param = P;
+  if (const json* v = Find(s, "json")) {
+    ++count;
+    json schema = *v;
+    if (v->is_string()) {
+      Result<json> parsed = ParseJsonLimited<json>(v->get<std::string>(), "");
+      if (!parsed.ok())
+        Fail(P, "structured_outputs.json is not valid JSON: " + parsed.status().message());
+      schema = std::move(*parsed);
+    }
+    if (!schema.is_object() && !schema.is_boolean()) {
+      Fail(P, "structured_outputs.json must be a JSON schema (an object)");
+    }
+    so->kind = StructuredOutput::Kind::kJsonSchema;
+    so->spec = schema.dump();
+  }
+  if (auto v = String(s, "regex")) {
+    ++count;
+    so->kind = StructuredOutput::Kind::kRegex;
+    so->spec = *v;
+  }
+  if (const json* v = Find(s, "choice")) {
+    ++count;
+    if (!v->is_array() || v->empty())
+      Fail(P, "structured_outputs.choice must be a list of strings");
+    for (const json& c : *v) {
+      if (!c.is_string()) Fail(P, "structured_outputs.choice must be a list of strings");
+    }
+    so->kind = StructuredOutput::Kind::kChoice;
+    so->spec = v->dump();
+  }
+  if (auto v = String(s, "grammar")) {
+    ++count;
+    so->kind = StructuredOutput::Kind::kGrammar;
+    so->spec = *v;
+  }
+  if (auto v = Bool(s, "json_object"); v && *v) {
+    ++count;
+    so->kind = StructuredOutput::Kind::kJsonObject;
+  }
+  if (Find(s, "structural_tag")) Fail(P, "structured_outputs.structural_tag is not supported");
+  if (count > 1) {
+    Fail(P,
+         "You can only use one kind of structured outputs constraint but multiple are "
+         "specified");
+  }
+  if (count == 0) {
+    Fail(P, "You must use one kind of structured outputs constraint but none are specified");
+  }
+  so->disable_any_whitespace = Bool(s, "disable_any_whitespace").value_or(false);
+  so->disable_additional_properties = Bool(s, "disable_additional_properties").value_or(false);
+  so->whitespace_pattern = String(s, "whitespace_pattern").value_or("");
+}
+
+}  // namespace
+
+void ParseStructured(const json& j, StructuredOutput* so) {
+  if (const json* s = Find(j, "structured_outputs")) StructuredOutputs(*s, so);
+  if (const json* rf = Find(j, "response_format")) ResponseFormat(*rf, so);
 }
 
 void ParseStream(const json& j, bool* stream, bool* include_usage, RequestExtras* e) {

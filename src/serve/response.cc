@@ -114,7 +114,8 @@ std::string ChatCompletionJson(const ResponseMeta& meta, const std::vector<Choic
   for (const ChoiceResult& c : choices) {
     json msg = {{"role", meta.role},
                 {"content", c.text ? json(*c.text) : json(nullptr)},
-                {"tool_calls", ToolCallsJson(c.tool_calls, 0, false)}};
+                {"tool_calls", ToolCallsJson(c.tool_calls, 0, false)},
+                {"reasoning", c.reasoning ? json(*c.reasoning) : json(nullptr)}};
     json choice = {{"index", c.index},
                    {"message", msg},
                    {"logprobs", c.logprobs ? ChatLogprobs(*c.logprobs) : json(nullptr)},
@@ -139,6 +140,7 @@ std::string ChatChunkJson(const ResponseMeta& meta, const ChatDelta& d) {
   json delta = json::object();
   if (d.role) delta["role"] = meta.role;
   if (d.content) delta["content"] = *d.content;
+  if (d.reasoning) delta["reasoning"] = *d.reasoning;
   if (!d.tool_calls.empty()) {
     delta["tool_calls"] = ToolCallsJson(d.tool_calls, d.first_tool_index, true);
   } else if (d.tool_arguments) {

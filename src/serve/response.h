@@ -66,7 +66,8 @@ struct Finish {
 
 struct ChoiceResult {
   int index = 0;
-  std::optional<std::string> text;  // chat: content (nullopt -> null); completions: text
+  std::optional<std::string> text;       // chat: content (nullopt -> null); completions: text
+  std::optional<std::string> reasoning;  // chat: vLLM's "reasoning" (nullopt -> null)
   std::vector<ToolCall> tool_calls;
   std::optional<std::vector<TokenLogprob>> logprobs;
   Finish finish;
@@ -91,6 +92,7 @@ struct ChatDelta {
   int index = 0;
   bool role = false;  // include "role": meta.role (the first chunk of a choice)
   std::optional<std::string> content;
+  std::optional<std::string> reasoning;
   std::vector<ToolCall> tool_calls;
   int first_tool_index = 0;  // "index" of tool_calls[0] in the choice's list of calls
   // More argument text of the call at first_tool_index: "tool_calls": [{"index",

@@ -1,8 +1,8 @@
 #include "serve/scheduler.h"
 
 #include <algorithm>
-#include <cstdio>
 
+#include "base/log.h"
 #include "serve/logit_rules.h"
 
 namespace modelcar::serve {
@@ -247,7 +247,7 @@ void Scheduler::Admit() {
       if (req->g.constraint) s->constraint = req->g.constraint();
       Status st = runner_->AddSequence(s->id, so, req->g.prompt);
       if (!st.ok()) {
-        std::fprintf(stderr, "serve: cannot start a sequence: %s\n", st.ToString().c_str());
+        LogError("serve: cannot start a sequence: {}", st.ToString());
         s->done = true;
         TokenEvent ev;
         ev.index = i;
@@ -333,7 +333,7 @@ bool Scheduler::StepOnce() {
   std::vector<RunnerSample> out;
   Status st = runner_->Step(feeds, &out);
   if (!st.ok()) {
-    std::fprintf(stderr, "serve: engine step failed: %s\n", st.ToString().c_str());
+    LogError("serve: engine step failed: {}", st.ToString());
     for (auto& [s, n] : fed) Finish(*s, "abort", std::nullopt, true);
     std::erase_if(running_, [](const std::unique_ptr<Seq>& s) { return s->done; });
     return true;

@@ -54,7 +54,7 @@ class FakeRunner : public ModelRunner {
       max_chunk_ = std::max(max_chunk_, int(f.tokens.size()));
       for (int32_t t : f.score) f.scored->push_back({t, -0.25f, {}, 1});
       if (f.sample)
-        out->push_back({f.allowed ? f.allowed->front() : f.tokens.back() + 1, -0.5f, {}});
+        out->push_back({f.allowed ? MaskIds(*f.allowed).front() : f.tokens.back() + 1, -0.5f, {}});
     }
     max_batch_ = std::max(max_batch_, int(feeds.size()));
     step_tokens_.push_back(tokens);
@@ -280,8 +280,9 @@ TEST(Scheduler, PromptLogprobsOverChunksAndPreemption) {
 class ScriptConstraint : public TokenConstraint {
  public:
   explicit ScriptConstraint(std::vector<int32_t> script) : script_(std::move(script)) {}
-  const std::vector<int32_t>* Allowed() override {
-    allowed_ = {script_[pos_]};
+  const TokenMask* Allowed() override {
+    allowed_.clear();
+    MaskAllow(&allowed_, script_[pos_]);
     return &allowed_;
   }
   bool Accept(int32_t token) override {
@@ -292,7 +293,7 @@ class ScriptConstraint : public TokenConstraint {
  private:
   std::vector<int32_t> script_;
   size_t pos_ = 0;
-  std::vector<int32_t> allowed_;
+  TokenMask allowed_;
 };
 
 TEST(Scheduler, ConstraintSteersAndEndsTheSequence) {

@@ -14,15 +14,17 @@ struct Forced {
   const llm::Tokenizer* tokenizer;
   std::vector<std::string> prefixes;
   std::array<std::vector<int32_t>, 256> by_first_byte;
+  size_t mask_words = 0;
 };
 
 class ToolCallConstraint : public TokenConstraint {
  public:
   explicit ToolCallConstraint(std::shared_ptr<const Forced> f) : f_(std::move(f)) {}
 
-  const std::vector<int32_t>* Allowed() override {
+  const TokenMask* Allowed() override {
     if (free_) return nullptr;
-    allowed_.clear();
+    allowed_.assign(f_->mask_words, 0);
+    bool any = false;
     for (const std::string& p : f_->prefixes) {
       if (p.size() <= gen_.size() || p.compare(0, gen_.size(), gen_) != 0) continue;
       std::string_view rest = std::string_view(p).substr(gen_.size());
@@ -30,13 +32,14 @@ class ToolCallConstraint : public TokenConstraint {
         std::string_view tb = f_->tokenizer->TokenBytes(id);
         bool ok = tb.size() <= rest.size() ? rest.substr(0, tb.size()) == tb
                                            : tb.substr(0, rest.size()) == rest;
-        if (ok) allowed_.push_back(id);
+        if (ok) {
+          MaskAllow(&allowed_, id);
+          any = true;
+        }
       }
     }
-    std::sort(allowed_.begin(), allowed_.end());
-    allowed_.erase(std::unique(allowed_.begin(), allowed_.end()), allowed_.end());
     // A byte-level vocabulary always has the single-byte tokens; without them, no constraint.
-    return allowed_.empty() ? nullptr : &allowed_;
+    return any ? &allowed_ : nullptr;
   }
 
   bool Accept(int32_t token) override {
@@ -57,7 +60,7 @@ class ToolCallConstraint : public TokenConstraint {
   std::string gen_;  // bytes generated while in the forced part
   bool free_ = false;
   JsonObjectScanner scanner_;
-  std::vector<int32_t> allowed_;
+  TokenMask allowed_;
 };
 
 }  // namespace
@@ -93,6 +96,7 @@ TokenConstraintFactory ToolCallConstraintFactory(const llm::Tokenizer& tokenizer
                                                  std::vector<std::string> names) {
   auto f = std::make_shared<Forced>();
   f->tokenizer = &tokenizer;
+  f->mask_words = (static_cast<size_t>(tokenizer.vocab_size()) + 63) / 64;
   std::array<bool, 256> needed{};
   for (const std::string& n : names) {
     f->prefixes.push_back(ForcedToolCallPrefix(n));

@@ -25,6 +25,7 @@ llm::Tokenizer Vocab() {
 bool Has(const std::vector<int32_t>* v, int32_t id) {
   return v && std::find(v->begin(), v->end(), id) != v->end();
 }
+bool Has(const TokenMask* m, int32_t id) { return m && MaskAllows(*m, id); }
 
 TEST(JsonObjectScanner, EndsAtTheMatchingBraceOutsideStrings) {
   JsonObjectScanner s;
@@ -41,25 +42,23 @@ TEST(ToolCallConstraint, ForcesThePrefixAndOnlyKnownNames) {
   llm::Tokenizer tok = Vocab();
   auto c = ToolCallConstraintFactory(tok, {"get_weather", "get_time"})();
   // Start: '<' or the merged opening token; never the special end token.
-  const std::vector<int32_t>* a = c->Allowed();
-  ASSERT_NE(a, nullptr);
-  EXPECT_EQ(*a, (std::vector<int32_t>{'<', kOpen}));
+  ASSERT_NE(c->Allowed(), nullptr);
+  EXPECT_EQ(MaskIds(*c->Allowed()), (std::vector<int32_t>{'<', kOpen}));
   EXPECT_FALSE(c->Accept(kOpen));
-  a = c->Allowed();
-  EXPECT_EQ(*a, (std::vector<int32_t>{'g', kNameTok}));
+  EXPECT_EQ(MaskIds(*c->Allowed()), (std::vector<int32_t>{'g', kNameTok}));
   for (char ch : std::string("get_")) {
     ASSERT_TRUE(Has(c->Allowed(), ch));
     EXPECT_FALSE(c->Accept(ch));
   }
   // The names diverge: only their next letters.
-  EXPECT_EQ(*c->Allowed(), (std::vector<int32_t>{'t', 'w'}));
+  EXPECT_EQ(MaskIds(*c->Allowed()), (std::vector<int32_t>{'t', 'w'}));
   EXPECT_FALSE(c->Accept('t'));
   for (char ch : std::string("ime\", \"arguments\": ")) {
-    ASSERT_EQ(c->Allowed()->size(), 1u) << ch;
+    ASSERT_EQ(MaskIds(*c->Allowed()).size(), 1u) << ch;
     EXPECT_FALSE(c->Accept(ch));
   }
   // The opening brace alone, or a token running past it into the free part.
-  EXPECT_EQ(*c->Allowed(), (std::vector<int32_t>{'{', kBraceQuote}));
+  EXPECT_EQ(MaskIds(*c->Allowed()), (std::vector<int32_t>{'{', kBraceQuote}));
   EXPECT_FALSE(c->Accept(kBraceQuote));
   EXPECT_EQ(c->Allowed(), nullptr) << "the arguments are free";
   for (char ch : std::string("x\": [1, \"}\"]")) EXPECT_FALSE(c->Accept(ch));
@@ -70,7 +69,9 @@ TEST(ToolCallConstraint, NamedForcesItsName) {
   llm::Tokenizer tok = Vocab();
   auto c = ToolCallConstraintFactory(tok, {"get_time"})();
   std::string out;
-  while (const std::vector<int32_t>* a = c->Allowed()) {
+  while (const TokenMask* m = c->Allowed()) {
+    std::vector<int32_t> ids = MaskIds(*m);
+    const std::vector<int32_t>* a = &ids;
     ASSERT_FALSE(Has(a, kEnd));
     int32_t pick = a->back();  // the longest-id choice: merged tokens when they fit
     out += tok.TokenBytes(pick);

@@ -50,8 +50,11 @@ const VllmFlag kIgnored[] = {
      "has no effect: prefill chunks are scheduled by --max-num-batched-tokens"},
     {"--long-prefill-token-threshold", nullptr, true,
      "has no effect: prefill chunks are scheduled by --max-num-batched-tokens"},
+    {"--enable-prefix-caching", nullptr, false,
+     "has no effect: prefix caching is not implemented yet (each request prefills its whole "
+     "prompt)"},
     {"--prefix-caching-hash-algo", nullptr, true,
-     "has no effect: prefix blocks are keyed by their full token ids"},
+     "has no effect: prefix caching is not implemented yet"},
     {"--speculative-config", nullptr, true,
      "has no effect: there is no speculative decoding (outputs follow the same distribution)"},
     {"--structured-outputs-config", nullptr, true,

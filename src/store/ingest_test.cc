@@ -9,6 +9,7 @@
 #include <fstream>
 #include <random>
 
+#include "base/temp_dir.h"
 #include "oci/manifest.h"
 #include "oci/media_types.h"
 #include "store/gc.h"
@@ -82,8 +83,6 @@ std::string RandomBytes(size_t n, unsigned seed) {
 class IngestTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/store-test-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
     auto s = Store::Open(dir_ + "/store");
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_.emplace(std::move(*s));
@@ -95,7 +94,6 @@ class IngestTest : public ::testing::Test {
     image_.Build({{l1.str(), std::string(oci::kOciLayerTarGzip)},
                   {l2.str(), std::string(oci::kOciLayerTar)}});
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   Result<IngestResult> Ingest() {
     return IngestImage(*store_, image_.digest, image_.manifest, oci::kOciManifest,
@@ -106,7 +104,8 @@ class IngestTest : public ::testing::Test {
     return std::string(std::istreambuf_iterator<char>(f), {});
   }
 
-  std::string dir_;
+  TempDir tmp_{"store-test"};
+  std::string dir_ = tmp_.path();
   std::optional<Store> store_;
   FakeImage image_;
   std::string weights_;

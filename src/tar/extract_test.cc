@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <random>
 
+#include "base/temp_dir.h"
 #include "tar/extract_rebuild.h"
 #include "tar/reader_test_util.h"
 
@@ -20,14 +21,9 @@ using testing::TarBuilder;
 class ExtractTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/extract-test-XXXXXX";
-    base_ = ::mkdtemp(tmpl);
-    root_ = base_ + "/root";
-    outside_ = base_ + "/outside";
     fs::create_directories(root_);
     fs::create_directories(outside_);
   }
-  void TearDown() override { fs::remove_all(base_); }
 
   // Extracts the layers in order; returns the first error. skeletons[i] gets layer i's meta.
   Status Extract(const std::vector<std::string>& layers,
@@ -72,7 +68,9 @@ class ExtractTest : public ::testing::Test {
     EXPECT_TRUE(fs::is_empty(outside_)) << "something was written outside the tree";
   }
 
-  std::string base_, root_, outside_;
+  TempDir tmp_{"extract-test"};
+  std::string root_ = tmp_.path() + "/root";
+  std::string outside_ = tmp_.path() + "/outside";
 };
 
 TEST_F(ExtractTest, ExtractsFilesDirsLinks) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/file.h"
+#include "base/temp_dir.h"
 #include "tar/writer.h"
 
 namespace modelcar::tar {
@@ -14,12 +15,8 @@ namespace {
 
 class TarListTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/modelcar-tarlist-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
+  TempDir tmp_{"modelcar-tarlist-test"};
+  std::string dir_ = tmp_.path();
 };
 
 // Archives written by Python's tarfile (GNU long names, then pax) list the same entries.

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "base/file.h"
+#include "base/temp_dir.h"
 
 namespace modelcar::tar {
 namespace {
@@ -34,12 +35,8 @@ std::string ListWithPython(const std::string& path) {
 
 class TarWriterTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/modelcar-tar-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
+  TempDir tmp_{"modelcar-tar-test"};
+  std::string dir_ = tmp_.path();
 };
 
 TEST_F(TarWriterTest, PythonReadsWhatWeWrite) {

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """Checks the direction of dependencies between modules by reading #include lines.
 
-Each module under src/ may include only itself and the modules ALLOWED lists for it (ARCHITECTURE.md
-draws the same graph). The delivery half and the LLM half meet only in src/cli/. Test files
-(*_test.cc) may include test helpers of any module they already may include.
+Each module under src/ may include only itself and the modules ALLOWED lists for it. The delivery
+half and the LLM half meet only in src/cli/. Test files (*_test.cc) may include test helpers of any
+module they already may include.
+
+ARCHITECTURE.md draws the same graph in the first code block after "## Modules": lines
+"a/, b/ ──▶ c/, d/ (note)" give the direct dependencies of a and b besides base; "──▶ base/ only"
+none. The check fails when that drawing and ALLOWED differ.
 """
 import pathlib
 import re
@@ -24,7 +28,8 @@ ALLOWED = {
     "llm/engine": {"base", "llm/model", "llm/ops"},
     "llm/tokenizer": {"base"},
     "llm/template": {"base"},
-    "serve": {"base", "http", "llm/engine", "llm/model", "llm/ops", "llm/template",
+    "llm/grammar": {"base"},
+    "serve": {"base", "http", "llm/engine", "llm/grammar", "llm/model", "llm/ops", "llm/template",
               "llm/tokenizer"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
@@ -38,9 +43,48 @@ def module_of(path: str, modules):
     return best
 
 
+def drawn_graph(architecture: pathlib.Path):
+    """{module: set of dependencies} as ARCHITECTURE.md draws them (cli and base left out)."""
+    text = architecture.read_text()
+    block = text.split("## Modules", 1)[1].split("```", 2)[1]
+    graph = {}
+    for line in block.splitlines():
+        if "──▶" not in line:
+            continue
+        left, right = line.split("──▶", 1)
+        mods = [m.strip().rstrip("/") for m in left.split(",")]
+        if mods in (["cli"], ["every module"]):
+            continue
+        deps = {d.strip().rstrip("/") for d in re.sub(r"\([^)]*\)", "", right).split(",")}
+        deps = {"base" if d == "base/ only" else d for d in deps if d}
+        for m in mods:
+            graph.setdefault(m, set()).update(deps)
+    return graph
+
+
+def compare_drawing(architecture: pathlib.Path):
+    problems = []
+    drawn = drawn_graph(architecture)
+    for mod in sorted(set(drawn) | set(ALLOWED)):
+        if mod == "base" and not ALLOWED["base"] and "base" not in drawn:
+            continue  # the root: "every module ──▶ base/"
+        if mod not in ALLOWED:
+            problems.append(f"ARCHITECTURE.md draws {mod}/, which depcheck.py does not list")
+            continue
+        if mod not in drawn:
+            problems.append(f"ARCHITECTURE.md does not draw {mod}/ (depcheck.py lists it)")
+            continue
+        want, got = ALLOWED[mod] | {"base"}, drawn[mod] | {"base"}
+        for d in sorted(want - got):
+            problems.append(f"ARCHITECTURE.md lacks the edge {mod}/ ──▶ {d}/ that depcheck.py allows")
+        for d in sorted(got - want):
+            problems.append(f"ARCHITECTURE.md draws {mod}/ ──▶ {d}/, which depcheck.py does not allow")
+    return problems
+
+
 def main() -> int:
     src = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "src")
-    problems = []
+    problems = compare_drawing(src.resolve().parent / "ARCHITECTURE.md")
     seen = set()
     for f in sorted(src.rglob("*")):
         if f.suffix not in (".h", ".cc") or f.parts[len(src.parts)] == "cli":

@@ -194,8 +194,17 @@ OPS_TABLE = [("pull-layout", op_pull_layout, 3), ("pull-store", op_pull_store, 3
 
 def run_once(cmd):
     before = faults()
-    p = subprocess.run([MC] + cmd + NET, capture_output=True, text=True, timeout=600)
+    p = subprocess.run([MC] + cmd + NET, capture_output=True, timeout=600)
     after = faults()
+    # Messages may quote what a registry sent, but never raw bytes that are not UTF-8.
+    for name in ("stdout", "stderr"):
+        raw = getattr(p, name)
+        try:
+            setattr(p, name, raw.decode())
+        except UnicodeDecodeError as e:
+            line = raw[raw.rfind(b"\n", 0, e.start) + 1:].split(b"\n")[0]
+            line = line.decode(errors="backslashreplace")
+            fail(f"{' '.join(cmd)} printed bytes that are not UTF-8 on {name}: {line[:500]}")
     stats["runs"] += 1
     if sum(after.values()) > sum(before.values()):
         stats["faulted_runs"] += 1

@@ -5,7 +5,7 @@
 #                          sets SERVE_PID, SERVE_URL, SERVE_LOG; waits for GET /health == 200
 #   serve_node FILE        runs a node script with the official openai SDK on NODE_PATH
 MODELCAR_NPM_DIR=${MODELCAR_NPM_DIR:-$HOME/.cache/modelcar/npm}
-[ -d "$MODELCAR_NPM_DIR/node_modules/openai" ] || MODELCAR_NPM_DIR=$("$MODELCAR_SRC/scripts/npm-deps" test)
+[ -d "$MODELCAR_NPM_DIR/node_modules/ajv-formats" ] || MODELCAR_NPM_DIR=$("$MODELCAR_SRC/scripts/npm-deps" test)
 export MODELCAR_NPM_DIR
 
 serve_tiny_model() {

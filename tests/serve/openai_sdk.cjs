@@ -262,6 +262,57 @@ const tests = {
     assert.equal(r2.choices.length, 1);
   },
 
+  async autoToolCallsParsed() {
+    // --tool-call-parser hermes: calls the model writes are parsed out of the text. Random
+    // weights write none, so a regex (structured outputs) makes the model write two Hermes calls.
+    const tools = ['get_weather', 'get_time'].map((name) => ({ type: 'function', function: {
+      name, parameters: { type: 'object', properties: { city: { type: 'string' } } } } }));
+    const call = (name, city) =>
+      `<tool_call>\n{"name": "${name}", "arguments": {"city": "${city}"}}\n</tool_call>`;
+    const text = call('get_weather', 'Paris') + '\n' + call('get_time', 'Oslo');
+    const regex = text.replace(/[{}]/g, '\\$&');
+    const args = { model, messages: msgs, tools, max_tokens: 80, structured_outputs: { regex } };
+    const want = [['get_weather', { city: 'Paris' }], ['get_time', { city: 'Oslo' }]];
+    const check = (calls, n) => {
+      assert.equal(calls.length, n, JSON.stringify(calls));
+      calls.forEach((c, k) => {
+        assert.equal(c.type, 'function');
+        assert.match(c.id, /^chatcmpl-tool-/);
+        assert.equal(c.function.name, want[k][0]);
+        assert.deepEqual(JSON.parse(c.function.arguments), want[k][1]);
+      });
+    };
+    const r = await client.chat.completions.create(args);
+    assert.equal(r.choices[0].finish_reason, 'tool_calls');
+    assert.ok(!r.choices[0].message.content, r.choices[0].message.content);
+    check(r.choices[0].message.tool_calls, 2);
+    // Streamed: the same calls, assembled from the deltas as the SDK's users do.
+    const s = await client.chat.completions.create({ ...args, stream: true });
+    const calls = [];
+    let finish = null, content = '';
+    for await (const chunk of s) {
+      const d = chunk.choices[0]?.delta || {};
+      content += d.content || '';
+      for (const tc of d.tool_calls || []) {
+        calls[tc.index] ??= { type: tc.type, id: tc.id, function: { name: '', arguments: '' } };
+        if (tc.function?.name) calls[tc.index].function.name += tc.function.name;
+        calls[tc.index].function.arguments += tc.function?.arguments || '';
+      }
+      finish = chunk.choices[0]?.finish_reason || finish;
+    }
+    assert.equal(finish, 'tool_calls');
+    assert.equal(content.trim(), '');
+    check(calls, 2);
+    // parallel_tool_calls false keeps the first call.
+    const one = await client.chat.completions.create({ ...args, parallel_tool_calls: false });
+    check(one.choices[0].message.tool_calls, 1);
+    // tool_choice "none": no parsing, the text is the content.
+    const none = await client.chat.completions.create({ ...args, tool_choice: 'none' });
+    assert.equal(none.choices[0].message.content, text);
+    assert.deepEqual(none.choices[0].message.tool_calls ?? [], []);
+    assert.equal(none.choices[0].finish_reason, 'stop');
+  },
+
   async toolChoiceForced() {
     const fn = (name) => ({ type: 'function', function: { name, description: name,
       parameters: { type: 'object', properties: { city: { type: 'string' } } } } });

@@ -2,7 +2,7 @@
 # `modelcar serve` on the tiny synthetic model, driven by the official openai SDK: models, chat
 # (non-stream, stream with usage, n, logprobs, seed), completions (echo, logprobs, token and
 # batched prompts, stream), echo + logprobs over the prompt and prompt_logprobs, stop strings,
-# tools in the prompt, tool_choice "required" and named (forced calls, streamed too), error
+# tools in the prompt, tool calls parsed from the output (--tool-call-parser hermes), tool_choice "required" and named (forced calls, streamed too), error
 # shapes and statuses
 # (404, 400 context overflow with vLLM's wording, malformed JSON, 413), /tokenize, /detokenize,
 # /version, /health, /metrics; and the raw SSE framing with curl.
@@ -10,7 +10,8 @@ source "$MODELCAR_SRC/tests/lib/common.sh"
 source "$MODELCAR_SRC/tests/serve/lib.sh"
 mc_tmpdir
 serve_tiny_model
-serve_start "$MODEL_DIR" --max-model-len 512 --served-model-name tiny-qwen
+serve_start "$MODEL_DIR" --max-model-len 512 --served-model-name tiny-qwen \
+  --enable-auto-tool-choice --tool-call-parser hermes
 grep -q "ready in" "$SERVE_LOG" || mc_fail "no start-to-ready line in the log"
 
 serve_node "$MODELCAR_SRC/tests/serve/openai_sdk.cjs" "$SERVE_URL" tiny-qwen 512

@@ -15,6 +15,10 @@ mc_expect_fail "$MODELCAR_BIN" serve "$MODEL_DIR" --quantization awq
 grep -q -- "quantization awq was asked for" <<<"$MC_ERR" || mc_fail "awq on bf16: $MC_ERR"
 mc_expect_fail "$MODELCAR_BIN" serve "$MODEL_DIR" --quantization fp8
 grep -q -- 'quantization "fp8" is not supported' <<<"$MC_ERR" || mc_fail "refused value: $MC_ERR"
+mc_expect_fail "$MODELCAR_BIN" serve "$MODEL_DIR" --enable-auto-tool-choice
+grep -q -- "requires --tool-call-parser" <<<"$MC_ERR" || mc_fail "tool flags: $MC_ERR"
+mc_expect_fail "$MODELCAR_BIN" serve "$MODEL_DIR" --enable-auto-tool-choice --tool-call-parser mistral
+grep -q -- "--tool-call-parser mistral is not supported" <<<"$MC_ERR" || mc_fail "parser: $MC_ERR"
 mc_expect_fail "$MODELCAR_BIN" serve "$MODEL_DIR" --max_model_len 1.5K
 grep -q -- "--max-model-len" <<<"$MC_ERR" || mc_fail "bad --max-model-len: $MC_ERR"
 mc_expect_fail "$MODELCAR_BIN" serve "$MODEL_DIR" --generation-config "$MC_TMP/nowhere"
@@ -22,11 +26,11 @@ grep -q -- "--generation-config" <<<"$MC_ERR" || mc_fail "bad --generation-confi
 
 # 2. A vLLM ServingRuntime's argument list, unchanged.
 serve_start - "--model=$MODEL_DIR" --max_model_len 1k -tp 2 --gpu-memory-utilization 0.9 \
-  --dtype auto --trust-remote-code --enforce-eager --no-enable-chunked-prefill \
+  --dtype auto --trust-remote-code --enforce-eager --no-enable-chunked-prefill --enable-prefix-caching \
   --enable-server-load-tracking --root-path /proxy --enable-request-id-headers \
   --enable-prompt-tokens-details --disable-log-requests --uvicorn-log-level info
 for flag in --tensor-parallel-size --gpu-memory-utilization --dtype --trust-remote-code \
-  --enforce-eager --enable-chunked-prefill; do
+  --enforce-eager --enable-chunked-prefill --enable-prefix-caching; do
   n=$(grep -c -- "warning: $flag" "$SERVE_LOG" || true)
   [ "$n" = 1 ] || mc_fail "$flag: $n warning lines (want 1)"
 done

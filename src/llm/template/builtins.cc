@@ -194,7 +194,7 @@ Result<Value> StringMethod(const std::string& s, const std::string& name, CallAr
     if (name == "removeprefix") return Value(s.starts_with(x) ? s.substr(x.size()) : s);
     return Value(s.ends_with(x) ? s.substr(0, s.size() - x.size()) : s);
   }
-  std::u32string u = DecodeUtf8(s);
+  std::u32string u = Utf8ToCodePoints(s);
   auto all = [&](auto pred) {
     if (u.empty()) return Value(false);
     for (char32_t c : u)

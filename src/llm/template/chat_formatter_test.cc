@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/file.h"
+#include "base/temp_dir.h"
 
 namespace modelcar {
 namespace {
@@ -61,9 +62,8 @@ TEST(ChatFormatterTest, BadConfigsAreClearErrors) {
 }
 
 TEST(ChatFormatterTest, LoadPrefersChatTemplateJinja) {
-  char tmpl[] = "/tmp/modelcar-fmt-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  std::string dir = tmpl;
+  TempDir tmp("modelcar-fmt");
+  const std::string& dir = tmp.path();
   ASSERT_TRUE(WriteFileAtomic(dir + "/tokenizer_config.json", R"({"chat_template": "cfg"})").ok());
   Result<ChatFormatter> f = ChatFormatter::Load(dir);
   ASSERT_TRUE(f.ok()) << f.status().ToString();
@@ -73,7 +73,6 @@ TEST(ChatFormatterTest, LoadPrefersChatTemplateJinja) {
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_EQ(*f->Apply(kMessages, nullptr, true, nullptr), "jinja");
   EXPECT_FALSE(ChatFormatter::Load(dir + "/missing").ok());
-  std::system(("rm -rf " + dir).c_str());
 }
 
 }  // namespace

@@ -125,7 +125,7 @@ Result<Value> Join(const Value& v, CallArgs& a, H) {
 
 Result<Value> FirstLast(const Value& v, bool first) {
   if (v.is_string()) {
-    std::u32string u = DecodeUtf8(v.as_string());
+    std::u32string u = Utf8ToCodePoints(v.as_string());
     if (u.empty()) return Value::MakeUndefined("No first item, sequence was empty.");
     return Value(EncodeUtf8(std::u32string(1, first ? u.front() : u.back())));
   }
@@ -335,7 +335,7 @@ Result<Value> MinMax(const Value& v, CallArgs& a, bool want_max) {
 
 Result<Value> Reverse(const Value& v, CallArgs&, H) {
   if (v.is_string()) {
-    std::u32string u = DecodeUtf8(v.as_string());
+    std::u32string u = Utf8ToCodePoints(v.as_string());
     std::reverse(u.begin(), u.end());
     return Value(EncodeUtf8(u));
   }

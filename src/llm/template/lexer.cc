@@ -9,7 +9,7 @@ namespace {
 
 // Python's "\s" over the text that precedes a tag (ASCII and common Unicode whitespace).
 std::string RStripPy(std::string_view s) {
-  std::u32string u = DecodeUtf8(s);
+  std::u32string u = Utf8ToCodePoints(s);
   size_t e = u.size();
   while (e > 0 && IsPySpace(u[e - 1])) --e;
   return EncodeUtf8(std::u32string_view(u).substr(0, e));
@@ -17,7 +17,7 @@ std::string RStripPy(std::string_view s) {
 
 bool AllPySpace(std::string_view s) {
   if (s.empty()) return false;
-  for (char32_t c : DecodeUtf8(s))
+  for (char32_t c : Utf8ToCodePoints(s))
     if (!IsPySpace(c)) return false;
   return true;
 }

@@ -168,7 +168,7 @@ Result<Value> GetItem(const Value& obj, const Value& key) {
                                     std::to_string(key.as_int()));
       return items[static_cast<size_t>(i)];
     }
-    std::u32string u = DecodeUtf8(obj.as_string());
+    std::u32string u = Utf8ToCodePoints(obj.as_string());
     int64_t n = static_cast<int64_t>(u.size());
     if (i < 0) i += n;
     if (i < 0 || i >= n)
@@ -199,7 +199,7 @@ Result<Value> Slice(const Value& obj, const Value* start, const Value* stop, con
   std::u32string u;
   int64_t n = 0;
   if (obj.is_string()) {
-    u = DecodeUtf8(obj.as_string());
+    u = Utf8ToCodePoints(obj.as_string());
     n = static_cast<int64_t>(u.size());
   } else if (obj.is_list()) {
     n = static_cast<int64_t>(obj.as_list().items.size());
@@ -249,7 +249,8 @@ Result<std::vector<Value>> Iterate(const Value& v) {
     return out;
   }
   if (v.is_string()) {
-    for (char32_t c : DecodeUtf8(v.as_string())) out.emplace_back(EncodeUtf8(std::u32string(1, c)));
+    for (char32_t c : Utf8ToCodePoints(v.as_string()))
+      out.emplace_back(EncodeUtf8(std::u32string(1, c)));
     return out;
   }
   if (v.is_undefined()) return out;

@@ -4,26 +4,6 @@
 
 namespace modelcar::tmpl {
 
-std::u32string DecodeUtf8(std::string_view s) {
-  std::u32string out;
-  out.reserve(s.size());
-  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
-  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(s.size());
-  while (left > 0) {
-    utf8proc_int32_t cp = 0;
-    utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
-    if (n <= 0) {
-      out.push_back(0xFFFD);
-      n = 1;
-    } else {
-      out.push_back(static_cast<char32_t>(cp));
-    }
-    p += n;
-    left -= n;
-  }
-  return out;
-}
-
 void AppendUtf8(char32_t c, std::string* out) {
   utf8proc_uint8_t buf[4];
   utf8proc_ssize_t n = utf8proc_encode_char(static_cast<utf8proc_int32_t>(c), buf);
@@ -220,19 +200,19 @@ void AppendLower(const std::u32string& u, size_t i, std::string* out) {
 
 std::string PyUpper(std::string_view s) {
   std::string out;
-  for (char32_t c : DecodeUtf8(s)) AppendUpper(c, &out);
+  for (char32_t c : Utf8ToCodePoints(s)) AppendUpper(c, &out);
   return out;
 }
 
 std::string PyLower(std::string_view s) {
-  std::u32string u = DecodeUtf8(s);
+  std::u32string u = Utf8ToCodePoints(s);
   std::string out;
   for (size_t i = 0; i < u.size(); ++i) AppendLower(u, i, &out);
   return out;
 }
 
 std::string PyCapitalize(std::string_view s) {
-  std::u32string u = DecodeUtf8(s);
+  std::u32string u = Utf8ToCodePoints(s);
   std::string out;
   for (size_t i = 0; i < u.size(); ++i) {
     if (i == 0) {
@@ -245,7 +225,7 @@ std::string PyCapitalize(std::string_view s) {
 }
 
 std::string PyTitle(std::string_view s) {
-  std::u32string u = DecodeUtf8(s);
+  std::u32string u = Utf8ToCodePoints(s);
   std::string out;
   bool prev_cased = false;
   for (size_t i = 0; i < u.size(); ++i) {
@@ -263,7 +243,7 @@ std::string PyTitle(std::string_view s) {
 std::string JinjaTitle(std::string_view s) {
   // Jinja's title filter: split on runs of [-\s({[<], each piece's first character upper (not
   // titlecase), the rest lower.
-  std::u32string u = DecodeUtf8(s);
+  std::u32string u = Utf8ToCodePoints(s);
   auto is_sep = [](char32_t c) {
     return c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || IsPySpace(c);
   };
@@ -284,8 +264,8 @@ std::string JinjaTitle(std::string_view s) {
 }
 
 std::string PyStrip(std::string_view s, const std::string* chars, bool left, bool right) {
-  std::u32string u = DecodeUtf8(s);
-  std::u32string set = chars ? DecodeUtf8(*chars) : std::u32string();
+  std::u32string u = Utf8ToCodePoints(s);
+  std::u32string set = chars ? Utf8ToCodePoints(*chars) : std::u32string();
   auto strip = [&](char32_t c) {
     return chars ? set.find(c) != std::u32string::npos : IsPySpace(c);
   };
@@ -326,7 +306,7 @@ std::vector<std::string> PySplit(std::string_view s, const std::string* sep, int
     return out;
   }
   // Whitespace split: runs of whitespace separate, no empty strings.
-  std::u32string u = DecodeUtf8(s);
+  std::u32string u = Utf8ToCodePoints(s);
   if (!from_right) {
     size_t i = 0;
     while (i < u.size()) {
@@ -366,7 +346,7 @@ std::vector<std::string> PySplit(std::string_view s, const std::string* sep, int
 }
 
 std::vector<std::string> PySplitLines(std::string_view s) {
-  std::u32string u = DecodeUtf8(s);
+  std::u32string u = Utf8ToCodePoints(s);
   std::vector<std::string> out;
   size_t start = 0, i = 0;
   while (i < u.size()) {
@@ -390,7 +370,7 @@ std::string PyReplace(std::string_view s, std::string_view from, std::string_vie
   std::string out;
   int64_t done = 0;
   if (from.empty()) {
-    std::u32string u = DecodeUtf8(s);
+    std::u32string u = Utf8ToCodePoints(s);
     for (size_t i = 0; i <= u.size(); ++i) {
       if (count < 0 || done < count) {
         out.append(to);

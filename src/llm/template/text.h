@@ -1,7 +1,8 @@
 // UTF-8 helpers with Python str semantics for the template interpreter: code point access (Python
 // indexes strings by code point), case mapping and character classes (via utf8proc).
 //
-// Invalid UTF-8 bytes are treated as U+FFFD. All functions are pure and thread-safe.
+// Decoding is base/utf8.h's Utf8ToCodePoints (each invalid byte becomes U+FFFD); encoding is
+// here. All functions are pure and thread-safe.
 #ifndef MODELCAR_LLM_TEMPLATE_TEXT_H_
 #define MODELCAR_LLM_TEMPLATE_TEXT_H_
 
@@ -10,9 +11,10 @@
 #include <string_view>
 #include <vector>
 
+#include "base/utf8.h"
+
 namespace modelcar::tmpl {
 
-std::u32string DecodeUtf8(std::string_view s);
 std::string EncodeUtf8(std::u32string_view s);
 void AppendUtf8(char32_t c, std::string* out);
 // Number of code points.

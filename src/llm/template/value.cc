@@ -137,7 +137,7 @@ std::string PyStringRepr(const std::string& s) {
   bool has_double = s.find('"') != std::string::npos;
   char quote = has_single && !has_double ? '"' : '\'';
   std::string out(1, quote);
-  for (char32_t c : DecodeUtf8(s)) {
+  for (char32_t c : Utf8ToCodePoints(s)) {
     if (c == static_cast<char32_t>(quote) || c == '\\') {
       out.push_back('\\');
       out.push_back(static_cast<char>(c));
@@ -207,7 +207,7 @@ void JsonString(const std::string& s, bool ensure_ascii, std::string* out) {
     std::snprintf(buf, sizeof(buf), "\\u%04x", c & 0xFFFFu);
     out->append(buf);
   };
-  for (char32_t c : DecodeUtf8(s)) {
+  for (char32_t c : Utf8ToCodePoints(s)) {
     switch (c) {
       case '"':
         out->append("\\\"");

