@@ -151,11 +151,12 @@ TEST_F(PeerSourceTest, PiecesComeFromEveryHolderAndAreVerified) {
   EXPECT_EQ(src.stats().bytes, layer_.size());
   EXPECT_EQ(src.stats().pieces, 10u);
   EXPECT_EQ(src.stats().rejected, 0u);
-  // Rendezvous hashing spreads the pieces of one layer over both holders. A mirror counts a
-  // piece once its stream returns, which may be just after the client has the last byte.
+  // A mirror counts a response's bytes after its last write, which can come after the client has
+  // them all: wait (bounded) for the counters to settle.
   for (int i = 0; i < 500 && BytesServed(a) + BytesServed(b) < layer_.size(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  // Rendezvous hashing spreads the pieces of one layer over both holders.
   EXPECT_GT(BytesServed(a), 0u);
   EXPECT_GT(BytesServed(b), 0u);
   EXPECT_EQ(BytesServed(a) + BytesServed(b), layer_.size());

@@ -438,16 +438,4 @@ const tests = {
   },
 };
 
-(async () => {
-  const only = process.env.ONLY ? process.env.ONLY.split(',') : Object.keys(tests);
-  for (const name of only) {
-    const t0 = Date.now();
-    try {
-      await tests[name]();
-      console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-    } catch (e) {
-      console.error(`FAIL ${name}: ${e.stack || e}`);
-      process.exit(1);
-    }
-  }
-})();
+require('./run_tests.cjs')(tests);

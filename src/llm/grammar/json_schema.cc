@@ -1,3 +1,6 @@
+// One recursive compiler from JSON Schema keywords to a grammar (over 600 lines): its Builder
+// carries the rule table and the pending $refs through every keyword, so it stays whole; the
+// integer-range regexes it uses are in integer_range.cc.
 #include "llm/grammar/json_schema.h"
 
 #include <cmath>
@@ -5,6 +8,7 @@
 #include <optional>
 #include <set>
 
+#include "llm/grammar/integer_range.h"
 #include "llm/grammar/regex.h"
 
 namespace modelcar::llm::grammar {
@@ -24,64 +28,6 @@ struct SchemaError {
 // integer digits, 15 fraction digits and a 2-digit exponent).
 const char kInteger[] = "-?(?:0|[1-9]\\d{0,17})";
 const char kNumber[] = "-?(?:0|[1-9]\\d{0,14})(?:\\.\\d{1,15})?(?:[eE][+-]?\\d{1,2})?";
-
-// ---- integer ranges as regexes ----
-
-// Decimal strings of equal length, a <= b: the numbers in between, digit by digit.
-std::string SameLength(const std::string& a, const std::string& b) {
-  if (a == b) return a;
-  const size_t n = a.size();
-  if (n == 1) return std::string("[") + a[0] + "-" + b[0] + "]";
-  if (a[0] == b[0])
-    return std::string(1, a[0]) + "(?:" + SameLength(a.substr(1), b.substr(1)) + ")";
-  std::string out =
-      std::string(1, a[0]) + "(?:" + SameLength(a.substr(1), std::string(n - 1, '9')) + ")";
-  if (a[0] + 1 <= b[0] - 1) {
-    out += std::string("|[") + char(a[0] + 1) + "-" + char(b[0] - 1) + "]\\d{" +
-           std::to_string(n - 1) + "}";
-  }
-  out +=
-      "|" + std::string(1, b[0]) + "(?:" + SameLength(std::string(n - 1, '0'), b.substr(1)) + ")";
-  return out;
-}
-
-// Non-negative integers in [lo, hi] (hi unset: no upper bound), as a regex without sign.
-std::string NonNegative(int64_t lo, std::optional<int64_t> hi) {
-  const std::string a = std::to_string(lo);
-  std::vector<std::string> parts;
-  const size_t top = hi ? std::to_string(*hi).size() : a.size();
-  for (size_t n = a.size(); n <= top; ++n) {
-    std::string from = n == a.size() ? a : "1" + std::string(n - 1, '0');
-    std::string to = hi && n == top ? std::to_string(*hi) : std::string(n, '9');
-    if (n == 1 && from == "0" && to == "0") {
-      parts.push_back("0");
-    } else {
-      parts.push_back(SameLength(from, to));
-    }
-  }
-  if (!hi && a.size() < 18) {
-    parts.push_back("[1-9]\\d{" + std::to_string(a.size()) + "," + std::to_string(17) + "}");
-  }
-  std::string out;
-  for (const std::string& p : parts) out += (out.empty() ? "" : "|") + p;
-  return "(?:" + out + ")";
-}
-
-// Integers in [lo, hi] (either side may be unbounded).
-std::string IntegerRange(std::optional<int64_t> lo, std::optional<int64_t> hi) {
-  std::vector<std::string> parts;
-  if (!lo || *lo < 0) {
-    // Negative values -k: k in [max(1, -hi), -lo].
-    int64_t kmin = hi && *hi < 0 ? -*hi : 1;
-    std::optional<int64_t> kmax;
-    if (lo) kmax = -*lo;
-    parts.push_back("-" + NonNegative(kmin, kmax));
-  }
-  if (!hi || *hi >= 0) parts.push_back(NonNegative(lo && *lo > 0 ? *lo : 0, hi));
-  std::string out;
-  for (const std::string& p : parts) out += (out.empty() ? "" : "|") + p;
-  return "(?:" + out + ")";
-}
 
 // ---- the builder ----
 
@@ -393,7 +339,7 @@ class Builder {
       if (hi) b = static_cast<int64_t>(hi_strict ? std::ceil(*hi) - 1 : std::floor(*hi));
       if (a && b && *a > *b) Fail(path, "no integer lies within minimum/maximum");
       if (!a && !b) return Regex(n, kInteger, path, "integer");
-      return Regex(n, IntegerRange(a, b), path, "integer");
+      return Regex(n, IntegerRangeRegex(a, b), path, "integer");
     }
     if (!lo && !hi) return Regex(n, kNumber, path, "number");
     // Bounded numbers: integral bounds >= 0; plain decimals (no exponent).
@@ -412,11 +358,11 @@ class Builder {
     int64_t ia = lo_strict ? a + 1 : a;
     std::optional<int64_t> ib = b;
     if (b && hi_strict) ib = *b - 1;
-    if (!ib || ia <= *ib) parts.push_back(IntegerRange(ia, ib));
+    if (!ib || ia <= *ib) parts.push_back(IntegerRangeRegex(ia, ib));
     // Fractions I.f with I in [ia, b - 1]: strictly between I and I + 1 <= b.
     std::optional<int64_t> fb;
     if (b) fb = *b - 1;
-    if (!fb || ia <= *fb) parts.push_back(IntegerRange(ia, fb) + "\\.\\d{0,15}[1-9]");
+    if (!fb || ia <= *fb) parts.push_back(IntegerRangeRegex(ia, fb) + "\\.\\d{0,15}[1-9]");
     if (!lo) parts.push_back("-(?:0|[1-9]\\d{0,14})(?:\\.\\d{1,15})?");  // no lower bound
     if (parts.empty()) Fail(path, "no number lies within minimum/maximum");
     std::string re;
