@@ -311,7 +311,6 @@ http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest&
   http::ServerResponse resp;
   resp.status = 200;
   if (r.stream) {
-    // Exactly "text/event-stream": cpp-httplib never gzips it (a compressor would hold chunks).
     resp.content_type = "text/event-stream";
     resp.headers.emplace_back("Cache-Control", "no-cache");
     resp.stream = [job, session](http::StreamSink& sink) {
@@ -322,8 +321,7 @@ http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest&
       }
     };
   } else {
-    // Not plain "application/json", which cpp-httplib gzips for clients that accept it: the
-    // compressor would swallow the heartbeat spaces that detect a client gone away.
+    // Streamed with heartbeat spaces (JSON whitespace) while the answer is generated.
     resp.content_type = "application/json; charset=utf-8";
     resp.stream = [job, session](http::StreamSink& sink) { WholeChat(*job, *session, sink); };
   }

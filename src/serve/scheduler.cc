@@ -127,6 +127,7 @@ Result<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationRequest g) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return Unavailable("the server is shutting down");
+    if (static_cast<int>(waiting_.size()) >= options_.max_waiting) DropCancelledLocked();
     if (static_cast<int>(waiting_.size()) >= options_.max_waiting) {
       return Unavailable("The server is overloaded: " + std::to_string(waiting_.size()) +
                          " requests are waiting; retry later");
@@ -203,24 +204,28 @@ void Scheduler::Reap() {
   std::erase_if(running_, [](const std::unique_ptr<Seq>& s) { return s->done; });
 }
 
+void Scheduler::DropCancelledLocked() {
+  std::erase_if(waiting_, [this](const std::shared_ptr<Req>& req) {
+    if (!req->handle->cancelled()) return false;
+    for (int i = 0; i < req->g.sampling.n; ++i) {
+      TokenEvent ev;
+      ev.index = i;
+      ev.finish = "abort";
+      req->handle->Push(std::move(ev));
+    }
+    if (metrics_) metrics_->CountFinished("abort");
+    return true;
+  });
+}
+
 void Scheduler::Admit() {
   const int bt = runner_->BlockTokens();
   std::lock_guard lock(mu_);
+  DropCancelledLocked();
   int free = runner_->FreeBlocks();
   while (!waiting_.empty()) {
     std::shared_ptr<Req> req = waiting_.front();
     int n = req->g.sampling.n;
-    if (req->handle->cancelled()) {
-      waiting_.pop_front();
-      for (int i = 0; i < n; ++i) {
-        TokenEvent ev;
-        ev.index = i;
-        ev.finish = "abort";
-        req->handle->Push(std::move(ev));
-      }
-      if (metrics_) metrics_->CountFinished("abort");
-      continue;
-    }
     if (static_cast<int>(running_.size()) + n > options_.max_num_seqs) break;
     int first_chunk =
         std::min<int>(static_cast<int>(req->g.prompt.size()) + 1, options_.max_num_batched_tokens);

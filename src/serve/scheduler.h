@@ -135,6 +135,9 @@ class Scheduler {
   void Loop();
   bool StepOnce();  // false when there was nothing to do
   void Admit();
+  // Drops the waiting requests whose client went away (each gets its "abort" events), so they
+  // neither wait for a slot nor count against max_waiting. REQUIRES: mu_ held.
+  void DropCancelledLocked();
   void Finish(Seq& s, const char* reason, std::optional<int32_t> stop_token, bool notify);
   void Reap();
   void Publish();
