@@ -83,10 +83,8 @@ void GrowActivations(const ModelConfig& c, bool bf, size_t rows, Scratch& s) {
   Grow(s.k, rows * kvdim);
   Grow(s.v, rows * kvdim);
   if (bf) {
-    Grow(s.xb, rows * H);
-    Grow(s.xb_lo, rows * H);
-    Grow(s.attn_b, rows * qdim);
-    Grow(s.attn_lo, rows * qdim);
+    Grow(s.xb, 2 * rows * H);
+    Grow(s.attn_b, 2 * rows * qdim);
     Grow(s.h_b, rows * inter);
   } else {
     Grow(s.xn, rows * H);
@@ -167,11 +165,11 @@ class Pass {
         row_chunk_(std::max(1, T_ / (pool.size() * 4))),
         decode_only_(std::all_of(inputs.begin(), inputs.end(),
                                  [](const StepInput& in) { return in.tokens.size() == 1; })),
-        qkv_in_(MakeIn(s.xn, s.xb, &s.xb_lo, H_, T_)),
-        mlp_in_(MakeIn(s.xn, s.xb, nullptr, H_, T_)),
-        attn_in_(MakeIn(s.attn, s.attn_b, &s.attn_lo, qdim_, T_)),
-        h_in_(MakeIn(s.h, s.h_b, nullptr, c_.intermediate_size, T_)),
-        head_in_(MakeIn(s.xn, s.xb, &s.xb_lo, H_, head_n_)) {}
+        qkv_in_(MakeIn(s.xn, s.xb, kPaired, H_, T_)),
+        mlp_in_(MakeIn(s.xn, s.xb, kValues, H_, T_)),
+        attn_in_(MakeIn(s.attn, s.attn_b, kPaired, qdim_, T_)),
+        h_in_(MakeIn(s.h, s.h_b, kPlain, c_.intermediate_size, T_)),
+        head_in_(MakeIn(s.xn, s.xb, kPaired, H_, head_n_)) {}
 
   // Stages of a step, at most: embed, 8 per layer, 2 for the head.
   static int Stages(int layers) { return 1 + 8 * layers + 2; }
@@ -193,17 +191,23 @@ class Pass {
     int stage = 0;
   };
 
-  ops::MatIn MakeIn(const std::vector<float>& f, const std::vector<uint16_t>& b,
-                    const std::vector<uint16_t>* lo, int64_t stride, int rows) const {
+  // How the fast path's bf16 buffer holds a matrix input: [rows, width], or [rows, 2, width]
+  // (each row and its remainder) read as pairs or as the value rows alone.
+  enum Layout { kPlain, kPaired, kValues };
+
+  // The matrix input over `f` (exact) or `b` (fast).
+  ops::MatIn MakeIn(const std::vector<float>& f, const std::vector<uint16_t>& b, Layout layout,
+                    int64_t width, int rows) const {
     ops::MatIn in;
-    if (bf_) {
-      in.bf16 = b.data();
-      if (lo) in.bf16_lo = lo->data();
-    } else {
-      in.f32 = f.data();
-    }
-    in.stride = stride;
     in.rows = rows;
+    in.stride = width;
+    if (!bf_) {
+      in.f32 = f.data();
+      return in;
+    }
+    in.bf16 = b.data();
+    in.paired = layout == kPaired;
+    if (layout == kValues) in.stride = 2 * width;
     return in;
   }
 
@@ -230,8 +234,8 @@ class Pass {
   void NormRow(int r, const std::vector<float>& w, int out_row, bool lo) {
     const float* x = &s_.x[size_t(r) * H_];
     if (bf_) {
-      ops::RmsNormBf16(x, w.data(), H_, eps_, &s_.xb[size_t(out_row) * H_],
-                       lo ? &s_.xb_lo[size_t(out_row) * H_] : nullptr);
+      uint16_t* hi = &s_.xb[size_t(2 * out_row) * H_];
+      ops::RmsNormBf16(x, w.data(), H_, eps_, hi, lo ? hi + H_ : nullptr);
     } else {
       ops::RmsNorm(x, w.data(), H_, eps_, &s_.xn[size_t(out_row) * H_]);
     }
@@ -316,11 +320,12 @@ class Pass {
     kv.block_tokens = cache_.block_tokens();
     kv.head_dim = hd_;
     kv.type = cache_.dtype();
+    const size_t head0 = size_t(a.kvh) * group_ * hd_;
     for (int r = a.row_begin; r < a.row_end; ++r) {
-      const size_t at = size_t(r) * qdim_ + size_t(a.kvh) * group_ * hd_;
+      const size_t at = size_t(r) * qdim_ + head0;
+      uint16_t* hi = bf_ ? &s_.attn_b[size_t(2 * r) * qdim_ + head0] : nullptr;
       ops::Attention(&s_.q[at], group_, s_.rows[r].pos + 1, kv, s_.scores[tid].data(),
-                     bf_ ? nullptr : &s_.attn[at], bf_ ? &s_.attn_b[at] : nullptr,
-                     bf_ ? &s_.attn_lo[at] : nullptr);
+                     bf_ ? nullptr : &s_.attn[at], hi, hi ? hi + qdim_ : nullptr);
     }
   }
 

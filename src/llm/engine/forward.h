@@ -24,10 +24,11 @@ namespace modelcar::llm {
 // Reused across steps (grown, never shrunk).
 struct Scratch {
   // Activations, [rows, width] row-major. f32 always for the residual stream x and for q/k/v;
-  // the matrix inputs (xn, attn, h) in f32 (exact) or bf16 (fast; *_lo: the bf16 remainders
-  // where the fast path keeps ~16 bits, see forward.cc).
+  // the matrix inputs (xn, attn, h) in f32 (exact) or bf16 (fast). The fast path's xb and
+  // attn_b hold [rows, 2, width]: each row and its bf16 remainder (ops::MatIn paired; the MLP
+  // reads xb's value rows only).
   std::vector<float> x, xn, q, k, v, attn, h;
-  std::vector<uint16_t> xb, xb_lo, attn_b, attn_lo, h_b;
+  std::vector<uint16_t> xb, attn_b, h_b;
   std::vector<float> logits;              // LM head output of all sequences of a step
   std::vector<float> rope_cos, rope_sin;  // [position][head_dim / 2]
   int rope_positions = 0;
