@@ -75,7 +75,19 @@ void ExtendRope(int positions, int half, Scratch& s) {
   s.rope_positions = positions;
 }
 
-void GrowActivations(const ModelConfig& c, bool bf, size_t rows, Scratch& s) {
+// Steps of at most this many rows normalize on every thread, each into its own copy of the
+// matrix input, instead of splitting the rows and meeting at a barrier: for a decode step the
+// norm costs less than the wait (two barriers fewer per layer).
+constexpr int kLocalNormRows = 16;
+bool LocalNorms(size_t rows) { return rows <= size_t{kLocalNormRows}; }
+
+// Elements of one copy of the normalized matrix input (see LocalNorms).
+size_t NormSlice(const ModelConfig& c, bool bf, size_t rows) {
+  return (bf ? 2 : 1) * rows * c.hidden_size;
+}
+
+void GrowActivations(const ModelConfig& c, bool bf, size_t rows, int threads, Scratch& s) {
+  const size_t copies = LocalNorms(rows) ? threads : 1;
   const size_t H = c.hidden_size, qdim = size_t(c.num_heads) * c.head_dim,
                kvdim = size_t(c.num_kv_heads) * c.head_dim, inter = c.intermediate_size;
   Grow(s.x, rows * H);
@@ -83,11 +95,11 @@ void GrowActivations(const ModelConfig& c, bool bf, size_t rows, Scratch& s) {
   Grow(s.k, rows * kvdim);
   Grow(s.v, rows * kvdim);
   if (bf) {
-    Grow(s.xb, 2 * rows * H);
+    Grow(s.xb, copies * NormSlice(c, bf, rows));
     Grow(s.attn_b, 2 * rows * qdim);
     Grow(s.h_b, rows * inter);
   } else {
-    Grow(s.xn, rows * H);
+    Grow(s.xn, copies * NormSlice(c, bf, rows));
     Grow(s.attn, rows * qdim);
     Grow(s.h, rows * inter);
   }
@@ -165,6 +177,8 @@ class Pass {
         row_chunk_(std::max(1, T_ / (pool.size() * 4))),
         decode_only_(std::all_of(inputs.begin(), inputs.end(),
                                  [](const StepInput& in) { return in.tokens.size() == 1; })),
+        local_norms_(LocalNorms(s.rows.size())),
+        norm_slice_(NormSlice(c_, bf, s.rows.size())),
         qkv_in_(MakeIn(s.xn, s.xb, kPaired, H_, T_)),
         mlp_in_(MakeIn(s.xn, s.xb, kValues, H_, T_)),
         attn_in_(MakeIn(s.attn, s.attn_b, kPaired, qdim_, T_)),
@@ -229,16 +243,42 @@ class Pass {
             [&](int t) { ops::MatMulRange(ops[tasks[t].op], in, tasks[t].begin, tasks[t].end); });
   }
 
-  // RMSNorm of x's row `r` with `w` into matrix-input row `out_row` (bf16 with the remainder
-  // when `lo`).
-  void NormRow(int r, const std::vector<float>& w, int out_row, bool lo) {
+  // RMSNorm of x's row `r` with `w` into row `out_row` of copy `copy` of the normalized matrix
+  // input (bf16 with the remainder when `lo`).
+  void NormRow(int copy, int r, const std::vector<float>& w, int out_row, bool lo) {
     const float* x = &s_.x[size_t(r) * H_];
+    const size_t base = size_t(copy) * norm_slice_;
     if (bf_) {
-      uint16_t* hi = &s_.xb[size_t(2 * out_row) * H_];
+      uint16_t* hi = &s_.xb[base + size_t(2 * out_row) * H_];
       ops::RmsNormBf16(x, w.data(), H_, eps_, hi, lo ? hi + H_ : nullptr);
     } else {
-      ops::RmsNorm(x, w.data(), H_, eps_, &s_.xn[size_t(out_row) * H_]);
+      ops::RmsNorm(x, w.data(), H_, eps_, &s_.xn[base + size_t(out_row) * H_]);
     }
+  }
+
+  // Rows [0, n) of the normalized matrix input: x's row row_of(i) with `w` into row i. Split
+  // among the threads and then a barrier, or with local norms every thread all of them into its
+  // own copy, no barrier (InputOf: the matrix stage after it reads that copy).
+  template <typename RowOf>
+  void Norms(Cursor& at, int n, const std::vector<float>& w, bool lo, RowOf row_of) {
+    if (local_norms_) {
+      for (int i = 0; i < n; ++i) NormRow(at.tid, row_of(i), w, i, lo);
+      return;
+    }
+    ForEach(at, n, std::max(1, n / (pool_.size() * 4)), true,
+            [&](int i) { NormRow(0, row_of(i), w, i, lo); });
+  }
+
+  // The calling thread's view of a normalized matrix input (its own copy with local norms).
+  ops::MatIn InputOf(const ops::MatIn& in, int tid) const {
+    if (!local_norms_) return in;
+    ops::MatIn mine = in;
+    if (bf_) {
+      mine.bf16 += size_t(tid) * norm_slice_;
+    } else {
+      mine.f32 += size_t(tid) * norm_slice_;
+    }
+    return mine;
   }
 
   void Embed(Cursor& at) {
@@ -251,7 +291,7 @@ class Pass {
 
   void AttentionBlock(Cursor& at, int l) {
     const LayerWeights& W = m_.layers[l];
-    ForEach(at, T_, row_chunk_, true, [&](int r) { NormRow(r, W.input_norm, r, true); });
+    Norms(at, T_, W.input_norm, true, [](int r) { return r; });
 
     ops::MatOp qkv[3] = {{&W.q}, {&W.k}, {&W.v}};
     float* out[3] = {s_.q.data(), s_.k.data(), s_.v.data()};
@@ -260,7 +300,7 @@ class Pass {
       qkv[j].y = out[j];
       qkv[j].y_stride = stride[j];
     }
-    MatTasks(at, s_.qkv_tasks, qkv, qkv_in_, true);
+    MatTasks(at, s_.qkv_tasks, qkv, InputOf(qkv_in_, at.tid), true);
 
     // A decode row attends only to its own new K/V and earlier ones: each attention item
     // prepares its heads itself. Rows of a prompt need every row's K/V first.
@@ -331,7 +371,7 @@ class Pass {
 
   void MlpBlock(Cursor& at, int l) {
     const LayerWeights& W = m_.layers[l];
-    ForEach(at, T_, row_chunk_, true, [&](int r) { NormRow(r, W.post_norm, r, false); });
+    Norms(at, T_, W.post_norm, false, [](int r) { return r; });
 
     ops::MatOp mlp{&W.gate, &W.up, ops::Epilogue::kSiluMul};
     if (bf_) {
@@ -341,7 +381,7 @@ class Pass {
       mlp.y = s_.h.data();
       mlp.y_stride = c_.intermediate_size;
     }
-    MatTasks(at, s_.mlp_tasks, &mlp, mlp_in_, true);
+    MatTasks(at, s_.mlp_tasks, &mlp, InputOf(mlp_in_, at.tid), true);
 
     ops::MatOp down{&W.down};
     down.epilogue = ops::Epilogue::kAdd;
@@ -353,12 +393,11 @@ class Pass {
   // Final norm of the rows that need logits (compacted to the front), then the LM head over all
   // of them at once: its weights (the biggest matrix) are read once per step.
   void Head(Cursor& at) {
-    ForEach(at, head_n_, std::max(1, head_n_ / (pool_.size() * 4)), true,
-            [&](int h) { NormRow(s_.head_rows[h], m_.final_norm, h, true); });
+    Norms(at, head_n_, m_.final_norm, true, [&](int h) { return s_.head_rows[h]; });
     ops::MatOp head{&m_.lm_head};
     head.y = logits_;
     head.y_stride = c_.vocab_size;
-    MatTasks(at, s_.head_tasks, &head, head_in_, false);
+    MatTasks(at, s_.head_tasks, &head, InputOf(head_in_, at.tid), false);
   }
 
   const Model& m_;
@@ -372,7 +411,8 @@ class Pass {
   const int H_, hd_, qdim_, kvdim_, group_;
   const float eps_, scale_;
   const int T_, head_n_, row_chunk_;
-  const bool decode_only_;
+  const bool decode_only_, local_norms_;
+  const size_t norm_slice_;
   const ops::MatIn qkv_in_, mlp_in_, attn_in_, h_in_, head_in_;
 };
 
@@ -385,7 +425,7 @@ void RunForward(const Model& model, bool bf16, Scratch& s, KvCache& cache, Threa
   const int max_pos = PlanRows(inputs, bt, s);
   const size_t head_n = s.head_rows.size();
   ExtendRope(max_pos, c.head_dim / 2, s);
-  GrowActivations(c, bf16, s.rows.size(), s);
+  GrowActivations(c, bf16, s.rows.size(), pool.size(), s);
   PlanAttention(cache, inputs, c.num_kv_heads, s);
   s.scores.resize(pool.size());
   const int group = c.num_heads / c.num_kv_heads;

@@ -26,7 +26,8 @@ struct Scratch {
   // Activations, [rows, width] row-major. f32 always for the residual stream x and for q/k/v;
   // the matrix inputs (xn, attn, h) in f32 (exact) or bf16 (fast). The fast path's xb and
   // attn_b hold [rows, 2, width]: each row and its bf16 remainder (ops::MatIn paired; the MLP
-  // reads xb's value rows only).
+  // reads xb's value rows only). Steps of a few rows keep one copy of xn / xb per thread
+  // (forward.cc, LocalNorms).
   std::vector<float> x, xn, q, k, v, attn, h;
   std::vector<uint16_t> xb, attn_b, h_b;
   std::vector<float> logits;              // LM head output of all sequences of a step
