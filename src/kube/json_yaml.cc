@@ -4,6 +4,7 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -107,8 +108,17 @@ bool ReadsBackAsString(const std::string& s) {
   return ResolvePlain(s).is_string();
 }
 
+// yaml-cpp writes some control characters (a carriage return, for one) into plain scalars, where
+// the parser takes them as line breaks; double quotes escape them.
+bool HasControlCharacter(const std::string& s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && c != '\n' && c != '\t') || u == 0x7f;
+  });
+}
+
 void EmitString(const std::string& s, YAML::Emitter& out) {
-  if (!ReadsBackAsString(s)) out << YAML::DoubleQuoted;
+  if (!ReadsBackAsString(s) || HasControlCharacter(s)) out << YAML::DoubleQuoted;
   out << s;
 }
 

@@ -360,7 +360,7 @@ TEST(JsonYamlTest, ScalarsFollowTheCoreSchemaAndRoundTrip) {
   EXPECT_EQ((*doc)["g"], "10m");
   EXPECT_EQ((*doc)["h"], "no");  // YAML 1.2: a string
   json tricky = {{"s", json::array({"1", "true", "no", "", "a: b", "# x", "$$$$", "-x", "0x1F",
-                                    "multi\nline", "ok.value/x"})},
+                                    "multi\nline", "ok.value/x", "\r", "a\rb", "bell\x07", "del\x7f"})},
                  {"empty", json::object()},
                  {"list", json::array()},
                  {"n", nullptr}};
