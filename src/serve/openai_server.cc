@@ -169,7 +169,7 @@ Status RunServe(const ServeOptions& o) {
   State state;
   state.Touch();
 
-  http::ServerOptions so;
+  http::ServerOptions so = o.http;
   so.host = o.host;
   so.port = o.port;
   // A generation holds its worker until it ends (streamed or not): a worker for every request the
@@ -177,8 +177,6 @@ Status RunServe(const ServeOptions& o) {
   // that triggers, plus a few for the quick endpoints.
   so.threads = static_cast<size_t>(std::max(1, o.model.max_num_seqs) +
                                    std::max(0, o.model.max_waiting) + 16);
-  so.max_body_bytes = o.max_body_bytes;
-  so.write_timeout_s = 60;
   so.tls_cert_file = o.tls_cert_file;
   so.tls_key_file = o.tls_key_file;
   http::Server server(so);
