@@ -5,11 +5,7 @@
 #include <string>
 
 namespace modelcar {
-namespace {
-
-// nlohmann's messages quote the input near the error ("last read: '...'"): bytes outside printable
-// ASCII (invalid UTF-8, terminal control characters) are written as \xHH.
-std::string Printable(std::string_view text) {
+std::string PrintableAscii(std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   for (unsigned char c : text) {
@@ -23,6 +19,8 @@ std::string Printable(std::string_view text) {
   }
   return out;
 }
+
+namespace {
 
 template <class Json>
 class LimitedDomBuilder {
@@ -60,7 +58,7 @@ class LimitedDomBuilder {
   }
   bool parse_error(std::size_t position, const std::string& last_token,
                    const typename Json::exception& e) {
-    if (error_.empty()) error_ = "not valid JSON: " + Printable(e.what());
+    if (error_.empty()) error_ = "not valid JSON: " + PrintableAscii(e.what());
     return dom_.parse_error(position, last_token, e);
   }
 

@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <nlohmann/json_fwd.hpp>
+#include <string>
 #include <string_view>
 
 #include "base/status.h"
@@ -46,6 +47,11 @@ struct JsonLimits {
 template <class Json = nlohmann::json>
 Result<Json> ParseJsonLimited(std::string_view text, std::string_view what,
                               const JsonLimits& limits = {});
+
+// `text` with every byte outside printable ASCII (invalid UTF-8, terminal control characters,
+// newlines) written as \xHH: for messages that quote untrusted input, such as a parser's error
+// (nlohmann's quote the input near the error: "last read: '...'") or an exception's what().
+std::string PrintableAscii(std::string_view text);
 
 }  // namespace modelcar
 

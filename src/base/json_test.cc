@@ -61,6 +61,13 @@ TEST(ParseJsonLimitedTest, SyntaxErrorsQuoteOnlyPrintableAscii) {
       << j.status().message();
 }
 
+// The helper every module uses to quote untrusted bytes in messages (exceptions' what()).
+TEST(PrintableAsciiTest, EscapesEverythingOutsidePrintableAscii) {
+  EXPECT_EQ(PrintableAscii("plain text: 'x' ~"), "plain text: 'x' ~");
+  EXPECT_EQ(PrintableAscii(std::string("a\nb\x1b[31m\xe3\x80\x7f\0z", 13)),
+            "a\\x0ab\\x1b[31m\\xe3\\x80\\x7f\\x00z");
+}
+
 // The shape that crashed servers: 100,000 levels is rejected after reading ~129 bytes, and the
 // partially built tree is freed without recursing.
 TEST(ParseJsonLimitedTest, DeepNestingIsRejectedWithoutRecursion) {

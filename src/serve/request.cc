@@ -115,7 +115,7 @@ Result<T> Guard(std::string* param, F f) {
     return InvalidArgument(e.message);
   } catch (const json::exception& e) {
     if (param) param->clear();
-    return InvalidArgument(std::string("Invalid request: ") + e.what());
+    return InvalidArgument(std::string("Invalid request: ") + PrintableAscii(e.what()));
   }
 }
 
