@@ -65,6 +65,7 @@ modelcar::Status Run(const Flags& f) {
     so.host = f.listen.substr(0, colon);
     so.port = std::atoi(f.listen.c_str() + colon + 1);
     so.threads = f.mirror ? 32 : 2;
+    so.max_body_bytes = 0;  // no route (the read-only mirror's neither) takes a body: any is 413
     server = std::make_unique<modelcar::http::Server>(so);
     if (f.mirror) {
       ASSIGN_OR_RETURN(modelcar::store::Store st, modelcar::store::Store::Open(f.store));
@@ -76,18 +77,20 @@ modelcar::Status Run(const Flags& f) {
       mirror = std::make_unique<modelcar::peer::RegistryApi>(st, ro);
       mirror->Register(*server);
     }
-    server->Handle("GET", "/healthz", [](const modelcar::http::ServerRequest&) {
+    server->HandleInline("GET", "/healthz", [](const modelcar::http::ServerRequest&) {
       return modelcar::http::ServerResponse::Text(200, "ok\n");
     });
     server->Handle("GET", "/status", [&agent](const modelcar::http::ServerRequest&) {
       return modelcar::http::ServerResponse::Json(200, agent.StatusJson());
     });
-    server->Handle("GET", "/metrics", [&agent, &mirror](const modelcar::http::ServerRequest&) {
-      auto r = modelcar::http::ServerResponse::Text(
-          200, agent.Metrics() + (mirror ? mirror->Metrics() : std::string()));
-      r.content_type = "text/plain; version=0.0.4";
-      return r;
-    });
+    server->Handle("GET", "/metrics",
+                   [&agent, &mirror, &server](const modelcar::http::ServerRequest&) {
+                     auto r = modelcar::http::ServerResponse::Text(
+                         200, agent.Metrics() + (mirror ? mirror->Metrics() : std::string()) +
+                                  modelcar::http::ServerStatsText(server->stats()));
+                     r.content_type = "text/plain; version=0.0.4";
+                     return r;
+                   });
     RETURN_IF_ERROR(server->Start());
     std::fprintf(stderr, "cache-agent: serving on %s:%d%s\n", so.host.c_str(), server->port(),
                  mirror ? " (with the registry mirror)" : "");

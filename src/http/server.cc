@@ -1,30 +1,35 @@
-// Server: routing, request/response conversion and lifecycle over httplib::Server / SSLServer.
+// Server: options, routes, the acceptor and the I/O threads, Start/Stop; the connections are in
+// server_conn.cc.
 #include "http/server.h"
 
-#include <httplib.h>
 #include <signal.h>
-#include <sys/socket.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
 #include <condition_variable>
-#include <map>
-#include <memory>
+#include <future>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
 
+#include "http/server_conn.h"
 #include "http/server_tls.h"
 
 namespace modelcar::http {
 namespace {
 
-// Exposes the listening socket so that Start() can raise httplib's fixed listen backlog (5).
-template <class Base>
-class ExposedServer : public Base {
- public:
-  using Base::Base;
-  int listen_socket() const { return this->svr_sock_; }
-};
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -37,23 +42,15 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-class HttplibSink : public StreamSink {
- public:
-  HttplibSink(httplib::DataSink& sink, const std::atomic<bool>& stopping)
-      : sink_(sink), stopping_(stopping) {}
-  bool Write(std::string_view data) override {
-    if (failed_ || stopping_.load()) return false;
-    if (data.empty()) return true;
-    if (!sink_.is_writable() || !sink_.write(data.data(), data.size())) failed_ = true;
-    return !failed_;
-  }
-  bool Alive() const override { return !failed_ && !stopping_.load() && sink_.is_writable(); }
-
- private:
-  httplib::DataSink& sink_;
-  const std::atomic<bool>& stopping_;
-  bool failed_ = false;
-};
+// Room for max_connections sockets plus the process's other files.
+void RaiseFileLimit(size_t connections) {
+  rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlim_t want = static_cast<rlim_t>(connections) * 2 + 256;
+  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want) return;
+  rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(want, rl.rlim_max);
+  ::setrlimit(RLIMIT_NOFILE, &rl);
+}
 
 }  // namespace
 
@@ -88,86 +85,78 @@ ServerResponse ServerResponse::Json(int status, std::string body) {
 
 struct Server::Impl {
   ServerOptions options;
-  std::map<std::string, std::map<std::string, Handler>> routes;  // path -> method -> handler
-  std::unique_ptr<httplib::Server> server;
-  std::unique_ptr<TlsCertReloader> tls;
-  std::thread thread;
+  internal::RouteTable routes;
+  std::shared_ptr<internal::ServerState> state;
+  std::unique_ptr<net::io_context> ioc;
+  std::unique_ptr<tcp::acceptor> acceptor;     // on its own strand
+  std::unique_ptr<net::steady_timer> backoff;  // after accept errors (EMFILE)
+  std::vector<std::thread> io_threads;
   int port = 0;
-  std::atomic<bool> stopping{false};
   std::mutex mu;
   std::condition_variable cv;
   bool running = false;  // guarded by mu
+  bool stopped = false;  // guarded by mu
 
-  void Dispatch(const httplib::Request& req, httplib::Response& res);
+  Status Listen();
+  void Accept();
 };
 
-void Server::Impl::Dispatch(const httplib::Request& req, httplib::Response& res) {
-  auto path_it = routes.find(req.path);
-  if (path_it == routes.end()) {  // the longest prefix route ("/v2/*") that matches
-    size_t best = 0;
-    for (auto it = routes.begin(); it != routes.end(); ++it) {
-      const std::string& p = it->first;
-      if (p.empty() || p.back() != '*' || p.size() - 1 < best) continue;
-      if (std::string_view(req.path).starts_with(std::string_view(p).substr(0, p.size() - 1))) {
-        best = p.size() - 1;
-        path_it = it;
+Status Server::Impl::Listen() {
+  error_code ec;
+  net::ip::address address = net::ip::make_address(options.host, ec);
+  if (ec) {  // a host name
+    net::io_context resolver_context;
+    tcp::resolver resolver(resolver_context);
+    auto results =
+        resolver.resolve(options.host, std::to_string(options.port), tcp::resolver::passive, ec);
+    if (ec || results.empty()) {
+      return Unavailable("cannot resolve " + options.host + ": " + ec.message());
+    }
+    address = results.begin()->endpoint().address();
+  }
+  tcp::endpoint endpoint(address, static_cast<uint16_t>(options.port));
+  acceptor = std::make_unique<tcp::acceptor>(net::make_strand(*ioc));
+  std::string where = options.host + ":" + std::to_string(options.port);
+  if (acceptor->open(endpoint.protocol(), ec))
+    return Internal("socket for " + where + ": " + ec.message());
+  acceptor->set_option(tcp::acceptor::reuse_address(true), ec);  // never SO_REUSEPORT
+  if (acceptor->bind(endpoint, ec)) {
+    return Unavailable("cannot listen on " + where + " (" + ec.message() + ")");
+  }
+  if (acceptor->listen(options.listen_backlog, ec)) {
+    return Unavailable("cannot listen on " + where + " (" + ec.message() + ")");
+  }
+  port = acceptor->local_endpoint(ec).port();
+  return Status();
+}
+
+void Server::Impl::Accept() {
+  acceptor->async_accept(net::make_strand(*ioc), [this](error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
+    if (ec) {  // out of descriptors or memory: let connections end, then accept again
+      backoff->expires_after(std::chrono::milliseconds(50));
+      backoff->async_wait([this](error_code e) {
+        if (!e && acceptor->is_open()) Accept();
+      });
+      return;
+    }
+    internal::ServerState& st = *state;
+    bool reject = false, drop = st.stopping.load();
+    {
+      std::lock_guard<std::mutex> lock(st.mu);
+      if (st.live.size() >= st.options.max_connections) {
+        reject = true;
+        drop = drop || st.rejecting >= st.options.max_connections;  // refusals are bounded too
       }
     }
-  }
-  if (path_it == routes.end()) {
-    res.status = 404;
-    res.set_content("not found: " + req.path + "\n", "text/plain; charset=utf-8");
-    return;
-  }
-  std::string method = req.method == "HEAD" ? "GET" : req.method;
-  auto it = path_it->second.find(method);
-  if (it == path_it->second.end()) {
-    std::string allow;
-    for (const auto& [m, h] : path_it->second) allow += (allow.empty() ? "" : ", ") + m;
-    res.status = 405;
-    res.set_header("Allow", allow);
-    res.set_content("method not allowed: " + req.method + " " + req.path + "\n",
-                    "text/plain; charset=utf-8");
-    return;
-  }
-  ServerRequest r;
-  r.method = req.method;
-  r.path = req.path;
-  r.query.assign(req.params.begin(), req.params.end());
-  r.headers.assign(req.headers.begin(), req.headers.end());
-  r.body = req.body;
-  r.remote_addr = req.remote_addr;
-  r.remote_port = req.remote_port;
-  ServerResponse out = it->second(r);
-  res.status = out.status;
-  for (auto& [k, v] : out.headers) res.set_header(k, v);
-  if (out.stream && out.stream_length >= 0) {
-    // Fixed length: httplib calls the provider until `length` bytes went out; the stream runs
-    // once, and a short stream makes the next call fail, which closes the connection.
-    std::atomic<bool>* stopping_flag = &stopping;
-    auto ran = std::make_shared<bool>(false);
-    res.set_content_provider(static_cast<size_t>(out.stream_length), out.content_type,
-                             [stream = std::move(out.stream), stopping_flag, ran](
-                                 size_t, size_t, httplib::DataSink& sink) {
-                               if (*ran) return false;
-                               *ran = true;
-                               HttplibSink adapter(sink, *stopping_flag);
-                               stream(adapter);
-                               return true;
-                             });
-  } else if (out.stream) {
-    std::atomic<bool>* stopping_flag = &stopping;
-    res.set_chunked_content_provider(
-        out.content_type,
-        [stream = std::move(out.stream), stopping_flag](size_t, httplib::DataSink& sink) {
-          HttplibSink adapter(sink, *stopping_flag);
-          stream(adapter);
-          sink.done();
-          return true;
-        });
-  } else {
-    res.set_content(std::move(out.body), out.content_type);
-  }
+    if (drop) {
+      error_code ignored;
+      socket.close(ignored);
+    } else {
+      internal::StartConnection(state, std::move(socket), reject);
+    }
+    Accept();
+  });
 }
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
@@ -177,89 +166,58 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
 Server::~Server() { Stop(); }
 
 void Server::Handle(std::string method, std::string path, Handler handler) {
-  impl_->routes[std::move(path)][std::move(method)] = std::move(handler);
+  impl_->routes[std::move(path)][std::move(method)] = {std::move(handler), false};
+}
+
+void Server::HandleInline(std::string method, std::string path, Handler handler) {
+  impl_->routes[std::move(path)][std::move(method)] = {std::move(handler), true};
 }
 
 Status Server::Start() {
   Impl& s = *impl_;
-  if (s.server) return FailedPrecondition("http server already started");
+  if (s.state) return FailedPrecondition("http server already started");
   ::signal(SIGPIPE, SIG_IGN);
-  const ServerOptions& o = s.options;
+  auto st = std::make_shared<internal::ServerState>();
+  ServerOptions& o = st->options;
+  o = s.options;
+  o.threads = std::max<size_t>(o.threads, 1);
+  o.io_threads = std::max<size_t>(o.io_threads, 1);
+  o.max_connections = std::max<size_t>(o.max_connections, 1);
+  o.max_body_buffer_bytes = std::max(o.max_body_buffer_bytes, o.max_body_bytes);
+  o.max_header_bytes = std::max<size_t>(o.max_header_bytes, 1024);
+  st->routes = s.routes;
+  st->body_budget = std::make_shared<internal::BodyBudget>(o.max_body_buffer_bytes);
   bool tls = !o.tls_cert_file.empty() || !o.tls_key_file.empty();
   if (tls) {
     if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
       return InvalidArgument("TLS needs both a certificate file and a key file");
     }
-    s.tls = std::make_unique<TlsCertReloader>(o.tls_cert_file, o.tls_key_file);
-    RETURN_IF_ERROR(s.tls->LoadNow());
-    TlsCertReloader* reloader = s.tls.get();
-    auto ssl = std::make_unique<ExposedServer<httplib::SSLServer>>(
-        [reloader](SSL_CTX& ctx) { return reloader->Install(&ctx); });
-    if (!ssl->is_valid()) return Internal("cannot create the TLS context");
-    s.server = std::move(ssl);
-  } else {
-    s.server = std::make_unique<ExposedServer<httplib::Server>>();
-  }
-  httplib::Server& h = *s.server;
-  h.set_socket_options([](int sock) {
-    int yes = 1;  // SO_REUSEADDR only: httplib's default SO_REUSEPORT would share a busy port
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
-  h.set_tcp_nodelay(true);
-  h.set_payload_max_length(o.max_body_bytes);
-  h.set_read_timeout(o.read_timeout_s, 0);
-  h.set_write_timeout(o.write_timeout_s, 0);
-  h.set_keep_alive_timeout(o.keep_alive_timeout_s);
-  h.set_keep_alive_max_count(o.keep_alive_max_requests);
-  size_t threads = o.threads == 0 ? 1 : o.threads;
-  h.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  auto route = [&s](const httplib::Request& req, httplib::Response& res) {
-    // Handlers answer Range requests themselves (they see the header); httplib must not slice
-    // their answers a second time. The request object is httplib's own mutable one.
-    const_cast<httplib::Request&>(req).ranges.clear();
-    s.Dispatch(req, res);
-  };
-  h.Get(".*", route);
-  h.Post(".*", route);
-  h.Put(".*", route);
-  h.Patch(".*", route);
-  h.Delete(".*", route);
-  h.Options(".*", route);
-  h.set_error_handler(
-      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
-        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        std::string msg = res.status == 413 ? "request body too large" : "request failed";
-        res.set_content(msg + "\n", "text/plain; charset=utf-8");
-        return httplib::Server::HandlerResponse::Handled;
-      }));
-  h.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-    res.status = 500;
-    res.set_content("internal error\n", "text/plain; charset=utf-8");
-  });
-
-  if (o.port == 0) {
-    s.port = h.bind_to_any_port(o.host);
-    if (s.port <= 0) return Unavailable("cannot listen on " + o.host + ":0");
-  } else {
-    if (!h.bind_to_port(o.host, o.port)) {
-      return Unavailable("cannot listen on " + o.host + ":" + std::to_string(o.port) +
-                         " (address in use or not available)");
+    st->tls_reloader = std::make_unique<TlsCertReloader>(o.tls_cert_file, o.tls_key_file);
+    RETURN_IF_ERROR(st->tls_reloader->LoadNow());
+    st->tls_context = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+    st->tls_context->set_options(net::ssl::context::default_workarounds |
+                                 net::ssl::context::no_compression);
+    if (!st->tls_reloader->Install(st->tls_context->native_handle())) {
+      return Internal("cannot set up the TLS context");
     }
-    s.port = o.port;
   }
-  int sock = tls ? static_cast<ExposedServer<httplib::SSLServer>&>(h).listen_socket()
-                 : static_cast<ExposedServer<httplib::Server>&>(h).listen_socket();
-  ::listen(sock, o.listen_backlog);  // raises the backlog of the already listening socket
+  s.ioc = std::make_unique<net::io_context>(static_cast<int>(o.io_threads));
+  RETURN_IF_ERROR(s.Listen());
+  RaiseFileLimit(o.max_connections);
+  st->pool = std::make_unique<internal::WorkerPool>(o.threads, o.max_queued_requests);
+  s.backoff = std::make_unique<net::steady_timer>(s.acceptor->get_executor());
+  s.state = st;
   {
     std::lock_guard<std::mutex> lock(s.mu);
     s.running = true;
   }
-  s.thread = std::thread([&s] {
-    s.server->listen_after_bind();
-    std::lock_guard<std::mutex> lock(s.mu);
-    s.running = false;
-    s.cv.notify_all();
-  });
+  s.Accept();
+  for (size_t i = 0; i < o.io_threads; ++i) {
+    s.io_threads.emplace_back([ioc = s.ioc.get()] {
+      auto guard = net::make_work_guard(*ioc);  // run until Stop() stops the context
+      ioc->run();
+    });
+  }
   return Status();
 }
 
@@ -267,18 +225,49 @@ int Server::port() const { return impl_->port; }
 
 void Server::Stop() {
   Impl& s = *impl_;
-  if (!s.server) return;
-  s.stopping = true;
-  // httplib's stop() is a no-op until its accept loop has started: repeat until the loop ends.
-  std::unique_lock<std::mutex> lock(s.mu);
-  while (s.running) {
-    lock.unlock();
-    s.server->stop();
-    lock.lock();
-    s.cv.wait_for(lock, std::chrono::milliseconds(5), [&s] { return !s.running; });
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (!s.running || s.stopped) return;
+    s.stopped = true;
   }
-  lock.unlock();
-  if (s.thread.joinable()) s.thread.join();
+  internal::ServerState& st = *s.state;
+  st.stopping = true;
+  // 1. No new connections.
+  std::promise<void> closed;
+  net::post(s.acceptor->get_executor(), [&s, &closed] {
+    error_code ec;
+    s.acceptor->close(ec);
+    s.backoff->cancel();
+    closed.set_value();
+  });
+  closed.get_future().wait();
+  // 2. Idle and still-reading connections close; the others after their answer.
+  std::vector<std::shared_ptr<internal::Connection>> conns;
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    for (auto& [id, weak] : st.live) {
+      if (auto c = weak.lock()) conns.push_back(std::move(c));
+    }
+  }
+  for (auto& c : conns) c->Stop();
+  conns.clear();
+  // 3. Handlers finish (streams see Write() == false) and their answers are written.
+  st.pool->Shutdown();
+  {
+    std::unique_lock<std::mutex> lock(st.mu);
+    st.cv.wait_for(lock, std::chrono::seconds(st.options.write_timeout_s + 5),
+                   [&st] { return st.live.empty() && st.rejecting == 0; });
+  }
+  // 4. The I/O threads end; what is left (connections past their deadline) is destroyed.
+  s.ioc->stop();
+  for (std::thread& t : s.io_threads) t.join();
+  s.io_threads.clear();
+  s.backoff.reset();
+  s.acceptor.reset();
+  s.ioc.reset();
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.running = false;
+  s.cv.notify_all();
 }
 
 void Server::Wait() {
@@ -287,7 +276,52 @@ void Server::Wait() {
   s.cv.wait(lock, [&s] { return !s.running; });
 }
 
-uint64_t Server::tls_loads() const { return impl_->tls ? impl_->tls->loads() : 0; }
+uint64_t Server::tls_loads() const {
+  const auto& st = impl_->state;
+  return st && st->tls_reloader ? st->tls_reloader->loads() : 0;
+}
+
+ServerStats Server::stats() const {
+  ServerStats out;
+  const auto& st = impl_->state;
+  if (!st) return out;
+  out.connections = st->stats.connections.load();
+  out.rejected_connections = st->stats.rejected_connections.load();
+  out.rejected_busy = st->stats.rejected_busy.load();
+  out.rejected_requests = st->stats.rejected_requests.load();
+  out.timeouts = st->stats.timeouts.load();
+  std::lock_guard<std::mutex> lock(st->mu);
+  out.open_connections = st->live.size() + st->rejecting;
+  return out;
+}
+
+std::string ServerStatsText(const ServerStats& s) {
+  std::string out =
+      "# HELP modelcar_http_connections_total Connections accepted, the refused ones included.\n"
+      "# TYPE modelcar_http_connections_total counter\n"
+      "modelcar_http_connections_total " +
+      std::to_string(s.connections) +
+      "\n"
+      "# HELP modelcar_http_open_connections Connections open now.\n"
+      "# TYPE modelcar_http_open_connections gauge\n"
+      "modelcar_http_open_connections " +
+      std::to_string(s.open_connections) +
+      "\n"
+      "# HELP modelcar_http_rejected_total Connections and requests the HTTP server refused or cut "
+      "(connection_limit: 503 over max connections; busy: 503 wait queue or body memory full; "
+      "bad_request: 400, 413, 431, unread bodies to 404/405; timeout: a header, body or write "
+      "deadline passed).\n"
+      "# TYPE modelcar_http_rejected_total counter\n";
+  const std::pair<const char*, uint64_t> reasons[] = {{"connection_limit", s.rejected_connections},
+                                                      {"busy", s.rejected_busy},
+                                                      {"bad_request", s.rejected_requests},
+                                                      {"timeout", s.timeouts}};
+  for (const auto& [reason, n] : reasons) {
+    out += std::string("modelcar_http_rejected_total{reason=\"") + reason + "\"} " +
+           std::to_string(n) + "\n";
+  }
+  return out;
+}
 
 namespace {
 sigset_t ShutdownSet() {

@@ -1,5 +1,7 @@
-// http::Server over real loopback sockets: httplib's client for HTTP(S), raw sockets for
-// disconnects and plain-HTTP-to-TLS, OpenSSL for reading the served certificate.
+// http::Server over real loopback sockets: cpp-httplib's client (an independent implementation)
+// for HTTP(S), raw sockets for disconnects, pipelining, 100-continue and plain-HTTP-to-TLS,
+// OpenSSL for reading the served certificate. Limits, deadlines and overload:
+// server_limits_test.cc.
 #include "http/server.h"
 
 #include <arpa/inet.h>
@@ -19,30 +21,22 @@
 #include <thread>
 
 #include "base/file.h"
+#include "http/server_test_util.h"
 
 namespace modelcar::http {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::Connect;
+using testing::ReadResponse;
+using testing::SendAll;
+using testing::StatusOf;
 
 ServerOptions Opts() {
   ServerOptions o;
   o.threads = 4;
   o.max_body_bytes = 1024;
   return o;
-}
-
-int Connect(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 // Sends a Wake() and a SIGTERM together; exits 0 if both come out of Wait(), in some order.
@@ -269,6 +263,143 @@ TEST(ServerTest, ManyConcurrentClients) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 400);
   EXPECT_EQ(served.load(), 400);
+}
+
+TEST(ServerTest, HeadPipeliningAndContinue) {
+  Server server(Opts());
+  server.Handle("GET", "/a", [](const ServerRequest&) { return ServerResponse::Text(200, "abc"); });
+  server.Handle("POST", "/echo",
+                [](const ServerRequest& r) { return ServerResponse::Text(200, r.body); });
+  ASSERT_TRUE(server.Start().ok());
+  int fd = Connect(server.port());
+  ASSERT_GE(fd, 0);
+  // HEAD: the GET route's headers, no body; then two pipelined requests in one write.
+  ASSERT_TRUE(SendAll(fd,
+                      "HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "GET /a?x=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"));
+  std::string all;
+  char buf[4096];
+  while (all.find("hello") == std::string::npos) {
+    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    ASSERT_GT(n, 0) << all;
+    all.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(all.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << all;
+  // HEAD: Content-Length of the GET body, and no body before the next response.
+  EXPECT_NE(all.find("Content-Length: 3\r\n\r\nHTTP/1.1 200 OK\r\n"), std::string::npos) << all;
+  EXPECT_NE(all.find("\r\n\r\nabcHTTP/1.1 200 OK\r\n"), std::string::npos) << all;
+  // Expect: 100-continue: the interim answer comes before the body is sent.
+  ASSERT_TRUE(SendAll(fd,
+                      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                      "Expect: 100-continue\r\n\r\n"));
+  std::string cont = ReadResponse(fd);
+  EXPECT_EQ(cont, "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE(SendAll(fd, "ok"));
+  std::string r = ReadResponse(fd);
+  EXPECT_EQ(StatusOf(r), 200);
+  EXPECT_EQ(r.substr(r.size() - 2), "ok");
+  // A chunked request body.
+  ASSERT_TRUE(SendAll(fd,
+                      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"));
+  r = ReadResponse(fd);
+  EXPECT_EQ(r.substr(r.size() - 5), "abcde") << r;
+  ::close(fd);
+}
+
+TEST(ServerTest, DecodesPathAndQuery) {
+  Server server(Opts());
+  server.Handle("GET", "/a b/c", [](const ServerRequest& r) {
+    std::string out;
+    for (const auto& [k, v] : r.query) out += k + "=" + v + ";";
+    return ServerResponse::Text(200, out);
+  });
+  ASSERT_TRUE(server.Start().ok());
+  int fd = Connect(server.port());
+  ASSERT_TRUE(SendAll(fd, "GET /a%20b/c?z=1&a=x+y&a=%41&flag HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::string r = ReadResponse(fd);
+  ::close(fd);
+  EXPECT_EQ(StatusOf(r), 200);
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "a=x y;a=A;flag=;z=1;");
+}
+
+// Inline handlers answer while every worker is busy.
+TEST(ServerTest, InlineHandlersAnswerWhileWorkersAreBusy) {
+  ServerOptions o = Opts();
+  o.threads = 1;
+  Server server(o);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> entered{false};
+  server.Handle("GET", "/slow", [&](const ServerRequest&) {
+    entered = true;
+    released.wait();
+    return ServerResponse::Text(200, "slow");
+  });
+  server.HandleInline("GET", "/health",
+                      [](const ServerRequest&) { return ServerResponse::Text(200, "ok"); });
+  ASSERT_TRUE(server.Start().ok());
+  std::thread slow([port = server.port()] {
+    httplib::Client c("127.0.0.1", port);
+    auto res = c.Get("/slow");
+    EXPECT_TRUE(res && res->body == "slow");
+  });
+  while (!entered) std::this_thread::sleep_for(1ms);
+  httplib::Client c("127.0.0.1", server.port());
+  auto res = c.Get("/health");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body, "ok");
+  release.set_value();
+  slow.join();
+}
+
+// The server reads the connection while a handler runs: a client that hangs up is seen without
+// any write (Alive() turns false).
+TEST(ServerTest, AliveTurnsFalseWhenTheClientLeavesWithoutAWrite) {
+  std::promise<bool> saw_gone;
+  std::atomic<bool> started{false};
+  Server server(Opts());
+  server.Handle("GET", "/wait", [&](const ServerRequest&) {
+    ServerResponse r;
+    r.stream = [&](StreamSink& sink) {
+      started = true;
+      for (int i = 0; i < 60000 && sink.Alive(); ++i) std::this_thread::sleep_for(1ms);
+      saw_gone.set_value(!sink.Alive());
+    };
+    return r;
+  });
+  ASSERT_TRUE(server.Start().ok());
+  int fd = Connect(server.port());
+  ASSERT_TRUE(SendAll(fd, "GET /wait HTTP/1.1\r\nHost: x\r\n\r\n"));
+  while (!started) std::this_thread::sleep_for(1ms);
+  ::close(fd);
+  EXPECT_TRUE(saw_gone.get_future().get());
+}
+
+TEST(ServerTest, StopAnswersTheRequestInFlight) {
+  std::atomic<bool> entered{false};
+  Server server(Opts());
+  server.Handle("GET", "/slow", [&](const ServerRequest&) {
+    entered = true;
+    std::this_thread::sleep_for(300ms);
+    return ServerResponse::Text(200, "done");
+  });
+  ASSERT_TRUE(server.Start().ok());
+  int idle = Connect(server.port());  // an idle keep-alive connection does not delay Stop()
+  ASSERT_GE(idle, 0);
+  std::string body;
+  std::thread client([&, port = server.port()] {
+    httplib::Client c("127.0.0.1", port);
+    auto res = c.Get("/slow");
+    if (res) body = res->body;
+  });
+  while (!entered) std::this_thread::sleep_for(1ms);
+  server.Stop();
+  client.join();
+  EXPECT_EQ(body, "done");
+  EXPECT_EQ(testing::ReadUntilClose(idle), "");  // closed by Stop()
+  ::close(idle);
 }
 
 class TlsTest : public ::testing::Test {

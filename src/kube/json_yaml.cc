@@ -1,12 +1,14 @@
 // YAML <-> nlohmann::json conversion with yaml-cpp: its parser and its emitter.
 #include "kube/json_yaml.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <regex>
+#include <sstream>
 
 #include "base/json.h"
 
@@ -144,6 +146,42 @@ void EmitNode(const json& v, YAML::Emitter& out) {
   }
 }
 
+// yaml-cpp 0.7 (Debian 12) loops forever, allocating an empty document per turn, on a stream
+// whose next token cannot start a node (a lone ",", for one): HandleNextDocument keeps reporting
+// a document without consuming that token (fixed upstream after 0.8). A first pass with a handler
+// that builds nothing refuses a stream whose next document starts where the previous one did.
+Status CheckYamlAdvances(const std::string& text, std::string_view what) {
+  struct DocumentStarts : YAML::EventHandler {
+    YAML::Mark start;
+    void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+  };
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts handler;
+  int previous = -1;
+  while (parser.HandleNextDocument(handler)) {
+    if (handler.start.pos == previous) {
+      return InvalidArgument(std::string(what) + ": malformed YAML at line " +
+                             std::to_string(handler.start.line + 1) + ", column " +
+                             std::to_string(handler.start.column + 1) +
+                             ": no node can start there");
+    }
+    previous = handler.start.pos;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::vector<json>> ParseDocuments(std::string_view text, std::string_view what) {
@@ -154,7 +192,9 @@ Result<std::vector<json>> ParseDocuments(std::string_view text, std::string_view
     return docs;
   }
   try {
-    for (const YAML::Node& node : YAML::LoadAll(std::string(text))) {
+    const std::string yaml(text);
+    RETURN_IF_ERROR(CheckYamlAdvances(yaml, what));
+    for (const YAML::Node& node : YAML::LoadAll(yaml)) {
       if (node.IsNull() || !node.IsDefined()) continue;
       docs.push_back(NodeToJson(node));
       std::string utf8_check = docs.back().dump();  // type_error 316 on invalid UTF-8

@@ -332,6 +332,21 @@ TEST(ConfigTest, BadFieldsAreNamed) {
   EXPECT_EQ(inner.status().code(), Code::kInvalidArgument);
 }
 
+// yaml-cpp 0.7 loops forever, allocating, on these (found by kube_json_yaml_fuzz); empty
+// documents in a stream are still skipped.
+TEST(JsonYamlTest, StreamsThatStallTheParserAreErrors) {
+  for (const char* text : {",", "# c\n,   x\napiVersion: v1\n", "a: 1\n---\n, b\n"}) {
+    auto docs = ParseDocuments(text, "bad.yaml");
+    ASSERT_FALSE(docs.ok()) << text;
+    EXPECT_NE(docs.status().message().find("bad.yaml: malformed YAML at line"), std::string::npos)
+        << docs.status().message();
+  }
+  auto docs = ParseDocuments("---\n---\na: 1\n---\n---\nb: 2\n", "ok.yaml");
+  ASSERT_TRUE(docs.ok()) << docs.status().message();
+  ASSERT_EQ(docs->size(), 2u);
+  EXPECT_EQ((*docs)[1]["b"], 2);
+}
+
 TEST(JsonYamlTest, ScalarsFollowTheCoreSchemaAndRoundTrip) {
   auto doc =
       ParseJsonOrYaml("a: 1\nb: '1'\nc: true\nd: \"yes\"\ne: ~\nf: 1.5\ng: 10m\nh: no\n", "t");

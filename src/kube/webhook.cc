@@ -1,6 +1,7 @@
 // Webhook: config reloading, metrics and the HTTP routes around HandleAdmissionReview.
 #include "kube/webhook.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -110,7 +111,9 @@ struct Webhook::Impl {
     p.Sample("modelcar_webhook_config_errors_total", "", config_errors.load());
     p.Header("modelcar_webhook_tls_loads_total", "counter", "");
     p.Sample("modelcar_webhook_tls_loads_total", "", server ? server->tls_loads() : 0);
-    return p.Take();
+    std::string out = p.Take();
+    if (server) out += http::ServerStatsText(server->stats());
+    return out;
   }
 };
 
@@ -131,20 +134,24 @@ Status Webhook::Start() {
   so.port = w.options.port;
   so.threads = w.options.threads;
   so.max_body_bytes = w.options.max_body_bytes;
+  // Within the pod's 128 Mi: a few bodies being received at once (reviews are far smaller), and
+  // the parsed reviews bounded by kAdmissionJsonLimits.
+  so.max_body_buffer_bytes = std::max<size_t>(32 << 20, w.options.max_body_bytes);
   so.tls_cert_file = w.options.tls_cert_file;
   so.tls_key_file = w.options.tls_key_file;
   w.server = std::make_unique<http::Server>(so);
   for (const char* path : {"/mutate-pods", "/mutate-models"}) {
     w.server->Handle("POST", path, [&w](const http::ServerRequest& r) { return w.Mutate(r); });
   }
-  w.server->Handle("GET", "/healthz", [](const http::ServerRequest&) {
+  // Probes and metrics answer on the I/O threads, even when every worker is busy.
+  w.server->HandleInline("GET", "/healthz", [](const http::ServerRequest&) {
     return http::ServerResponse::Text(200, "ok\n");
   });
-  w.server->Handle("GET", "/readyz", [&w](const http::ServerRequest&) {
+  w.server->HandleInline("GET", "/readyz", [&w](const http::ServerRequest&) {
     return w.ready ? http::ServerResponse::Text(200, "ready\n")
                    : http::ServerResponse::Text(503, "not ready\n");
   });
-  w.server->Handle("GET", "/metrics", [&w](const http::ServerRequest&) {
+  w.server->HandleInline("GET", "/metrics", [&w](const http::ServerRequest&) {
     auto r = http::ServerResponse::Text(200, w.Metrics());
     r.content_type = "text/plain; version=0.0.4";
     return r;

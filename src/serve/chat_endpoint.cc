@@ -27,7 +27,9 @@ std::vector<std::string> ForcedNames(const ChatRequest& r) {
 
 // vLLM: a completed "required" call ends with "tool_calls"; a named call keeps "stop".
 void ForcedFinish(const ChatRequest& r, Finish* f) {
-  if (r.tool_choice == ToolChoice::kRequired && f->reason == "stop") f->reason = "tool_calls";
+  if (r.tool_choice == ToolChoice::kRequired && f->reason == FinishReason::kStop) {
+    f->reason = FinishReason::kToolCalls;
+  }
 }
 
 // Everything the response of one chat request needs besides the session.
@@ -173,7 +175,7 @@ void StreamChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
                     if (logprobs && !d.logprobs.empty()) cd.logprobs = std::move(d.logprobs);
                     if (d.finish) {
                       Finish f = *d.finish;
-                      if (!cd.tool_calls.empty()) f.reason = "tool_calls";
+                      if (!cd.tool_calls.empty()) f.reason = FinishReason::kToolCalls;
                       cd.finish = f;
                     }
                     if (content.empty() && !cd.reasoning && cd.tool_calls.empty() && !cd.finish &&
@@ -218,7 +220,7 @@ void WholeChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
       c.text = std::move(p.content);
       c.tool_calls = std::move(p.calls);
       LimitCalls(r, &c.tool_calls);
-      if (!c.tool_calls.empty()) c.finish.reason = "tool_calls";
+      if (!c.tool_calls.empty()) c.finish.reason = FinishReason::kToolCalls;
     } else if (job.reasoning && text.empty()) {
       c.text = std::nullopt;  // vLLM's reasoning parsers: no content is null
     } else {
@@ -311,7 +313,6 @@ http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest&
   http::ServerResponse resp;
   resp.status = 200;
   if (r.stream) {
-    // Exactly "text/event-stream": cpp-httplib never gzips it (a compressor would hold chunks).
     resp.content_type = "text/event-stream";
     resp.headers.emplace_back("Cache-Control", "no-cache");
     resp.stream = [job, session](http::StreamSink& sink) {
@@ -322,8 +323,7 @@ http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest&
       }
     };
   } else {
-    // Not plain "application/json", which cpp-httplib gzips for clients that accept it: the
-    // compressor would swallow the heartbeat spaces that detect a client gone away.
+    // Streamed with heartbeat spaces (JSON whitespace) while the answer is generated.
     resp.content_type = "application/json; charset=utf-8";
     resp.stream = [job, session](http::StreamSink& sink) { WholeChat(*job, *session, sink); };
   }

@@ -37,7 +37,7 @@ ChoiceOutput::Delta ChoiceOutput::Consume(const TokenEvent& ev) {
   std::optional<std::string> matched;
   d.text = stop_.Append(piece, &matched);
   if (matched) {
-    d.finish = Finish{"stop", matched, std::nullopt};
+    d.finish = Finish{FinishReason::kStop, matched, std::nullopt};
   } else if (ev.finish) {
     d.text += stop_.Flush();
     d.finish = Finish{*ev.finish, std::nullopt, ev.stop_token};

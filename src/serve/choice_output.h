@@ -31,7 +31,7 @@ class ChoiceOutput {
   };
 
   // Consumes one event of this choice. After a stop string matched the delta carries
-  // finish {"stop", stop_string}; the caller should then StopSequence() the handle. Events that
+  // finish {kStop, stop_string}; the caller should then StopSequence() the handle. Events that
   // arrive after the finish are ignored (empty delta).
   Delta Consume(const TokenEvent& event);
 

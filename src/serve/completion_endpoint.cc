@@ -201,15 +201,13 @@ http::ServerResponse Completions(ModelContext& m, const http::ServerRequest& req
   http::ServerResponse resp;
   resp.status = 200;
   if (p->r.stream) {
-    // Exactly "text/event-stream": cpp-httplib never gzips it (a compressor would hold chunks).
     resp.content_type = "text/event-stream";
     resp.headers.emplace_back("Cache-Control", "no-cache");
     resp.stream = [p, meta, session](http::StreamSink& sink) {
       StreamCompletion(*p, meta, *session, sink);
     };
   } else {
-    // Not plain "application/json", which cpp-httplib gzips for clients that accept it: the
-    // compressor would swallow the heartbeat spaces that detect a client gone away.
+    // Streamed with heartbeat spaces (JSON whitespace) while the answer is generated.
     resp.content_type = "application/json; charset=utf-8";
     resp.stream = [p, meta, session](http::StreamSink& sink) {
       WholeCompletion(*p, meta, *session, sink);

@@ -72,11 +72,9 @@ void Metrics::ObserveE2eLatency(double s) {
   std::lock_guard l(mu_);
   e2e_.Observe(s);
 }
-void Metrics::CountFinished(std::string_view reason) {
+void Metrics::CountFinished(FinishReason reason) {
   std::lock_guard l(mu_);
-  auto it = finished_.find(reason);
-  if (it == finished_.end()) it = finished_.emplace(std::string(reason), 0).first;
-  ++it->second;
+  ++finished_[static_cast<size_t>(reason)];
 }
 
 std::string Metrics::Render() const {
@@ -96,11 +94,11 @@ std::string Metrics::Render() const {
   out.Header("vllm:num_preemptions_total", "counter", "Cumulative number of preemptions.");
   out.Sample("vllm:num_preemptions_total", labels_, preemptions_);
   out.Header("vllm:request_success_total", "counter", "Count of finished requests by reason.");
-  for (const char* reason : {"stop", "length", "abort"}) {
-    auto it = finished_.find(reason);
+  // Requests are counted by how their sequences ended in the scheduler (never tool_calls).
+  for (FinishReason reason : {FinishReason::kStop, FinishReason::kLength, FinishReason::kAbort}) {
     out.Sample("vllm:request_success_total",
-               labels_ + "," + PrometheusText::Label("finished_reason", reason),
-               it == finished_.end() ? int64_t{0} : it->second);
+               labels_ + "," + PrometheusText::Label("finished_reason", FinishReasonName(reason)),
+               finished_[static_cast<size_t>(reason)]);
   }
   out.Header("vllm:time_to_first_token_seconds", "histogram",
              "Histogram of time to first token in seconds.");

@@ -16,14 +16,15 @@
 #ifndef MODELCAR_SERVE_METRICS_H_
 #define MODELCAR_SERVE_METRICS_H_
 
+#include <array>
 #include <cstdint>
-#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/prometheus.h"
+#include "serve/finish_reason.h"
 
 namespace modelcar::serve {
 
@@ -55,7 +56,7 @@ class Metrics {
   void ObserveTimeToFirstToken(double seconds);
   void ObserveInterTokenLatency(double seconds);
   void ObserveE2eLatency(double seconds);
-  void CountFinished(std::string_view reason);  // "stop", "length", "abort"
+  void CountFinished(FinishReason reason);
 
   // Prometheus text exposition format (version 0.0.4).
   std::string Render() const;
@@ -69,7 +70,7 @@ class Metrics {
   int64_t prompt_tokens_ = 0;
   int64_t generation_tokens_ = 0;
   int64_t preemptions_ = 0;
-  std::map<std::string, int64_t, std::less<>> finished_;
+  std::array<int64_t, 4> finished_{};  // by FinishReason
   Histogram ttft_;
   Histogram itl_;
   Histogram e2e_;

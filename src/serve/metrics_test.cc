@@ -19,7 +19,7 @@ TEST(Metrics, RendersVllmNames) {
   m.ObserveTimeToFirstToken(0.03);
   m.ObserveInterTokenLatency(0.02);
   m.ObserveE2eLatency(1.5);
-  m.CountFinished("stop");
+  m.CountFinished(FinishReason::kStop);
   std::string t = m.Render();
   EXPECT_TRUE(Has(t, "vllm:num_requests_running{model_name=\"qwen\"} 3\n")) << t;
   EXPECT_TRUE(Has(t, "vllm:num_requests_waiting{model_name=\"qwen\"} 1\n"));

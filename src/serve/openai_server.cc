@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "http/server.h"
 #include "serve/endpoints.h"
@@ -99,10 +100,11 @@ http::Handler Api(State* state, const std::vector<std::string>* api_keys, bool l
 
 // SageMaker's /invocations: the body's shape picks the endpoint, as vLLM does.
 http::ServerResponse Invocations(ModelContext& m, const http::ServerRequest& req) {
-  auto j = nlohmann::json::parse(req.body, nullptr, false);
+  Result<nlohmann::json> parsed = ParseJsonLimited(req.body, "");
+  if (!parsed.ok()) return ChatCompletions(m, req);  // the usual malformed-JSON 400
+  const nlohmann::json& j = *parsed;
   if (j.is_object() && j.contains("messages")) return ChatCompletions(m, req);
   if (j.is_object() && j.contains("prompt")) return Completions(m, req);
-  if (j.is_discarded()) return ChatCompletions(m, req);  // the usual malformed-JSON 400
   return ErrorResponse(InvalidArgument(
       "Cannot find suitable handler for request. Expected one of: ChatCompletionRequest "
       "(\"messages\"), CompletionRequest (\"prompt\")"));
@@ -170,8 +172,11 @@ Status RunServe(const ServeOptions& o) {
   http::ServerOptions so;
   so.host = o.host;
   so.port = o.port;
-  // One worker thread per open connection: room for every running and waiting request.
-  so.threads = static_cast<size_t>(std::max(64, o.model.max_num_seqs * 2 + 16));
+  // A generation holds its worker until it ends (streamed or not): a worker for every request the
+  // scheduler may run or queue, so its own bounded queue (503 beyond max_waiting) is the limit
+  // that triggers, plus a few for the quick endpoints.
+  so.threads = static_cast<size_t>(std::max(1, o.model.max_num_seqs) +
+                                   std::max(0, o.model.max_waiting) + 16);
   so.max_body_bytes = o.max_body_bytes;
   so.write_timeout_s = 60;
   so.tls_cert_file = o.tls_cert_file;
@@ -183,14 +188,26 @@ Status RunServe(const ServeOptions& o) {
   while (!root.empty() && root.back() == '/') root.pop_back();
   if (!root.empty() && root[0] != '/') root = "/" + root;
   std::set<std::string> preflight_paths;
-  const auto route = [&](const std::string& method, const std::string& path, http::Handler h) {
+  // `on_io_thread`: probes and metrics answer on the I/O threads, even when every worker is busy.
+  const auto add = [&](bool on_io_thread, const std::string& method, const std::string& path,
+                       http::Handler h) {
     http::Handler framed = Frame(&o, &log, std::move(h));
     std::vector<std::string> paths = {path};
     if (!root.empty()) paths.push_back(root + path);
     for (const std::string& p : paths) {
-      server.Handle(method, p, framed);
-      if (preflight_paths.insert(p).second) server.Handle("OPTIONS", p, framed);
+      if (on_io_thread) {
+        server.HandleInline(method, p, framed);
+      } else {
+        server.Handle(method, p, framed);
+      }
+      if (preflight_paths.insert(p).second) server.HandleInline("OPTIONS", p, framed);
     }
+  };
+  const auto route = [&](const std::string& method, const std::string& path, http::Handler h) {
+    add(false, method, path, std::move(h));
+  };
+  const auto probe = [&](const std::string& method, const std::string& path, http::Handler h) {
+    add(true, method, path, std::move(h));
   };
   const std::vector<std::string>* keys = &o.api_keys;
   const bool track = o.enable_server_load_tracking;
@@ -204,20 +221,21 @@ Status RunServe(const ServeOptions& o) {
   const http::Handler health = [&state](const http::ServerRequest&) {
     return http::ServerResponse::Text(state.model.load() ? 200 : 503, "");
   };
-  route("GET", "/health", health);
-  route("GET", "/ping", health);
-  route("POST", "/ping", health);
-  route("GET", "/load", [&state](const http::ServerRequest&) {
+  probe("GET", "/health", health);
+  probe("GET", "/ping", health);
+  probe("POST", "/ping", health);
+  probe("GET", "/load", [&state](const http::ServerRequest&) {
     return http::ServerResponse::Json(
         200, nlohmann::json{{"server_load", state.server_load.load()}}.dump());
   });
-  route("GET", "/version", [](const http::ServerRequest&) {
+  probe("GET", "/version", [](const http::ServerRequest&) {
     return http::ServerResponse::Json(200,
                                       nlohmann::json{{"version", MODELCAR_SERVE_VERSION}}.dump());
   });
-  route("GET", "/metrics", [&state](const http::ServerRequest&) {
+  probe("GET", "/metrics", [&state, &server](const http::ServerRequest&) {
     ModelContext* m = state.model.load();
-    http::ServerResponse r = http::ServerResponse::Text(200, m ? m->metrics().Render() : "");
+    http::ServerResponse r = http::ServerResponse::Text(
+        200, (m ? m->metrics().Render() : "") + http::ServerStatsText(server.stats()));
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return r;
   });

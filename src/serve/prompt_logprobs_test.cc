@@ -33,7 +33,7 @@ TEST(PromptLogprobs, EchoAndVllmShapes) {
   ChoiceResult c;
   c.text = "abc";
   c.logprobs = echo;
-  c.finish.reason = "length";
+  c.finish.reason = FinishReason::kLength;
   c.prompt_logprobs = MakePromptLogprobs(tok, prompt, scored, 1);
   json r = json::parse(CompletionJson({"cmpl-1", 0, "m", "fp"}, {c}, {3, 0}));
   const json& ch = r["choices"][0];

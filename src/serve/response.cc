@@ -119,7 +119,7 @@ std::string ChatCompletionJson(const ResponseMeta& meta, const std::vector<Choic
     json choice = {{"index", c.index},
                    {"message", msg},
                    {"logprobs", c.logprobs ? ChatLogprobs(*c.logprobs) : json(nullptr)},
-                   {"finish_reason", c.finish.reason},
+                   {"finish_reason", FinishReasonName(c.finish.reason)},
                    {"stop_reason", StopReason(c.finish)}};
     if (c.token_ids) choice["token_ids"] = *c.token_ids;
     cs.push_back(std::move(choice));
@@ -147,10 +147,11 @@ std::string ChatChunkJson(const ResponseMeta& meta, const ChatDelta& d) {
     delta["tool_calls"] = json::array(
         {{{"index", d.first_tool_index}, {"function", {{"arguments", *d.tool_arguments}}}}});
   }
-  json choice = {{"index", d.index},
-                 {"delta", delta},
-                 {"logprobs", d.logprobs ? ChatLogprobs(*d.logprobs) : json(nullptr)},
-                 {"finish_reason", d.finish ? json(d.finish->reason) : json(nullptr)}};
+  json choice = {
+      {"index", d.index},
+      {"delta", delta},
+      {"logprobs", d.logprobs ? ChatLogprobs(*d.logprobs) : json(nullptr)},
+      {"finish_reason", d.finish ? json(FinishReasonName(d.finish->reason)) : json(nullptr)}};
   if (d.finish) choice["stop_reason"] = StopReason(*d.finish);
   if (d.token_ids) choice["token_ids"] = *d.token_ids;
   j["choices"] = json::array({choice});
@@ -169,7 +170,7 @@ std::string CompletionJson(const ResponseMeta& meta, const std::vector<ChoiceRes
     json choice = {{"index", c.index},
                    {"text", c.text.value_or("")},
                    {"logprobs", c.logprobs ? CompletionLogprobs(*c.logprobs) : json(nullptr)},
-                   {"finish_reason", c.finish.reason},
+                   {"finish_reason", FinishReasonName(c.finish.reason)},
                    {"stop_reason", StopReason(c.finish)},
                    {"prompt_logprobs",
                     c.prompt_logprobs ? PromptLogprobsJson(*c.prompt_logprobs) : json(nullptr)}};
@@ -185,11 +186,12 @@ std::string CompletionJson(const ResponseMeta& meta, const std::vector<ChoiceRes
 
 std::string CompletionChunkJson(const ResponseMeta& meta, const CompletionDelta& d) {
   json j = Head(meta, "text_completion");
-  json choice = {{"index", d.index},
-                 {"text", d.text},
-                 {"logprobs", d.logprobs ? CompletionLogprobs(*d.logprobs) : json(nullptr)},
-                 {"finish_reason", d.finish ? json(d.finish->reason) : json(nullptr)},
-                 {"stop_reason", d.finish ? StopReason(*d.finish) : json(nullptr)}};
+  json choice = {
+      {"index", d.index},
+      {"text", d.text},
+      {"logprobs", d.logprobs ? CompletionLogprobs(*d.logprobs) : json(nullptr)},
+      {"finish_reason", d.finish ? json(FinishReasonName(d.finish->reason)) : json(nullptr)},
+      {"stop_reason", d.finish ? StopReason(*d.finish) : json(nullptr)}};
   if (d.token_ids) choice["token_ids"] = *d.token_ids;
   if (d.prompt_token_ids) choice["prompt_token_ids"] = *d.prompt_token_ids;
   j["choices"] = json::array({choice});

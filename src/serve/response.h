@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "serve/finish_reason.h"
+
 namespace modelcar::serve {
 
 struct ResponseMeta {
@@ -59,7 +61,7 @@ struct ToolCall {
 // "tool_calls" (chat with parsed tool calls) or "abort". stop_reason is the matched stop string
 // or stop token id (JSON null when the reason was EOS or length).
 struct Finish {
-  std::string reason;
+  FinishReason reason = FinishReason::kStop;
   std::optional<std::string> stop_string;
   std::optional<int32_t> stop_token;
 };

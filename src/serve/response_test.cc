@@ -16,7 +16,7 @@ ResponseMeta Meta() {
 TEST(Response, ChatCompletion) {
   ChoiceResult c;
   c.text = "hi";
-  c.finish.reason = "stop";
+  c.finish.reason = FinishReason::kStop;
   c.logprobs = std::vector<TokenLogprob>{{"hi", -0.5f, {{"hi", -0.5f}, {"yo", -1.5f}}, 0}};
   json j = json::parse(ChatCompletionJson(Meta(), {c}, {5, 1}));
   EXPECT_EQ(j["object"], "chat.completion");
@@ -33,7 +33,7 @@ TEST(Response, ChatCompletion) {
 TEST(Response, ChatToolCallsAndNullContent) {
   ChoiceResult c;
   c.tool_calls.push_back({"chatcmpl-tool-1", "get_weather", R"({"city":"Paris"})"});
-  c.finish.reason = "tool_calls";
+  c.finish.reason = FinishReason::kToolCalls;
   json j = json::parse(ChatCompletionJson(Meta(), {c}, {5, 9}));
   EXPECT_TRUE(j["choices"][0]["message"]["content"].is_null());
   EXPECT_EQ(j["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "get_weather");
@@ -52,7 +52,7 @@ TEST(Response, ChatChunks) {
 
   ChatDelta last;
   last.content = "";
-  last.finish = Finish{"stop", std::string("END"), std::nullopt};
+  last.finish = Finish{FinishReason::kStop, std::string("END"), std::nullopt};
   json b = json::parse(ChatChunkJson(Meta(), last));
   EXPECT_EQ(b["choices"][0]["finish_reason"], "stop");
   EXPECT_EQ(b["choices"][0]["stop_reason"], "END");
@@ -66,7 +66,7 @@ TEST(Response, ChatChunks) {
 TEST(Response, Completion) {
   ChoiceResult c;
   c.text = "ab";
-  c.finish.reason = "length";
+  c.finish.reason = FinishReason::kLength;
   c.logprobs = std::vector<TokenLogprob>{{"a", -1, {{"a", -1}}, 0}, {"b", -2, {{"c", -0.5f}}, 1}};
   json j = json::parse(CompletionJson(Meta(), {c}, {2, 2}));
   EXPECT_EQ(j["object"], "text_completion");
@@ -89,7 +89,7 @@ TEST(Response, Completion) {
 TEST(Response, TokenIdsPromptTextAndRole) {
   ChoiceResult c;
   c.text = "x";
-  c.finish.reason = "stop";
+  c.finish.reason = FinishReason::kStop;
   c.token_ids = std::vector<int32_t>{4, 5};
   c.prompt_token_ids = std::vector<int32_t>{1, 2, 3};
   c.prompt_text = "p";
@@ -106,7 +106,7 @@ TEST(Response, TokenIdsPromptTextAndRole) {
 TEST(Response, InvalidUtf8IsReplacedNotThrown) {
   ChoiceResult c;
   c.text = std::string("\xe4\xbd", 2);
-  c.finish.reason = "length";
+  c.finish.reason = FinishReason::kLength;
   json j = json::parse(ChatCompletionJson(Meta(), {c}, {1, 1}));
   EXPECT_EQ(j["choices"][0]["message"]["content"], "\xef\xbf\xbd");
 }

@@ -90,7 +90,7 @@ void Scheduler::Stop() {
     if (!s->done) {
       TokenEvent ev;
       ev.index = s->index;
-      ev.finish = "abort";
+      ev.finish = FinishReason::kAbort;
       s->done = true;
       runner_->RemoveSequence(s->id);
       s->req->handle->Push(std::move(ev));
@@ -102,7 +102,7 @@ void Scheduler::Stop() {
     for (int i = 0; i < r->g.sampling.n; ++i) {
       TokenEvent ev;
       ev.index = i;
-      ev.finish = "abort";
+      ev.finish = FinishReason::kAbort;
       r->handle->Push(std::move(ev));
     }
   }
@@ -127,6 +127,7 @@ Result<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationRequest g) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return Unavailable("the server is shutting down");
+    if (static_cast<int>(waiting_.size()) >= options_.max_waiting) DropCancelledLocked();
     if (static_cast<int>(waiting_.size()) >= options_.max_waiting) {
       return Unavailable("The server is overloaded: " + std::to_string(waiting_.size()) +
                          " requests are waiting; retry later");
@@ -174,7 +175,8 @@ void Scheduler::Publish() {
   }
 }
 
-void Scheduler::Finish(Seq& s, const char* reason, std::optional<int32_t> stop_token, bool notify) {
+void Scheduler::Finish(Seq& s, FinishReason reason, std::optional<int32_t> stop_token,
+                       bool notify) {
   if (s.done) return;
   s.done = true;
   runner_->RemoveSequence(s.id);
@@ -195,32 +197,36 @@ void Scheduler::Reap() {
   for (auto& s : running_) {
     if (s->done) continue;
     if (s->req->handle->cancelled()) {
-      Finish(*s, "abort", std::nullopt, true);
+      Finish(*s, FinishReason::kAbort, std::nullopt, true);
     } else if (s->req->handle->stop_requested(s->index)) {
-      Finish(*s, "stop", std::nullopt, true);
+      Finish(*s, FinishReason::kStop, std::nullopt, true);
     }
   }
   std::erase_if(running_, [](const std::unique_ptr<Seq>& s) { return s->done; });
 }
 
+void Scheduler::DropCancelledLocked() {
+  std::erase_if(waiting_, [this](const std::shared_ptr<Req>& req) {
+    if (!req->handle->cancelled()) return false;
+    for (int i = 0; i < req->g.sampling.n; ++i) {
+      TokenEvent ev;
+      ev.index = i;
+      ev.finish = FinishReason::kAbort;
+      req->handle->Push(std::move(ev));
+    }
+    if (metrics_) metrics_->CountFinished(FinishReason::kAbort);
+    return true;
+  });
+}
+
 void Scheduler::Admit() {
   const int bt = runner_->BlockTokens();
   std::lock_guard lock(mu_);
+  DropCancelledLocked();
   int free = runner_->FreeBlocks();
   while (!waiting_.empty()) {
     std::shared_ptr<Req> req = waiting_.front();
     int n = req->g.sampling.n;
-    if (req->handle->cancelled()) {
-      waiting_.pop_front();
-      for (int i = 0; i < n; ++i) {
-        TokenEvent ev;
-        ev.index = i;
-        ev.finish = "abort";
-        req->handle->Push(std::move(ev));
-      }
-      if (metrics_) metrics_->CountFinished("abort");
-      continue;
-    }
     if (static_cast<int>(running_.size()) + n > options_.max_num_seqs) break;
     int first_chunk =
         std::min<int>(static_cast<int>(req->g.prompt.size()) + 1, options_.max_num_batched_tokens);
@@ -246,9 +252,9 @@ void Scheduler::Admit() {
         s->done = true;
         TokenEvent ev;
         ev.index = i;
-        ev.finish = "abort";
+        ev.finish = FinishReason::kAbort;
         req->handle->Push(std::move(ev));
-        if (--req->seqs_left == 0 && metrics_) metrics_->CountFinished("abort");
+        if (--req->seqs_left == 0 && metrics_) metrics_->CountFinished(FinishReason::kAbort);
         continue;
       }
       running_.push_back(std::move(s));
@@ -329,7 +335,7 @@ bool Scheduler::StepOnce() {
   Status st = runner_->Step(feeds, &out);
   if (!st.ok()) {
     LogError("serve: engine step failed: {}", st.ToString());
-    for (auto& [s, n] : fed) Finish(*s, "abort", std::nullopt, true);
+    for (auto& [s, n] : fed) Finish(*s, FinishReason::kAbort, std::nullopt, true);
     std::erase_if(running_, [](const std::unique_ptr<Seq>& s) { return s->done; });
     return true;
   }
@@ -367,18 +373,18 @@ bool Scheduler::StepOnce() {
                                               sample.token) != g.eos_token_ids.end();
     const bool constraint_done = s.constraint && s.constraint->Accept(sample.token);
     if (constraint_done) {
-      ev.finish = "stop";
+      ev.finish = FinishReason::kStop;
     } else if ((is_stop_id || is_eos) && s.generated() >= sp.min_tokens) {
-      ev.finish = "stop";
+      ev.finish = FinishReason::kStop;
       if (is_stop_id && !is_eos) ev.stop_token = sample.token;
     } else if (s.generated() >= *sp.max_tokens ||
                static_cast<int>(s.tokens.size()) >= options_.max_model_len) {
-      ev.finish = "length";
+      ev.finish = FinishReason::kLength;
     }
-    std::optional<std::string> finish = ev.finish;
+    std::optional<FinishReason> finish = ev.finish;
     std::optional<int32_t> stop_token = ev.stop_token;
     s.req->handle->Push(std::move(ev));
-    if (finish) Finish(s, finish->c_str(), stop_token, /*notify=*/false);
+    if (finish) Finish(s, *finish, stop_token, /*notify=*/false);
   }
   std::erase_if(running_, [](const std::unique_ptr<Seq>& s) { return s->done; });
   return true;

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "serve/finish_reason.h"
 #include "serve/metrics.h"
 #include "serve/model_runner.h"
 #include "serve/request.h"
@@ -60,9 +61,9 @@ struct TokenEvent {
   int index = 0;
   bool has_token = false;
   RunnerSample sample;
-  // Set on the sequence's last event: "stop" (EOS or a stop token; stop_token then holds a
-  // stop_token_ids match), "length" or "abort".
-  std::optional<std::string> finish;
+  // Set on the sequence's last event: kStop (EOS or a stop token; stop_token then holds a
+  // stop_token_ids match), kLength or kAbort.
+  std::optional<FinishReason> finish;
   std::optional<int32_t> stop_token;
   // With sampling.prompt_logprobs >= 0, on the sequence's first token event: the logprobs of
   // prompt tokens 1..prompt_len-1 (the first prompt token has none), in order.
@@ -135,7 +136,10 @@ class Scheduler {
   void Loop();
   bool StepOnce();  // false when there was nothing to do
   void Admit();
-  void Finish(Seq& s, const char* reason, std::optional<int32_t> stop_token, bool notify);
+  // Drops the waiting requests whose client went away (each gets its "abort" events), so they
+  // neither wait for a slot nor count against max_waiting. REQUIRES: mu_ held.
+  void DropCancelledLocked();
+  void Finish(Seq& s, FinishReason reason, std::optional<int32_t> stop_token, bool notify);
   void Reap();
   void Publish();
 

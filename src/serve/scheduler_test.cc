@@ -111,7 +111,7 @@ GenerationRequest Gen(std::vector<int32_t> prompt, int max_tokens, int n = 1) {
 struct Collected {
   std::map<int, std::vector<int32_t>> tokens;
   std::map<int, std::vector<int32_t>> prompt_scored;  // tokens of the prompt logprobs
-  std::map<int, std::string> finish;
+  std::map<int, FinishReason> finish;
   std::map<int, std::optional<int32_t>> stop_token;
 };
 
@@ -146,25 +146,25 @@ TEST(Scheduler, LengthStopAndStopTokens) {
   ASSERT_TRUE(a.ok());
   Collected ca = Drain(**a);
   EXPECT_EQ(ca.tokens[0], Iota(6, 5));
-  EXPECT_EQ(ca.finish[0], "length");
+  EXPECT_EQ(ca.finish[0], FinishReason::kLength);
 
   auto b = s.Submit(Gen({997}, 10));  // 998, 999, 1000 = EOS
   Collected cb = Drain(**b);
   EXPECT_EQ(cb.tokens[0], Iota(998, 3));
-  EXPECT_EQ(cb.finish[0], "stop");
+  EXPECT_EQ(cb.finish[0], FinishReason::kStop);
   EXPECT_FALSE(cb.stop_token[0].has_value());
 
   GenerationRequest g = Gen({997}, 10);
   g.sampling.min_tokens = 5;  // EOS ignored before 5 tokens
   Collected cg = Drain(**s.Submit(g));
   EXPECT_EQ(cg.tokens[0], Iota(998, 10));  // EOS (1000) came as token 3 < min_tokens
-  EXPECT_EQ(cg.finish[0], "length");
+  EXPECT_EQ(cg.finish[0], FinishReason::kLength);
 
   GenerationRequest st = Gen({10}, 10);
   st.sampling.stop_token_ids = {13};
   Collected cs = Drain(**s.Submit(st));
   EXPECT_EQ(cs.tokens[0], Iota(11, 3));
-  EXPECT_EQ(cs.finish[0], "stop");
+  EXPECT_EQ(cs.finish[0], FinishReason::kStop);
   EXPECT_EQ(cs.stop_token[0], 13);
   s.Stop();
   EXPECT_EQ(runner.live(), 0);
@@ -224,7 +224,7 @@ TEST(Scheduler, PreemptsWhenKvIsShortAndStillCompletes) {
   for (int i = 0; i < 3; ++i) {
     Collected c = Drain(*hs[i]);
     EXPECT_EQ(c.tokens[0], Iota(100 * (i + 1) + 1, 19)) << i;
-    EXPECT_EQ(c.finish[0], "length");
+    EXPECT_EQ(c.finish[0], FinishReason::kLength);
   }
   s.Stop();
   EXPECT_EQ(runner.FreeBlocks(), 8);
@@ -305,7 +305,7 @@ TEST(Scheduler, ConstraintSteersAndEndsTheSequence) {
   Collected c = Drain(**s.Submit(g));
   for (int i = 0; i < 2; ++i) {
     EXPECT_EQ(c.tokens[i], (std::vector<int32_t>{70, 3, 9})) << i;
-    EXPECT_EQ(c.finish[i], "stop") << i;
+    EXPECT_EQ(c.finish[i], FinishReason::kStop) << i;
   }
   s.Stop();
   EXPECT_EQ(runner.live(), 0);
@@ -340,7 +340,7 @@ TEST(Scheduler, CancelFreesTheSequence) {
   ASSERT_TRUE(h->Next(&evs, std::chrono::milliseconds(5000)));
   h->Cancel();
   Collected c = Drain(*h);
-  EXPECT_EQ(c.finish[0], "abort");
+  EXPECT_EQ(c.finish[0], FinishReason::kAbort);
   EXPECT_LT(c.tokens[0].size(), 49000u);
   for (int i = 0; i < 200 && (runner.live() != 0 || s.Stats().running != 0); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -362,7 +362,7 @@ TEST(Scheduler, NSequencesAndStopSequence) {
   Collected c = Drain(**s.Submit(Gen({7}, 4, 3)));
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(c.tokens[i], Iota(8, 4));
-    EXPECT_EQ(c.finish[i], "length");
+    EXPECT_EQ(c.finish[i], FinishReason::kLength);
   }
   auto h = *s.Submit(Gen({1}, 50000, 2));
   std::vector<TokenEvent> evs;

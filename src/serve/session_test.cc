@@ -62,7 +62,7 @@ std::vector<int32_t> Bytes(std::string_view s) {
   return v;
 }
 
-TokenEvent Tok(int32_t t, std::optional<std::string> finish = std::nullopt) {
+TokenEvent Tok(int32_t t, std::optional<FinishReason> finish = std::nullopt) {
   TokenEvent e;
   e.has_token = true;
   e.sample.token = t;
@@ -87,7 +87,7 @@ TEST(ChoiceOutput, Utf8StopStringAndLogprobs) {
     ASSERT_EQ(d.logprobs.size(), 1u);
     ++i;
     if (d.finish) {
-      EXPECT_EQ(d.finish->reason, "stop");
+      EXPECT_EQ(d.finish->reason, FinishReason::kStop);
       EXPECT_EQ(*d.finish->stop_string, "END");
       break;
     }
@@ -103,9 +103,9 @@ TEST(ChoiceOutput, EosIsCountedButNotPrinted) {
   llm::Tokenizer tok = ByteTokenizer();
   ChoiceOutput out(tok, SamplingOptions{});
   EXPECT_EQ(out.Consume(Tok('a')).text, "a");
-  ChoiceOutput::Delta d = out.Consume(Tok(kEnd, "stop"));
+  ChoiceOutput::Delta d = out.Consume(Tok(kEnd, FinishReason::kStop));
   EXPECT_EQ(d.text, "");
-  EXPECT_EQ(d.finish->reason, "stop");
+  EXPECT_EQ(d.finish->reason, FinishReason::kStop);
   EXPECT_FALSE(d.finish->stop_string.has_value());
   EXPECT_EQ(out.completion_tokens(), 2);
 }
@@ -122,7 +122,7 @@ TEST(Session, StopStringEndsTheSequenceInTheScheduler) {
   GenerationRequest g{{1, 2, 3}, s, {kEnd}, {}};
   Session session(tok, s);
   session.Add(*sched.Submit(g));
-  std::map<int, std::string> finish;
+  std::map<int, FinishReason> finish;
   ASSERT_TRUE(session.Run(
       [&](int i, ChoiceOutput::Delta& d) {
         if (d.finish) finish[i] = d.finish->reason;
@@ -131,7 +131,7 @@ TEST(Session, StopStringEndsTheSequenceInTheScheduler) {
       nullptr));
   for (int i = 0; i < 2; ++i) {
     EXPECT_EQ(session.choice(i).text(), "one two ");
-    EXPECT_EQ(finish[i], "stop");
+    EXPECT_EQ(finish[i], FinishReason::kStop);
   }
   EXPECT_EQ(session.completion_tokens(), 2 * 12);
   EXPECT_EQ(runner.live(), 0);

@@ -259,6 +259,23 @@ for s in c_strings("src/serve/tool_parser_test.cc", "ParseHermesToolCalls"):
 add("serve_tool_parser_fuzz", 'Let me check. <tool_call>\n{"name": "get_weather", "arguments": '
     '{"city": "Paris"}}\n</tool_call>\n<tool_call>{"name": "x", "arguments": "raw"}', 3)
 
+# --- structured-output grammars: selector 0 JSON Schema, 1 regex, 2 EBNF/Lark; then a text to walk
+for s in raw_strings("src/llm/grammar/grammar_test.cc"):
+    if s.lstrip().startswith("{") and '"type"' in s:
+        add("llm_grammar_compile_fuzz", s.encode() + MARK + b'{"name": "Al", "age": 42}', 0)
+    elif "::=" in s or "start:" in s:
+        add("llm_grammar_compile_fuzz", s.encode() + MARK + b"yes,no,42", 2)
+for spec, walk in [('{"type": "array", "items": {"type": "number"}, "maxItems": 4}', "[1.5, -2e10, 0]"),
+                   ('{"type": "string", "format": "date-time"}', '"2026-12-04T18:00:00Z"'),
+                   ('{"type": "integer", "minimum": -40, "maximum": 1234}', "-39"),
+                   ('{"anyOf": [{"type": "null"}, {"type": "string", "pattern": "[a-z]+"}]}', '"abc"'),
+                   ("{}", '{"x": [1, {"y": null}], "z": "\\u00e9"}')]:
+    add("llm_grammar_compile_fuzz", spec.encode() + MARK + walk.encode(), 0)
+for spec, walk in [(r"^[A-Z]{2}[0-9]{2}$", "AB12"), (r"(?P<w>\w+)@(\d{1,3}\.){3}\d{1,3}", "me@10.0.0.1"),
+                   (r"(a|b)*c{2,5}[^xyz]?.", "ababccc!q"), (r"\u00e9+\xff?(?:yes|no)", "\u00e9yes")]:
+    add("llm_grammar_compile_fuzz", spec.encode() + MARK + walk.encode(), 1)
+add("llm_grammar_compile_fuzz", b'root ::= "(" root ")" | "x"' + MARK + b"((x))", 2)
+
 shutil.rmtree(tmp)
 for target, datas in sorted(seeds.items()):
     d = OUT / target

@@ -94,7 +94,7 @@ Status Engine::Step(std::span<const StepInput> inputs, std::span<StepOutput> out
   for (const StepInput& in : inputs) {
     RETURN_IF_ERROR(cache->Reserve(in.seq, static_cast<int>(in.tokens.size())));
   }
-  Forward(inputs, outputs);
+  RunForward(*model_, bf16_matmul_, *scratch_, *cache, *pool_, inputs, outputs);
   for (const StepInput& in : inputs) in.seq->length_ += static_cast<int>(in.tokens.size());
   return Status();
 }

@@ -20,7 +20,7 @@
 // accumulation is f32.
 //   kExact: activations and KV cache in f32; matches a float32 PyTorch forward to ~1e-6.
 //   kFast (default): matrix inputs rounded to bf16 and multiplied with bf16 dot products
-//     (vdpbf16ps where the CPU has it), KV cache in bf16; everything else (norms, RoPE,
+//     (vdpbf16ps where the CPU has it), KV cache in f16; everything else (norms, RoPE,
 //     softmax, residual stream, logits) in f32. Half the bytes and up to twice the FLOPs per
 //     instruction. With non-BF16 weights the matrix inputs stay f32.
 // Either way a sequence's logits are bit-identical whether it runs alone or batched with others
@@ -105,8 +105,6 @@ class Engine {
                                      int chunk = 512, bool all_logits = false);
 
  private:
-  void Forward(std::span<const StepInput> inputs, std::span<StepOutput> outputs);
-
   std::shared_ptr<const Model> model_;
   EngineOptions options_;
   bool bf16_matmul_ = false;  // fast precision and every matrix BF16

@@ -1,21 +1,22 @@
-// Engine::Forward: one forward step over every row of every input, as a single
-// ThreadPool::Run. Stages (per layer: norm, q/k/v, RoPE + cache write, attention, o + residual,
-// norm, gate/up + SiLU, down + residual; then final norm and LM head) are separated by barriers;
-// inside a stage the threads claim rows or disjoint runs of weight rows from a counter, so both
-// threads stream different weights for the whole step.
+// One forward step over every row of every input (forward.h): planned on the calling thread,
+// then run as a single ThreadPool::Run in which both threads stream different weights for the
+// whole step.
 //
 // Fast precision rounds the inputs of the matrix products to bf16. Where that costs the most
 // accuracy for the fewest multiplies, the input is bf16 plus its bf16 remainder (~16 bits; twice
 // the multiplies): q/k/v (their input norm), o (the attention output) and the LM head; gate/up
 // and down (~87% of a layer's multiplies) take plain bf16. With the F16 KV cache this halves the
 // logit error of plain bf16 (tests/engine/fast_vs_torch.py).
+//
+// Batch invariance: every per-row operation below (norms, bias, RoPE, the matrix kernels,
+// attention) computes a row from that row alone in a fixed order; the plan only decides which
+// rows and weight runs go together.
 #include "llm/engine/forward.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "llm/engine/engine.h"
 #include "llm/ops/thread_pool.h"
 
 namespace modelcar::llm {
@@ -38,84 +39,84 @@ void EmbedRow(const Matrix& e, int32_t token, float* out) {
   }
 }
 
-}  // namespace
+// ---- The plan (calling thread, before the pass) ------------------------------------------------
 
-void Engine::Forward(std::span<const StepInput> inputs, std::span<StepOutput> outputs) {
-  const ModelConfig& c = model_->config;
-  Scratch& s = *scratch_;
-  KvCache* cache = inputs[0].seq->cache_;
-  const int H = c.hidden_size, hd = c.head_dim, nh = c.num_heads, nkv = c.num_kv_heads;
-  const int qdim = nh * hd, kvdim = nkv * hd, inter = c.intermediate_size, half = hd / 2;
-  const int group = nh / nkv, V = c.vocab_size, L = c.num_layers;
-  const float eps = static_cast<float>(c.rms_norm_eps);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const int bt = cache->block_tokens();
-  const bool bf = bf16_matmul_;
-  const int threads = pool_->size();
-
-  // Rows, positions, rows that need logits.
+// Rows (input, position, KV block) and the rows that need logits; returns the furthest position.
+int PlanRows(std::span<const StepInput> inputs, int block_tokens, Scratch& s) {
   s.rows.clear();
   s.head_rows.clear();
   int max_pos = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const int base = inputs[i].seq->length();
     const int n = static_cast<int>(inputs[i].tokens.size());
+    const std::span<const int> blocks = inputs[i].seq->blocks();
     const int first_head = static_cast<int>(s.rows.size()) + (inputs[i].all_logits ? 0 : n - 1);
-    for (int j = 0; j < n; ++j) s.rows.push_back({static_cast<int>(i), base + j});
+    for (int j = 0; j < n; ++j) {
+      s.rows.push_back({static_cast<int>(i), base + j, blocks[(base + j) / block_tokens]});
+    }
     for (int r = first_head; r < static_cast<int>(s.rows.size()); ++r) s.head_rows.push_back(r);
     max_pos = std::max(max_pos, base + n);
   }
-  const int T = static_cast<int>(s.rows.size());
-  const int head_n = static_cast<int>(s.head_rows.size());
+  return max_pos;
+}
 
-  // RoPE tables up to the furthest position of this step.
-  if (max_pos > s.rope_positions) {
-    s.rope_cos.resize(static_cast<size_t>(max_pos) * half);
-    s.rope_sin.resize(static_cast<size_t>(max_pos) * half);
-    for (int p = s.rope_positions; p < max_pos; ++p) {
-      for (int i = 0; i < half; ++i) {
-        const float ang = static_cast<float>(p) * s.inv_freq[i];
-        s.rope_cos[static_cast<size_t>(p) * half + i] = static_cast<float>(std::cos(double{ang}));
-        s.rope_sin[static_cast<size_t>(p) * half + i] = static_cast<float>(std::sin(double{ang}));
-      }
+// RoPE tables up to `positions`.
+void ExtendRope(int positions, int half, Scratch& s) {
+  if (positions <= s.rope_positions) return;
+  s.rope_cos.resize(static_cast<size_t>(positions) * half);
+  s.rope_sin.resize(static_cast<size_t>(positions) * half);
+  for (int p = s.rope_positions; p < positions; ++p) {
+    for (int i = 0; i < half; ++i) {
+      const float ang = static_cast<float>(p) * s.inv_freq[i];
+      s.rope_cos[static_cast<size_t>(p) * half + i] = static_cast<float>(std::cos(double{ang}));
+      s.rope_sin[static_cast<size_t>(p) * half + i] = static_cast<float>(std::sin(double{ang}));
     }
-    s.rope_positions = max_pos;
   }
+  s.rope_positions = positions;
+}
 
-  Grow(s.x, size_t(T) * H);
-  Grow(s.q, size_t(T) * qdim);
-  Grow(s.k, size_t(T) * kvdim);
-  Grow(s.v, size_t(T) * kvdim);
+// Steps of at most this many rows normalize on every thread, each into its own copy of the
+// matrix input, instead of splitting the rows and meeting at a barrier: for a decode step the
+// norm costs less than the wait (two barriers fewer per layer).
+constexpr int kLocalNormRows = 16;
+bool LocalNorms(size_t rows) { return rows <= size_t{kLocalNormRows}; }
+
+// Elements of one copy of the normalized matrix input (see LocalNorms).
+size_t NormSlice(const ModelConfig& c, bool bf, size_t rows) {
+  return (bf ? 2 : 1) * rows * c.hidden_size;
+}
+
+void GrowActivations(const ModelConfig& c, bool bf, size_t rows, int threads, Scratch& s) {
+  const size_t copies = LocalNorms(rows) ? threads : 1;
+  const size_t H = c.hidden_size, qdim = size_t(c.num_heads) * c.head_dim,
+               kvdim = size_t(c.num_kv_heads) * c.head_dim, inter = c.intermediate_size;
+  Grow(s.x, rows * H);
+  Grow(s.q, rows * qdim);
+  Grow(s.k, rows * kvdim);
+  Grow(s.v, rows * kvdim);
   if (bf) {
-    Grow(s.xb, size_t(T) * H);
-    Grow(s.xb_lo, size_t(T) * H);
-    Grow(s.attn_b, size_t(T) * qdim);
-    Grow(s.attn_lo, size_t(T) * qdim);
-    Grow(s.h_b, size_t(T) * inter);
+    Grow(s.xb, copies * NormSlice(c, bf, rows));
+    Grow(s.attn_b, 2 * rows * qdim);
+    Grow(s.h_b, rows * inter);
   } else {
-    Grow(s.xn, size_t(T) * H);
-    Grow(s.attn, size_t(T) * qdim);
-    Grow(s.h, size_t(T) * inter);
+    Grow(s.xn, copies * NormSlice(c, bf, rows));
+    Grow(s.attn, rows * qdim);
+    Grow(s.h, rows * inter);
   }
-  float* logits = nullptr;
-  if (inputs.size() == 1) {
-    outputs[0].logits.resize(size_t(head_n) * V);
-    logits = outputs[0].logits.data();
-  } else {
-    Grow(s.logits, size_t(head_n) * V);
-    logits = s.logits.data();
-  }
+}
 
-  // KV blocks of each input, attention work items (runs of rows of one input and KV head).
+// KV blocks of each input and the attention work items: runs of up to 8 rows of one input and
+// one KV head (one row each when decoding).
+void PlanAttention(KvCache& cache, std::span<const StepInput> inputs, int kv_heads, Scratch& s) {
   s.blocks.resize(inputs.size());
   s.attn_items.clear();
   for (size_t i = 0, r0 = 0; i < inputs.size(); ++i) {
-    const auto& ids = inputs[i].seq->blocks_;
+    const std::span<const int> ids = inputs[i].seq->blocks();
     s.blocks[i].resize(ids.size());
-    for (size_t b = 0; b < ids.size(); ++b) s.blocks[i][b] = cache->BlockData(ids[b]);
+    for (size_t b = 0; b < ids.size(); ++b) s.blocks[i][b] = cache.BlockData(ids[b]);
     const int n = static_cast<int>(inputs[i].tokens.size());
     const int per = n > 1 ? 8 : 1;
-    for (int h = 0; h < nkv; ++h) {
+    for (int h = 0; h < kv_heads; ++h) {
       for (int a = 0; a < n; a += per) {
         s.attn_items.push_back({static_cast<int>(i), h, static_cast<int>(r0) + a,
                                 static_cast<int>(r0) + std::min(n, a + per)});
@@ -123,179 +124,327 @@ void Engine::Forward(std::span<const StepInput> inputs, std::span<StepOutput> ou
     }
     r0 += n;
   }
-  s.scores.resize(threads);
-  const size_t score_floats = ops::AttentionScratch(std::min(group, 8), max_pos, bt);
-  for (auto& v : s.scores) Grow(v, score_floats);
+}
 
-  // Matrix tasks: the shapes are the same in every layer; ops are filled per layer.
-  const LayerWeights& L0 = model_->layers[0];
-  const ops::MatOp qkv_shape[3] = {{&L0.q}, {&L0.k}, {&L0.v}};
-  const ops::MatOp o_shape[1] = {{&L0.o}};
-  const ops::MatOp mlp_shape[1] = {{&L0.gate}};
-  const ops::MatOp down_shape[1] = {{&L0.down}};
-  const ops::MatOp head_shape[1] = {{&model_->lm_head}};
-  ops::PlanTasks(qkv_shape, ops::TaskChunk(qdim + 2 * kvdim, threads), &s.qkv_tasks);
-  ops::PlanTasks(o_shape, ops::TaskChunk(H, threads), &s.o_tasks);
-  ops::PlanTasks(mlp_shape, ops::TaskChunk(2 * inter, threads), &s.mlp_tasks);
-  ops::PlanTasks(down_shape, ops::TaskChunk(H, threads), &s.down_tasks);
-  ops::PlanTasks(head_shape, ops::TaskChunk(V, threads), &s.head_tasks);
+// Matrix tasks: the shapes are the same in every layer (the pass fills in each layer's weights).
+void PlanMatrices(const Model& m, int threads, Scratch& s) {
+  const ModelConfig& c = m.config;
+  const LayerWeights& L0 = m.layers[0];
+  const int64_t qkv_rows = int64_t{c.num_heads + 2 * c.num_kv_heads} * c.head_dim;
+  const ops::MatOp qkv[3] = {{&L0.q}, {&L0.k}, {&L0.v}};
+  const ops::MatOp o[1] = {{&L0.o}};
+  const ops::MatOp mlp[1] = {{&L0.gate}};
+  const ops::MatOp down[1] = {{&L0.down}};
+  const ops::MatOp head[1] = {{&m.lm_head}};
+  ops::PlanTasks(qkv, ops::TaskChunk(qkv_rows, threads), &s.qkv_tasks);
+  ops::PlanTasks(o, ops::TaskChunk(c.hidden_size, threads), &s.o_tasks);
+  ops::PlanTasks(mlp, ops::TaskChunk(int64_t{2} * c.intermediate_size, threads), &s.mlp_tasks);
+  ops::PlanTasks(down, ops::TaskChunk(c.hidden_size, threads), &s.down_tasks);
+  ops::PlanTasks(head, ops::TaskChunk(c.vocab_size, threads), &s.head_tasks);
+}
 
-  const int stages = 1 + 8 * L + 2;
+void ResetCounters(int stages, Scratch& s) {
   if (s.counter_count < stages) {
     s.counters = std::make_unique<std::atomic<int>[]>(stages);
     s.counter_count = stages;
   }
   for (int i = 0; i < stages; ++i) s.counters[i].store(0, std::memory_order_relaxed);
+}
 
-  // Matrix inputs and outputs of each kind, f32 or bf16.
-  auto mat_in = [&](const std::vector<float>& f, const std::vector<uint16_t>& b,
-                    const std::vector<uint16_t>* lo, int64_t stride, int rows) {
-    ops::MatIn in;
-    if (bf) {
-      in.bf16 = b.data();
-      if (lo) in.bf16_lo = lo->data();
-    } else {
-      in.f32 = f.data();
-    }
-    in.stride = stride;
-    in.rows = rows;
-    return in;
-  };
-  const ops::MatIn qkv_in = mat_in(s.xn, s.xb, &s.xb_lo, H, T);
-  const ops::MatIn mlp_in = mat_in(s.xn, s.xb, nullptr, H, T);
-  const ops::MatIn attn_in = mat_in(s.attn, s.attn_b, &s.attn_lo, qdim, T);
-  const ops::MatIn h_in = mat_in(s.h, s.h_b, nullptr, inter, T);
-  const ops::MatIn head_in = mat_in(s.xn, s.xb, &s.xb_lo, H, head_n);
-  auto norm_row = [&](const float* x, const std::vector<float>& w, int out_row, bool lo) {
-    if (bf) {
-      ops::RmsNormBf16(x, w.data(), H, eps, &s.xb[size_t(out_row) * H],
-                       lo ? &s.xb_lo[size_t(out_row) * H] : nullptr);
-    } else {
-      ops::RmsNorm(x, w.data(), H, eps, &s.xn[size_t(out_row) * H]);
-    }
-  };
-  const int row_chunk = std::max(1, T / (threads * 4));
+// ---- The pass (every thread) -------------------------------------------------------------------
 
-  ThreadPool* pool = pool_.get();
-  pool->Run([&](int tid) {
+class Pass {
+ public:
+  Pass(const Model& m, bool bf, Scratch& s, KvCache& cache, ThreadPool& pool,
+       std::span<const StepInput> inputs, float* logits)
+      : m_(m),
+        c_(m.config),
+        bf_(bf),
+        s_(s),
+        cache_(cache),
+        pool_(pool),
+        inputs_(inputs),
+        logits_(logits),
+        H_(c_.hidden_size),
+        hd_(c_.head_dim),
+        qdim_(c_.num_heads * c_.head_dim),
+        kvdim_(c_.num_kv_heads * c_.head_dim),
+        group_(c_.num_heads / c_.num_kv_heads),
+        eps_(static_cast<float>(c_.rms_norm_eps)),
+        scale_(1.0f / std::sqrt(static_cast<float>(c_.head_dim))),
+        T_(static_cast<int>(s.rows.size())),
+        head_n_(static_cast<int>(s.head_rows.size())),
+        row_chunk_(std::max(1, T_ / (pool.size() * 4))),
+        decode_only_(std::all_of(inputs.begin(), inputs.end(),
+                                 [](const StepInput& in) { return in.tokens.size() == 1; })),
+        local_norms_(LocalNorms(s.rows.size())),
+        norm_slice_(NormSlice(c_, bf, s.rows.size())),
+        qkv_in_(MakeIn(s.xn, s.xb, kPaired, H_, T_)),
+        mlp_in_(MakeIn(s.xn, s.xb, kValues, H_, T_)),
+        attn_in_(MakeIn(s.attn, s.attn_b, kPaired, qdim_, T_)),
+        h_in_(MakeIn(s.h, s.h_b, kPlain, c_.intermediate_size, T_)),
+        head_in_(MakeIn(s.xn, s.xb, kPaired, H_, head_n_)) {}
+
+  // Stages of a step, at most: embed, 8 per layer, 2 for the head.
+  static int Stages(int layers) { return 1 + 8 * layers + 2; }
+
+  void Run(int tid) {
+    Cursor at{tid};
+    Embed(at);
+    for (int l = 0; l < c_.num_layers; ++l) {
+      AttentionBlock(at, l);
+      MlpBlock(at, l);
+    }
+    Head(at);
+  }
+
+ private:
+  // A thread's place in the step: its id and the index of its next stage.
+  struct Cursor {
+    int tid;
     int stage = 0;
-    // Rows [0, n) in claims of `per`; then a barrier (unless last).
-    auto for_rows = [&](int n, int per, bool barrier, auto&& fn) {
-      std::atomic<int>& ctr = s.counters[stage++];
-      for (;;) {
-        const int b = ctr.fetch_add(1, std::memory_order_relaxed) * per;
-        if (b >= n) break;
-        for (int r = b, e = std::min(n, b + per); r < e; ++r) fn(r);
-      }
-      if (barrier) pool->Barrier();
-    };
-    auto for_tasks = [&](const std::vector<ops::MatTask>& tasks, const ops::MatOp* ops,
-                         const ops::MatIn& in, bool barrier) {
-      for_rows(static_cast<int>(tasks.size()), 1, barrier, [&](int t) {
-        ops::MatMulRange(ops[tasks[t].op], in, tasks[t].begin, tasks[t].end);
-      });
-    };
+  };
 
-    for_rows(T, row_chunk, true, [&](int r) {
-      const int input = s.rows[r].input;
-      const int32_t token = inputs[input].tokens[s.rows[r].pos - inputs[input].seq->length()];
-      EmbedRow(model_->embed, token, &s.x[size_t(r) * H]);
-    });
-    for (int l = 0; l < L; ++l) {
-      const LayerWeights& W = model_->layers[l];
-      for_rows(T, row_chunk, true,
-               [&](int r) { norm_row(&s.x[size_t(r) * H], W.input_norm, r, true); });
+  // How the fast path's bf16 buffer holds a matrix input: [rows, width], or [rows, 2, width]
+  // (each row and its remainder) read as pairs or as the value rows alone.
+  enum Layout { kPlain, kPaired, kValues };
 
-      ops::MatOp qkv[3] = {{&W.q}, {&W.k}, {&W.v}};
-      float* qkv_out[3] = {s.q.data(), s.k.data(), s.v.data()};
-      const int qkv_stride[3] = {qdim, kvdim, kvdim};
-      for (int j = 0; j < 3; ++j) {
-        qkv[j].y = qkv_out[j];
-        qkv[j].y_stride = qkv_stride[j];
-      }
-      for_tasks(s.qkv_tasks, qkv, qkv_in, true);
-
-      // Bias, q/k norm, RoPE; q takes the softmax scale; K/V go into the cache.
-      for_rows(T, row_chunk, true, [&](int r) {
-        float* q = &s.q[size_t(r) * qdim];
-        float* k = &s.k[size_t(r) * kvdim];
-        float* v = &s.v[size_t(r) * kvdim];
-        if (!W.q_bias.empty()) {
-          ops::Add(W.q_bias.data(), q, qdim);
-          ops::Add(W.k_bias.data(), k, kvdim);
-          ops::Add(W.v_bias.data(), v, kvdim);
-        }
-        const int pos = s.rows[r].pos;
-        const float* cs = &s.rope_cos[size_t(pos) * half];
-        const float* sn = &s.rope_sin[size_t(pos) * half];
-        for (int h = 0; h < nh; ++h) {
-          if (!W.q_norm.empty()) ops::RmsNorm(q + h * hd, W.q_norm.data(), hd, eps, q + h * hd);
-          ops::Rope(q + h * hd, hd, cs, sn);
-        }
-        ops::Scale(scale, q, qdim);
-        const int block = inputs[s.rows[r].input].seq->blocks_[pos / bt];
-        for (int h = 0; h < nkv; ++h) {
-          if (!W.k_norm.empty()) ops::RmsNorm(k + h * hd, W.k_norm.data(), hd, eps, k + h * hd);
-          ops::Rope(k + h * hd, hd, cs, sn);
-          ops::StoreKv(k + h * hd, v + h * hd, hd, bt, cache->dtype(), cache->K(block, l, h),
-                       cache->V(block, l, h), pos % bt);
-        }
-      });
-
-      // Attention: the `group` query heads of a KV head together, row by row.
-      for_rows(static_cast<int>(s.attn_items.size()), 1, true, [&](int item) {
-        const Scratch::AttnItem& a = s.attn_items[item];
-        ops::KvView kv;
-        kv.blocks = s.blocks[a.input].data();
-        kv.k_offset = cache->KOffset(l, a.kvh);
-        kv.v_offset = cache->VOffset(l, a.kvh);
-        kv.block_tokens = bt;
-        kv.head_dim = hd;
-        kv.type = cache->dtype();
-        for (int r = a.row_begin; r < a.row_end; ++r) {
-          const size_t at = size_t(r) * qdim + size_t(a.kvh) * group * hd;
-          ops::Attention(&s.q[at], group, s.rows[r].pos + 1, kv, s.scores[tid].data(),
-                         bf ? nullptr : &s.attn[at], bf ? &s.attn_b[at] : nullptr,
-                         bf ? &s.attn_lo[at] : nullptr);
-        }
-      });
-
-      ops::MatOp o{&W.o};
-      o.epilogue = ops::Epilogue::kAdd;
-      o.y = s.x.data();
-      o.y_stride = H;
-      for_tasks(s.o_tasks, &o, attn_in, true);
-
-      for_rows(T, row_chunk, true,
-               [&](int r) { norm_row(&s.x[size_t(r) * H], W.post_norm, r, false); });
-
-      ops::MatOp mlp{&W.gate, &W.up, ops::Epilogue::kSiluMul};
-      if (bf) {
-        mlp.y_bf16 = s.h_b.data();
-        mlp.y_bf16_stride = inter;
-      } else {
-        mlp.y = s.h.data();
-        mlp.y_stride = inter;
-      }
-      for_tasks(s.mlp_tasks, &mlp, mlp_in, true);
-
-      ops::MatOp down{&W.down};
-      down.epilogue = ops::Epilogue::kAdd;
-      down.y = s.x.data();
-      down.y_stride = H;
-      for_tasks(s.down_tasks, &down, h_in, true);
+  // The matrix input over `f` (exact) or `b` (fast).
+  ops::MatIn MakeIn(const std::vector<float>& f, const std::vector<uint16_t>& b, Layout layout,
+                    int64_t width, int rows) const {
+    ops::MatIn in;
+    in.rows = rows;
+    in.stride = width;
+    if (!bf_) {
+      in.f32 = f.data();
+      return in;
     }
+    in.bf16 = b.data();
+    in.paired = layout == kPaired;
+    if (layout == kValues) in.stride = 2 * width;
+    return in;
+  }
 
-    // Final norm of the rows that need logits (compacted to the front), then the LM head over
-    // all of them at once: its weights (the biggest matrix) are read once per step.
-    for_rows(head_n, std::max(1, head_n / (threads * 4)), true, [&](int h) {
-      norm_row(&s.x[size_t(s.head_rows[h]) * H], model_->final_norm, h, true);
+  // fn(i) for i in [0, n), claimed `per` at a time; then a barrier (unless `barrier` is false).
+  template <typename Fn>
+  void ForEach(Cursor& at, int n, int per, bool barrier, Fn&& fn) {
+    std::atomic<int>& ctr = s_.counters[at.stage++];
+    for (;;) {
+      const int b = ctr.fetch_add(1, std::memory_order_relaxed) * per;
+      if (b >= n) break;
+      for (int i = b, e = std::min(n, b + per); i < e; ++i) fn(i);
+    }
+    if (barrier) pool_.Barrier();
+  }
+
+  void MatTasks(Cursor& at, const std::vector<ops::MatTask>& tasks, const ops::MatOp* ops,
+                const ops::MatIn& in, bool barrier) {
+    ForEach(at, static_cast<int>(tasks.size()), 1, barrier,
+            [&](int t) { ops::MatMulRange(ops[tasks[t].op], in, tasks[t].begin, tasks[t].end); });
+  }
+
+  // RMSNorm of x's row `r` with `w` into row `out_row` of copy `copy` of the normalized matrix
+  // input (bf16 with the remainder when `lo`).
+  void NormRow(int copy, int r, const std::vector<float>& w, int out_row, bool lo) {
+    const float* x = &s_.x[size_t(r) * H_];
+    const size_t base = size_t(copy) * norm_slice_;
+    if (bf_) {
+      uint16_t* hi = &s_.xb[base + size_t(2 * out_row) * H_];
+      ops::RmsNormBf16(x, w.data(), H_, eps_, hi, lo ? hi + H_ : nullptr);
+    } else {
+      ops::RmsNorm(x, w.data(), H_, eps_, &s_.xn[base + size_t(out_row) * H_]);
+    }
+  }
+
+  // Rows [0, n) of the normalized matrix input: x's row row_of(i) with `w` into row i. Split
+  // among the threads and then a barrier, or with local norms every thread all of them into its
+  // own copy, no barrier (InputOf: the matrix stage after it reads that copy).
+  template <typename RowOf>
+  void Norms(Cursor& at, int n, const std::vector<float>& w, bool lo, RowOf row_of) {
+    if (local_norms_) {
+      for (int i = 0; i < n; ++i) NormRow(at.tid, row_of(i), w, i, lo);
+      return;
+    }
+    ForEach(at, n, std::max(1, n / (pool_.size() * 4)), true,
+            [&](int i) { NormRow(0, row_of(i), w, i, lo); });
+  }
+
+  // The calling thread's view of a normalized matrix input (its own copy with local norms).
+  ops::MatIn InputOf(const ops::MatIn& in, int tid) const {
+    if (!local_norms_) return in;
+    ops::MatIn mine = in;
+    if (bf_) {
+      mine.bf16 += size_t(tid) * norm_slice_;
+    } else {
+      mine.f32 += size_t(tid) * norm_slice_;
+    }
+    return mine;
+  }
+
+  void Embed(Cursor& at) {
+    ForEach(at, T_, row_chunk_, true, [&](int r) {
+      const Scratch::Row& row = s_.rows[r];
+      const StepInput& in = inputs_[row.input];
+      EmbedRow(m_.embed, in.tokens[row.pos - in.seq->length()], &s_.x[size_t(r) * H_]);
     });
-    ops::MatOp head{&model_->lm_head};
-    head.y = logits;
-    head.y_stride = V;
-    for_tasks(s.head_tasks, &head, head_in, false);
-  });
+  }
+
+  void AttentionBlock(Cursor& at, int l) {
+    const LayerWeights& W = m_.layers[l];
+    Norms(at, T_, W.input_norm, true, [](int r) { return r; });
+
+    ops::MatOp qkv[3] = {{&W.q}, {&W.k}, {&W.v}};
+    float* out[3] = {s_.q.data(), s_.k.data(), s_.v.data()};
+    const int stride[3] = {qdim_, kvdim_, kvdim_};
+    for (int j = 0; j < 3; ++j) {
+      qkv[j].y = out[j];
+      qkv[j].y_stride = stride[j];
+    }
+    MatTasks(at, s_.qkv_tasks, qkv, InputOf(qkv_in_, at.tid), true);
+
+    // A decode row attends only to its own new K/V and earlier ones: each attention item
+    // prepares its heads itself. Rows of a prompt need every row's K/V first.
+    if (!decode_only_) {
+      ForEach(at, T_, row_chunk_, true, [&](int r) {
+        for (int h = 0; h < c_.num_kv_heads; ++h) PrepareHeads(W, l, r, h);
+      });
+    }
+    ForEach(at, static_cast<int>(s_.attn_items.size()), 1, true, [&](int item) {
+      const Scratch::AttnItem& a = s_.attn_items[item];
+      if (decode_only_) PrepareHeads(W, l, a.row_begin, a.kvh);
+      Attend(l, a, at.tid);
+    });
+
+    ops::MatOp o{&W.o};
+    o.epilogue = ops::Epilogue::kAdd;
+    o.y = s_.x.data();
+    o.y_stride = H_;
+    MatTasks(at, s_.o_tasks, &o, attn_in_, true);
+  }
+
+  // Row r's query heads of KV head `kvh` and that KV head: bias, q/k norm, RoPE, the softmax
+  // scale on q; K and V into the cache.
+  void PrepareHeads(const LayerWeights& W, int l, int r, int kvh) {
+    const int qn = group_ * hd_;
+    float* q = &s_.q[size_t(r) * qdim_ + size_t(kvh) * qn];
+    float* k = &s_.k[size_t(r) * kvdim_ + size_t(kvh) * hd_];
+    float* v = &s_.v[size_t(r) * kvdim_ + size_t(kvh) * hd_];
+    if (!W.q_bias.empty()) {
+      ops::Add(W.q_bias.data() + size_t(kvh) * qn, q, qn);
+      ops::Add(W.k_bias.data() + size_t(kvh) * hd_, k, hd_);
+      ops::Add(W.v_bias.data() + size_t(kvh) * hd_, v, hd_);
+    }
+    const Scratch::Row& row = s_.rows[r];
+    const int half = hd_ / 2;
+    const float* cs = &s_.rope_cos[size_t(row.pos) * half];
+    const float* sn = &s_.rope_sin[size_t(row.pos) * half];
+    for (int g = 0; g < group_; ++g) {
+      float* qh = q + g * hd_;
+      if (!W.q_norm.empty()) ops::RmsNorm(qh, W.q_norm.data(), hd_, eps_, qh);
+      ops::Rope(qh, hd_, cs, sn);
+    }
+    ops::Scale(scale_, q, qn);
+    if (!W.k_norm.empty()) ops::RmsNorm(k, W.k_norm.data(), hd_, eps_, k);
+    ops::Rope(k, hd_, cs, sn);
+    const int bt = cache_.block_tokens();
+    ops::StoreKv(k, v, hd_, bt, cache_.dtype(), cache_.K(row.block, l, kvh),
+                 cache_.V(row.block, l, kvh), row.pos % bt);
+  }
+
+  // The `group` query heads of one KV head, for the item's rows one by one.
+  void Attend(int l, const Scratch::AttnItem& a, int tid) {
+    ops::KvView kv;
+    kv.blocks = s_.blocks[a.input].data();
+    kv.k_offset = cache_.KOffset(l, a.kvh);
+    kv.v_offset = cache_.VOffset(l, a.kvh);
+    kv.block_tokens = cache_.block_tokens();
+    kv.head_dim = hd_;
+    kv.type = cache_.dtype();
+    const size_t head0 = size_t(a.kvh) * group_ * hd_;
+    for (int r = a.row_begin; r < a.row_end; ++r) {
+      const size_t at = size_t(r) * qdim_ + head0;
+      uint16_t* hi = bf_ ? &s_.attn_b[size_t(2 * r) * qdim_ + head0] : nullptr;
+      ops::Attention(&s_.q[at], group_, s_.rows[r].pos + 1, kv, s_.scores[tid].data(),
+                     bf_ ? nullptr : &s_.attn[at], hi, hi ? hi + qdim_ : nullptr);
+    }
+  }
+
+  void MlpBlock(Cursor& at, int l) {
+    const LayerWeights& W = m_.layers[l];
+    Norms(at, T_, W.post_norm, false, [](int r) { return r; });
+
+    ops::MatOp mlp{&W.gate, &W.up, ops::Epilogue::kSiluMul};
+    if (bf_) {
+      mlp.y_bf16 = s_.h_b.data();
+      mlp.y_bf16_stride = c_.intermediate_size;
+    } else {
+      mlp.y = s_.h.data();
+      mlp.y_stride = c_.intermediate_size;
+    }
+    MatTasks(at, s_.mlp_tasks, &mlp, InputOf(mlp_in_, at.tid), true);
+
+    ops::MatOp down{&W.down};
+    down.epilogue = ops::Epilogue::kAdd;
+    down.y = s_.x.data();
+    down.y_stride = H_;
+    MatTasks(at, s_.down_tasks, &down, h_in_, true);
+  }
+
+  // Final norm of the rows that need logits (compacted to the front), then the LM head over all
+  // of them at once: its weights (the biggest matrix) are read once per step.
+  void Head(Cursor& at) {
+    Norms(at, head_n_, m_.final_norm, true, [&](int h) { return s_.head_rows[h]; });
+    ops::MatOp head{&m_.lm_head};
+    head.y = logits_;
+    head.y_stride = c_.vocab_size;
+    MatTasks(at, s_.head_tasks, &head, InputOf(head_in_, at.tid), false);
+  }
+
+  const Model& m_;
+  const ModelConfig& c_;
+  const bool bf_;
+  Scratch& s_;
+  KvCache& cache_;
+  ThreadPool& pool_;
+  const std::span<const StepInput> inputs_;
+  float* const logits_;
+  const int H_, hd_, qdim_, kvdim_, group_;
+  const float eps_, scale_;
+  const int T_, head_n_, row_chunk_;
+  const bool decode_only_, local_norms_;
+  const size_t norm_slice_;
+  const ops::MatIn qkv_in_, mlp_in_, attn_in_, h_in_, head_in_;
+};
+
+}  // namespace
+
+void RunForward(const Model& model, bool bf16, Scratch& s, KvCache& cache, ThreadPool& pool,
+                std::span<const StepInput> inputs, std::span<StepOutput> outputs) {
+  const ModelConfig& c = model.config;
+  const int bt = cache.block_tokens(), V = c.vocab_size;
+  const int max_pos = PlanRows(inputs, bt, s);
+  const size_t head_n = s.head_rows.size();
+  ExtendRope(max_pos, c.head_dim / 2, s);
+  GrowActivations(c, bf16, s.rows.size(), pool.size(), s);
+  PlanAttention(cache, inputs, c.num_kv_heads, s);
+  s.scores.resize(pool.size());
+  const int group = c.num_heads / c.num_kv_heads;
+  for (auto& v : s.scores) Grow(v, ops::AttentionScratch(std::min(group, 8), max_pos, bt));
+  PlanMatrices(model, pool.size(), s);
+  ResetCounters(Pass::Stages(c.num_layers), s);
+
+  // One input: the logits go straight into its output.
+  float* logits = nullptr;
+  if (inputs.size() == 1) {
+    outputs[0].logits.resize(head_n * V);
+    logits = outputs[0].logits.data();
+  } else {
+    Grow(s.logits, head_n * V);
+    logits = s.logits.data();
+  }
+
+  Pass pass(model, bf16, s, cache, pool, inputs, logits);
+  pool.Run([&](int tid) { pass.Run(tid); });
 
   if (inputs.size() > 1) {
     for (size_t i = 0, h = 0; i < inputs.size(); ++i) {

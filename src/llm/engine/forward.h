@@ -1,4 +1,11 @@
-// Internal to llm/engine: the per-step buffers of Engine::Forward (forward.cc).
+// Internal to llm/engine: one forward step (forward.cc) and the buffers it reuses.
+//
+// The step is laid out as the model is (gemma.cpp's layout): Embed, then per layer an
+// AttentionBlock (input norm, q/k/v, RoPE and KV cache write, attention, output projection into
+// the residual) and an MlpBlock (post-attention norm, gate/up with SiLU, down into the
+// residual), then the Head (final norm, LM head). The whole step is one ThreadPool::Run: every
+// thread runs the same sequence of stages, claims work items of a stage (rows, or disjoint runs
+// of weight rows) from a counter, and meets the others at a barrier between dependent stages.
 #ifndef MODELCAR_LLM_ENGINE_FORWARD_H_
 #define MODELCAR_LLM_ENGINE_FORWARD_H_
 
@@ -6,8 +13,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
+#include "llm/engine/engine.h"
 #include "llm/ops/ops.h"
 
 namespace modelcar::llm {
@@ -15,10 +24,12 @@ namespace modelcar::llm {
 // Reused across steps (grown, never shrunk).
 struct Scratch {
   // Activations, [rows, width] row-major. f32 always for the residual stream x and for q/k/v;
-  // the matrix inputs (xn, attn, h) in f32 (exact) or bf16 (fast; *_lo: the bf16 remainders
-  // where the fast path keeps ~16 bits, see forward.cc).
+  // the matrix inputs (xn, attn, h) in f32 (exact) or bf16 (fast). The fast path's xb and
+  // attn_b hold [rows, 2, width]: each row and its bf16 remainder (ops::MatIn paired; the MLP
+  // reads xb's value rows only). Steps of a few rows keep one copy of xn / xb per thread
+  // (forward.cc, LocalNorms).
   std::vector<float> x, xn, q, k, v, attn, h;
-  std::vector<uint16_t> xb, xb_lo, attn_b, attn_lo, h_b;
+  std::vector<uint16_t> xb, attn_b, h_b;
   std::vector<float> logits;              // LM head output of all sequences of a step
   std::vector<float> rope_cos, rope_sin;  // [position][head_dim / 2]
   int rope_positions = 0;
@@ -27,6 +38,7 @@ struct Scratch {
   struct Row {
     int input;  // index into the step's inputs
     int pos;    // absolute position
+    int block;  // KV cache block holding pos
   };
   std::vector<Row> rows;
   std::vector<int> head_rows;  // rows whose logits are returned, in output order
@@ -41,6 +53,11 @@ struct Scratch {
   std::unique_ptr<std::atomic<int>[]> counters;
   int counter_count = 0;
 };
+
+// Runs the forward pass of `inputs` (their KV blocks already reserved; lengths not yet advanced)
+// on every thread of `pool` and fills `outputs`.
+void RunForward(const Model& model, bool bf16, Scratch& s, KvCache& cache, ThreadPool& pool,
+                std::span<const StepInput> inputs, std::span<StepOutput> outputs);
 
 }  // namespace modelcar::llm
 

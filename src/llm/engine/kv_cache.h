@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "base/status.h"
@@ -37,12 +38,12 @@ class KvSequence {
   // REQUIRES: 0 <= length <= this->length().
   void Truncate(int length);
   void Clear() { Truncate(0); }
+  // The cache blocks holding positions [i * block_tokens, (i + 1) * block_tokens), in order
+  // (including those Reserve added ahead of length()).
+  std::span<const int> blocks() const { return blocks_; }
 
  private:
   friend class KvCache;
-
-  // Element type of the cache: f32 for the exact path, bf16 (half the bytes) for the fast one.
-  enum class KvDType { kF32, kBF16 };
   friend class Engine;
   explicit KvSequence(KvCache* cache) : cache_(cache) {}
   KvCache* cache_;

@@ -149,8 +149,8 @@ template <int kR>
 MC_BF16_TARGET void Rows(const uint16_t* w, int64_t cols, int n_o, const uint16_t* x, int64_t xs,
                          float* out) {
   int o = 0;
-  if constexpr (kR == 1) {  // decode: more weight rows streaming at once
-    for (; o + 8 <= n_o; o += 8) Tile<8, 1>(w + o * cols, cols, x, xs, cols, out + o);
+  if constexpr (kR <= 2) {  // decode (a row, or a row and its remainder): more weight rows at once
+    for (; o + 8 <= n_o; o += 8) Tile<8, kR>(w + o * cols, cols, x, xs, cols, out + o);
   }
   for (; o + 4 <= n_o; o += 4) Tile<4, kR>(w + o * cols, cols, x, xs, cols, out + o);
   for (; o < n_o; ++o) Tile<1, kR>(w + o * cols, cols, x, xs, cols, out + o);

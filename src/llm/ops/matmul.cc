@@ -32,10 +32,10 @@ void Kernel(internal::BlockFn fast, const Matrix& w, bool bf16_in, const void* w
   }
 }
 
-// out[r * kBlockOut + k] for outputs [o, o + n_o) and rows [r, r + n_r); with a bf16 remainder
-// input, w . hi + w . lo (lo_out: scratch for the second block).
+// out[r * kBlockOut + k] for outputs [o, o + n_o) and rows [r, r + n_r); a paired input runs
+// its 2 * n_r stored rows in one pass and adds each remainder's product to its row's.
 void Block(internal::BlockFn fast, const Matrix& w, const MatIn& in, int64_t o, int n_o, int r,
-           int n_r, float* out, float* lo_out) {
+           int n_r, float* out) {
   if (w.quant != nullptr) {  // f32 inputs only: the engine's bf16 inputs need BF16 weights
     QuantMatMulRange(*w.quant, in.f32 + r * in.stride, n_r, in.stride, o, o + n_o, out, kBlockOut);
     return;
@@ -45,11 +45,14 @@ void Block(internal::BlockFn fast, const Matrix& w, const MatIn& in, int64_t o, 
     Kernel(fast, w, false, wp, in.f32 + r * in.stride, in.stride, n_o, n_r, out);
     return;
   }
-  Kernel(fast, w, true, wp, in.bf16 + r * in.stride, in.stride, n_o, n_r, out);
-  if (!in.bf16_lo) return;
-  Kernel(fast, w, true, wp, in.bf16_lo + r * in.stride, in.stride, n_o, n_r, lo_out);
-  for (int i = 0; i < n_r; ++i) {
-    for (int k = 0; k < n_o; ++k) out[i * kBlockOut + k] += lo_out[i * kBlockOut + k];
+  if (!in.paired) {
+    Kernel(fast, w, true, wp, in.bf16 + r * in.stride, in.stride, n_o, n_r, out);
+    return;
+  }
+  Kernel(fast, w, true, wp, in.bf16 + 2 * r * in.stride, in.stride, n_o, 2 * n_r, out);
+  for (int i = 0; i < n_r; ++i) {  // row i from stored rows 2i, 2i + 1 (i <= 2i: in place)
+    const float* hi = out + 2 * i * kBlockOut;
+    for (int k = 0; k < n_o; ++k) out[i * kBlockOut + k] = hi[k] + hi[kBlockOut + k];
   }
 }
 
@@ -66,12 +69,12 @@ void MatMulRange(const MatOp& op, const MatIn& in, int64_t o_begin, int64_t o_en
   const internal::BlockFn fast = FastBlock(w, in);
   alignas(64) float a[kBlockRows * kBlockOut];
   alignas(64) float b[kBlockRows * kBlockOut];
-  alignas(64) float lo[kBlockRows * kBlockOut];
+  const int step = in.paired ? kBlockRows / 2 : kBlockRows;  // rows per block
   for (int64_t o = o_begin; o < o_end; o += kBlockOut) {
     const int n_o = static_cast<int>(std::min<int64_t>(kBlockOut, o_end - o));
-    for (int r = 0; r < in.rows; r += kBlockRows) {
-      const int n_r = std::min(kBlockRows, in.rows - r);
-      Block(fast, w, in, o, n_o, r, n_r, a, lo);
+    for (int r = 0; r < in.rows; r += step) {
+      const int n_r = std::min(step, in.rows - r);
+      Block(fast, w, in, o, n_o, r, n_r, a);
       switch (op.epilogue) {
         case Epilogue::kStore:
           for (int i = 0; i < n_r; ++i) {
@@ -83,7 +86,7 @@ void MatMulRange(const MatOp& op, const MatIn& in, int64_t o_begin, int64_t o_en
             Add(a + i * kBlockOut, op.y + (r + i) * op.y_stride + o, n_o);
           break;
         case Epilogue::kSiluMul:
-          Block(fast, *op.up, in, o, n_o, r, n_r, b, lo);
+          Block(fast, *op.up, in, o, n_o, r, n_r, b);
           for (int i = 0; i < n_r; ++i) {
             if (op.y_bf16) {
               SiluMulBf16(a + i * kBlockOut, b + i * kBlockOut, n_o,

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <tuple>
 #include <vector>
@@ -136,6 +137,46 @@ TEST(MatMulTest, RowsAndRangesNeverChangeAValue) {
           }
           for (int o = 0; o < out; ++o) {
             ASSERT_EQ(part[o], all[static_cast<size_t>(r) * out + o]) << bf << " " << r << " " << n;
+          }
+        }
+      }
+    }
+  });
+}
+
+// A paired input (each row followed by its remainder) gives w . hi + w . lo, the two products
+// as separate unpaired inputs give them, for every row count and output range.
+TEST(MatMulTest, PairedEqualsValuePlusRemainder) {
+  const int rows = 8, out = 150, in = 200;
+  Weights w = MakeWeights(DType::kBF16, out, in, 13);
+  auto x = Rand(static_cast<size_t>(rows) * in, 8);
+  std::vector<uint16_t> hi(x.size()), lo(x.size()), pairs(2 * x.size());
+  ToBf16(x.data(), static_cast<int>(x.size()), hi.data(), lo.data());
+  for (int r = 0; r < rows; ++r) {
+    std::copy_n(&hi[size_t(r) * in], in, &pairs[size_t(2 * r) * in]);
+    std::copy_n(&lo[size_t(r) * in], in, &pairs[size_t(2 * r + 1) * in]);
+  }
+  ForEachTarget([&] {
+    std::vector<float> yh(static_cast<size_t>(rows) * out), yl(yh.size());
+    MatOp oh = Store(w, &yh), ol = Store(w, &yl);
+    MatMulRange(oh, Bf16In(hi, rows, in), 0, out);
+    MatMulRange(ol, Bf16In(lo, rows, in), 0, out);
+    for (int n : {1, 2, 3, 4, 7}) {
+      for (int r = 0; r + n <= rows; r += n) {
+        std::vector<float> y(static_cast<size_t>(n) * out);
+        MatOp op = Store(w, &y);
+        MatIn in2 = Bf16In(pairs, n, in);
+        in2.bf16 += size_t(2 * r) * in;
+        in2.paired = true;
+        for (int b = 0; b < out;) {
+          const int e = std::min(out, b + 3 + (b * 5) % 71);
+          MatMulRange(op, in2, b, e);
+          b = e;
+        }
+        for (int i = 0; i < n; ++i) {
+          for (int o = 0; o < out; ++o) {
+            const size_t at = size_t(r + i) * out + o;
+            ASSERT_EQ(y[size_t(i) * out + o], yh[at] + yl[at]) << n << " " << r << " " << o;
           }
         }
       }

@@ -27,15 +27,17 @@ namespace modelcar::llm::ops {
 // ---- Matrix products --------------------------------------------------------------------------
 
 // The activation rows of a product: f32 (exact path), or bf16 (fast path; then the weights must
-// be BF16 and each product of two bf16 values is summed in f32). With bf16_lo (same layout) the
-// input is bf16 + bf16_lo, the value and its rounding remainder (SplitBf16): y = w.hi + w.lo,
-// products exact to ~16 bits for twice the multiplies.
+// be BF16 and each product of two bf16 values is summed in f32). With `paired`, each bf16 row is
+// followed by its rounding remainder (SplitBf16): stored rows alternate value, remainder (row r
+// at bf16 + 2 * r * stride, its remainder at bf16 + (2 * r + 1) * stride) and y = w.hi + w.lo,
+// products exact to ~16 bits for twice the multiplies; both go through the kernel as two rows
+// of one pass, so each weight is loaded once for both.
 struct MatIn {
   const float* f32 = nullptr;
   const uint16_t* bf16 = nullptr;
-  const uint16_t* bf16_lo = nullptr;
-  int64_t stride = 0;  // elements between rows
-  int rows = 0;
+  bool paired = false;
+  int64_t stride = 0;  // elements between stored rows
+  int rows = 0;        // rows (pairs, when paired)
 };
 
 enum class Epilogue {
