@@ -11,7 +11,7 @@
 #   memory-read limit          bench/membw.c with 1 and 2 threads, and decode's weight bytes x tok/s
 # The single-run measures run RUNS times, modelcar and llama.cpp interleaved (alternating which goes
 # first); the table shows the median and [min-max] of each and the ratio of the medians.
-#   bench/engine.sh [RUNS] [SERVE_ROUNDS]     defaults: 5 1
+#   bench/engine.sh [RUNS] [SERVE_ROUNDS]     defaults: 5 1 (SERVE_ROUNDS 0: no serving rows)
 # Env: MODELCAR_BIN (default: scripts/build release), LLAMA_CPP_DIR (default
 # ~/.cache/modelcar/llama.cpp, built once by bench/llama_cpp.sh), ENGINE_BENCH_PRECISION (fast).
 set -euo pipefail

@@ -77,7 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t t = 0; t < vocab.size() && state != GrammarRuntime::kDead; ++t) {
     auto mask = runtime.Mask(state, trie);
     for (size_t id = 0; id < vocab.size(); ++id) {
-      const bool allowed = ((*mask)[id / 64] >> (id % 64)) & 1;
+      const bool allowed = MaskAllows(*mask, static_cast<int32_t>(id));
       const bool alive =
           !vocab[id].empty() && runtime.StepBytes(state, vocab[id]) != GrammarRuntime::kDead;
       FUZZ_CHECK(allowed == alive);

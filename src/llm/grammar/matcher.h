@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "llm/grammar/grammar.h"
+#include "llm/grammar/token_mask.h"
 
 namespace modelcar::llm::grammar {
 
@@ -42,9 +43,6 @@ class TokenTrie {
   std::vector<int32_t> lcp_;        // with the previous sorted token
   int max_len_ = 0;
 };
-
-// A token mask: bit i set = token i allowed.
-using TokenMask = std::vector<uint64_t>;
 
 class GrammarRuntime {
  public:
