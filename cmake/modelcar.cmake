@@ -74,7 +74,9 @@ endfunction()
 #
 # Registers a test that runs against the built modelcar binary and real peers. Its environment has
 # MODELCAR_BIN (the binary), MODELCAR_SRC (the source tree) and MODELCAR_BUILD (the build tree).
-# Labelled "integration" (plus LABELS); the sanitizer run skips them.
+# Labelled "integration" (plus LABELS). scripts/test also runs them against the ASan build, except
+# those labelled "no_asan", and those labelled "concurrency" (many threads or processes at once:
+# the HTTP servers, the scheduler, parallel and concurrent pulls) against the TSan build.
 function(modelcar_integration_test)
   cmake_parse_arguments(T "" "NAME;TIMEOUT" "COMMAND;LABELS" ${ARGN})
   if(NOT T_TIMEOUT)

@@ -5,11 +5,7 @@
 #include <string>
 
 namespace modelcar {
-namespace {
-
-// nlohmann's messages quote the input near the error ("last read: '...'"): bytes outside printable
-// ASCII (invalid UTF-8, terminal control characters) are written as \xHH.
-std::string Printable(std::string_view text) {
+std::string PrintableAscii(std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   for (unsigned char c : text) {
@@ -23,6 +19,8 @@ std::string Printable(std::string_view text) {
   }
   return out;
 }
+
+namespace {
 
 template <class Json>
 class LimitedDomBuilder {
@@ -43,32 +41,52 @@ class LimitedDomBuilder {
   bool number_float(number_float_t v, const string_t& s) {
     return Count() && dom_.number_float(v, s);
   }
-  bool string(string_t& v) { return Count() && dom_.string(v); }
-  bool binary(binary_t& v) { return Count() && dom_.binary(v); }
-  bool key(string_t& v) { return dom_.key(v); }
-  bool start_object(std::size_t n) { return Enter() && dom_.start_object(n); }
+  bool string(string_t& v) {
+    return Count() && Spend(kHeapString + HeapChars(v)) && dom_.string(v);
+  }
+  bool binary(binary_t& v) { return Count() && Spend(kContainer + v.size()) && dom_.binary(v); }
+  bool key(string_t& v) { return Spend(kMember + HeapChars(v)) && dom_.key(v); }
+  bool start_object(std::size_t n) { return Enter() && Spend(kContainer) && dom_.start_object(n); }
   bool end_object() {
     --depth_;
     return dom_.end_object();
   }
-  bool start_array(std::size_t n) { return Enter() && dom_.start_array(n); }
+  bool start_array(std::size_t n) { return Enter() && Spend(kContainer) && dom_.start_array(n); }
   bool end_array() {
     --depth_;
     return dom_.end_array();
   }
   bool parse_error(std::size_t position, const std::string& last_token,
                    const typename Json::exception& e) {
-    if (error_.empty()) error_ = "not valid JSON: " + Printable(e.what());
+    if (error_.empty()) error_ = "not valid JSON: " + PrintableAscii(e.what());
     return dom_.parse_error(position, last_token, e);
   }
 
   const std::string& error() const { return error_; }
 
  private:
-  bool Count() {
-    if (++values_ <= limits_.max_values) return true;
-    error_ = "JSON has more than " + std::to_string(limits_.max_values) + " values";
+  // The memory estimate (64-bit libstdc++, 16 bytes of allocator overhead a block): a value slot
+  // (16 bytes, counted twice for the slack of growing arrays); a container's heap object
+  // (std::map 48, std::vector 24); an object member's tree node (node header, key string, value);
+  // a string value's heap std::string; characters beyond the 15 kept inline.
+  static constexpr size_t kSlot = 32;
+  static constexpr size_t kContainer = 64;
+  static constexpr size_t kMember = 96;
+  static constexpr size_t kHeapString = 48;
+  static size_t HeapChars(const string_t& s) { return s.size() > 15 ? s.size() + 17 : 0; }
+
+  bool Spend(size_t bytes) {
+    memory_ += bytes;
+    if (memory_ <= limits_.max_memory) return true;
+    error_ = "JSON would take more than " + std::to_string(limits_.max_memory) + " bytes of memory";
     return false;
+  }
+  bool Count() {
+    if (++values_ > limits_.max_values) {
+      error_ = "JSON has more than " + std::to_string(limits_.max_values) + " values";
+      return false;
+    }
+    return Spend(kSlot);
   }
   bool Enter() {
     if (!Count()) return false;
@@ -81,6 +99,7 @@ class LimitedDomBuilder {
   const JsonLimits& limits_;
   int depth_ = 0;
   size_t values_ = 0;
+  size_t memory_ = 0;
   std::string error_;
 };
 

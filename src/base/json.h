@@ -2,9 +2,11 @@
 //
 // nlohmann::json parses iteratively and destroys values iteratively, but copying, comparing,
 // dumping and diffing a value recurse once per nesting level: a 200 KB body of 100,000 nested
-// arrays parses fine and then overflows the stack on its first copy. ParseJsonLimited() stops the
-// parse as soon as the input goes deeper than `max_depth`, holds more than `max_values` values or
-// is longer than `max_bytes`, so a value it returns is safe to copy, dump and walk recursively.
+// arrays parses fine and then overflows the stack on its first copy. And a document takes many
+// times its size in memory: `[{},{},...]` costs ~100 bytes a value for 3 bytes of input. So
+// ParseJsonLimited() stops the parse as soon as the input goes deeper than `max_depth`, holds more
+// than `max_values` values, would take more than `max_memory` bytes or is longer than `max_bytes`:
+// a value it returns is safe to copy, dump and walk recursively, and its size is bounded.
 //
 //   ASSIGN_OR_RETURN(nlohmann::json doc, ParseJsonLimited(body, "manifest"));
 //
@@ -16,6 +18,7 @@
 
 #include <cstddef>
 #include <nlohmann/json_fwd.hpp>
+#include <string>
 #include <string_view>
 
 #include "base/status.h"
@@ -30,6 +33,10 @@ struct JsonLimits {
   // Most values (scalars, arrays and objects, counted when they start). Bounds the memory a parse
   // can take: a value costs 16 bytes plus its container node, up to ~100 bytes for `[{},{},...]`.
   size_t max_values = size_t{1} << 20;
+  // Most memory the parsed value may take, as estimated while parsing (the value slots, the heap
+  // blocks of containers, object members and strings, allocator overhead included; it counts
+  // somewhat less than the process's resident growth, which adds fragmentation).
+  size_t max_memory = size_t{64} << 20;
   // Longest input accepted.
   size_t max_bytes = size_t{16} << 20;
 };
@@ -40,6 +47,11 @@ struct JsonLimits {
 template <class Json = nlohmann::json>
 Result<Json> ParseJsonLimited(std::string_view text, std::string_view what,
                               const JsonLimits& limits = {});
+
+// `text` with every byte outside printable ASCII (invalid UTF-8, terminal control characters,
+// newlines) written as \xHH: for messages that quote untrusted input, such as a parser's error
+// (nlohmann's quote the input near the error: "last read: '...'") or an exception's what().
+std::string PrintableAscii(std::string_view text);
 
 }  // namespace modelcar
 

@@ -61,6 +61,13 @@ TEST(ParseJsonLimitedTest, SyntaxErrorsQuoteOnlyPrintableAscii) {
       << j.status().message();
 }
 
+// The helper every module uses to quote untrusted bytes in messages (exceptions' what()).
+TEST(PrintableAsciiTest, EscapesEverythingOutsidePrintableAscii) {
+  EXPECT_EQ(PrintableAscii("plain text: 'x' ~"), "plain text: 'x' ~");
+  EXPECT_EQ(PrintableAscii(std::string("a\nb\x1b[31m\xe3\x80\x7f\0z", 13)),
+            "a\\x0ab\\x1b[31m\\xe3\\x80\\x7f\\x00z");
+}
+
 // The shape that crashed servers: 100,000 levels is rejected after reading ~129 bytes, and the
 // partially built tree is freed without recursing.
 TEST(ParseJsonLimitedTest, DeepNestingIsRejectedWithoutRecursion) {
@@ -106,6 +113,36 @@ TEST(ParseJsonLimitedTest, ValueAndByteLimits) {
   j = ParseJsonLimited("[1,2,3,4]", "", l);
   ASSERT_FALSE(j.ok());
   EXPECT_EQ(j.status().message(), "JSON larger than 8 bytes");
+}
+
+// The memory estimate stops wide documents whose values are cheap to write and dear to hold
+// (`{}` is 3 bytes of input and ~100 bytes parsed), whatever the value count; strings count their
+// characters beyond the inline 15.
+TEST(ParseJsonLimitedTest, MemoryLimit) {
+  JsonLimits l;
+  l.max_memory = 1 << 20;
+  std::string objects = "[{}";
+  for (int i = 0; i < 20000; ++i) objects += ",{}";
+  objects += "]";
+  auto j = ParseJsonLimited(objects, "body", l);  // 20,001 values, ~2 MB parsed
+  ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.status().message(), "body: JSON would take more than 1048576 bytes of memory");
+  std::string numbers = "[0";
+  for (int i = 0; i < 20000; ++i) numbers += ",0";
+  numbers += "]";
+  EXPECT_TRUE(ParseJsonLimited(numbers, "", l).ok());  // 32 bytes a number: ~640 KB
+  EXPECT_FALSE(ParseJsonLimited("\"" + std::string(2 << 20, 's') + "\"", "", l).ok());
+  EXPECT_TRUE(ParseJsonLimited("\"" + std::string(900 << 10, 's') + "\"", "", l).ok());
+  EXPECT_FALSE(ParseJsonLimited("{\"" + std::string(2 << 20, 'k') + "\":1}", "", l).ok());
+  // The default (64 MiB) passes what real documents hold: 200,000 token ids, 150,000-entry maps.
+  std::string ids = "[151643";
+  for (int i = 0; i < 200000; ++i) ids += ",12345";
+  ids += "]";
+  EXPECT_TRUE(ParseJsonLimited(ids, "").ok());
+  std::string bias = "{\"0\":1";
+  for (int i = 1; i < 150000; ++i) bias += ",\"" + std::to_string(i) + "\":-100";
+  bias += "}";
+  EXPECT_TRUE(ParseJsonLimited(bias, "").ok());
 }
 
 }  // namespace

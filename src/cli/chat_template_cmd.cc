@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/file.h"
+#include "base/json.h"
 #include "cli/command.h"
 #include "llm/template/chat_formatter.h"
 
@@ -27,7 +28,8 @@ modelcar::Result<nlohmann::ordered_json> ReadJson(const std::string& path) {
   try {
     return nlohmann::ordered_json::parse(text);
   } catch (const std::exception& e) {
-    return modelcar::InvalidArgument(path + ": not valid JSON: " + e.what());
+    return modelcar::InvalidArgument(path +
+                                     ": not valid JSON: " + modelcar::PrintableAscii(e.what()));
   }
 }
 

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
+#include "base/json.h"
 #include "cli/command.h"
 #include "llm/engine/generate.h"
 #include "llm/ops/ops.h"
@@ -41,7 +42,8 @@ Result<std::vector<int32_t>> ParseIds(const std::string& text) {
     }
     return ids;
   } catch (const nlohmann::json::exception& e) {
-    return modelcar::InvalidArgument(std::string("--prompt-ids: not valid JSON: ") + e.what());
+    return modelcar::InvalidArgument(std::string("--prompt-ids: not valid JSON: ") +
+                                     modelcar::PrintableAscii(e.what()));
   }
 }
 

@@ -24,6 +24,7 @@
 #include "cli/store_pull_flags.h"
 #include "http/client.h"
 #include "modelcar/mount.h"
+#include "serve/http_limit_flags.h"
 #include "serve/model_source.h"
 #include "serve/openai_server.h"
 #include "serve/serve_flags.h"
@@ -300,6 +301,12 @@ const modelcar::cli::CommandRegistration kServe{
       app.add_option(Names("--pull-retry-max-delay"), f->pull_retry_max_delay,
                      "oci:// pull: cap of the jittered backoff between retries, seconds "
                      "(default 10)");
+      for (const modelcar::serve::HttpLimitFlag& fl : modelcar::serve::HttpLimitFlags()) {
+        app.add_option(Names(fl.name), f->vllm.http_limits[fl.name],
+                       std::string(fl.help) + " (default " +
+                           std::to_string(modelcar::serve::HttpLimitValue(fl, s.http)) + ")")
+            ->group("HTTP limits");
+      }
       AddTableFlags(app, *f);
       CLI::App* appp = &app;
       return [f, appp]() -> Status { return Run(*f, appp->remaining()); };

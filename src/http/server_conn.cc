@@ -31,10 +31,14 @@ using error_code = boost::system::error_code;
 using SslStream = net::ssl::stream<tcp::socket>;
 
 constexpr size_t kReadChunk = 16 << 10;
-// After an early answer, what the client still sends is read and dropped, up to this much for up
-// to this long (clients such as Node's fetch read the answer only once their body is sent).
+// Before a connection closes after an answer, what the client still sends is read and dropped,
+// up to this much for up to this long (kStopLingerTime once the server is stopping): closing a
+// socket with unread bytes resets it, and the reset destroys answers the client has not read yet
+// (an early answer to a client still sending its body, as Node's fetch reads the answer only once
+// its body is sent; answers to requests pipelined past the keep-alive limit).
 constexpr size_t kLingerBytes = 64 << 20;
 constexpr auto kLingerTime = std::chrono::seconds(5);
+constexpr auto kStopLingerTime = std::chrono::seconds(1);
 constexpr size_t kLingerChunk = 64 << 10;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::string_view kLastChunk = "0\r\n\r\n";
@@ -169,7 +173,10 @@ class Conn : public Connection, public std::enable_shared_from_this<Conn<Stream>
         case Phase::kBody:
           self->Close();
           break;
-        default:  // answering: closes after the answer (or the linger)
+        case Phase::kLinger:
+          self->Arm(kStopLingerTime);
+          break;
+        default:  // answering: closes after the answer and a linger
           break;
       }
     });
@@ -459,7 +466,8 @@ class Conn : public Connection, public std::enable_shared_from_this<Conn<Stream>
     net::async_write(stream_, bufs, [self = Self(), resp, close](error_code ec, size_t) {
       if (self->closed()) return;
       self->Disarm();
-      if (ec || close) return self->Close();
+      if (ec) return self->Close();
+      if (close) return self->Linger();
       self->NextRequest();
     });
   }
@@ -470,8 +478,7 @@ class Conn : public Connection, public std::enable_shared_from_this<Conn<Stream>
     WriteResponse(std::make_shared<ServerResponse>(std::move(resp)));
   }
 
-  // Answers, then closes gently: stops sending, and reads and drops what the client still sends
-  // (up to kLingerBytes for kLingerTime) so the answer is not lost to a reset.
+  // Answers, then closes gently (Linger).
   void Reject(ServerResponse resp) {
     if (resp.status != 503) st_->stats.rejected_requests++;
     phase_ = Phase::kWriting;
@@ -486,13 +493,18 @@ class Conn : public Connection, public std::enable_shared_from_this<Conn<Stream>
     });
   }
 
+  // Closes gently after the last answer: stops sending (the client reads the end of the stream
+  // after every answer), then reads and drops what the client still sends until it closes too,
+  // kLingerBytes came or kLingerTime passed, so that the answers are not lost to a reset. A
+  // client that already hung up gets the close at once.
   void Linger() {
+    if (peer_gone_) return Close();
     phase_ = Phase::kLinger;
     error_code ec;
     Sock().shutdown(tcp::socket::shutdown_send, ec);
     linger_left_ = kLingerBytes;
     scratch_ = std::make_unique<char[]>(kLingerChunk);
-    Arm(kLingerTime);
+    Arm(st_->stopping ? kStopLingerTime : kLingerTime);
     Drain();
   }
   void Drain() {
@@ -565,19 +577,20 @@ class Conn : public Connection, public std::enable_shared_from_this<Conn<Stream>
   void FinishStream(bool ok) {
     if (closed()) return;
     if (!ok) return Close();
-    if (head_only_) return stream_close_ ? Close() : NextRequest();  // no body at all
+    if (head_only_) return stream_close_ ? Linger() : NextRequest();  // no body at all
     if (fixed_length_ >= 0) {
       // Short of its Content-Length: closing is how the client learns the transfer failed.
-      if (stream_close_ || stream_written_ != static_cast<uint64_t>(fixed_length_)) return Close();
-      return NextRequest();
+      if (stream_written_ != static_cast<uint64_t>(fixed_length_)) return Close();
+      return stream_close_ ? Linger() : NextRequest();
     }
-    if (!chunked_) return Close();  // HTTP/1.0: the body ends with the connection
+    if (!chunked_) return Linger();  // HTTP/1.0: the body ends with the connection
     Arm(Secs(o_.write_timeout_s));
     net::async_write(stream_, net::buffer(kLastChunk.data(), kLastChunk.size()),
                      [self = Self()](error_code ec, size_t) {
                        if (self->closed()) return;
                        self->Disarm();
-                       if (ec || self->stream_close_) return self->Close();
+                       if (ec) return self->Close();
+                       if (self->stream_close_) return self->Linger();
                        self->NextRequest();
                      });
   }

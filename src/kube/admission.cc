@@ -123,7 +123,7 @@ AdmissionAnswer HandleAdmissionReview(std::string_view body, const InjectConfig&
   try {
     return HandleImpl(body, config, resolver);
   } catch (const json::exception& e) {  // a request field of an unexpected type
-    return BadRequest(std::string("malformed field: ") + e.what());
+    return BadRequest(std::string("malformed field: ") + PrintableAscii(e.what()));
   }
 }
 

@@ -182,10 +182,9 @@ Status CheckYamlAdvances(const std::string& text, std::string_view what) {
   int previous = -1;
   while (parser.HandleNextDocument(handler)) {
     if (handler.start.pos == previous) {
-      return InvalidArgument(std::string(what) + ": malformed YAML at line " +
-                             std::to_string(handler.start.line + 1) + ", column " +
-                             std::to_string(handler.start.column + 1) +
-                             ": no node can start there");
+      return InvalidArgument(
+          std::string(what) + ": malformed YAML at line " + std::to_string(handler.start.line + 1) +
+          ", column " + std::to_string(handler.start.column + 1) + ": no node can start there");
     }
     previous = handler.start.pos;
   }
@@ -211,7 +210,7 @@ Result<std::vector<json>> ParseDocuments(std::string_view text, std::string_view
       (void)utf8_check;
     }
   } catch (const YAML::Exception& e) {
-    return InvalidArgument(std::string(what) + ": malformed YAML: " + e.what());
+    return InvalidArgument(std::string(what) + ": malformed YAML: " + PrintableAscii(e.what()));
   } catch (const json::type_error&) {
     return InvalidArgument(std::string(what) + ": text is not valid UTF-8");
   }

@@ -5,6 +5,7 @@
 #include <set>
 #include <vector>
 
+#include "base/json.h"
 #include "kube/sources.h"
 
 namespace modelcar::kube {
@@ -152,7 +153,7 @@ Result<MutateResult> MutateModelObject(std::string_view kind, const json& object
   try {
     return MutateImpl(kind, object, old, config, resolver);
   } catch (const json::exception& e) {
-    return InvalidArgument(std::string(kind) + ": malformed field: " + e.what());
+    return InvalidArgument(std::string(kind) + ": malformed field: " + PrintableAscii(e.what()));
   }
 }
 

@@ -4,6 +4,7 @@
 #include <optional>
 #include <set>
 
+#include "base/json.h"
 #include "kube/kserve_injection.h"
 #include "kube/pod_edit.h"
 
@@ -209,7 +210,7 @@ Result<MutateResult> Mutate(const json& pod, const InjectConfig& config,
   try {
     return MutateImpl(pod, config, resolver, namespace_name);
   } catch (const json::exception& e) {  // a field of an unexpected type somewhere in the pod
-    return InvalidArgument(std::string("pod: malformed field: ") + e.what());
+    return InvalidArgument(std::string("pod: malformed field: ") + PrintableAscii(e.what()));
   }
 }
 

@@ -3,6 +3,7 @@
 
 #include <optional>
 
+#include "base/json.h"
 #include "kube/mutate.h"
 #include "kube/pod_edit.h"
 
@@ -330,7 +331,8 @@ std::vector<SmokeCheck> SmokeChecks(const json& pod) {
   try {
     return Checker(pod).Run();
   } catch (const json::exception& e) {
-    return {{"pod-is-well-formed", false, std::string("malformed field: ") + e.what()}};
+    return {
+        {"pod-is-well-formed", false, std::string("malformed field: ") + PrintableAscii(e.what())}};
   }
 }
 

@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "base/json.h"
 #include "kube/mutate.h"
 #include "kube/pod_edit.h"
 
@@ -196,7 +197,7 @@ Result<json> PodFromManifest(const std::vector<json>& docs, const json& runtime)
   try {
     return PodFromManifestImpl(docs, runtime);
   } catch (const json::exception& e) {
-    return InvalidArgument(std::string("manifest: malformed field: ") + e.what());
+    return InvalidArgument(std::string("manifest: malformed field: ") + PrintableAscii(e.what()));
   }
 }
 

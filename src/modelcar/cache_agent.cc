@@ -48,7 +48,7 @@ Result<CacheAgentConfig> ParseCacheAgentConfig(std::string_view text, const std:
         c.verify_interval_s = j["verifyIntervalSeconds"].get<int64_t>();
       }
     } catch (const std::exception& e) {
-      return InvalidArgument(path + ": " + e.what());
+      return InvalidArgument(path + ": " + PrintableAscii(e.what()));
     }
   } else {
     size_t i = 0;

@@ -45,7 +45,7 @@ Result<PieceList> PieceList::FromJson(std::string_view text) {
       out.pieces.push_back(std::move(d));
     }
   } catch (const std::exception& e) {
-    return InvalidArgument(std::string("piece list: ") + e.what());
+    return InvalidArgument(std::string("piece list: ") + PrintableAscii(e.what()));
   }
   return out;
 }

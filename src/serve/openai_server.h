@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "http/server.h"
 #include "serve/cors.h"
 #include "serve/model_context.h"
 
@@ -49,7 +50,13 @@ struct ServeOptions {
       access_log_exclude;                   // paths not logged (--disable-access-log-for-endpoints)
   std::string tls_cert_file, tls_key_file;  // HTTPS when both are set (--ssl-certfile/keyfile)
   int idle_timeout_s = 0;                   // 0: never
-  size_t max_body_bytes = size_t{8} << 20;
+  // The HTTP server's limits (docs/serve.md "HTTP limits"; serve/http_limit_flags.h); RunServe
+  // takes host, port, TLS files and worker threads from the fields above and the model options.
+  http::ServerOptions http = [] {
+    http::ServerOptions h;
+    h.write_timeout_s = 60;  // an SSE event to a reader that stopped reading
+    return h;
+  }();
   // Log lines (start, ready, exit). Default: stderr.
   std::function<void(std::string_view)> log;
   // Optional, run on the loader thread after the listener is up and before the model loads; may

@@ -1,7 +1,10 @@
 #include "serve/request.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <semaphore>
 
 #include "base/json.h"
 #include "serve/request_json.h"
@@ -11,9 +14,13 @@ namespace {
 
 using namespace request_json;  // NOLINT: the field readers of this file's family
 
-// Depth-limited (base/json.h): the body is copied and dumped recursively further on.
+std::counting_semaphore<BodyParseTurn::kLargeBodyParses> large_body_parses(
+    BodyParseTurn::kLargeBodyParses);
+
+// Limited (base/json.h): the body is copied and dumped recursively further on. REQUIRES: the
+// caller holds a BodyParseTurn for the body while the result lives.
 json ParseBody(std::string_view body) {
-  Result<json> j = ParseJsonLimited<json>(body, "");
+  Result<json> j = ParseJsonLimited<json>(body, "", RequestJsonLimits());
   if (!j.ok()) Fail("", "Malformed JSON body: " + j.status().message());
   if (!j->is_object()) Fail("", "The request body must be a JSON object");
   return std::move(*j);
@@ -108,7 +115,7 @@ Result<T> Guard(std::string* param, F f) {
     return InvalidArgument(e.message);
   } catch (const json::exception& e) {
     if (param) param->clear();
-    return InvalidArgument(std::string("Invalid request: ") + e.what());
+    return InvalidArgument(std::string("Invalid request: ") + PrintableAscii(e.what()));
   }
 }
 
@@ -214,6 +221,25 @@ int PromptLogprobs(const json& j, bool stream, const RequestDefaults& d) {
 
 }  // namespace
 
+JsonLimits RequestJsonLimits() {
+  JsonLimits limits;
+  limits.max_memory = size_t{32} << 20;
+  return limits;
+}
+
+BodyParseTurn::BodyParseTurn(size_t body_size) : held_(body_size >= kLargeBody) {
+  if (held_) large_body_parses.acquire();
+}
+
+BodyParseTurn::~BodyParseTurn() {
+  if (!held_) return;
+  // The document is gone, but its many small blocks stay resident in the allocator's arena of
+  // this worker thread, and each worker may use another arena: without a trim, hostile wide
+  // bodies parsed by many workers raised the resident size ~10 times past what two parses take.
+  malloc_trim(0);
+  large_body_parses.release();
+}
+
 std::string StructuredOutput::CacheKey() const {
   return std::to_string(int(kind)) + (disable_any_whitespace ? "c" : "w") +
          (disable_additional_properties ? "n" : "a") + std::to_string(whitespace_pattern.size()) +
@@ -223,6 +249,7 @@ std::string StructuredOutput::CacheKey() const {
 Result<ChatRequest> ParseChatRequest(std::string_view body, std::string* param,
                                      const RequestDefaults& d) {
   return Guard<ChatRequest>(param, [&] {
+    BodyParseTurn turn(body.size());
     json j = ParseBody(body);
     ChatRequest r;
     r.model = String(j, "model").value_or("");
@@ -278,6 +305,7 @@ Result<ChatRequest> ParseChatRequest(std::string_view body, std::string* param,
 Result<CompletionRequest> ParseCompletionRequest(std::string_view body, std::string* param,
                                                  const RequestDefaults& d) {
   return Guard<CompletionRequest>(param, [&] {
+    BodyParseTurn turn(body.size());
     json j = ParseBody(body);
     CompletionRequest r;
     r.model = String(j, "model").value_or("");
@@ -331,6 +359,7 @@ Result<CompletionRequest> ParseCompletionRequest(std::string_view body, std::str
 
 Result<TokenizeRequest> ParseTokenizeRequest(std::string_view body, std::string* param) {
   return Guard<TokenizeRequest>(param, [&] {
+    BodyParseTurn turn(body.size());
     json j = ParseBody(body);
     TokenizeRequest r;
     r.model = String(j, "model").value_or("");
@@ -354,6 +383,7 @@ Result<TokenizeRequest> ParseTokenizeRequest(std::string_view body, std::string*
 
 Result<DetokenizeRequest> ParseDetokenizeRequest(std::string_view body, std::string* param) {
   return Guard<DetokenizeRequest>(param, [&] {
+    BodyParseTurn turn(body.size());
     json j = ParseBody(body);
     DetokenizeRequest r;
     r.model = String(j, "model").value_or("");

@@ -12,6 +12,7 @@
 #ifndef MODELCAR_SERVE_REQUEST_H_
 #define MODELCAR_SERVE_REQUEST_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -19,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/json.h"
 #include "base/status.h"
 #include "serve/generation_defaults.h"
 
@@ -164,6 +166,29 @@ struct TokenizeRequest {
 struct DetokenizeRequest {
   std::string model;
   std::vector<int32_t> tokens;
+};
+
+// Request bodies are parsed with these limits (base/json.h): 128 levels, 1,048,576 values, and
+// 32 MiB of memory for the parsed document.
+JsonLimits RequestJsonLimits();
+
+// A turn to parse a request body of `body_size` bytes: a parse takes up to RequestJsonLimits()'s
+// memory on top of the body (~55 MiB resident at the limit), so bodies of kLargeBody bytes or
+// more are parsed kLargeBodyParses at a time (the others wait for their turn) and hostile bodies
+// cannot multiply that memory by the number of workers; the turn ends with a malloc_trim, so what
+// the parse freed goes back to the system. Smaller bodies parse at once. The Parse*Request
+// functions hold one for as long as their parsed document lives.
+class BodyParseTurn {
+ public:
+  static constexpr size_t kLargeBody = size_t{64} << 10;
+  static constexpr int kLargeBodyParses = 2;
+  explicit BodyParseTurn(size_t body_size);
+  ~BodyParseTurn();
+  BodyParseTurn(const BodyParseTurn&) = delete;
+  BodyParseTurn& operator=(const BodyParseTurn&) = delete;
+
+ private:
+  bool held_;
 };
 
 Result<ChatRequest> ParseChatRequest(std::string_view body, std::string* param = nullptr,

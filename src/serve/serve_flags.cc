@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "llm/engine/engine.h"
+#include "serve/http_limit_flags.h"
 #include "serve/vllm_flags.h"
 
 namespace modelcar::serve {
@@ -168,6 +169,7 @@ Status ApplyServeFlags(const ServeFlags& f, std::string_view api_key_env, ServeO
   if (s->tls_cert_file.empty() != s->tls_key_file.empty()) {
     return InvalidArgument("--ssl-certfile and --ssl-keyfile go together");
   }
+  RETURN_IF_ERROR(ApplyHttpLimitFlags(f.http_limits, &s->http));
   if (!api_key_env.empty() && s->api_keys.empty()) s->api_keys.emplace_back(api_key_env);
   return Status();
 }

@@ -37,6 +37,8 @@ struct ServeFlags {
   bool enable_auto_tool_choice = false;
   std::string tool_call_parser;
   bool exclude_tools_when_tool_choice_none = false;
+  // The HTTP limit flags given (serve/http_limit_flags.h): flag name -> value as typed.
+  std::map<std::string, std::string> http_limits;
   // The vLLM flags of vllm_flags.h's tables that were given (long or short form), with the value
   // (value flags) or the switch state (false for --no-<name>).
   std::set<std::string> table_given;
@@ -55,8 +57,8 @@ Status TakeRemainingArgs(const std::vector<std::string>& rest, ServeFlags* flags
 Status CheckTableFlags(const ServeFlags& flags, const std::function<void(std::string)>& warn);
 
 // Applies `flags` to `options` (after CheckTableFlags): served names, limits, seed, CORS lists,
-// access log, request log, tool flags; fails naming the flag whose value is wrong. `api_key_env`:
-// VLLM_API_KEY's value (used when no --api-key was given).
+// access log, request log, tool flags, HTTP limits; fails naming the flag whose value is wrong.
+// `api_key_env`: VLLM_API_KEY's value (used when no --api-key was given).
 Status ApplyServeFlags(const ServeFlags& flags, std::string_view api_key_env,
                        ServeOptions* options);
 

@@ -129,6 +129,54 @@ TEST(ApplyServeFlags, BadValuesNameTheFlag) {
   EXPECT_FALSE(ApplyServeFlags(ServeFlags{}, "", &tls).ok());
 }
 
+// The HTTP limit flags set their http::ServerOptions fields; those not given keep serve's
+// defaults; a value that is not a whole number in range is an error naming the flag and the range.
+TEST(ApplyServeFlags, HttpLimits) {
+  ServeOptions s;
+  const http::ServerOptions defaults = s.http;
+  EXPECT_EQ(defaults.write_timeout_s, 60);
+  ServeFlags f;
+  f.http_limits = {{"--max-connections", "4096"},
+                   {"--max-body-bytes", "32M"},
+                   {"--h11-max-incomplete-event-size", "1M"},
+                   {"--h11-max-header-count", "256"},
+                   {"--header-timeout", "3"},
+                   {"--keep-alive-timeout", "75"},
+                   {"--max-keep-alive-requests", "10k"},
+                   {"--body-timeout", ""}};
+  ASSERT_TRUE(ApplyServeFlags(f, "", &s).ok());
+  EXPECT_EQ(s.http.max_connections, 4096u);
+  EXPECT_EQ(s.http.max_body_bytes, size_t{32} << 20);
+  EXPECT_EQ(s.http.max_header_bytes, size_t{1} << 20);
+  EXPECT_EQ(s.http.max_header_count, 256u);
+  EXPECT_EQ(s.http.header_timeout_s, 3);
+  EXPECT_EQ(s.http.keep_alive_timeout_s, 75);
+  EXPECT_EQ(s.http.keep_alive_max_requests, 10000u);
+  EXPECT_EQ(s.http.body_timeout_s, defaults.body_timeout_s);  // empty: not given
+  EXPECT_EQ(s.http.write_timeout_s, 60);
+  EXPECT_EQ(s.http.max_body_buffer_bytes, defaults.max_body_buffer_bytes);
+
+  auto error = [](std::string flag, std::string value) {
+    ServeFlags bad;
+    bad.http_limits[flag] = value;
+    ServeOptions o;
+    Status st = ApplyServeFlags(bad, "", &o);
+    EXPECT_FALSE(st.ok()) << flag << " " << value;
+    return std::string(st.message());
+  };
+  EXPECT_EQ(error("--max-connections", "0"), "--max-connections: 0 is out of range (1 to 1000000)");
+  EXPECT_EQ(error("--max-body-bytes", "-5"),
+            "--max-body-bytes: -5 is out of range (1024 to 1073741824)");
+  EXPECT_EQ(error("--max-body-bytes", "2G"),
+            "--max-body-bytes: 2147483648 is out of range (1024 to 1073741824)");
+  EXPECT_NE(error("--header-timeout", "ten").find("--header-timeout: 'ten' is not an integer"),
+            std::string::npos);
+  EXPECT_NE(error("--write-timeout", "1.5").find("--write-timeout: '1.5' has a decimal point"),
+            std::string::npos);
+  EXPECT_NE(error("--h11-max-header-count", "99999999999999999999").find("is too large"),
+            std::string::npos);
+}
+
 TEST(ModelIds, HubIdsAndOciNames) {
   EXPECT_TRUE(LooksLikeHubId("Qwen/Qwen2.5-0.5B-Instruct"));
   EXPECT_FALSE(LooksLikeHubId("/mnt/models"));

@@ -15,6 +15,7 @@
 
 #include "base/crashpoint.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "tar/extract.h"
 
 namespace modelcar::store {
@@ -27,7 +28,7 @@ Result<json> ReadJson(const std::string& path) {
   try {
     return json::parse(text);
   } catch (const std::exception& e) {
-    return DataLoss(path + ": malformed JSON: " + e.what());
+    return DataLoss(path + ": malformed JSON: " + PrintableAscii(e.what()));
   }
 }
 
@@ -146,7 +147,7 @@ Result<TreeInfo> Store::ReadTree(const oci::Digest& m) const {
       t.layers.push_back(std::move(r));
     }
   } catch (const std::exception& e) {
-    return DataLoss(path + ": " + e.what());
+    return DataLoss(path + ": " + PrintableAscii(e.what()));
   }
   if (t.manifest != m) return DataLoss(path + ": names manifest " + t.manifest.ToString());
   return t;

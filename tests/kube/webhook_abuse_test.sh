@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `modelcar webhook` (HTTPS, default settings) under 200 concurrent hostile connections for 40 s
 # (tests/lib/abuse.py: TCP connections that never start TLS, request-line-only connections,
-# slowloris headers, slow bodies, 40 MB header floods, AdmissionReviews nested 100,000 deep,
-# bodies cut off by a reset) while /healthz answers every 0.2 s in under 1 s and real
+# slowloris headers, slow bodies, 40 MB header floods, AdmissionReviews nested 100,000 deep or
+# with 100,000 values, bodies cut off by a reset) while /healthz answers every 0.2 s in under 1 s and real
 # AdmissionReviews keep being patched; RSS stays under the 128 Mi limit of deploy/webhook;
 # /metrics counts the refusals. Before that, reviews nested 100,000 deep, with 100,000 values and
 # of 5 MiB: 400, 400, 413.
@@ -46,7 +46,7 @@ done
 echo "webhook_abuse_test: deep, wide and huge AdmissionReviews: 400, 400, 413"
 
 /usr/bin/python3 "$MODELCAR_SRC/tests/lib/abuse.py" run --url "https://127.0.0.1:$port" \
-  --cafile cert.pem --pid "$pid" --health /healthz --post /mutate-pods --deep deep.json \
+  --cafile cert.pem --pid "$pid" --health /healthz --post /mutate-pods --deep deep.json --wide wide.json \
   --normal "$here/testdata/admission_review.json" --normal-expect '"patchType":"JSONPatch"' \
   --hostile 200 --seconds 40 --rss-limit-mib 128 --report report.json ||
   { tail -20 webhook.log; mc_fail "abuse"; }

@@ -21,6 +21,9 @@ Hostile kinds (the answer each must get):
   slow_body     a declared 1 MB body, a byte per second      -> cut by the body deadline
   header_flood  5,000 header fields of 8 KB (40 MB)          -> 431
   deep_json     the --deep body (JSON nested 100,000 deep)   -> 400
+  wide_json     with --wide: that body (JSON wide and cheap to write, dear to hold: `[{},{},...]`
+                past the parse's memory or value limit)    -> 400, or 503 while the body memory
+                                                               budget is spent
   disconnect    with --stream: a streaming request, reset after the first event; without: half
                 a body, then reset                           -> nothing (the server must go on)
   slow_reader   with --slow-stream: that streaming request on a 4 KB receive window, nothing
@@ -40,7 +43,7 @@ import time
 
 KINDS = {  # share of the hostile connections
     "idle": 20, "line_only": 30, "slow_headers": 30, "slow_body": 30, "header_flood": 20,
-    "deep_json": 30, "disconnect": 40, "slow_reader": 20,
+    "deep_json": 30, "wide_json": 20, "disconnect": 40, "slow_reader": 20,
 }
 SLACK_S = 5.0  # a cut may come this much after its deadline on a loaded machine
 
@@ -122,18 +125,23 @@ class Hostile:
         self.args = args
         self.target = Target(args.url, args.cafile)
         self.deep = open(args.deep, "rb").read() if args.deep else None
+        self.wide = open(args.wide, "rb").read() if args.wide else None
         self.stream = open(args.stream, "rb").read() if args.stream else None
         self.slow_stream = open(args.slow_stream, "rb").read() if args.slow_stream else None
         self.kinds = {k: v for k, v in KINDS.items() if k in args.kinds.split(",")}
         if not self.slow_stream:
             self.kinds.pop("slow_reader", None)
-        self.results = {k: {"connections": 0, "ok": 0, "bad": [], "max_s": 0.0}
+        if not self.wide:
+            self.kinds.pop("wide_json", None)
+        self.results = {k: {"connections": 0, "ok": 0, "bad": [], "max_s": 0.0, "answers": {}}
                         for k in self.kinds}
         self.end = time.monotonic() + args.seconds
 
-    def note(self, kind, ok, detail="", seconds=None):
+    def note(self, kind, ok, detail="", seconds=None, status=None):
         r = self.results[kind]
         r["connections"] += 1
+        if status is not None:
+            r["answers"][str(status)] = r["answers"].get(str(status), 0) + 1
         if ok:
             r["ok"] += 1
         elif len(r["bad"]) < 5:
@@ -196,14 +204,16 @@ class Hostile:
                 status, _ = await read_response(reader, 15)
                 sender.cancel()
                 self.note(kind, status == 431, f"answered {status}", time.monotonic() - t0)
-            elif kind == "deep_json":
+            elif kind in ("deep_json", "wide_json"):
+                body = self.deep if kind == "deep_json" else self.wide
                 writer.write(self.head("POST", a.post, "Content-Type: application/json\r\n"
-                                       f"Content-Length: {len(self.deep)}\r\n"
-                                       "Connection: close\r\n\r\n") + self.deep)
+                                       f"Content-Length: {len(body)}\r\n"
+                                       "Connection: close\r\n\r\n") + body)
                 await writer.drain()
                 t0 = time.monotonic()
                 status, _ = await read_response(reader, 30)
-                self.note(kind, status == 400, f"answered {status}", time.monotonic() - t0)
+                ok = status == 400 or (kind == "wide_json" and status == 503)
+                self.note(kind, ok, f"answered {status}", time.monotonic() - t0, status)
             elif kind == "slow_reader":
                 writer.write(self.head("POST", a.post, "Content-Type: application/json\r\n"
                                        f"Content-Length: {len(self.slow_stream)}\r\n"
@@ -243,7 +253,7 @@ class Hostile:
     async def worker(self, kind):
         while time.monotonic() < self.end:
             await self.one(kind)
-            if kind in ("header_flood", "deep_json", "disconnect", "slow_reader"):
+            if kind in ("header_flood", "deep_json", "wide_json", "disconnect", "slow_reader"):
                 await asyncio.sleep(0.5)  # bounded request rate: abuse, not a benchmark
 
     async def run(self):
@@ -363,6 +373,7 @@ def cmd_run(args):
         bad = r["connections"] - r["ok"]
         print(f"abuse: {kind:13s} {r['connections']:5d} connections, {r['ok']:5d} as expected"
               f"{', max ' + str(r['max_s']) + ' s' if r['max_s'] else ''}"
+              f"{', answers ' + str(r['answers']) if r['answers'] else ''}"
               f"{', FAILED: ' + '; '.join(r['bad']) if bad else ''}")
         if bad or r["connections"] == 0:
             failed.append(kind)
@@ -450,6 +461,7 @@ def main():
     run.add_argument("--health", default="/health")
     run.add_argument("--post")
     run.add_argument("--deep")
+    run.add_argument("--wide")
     run.add_argument("--stream")
     run.add_argument("--slow-stream")
     run.add_argument("--pause", type=float, default=10, help="slow_reader: seconds before reading")

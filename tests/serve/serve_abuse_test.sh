@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # `modelcar serve` with its default settings under 200 concurrent hostile connections for 40 s
 # (tests/lib/abuse.py: idle and request-line-only connections, slowloris headers, slow bodies,
-# 40 MB header floods, JSON nested 100,000 deep, streams reset mid-answer, streams read only
-# after 10 s through a 4 KB window) while /health answers every 0.2 s in under 1 s and chat
-# completions keep completing; RSS stays within 256 MiB of the loaded server's; /metrics counts
-# the refusals. Before that, every JSON endpoint gets bodies nested 100,000 deep, with 1.5 million
-# values, and of 9 MiB: 400, 400, 413. Then the bounded queue: 330 concurrent streaming requests
-# against 64 running + 256 waiting get at least 10 immediate 503s (vLLM's error JSON), and the
-# server serves afterwards.
+# 40 MB header floods, JSON nested 100,000 deep, wide JSON (3 MB of `{},` a body), streams reset
+# mid-answer, streams read only after 10 s through a 4 KB window) while /health answers every
+# 0.2 s in under 1 s and chat completions keep completing; /metrics counts the refusals. Before
+# that, every JSON endpoint gets bodies nested 100,000 deep, with 1.5 million values, and of
+# 9 MiB: 400, 400, 413. Then the bounded queue: 330 concurrent streaming requests against 64
+# running + 256 waiting get at least 10 immediate 503s (vLLM's error JSON), and the server serves
+# afterwards. The stated memory bound: the server's peak RSS over the whole test (VmHWM; sampled
+# every 0.2 s during the hostile run too) stays under its RSS once loaded + 384 MiB: the request
+# bodies held (64 MiB budget), two large-body parses (32 MiB estimated each, ~55 MiB resident),
+# the streams and connections of the run (~120 MiB measured without wide bodies), and slack.
 source "$MODELCAR_SRC/tests/lib/common.sh"
 source "$MODELCAR_SRC/tests/serve/lib.sh"
 mc_tmpdir
 serve_tiny_model
 serve_start "$MODEL_DIR" --served-model-name tiny
 cd "$MC_TMP"
+rss_loaded=$(awk '/^VmRSS/ {print int($2 / 1024)}' "/proc/$SERVE_PID/status")
+rss_bound=$((rss_loaded + 384))
+echo "serve_abuse_test: RSS loaded $rss_loaded MiB; bound $rss_bound MiB"
 
 /usr/bin/python3 - <<'PY'
 import json
@@ -33,6 +39,10 @@ json.dump({"model": "tiny", "messages": msgs, "max_tokens": 32, "stream": True, 
 # the body limit, beyond the parse's value limit), and 9 MiB (beyond the 8 MiB body limit).
 nest = "[" * d + "]" * d
 wide = "[" + ",".join(["{}"] * 1500000) + "]"
+# The hostile run's wide body: 1,000,000 values (inside the value limit) of ~100 bytes parsed
+# each, past the parse's 32 MiB memory limit.
+open("wide.json", "w").write('{"model":"tiny","messages":[{"role":"user","content":"hi"}],"x":['
+                             + ",".join(["{}"] * 999990) + "]}")
 for name, value in (("deep", nest), ("wide", wide), ("huge", '"' + "h" * (9 << 20) + '"')):
     for ep, body in (("chat", '{"model":"tiny","messages":[{"role":"user","content":"hi"}],"x":%s}'),
                      ("completions", '{"model":"tiny","prompt":%s}'),
@@ -57,13 +67,12 @@ done
 kill -0 "$SERVE_PID" || mc_fail "serve died on a hostile body"
 echo "serve_abuse_test: deep, wide and huge bodies on 5 JSON endpoints: 400/413"
 
-rss0=$(awk '/^VmRSS/ {print int($2 / 1024)}' "/proc/$SERVE_PID/status")
-echo "serve_abuse_test: RSS after loading $rss0 MiB"
+echo "serve_abuse_test: RSS now $(awk '/^VmRSS/ {print int($2 / 1024)}' "/proc/$SERVE_PID/status") MiB, peak $(awk '/^VmHWM/ {print int($2 / 1024)}' "/proc/$SERVE_PID/status") MiB"
 /usr/bin/python3 "$MODELCAR_SRC/tests/lib/abuse.py" run --url "$SERVE_URL" --pid "$SERVE_PID" \
-  --health /health --post /v1/chat/completions --deep deep.json --stream stream.json \
-  --slow-stream slow_stream.json \
+  --health /health --post /v1/chat/completions --deep deep.json --wide wide.json \
+  --stream stream.json --slow-stream slow_stream.json \
   --normal normal.json --normal-expect '"chat.completion"' --hostile 200 --seconds 40 \
-  --rss-limit-mib $((rss0 + 256)) --report report.json || { tail -20 "$SERVE_LOG"; mc_fail "abuse"; }
+  --rss-limit-mib "$rss_bound" --report report.json || { tail -20 "$SERVE_LOG"; mc_fail "abuse"; }
 
 # The refusals are counted in /metrics.
 curl -sS "$SERVE_URL/metrics" > metrics.txt
@@ -83,4 +92,7 @@ out=$(curl -sS --max-time 300 "$SERVE_URL/v1/chat/completions" -H 'Content-Type:
   --data-binary @normal.json)
 [[ $out == *'"chat.completion"'* ]] || mc_fail "chat after the flood: $out"
 kill -0 "$SERVE_PID" || mc_fail "serve died"
+peak=$(awk '/^VmHWM/ {print int($2 / 1024)}' "/proc/$SERVE_PID/status")
+echo "serve_abuse_test: peak RSS over the whole test $peak MiB (bound $rss_bound MiB)"
+[ "$peak" -le "$rss_bound" ] || mc_fail "peak RSS $peak MiB over the bound $rss_bound MiB"
 echo "serve_abuse_test: ok"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Process-level behaviour of `modelcar serve`: it opens no socket other than its listener (and
 # the connections accepted on it), hub ids are refused offline, --api-key is enforced,
-# overload answers 503, and --idle-timeout exits 0.
+# overload answers 503, --idle-timeout exits 0, and the HTTP limit flags are validated and take
+# effect (body size, header count, open connections).
 source "$MODELCAR_SRC/tests/lib/common.sh"
 source "$MODELCAR_SRC/tests/serve/lib.sh"
 mc_tmpdir
@@ -88,4 +89,28 @@ kill -0 "$SERVE_PID" 2>/dev/null && mc_fail "serve still running after the idle 
 wait "$SERVE_PID" && rc=0 || rc=$?
 [ "$rc" = 0 ] || mc_fail "idle exit code $rc (want 0)"
 grep -q "idle timeout" "$SERVE_LOG" || mc_fail "idle exit not logged"
+# 4. HTTP limit flags: a bad value is an error naming the flag (exit 2, before anything starts);
+#    given ones take effect.
+for bad in "--max-connections 0" "--max-body-bytes 1" "--header-timeout ten" "--write-timeout -1"; do
+  mc_expect_fail "$MODELCAR_BIN" serve "$MODEL_DIR" --port 0 $bad
+  grep -qF -- "${bad%% *}" <<<"$MC_ERR" || mc_fail "$bad: the error does not name the flag: $MC_ERR"
+done
+serve_start "$MODEL_DIR" --max-body-bytes 64K --h11-max-header-count 20 --max-connections 4
+head -c 100000 /dev/zero | tr '\0' x > "$MC_TMP/big.txt"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+  --data-binary @"$MC_TMP/big.txt" "$SERVE_URL/v1/completions")
+[ "$code" = 413 ] || mc_fail "100 KB body with --max-body-bytes 64K: $code, want 413"
+hdrs=(); for i in $(seq 1 25); do hdrs+=(-H "X-Extra-$i: v"); done
+code=$(curl -s -o /dev/null -w '%{http_code}' "${hdrs[@]}" "$SERVE_URL/health")
+[ "$code" = 431 ] || mc_fail "25 extra headers with --h11-max-header-count 20: $code, want 431"
+/usr/bin/python3 - "${SERVE_URL##*:}" <<'PY' || mc_fail "--max-connections 4"
+import socket, sys
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+extra = socket.create_connection(("127.0.0.1", port))
+extra.settimeout(10)
+answer = extra.recv(4096)
+assert answer.startswith(b"HTTP/1.1 503"), answer[:80]
+print("the 5th connection with --max-connections 4:", answer.split(b"\r\n")[0].decode())
+PY
 echo "serve_process_test: ok"

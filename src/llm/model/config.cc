@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <type_traits>
 
+#include "base/json.h"
 #include "llm/model/quant_config.h"
 
 namespace modelcar::llm {
@@ -70,7 +71,7 @@ Result<json> Parse(std::string_view text, std::string_view what) {
     if (!j.is_object()) return InvalidArgument(std::string(what) + ": not a JSON object");
     return j;
   } catch (const json::exception& e) {
-    return InvalidArgument(std::string(what) + ": not valid JSON: " + e.what());
+    return InvalidArgument(std::string(what) + ": not valid JSON: " + PrintableAscii(e.what()));
   }
 }
 
@@ -336,7 +337,7 @@ Result<ModelConfig> ParseModelConfig(std::string_view text, std::string_view wha
     if (!j.contains("eos_token_id") && spec->eos >= 0) c.eos_token_ids = {spec->eos};
     RETURN_IF_ERROR(GetIds(j, "eos_token_id", what, &c.eos_token_ids));
   } catch (const json::exception& e) {
-    return InvalidArgument(std::string(what) + ": " + e.what());
+    return InvalidArgument(std::string(what) + ": " + PrintableAscii(e.what()));
   }
   return c;
 }
@@ -358,7 +359,7 @@ Result<GenerationConfig> ParseGenerationConfig(std::string_view text, std::strin
     }
     RETURN_IF_ERROR(GetIds(j, "eos_token_id", what, &g.eos_token_ids));
   } catch (const json::exception& e) {
-    return InvalidArgument(std::string(what) + ": " + e.what());
+    return InvalidArgument(std::string(what) + ": " + PrintableAscii(e.what()));
   }
   return g;
 }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
+#include "base/json.h"
 
 namespace modelcar::llm {
 namespace {
@@ -44,7 +45,7 @@ Result<SafetensorsHeader> ParseSafetensorsHeader(std::string_view prefix, uint64
   try {
     j = json::parse(prefix.substr(8, n));
   } catch (const json::exception& e) {
-    return Bad(what, std::string("header is not valid JSON: ") + e.what());
+    return Bad(what, std::string("header is not valid JSON: ") + PrintableAscii(e.what()));
   }
   if (!j.is_object()) return Bad(what, "header is not a JSON object");
   std::vector<const TensorInfo*> by_offset;
@@ -149,7 +150,7 @@ Result<std::map<std::string, std::string>> ParseSafetensorsIndex(std::string_vie
   try {
     j = json::parse(text);
   } catch (const json::exception& e) {
-    return InvalidArgument(std::string(what) + ": not valid JSON: " + e.what());
+    return InvalidArgument(std::string(what) + ": not valid JSON: " + PrintableAscii(e.what()));
   }
   if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object()) {
     return InvalidArgument(std::string(what) + ": no \"weight_map\" object");

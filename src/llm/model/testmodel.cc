@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/file.h"
+#include "base/json.h"
 #include "llm/model/dtype.h"
 #include "llm/model/qwen25_template.h"
 
@@ -337,7 +338,7 @@ Result<std::string> Qwen25TokenizerJson(const std::string& text, const std::stri
   try {
     added = ordered_json::parse(text.substr(open, close + 1 - open));
   } catch (const nlohmann::json::exception& e) {
-    return InvalidArgument(what + ": \"added_tokens\": " + e.what());
+    return InvalidArgument(what + ": \"added_tokens\": " + PrintableAscii(e.what()));
   }
   ordered_json kept = ordered_json::array();
   for (auto& t : added) {
@@ -360,7 +361,7 @@ Result<std::string> Qwen25TokenizerConfig(const std::string& text, const std::st
     c["chat_template"] = std::string(kQwen25ChatTemplate);
     c["model_max_length"] = 131072;
   } catch (const std::exception& e) {
-    return InvalidArgument(what + ": " + e.what());
+    return InvalidArgument(what + ": " + PrintableAscii(e.what()));
   }
   return c.dump(2) + "\n";
 }

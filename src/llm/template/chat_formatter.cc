@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
+#include "base/json.h"
 
 namespace modelcar {
 namespace {
@@ -33,7 +34,7 @@ Result<ChatFormatter> ChatFormatter::FromConfig(std::string_view tokenizer_confi
   try {
     cfg = OJson::parse(tokenizer_config_json);
   } catch (const std::exception& e) {
-    return InvalidArgument(std::string(what) + ": not valid JSON: " + e.what());
+    return InvalidArgument(std::string(what) + ": not valid JSON: " + PrintableAscii(e.what()));
   }
   if (!cfg.is_object()) return InvalidArgument(std::string(what) + ": not a JSON object");
   ChatFormatter f;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
+#include "base/json.h"
 #include "llm/tokenizer/bpe.h"
 #include "llm/tokenizer/byte_level.h"
 #include "llm/tokenizer/pretokenize.h"
@@ -315,7 +316,8 @@ Result<Tokenizer> TokenizerLoader::Load(std::string_view tokenizer_json,
     }
     if (!config_json.empty()) RETURN_IF_ERROR(LoadConfig(config_json, &t));
   } catch (const json::exception& e) {
-    return InvalidArgument(std::string("tokenizer.json: unexpected JSON shape: ") + e.what());
+    return InvalidArgument(std::string("tokenizer.json: unexpected JSON shape: ") +
+                           PrintableAscii(e.what()));
   }
   t.matcher_ = AddedTokenMatcher(t.added_);
   return t;
