@@ -4,7 +4,6 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
-#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -12,6 +11,7 @@
 #include <sstream>
 
 #include "base/json.h"
+#include "base/utf8.h"
 
 namespace modelcar::kube {
 namespace {
@@ -108,17 +108,25 @@ bool ReadsBackAsString(const std::string& s) {
   return ResolvePlain(s).is_string();
 }
 
-// yaml-cpp writes some control characters (a carriage return, for one) into plain scalars, where
-// the parser takes them as line breaks; double quotes escape them.
-bool HasControlCharacter(const std::string& s) {
-  return std::any_of(s.begin(), s.end(), [](char c) {
-    auto u = static_cast<unsigned char>(c);
-    return (u < 0x20 && c != '\n' && c != '\t') || u == 0x7f;
+// YAML's printable set leaves out the C0 controls but tab and line feed, DEL, the C1 controls
+// but NEL, U+FFFE and U+FFFF (refused at parse). yaml-cpp writes the controls as they are (a
+// carriage return in a plain scalar reads back as a line break); a string holding one is written
+// double-quoted with every non-ASCII character escaped.
+bool HasNonPrintable(const std::string& s) {
+  bool found = false;
+  ForEachCodePoint(s, [&](char32_t c) {
+    found = (c < 0x20 && c != '\n' && c != '\t') || (c >= 0x7f && c <= 0x9f && c != 0x85);
+    return !found;
   });
+  return found;
 }
 
 void EmitString(const std::string& s, YAML::Emitter& out) {
-  if (!ReadsBackAsString(s) || HasControlCharacter(s)) out << YAML::DoubleQuoted;
+  if (HasNonPrintable(s)) {
+    out << YAML::EscapeNonAscii << YAML::DoubleQuoted;
+  } else if (!ReadsBackAsString(s)) {
+    out << YAML::DoubleQuoted;
+  }
   out << s;
 }
 
@@ -193,10 +201,22 @@ Status CheckYamlAdvances(const std::string& text, std::string_view what) {
 
 }  // namespace
 
+// U+FFFE and U+FFFF are outside YAML's printable set, and yaml-cpp's emitter writes U+FFFD in
+// their place, so a manifest holding them could not be written back as it was read.
+Status CheckNoNoncharacters(const json& doc, std::string_view what) {
+  const std::string text = doc.dump();  // json::type_error 316 on invalid UTF-8
+  if (text.find("\xEF\xBF\xBE") != std::string::npos ||
+      text.find("\xEF\xBF\xBF") != std::string::npos) {
+    return InvalidArgument(std::string(what) + ": U+FFFE and U+FFFF are not allowed in a manifest");
+  }
+  return Status::Ok();
+}
+
 Result<std::vector<json>> ParseDocuments(std::string_view text, std::string_view what) {
   std::vector<json> docs;
   if (StartsJson(text)) {
     ASSIGN_OR_RETURN(json doc, ParseJsonLimited(text, what));
+    RETURN_IF_ERROR(CheckNoNoncharacters(doc, what));
     docs.push_back(std::move(doc));
     return docs;
   }
@@ -206,8 +226,7 @@ Result<std::vector<json>> ParseDocuments(std::string_view text, std::string_view
     for (const YAML::Node& node : YAML::LoadAll(yaml)) {
       if (node.IsNull() || !node.IsDefined()) continue;
       docs.push_back(NodeToJson(node));
-      std::string utf8_check = docs.back().dump();  // type_error 316 on invalid UTF-8
-      (void)utf8_check;
+      RETURN_IF_ERROR(CheckNoNoncharacters(docs.back(), what));
     }
   } catch (const YAML::Exception& e) {
     return InvalidArgument(std::string(what) + ": malformed YAML: " + PrintableAscii(e.what()));

@@ -360,7 +360,8 @@ TEST(JsonYamlTest, ScalarsFollowTheCoreSchemaAndRoundTrip) {
   EXPECT_EQ((*doc)["g"], "10m");
   EXPECT_EQ((*doc)["h"], "no");  // YAML 1.2: a string
   json tricky = {{"s", json::array({"1", "true", "no", "", "a: b", "# x", "$$$$", "-x", "0x1F",
-                                    "multi\nline", "ok.value/x", "\r", "a\rb", "bell\x07", "del\x7f"})},
+                                    "multi\nline", "ok.value/x", "\r", "a\rb", "bell\x07",
+                                    "del\x7f", "c1\xc2\x80", "nel\xc2\x85", "\xc3\xa9\x01"})},
                  {"empty", json::object()},
                  {"list", json::array()},
                  {"n", nullptr}};
@@ -368,6 +369,10 @@ TEST(JsonYamlTest, ScalarsFollowTheCoreSchemaAndRoundTrip) {
   ASSERT_TRUE(back.ok()) << ToYaml(tricky);
   EXPECT_EQ(*back, tricky) << ToYaml(tricky);
   EXPECT_EQ(ParseJsonOrYaml("a: [1, 2", "bad.yaml").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ParseJsonOrYaml("a: \"\xef\xbf\xbf\"\n", "ffff.yaml").status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(ParseJsonOrYaml("{\"a\": \"\\ufffe\"}", "fffe.json").status().code(),
+            Code::kInvalidArgument);
   auto bad_utf8 = ParseJsonOrYaml("name: \"bad\xff\xfe\"\n", "utf.yaml");
   EXPECT_EQ(bad_utf8.status().code(), Code::kInvalidArgument);
   EXPECT_NE(bad_utf8.status().message().find("UTF-8"), std::string::npos);
