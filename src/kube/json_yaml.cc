@@ -55,7 +55,9 @@ json ResolvePlain(const std::string& s) {
         s.find("NaN") != std::string::npos || s.find("NAN") != std::string::npos) {
       return s;  // JSON has no infinities or NaN: keep the text
     }
-    return std::strtod(s.c_str(), nullptr);
+    const double v = std::strtod(s.c_str(), nullptr);
+    if (!std::isfinite(v)) return s;  // beyond a double (3e999): keep the text, as for ints
+    return v;
   }
   return s;
 }

@@ -359,6 +359,9 @@ TEST(JsonYamlTest, ScalarsFollowTheCoreSchemaAndRoundTrip) {
   EXPECT_EQ((*doc)["f"], 1.5);
   EXPECT_EQ((*doc)["g"], "10m");
   EXPECT_EQ((*doc)["h"], "no");  // YAML 1.2: a string
+  auto huge = ParseJsonOrYaml("a: 3e999\n", "t");
+  ASSERT_TRUE(huge.ok());
+  EXPECT_EQ((*huge)["a"], "3e999");  // beyond a double: the text, not an infinity
   json tricky = {{"s", json::array({"1", "true", "no", "", "a: b", "# x", "$$$$", "-x", "0x1F",
                                     "multi\nline", "ok.value/x", "\r", "a\rb", "bell\x07",
                                     "del\x7f", "c1\xc2\x80", "nel\xc2\x85", "\xc3\xa9\x01"})},
