@@ -1,14 +1,14 @@
 // CLI11 flags shared by the registry commands (push, pull, copy, resolve, build --push,
 // inspect REF). Included only by src/cli/*_cmd.cc (it pulls in CLI11).
-#ifndef MODELCAR_MODELCAR_RESOLVE_CLI_H_
-#define MODELCAR_MODELCAR_RESOLVE_CLI_H_
+#ifndef MODELCAR_CLI_REGISTRY_FLAGS_H_
+#define MODELCAR_CLI_REGISTRY_FLAGS_H_
 
 #include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
 
 #include "http/client.h"
-#include "modelcar/resolve.h"
+#include "transfer/resolve.h"
 
 namespace modelcar {
 
@@ -104,4 +104,4 @@ struct RemoteFlags {
 
 }  // namespace modelcar
 
-#endif  // MODELCAR_MODELCAR_RESOLVE_CLI_H_
+#endif  // MODELCAR_CLI_REGISTRY_FLAGS_H_

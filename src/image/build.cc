@@ -1,4 +1,4 @@
-#include "modelcar/build.h"
+#include "image/build.h"
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -12,10 +12,10 @@
 #include "base/crashpoint.h"
 #include "base/direct_io.h"
 #include "base/file.h"
-#include "modelcar/busybox_layer.h"
-#include "modelcar/layer_plan.h"
-#include "modelcar/model_labels.h"
-#include "modelcar/model_scan.h"
+#include "image/busybox_layer.h"
+#include "image/layer_plan.h"
+#include "image/model_labels.h"
+#include "image/model_scan.h"
 #include "oci/layout.h"
 #include "oci/manifest.h"
 #include "oci/media_types.h"

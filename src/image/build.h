@@ -9,8 +9,8 @@
 //
 // Each byte of the model is read once; it is hashed (OpenSSL SHA-256) while it is written to the
 // sink. Layers are written by `jobs` threads at once.
-#ifndef MODELCAR_MODELCAR_BUILD_H_
-#define MODELCAR_MODELCAR_BUILD_H_
+#ifndef MODELCAR_IMAGE_BUILD_H_
+#define MODELCAR_IMAGE_BUILD_H_
 
 #include <atomic>
 #include <cstdint>
@@ -104,4 +104,4 @@ std::string FormatRfc3339(int64_t seconds);
 
 }  // namespace modelcar
 
-#endif  // MODELCAR_MODELCAR_BUILD_H_
+#endif  // MODELCAR_IMAGE_BUILD_H_

@@ -6,7 +6,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
-#include "modelcar/build.h"
+#include "image/build.h"
 
 namespace modelcar {
 

@@ -1,4 +1,4 @@
-#include "modelcar/build.h"
+#include "image/build.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -11,10 +11,10 @@
 #include "base/file.h"
 #include "base/temp_dir.h"
 #include "base/test_fixture.h"
-#include "modelcar/inspect.h"
-#include "modelcar/layer_plan.h"
-#include "modelcar/model_labels.h"
-#include "modelcar/model_scan.h"
+#include "image/inspect.h"
+#include "image/layer_plan.h"
+#include "image/model_labels.h"
+#include "image/model_scan.h"
 #include "oci/layout.h"
 #include "oci/media_types.h"
 

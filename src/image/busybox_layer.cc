@@ -1,4 +1,4 @@
-#include "modelcar/busybox_layer.h"
+#include "image/busybox_layer.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

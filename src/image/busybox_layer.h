@@ -1,8 +1,8 @@
 // The default base layer of a modelcar image: Debian's static busybox as /bin/busybox plus applet
 // symlinks, enough for KServe's modelcar sidecar (`sh -c "ln -sf /proc/$$/root/models /mnt/models
 // && sleep infinity"`) and its init check (`[ -d /models ] && [ "$(ls -A /models)" ]`).
-#ifndef MODELCAR_MODELCAR_BUSYBOX_LAYER_H_
-#define MODELCAR_MODELCAR_BUSYBOX_LAYER_H_
+#ifndef MODELCAR_IMAGE_BUSYBOX_LAYER_H_
+#define MODELCAR_IMAGE_BUSYBOX_LAYER_H_
 
 #include <cstdint>
 #include <string>
@@ -23,4 +23,4 @@ Status WriteBusyboxLayer(const std::string& busybox_path, int64_t mtime, tar::Wr
 
 }  // namespace modelcar
 
-#endif  // MODELCAR_MODELCAR_BUSYBOX_LAYER_H_
+#endif  // MODELCAR_IMAGE_BUSYBOX_LAYER_H_

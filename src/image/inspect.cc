@@ -1,4 +1,4 @@
-#include "modelcar/inspect.h"
+#include "image/inspect.h"
 
 #include <cstdio>
 #include <nlohmann/json.hpp>

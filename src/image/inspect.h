@@ -4,8 +4,8 @@
 // their tar headers only (file data is not read, so layer digests are not re-verified here); layers
 // in a registry are not downloaded, so their files are not listed (each per-file layer still shows
 // its file through its title annotation).
-#ifndef MODELCAR_MODELCAR_INSPECT_H_
-#define MODELCAR_MODELCAR_INSPECT_H_
+#ifndef MODELCAR_IMAGE_INSPECT_H_
+#define MODELCAR_IMAGE_INSPECT_H_
 
 #include <cstdint>
 #include <functional>
@@ -56,4 +56,4 @@ std::string InspectionJson(const Inspection& in);
 
 }  // namespace modelcar
 
-#endif  // MODELCAR_MODELCAR_INSPECT_H_
+#endif  // MODELCAR_IMAGE_INSPECT_H_

@@ -1,4 +1,4 @@
-#include "modelcar/layer_plan.h"
+#include "image/layer_plan.h"
 
 #include <set>
 

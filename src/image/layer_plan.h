@@ -3,14 +3,14 @@
 // One layer per file of at least `small_file_threshold` bytes (sorted by path), and one layer
 // holding every smaller file and every directory (first, when it is not empty). Each layer also
 // carries the directory entries leading to its files, so any layer can be unpacked alone.
-#ifndef MODELCAR_MODELCAR_LAYER_PLAN_H_
-#define MODELCAR_MODELCAR_LAYER_PLAN_H_
+#ifndef MODELCAR_IMAGE_LAYER_PLAN_H_
+#define MODELCAR_IMAGE_LAYER_PLAN_H_
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "modelcar/model_scan.h"
+#include "image/model_scan.h"
 
 namespace modelcar {
 
@@ -26,4 +26,4 @@ std::vector<PlannedLayer> PlanLayers(const ModelScan& scan, uint64_t small_file_
 
 }  // namespace modelcar
 
-#endif  // MODELCAR_MODELCAR_LAYER_PLAN_H_
+#endif  // MODELCAR_IMAGE_LAYER_PLAN_H_

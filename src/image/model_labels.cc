@@ -1,4 +1,4 @@
-#include "modelcar/model_labels.h"
+#include "image/model_labels.h"
 
 #include <nlohmann/json.hpp>
 

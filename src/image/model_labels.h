@@ -1,6 +1,6 @@
 // Image labels describing the model, read from its Hugging Face style config.json.
-#ifndef MODELCAR_MODELCAR_MODEL_LABELS_H_
-#define MODELCAR_MODELCAR_MODEL_LABELS_H_
+#ifndef MODELCAR_IMAGE_MODEL_LABELS_H_
+#define MODELCAR_IMAGE_MODEL_LABELS_H_
 
 #include <map>
 #include <string>
@@ -24,4 +24,4 @@ std::map<std::string, std::string> ModelLabels(std::string_view config_json, std
 
 }  // namespace modelcar
 
-#endif  // MODELCAR_MODELCAR_MODEL_LABELS_H_
+#endif  // MODELCAR_IMAGE_MODEL_LABELS_H_

@@ -1,4 +1,4 @@
-#include "modelcar/model_scan.h"
+#include "image/model_scan.h"
 
 #include <dirent.h>
 #include <stdlib.h>

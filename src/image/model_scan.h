@@ -11,8 +11,8 @@
 //   - names must be valid UTF-8 and may not be "." or "..".
 // Output is sorted by path (byte order) and does not depend on readdir order, mtimes or owners.
 // Thread-compatible (pure function of the file system).
-#ifndef MODELCAR_MODELCAR_MODEL_SCAN_H_
-#define MODELCAR_MODELCAR_MODEL_SCAN_H_
+#ifndef MODELCAR_IMAGE_MODEL_SCAN_H_
+#define MODELCAR_IMAGE_MODEL_SCAN_H_
 
 #include <cstdint>
 #include <string>
@@ -44,4 +44,4 @@ Result<ModelScan> ScanModelDir(const std::string& dir, const ScanOptions& option
 
 }  // namespace modelcar
 
-#endif  // MODELCAR_MODELCAR_MODEL_SCAN_H_
+#endif  // MODELCAR_IMAGE_MODEL_SCAN_H_

@@ -1,4 +1,4 @@
-#include "modelcar/cache_agent.h"
+#include "node/cache_agent.h"
 
 #include <sys/stat.h>
 

@@ -12,8 +12,8 @@
 //   - the status (per ref: present | pulling | failed, digest, bytes, last verify, error) is
 //     written as JSON to the status file (atomically) and kept for /status and /metrics.
 // Thread safety: RunOnce from one thread; StatusJson/Metrics from any thread.
-#ifndef MODELCAR_MODELCAR_CACHE_AGENT_H_
-#define MODELCAR_MODELCAR_CACHE_AGENT_H_
+#ifndef MODELCAR_NODE_CACHE_AGENT_H_
+#define MODELCAR_NODE_CACHE_AGENT_H_
 
 #include <cstdint>
 #include <map>
@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "modelcar/store_pull.h"
+#include "node/store_pull.h"
 
 namespace modelcar {
 
@@ -76,4 +76,4 @@ class CacheAgent {
 
 }  // namespace modelcar
 
-#endif  // MODELCAR_MODELCAR_CACHE_AGENT_H_
+#endif  // MODELCAR_NODE_CACHE_AGENT_H_

@@ -1,4 +1,4 @@
-#include "modelcar/fetch.h"
+#include "node/fetch.h"
 
 #include <dirent.h>
 #include <fcntl.h>

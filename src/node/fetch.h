@@ -9,14 +9,14 @@
 // Links never lead out of the image: /models (or `subdir`) may be a symlink only to a directory
 // inside the image's tree, and every symlink below it must resolve inside the copied tree; else
 // the fetch fails before anything is written (a hostile image cannot make fetch copy node files).
-#ifndef MODELCAR_MODELCAR_FETCH_H_
-#define MODELCAR_MODELCAR_FETCH_H_
+#ifndef MODELCAR_NODE_FETCH_H_
+#define MODELCAR_NODE_FETCH_H_
 
 #include <cstdint>
 #include <string>
 
 #include "base/status.h"
-#include "modelcar/store_pull.h"
+#include "node/store_pull.h"
 
 namespace modelcar {
 
@@ -37,4 +37,4 @@ Status CopyTree(const std::string& src, const std::string& dst, bool try_link, F
 
 }  // namespace modelcar
 
-#endif  // MODELCAR_MODELCAR_FETCH_H_
+#endif  // MODELCAR_NODE_FETCH_H_

@@ -1,4 +1,4 @@
-#include "modelcar/mount.h"
+#include "node/mount.h"
 
 #include <limits.h>
 #include <sys/stat.h>

@@ -4,13 +4,13 @@
 // shared (so gc cannot remove the tree meanwhile), records a lease for DEST and points DEST at
 // the tree's `/models` directory. The tree is read-only. While DEST links into the tree, gc
 // keeps it; re-pointing or removing DEST releases it.
-#ifndef MODELCAR_MODELCAR_MOUNT_H_
-#define MODELCAR_MODELCAR_MOUNT_H_
+#ifndef MODELCAR_NODE_MOUNT_H_
+#define MODELCAR_NODE_MOUNT_H_
 
 #include <string>
 
 #include "base/status.h"
-#include "modelcar/store_pull.h"
+#include "node/store_pull.h"
 
 namespace modelcar {
 
@@ -36,4 +36,4 @@ Result<MountResult> MountImage(const std::string& ref, const std::string& dest,
 
 }  // namespace modelcar
 
-#endif  // MODELCAR_MODELCAR_MOUNT_H_
+#endif  // MODELCAR_NODE_MOUNT_H_

@@ -1,4 +1,4 @@
-#include "modelcar/store_pull.h"
+#include "node/store_pull.h"
 
 #include <memory>
 #include <optional>

@@ -13,8 +13,8 @@
 // With peers, layers come from them first, piece by piece, and from the registry for what they do
 // not supply; if the image then fails to verify (a lying peer), it is pulled again from the
 // registry alone.
-#ifndef MODELCAR_MODELCAR_STORE_PULL_H_
-#define MODELCAR_MODELCAR_STORE_PULL_H_
+#ifndef MODELCAR_NODE_STORE_PULL_H_
+#define MODELCAR_NODE_STORE_PULL_H_
 
 #include <cstdint>
 #include <functional>
@@ -72,4 +72,4 @@ Result<oci::Digest> ResolveInStore(store::Store& store, const std::string& ref);
 
 }  // namespace modelcar
 
-#endif  // MODELCAR_MODELCAR_STORE_PULL_H_
+#endif  // MODELCAR_NODE_STORE_PULL_H_

@@ -1,4 +1,4 @@
-#include "modelcar/copy.h"
+#include "transfer/copy.h"
 
 #include <fcntl.h>
 #include <unistd.h>

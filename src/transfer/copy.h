@@ -5,16 +5,16 @@
 // same registry, uploading otherwise (chunked with monolithic fallback, see
 // RegistryClient::PushBlob) — then the child manifests by digest, then the top manifest under the
 // destination's tag (or digest). A destination reference with a digest must match what is pushed.
-#ifndef MODELCAR_MODELCAR_COPY_H_
-#define MODELCAR_MODELCAR_COPY_H_
+#ifndef MODELCAR_TRANSFER_COPY_H_
+#define MODELCAR_TRANSFER_COPY_H_
 
 #include <functional>
 #include <string>
 
 #include "base/status.h"
-#include "modelcar/copy_plan.h"
-#include "modelcar/progress.h"
-#include "modelcar/resolve.h"
+#include "transfer/copy_plan.h"
+#include "transfer/progress.h"
+#include "transfer/resolve.h"
 
 namespace modelcar {
 
@@ -42,4 +42,4 @@ Result<SendResult> CopyImage(const std::string& src_ref, const std::string& dst_
 
 }  // namespace modelcar
 
-#endif  // MODELCAR_MODELCAR_COPY_H_
+#endif  // MODELCAR_TRANSFER_COPY_H_

@@ -1,4 +1,4 @@
-#include "modelcar/copy_plan.h"
+#include "transfer/copy_plan.h"
 
 #include <set>
 

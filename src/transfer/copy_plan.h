@@ -1,7 +1,7 @@
 // What moving an image between places involves: its top manifest (or index), the child
 // manifests of an index, and every distinct blob (configs and layers), from any oci::ImageSource.
-#ifndef MODELCAR_MODELCAR_COPY_PLAN_H_
-#define MODELCAR_MODELCAR_COPY_PLAN_H_
+#ifndef MODELCAR_TRANSFER_COPY_PLAN_H_
+#define MODELCAR_TRANSFER_COPY_PLAN_H_
 
 #include <string_view>
 #include <vector>
@@ -27,4 +27,4 @@ Result<CopyPlan> PlanCopy(oci::ImageSource& source, std::string_view tag_or_dige
 
 }  // namespace modelcar
 
-#endif  // MODELCAR_MODELCAR_COPY_PLAN_H_
+#endif  // MODELCAR_TRANSFER_COPY_PLAN_H_

@@ -1,4 +1,4 @@
-#include "modelcar/progress.h"
+#include "transfer/progress.h"
 
 #include <unistd.h>
 

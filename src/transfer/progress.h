@@ -7,8 +7,8 @@
 // titles).
 //
 // Thread safety: all methods are thread-safe; Bytes() is cheap (an atomic add).
-#ifndef MODELCAR_MODELCAR_PROGRESS_H_
-#define MODELCAR_MODELCAR_PROGRESS_H_
+#ifndef MODELCAR_TRANSFER_PROGRESS_H_
+#define MODELCAR_TRANSFER_PROGRESS_H_
 
 #include <atomic>
 #include <chrono>
@@ -70,4 +70,4 @@ class TransferProgress {
 
 }  // namespace modelcar
 
-#endif  // MODELCAR_MODELCAR_PROGRESS_H_
+#endif  // MODELCAR_TRANSFER_PROGRESS_H_

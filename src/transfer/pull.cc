@@ -1,4 +1,4 @@
-#include "modelcar/pull.h"
+#include "transfer/pull.h"
 
 #include <sys/stat.h>
 

@@ -1,4 +1,4 @@
-#include "modelcar/push.h"
+#include "transfer/push.h"
 
 #include "oci/layout.h"
 #include "registry/image.h"

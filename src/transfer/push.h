@@ -1,13 +1,13 @@
 // `modelcar push --layout DIR[:TAG] REF` and `modelcar build MODEL_DIR --push REF`.
-#ifndef MODELCAR_MODELCAR_PUSH_H_
-#define MODELCAR_MODELCAR_PUSH_H_
+#ifndef MODELCAR_TRANSFER_PUSH_H_
+#define MODELCAR_TRANSFER_PUSH_H_
 
 #include <string>
 
 #include "base/status.h"
-#include "modelcar/build.h"
-#include "modelcar/copy.h"
-#include "modelcar/resolve.h"
+#include "image/build.h"
+#include "transfer/copy.h"
+#include "transfer/resolve.h"
 
 namespace modelcar {
 
@@ -32,4 +32,4 @@ Result<SendResult> BuildAndPush(BuildOptions build, const std::string& ref,
 
 }  // namespace modelcar
 
-#endif  // MODELCAR_MODELCAR_PUSH_H_
+#endif  // MODELCAR_TRANSFER_PUSH_H_

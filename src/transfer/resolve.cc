@@ -1,4 +1,4 @@
-#include "modelcar/resolve.h"
+#include "transfer/resolve.h"
 
 namespace modelcar {
 

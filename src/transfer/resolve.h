@@ -1,16 +1,16 @@
 // Shared pieces of the registry commands (push, pull, copy, resolve, inspect REF): options,
 // opening a registry client for a reference, --require-digest, and tag -> digest resolution.
-#ifndef MODELCAR_MODELCAR_RESOLVE_H_
-#define MODELCAR_MODELCAR_RESOLVE_H_
+#ifndef MODELCAR_TRANSFER_RESOLVE_H_
+#define MODELCAR_TRANSFER_RESOLVE_H_
 
 #include <memory>
 #include <string>
 
 #include "base/status.h"
-#include "modelcar/progress.h"
 #include "oci/reference.h"
 #include "registry/blob_fetch.h"
 #include "registry/client.h"
+#include "transfer/progress.h"
 
 namespace modelcar {
 
@@ -42,4 +42,4 @@ Result<std::string> ResolveReference(const std::string& ref, const RemoteOptions
 
 }  // namespace modelcar
 
-#endif  // MODELCAR_MODELCAR_RESOLVE_H_
+#endif  // MODELCAR_TRANSFER_RESOLVE_H_
