@@ -23,7 +23,7 @@
 #include "cli/command.h"
 #include "cli/store_pull_flags.h"
 #include "http/client.h"
-#include "modelcar/mount.h"
+#include "node/mount.h"
 #include "serve/http_limit_flags.h"
 #include "serve/model_source.h"
 #include "serve/openai_server.h"

@@ -345,6 +345,12 @@ TEST(JsonYamlTest, StreamsThatStallTheParserAreErrors) {
   ASSERT_TRUE(docs.ok()) << docs.status().message();
   ASSERT_EQ(docs->size(), 2u);
   EXPECT_EQ((*docs)[1]["b"], 2);
+  // A tagged null scalar is an empty document too (it used to come back as a null document,
+  // which ParseJsonOrYaml then refused as empty).
+  docs = ParseDocuments("!x null\n---\na: 1\n---\n!x ~\n", "ok.yaml");
+  ASSERT_TRUE(docs.ok()) << docs.status().message();
+  ASSERT_EQ(docs->size(), 1u);
+  EXPECT_EQ((*docs)[0]["a"], 1);
 }
 
 TEST(JsonYamlTest, ScalarsFollowTheCoreSchemaAndRoundTrip) {
