@@ -296,6 +296,11 @@ data:
   EXPECT_FALSE(bare->enable_modelcar);  // KServe's Go zero value
   EXPECT_FALSE(bare->uid_modelcar.has_value());
   EXPECT_EQ(bare->memory_modelcar, "64Mi");
+
+  // A kind that is not a string (found by kube_json_yaml_fuzz: it threw out of the parser).
+  auto odd = ParseInjectConfig("kind: {a: b}\nmemoryModelcar: 64Mi\n", "odd.yaml");
+  ASSERT_TRUE(odd.ok()) << odd.status().ToString();
+  EXPECT_EQ(odd->memory_modelcar, "64Mi");
 }
 
 TEST(ConfigTest, RegistryOptionsOfFetchMode) {
