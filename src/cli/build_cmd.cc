@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "cli/command.h"
-#include "modelcar/build.h"
-#include "modelcar/push.h"
-#include "modelcar/resolve_cli.h"
+#include "cli/registry_flags.h"
+#include "image/build.h"
 #include "oci/layout.h"
+#include "transfer/push.h"
 
 namespace {
 

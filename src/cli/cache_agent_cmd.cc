@@ -1,5 +1,5 @@
 // `modelcar cache-agent --config FILE`: keeps the listed refs present, pinned and verified in the
-// node store (modelcar/cache_agent.h), serves /status, /healthz and /metrics, and reconciles every
+// node store (node/cache_agent.h), serves /status, /healthz and /metrics, and reconciles every
 // --interval seconds or as soon as the config file changes. SIGTERM/SIGINT stop it (exit 0).
 // With --mirror it also serves the store as a read-only registry (peer/registry_api.h) on the same
 // listener, and with --containerd-hosts it points containerd at that mirror for the
@@ -14,7 +14,7 @@
 #include "cli/command.h"
 #include "cli/store_pull_flags.h"
 #include "http/server.h"
-#include "modelcar/cache_agent.h"
+#include "node/cache_agent.h"
 #include "peer/containerd_hosts.h"
 #include "peer/registry_api.h"
 

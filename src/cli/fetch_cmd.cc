@@ -4,7 +4,7 @@
 
 #include "cli/command.h"
 #include "cli/store_pull_flags.h"
-#include "modelcar/fetch.h"
+#include "node/fetch.h"
 
 namespace {
 

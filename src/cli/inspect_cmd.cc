@@ -5,8 +5,8 @@
 #include <memory>
 
 #include "cli/command.h"
-#include "modelcar/inspect.h"
-#include "modelcar/resolve_cli.h"
+#include "cli/registry_flags.h"
+#include "image/inspect.h"
 #include "oci/layout.h"
 #include "registry/image.h"
 

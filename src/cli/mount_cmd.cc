@@ -4,7 +4,7 @@
 
 #include "cli/command.h"
 #include "cli/store_pull_flags.h"
-#include "modelcar/mount.h"
+#include "node/mount.h"
 
 namespace {
 

@@ -5,10 +5,10 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/registry_flags.h"
 #include "cli/store_pull_flags.h"
-#include "modelcar/pull.h"
-#include "modelcar/resolve_cli.h"
-#include "modelcar/store_pull.h"
+#include "node/store_pull.h"
+#include "transfer/pull.h"
 
 namespace {
 
@@ -41,7 +41,7 @@ const modelcar::cli::CommandRegistration kPull{
         if (!f->layout.empty() && !f->peers.empty()) {
           return modelcar::InvalidArgument("--peers is for pulls into the node store");
         }
-        if (f->layout.empty()) {  // node store mode (modelcar/store_pull.h)
+        if (f->layout.empty()) {  // node store mode (node/store_pull.h)
           ASSIGN_OR_RETURN(std::vector<std::string> peers, modelcar::peer::ParsePeers(f->peers));
           ASSIGN_OR_RETURN(
               std::string pinned,

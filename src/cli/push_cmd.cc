@@ -4,8 +4,8 @@
 #include <memory>
 
 #include "cli/command.h"
-#include "modelcar/push.h"
-#include "modelcar/resolve_cli.h"
+#include "cli/registry_flags.h"
+#include "transfer/push.h"
 
 namespace {
 

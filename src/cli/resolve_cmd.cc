@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "cli/command.h"
-#include "modelcar/resolve_cli.h"
+#include "cli/registry_flags.h"
 
 namespace {
 

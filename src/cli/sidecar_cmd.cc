@@ -10,7 +10,7 @@
 #include <memory>
 
 #include "cli/command.h"
-#include "modelcar/mount.h"
+#include "node/mount.h"
 
 namespace {
 

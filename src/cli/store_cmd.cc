@@ -7,7 +7,7 @@
 #include "cli/command.h"
 #include "cli/store_pull_flags.h"
 #include "http/server.h"
-#include "modelcar/store_pull.h"
+#include "node/store_pull.h"
 #include "peer/registry_api.h"
 #include "store/gc.h"
 #include "store/lock.h"

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "modelcar/resolve_cli.h"
-#include "modelcar/store_pull.h"
+#include "cli/registry_flags.h"
+#include "node/store_pull.h"
 #include "peer/peer_source.h"
 
 namespace modelcar::cli {

@@ -4,9 +4,9 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/registry_flags.h"
 #include "http/server.h"
 #include "kube/webhook.h"
-#include "modelcar/resolve_cli.h"
 #include "oci/reference.h"
 #include "registry/client.h"
 

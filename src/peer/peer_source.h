@@ -16,7 +16,7 @@
 // Trust: a peer publishes piece lists only for layers whose digest it verified, but a lying peer
 // can send a list that matches its own lies. The layer digest, checked by the store when the
 // layer ends (store/ingest.h), stays the final check; the caller then retries the image from the
-// registry alone (modelcar/store_pull.h). No unverified byte is committed either way.
+// registry alone (node/store_pull.h). No unverified byte is committed either way.
 //
 // Thread safety: Stream() may be called from several threads; the peers' state is shared.
 #ifndef MODELCAR_PEER_PEER_SOURCE_H_

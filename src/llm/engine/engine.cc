@@ -84,8 +84,7 @@ Status Engine::Step(std::span<const StepInput> inputs, std::span<StepOutput> out
                              " tokens exceeds the model context (" +
                              std::to_string(c.max_position_embeddings) + ")");
     }
-    need_blocks +=
-        cache->BlocksFor(static_cast<int>(end)) - static_cast<int>(in.seq->blocks_.size());
+    need_blocks += cache->BlocksNeeded(*in.seq, static_cast<int>(in.tokens.size()));
   }
   if (need_blocks > cache->FreeBlocks()) {
     return ResourceExhausted("KV cache full: this step needs " + std::to_string(need_blocks) +
@@ -95,7 +94,7 @@ Status Engine::Step(std::span<const StepInput> inputs, std::span<StepOutput> out
     RETURN_IF_ERROR(cache->Reserve(in.seq, static_cast<int>(in.tokens.size())));
   }
   RunForward(*model_, bf16_matmul_, *scratch_, *cache, *pool_, inputs, outputs);
-  for (const StepInput& in : inputs) in.seq->length_ += static_cast<int>(in.tokens.size());
+  for (const StepInput& in : inputs) cache->Append(in.seq, in.tokens);
   return Status();
 }
 

@@ -206,6 +206,8 @@ Result<std::shared_ptr<const Model>> LoadModel(const std::string& dir, const Loa
     ASSIGN_OR_RETURN(L.up, linear(p + "mlp.up_proj", inter, hidden));
     ASSIGN_OR_RETURN(L.down, linear(p + "mlp.down_proj", hidden, inter));
   }
+  // Every forward pass reads all the weights: map them now, not in the first request.
+  for (const SafetensorsFile& f : m->files) f.map->Populate();
   return std::shared_ptr<const Model>(std::move(m));
 }
 

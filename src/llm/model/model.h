@@ -71,7 +71,7 @@ struct LoadOptions {
 // Loads `dir`/config.json, optional generation_config.json, and model.safetensors or
 // model.safetensors.index.json with its shards. A checkpoint with a quantization_config has its
 // layers' linear weights read as that format says (quant_load.h); LM head and embeddings stay
-// as stored.
+// as stored. The files' pages are mapped before it returns (MappedFile::Populate).
 Result<std::shared_ptr<const Model>> LoadModel(const std::string& dir,
                                                const LoadOptions& options = {});
 

@@ -132,6 +132,15 @@ Result<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path) {
   return m;
 }
 
+void MappedFile::Populate() const {
+#ifndef MADV_POPULATE_READ
+  constexpr int MADV_POPULATE_READ = 22;  // Linux 5.14
+#endif
+  if (size_ == 0) return;
+  void* p = const_cast<std::byte*>(data_);
+  if (madvise(p, size_, MADV_POPULATE_READ) != 0) madvise(p, size_, MADV_WILLNEED);
+}
+
 MappedFile::~MappedFile() {
   if (data_) munmap(const_cast<std::byte*>(data_), size_);
 }

@@ -53,6 +53,10 @@ class MappedFile {
 
   const std::byte* data() const { return data_; }
   uint64_t size() const { return size_; }
+  // Maps every page now (MADV_POPULATE_READ, reading what the page cache lacks) instead of at
+  // first touch, so the first pass over the weights takes no page faults. Best effort: on a
+  // kernel without it (< 5.14) it asks for readahead (MADV_WILLNEED) and returns.
+  void Populate() const;
   const std::string& path() const { return path_; }
 
  private:

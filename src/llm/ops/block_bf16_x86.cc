@@ -85,9 +85,14 @@ MC_BF16_TARGET inline __m512bh LoadPart(const uint16_t* p, __mmask32 m) {
 // kO weight rows (stride ws) x kR activation rows (stride xs): out[r * kBlockOut + k].
 // Every accumulator sees the same sequence of vdpbf16ps over the columns whatever kO and kR
 // are, then Reduce16: tile shape never changes an output's value.
+// Decode tiles (kR <= 2) read each weight byte once: they are memory-bound, and the hardware
+// prefetchers do not keep up with kO interleaved row streams that each end after one row. So
+// every weight load also prefetches (into L2) the same column of the row kO below, i.e. the next
+// tile's weights. Prefetches never fault; past the matrix they only waste a line.
 template <int kO, int kR>
 MC_BF16_TARGET inline void Tile(const uint16_t* w, int64_t ws, const uint16_t* x, int64_t xs,
                                 int64_t cols, float* out) {
+  constexpr bool kPrefetch = kR <= 2 && kO >= 8;
   __m512 acc[kO][kR];
 #pragma GCC unroll 16
   for (int k = 0; k < kO; ++k) {
@@ -101,6 +106,9 @@ MC_BF16_TARGET inline void Tile(const uint16_t* w, int64_t ws, const uint16_t* x
     for (int r = 0; r < kR; ++r) xv[r] = Load(x + r * xs + i);
 #pragma GCC unroll 16
     for (int k = 0; k < kO; ++k) {
+      if constexpr (kPrefetch) {
+        _mm_prefetch(reinterpret_cast<const char*>(w + (k + kO) * ws + i), _MM_HINT_T1);
+      }
       const __m512bh wv = Load(w + k * ws + i);
 #pragma GCC unroll 16
       for (int r = 0; r < kR; ++r) acc[k][r] = _mm512_dpbf16_ps(acc[k][r], wv, xv[r]);

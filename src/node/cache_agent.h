@@ -1,0 +1,79 @@
+// The node-warm cache agent (what a DaemonSet runs): keeps a list of refs present and verified in
+// the node store.
+//
+// Config file (re-read when its mtime changes): JSON {"refs": ["reg/repo@sha256:...", ...],
+// "verifyIntervalSeconds": 3600} or plain text with one ref per line ('#' starts a comment).
+// Each reconcile (RunOnce):
+//   - every listed ref is pulled if absent (IfNotPresent: no network when present) and pinned
+//     with the lease "pin:cache-agent:<ref>", so gc never evicts it;
+//   - trees are re-verified (re-hashed) when their last verify is older than the interval; a
+//     corrupt tree is marked and pulled again on the next reconcile;
+//   - refs removed from the config lose their pin (gc may then evict them);
+//   - the status (per ref: present | pulling | failed, digest, bytes, last verify, error) is
+//     written as JSON to the status file (atomically) and kept for /status and /metrics.
+// Thread safety: RunOnce from one thread; StatusJson/Metrics from any thread.
+#ifndef MODELCAR_NODE_CACHE_AGENT_H_
+#define MODELCAR_NODE_CACHE_AGENT_H_
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "node/store_pull.h"
+
+namespace modelcar {
+
+struct CacheAgentConfig {
+  std::vector<std::string> refs;
+  int64_t verify_interval_s = 3600;
+};
+
+// Parses the config text (JSON or one ref per line); errors name `path`.
+Result<CacheAgentConfig> ParseCacheAgentConfig(std::string_view text, const std::string& path);
+
+struct CacheAgentOptions {
+  std::string config_path;
+  std::string status_path;  // "" = no status file
+  StorePullOptions pull;
+};
+
+struct RefStatus {
+  std::string state = "pulling";  // present | pulling | failed
+  std::string digest;
+  uint64_t bytes = 0;
+  int64_t last_verify = 0;
+  std::string error;
+};
+
+class CacheAgent {
+ public:
+  explicit CacheAgent(CacheAgentOptions options) : options_(std::move(options)) {}
+
+  // Reloads the config if it changed and reconciles. Per-ref failures are recorded in the
+  // status, not returned; an unreadable config is returned (the previous one stays in force).
+  Status RunOnce();
+
+  std::string StatusJson() const;
+  // Prometheus text format.
+  std::string Metrics() const;
+  uint64_t reconciles() const;
+
+ private:
+  Status Reconcile(const CacheAgentConfig& config);
+  void Publish();
+
+  CacheAgentOptions options_;
+  int64_t config_mtime_ns_ = -1;
+  CacheAgentConfig config_;
+  mutable std::mutex mu_;
+  std::map<std::string, RefStatus> status_;  // by ref
+  uint64_t reconciles_ = 0;
+  uint64_t pull_failures_ = 0;
+};
+
+}  // namespace modelcar
+
+#endif  // MODELCAR_NODE_CACHE_AGENT_H_

@@ -1,0 +1,193 @@
+#include "transfer/progress.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+namespace modelcar {
+namespace {
+
+std::string HumanBytes(double b) {
+  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+  int u = 0;
+  while (b >= 1000 && u < 4) {
+    b /= 1000;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
+  return buf;
+}
+
+double Seconds(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+std::string Short(const std::string& digest) {
+  return digest.size() > 19 ? digest.substr(0, 19) : digest;
+}
+
+}  // namespace
+
+Result<ProgressMode> ParseProgressMode(std::string_view s) {
+  if (s == "auto") return ProgressMode::kAuto;
+  if (s == "tty") return ProgressMode::kTty;
+  if (s == "plain") return ProgressMode::kPlain;
+  if (s == "json") return ProgressMode::kJson;
+  if (s == "none") return ProgressMode::kNone;
+  return InvalidArgument("--progress must be auto, tty, plain, json or none, not \"" +
+                         std::string(s) + "\"");
+}
+
+TransferProgress::TransferProgress(ProgressMode mode, std::string verb)
+    : mode_(mode), verb_(std::move(verb)), start_(std::chrono::steady_clock::now()) {
+  if (mode_ == ProgressMode::kAuto) mode_ = isatty(2) ? ProgressMode::kTty : ProgressMode::kPlain;
+  if (mode_ == ProgressMode::kTty || mode_ == ProgressMode::kJson) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+}
+
+TransferProgress::~TransferProgress() { Finish(); }
+
+void TransferProgress::Emit(const std::string& line) {
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fputc('\n', stderr);
+}
+
+int TransferProgress::Add(const std::string& digest, int64_t size, const std::string& title) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto b = std::make_unique<Blob>();
+  b->digest = digest;
+  b->title = title;
+  b->size = size;
+  b->start = std::chrono::steady_clock::now();
+  blobs_.push_back(std::move(b));
+  if (mode_ == ProgressMode::kJson) {
+    Emit(nlohmann::json{
+        {"event", "start"}, {"op", verb_}, {"digest", digest}, {"size", size}, {"title", title}}
+             .dump());
+  }
+  return static_cast<int>(blobs_.size() - 1);
+}
+
+void TransferProgress::Bytes(int id, int64_t delta) {
+  Blob* b;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    b = blobs_[id].get();
+  }
+  b->bytes.fetch_add(delta, std::memory_order_relaxed);
+}
+
+void TransferProgress::Done(int id, std::string_view status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Blob& b = *blobs_[id];
+  b.done = true;
+  double secs = Seconds(std::chrono::steady_clock::now() - b.start);
+  if (mode_ == ProgressMode::kJson) {
+    Emit(nlohmann::json{{"event", "done"},
+                        {"op", verb_},
+                        {"digest", b.digest},
+                        {"size", b.size},
+                        {"status", status},
+                        {"bytes", b.bytes.load()},
+                        {"seconds", secs}}
+             .dump());
+  } else if (mode_ == ProgressMode::kPlain) {
+    std::string line = std::string(status) + " " + b.digest + " " + HumanBytes(b.size);
+    if (!b.title.empty()) line += " " + b.title;
+    if (status != "exists" && status != "mounted" && secs > 0) {
+      line += " in " + std::to_string(secs).substr(0, 5) + " s (" +
+              HumanBytes(b.bytes.load() / std::max(secs, 1e-6)) + "/s)";
+    }
+    Emit(line);
+  }
+}
+
+void TransferProgress::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto period = mode_ == ProgressMode::kTty ? std::chrono::milliseconds(200)
+                                            : std::chrono::milliseconds(1000);
+  while (!stop_) {
+    cv_.wait_for(lock, period, [&] { return stop_; });
+    if (stop_) break;
+    Draw(false);
+  }
+}
+
+// Called with mu_ held.
+void TransferProgress::Draw(bool final) {
+  auto now = std::chrono::steady_clock::now();
+  if (mode_ == ProgressMode::kJson) {
+    for (const auto& b : blobs_) {
+      if (b->done) continue;
+      Emit(nlohmann::json{{"event", "progress"},
+                          {"op", verb_},
+                          {"digest", b->digest},
+                          {"size", b->size},
+                          {"bytes", b->bytes.load()}}
+               .dump());
+    }
+    return;
+  }
+  std::string out;
+  for (int i = 0; i < drawn_lines_; ++i) out += "\x1b[1A\x1b[2K";
+  int lines = 0;
+  for (const auto& b : blobs_) {
+    if (b->done && !final) continue;
+    int64_t got = b->bytes.load();
+    double frac = b->size > 0 ? std::min(1.0, static_cast<double>(got) / b->size) : 1.0;
+    double secs = std::max(Seconds(now - b->start), 1e-3);
+    double rate = got / secs;
+    int width = 24, filled = static_cast<int>(frac * width);
+    std::string bar = std::string(filled, '#') + std::string(width - filled, '.');
+    char buf[256];
+    std::string eta =
+        rate > 0 && !b->done ? std::to_string(static_cast<int>((b->size - got) / rate)) + "s" : "-";
+    std::snprintf(buf, sizeof buf, "%s %s [%s] %3d%% %9s/s ETA %s %s", verb_.c_str(),
+                  Short(b->digest).c_str(), bar.c_str(), static_cast<int>(frac * 100),
+                  HumanBytes(rate).c_str(), eta.c_str(), b->title.c_str());
+    out += buf;
+    out += "\n";
+    ++lines;
+  }
+  drawn_lines_ = final ? 0 : lines;
+  std::fwrite(out.data(), 1, out.size(), stderr);
+  std::fflush(stderr);
+}
+
+void TransferProgress::Finish() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;
+    finished_ = true;
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (mode_ == ProgressMode::kNone) return;
+  if (mode_ == ProgressMode::kTty) {
+    std::string out;
+    for (int i = 0; i < drawn_lines_; ++i) out += "\x1b[1A\x1b[2K";
+    std::fwrite(out.data(), 1, out.size(), stderr);
+  }
+  int64_t total = 0;
+  for (const auto& b : blobs_) total += b->bytes.load();
+  double secs = Seconds(std::chrono::steady_clock::now() - start_);
+  if (mode_ == ProgressMode::kJson) {
+    Emit(nlohmann::json{{"event", "summary"},
+                        {"op", verb_},
+                        {"blobs", blobs_.size()},
+                        {"bytes", total},
+                        {"seconds", secs}}
+             .dump());
+  } else {
+    Emit(verb_ + ": " + std::to_string(blobs_.size()) + " blobs, " + HumanBytes(total) +
+         " transferred in " + std::to_string(secs).substr(0, 5) + " s (" +
+         HumanBytes(total / std::max(secs, 1e-6)) + "/s)");
+  }
+}
+
+}  // namespace modelcar

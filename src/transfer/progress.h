@@ -1,0 +1,73 @@
+// Transfer progress for push, pull and copy, written to stderr.
+//
+// Modes: "tty" redraws one bar per active blob (rate, ETA) a few times a second; "plain" prints one
+// line per finished blob; "json" prints one JSON object per line ({"event":"start"|"progress"|
+// "done", "digest", "size", "bytes", "status", "seconds"}); "none" prints nothing. "auto" is tty
+// when stderr is a terminal, else plain. Never prints credentials (it only knows digests and
+// titles).
+//
+// Thread safety: all methods are thread-safe; Bytes() is cheap (an atomic add).
+#ifndef MODELCAR_TRANSFER_PROGRESS_H_
+#define MODELCAR_TRANSFER_PROGRESS_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "base/status.h"
+
+namespace modelcar {
+
+enum class ProgressMode { kAuto, kTty, kPlain, kJson, kNone };
+Result<ProgressMode> ParseProgressMode(std::string_view s);
+
+class TransferProgress {
+ public:
+  TransferProgress(ProgressMode mode, std::string verb);  // verb: "push", "pull", "copy"
+  ~TransferProgress();                                    // stops the redraw thread (calls Finish)
+  TransferProgress(const TransferProgress&) = delete;
+  TransferProgress& operator=(const TransferProgress&) = delete;
+
+  // Registers a blob; returns its id for Bytes/Done. `title` may be empty.
+  int Add(const std::string& digest, int64_t size, const std::string& title);
+  // `delta` bytes of blob `id` moved (negative: bytes discarded before a retry).
+  void Bytes(int id, int64_t delta);
+  // Blob `id` finished: status is "pushed", "pulled", "copied", "exists", "mounted", "failed".
+  void Done(int id, std::string_view status);
+  // Stops redrawing and prints a summary line (plain/tty) or a "summary" event (json).
+  void Finish();
+
+ private:
+  struct Blob {
+    std::string digest, title;
+    int64_t size = 0;
+    std::atomic<int64_t> bytes{0};
+    std::chrono::steady_clock::time_point start;
+    bool done = false;
+  };
+  void Loop();
+  void Draw(bool final);
+  void Emit(const std::string& line);
+
+  ProgressMode mode_;
+  std::string verb_;
+  std::chrono::steady_clock::time_point start_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Blob>> blobs_;
+  int drawn_lines_ = 0;
+  bool stop_ = false;
+  bool finished_ = false;
+  std::thread thread_;
+};
+
+}  // namespace modelcar
+
+#endif  // MODELCAR_TRANSFER_PROGRESS_H_
