@@ -277,6 +277,11 @@ const modelcar::cli::CommandRegistration kServe{
                    "No access log lines");
       app.add_option(Names("--disable-access-log-for-endpoints"), f->vllm.access_log_exclude,
                      "Comma-separated paths left out of the access log (e.g. /health,/metrics)");
+      app.add_flag(Names("--enable-prefix-caching") +
+                       ",!--no-enable-prefix-caching,!--no_enable_prefix_caching",
+                   m.enable_prefix_caching,
+                   "Keep the KV blocks of prompts and reuse them for prompts that start alike "
+                   "(default on; --no-enable-prefix-caching: off)");
       app.add_flag(Names("--enable-prompt-tokens-details"), m.enable_prompt_tokens_details,
                    "usage.prompt_tokens_details.cached_tokens in responses");
       app.add_flag(Names("--enable-force-include-usage"), m.enable_force_include_usage,

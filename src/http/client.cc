@@ -288,6 +288,137 @@ Client::Client(ClientOptions options) : options_(std::move(options)), pool_(new 
 
 Client::~Client() = default;
 
+namespace {
+
+// Sets every option of one transfer of `req` on the (reset) handle `h`: connection, proxy, TLS,
+// callbacks into `t`, method and body. `errbuf` receives curl's message.
+void SetTransferOptions(CURL* h, const ClientOptions& options, const std::string& ca_blob,
+                        const Request& req, Transfer& t, char* errbuf) {
+  curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_USERAGENT, options.user_agent.c_str());
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, options.connect_timeout_s);
+  curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+  // curl reads only the lower-case http_proxy for http:// URLs (the CGI "httpoxy" rule);
+  // modelcar is no CGI program, and docker, Go and Kubernetes tooling honour HTTP_PROXY, so do
+  // the same. no_proxy/NO_PROXY still apply (curl checks them for an explicit proxy too).
+  if (!options.use_env_proxy) {
+    curl_easy_setopt(h, CURLOPT_PROXY, "");  // "" disables proxies, the environment's too
+  } else if (req.url.starts_with("http://")) {
+    const char* lower = std::getenv("http_proxy");
+    const char* upper = std::getenv("HTTP_PROXY");
+    if ((lower == nullptr || *lower == '\0') && upper != nullptr && *upper != '\0') {
+      curl_easy_setopt(h, CURLOPT_PROXY, upper);
+    }
+  }
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
+  curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, HeaderCallback);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteCallback);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, ProgressCallback);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
+  if (options.insecure) {
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+  } else if (!ca_blob.empty()) {
+    // curl copies nothing (NOCOPY) and reads the blob during the transfer: ca_blob outlives it.
+    curl_blob blob{const_cast<char*>(ca_blob.data()), ca_blob.size(), CURL_BLOB_NOCOPY};
+    curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+  }
+
+  bool has_body = req.body_reader || !req.body.empty();
+  if (req.method == "GET") {
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  } else if (req.method == "HEAD" || req.no_body) {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    if (req.method != "HEAD") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  } else {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    if (has_body || req.method == "PUT" || req.method == "PATCH" || req.method == "POST") {
+      curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(h, CURLOPT_READFUNCTION, ReadCallback);
+      curl_easy_setopt(h, CURLOPT_READDATA, &t);
+      curl_off_t size = req.body_reader ? req.body_size : static_cast<curl_off_t>(req.body.size());
+      curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, size);
+    }
+  }
+}
+
+// The Status of a transfer curl_easy_perform ended with `rc` (not CURLE_OK): the callbacks' own
+// error first, then a proxy's refusal, then curl's.
+Status TransferError(CURL* h, CURLcode rc, const Transfer& t, const Request& req,
+                     const char* errbuf) {
+  if (!t.error.ok()) return t.error;
+  if (rc == CURLE_ABORTED_BY_CALLBACK && !CancelRequested()) rc = CURLE_COULDNT_CONNECT;
+  long proxy_code = 0;  // a proxy from the environment refused the CONNECT tunnel
+  curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &proxy_code);
+  if (proxy_code == 407) {
+    return Unauthenticated(req.method + " " + RedactUrl(req.url) +
+                           ": the proxy refused the credentials (HTTP 407); check the user "
+                           "and password in HTTPS_PROXY / https_proxy");
+  }
+  if (proxy_code >= 400) {
+    return Unavailable(req.method + " " + RedactUrl(req.url) + ": the proxy answered HTTP " +
+                       std::to_string(proxy_code) + " to CONNECT");
+  }
+  return MapCurlError(rc, errbuf, req, req.url);
+}
+
+// MODELCAR_LOG=debug: one line per new connection (host only: URLs may carry tokens).
+void LogNewConnection(CURL* h, const Request& req) {
+  if (!LogEnabled(LogLevel::kDebug)) return;
+  long connects = 0, version = 0;
+  curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+  curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &version);
+  if (connects > 0) {
+    LogDebug("modelcar: debug: new connection to {} ({}): {}", UrlHost(req.url),
+             req.url.starts_with("https:") ? "TLS" : "plain", HttpVersionName(version));
+  }
+}
+
+// Turns `req` into the request a redirect answer (`response`, with Location `location`) asks
+// for; `first_host`/`first_scheme` are those of the original request. Fails when the redirect
+// may not be followed.
+Status FollowRedirect(Request& req, const Response& response, const std::string& location,
+                      const std::string& first_host, const std::string& first_scheme) {
+  if (req.body_reader) {
+    return Unimplemented(req.method + " " + RedactUrl(req.url) +
+                         ": redirect of a streamed upload to " + UrlHost(location));
+  }
+  std::string next = ResolveUrl(req.url, location);
+  if (next.empty()) return Unavailable(RedactUrl(req.url) + ": bad redirect location");
+  if (std::string s = UrlScheme(next); s != "http" && s != "https") {
+    return InvalidArgument(req.method + " " + RedactUrl(req.url) + ": redirect to a " +
+                           (s.empty() ? "non-HTTP" : s + "://") +
+                           " URL refused (only http:// and https:// are followed)");
+  }
+  // Never carry credentials to another host, nor from https:// down to http://.
+  if (UrlHost(next) != first_host || UrlScheme(next) != first_scheme) {
+    std::erase_if(req.headers, [](const auto& kv) { return Lower(kv.first) == "authorization"; });
+    if (req.carries_credentials && response.status != 303) {
+      return FailedPrecondition(req.method + " " + RedactUrl(req.url) +
+                                ": a request carrying credentials was redirected to " +
+                                UrlHost(next) + "; refused");
+    }
+  }
+  if (response.status == 303) {
+    req.method = "GET";
+    req.body.clear();
+    req.carries_credentials = false;
+  }
+  req.url = std::move(next);
+  return Status();
+}
+
+}  // namespace
+
 Result<Response> Client::Do(const Request& request) {
   if (CancelRequested()) {
     return Cancelled(request.method + " " + RedactUrl(request.url) + ": interrupted");
@@ -296,8 +427,8 @@ Result<Response> Client::Do(const Request& request) {
     return ErrnoStatus(errno, "--ca-file " + options_.ca_file);
   }
   Request req = request;  // a copy whose url, method and headers follow redirects
-  std::string first_host = UrlHost(req.url);
-  std::string first_scheme = UrlScheme(req.url);
+  const std::string first_host = UrlHost(req.url);
+  const std::string first_scheme = UrlScheme(req.url);
   CURL* h = pool_->Take();
   if (h == nullptr) return Internal("curl_easy_init failed");
   struct Giver {
@@ -313,133 +444,28 @@ Result<Response> Client::Do(const Request& request) {
     t.response = &response;
     t.handle = h;
     t.follow = req.follow_redirects;
+    t.stall_s = options_.low_speed_time_s;
     char errbuf[CURL_ERROR_SIZE] = {0};
 
     RETURN_IF_ERROR(CheckOutbound(req, options_));
     curl_easy_reset(h);
-    curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, options_.connect_timeout_s);
-    t.stall_s = options_.low_speed_time_s;
-    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
-    // curl reads only the lower-case http_proxy for http:// URLs (the CGI "httpoxy" rule);
-    // modelcar is no CGI program, and docker, Go and Kubernetes tooling honour HTTP_PROXY, so do
-    // the same. no_proxy/NO_PROXY still apply (curl checks them for an explicit proxy too).
-    if (!options_.use_env_proxy) {
-      curl_easy_setopt(h, CURLOPT_PROXY, "");  // "" disables proxies, the environment's too
-    } else if (req.url.starts_with("http://")) {
-      const char* lower = std::getenv("http_proxy");
-      const char* upper = std::getenv("HTTP_PROXY");
-      if ((lower == nullptr || *lower == '\0') && upper != nullptr && *upper != '\0') {
-        curl_easy_setopt(h, CURLOPT_PROXY, upper);
-      }
-    }
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
-    curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, HeaderCallback);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteCallback);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, ProgressCallback);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
-    if (options_.insecure) {
-      curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    } else if (!pool_->ca_blob.empty()) {
-      curl_blob blob{pool_->ca_blob.data(), pool_->ca_blob.size(), CURL_BLOB_NOCOPY};
-      curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
-    }
-
-    bool has_body = req.body_reader || !req.body.empty();
-    if (req.method == "GET") {
-      curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    } else if (req.method == "HEAD" || req.no_body) {
-      curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-      if (req.method != "HEAD") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-    } else {
-      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-      if (has_body || req.method == "PUT" || req.method == "PATCH" || req.method == "POST") {
-        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, ReadCallback);
-        curl_easy_setopt(h, CURLOPT_READDATA, &t);
-        curl_off_t size =
-            req.body_reader ? req.body_size : static_cast<curl_off_t>(req.body.size());
-        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, size);
-      }
-    }
-
-    curl_slist* list = nullptr;
-    list = curl_slist_append(list, "Expect:");
+    SetTransferOptions(h, options_, pool_->ca_blob, req, t, errbuf);
+    curl_slist* list = curl_slist_append(nullptr, "Expect:");
     for (const auto& [k, v] : req.headers) list = curl_slist_append(list, (k + ": " + v).c_str());
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
     CURLcode rc = curl_easy_perform(h);
     curl_slist_free_all(list);
+    if (rc != CURLE_OK) return TransferError(h, rc, t, req, errbuf);
 
-    if (rc != CURLE_OK) {
-      if (!t.error.ok()) return t.error;
-      if (rc == CURLE_ABORTED_BY_CALLBACK && !CancelRequested()) rc = CURLE_COULDNT_CONNECT;
-      long proxy_code = 0;  // a proxy from the environment refused the CONNECT tunnel
-      curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &proxy_code);
-      if (proxy_code == 407) {
-        return Unauthenticated(req.method + " " + RedactUrl(req.url) +
-                               ": the proxy refused the credentials (HTTP 407); check the user "
-                               "and password in HTTPS_PROXY / https_proxy");
-      }
-      if (proxy_code >= 400) {
-        return Unavailable(req.method + " " + RedactUrl(req.url) + ": the proxy answered HTTP " +
-                           std::to_string(proxy_code) + " to CONNECT");
-      }
-      return MapCurlError(rc, errbuf, req, req.url);
-    }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
     response.url = req.url;
-    if (LogEnabled(LogLevel::kDebug)) {  // MODELCAR_LOG=debug: one line per new connection
-      long connects = 0, version = 0;
-      curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
-      curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &version);
-      if (connects > 0) {  // host only: URLs may carry tokens in their query
-        LogDebug("modelcar: debug: new connection to {} ({}): {}", UrlHost(req.url),
-                 req.url.starts_with("https:") ? "TLS" : "plain", HttpVersionName(version));
-      }
-    }
-
+    LogNewConnection(h, req);
     auto location = response.Header("location");
     if (!req.follow_redirects || !IsRedirect(response.status) || !location) return response;
     if (hop >= options_.max_redirects) {
       return Unavailable(req.method + " " + RedactUrl(request.url) + ": too many redirects");
     }
-    if (req.body_reader) {
-      return Unimplemented(req.method + " " + RedactUrl(req.url) +
-                           ": redirect of a streamed upload to " + UrlHost(*location));
-    }
-    std::string next = ResolveUrl(req.url, *location);
-    if (next.empty()) return Unavailable(RedactUrl(req.url) + ": bad redirect location");
-    if (std::string s = UrlScheme(next); s != "http" && s != "https") {
-      return InvalidArgument(req.method + " " + RedactUrl(req.url) + ": redirect to a " +
-                             (s.empty() ? "non-HTTP" : s + "://") +
-                             " URL refused (only http:// and https:// are followed)");
-    }
-    // Never carry credentials to another host, nor from https:// down to http://.
-    if (UrlHost(next) != first_host || UrlScheme(next) != first_scheme) {
-      std::erase_if(req.headers, [](const auto& kv) { return Lower(kv.first) == "authorization"; });
-      if (req.carries_credentials && response.status != 303) {
-        return FailedPrecondition(req.method + " " + RedactUrl(req.url) +
-                                  ": a request carrying credentials was redirected to " +
-                                  UrlHost(next) + "; refused");
-      }
-    }
-    if (response.status == 303) {
-      req.method = "GET";
-      req.body.clear();
-      req.carries_credentials = false;
-    }
-    req.url = std::move(next);
+    RETURN_IF_ERROR(FollowRedirect(req, response, *location, first_host, first_scheme));
   }
 }
 

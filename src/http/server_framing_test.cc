@@ -22,6 +22,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::Connect;
+using testing::HealthOk;
 using testing::ReadResponse;
 using testing::ReadUntilClose;
 using testing::SendAll;
@@ -32,15 +33,6 @@ void AddRoutes(Server* s) {
                   [](const ServerRequest&) { return ServerResponse::Text(200, "ok"); });
   s->Handle("POST", "/echo",
             [](const ServerRequest& r) { return ServerResponse::Text(200, r.body); });
-}
-
-bool HealthOk(int port) {
-  int fd = Connect(port, 10);
-  if (fd < 0) return false;
-  bool ok = SendAll(fd, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") &&
-            StatusOf(ReadResponse(fd)) == 200;
-  ::close(fd);
-  return ok;
 }
 
 // Request smuggling shapes and broken chunk framing: each is a 400 and a closed connection; the
@@ -115,19 +107,9 @@ TEST(ServerFramingTest, TrailerFloodIsRefused) {
   EXPECT_TRUE(HealthOk(server.port()));
 }
 
+// A client whose 4 KB receive window fills at once; its reads block (no timeout).
 int ConnectWithSmallReceiveBuffer(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  int small = 4096;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));  // before connect: the window
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
+  return Connect(port, /*recv_timeout_s=*/0, /*recv_buffer=*/4096);
 }
 
 // Reads consecutive responses of known length from one connection (pipelined answers may share

@@ -2,7 +2,6 @@
 // and bodies, more connections and requests than it takes. What is asserted is the answer (431,
 // 413, 503 + Retry-After, a close) and that a normal client is still served meanwhile.
 #include <gtest/gtest.h>
-#include <httplib.h>
 
 #include <atomic>
 #include <future>
@@ -17,6 +16,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::Connect;
+using testing::HealthOk;
 using testing::ReadResponse;
 using testing::ReadUntilClose;
 using testing::SendAll;
@@ -47,14 +47,6 @@ class Gate {
   int waiting_ = 0;
   bool open_ = false;
 };
-
-bool HealthOk(int port) {
-  httplib::Client c("127.0.0.1", port);
-  c.set_connection_timeout(10, 0);
-  c.set_read_timeout(10, 0);
-  auto res = c.Get("/health");
-  return res && res->status == 200;
-}
 
 void AddHealth(Server* s) {
   s->Handle("GET", "/health", [](const ServerRequest&) { return ServerResponse::Text(200, "ok"); });

@@ -15,9 +15,12 @@
 
 namespace modelcar::http::testing {
 
-// A loopback connection whose reads give up after `recv_timeout_s` (so a test fails, not hangs).
-inline int Connect(int port, int recv_timeout_s = 20) {
+// A loopback connection whose reads give up after `recv_timeout_s` (so a test fails, not hangs;
+// 0: reads block). `recv_buffer` > 0 sets SO_RCVBUF before connecting, which fixes the TCP window
+// the server sees (a client too slow to read). -1 when the connection fails.
+inline int Connect(int port, int recv_timeout_s = 20, int recv_buffer = 0) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (recv_buffer > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &recv_buffer, sizeof(recv_buffer));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -26,8 +29,10 @@ inline int Connect(int port, int recv_timeout_s = 20) {
     ::close(fd);
     return -1;
   }
-  timeval tv{recv_timeout_s, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (recv_timeout_s > 0) {
+    timeval tv{recv_timeout_s, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  }
   return fd;
 }
 
@@ -80,6 +85,17 @@ inline std::string ReadUntilClose(int fd) {
 inline int StatusOf(const std::string& response) {
   if (response.size() < 12 || response.compare(0, 5, "HTTP/") != 0) return 0;
   return std::atoi(response.c_str() + 9);
+}
+
+// Whether GET /health on a new connection answers 200 within 10 s (the server still serves a
+// normal client).
+inline bool HealthOk(int port) {
+  int fd = Connect(port, 10);
+  if (fd < 0) return false;
+  bool ok = SendAll(fd, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") &&
+            StatusOf(ReadResponse(fd)) == 200;
+  ::close(fd);
+  return ok;
 }
 
 }  // namespace modelcar::http::testing

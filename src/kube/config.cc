@@ -164,11 +164,13 @@ bool IsValidQuantity(std::string_view q) {
   return std::regex_match(q.begin(), q.end(), re);
 }
 
-Result<InjectConfig> ParseInjectConfig(std::string_view text, std::string_view what) {
+namespace {
+
+Result<InjectConfig> ParseInjectConfigImpl(std::string_view text, std::string_view what) {
   ASSIGN_OR_RETURN(json doc, ParseJsonOrYaml(text, what));
   if (!doc.is_object()) return InvalidArgument(std::string(what) + ": expected an object");
   bool is_configmap =
-      doc.value("kind", "") == "ConfigMap" ||
+      doc.value("kind", json()) == "ConfigMap" ||
       (doc.contains("data") && doc["data"].is_object() && !doc.contains("enableModelcar"));
   if (!is_configmap) return FromStorageInitializer(doc, what);
   auto data = doc.find("data");
@@ -187,6 +189,16 @@ Result<InjectConfig> ParseInjectConfig(std::string_view text, std::string_view w
   Result<json> parsed = ParseJsonLimited(raw, std::string(what) + ": data.storageInitializer");
   if (!parsed.ok()) return parsed.status();
   return FromStorageInitializer(*parsed, what);
+}
+
+}  // namespace
+
+Result<InjectConfig> ParseInjectConfig(std::string_view text, std::string_view what) {
+  try {
+    return ParseInjectConfigImpl(text, what);
+  } catch (const json::exception& e) {  // a field of an unexpected type somewhere
+    return InvalidArgument(std::string(what) + ": malformed field: " + PrintableAscii(e.what()));
+  }
 }
 
 Result<InjectConfig> LoadInjectConfig(const std::string& path) {

@@ -227,8 +227,11 @@ Result<std::vector<json>> ParseDocuments(std::string_view text, std::string_view
     RETURN_IF_ERROR(CheckYamlAdvances(yaml, what));
     for (const YAML::Node& node : YAML::LoadAll(yaml)) {
       if (node.IsNull() || !node.IsDefined()) continue;
-      docs.push_back(NodeToJson(node));
-      RETURN_IF_ERROR(CheckNoNoncharacters(docs.back(), what));
+      json doc = NodeToJson(node);
+      // A document that is only a null scalar under a tag (`!x null`) is empty too.
+      if (doc.is_null()) continue;
+      RETURN_IF_ERROR(CheckNoNoncharacters(doc, what));
+      docs.push_back(std::move(doc));
     }
   } catch (const YAML::Exception& e) {
     return InvalidArgument(std::string(what) + ": malformed YAML: " + PrintableAscii(e.what()));

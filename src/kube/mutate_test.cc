@@ -296,6 +296,11 @@ data:
   EXPECT_FALSE(bare->enable_modelcar);  // KServe's Go zero value
   EXPECT_FALSE(bare->uid_modelcar.has_value());
   EXPECT_EQ(bare->memory_modelcar, "64Mi");
+
+  // A kind that is not a string (found by kube_json_yaml_fuzz: it threw out of the parser).
+  auto odd = ParseInjectConfig("kind: {a: b}\nmemoryModelcar: 64Mi\n", "odd.yaml");
+  ASSERT_TRUE(odd.ok()) << odd.status().ToString();
+  EXPECT_EQ(odd->memory_modelcar, "64Mi");
 }
 
 TEST(ConfigTest, RegistryOptionsOfFetchMode) {
@@ -345,6 +350,12 @@ TEST(JsonYamlTest, StreamsThatStallTheParserAreErrors) {
   ASSERT_TRUE(docs.ok()) << docs.status().message();
   ASSERT_EQ(docs->size(), 2u);
   EXPECT_EQ((*docs)[1]["b"], 2);
+  // A tagged null scalar is an empty document too (it used to come back as a null document,
+  // which ParseJsonOrYaml then refused as empty).
+  docs = ParseDocuments("!x null\n---\na: 1\n---\n!x ~\n", "ok.yaml");
+  ASSERT_TRUE(docs.ok()) << docs.status().message();
+  ASSERT_EQ(docs->size(), 1u);
+  EXPECT_EQ((*docs)[0]["a"], 1);
 }
 
 TEST(JsonYamlTest, ScalarsFollowTheCoreSchemaAndRoundTrip) {

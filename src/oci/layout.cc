@@ -226,6 +226,25 @@ Result<bool> LayoutSink::HasBlob(const Descriptor& d) {
   return S_ISREG(st.st_mode) && st.st_size == d.size;
 }
 
+Status LayoutSink::AdoptVerifiedBlob(const Descriptor& d, const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return ErrnoStatus(errno, "stat " + path);
+  if (!S_ISREG(st.st_mode) || st.st_size != d.size) {
+    return DataLoss(path + ": not a file of " + std::to_string(d.size) + " bytes (blob " +
+                    d.digest.ToString() + ")");
+  }
+  ASSIGN_OR_RETURN(bool have, HasBlob(d));
+  if (have) {
+    ::unlink(path.c_str());
+    return Status();
+  }
+  const std::string to = BlobDir(work_dir_) + "/" + d.digest.hex();
+  if (::rename(path.c_str(), to.c_str()) != 0) {
+    return ErrnoStatus(errno, "rename " + path + " to " + to);
+  }
+  return Status();
+}
+
 Status LayoutSink::WriteSmallBlob(std::string_view bytes, Digest* digest) {
   ASSIGN_OR_RETURN(auto writer, NewBlobWriter());
   RETURN_IF_ERROR(writer->Write(bytes));

@@ -53,6 +53,13 @@ class LayoutSink : public ImageSink {
                      std::string_view tag) override;
   Status Finish() override;
 
+  // Moves the regular file `path` into the layout as blob `d` (a rename: `path` must be on the
+  // layout's filesystem). For content the caller has already verified as `d` (a resumable pull
+  // keeps verified blobs in its own ingest directory): only the size is checked here (DataLoss
+  // when it differs; `path` is left in place then). A blob the layout already has is kept and
+  // `path` removed. Visible like a committed BlobWriter's blob.
+  Status AdoptVerifiedBlob(const Descriptor& d, const std::string& path);
+
   // The directory being written (the temporary one for a new layout, until Finish).
   const std::string& work_dir() const { return work_dir_; }
 

@@ -113,6 +113,27 @@ TEST_F(LayoutTest, CommitVerifiesDigest) {
       0);
 }
 
+TEST_F(LayoutTest, AdoptVerifiedBlobMovesTheFileIn) {
+  std::string dir = root_ + "/adopt";
+  auto sink = LayoutSink::Open(dir);
+  ASSERT_TRUE(sink.ok());
+  const Descriptor d{"", Sha256Of("abc"), 3, {}, {}, {}, {}};
+  ASSERT_TRUE(WriteFileAtomic(root_ + "/short", "ab").ok());
+  Status s = (*sink)->AdoptVerifiedBlob(d, root_ + "/short");
+  EXPECT_EQ(s.code(), Code::kDataLoss) << s.ToString();
+  EXPECT_TRUE(std::filesystem::exists(root_ + "/short"));  // left where it was
+  EXPECT_FALSE(*(*sink)->HasBlob(d));
+
+  ASSERT_TRUE(WriteFileAtomic(root_ + "/abc", "abc").ok());
+  ASSERT_TRUE((*sink)->AdoptVerifiedBlob(d, root_ + "/abc").ok());
+  EXPECT_FALSE(std::filesystem::exists(root_ + "/abc"));
+  EXPECT_TRUE(*(*sink)->HasBlob(d));
+  ASSERT_TRUE(WriteFileAtomic(root_ + "/again", "abc").ok());
+  ASSERT_TRUE((*sink)->AdoptVerifiedBlob(d, root_ + "/again").ok());  // already there: dropped
+  EXPECT_FALSE(std::filesystem::exists(root_ + "/again"));
+  EXPECT_EQ((*sink)->AdoptVerifiedBlob(d, root_ + "/missing").code(), Code::kNotFound);
+}
+
 TEST_F(LayoutTest, RefusesNonLayoutDir) {
   std::string dir = root_ + "/notlayout";
   ASSERT_TRUE(MakeDirs(dir).ok());

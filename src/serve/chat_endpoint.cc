@@ -51,9 +51,10 @@ struct ChatJob {
   }
 
   int prompt_tokens() const { return static_cast<int>(prompt.size()); }
-  Usage MakeUsage(int completion_tokens) const {
+  Usage MakeUsage(const Session& session) const {
+    const int completion_tokens = session.completion_tokens();
     Usage u{prompt_tokens(), completion_tokens, std::nullopt};
-    if (token_details) u.cached_tokens = 0;
+    if (token_details) u.cached_tokens = session.cached_tokens();
     return u;
   }
 };
@@ -66,7 +67,7 @@ void StreamChatFrame(const ChatJob& job, Session& session, http::StreamSink& sin
                      const ToChunk& to_chunk) {
   const ChatRequest& r = job.r;
   auto write = [&](const std::string& json) { return sink.Write(SseEvent(json)); };
-  auto usage_now = [&] { return job.MakeUsage(session.completion_tokens()); };
+  auto usage_now = [&] { return job.MakeUsage(session); };
   for (int i = 0; i < r.sampling.n; ++i) {
     ChatDelta d;
     d.index = i;
@@ -238,7 +239,7 @@ void WholeChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
     if (r.extras.return_token_ids) choices[0].prompt_token_ids = job.prompt;
     if (r.return_prompt_text) choices[0].prompt_text = job.prompt_text;
   }
-  sink.Write(ChatCompletionJson(job.meta, choices, job.MakeUsage(session.completion_tokens())));
+  sink.Write(ChatCompletionJson(job.meta, choices, job.MakeUsage(session)));
 }
 
 }  // namespace

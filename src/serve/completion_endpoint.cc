@@ -21,9 +21,10 @@ struct Prepared {
   bool include_usage = false;
   bool token_details = false;
 
-  Usage MakeUsage(int completion_tokens) const {
+  Usage MakeUsage(const Session& session) const {
+    const int completion_tokens = session.completion_tokens();
     Usage u{prompt_tokens, completion_tokens, std::nullopt};
-    if (token_details) u.cached_tokens = 0;
+    if (token_details) u.cached_tokens = session.cached_tokens();
     return u;
   }
 
@@ -39,7 +40,7 @@ void StreamCompletion(const Prepared& p, const ResponseMeta& meta, Session& sess
   const int n = p.r.sampling.n;
   const RequestExtras& x = p.r.extras;
   auto write = [&](CompletionDelta& d) {
-    if (x.continuous_usage_stats) d.usage = p.MakeUsage(session.completion_tokens());
+    if (x.continuous_usage_stats) d.usage = p.MakeUsage(session);
     return sink.Write(SseEvent(CompletionChunkJson(meta, d)));
   };
   // Without logprobs the prompt is echoed at once; with logprobs it goes with the choice's first
@@ -81,8 +82,7 @@ void StreamCompletion(const Prepared& p, const ResponseMeta& meta, Session& sess
       [&] { return sink.Alive(); });
   if (!completed) return;
   if (p.include_usage) {
-    if (!sink.Write(
-            SseEvent(UsageChunkJson(meta, false, p.MakeUsage(session.completion_tokens()))))) {
+    if (!sink.Write(SseEvent(UsageChunkJson(meta, false, p.MakeUsage(session))))) {
       return;
     }
   }
@@ -119,7 +119,7 @@ void WholeCompletion(const Prepared& p, const ResponseMeta& meta, Session& sessi
       choices[i].prompt_token_ids = p.prompt_ids[i / n];
     }
   }
-  sink.Write(CompletionJson(meta, choices, p.MakeUsage(session.completion_tokens())));
+  sink.Write(CompletionJson(meta, choices, p.MakeUsage(session)));
 }
 
 }  // namespace

@@ -64,11 +64,12 @@ bool Adjust(std::span<const float> logits, const std::vector<std::pair<int32_t, 
 
 Result<std::unique_ptr<EngineRunner>> EngineRunner::Create(std::shared_ptr<const llm::Model> model,
                                                            uint64_t kv_cache_bytes, int threads,
-                                                           llm::Precision precision) {
+                                                           llm::Precision precision,
+                                                           bool prefix_caching) {
   std::unique_ptr<EngineRunner> r(new EngineRunner());
   r->engine_ = std::make_unique<llm::Engine>(model, llm::EngineOptions{threads, precision});
-  ASSIGN_OR_RETURN(r->cache_,
-                   llm::KvCache::Create(model->config, kv_cache_bytes, 16, r->engine_->kv_dtype()));
+  ASSIGN_OR_RETURN(r->cache_, llm::KvCache::Create(model->config, kv_cache_bytes, 16,
+                                                   r->engine_->kv_dtype(), prefix_caching));
   r->model_ = std::move(model);
   return r;
 }
@@ -111,6 +112,16 @@ void EngineRunner::ClearKv(uint64_t seq) {
 }
 
 void EngineRunner::RemoveSequence(uint64_t seq) { seqs_.erase(seq); }
+
+CachedPrefix EngineRunner::FindPrefix(std::span<const int32_t> tokens, int max_tokens) const {
+  const llm::PrefixHit hit = cache_->FindPrefix(tokens, max_tokens);
+  return {hit.tokens, hit.blocks, hit.revived};
+}
+
+int EngineRunner::AttachPrefix(uint64_t seq, std::span<const int32_t> tokens, int max_tokens) {
+  auto it = seqs_.find(seq);
+  return it == seqs_.end() ? 0 : cache_->AttachPrefix(it->second->kv.get(), tokens, max_tokens);
+}
 
 Status EngineRunner::Step(std::span<const RunnerFeed> feeds, std::vector<RunnerSample>* out) {
   std::vector<llm::StepInput> in(feeds.size());

@@ -29,10 +29,12 @@ RunnerSample ScoreToken(std::span<const float> logits, int32_t token, int top);
 class EngineRunner : public ModelRunner {
  public:
   // `kv_cache_bytes`: the KV pool's budget; `threads` <= 0: all cores; `precision`: the
-  // engine's numerics (llm/engine/engine.h), which also set the KV cache's element type.
+  // engine's numerics (llm/engine/engine.h), which also set the KV cache's element type;
+  // `prefix_caching`: the KV cache keeps and shares full blocks of prompts (llm/engine/kv_cache.h).
   static Result<std::unique_ptr<EngineRunner>> Create(std::shared_ptr<const llm::Model> model,
                                                       uint64_t kv_cache_bytes, int threads,
-                                                      llm::Precision precision);
+                                                      llm::Precision precision,
+                                                      bool prefix_caching = false);
   ~EngineRunner() override;
 
   int BlockTokens() const override;
@@ -42,6 +44,8 @@ class EngineRunner : public ModelRunner {
                      std::span<const int32_t> prompt) override;
   void ClearKv(uint64_t seq) override;
   void RemoveSequence(uint64_t seq) override;
+  CachedPrefix FindPrefix(std::span<const int32_t> tokens, int max_tokens) const override;
+  int AttachPrefix(uint64_t seq, std::span<const int32_t> tokens, int max_tokens) override;
   Status Step(std::span<const RunnerFeed> feeds, std::vector<RunnerSample>* out) override;
 
   // KV bytes per cached position (all layers, K and V).

@@ -5,13 +5,16 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <numeric>
 
 #include "llm/engine/engine.h"
 #include "llm/model/model.h"
 #include "llm/model/testmodel.h"
+#include "serve/scheduler.h"
 
 namespace modelcar::serve {
 namespace {
@@ -166,6 +169,72 @@ TEST_F(EngineRunnerTest, LogitProcessorsSteerTheSampleNotTheReportedLogprobs) {
   ASSERT_TRUE((*runner)->Step({&b, 1}, &out).ok());
   EXPECT_NE(out[3].token, plain.token);
   EXPECT_EQ(out[3].top, plain.top);
+}
+
+// Prefix caching through the scheduler: a second and a third request that start with the first
+// one's prompt read its blocks from the cache (batched together) and produce the same tokens and
+// logprobs, bit for bit, as with caching off.
+TEST_F(EngineRunnerTest, PrefixCachingChangesNoTokenOrLogprob) {
+  struct Result {
+    std::vector<int32_t> tokens;
+    std::vector<float> logprobs;
+    int cached = -1;
+  };
+  auto run = [&](bool caching) {
+    auto runner = EngineRunner::Create(*model_, 64 << 20, 2, llm::Precision::kFast, caching);
+    EXPECT_TRUE(runner.ok());
+    SchedulerOptions so;
+    so.max_model_len = 512;
+    so.max_num_batched_tokens = 48;  // prompts in several chunks
+    so.prefix_caching = caching;
+    Scheduler sched(runner->get(), nullptr, so);
+    sched.Start();
+    std::vector<int32_t> history(70);
+    std::iota(history.begin(), history.end(), 3000);
+    auto request = [&](int extra, uint64_t seed) {
+      GenerationRequest g;
+      g.prompt = history;
+      for (int i = 0; i < extra; ++i) g.prompt.push_back(9000 + 7 * i + extra);
+      g.sampling.seed = seed;
+      g.sampling.max_tokens = 6;
+      g.sampling.logprobs = 2;
+      g.sampling.ignore_eos = true;
+      return *sched.Submit(std::move(g));
+    };
+    auto collect = [](RequestHandle& h) {
+      Result r;
+      std::vector<TokenEvent> events;
+      while (h.Next(&events, std::chrono::milliseconds(100))) {
+        for (const TokenEvent& ev : events) {
+          if (!ev.has_token) continue;
+          if (r.tokens.empty()) r.cached = ev.cached_tokens;
+          r.tokens.push_back(ev.sample.token);
+          r.logprobs.push_back(ev.sample.logprob);
+          for (const auto& [id, lp] : ev.sample.top) r.logprobs.push_back(lp);
+        }
+      }
+      return r;
+    };
+    std::vector<Result> out;
+    out.push_back(collect(*request(0, 1)));
+    auto second = request(20, 2), third = request(9, 3);
+    out.push_back(collect(*second));
+    out.push_back(collect(*third));
+    return out;
+  };
+  const std::vector<Result> off = run(false), on = run(true);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(on[i].tokens, off[i].tokens) << "request " << i;
+    ASSERT_EQ(on[i].logprobs.size(), off[i].logprobs.size());
+    EXPECT_EQ(std::memcmp(on[i].logprobs.data(), off[i].logprobs.data(),
+                          off[i].logprobs.size() * sizeof(float)),
+              0)
+        << "request " << i;
+    EXPECT_EQ(off[i].cached, 0);
+  }
+  EXPECT_EQ(on[0].cached, 0);
+  EXPECT_EQ(on[1].cached, 64);  // the history's 4 full blocks
+  EXPECT_EQ(on[2].cached, 64);
 }
 
 }  // namespace

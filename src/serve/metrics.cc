@@ -60,6 +60,11 @@ void Metrics::AddPreemption() {
   std::lock_guard l(mu_);
   ++preemptions_;
 }
+void Metrics::AddPrefixCacheQuery(int64_t queried, int64_t hit) {
+  std::lock_guard l(mu_);
+  prefix_queries_ += queried;
+  prefix_hits_ += hit;
+}
 void Metrics::ObserveTimeToFirstToken(double s) {
   std::lock_guard l(mu_);
   ttft_.Observe(s);
@@ -93,6 +98,12 @@ std::string Metrics::Render() const {
   out.Sample("vllm:generation_tokens_total", labels_, generation_tokens_);
   out.Header("vllm:num_preemptions_total", "counter", "Cumulative number of preemptions.");
   out.Sample("vllm:num_preemptions_total", labels_, preemptions_);
+  out.Header("vllm:prefix_cache_queries_total", "counter",
+             "Prefix cache queries, in terms of number of queried tokens.");
+  out.Sample("vllm:prefix_cache_queries_total", labels_, prefix_queries_);
+  out.Header("vllm:prefix_cache_hits_total", "counter",
+             "Prefix cache hits, in terms of number of cached tokens.");
+  out.Sample("vllm:prefix_cache_hits_total", labels_, prefix_hits_);
   out.Header("vllm:request_success_total", "counter", "Count of finished requests by reason.");
   // Requests are counted by how their sequences ended in the scheduler (never tool_calls).
   for (FinishReason reason : {FinishReason::kStop, FinishReason::kLength, FinishReason::kAbort}) {

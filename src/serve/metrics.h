@@ -7,6 +7,7 @@
 //   vllm:prompt_tokens_total / vllm:generation_tokens_total  counters
 //   vllm:request_success_total{finished_reason=...}          counter
 //   vllm:num_preemptions_total                               counter
+//   vllm:prefix_cache_queries_total / vllm:prefix_cache_hits_total  counters, in prompt tokens
 //   vllm:time_to_first_token_seconds                         histogram
 //   vllm:inter_token_latency_seconds                         histogram
 //   vllm:time_per_output_token_seconds                       histogram (same samples, older name)
@@ -53,6 +54,8 @@ class Metrics {
   void AddPromptTokens(int64_t n);
   void AddGenerationTokens(int64_t n);
   void AddPreemption();
+  // A prompt of `queried` tokens looked up in the prefix cache, `hit` of them found.
+  void AddPrefixCacheQuery(int64_t queried, int64_t hit);
   void ObserveTimeToFirstToken(double seconds);
   void ObserveInterTokenLatency(double seconds);
   void ObserveE2eLatency(double seconds);
@@ -70,6 +73,7 @@ class Metrics {
   int64_t prompt_tokens_ = 0;
   int64_t generation_tokens_ = 0;
   int64_t preemptions_ = 0;
+  int64_t prefix_queries_ = 0, prefix_hits_ = 0;
   std::array<int64_t, 4> finished_{};  // by FinishReason
   Histogram ttft_;
   Histogram itl_;

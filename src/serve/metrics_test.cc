@@ -20,7 +20,11 @@ TEST(Metrics, RendersVllmNames) {
   m.ObserveInterTokenLatency(0.02);
   m.ObserveE2eLatency(1.5);
   m.CountFinished(FinishReason::kStop);
+  m.AddPrefixCacheQuery(100, 64);
+  m.AddPrefixCacheQuery(20, 0);
   std::string t = m.Render();
+  EXPECT_TRUE(Has(t, "vllm:prefix_cache_queries_total{model_name=\"qwen\"} 120\n")) << t;
+  EXPECT_TRUE(Has(t, "vllm:prefix_cache_hits_total{model_name=\"qwen\"} 64\n"));
   EXPECT_TRUE(Has(t, "vllm:num_requests_running{model_name=\"qwen\"} 3\n")) << t;
   EXPECT_TRUE(Has(t, "vllm:num_requests_waiting{model_name=\"qwen\"} 1\n"));
   EXPECT_TRUE(Has(t, "vllm:kv_cache_usage_perc{model_name=\"qwen\"} 0.25\n"));

@@ -148,8 +148,8 @@ Result<std::unique_ptr<ModelContext>> ModelContext::Load(const ModelOptions& o) 
     c->eos_.push_back(e);
   }
 
-  ASSIGN_OR_RETURN(c->runner_,
-                   EngineRunner::Create(c->model_, o.kv_cache_bytes, o.threads, o.precision));
+  ASSIGN_OR_RETURN(c->runner_, EngineRunner::Create(c->model_, o.kv_cache_bytes, o.threads,
+                                                    o.precision, o.enable_prefix_caching));
   int64_t capacity = int64_t{c->runner_->TotalBlocks()} * c->runner_->BlockTokens();
   int model_len = c->model_->config.max_position_embeddings;
   if (o.max_model_len > 0) {
@@ -178,6 +178,7 @@ Result<std::unique_ptr<ModelContext>> ModelContext::Load(const ModelOptions& o) 
   so.max_num_seqs = o.max_num_seqs;
   so.max_num_batched_tokens = o.max_num_batched_tokens;
   so.max_waiting = o.max_waiting;
+  so.prefix_caching = o.enable_prefix_caching;
   c->scheduler_ = std::make_unique<Scheduler>(c->runner_.get(), c->metrics_.get(), so);
   c->scheduler_->Start();
   return c;

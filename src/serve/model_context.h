@@ -59,6 +59,7 @@ struct ModelOptions {
   bool return_tokens_as_token_ids = false;
   std::optional<uint64_t> seed = 0;  // --seed: seeds of requests without one (vLLM's default 0)
   bool enable_prompt_tokens_details = false;  // usage.prompt_tokens_details.cached_tokens
+  bool enable_prefix_caching = true;          // KV blocks of prompts kept and shared (vLLM's APC)
   bool enable_force_include_usage = false;    // usage in every stream, as if asked
   bool log_requests = false;                  // --enable-log-requests: one line per request
   std::string reasoning_parser;               // "qwen3", "deepseek_r1" or "" (none)

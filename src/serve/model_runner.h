@@ -43,6 +43,13 @@ struct RunnerFeed {
   std::span<const int32_t> banned = {};
 };
 
+// Prefix caching: what AttachPrefix would reuse of a prompt (llm::PrefixHit).
+struct CachedPrefix {
+  int tokens = 0;   // positions already in the KV cache (whole blocks)
+  int blocks = 0;   // blocks shared
+  int revived = 0;  // of those, blocks counted in FreeBlocks() now (reusing them takes them)
+};
+
 class ModelRunner {
  public:
   virtual ~ModelRunner() = default;
@@ -62,6 +69,19 @@ class ModelRunner {
   virtual void ClearKv(uint64_t seq) = 0;
   // Forgets `seq` and frees its KV blocks.
   virtual void RemoveSequence(uint64_t seq) = 0;
+
+  // Prefix caching (runners without it find nothing): the longest cached prefix of `tokens`, at
+  // most `max_tokens` positions; changes nothing.
+  virtual CachedPrefix FindPrefix(std::span<const int32_t> tokens, int max_tokens) const {
+    (void)tokens, (void)max_tokens;
+    return {};
+  }
+  // Gives `seq` (no KV positions yet) that prefix, shared; returns its length: the positions the
+  // scheduler does not feed.
+  virtual int AttachPrefix(uint64_t seq, std::span<const int32_t> tokens, int max_tokens) {
+    (void)seq, (void)tokens, (void)max_tokens;
+    return 0;
+  }
 
   // Feeds every entry (each sequence at most once) in one batched forward pass, then samples one
   // token for each entry with sample == true, appending to `out` in order. The scheduler

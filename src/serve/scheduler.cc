@@ -62,6 +62,7 @@ struct Scheduler::Seq {
   std::vector<RunnerSample> prompt_lp;  // scored prompt tokens 1..prompt_lp.size()
   std::unique_ptr<TokenConstraint> constraint;
   std::vector<int32_t> banned;  // this step's banned ids (logit_rules.h)
+  int cached = -1;              // positions the first scheduling found cached (-1: not yet)
 
   int generated() const { return static_cast<int>(tokens.size()) - prompt_len; }
 };
@@ -219,6 +220,27 @@ void Scheduler::DropCancelledLocked() {
   });
 }
 
+CachedPrefix Scheduler::FindCachedPrefix(const Req& req) const {
+  if (!options_.prefix_caching || req.g.sampling.prompt_logprobs >= 0) return {};
+  return runner_->FindPrefix(req.g.prompt, static_cast<int>(req.g.prompt.size()) - 1);
+}
+
+void Scheduler::AttachCachedPrefix(Seq& s) {
+  if (s.computed != 0 || s.done) return;
+  int got = 0;
+  // Prompt logprobs are scored from fed positions: such a prompt is fed whole until scored.
+  const bool scoring = s.req->g.sampling.prompt_logprobs >= 0 && s.generated() == 0;
+  if (options_.prefix_caching && !scoring) {
+    got = runner_->AttachPrefix(s.id, s.tokens, static_cast<int>(s.tokens.size()) - 1);
+    s.computed = got;
+  }
+  if (s.cached >= 0) return;
+  s.cached = got;
+  if (metrics_ && options_.prefix_caching && !scoring) {
+    metrics_->AddPrefixCacheQuery(static_cast<int64_t>(s.tokens.size()), got);
+  }
+}
+
 void Scheduler::Admit() {
   const int bt = runner_->BlockTokens();
   std::lock_guard lock(mu_);
@@ -228,9 +250,11 @@ void Scheduler::Admit() {
     std::shared_ptr<Req> req = waiting_.front();
     int n = req->g.sampling.n;
     if (static_cast<int>(running_.size()) + n > options_.max_num_seqs) break;
-    int first_chunk =
-        std::min<int>(static_cast<int>(req->g.prompt.size()) + 1, options_.max_num_batched_tokens);
-    int need = n * ((first_chunk + bt - 1) / bt);
+    // Each sequence shares the cached blocks and needs its own for the first chunk after them.
+    const CachedPrefix hit = FindCachedPrefix(*req);
+    int first_end = std::min<int>(static_cast<int>(req->g.prompt.size()) + 1,
+                                  hit.tokens + options_.max_num_batched_tokens);
+    int need = n * ((first_end + bt - 1) / bt - hit.blocks) + hit.revived;
     if (!running_.empty() && need > free) break;
     free -= need;
     waiting_.pop_front();
@@ -269,7 +293,11 @@ bool Scheduler::StepOnce() {
 
   const int bt = runner_->BlockTokens();
   auto blocks = [bt](int positions) { return (positions + bt - 1) / bt; };
-  int free = runner_->FreeBlocks();
+  // Blocks this step's feeds will take (the runner reserves them when it runs the step). Free
+  // blocks are read from the runner after each change (a cached prefix taken, a preemption),
+  // since blocks shared with other sequences free nothing.
+  int claimed = 0;
+  auto free = [&] { return runner_->FreeBlocks() - claimed; };
   int budget = options_.max_num_batched_tokens;
   std::vector<RunnerFeed> feeds;
   std::vector<std::pair<Seq*, int>> fed;  // sequence, positions fed
@@ -278,29 +306,29 @@ bool Scheduler::StepOnce() {
   for (int pass = 0; pass < 2; ++pass) {  // decodes first, then prefill chunks
     for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
       Seq& s = *running_[i];
+      AttachCachedPrefix(s);
       int remaining = static_cast<int>(s.tokens.size()) - s.computed;
       bool decode = remaining == 1;
       if (s.done || remaining <= 0 || decode != (pass == 0)) continue;
       int n = std::min(remaining, budget);
       int need = blocks(s.computed + n) - blocks(s.computed);
       // Preempt the youngest sequences outside this batch until the chunk fits.
-      for (size_t j = running_.size(); need > free && j-- > i + 1;) {
+      for (size_t j = running_.size(); need > free() && j-- > i + 1;) {
         Seq& v = *running_[j];
         if (in_batch[j] || v.computed == 0 || v.done) continue;
-        free += blocks(v.computed);
         runner_->ClearKv(v.id);
         v.computed = 0;
         v.prompt_lp.clear();  // scored again if not yet delivered
         if (metrics_) metrics_->AddPreemption();
       }
-      if (need > free) {
+      if (need > free()) {
         // Shrink a prefill chunk to the room left; a decode waits for a later step.
-        int room = blocks(s.computed) * bt - s.computed + free * bt;
+        int room = blocks(s.computed) * bt - s.computed + free() * bt;
         n = std::min(n, room);
         if (decode || n <= 0) continue;
         need = blocks(s.computed + n) - blocks(s.computed);
       }
-      free -= need;
+      claimed += need;
       budget -= n;
       in_batch[i] = true;
       bool sample = s.computed + n == static_cast<int>(s.tokens.size());
@@ -367,6 +395,7 @@ bool Scheduler::StepOnce() {
     ev.sample = sample;
     const auto& sp = g.sampling;
     if (first && sp.prompt_logprobs >= 0) ev.prompt_logprobs = std::move(s.prompt_lp);
+    if (first) ev.cached_tokens = std::max(s.cached, 0);
     bool is_stop_id = std::find(sp.stop_token_ids.begin(), sp.stop_token_ids.end(), sample.token) !=
                       sp.stop_token_ids.end();
     bool is_eos = !sp.ignore_eos && std::find(g.eos_token_ids.begin(), g.eos_token_ids.end(),

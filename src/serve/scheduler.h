@@ -9,6 +9,14 @@
 // is preempted: its blocks are freed and it is fed again from the start later (vLLM's recompute
 // preemption), keeping its generated tokens.
 //
+// Prefix caching (options.prefix_caching, with a runner that has it): a sequence about to be fed
+// from position 0 (new, or preempted) first takes the longest cached prefix of its tokens from the
+// runner (whole KV blocks, at most all but the last token, so at least one position is fed and
+// gives logits) and is fed only the rest. Admission counts only the blocks a prompt does not find
+// cached. Requests asking for prompt logprobs skip the cache until their prompt is scored (as
+// vLLM). Every sequence's first lookup is counted in the metrics (prefix cache queries/hits) and
+// reported with its first token (TokenEvent::cached_tokens).
+//
 // Prompt logprobs (sampling.prompt_logprobs >= 0): prefill chunks ask the runner to score each
 // prompt token from the logits of the position before it; the scores go out with the first
 // generated token. A sequence preempted before that scores its prompt again from the start.
@@ -54,6 +62,7 @@ struct SchedulerOptions {
   // Seeds the sequences of requests without a seed, in admission order (vLLM's --seed); unset:
   // random seeds.
   std::optional<uint64_t> seed;
+  bool prefix_caching = false;  // look up cached prefixes (the runner must have them)
 };
 
 // One generated token of sequence `index` (0..n-1), or the end of that sequence.
@@ -68,6 +77,9 @@ struct TokenEvent {
   // With sampling.prompt_logprobs >= 0, on the sequence's first token event: the logprobs of
   // prompt tokens 1..prompt_len-1 (the first prompt token has none), in order.
   std::vector<RunnerSample> prompt_logprobs;
+  // On the sequence's first token event: prompt positions its first scheduling found in the prefix
+  // cache (0 without prefix caching).
+  int cached_tokens = 0;
 };
 
 struct GenerationRequest {
@@ -136,6 +148,10 @@ class Scheduler {
   void Loop();
   bool StepOnce();  // false when there was nothing to do
   void Admit();
+  // Prefix caching: gives a sequence about to be fed from position 0 its cached prefix.
+  void AttachCachedPrefix(Seq& s);
+  // What the prefix cache holds of `prompt` when a new sequence may use it.
+  CachedPrefix FindCachedPrefix(const Req& req) const;
   // Drops the waiting requests whose client went away (each gets its "abort" events), so they
   // neither wait for a slot nor count against max_waiting. REQUIRES: mu_ held.
   void DropCancelledLocked();

@@ -1,5 +1,6 @@
 #include "serve/session.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace modelcar::serve {
@@ -13,7 +14,14 @@ Session::~Session() {
 
 void Session::Add(std::shared_ptr<RequestHandle> handle) {
   handles_.push_back(std::move(handle));
+  cached_.push_back(0);
   for (int i = 0; i < sampling_.n; ++i) outputs_.emplace_back(tokenizer_, sampling_);
+}
+
+int Session::cached_tokens() const {
+  int n = 0;
+  for (int c : cached_) n += c;
+  return n;
 }
 
 void Session::Cancel() {
@@ -44,6 +52,7 @@ bool Session::Run(const DeltaFn& on_delta, const HeartbeatFn& heartbeat, int hea
       for (const TokenEvent& ev : events) {
         int index = static_cast<int>(h) * sampling_.n + ev.index;
         ChoiceOutput& out = outputs_[index];
+        if (ev.index == 0) cached_[h] = std::max(cached_[h], ev.cached_tokens);
         if (out.finished()) continue;
         ChoiceOutput::Delta d = out.Consume(ev);
         if (d.finish && d.finish->stop_string) handles_[h]->StopSequence(ev.index);

@@ -51,6 +51,9 @@ class Session {
   ChoiceOutput& choice(int i) { return outputs_[i]; }
   int num_choices() const { return static_cast<int>(outputs_.size()); }
   int completion_tokens() const;
+  // Prompt tokens read from the prefix cache: the first choice's of each prompt, summed
+  // (usage.prompt_tokens_details.cached_tokens).
+  int cached_tokens() const;
   void Cancel();
 
  private:
@@ -58,6 +61,7 @@ class Session {
   SamplingOptions sampling_;
   std::vector<std::shared_ptr<RequestHandle>> handles_;
   std::vector<ChoiceOutput> outputs_;
+  std::vector<int> cached_;  // per handle
   bool done_ = false;
 };
 

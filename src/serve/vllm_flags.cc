@@ -50,11 +50,9 @@ const VllmFlag kIgnored[] = {
      "has no effect: prefill chunks are scheduled by --max-num-batched-tokens"},
     {"--long-prefill-token-threshold", nullptr, true,
      "has no effect: prefill chunks are scheduled by --max-num-batched-tokens"},
-    {"--enable-prefix-caching", nullptr, false,
-     "has no effect: prefix caching is not implemented yet (each request prefills its whole "
-     "prompt)"},
     {"--prefix-caching-hash-algo", nullptr, true,
-     "has no effect: prefix caching is not implemented yet"},
+     "has no effect: cached blocks are matched by their token ids (the hash only finds "
+     "candidates)"},
     {"--speculative-config", nullptr, true,
      "has no effect: there is no speculative decoding (outputs follow the same distribution)"},
     {"--structured-outputs-config", nullptr, true,

@@ -2,7 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <cerrno>
 #include <filesystem>
 
 #include "base/crashpoint.h"
@@ -44,8 +43,6 @@ Result<SendResult> PullToLayout(const std::string& ref, const std::string& layou
     // GetManifest.
   }
   ASSIGN_OR_RETURN(std::unique_ptr<oci::LayoutSink> sink, oci::LayoutSink::Open(spec.dir));
-  std::string blob_dir = sink->work_dir() + "/blobs/sha256";
-  RETURN_IF_ERROR(MakeDirs(blob_dir));
   std::filesystem::path dir = std::filesystem::absolute(spec.dir).lexically_normal();
   if (dir.filename().empty()) dir = dir.parent_path();
   std::string ingest =
@@ -82,12 +79,8 @@ Result<SendResult> PullToLayout(const std::string& ref, const std::string& layou
   RETURN_IF_ERROR(s);
   CrashPoint("pull.before-finish");
   for (const oci::Descriptor& d : plan.blobs) {
-    std::string from = ingest + "/blobs/" + d.digest.hex();
     if (VerifiedSize(ingest, d) < 0) continue;  // the layout had it
-    std::string to = blob_dir + "/" + d.digest.hex();
-    if (::rename(from.c_str(), to.c_str()) != 0) {
-      return ErrnoStatus(errno, "rename " + from + " to " + to);
-    }
+    RETURN_IF_ERROR(sink->AdoptVerifiedBlob(d, ingest + "/blobs/" + d.digest.hex()));
   }
   RETURN_IF_ERROR(sink->PutManifest(plan.top.bytes, plan.top.media_type, spec.tag));
   RETURN_IF_ERROR(sink->Finish());
