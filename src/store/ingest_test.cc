@@ -194,6 +194,26 @@ TEST_F(IngestTest, HostileLayerRefusedNamingTheEntry) {
   EXPECT_FALSE(fs::exists(store_->IngestDir(bad.digest)));
 }
 
+// A layer holding one path twice could not be rebuilt from the tree (`store verify`): refused at
+// pull, naming the path, with nothing left behind.
+TEST_F(IngestTest, LayerWithAPathTwiceRefusedNamingIt) {
+  FakeImage bad;
+  std::string layer = TarBuilder()
+                          .File("models/config.json", "{}")
+                          .File("models/config.json", "{\"a\":1}")
+                          .End()
+                          .str();
+  bad.Build({{layer, std::string(oci::kOciLayerTar)}});
+  auto r = IngestImage(*store_, bad.digest, bad.manifest, oci::kOciManifest, bad.Fetcher());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("\"models/config.json\", written earlier in the same layer"),
+            std::string::npos)
+      << r.status().ToString();
+  EXPECT_FALSE(store_->HasTree(bad.digest));
+  EXPECT_FALSE(fs::exists(store_->IngestDir(bad.digest)));
+}
+
 TEST_F(IngestTest, VerifyFindsCorruptionAndThePullRepairsIt) {
   ASSERT_TRUE(Ingest().ok());
   std::string f = store_->RootfsDir(image_.digest) + "/models/model.safetensors";

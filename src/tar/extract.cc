@@ -131,13 +131,27 @@ Status Extractor::RemoveExisting(int dir_fd, const std::string& name, const Entr
   return s.ok() ? s : EntryError(s.code(), e, s.message());
 }
 
+Status Extractor::CheckKeepsThisLayer(const std::string& path, const Entry& e) const {
+  std::string inside = path + "/";
+  auto it = this_layer_.count(path) ? this_layer_.find(path) : this_layer_.lower_bound(inside);
+  if (it == this_layer_.end() || (*it != path && !it->starts_with(inside))) return Status();
+  return EntryError(Code::kInvalidArgument, e,
+                    "would remove or replace " + Quote(*it) +
+                        ", written earlier in the same layer (a layer must not hold one path "
+                        "twice: it could not be rebuilt from the extracted tree)");
+}
+
 Status Extractor::Whiteout(const std::vector<std::string>& comps, const Entry& e) {
   const std::string& base = comps.back();
   ASSIGN_OR_RETURN(UniqueFd dir,
                    OpenDirNoFollow(root_.get(), comps, comps.size() - 1, true, e.path));
   std::string dir_path = Join(comps, comps.size() - 1);
+  auto child = [&dir_path](const std::string& n) {
+    return dir_path.empty() ? n : dir_path + "/" + n;
+  };
   if (base == kOpaque) {
-    // Remove every child that an earlier layer left (entries of this layer stay).
+    // Remove every child that an earlier layer left (entries of this layer stay; one holding
+    // entries of this layer is refused).
     int fd = ::dup(dir.get());
     DIR* d = fd >= 0 ? ::fdopendir(fd) : nullptr;
     if (!d) return EntryError(Code::kInternal, e, "cannot list directory for opaque whiteout");
@@ -145,10 +159,12 @@ Status Extractor::Whiteout(const std::vector<std::string>& comps, const Entry& e
     while (dirent* de = ::readdir(d)) {
       std::string n = de->d_name;
       if (n == "." || n == "..") continue;
-      std::string p = dir_path.empty() ? n : dir_path + "/" + n;
-      if (!this_layer_.count(p)) victims.push_back(n);
+      if (!this_layer_.count(child(n))) victims.push_back(n);
     }
     ::closedir(d);
+    for (const std::string& v : victims) {
+      RETURN_IF_ERROR(CheckKeepsThisLayer(child(v), e));
+    }
     for (const std::string& v : victims) RETURN_IF_ERROR(RemoveExisting(dir.get(), v, e));
     return Status();
   }
@@ -157,6 +173,7 @@ Status Extractor::Whiteout(const std::vector<std::string>& comps, const Entry& e
   if (victim.empty() || victim == "." || victim == "..") {
     return EntryError(Code::kInvalidArgument, e, "malformed whiteout name");
   }
+  RETURN_IF_ERROR(CheckKeepsThisLayer(child(victim), e));
   return RemoveExisting(dir.get(), victim, e);
 }
 
@@ -183,13 +200,14 @@ Status Extractor::BeginEntry(const Entry& e) {
   ASSIGN_OR_RETURN(UniqueFd dir,
                    OpenDirNoFollow(root_.get(), comps, comps.size() - 1, true, e.path));
   uint32_t mode = e.mode & 0777;
-  this_layer_.insert(norm);
 
   if (e.type == EntryType::kDirectory) {
     struct stat st;
     if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
+      RETURN_IF_ERROR(CheckKeepsThisLayer(norm, e));
       RETURN_IF_ERROR(RemoveExisting(dir.get(), name, e));
     }
+    this_layer_.insert(norm);
     if (::mkdirat(dir.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
       return ErrnoStatus(errno, "tar entry " + Quote(e.path) + ": mkdir");
     }
@@ -197,6 +215,8 @@ Status Extractor::BeginEntry(const Entry& e) {
     return Status();
   }
 
+  RETURN_IF_ERROR(CheckKeepsThisLayer(norm, e));
+  this_layer_.insert(norm);
   if (replay_ && e.type == EntryType::kRegular) {
     int fd = ::openat(dir.get(), name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return ErrnoStatus(errno, "tar entry " + Quote(e.path) + ": reopen for resume");

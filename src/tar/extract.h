@@ -10,7 +10,12 @@
 //     not changed (files belong to the extracting user);
 //   - regular files get their full size reserved first (fallocate) so a full disk fails early;
 //   - `.wh.NAME` removes NAME left by earlier layers, `.wh..wh..opq` empties its directory of
-//     earlier layers' entries (OCI image spec, layer changesets).
+//     earlier layers' entries (OCI image spec, layer changesets);
+//   - an entry that would replace or remove what an earlier entry of the same layer made (one
+//     path twice, a file where the layer put a directory's contents, a whiteout of the layer's own
+//     entry) is refused, naming both: the store keeps only a layer's skeleton and rebuilds the
+//     layer from the tree (extract_rebuild.h), which then holds only the last version. A
+//     directory entry repeated is fine (nothing is replaced).
 // Errors name the offending entry. On error the tree is left partial: the caller (the store)
 // extracts into a private directory and removes it.
 //
@@ -73,13 +78,15 @@ class Extractor : public Handler {
   Status Whiteout(const std::vector<std::string>& comps, const Entry& entry);
   void OpenedFile(int fd, const std::string& path, uint32_t mode);
   Status RemoveExisting(int dir_fd, const std::string& name, const Entry& entry);
+  // Refuses `entry` when removing or replacing `path` would destroy an entry of this layer.
+  Status CheckKeepsThisLayer(const std::string& path, const Entry& entry) const;
 
   UniqueFd root_;
   std::function<Status(std::string_view)> meta_sink_;
   std::set<std::string> this_layer_;  // normalized paths created by the current layer
   std::vector<std::pair<std::string, uint32_t>> dir_modes_;
-  UniqueFd file_;  // regular file being written
-  uint64_t file_pos_ = 0;      // its write offset
+  UniqueFd file_;             // regular file being written
+  uint64_t file_pos_ = 0;     // its write offset
   WritebackPacer writeback_;  // starts its disk writes early (the store commits with syncfs)
   std::string file_path_;
   uint32_t file_mode_ = 0;

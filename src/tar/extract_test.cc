@@ -176,6 +176,49 @@ TEST_F(ExtractTest, WhiteoutsAndOpaqueDirsInLayerOrder) {
   EXPECT_FALSE(fs::exists(root_ + "/a/.wh.x"));
 }
 
+// The store rebuilds a layer from its skeleton and the tree, which keeps only the last version
+// of a path: an entry that replaces or removes one the same layer wrote is refused (a path found by
+// tar_extract_fuzz, regress-same-path-twice-in-one-layer). Across layers, later entries win.
+TEST_F(ExtractTest, APathTwiceInOneLayerIsRefused) {
+  auto expect_refused = [this](const std::string& tar, const std::string& entry,
+                               const std::string& earlier) {
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    Status s = Extract({tar});
+    ASSERT_FALSE(s.ok()) << entry;
+    EXPECT_EQ(s.code(), Code::kInvalidArgument);
+    EXPECT_NE(s.message().find("tar entry \"" + entry + "\""), std::string::npos) << s.ToString();
+    EXPECT_NE(s.message().find("\"" + earlier + "\", written earlier in the same layer"),
+              std::string::npos)
+        << s.ToString();
+  };
+  expect_refused(TarBuilder().File("m/a", "1").File("m/a", "2").End().str(), "m/a", "m/a");
+  expect_refused(TarBuilder().File("m/a", "1").Symlink("m/a", "x").End().str(), "m/a", "m/a");
+  expect_refused(
+      TarBuilder().File("m/a", "1").HardLink("b", "m/a").HardLink("b", "m/a").End().str(), "b",
+      "b");
+  expect_refused(TarBuilder().File("m/a", "1").Dir("m/a/").End().str(), "m/a/", "m/a");
+  expect_refused(TarBuilder().File("m/d/f", "1").File("m/d", "2").End().str(), "m/d", "m/d/f");
+  expect_refused(TarBuilder().File("m/a", "1").File("m/.wh.a", "").End().str(), "m/.wh.a", "m/a");
+  expect_refused(TarBuilder().File("m/d/f", "1").File("m/.wh..wh..opq", "").End().str(),
+                 "m/.wh..wh..opq", "m/d/f");
+
+  // A repeated directory replaces nothing; a later layer replaces an earlier one's file.
+  fs::remove_all(root_);
+  fs::create_directories(root_);
+  std::string l1 = TarBuilder().Dir("m/").File("m/a-b", "3").File("m/a", "1").Dir("m/").End().str();
+  std::string l2 = TarBuilder().File("m/a", "2").End().str();
+  std::vector<std::string> skels;
+  ASSERT_TRUE(Extract({l1, l2}, &skels).ok());
+  EXPECT_EQ(Read(root_ + "/m/a"), "2");
+  std::string rebuilt;
+  ASSERT_TRUE(RebuildStream(skels[1], root_, [&](std::string_view b) {
+                rebuilt.append(b);
+                return Status();
+              }).ok());
+  EXPECT_EQ(rebuilt, l2);
+}
+
 TEST_F(ExtractTest, WhiteoutCannotEscape) {
   ExpectRefused(TarBuilder().File("../outside/.wh.x", "").End().str(), "../outside/.wh.x");
   std::string victim = outside_ + "/keep";
