@@ -108,8 +108,8 @@ void StreamChatFrame(const ChatJob& job, Session& session, http::StreamSink& sin
   sink.Write(kSseDone);
 }
 
-// A forced tool call (tool_choice required or named) streamed: the call's first chunk has its
-// id, name and arguments so far, later chunks more arguments; no content.
+// Forced tool calls (tool_choice required or named) streamed: a call's first chunk has its
+// index, id, name and arguments so far, later chunks more arguments; no content.
 void StreamForcedChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
   const ChatRequest& r = job.r;
   const bool logprobs = r.sampling.logprobs >= 0;
@@ -120,11 +120,12 @@ void StreamForcedChat(const ChatJob& job, Session& session, http::StreamSink& si
                     ChatDelta cd;
                     cd.index = i;
                     ForcedToolStreamer::Delta sd = streamers[i].Append(d.text);
-                    if (sd.start) {
-                      cd.tool_calls.push_back(std::move(*sd.start));
-                    } else if (!sd.arguments.empty()) {
+                    if (!sd.arguments.empty()) {
                       cd.tool_arguments = std::move(sd.arguments);
+                      cd.tool_arguments_index = sd.arguments_index;
                     }
+                    cd.tool_calls = std::move(sd.started);
+                    cd.first_tool_index = sd.first_started;
                     if (d.finish) {
                       if (std::optional<ToolCall> late = streamers[i].Finish()) {
                         cd.tool_calls.push_back(std::move(*late));
@@ -212,9 +213,9 @@ void WholeChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
     if (Forced(r)) {
       ForcedToolStreamer st(ForcedNames(r), r.tool_choice == ToolChoice::kNamed);
       st.Append(text);
-      std::optional<ToolCall> call = st.started() ? st.call() : st.Finish();
+      st.Finish();
       c.text = "";
-      if (call) c.tool_calls.push_back(std::move(*call));
+      c.tool_calls = st.calls();
       ForcedFinish(r, &c.finish);
     } else if (r.tool_choice == ToolChoice::kAuto) {
       ParsedToolCalls p = ParseHermesToolCalls(text);
@@ -296,7 +297,11 @@ http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest&
   g.sampling.prompt_logprobs = r.prompt_logprobs;
   g.eos_token_ids = m.eos_token_ids();
   if (Forced(r)) {
-    g.constraint = ToolCallConstraintFactory(m.tokenizer(), ForcedNames(r));
+    // "required" may return several calls (vLLM), unless parallel_tool_calls is false.
+    const bool several = r.tool_choice == ToolChoice::kRequired && r.parallel_tool_calls;
+    std::vector<int32_t> end_ids;
+    if (several) end_ids.assign(m.eos_token_ids().begin(), m.eos_token_ids().end());
+    g.constraint = ToolCallConstraintFactory(m.tokenizer(), ForcedNames(r), std::move(end_ids));
   } else if (r.extras.structured.active()) {
     // vLLM: the constraint starts once the reasoning has ended.
     const bool reasoning = job->reasoning && r.include_reasoning &&

@@ -237,5 +237,54 @@ TEST_F(EngineRunnerTest, PrefixCachingChangesNoTokenOrLogprob) {
   EXPECT_EQ(on[2].cached, 64);
 }
 
+// Under KV pressure (16 blocks for five sequences that need about 7 each), with preemptions and
+// recomputes: every request finishes, and caching changes no token.
+TEST_F(EngineRunnerTest, PrefixCachingUnderKvPressure) {
+  uint64_t block_bytes = 0;
+  {
+    auto probe = EngineRunner::Create(*model_, 64 << 20, 2, llm::Precision::kFast);
+    ASSERT_TRUE(probe.ok());
+    block_bytes = (*probe)->BytesPerToken() * (*probe)->BlockTokens();
+  }
+  auto run = [&](bool caching) {
+    auto runner =
+        EngineRunner::Create(*model_, 16 * block_bytes, 2, llm::Precision::kFast, caching);
+    EXPECT_TRUE(runner.ok());
+    EXPECT_EQ((*runner)->TotalBlocks(), 16);
+    SchedulerOptions so;
+    so.max_model_len = 256;
+    so.max_num_batched_tokens = 64;
+    so.prefix_caching = caching;
+    Scheduler sched(runner->get(), nullptr, so);
+    sched.Start();
+    std::vector<std::shared_ptr<RequestHandle>> handles;
+    for (int r = 0; r < 5; ++r) {
+      GenerationRequest g;
+      g.prompt.resize(70);
+      std::iota(g.prompt.begin(), g.prompt.end(), 4000);
+      for (int i = 0; i < 10 + r; ++i) g.prompt.push_back(8000 + 13 * i + r);
+      g.sampling.seed = 50 + r;
+      g.sampling.max_tokens = 24;
+      g.sampling.ignore_eos = true;
+      handles.push_back(*sched.Submit(std::move(g)));
+    }
+    std::vector<std::vector<int32_t>> out(handles.size());
+    for (size_t r = 0; r < handles.size(); ++r) {
+      std::vector<TokenEvent> events;
+      while (handles[r]->Next(&events, std::chrono::milliseconds(100))) {
+        for (const TokenEvent& ev : events) {
+          if (ev.has_token) out[r].push_back(ev.sample.token);
+          if (ev.finish) {
+            EXPECT_EQ(*ev.finish, FinishReason::kLength) << "request " << r;
+          }
+        }
+      }
+      EXPECT_EQ(out[r].size(), 24u) << "request " << r;
+    }
+    return out;
+  };
+  EXPECT_EQ(run(true), run(false));
+}
+
 }  // namespace
 }  // namespace modelcar::serve

@@ -141,11 +141,16 @@ std::string ChatChunkJson(const ResponseMeta& meta, const ChatDelta& d) {
   if (d.role) delta["role"] = meta.role;
   if (d.content) delta["content"] = *d.content;
   if (d.reasoning) delta["reasoning"] = *d.reasoning;
-  if (!d.tool_calls.empty()) {
-    delta["tool_calls"] = ToolCallsJson(d.tool_calls, d.first_tool_index, true);
-  } else if (d.tool_arguments) {
-    delta["tool_calls"] = json::array(
-        {{{"index", d.first_tool_index}, {"function", {{"arguments", *d.tool_arguments}}}}});
+  if (d.tool_arguments || !d.tool_calls.empty()) {
+    json calls = json::array();
+    if (d.tool_arguments) {
+      calls.push_back(
+          {{"index", d.tool_arguments_index}, {"function", {{"arguments", *d.tool_arguments}}}});
+    }
+    for (json& c : ToolCallsJson(d.tool_calls, d.first_tool_index, true)) {
+      calls.push_back(std::move(c));
+    }
+    delta["tool_calls"] = std::move(calls);
   }
   json choice = {
       {"index", d.index},

@@ -97,9 +97,10 @@ struct ChatDelta {
   std::optional<std::string> reasoning;
   std::vector<ToolCall> tool_calls;
   int first_tool_index = 0;  // "index" of tool_calls[0] in the choice's list of calls
-  // More argument text of the call at first_tool_index: "tool_calls": [{"index",
-  // "function": {"arguments"}}] (when tool_calls is empty).
+  // More argument text of the call at tool_arguments_index: "tool_calls": [{"index",
+  // "function": {"arguments"}}], before the entries of tool_calls.
   std::optional<std::string> tool_arguments;
+  int tool_arguments_index = 0;
   std::optional<std::vector<TokenLogprob>> logprobs;
   std::optional<Finish> finish;
   std::optional<std::vector<int32_t>> token_ids;         // return_token_ids: this chunk's ids

@@ -225,13 +225,16 @@ CachedPrefix Scheduler::FindCachedPrefix(const Req& req) const {
   return runner_->FindPrefix(req.g.prompt, static_cast<int>(req.g.prompt.size()) - 1);
 }
 
-void Scheduler::AttachCachedPrefix(Seq& s) {
+void Scheduler::AttachCachedPrefix(Seq& s, int free_blocks) {
   if (s.computed != 0 || s.done) return;
   int got = 0;
   // Prompt logprobs are scored from fed positions: such a prompt is fed whole until scored.
   const bool scoring = s.req->g.sampling.prompt_logprobs >= 0 && s.generated() == 0;
   if (options_.prefix_caching && !scoring) {
-    got = runner_->AttachPrefix(s.id, s.tokens, static_cast<int>(s.tokens.size()) - 1);
+    const int max_tokens = static_cast<int>(s.tokens.size()) - 1;
+    // Free cached blocks taken back must not eat the blocks this step has promised to others.
+    if (runner_->FindPrefix(s.tokens, max_tokens).revived > free_blocks) return;
+    got = runner_->AttachPrefix(s.id, s.tokens, max_tokens);
     s.computed = got;
   }
   if (s.cached >= 0) return;
@@ -306,7 +309,7 @@ bool Scheduler::StepOnce() {
   for (int pass = 0; pass < 2; ++pass) {  // decodes first, then prefill chunks
     for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
       Seq& s = *running_[i];
-      AttachCachedPrefix(s);
+      AttachCachedPrefix(s, free());
       int remaining = static_cast<int>(s.tokens.size()) - s.computed;
       bool decode = remaining == 1;
       if (s.done || remaining <= 0 || decode != (pass == 0)) continue;

@@ -148,8 +148,9 @@ class Scheduler {
   void Loop();
   bool StepOnce();  // false when there was nothing to do
   void Admit();
-  // Prefix caching: gives a sequence about to be fed from position 0 its cached prefix.
-  void AttachCachedPrefix(Seq& s);
+  // Prefix caching: gives a sequence about to be fed from position 0 its cached prefix, unless
+  // that takes more than `free_blocks` free blocks (then it waits or is fed from 0).
+  void AttachCachedPrefix(Seq& s, int free_blocks);
   // What the prefix cache holds of `prompt` when a new sequence may use it.
   CachedPrefix FindCachedPrefix(const Req& req) const;
   // Drops the waiting requests whose client went away (each gets its "abort" events), so they

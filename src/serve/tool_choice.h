@@ -15,11 +15,18 @@
 // - Free part: the model writes the arguments; a JSON scanner (strings and escapes aware)
 //   follows the nesting of {} and [], and when the arguments object closes the sequence stops
 //   (finish "stop"). EOS or max_tokens may end it earlier.
+// - Several calls ("required" with parallel_tool_calls, vLLM's default; the factory's
+//   `end_ids`): when the arguments close, the sequence goes on. The model must write
+//   `}\n</tool_call>` and then either one of `end_ids` (the output is complete) or
+//   `\n` + F(name) for the next call, forced as above; vLLM's "required" also lets the model
+//   return an array of one or more calls. The arguments are free, so their last token may run
+//   past the closing brace; when what it adds cannot begin the call's end, the output is
+//   complete there.
 //
-// The response (ForcedToolStreamer) holds one tool call: the forced name, and as arguments the
-// text from the opening "{" to its matching "}". Random or weak weights may write arguments
-// that are not valid JSON, or be cut by max_tokens: the arguments are then the raw text as
-// generated (vLLM also passes a named call's output through as the raw arguments string).
+// The response (ForcedToolStreamer) holds the tool calls in order: the forced name, and as
+// arguments the text from the opening "{" to its matching "}". Random or weak weights may write
+// arguments that are not valid JSON, or be cut by max_tokens: the arguments are then the raw text
+// as generated (vLLM also passes a named call's output through as the raw arguments string).
 // Content is "" like vLLM. If the output ended before the name was complete, a named choice still
 // reports its call (arguments ""), "required" reports none.
 //
@@ -59,36 +66,44 @@ class JsonObjectScanner {
   bool escape_ = false;
 };
 
-// The constraint for one sequence. REQUIRES: `tokenizer` outlives the factory and its
-// constraints; `names` non-empty.
-TokenConstraintFactory ToolCallConstraintFactory(const llm::Tokenizer& tokenizer,
-                                                 std::vector<std::string> names);
+// What comes between two calls: the end of the first, then F(name) of the next.
+inline constexpr std::string_view kToolCallEnd = "}\n</tool_call>";
 
-// Turns the text of a forced tool call, as it streams, into the tool call.
+// The constraint for one sequence. `end_ids` (e.g. the model's EOS ids): empty, one call; else
+// several calls, ended by one of these ids after a call. REQUIRES: `tokenizer` outlives the
+// factory and its constraints; `names` non-empty.
+TokenConstraintFactory ToolCallConstraintFactory(const llm::Tokenizer& tokenizer,
+                                                 std::vector<std::string> names,
+                                                 std::vector<int32_t> end_ids = {});
+
+// Turns the text of forced tool calls, as it streams, into the tool calls.
 class ForcedToolStreamer {
  public:
   // `names`: the allowed names; `named`: a named choice (the call is known without the text).
   ForcedToolStreamer(std::vector<std::string> names, bool named);
 
   struct Delta {
-    std::optional<ToolCall> start;  // the call's first appearance: id, name, arguments so far
-    std::string arguments;          // more argument text (after `start`, if any)
+    std::string arguments;  // more argument text of call number arguments_index (begun before)
+    int arguments_index = 0;
+    std::vector<ToolCall> started;  // calls that began: id, name, arguments so far
+    int first_started = 0;          // index of started[0]
   };
   Delta Append(std::string_view text);
   // At the end: a call that never started (named choice only) starts now with arguments "".
   std::optional<ToolCall> Finish();
 
-  bool started() const { return started_; }
-  // The whole call so far (name and all the argument text); nullopt before it started.
-  std::optional<ToolCall> call() const;
+  bool started() const { return !calls_.empty(); }
+  // The calls so far (names and all their argument text).
+  const std::vector<ToolCall>& calls() const { return calls_; }
 
  private:
   std::vector<std::string> names_;
   std::vector<std::string> prefixes_;  // ForcedToolCallPrefix of each name
+  std::vector<std::string> next_;      // kToolCallEnd + "\n" + the prefix: a further call
   bool named_;
-  std::string pending_;  // text before the call started
-  bool started_ = false;
-  ToolCall call_;
+  std::string pending_;  // text outside the arguments of a call
+  bool in_arguments_ = false;
+  std::vector<ToolCall> calls_;
   JsonObjectScanner scanner_;
 };
 

@@ -318,8 +318,10 @@ const tests = {
       parameters: { type: 'object', properties: { city: { type: 'string' } } } } });
     const tools = [fn('get_weather'), fn('get_time')];
     const base = { model, messages: msgs, tools, temperature: 0, max_tokens: 40 };
-    // "required": exactly one call of one of the tools, content "", even from random weights.
-    const req = await client.chat.completions.create({ ...base, tool_choice: 'required', seed: 1 });
+    // "required": calls of the tools only, content "", even from random weights (one call with
+    // parallel_tool_calls false; several are checked in toolChoiceRequiredSeveral).
+    const req = await client.chat.completions.create({ ...base, tool_choice: 'required', seed: 1,
+      parallel_tool_calls: false });
     const rc = req.choices[0];
     assert.equal(rc.message.content, '');
     assert.equal(rc.message.tool_calls.length, 1);
@@ -338,8 +340,10 @@ const tests = {
         ...base, temperature: 1, seed, tool_choice: 'required', n: 2,
       });
       for (const ch of s.choices) {
-        assert.equal(ch.message.tool_calls.length, 1);
-        assert.ok(['get_weather', 'get_time'].includes(ch.message.tool_calls[0].function.name));
+        assert.ok(ch.message.tool_calls.length >= 1);
+        for (const c of ch.message.tool_calls) {
+          assert.ok(['get_weather', 'get_time'].includes(c.function.name));
+        }
       }
     }
     // A named function: that call, whatever the model prefers; finish "stop" or "length".
@@ -390,6 +394,57 @@ const tests = {
     await expectError(client.chat.completions.create({
       model, messages: msgs, tool_choice: 'required',
     }), 400, /`tools` must be set/);
+  },
+
+  // "required" returns one or more calls, as vLLM's. logit_bias steers the random weights: " {"
+  // ends each forced call prefix exactly, "}" then closes the arguments at once ({}), and the
+  // end-of-turn tokens decide whether another call follows (-100: always) or the output ends
+  // (+75: after the first call; below "}" so that they do not end the arguments early).
+  async toolChoiceRequiredSeveral() {
+    const fn = (name) => ({ type: 'function', function: { name, description: name,
+      parameters: { type: 'object', properties: {} } } });
+    const tools = [fn('get_weather'), fn('get_time')];
+    const id = async (text) => (await (await fetch(base + '/tokenize', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, prompt: text, add_special_tokens: false }),
+    })).json()).tokens;
+    const [close] = await id('}'), [open] = await id(' {');
+    const ends = [...await id('<|im_end|>'), ...await id('<|endoftext|>')];
+    const bias = (endBias) => Object.fromEntries([[close, 100], [open, 50],
+      ...ends.map((t) => [t, endBias])]);
+    const args = { model, messages: msgs, tools, tool_choice: 'required', temperature: 0,
+      max_tokens: 64, logit_bias: bias(-100) };
+    const r = await client.chat.completions.create(args);
+    const calls = r.choices[0].message.tool_calls;
+    assert.ok(calls.length >= 2, JSON.stringify(calls));
+    assert.equal(new Set(calls.map((c) => c.id)).size, calls.length, 'distinct ids');
+    for (const c of calls) assert.ok(['get_weather', 'get_time'].includes(c.function.name));
+    for (const c of calls.slice(0, -1)) assert.equal(c.function.arguments, '{}');
+    assert.equal(r.choices[0].finish_reason, 'length');
+    assert.equal(r.choices[0].message.content, '');
+    // Streamed: the same calls, each with its index, id and name first, then its arguments.
+    const stream = await client.chat.completions.create({ ...args, stream: true });
+    const got = [];
+    for await (const c of stream) {
+      for (const tc of c.choices[0].delta.tool_calls || []) {
+        if (tc.id) {
+          assert.equal(tc.index, got.length);
+          got.push({ name: tc.function.name, arguments: tc.function.arguments || '' });
+        } else {
+          got[tc.index].arguments += tc.function.arguments;
+        }
+      }
+    }
+    assert.deepEqual(got, calls.map((c) => ({ name: c.function.name, arguments: c.function.arguments })));
+    // The end-of-turn token after the first call: one call, finish "tool_calls".
+    const one = await client.chat.completions.create({ ...args, logit_bias: bias(75) });
+    assert.equal(one.choices[0].message.tool_calls.length, 1);
+    assert.equal(one.choices[0].message.tool_calls[0].function.arguments, '{}');
+    assert.equal(one.choices[0].finish_reason, 'tool_calls');
+    // parallel_tool_calls false: the output ends with the first call's arguments.
+    const single = await client.chat.completions.create({ ...args, parallel_tool_calls: false });
+    assert.equal(single.choices[0].message.tool_calls.length, 1);
+    assert.equal(single.choices[0].finish_reason, 'tool_calls');
   },
 
   async errors() {

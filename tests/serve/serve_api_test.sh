@@ -2,7 +2,7 @@
 # `modelcar serve` on the tiny synthetic model, driven by the official openai SDK: models, chat
 # (non-stream, stream with usage, n, logprobs, seed), completions (echo, logprobs, token and
 # batched prompts, stream), echo + logprobs over the prompt and prompt_logprobs, stop strings,
-# tools in the prompt, tool calls parsed from the output (--tool-call-parser hermes), tool_choice "required" and named (forced calls, streamed too), error
+# tools in the prompt, tool calls parsed from the output (--tool-call-parser hermes), tool_choice "required" (one or several calls) and named (forced calls, streamed too), error
 # shapes and statuses
 # (404, 400 context overflow with vLLM's wording, malformed JSON, 413), /tokenize, /detokenize,
 # /version, /health, /metrics; and the raw SSE framing with curl.
