@@ -74,12 +74,12 @@ void MatMulRange(const MatOp& op, const MatIn& in, int64_t o_begin, int64_t o_en
   alignas(64) float a[kBlockRows * kBlockOut];
   alignas(64) float b[kBlockRows * kBlockOut];
   const int step = in.paired ? kBlockRows / 2 : kBlockRows;  // rows per block
-  // A batch of decode rows (a few row blocks) runs each 8 weight rows against all its row blocks
+  // A batch of decode rows (a few row blocks) runs each 16 weight rows against all its row blocks
   // while they are in L1/L2: the weights then stream from memory evenly through the whole
-  // range, prefetched a block ahead, instead of in bursts (the first row block of every 64
+  // range, prefetched 8 rows ahead, instead of in bursts (the first row block of every 64
   // outputs) while the other row blocks wait on nothing but the multipliers. A prompt (many row
   // blocks) keeps blocks of 64, so each activation row is read once per 64 outputs.
-  const int64_t out_block = in.rows > step && in.rows <= kFewRows ? 8 : kBlockOut;
+  const int64_t out_block = in.rows > step && in.rows <= kFewRows ? 16 : kBlockOut;
   for (int64_t o = o_begin; o < o_end; o += out_block) {
     const int n_o = static_cast<int>(std::min<int64_t>(out_block, o_end - o));
     for (int r = 0; r < in.rows; r += step) {
