@@ -125,6 +125,7 @@ Result<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationRequest g) {
   req->seqs_left = g.sampling.n;
   req->arrival = Clock::now();
   req->g = std::move(g);
+  int waiting = 0;  // stats_ is read under mu_ only (Publish does the same)
   {
     std::lock_guard lock(mu_);
     if (stopping_) return Unavailable("the server is shutting down");
@@ -134,9 +135,9 @@ Result<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationRequest g) {
                          " requests are waiting; retry later");
     }
     waiting_.push_back(req);
-    stats_.waiting = static_cast<int>(waiting_.size());
+    waiting = stats_.waiting = static_cast<int>(waiting_.size());
   }
-  if (metrics_) metrics_->SetWaiting(stats_.waiting);
+  if (metrics_) metrics_->SetWaiting(waiting);
   cv_.notify_all();
   return req->handle;
 }
