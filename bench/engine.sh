@@ -31,7 +31,8 @@ PYTHONPATH=$llama/src/gguf-py /usr/bin/python3 "$here/bench/gguf_from_safetensor
   "$work/m" "$work/m.gguf" >/dev/null 2>&1
 cc -O2 -mavx512f -fopenmp "$here/bench/membw.c" -o "$work/membw" 2>/dev/null || true  # x86 AVX-512
 
-exec /usr/bin/python3 "$here/bench/engine_compare.py" --modelcar "$MC" --llama-bin "$bin" \
+# Not exec: the shell must outlive the comparison for its EXIT trap to remove $work (1.9 GB).
+/usr/bin/python3 "$here/bench/engine_compare.py" --modelcar "$MC" --llama-bin "$bin" \
   --model "$work/m" --gguf "$work/m.gguf" --membw "$work/membw" --runs "$runs" \
   --serve-rounds "$serve_rounds" --load-script "$here/bench/serve_load.mjs" \
   --precision "${ENGINE_BENCH_PRECISION:-fast}"

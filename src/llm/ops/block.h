@@ -18,8 +18,10 @@ namespace modelcar::llm::ops::internal {
 inline constexpr int kBlockOut = 64;
 inline constexpr int kBlockRows = 6;
 
+// `stream`: the weights come from memory (the first pass over them): the kernel may prefetch
+// the weight rows that follow the block (up to 8 rows past its end). Never changes a value.
 using BlockFn = void (*)(const void* w, int64_t cols, int n_o, const void* x, int64_t xs, int n_r,
-                         float* out);
+                         bool stream, float* out);
 
 // bf16 weights x bf16 activations with vdpbf16ps; null when the CPU lacks AVX512_BF16.
 BlockFn Avx512Bf16Block();

@@ -85,14 +85,15 @@ MC_BF16_TARGET inline __m512bh LoadPart(const uint16_t* p, __mmask32 m) {
 // kO weight rows (stride ws) x kR activation rows (stride xs): out[r * kBlockOut + k].
 // Every accumulator sees the same sequence of vdpbf16ps over the columns whatever kO and kR
 // are, then Reduce16: tile shape never changes an output's value.
-// Decode tiles (kR <= 2) read each weight byte once: they are memory-bound, and the hardware
-// prefetchers do not keep up with kO interleaved row streams that each end after one row. So
-// every weight load also prefetches (into L2) the same column of the row kO below, i.e. the next
-// tile's weights. Prefetches never fault; past the matrix they only waste a line.
-template <int kO, int kR>
+//
+// kPrefetch (the weights stream from memory): every weight load also prefetches, into L2, the
+// same column of the row kPrefetchRows below, i.e. the weights of the next tile or block. The
+// hardware prefetchers do not keep up with kO interleaved row streams that each end after one
+// row. Prefetches never fault; past the matrix they only waste a line.
+constexpr int kPrefetchRows = 8;
+template <int kO, int kR, bool kPrefetch>
 MC_BF16_TARGET inline void Tile(const uint16_t* w, int64_t ws, const uint16_t* x, int64_t xs,
                                 int64_t cols, float* out) {
-  constexpr bool kPrefetch = kR <= 2 && kO >= 8;
   __m512 acc[kO][kR];
 #pragma GCC unroll 16
   for (int k = 0; k < kO; ++k) {
@@ -107,7 +108,7 @@ MC_BF16_TARGET inline void Tile(const uint16_t* w, int64_t ws, const uint16_t* x
 #pragma GCC unroll 16
     for (int k = 0; k < kO; ++k) {
       if constexpr (kPrefetch) {
-        _mm_prefetch(reinterpret_cast<const char*>(w + (k + kO) * ws + i), _MM_HINT_T1);
+        _mm_prefetch(reinterpret_cast<const char*>(w + (k + kPrefetchRows) * ws + i), _MM_HINT_T1);
       }
       const __m512bh wv = Load(w + k * ws + i);
 #pragma GCC unroll 16
@@ -153,34 +154,44 @@ MC_BF16_TARGET inline void Tile(const uint16_t* w, int64_t ws, const uint16_t* x
   }
 }
 
-template <int kR>
+template <int kR, bool kPrefetch>
 MC_BF16_TARGET void Rows(const uint16_t* w, int64_t cols, int n_o, const uint16_t* x, int64_t xs,
                          float* out) {
   int o = 0;
   if constexpr (kR <= 2) {  // decode (a row, or a row and its remainder): more weight rows at once
-    for (; o + 8 <= n_o; o += 8) Tile<8, kR>(w + o * cols, cols, x, xs, cols, out + o);
+    for (; o + 8 <= n_o; o += 8) Tile<8, kR, kPrefetch>(w + o * cols, cols, x, xs, cols, out + o);
   }
-  for (; o + 4 <= n_o; o += 4) Tile<4, kR>(w + o * cols, cols, x, xs, cols, out + o);
-  for (; o < n_o; ++o) Tile<1, kR>(w + o * cols, cols, x, xs, cols, out + o);
+  for (; o + 4 <= n_o; o += 4) Tile<4, kR, kPrefetch>(w + o * cols, cols, x, xs, cols, out + o);
+  for (; o < n_o; ++o) Tile<1, kR, false>(w + o * cols, cols, x, xs, cols, out + o);
+}
+
+template <int kR>
+MC_BF16_TARGET void Rows(const uint16_t* w, int64_t cols, int n_o, const uint16_t* x, int64_t xs,
+                         bool stream, float* out) {
+  if (stream) {
+    Rows<kR, true>(w, cols, n_o, x, xs, out);
+  } else {
+    Rows<kR, false>(w, cols, n_o, x, xs, out);
+  }
 }
 
 MC_BF16_TARGET void BlockBf16(const void* w, int64_t cols, int n_o, const void* x, int64_t xs,
-                              int n_r, float* out) {
+                              int n_r, bool stream, float* out) {
   const auto* wp = static_cast<const uint16_t*>(w);
   const auto* xp = static_cast<const uint16_t*>(x);
   switch (n_r) {
     case 1:
-      return Rows<1>(wp, cols, n_o, xp, xs, out);
+      return Rows<1>(wp, cols, n_o, xp, xs, stream, out);
     case 2:
-      return Rows<2>(wp, cols, n_o, xp, xs, out);
+      return Rows<2>(wp, cols, n_o, xp, xs, stream, out);
     case 3:
-      return Rows<3>(wp, cols, n_o, xp, xs, out);
+      return Rows<3>(wp, cols, n_o, xp, xs, stream, out);
     case 4:
-      return Rows<4>(wp, cols, n_o, xp, xs, out);
+      return Rows<4>(wp, cols, n_o, xp, xs, stream, out);
     case 5:
-      return Rows<5>(wp, cols, n_o, xp, xs, out);
+      return Rows<5>(wp, cols, n_o, xp, xs, stream, out);
     default:
-      return Rows<6>(wp, cols, n_o, xp, xs, out);
+      return Rows<6>(wp, cols, n_o, xp, xs, stream, out);
   }
 }
 

@@ -149,24 +149,52 @@ HWY_INLINE VF Silu(DF df, VF g) {
   return hn::Div(g, hn::Add(hn::Set(df, 1.0f), hn::Exp(df, hn::Neg(g))));
 }
 
-void SiluMulImpl(const float* gate, const float* up, int n, float* out) {
+// SiLU(gate) * up over n elements in vectors; the last partial vector is computed in a padded
+// copy with the same vector code, so an element's value never depends on n or on where a
+// range starts (matrix epilogues run on blocks of any width: batch invariance).
+template <typename Store>
+HWY_INLINE void SiluMulVectors(const float* gate, const float* up, int n, Store store) {
   const DF df;
   const int N = static_cast<int>(hn::Lanes(df));
   int i = 0;
   for (; i + N <= n; i += N) {
-    hn::StoreU(hn::Mul(Silu(df, hn::LoadU(df, gate + i)), hn::LoadU(df, up + i)), df, out + i);
+    store(i, N, hn::Mul(Silu(df, hn::LoadU(df, gate + i)), hn::LoadU(df, up + i)));
   }
-  for (; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  if (i == n) return;
+  HWY_ALIGN float g[HWY_MAX_BYTES / sizeof(float)] = {};
+  HWY_ALIGN float u[HWY_MAX_BYTES / sizeof(float)] = {};
+  const int m = n - i;  // 0 < m < N
+  for (int j = 0; j < m; ++j) {
+    g[j] = gate[i + j];
+    u[j] = up[i + j];
+  }
+  store(i, m, hn::Mul(Silu(df, hn::Load(df, g)), hn::Load(df, u)));
+}
+
+void SiluMulImpl(const float* gate, const float* up, int n, float* out) {
+  const DF df;
+  SiluMulVectors(gate, up, n, [&](int i, int count, VF v) {
+    if (count == static_cast<int>(hn::Lanes(df))) {
+      hn::StoreU(v, df, out + i);
+      return;
+    }
+    HWY_ALIGN float tmp[HWY_MAX_BYTES / sizeof(float)];
+    hn::Store(v, df, tmp);
+    for (int j = 0; j < count; ++j) out[i + j] = tmp[j];
+  });
 }
 
 void SiluMulBf16Impl(const float* gate, const float* up, int n, uint16_t* out) {
   const DF df;
-  const int N = static_cast<int>(hn::Lanes(df));
-  int i = 0;
-  for (; i + N <= n; i += N) {
-    StoreBf16(df, hn::Mul(Silu(df, hn::LoadU(df, gate + i)), hn::LoadU(df, up + i)), out + i);
-  }
-  for (; i < n; ++i) out[i] = F32ToBf16(gate[i] / (1.0f + std::exp(-gate[i])) * up[i]);
+  SiluMulVectors(gate, up, n, [&](int i, int count, VF v) {
+    if (count == static_cast<int>(hn::Lanes(df))) {
+      StoreBf16(df, v, out + i);
+      return;
+    }
+    HWY_ALIGN uint16_t tmp[HWY_MAX_BYTES / sizeof(float)];
+    StoreBf16(df, v, tmp);
+    for (int j = 0; j < count; ++j) out[i + j] = tmp[j];
+  });
 }
 
 void SoftmaxImpl(float* x, int n) {

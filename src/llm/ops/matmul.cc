@@ -14,6 +14,9 @@ namespace {
 using internal::kBlockOut;
 using internal::kBlockRows;
 
+// Steps of at most this many rows are decode batches for MatMulRange's block order.
+constexpr int kFewRows = 16;
+
 std::atomic<bool> g_allow_avx512_bf16{true};
 
 // The block kernel for `w` and the input kind; null = the Highway kernels.
@@ -24,32 +27,33 @@ internal::BlockFn FastBlock(const Matrix& w, const MatIn& in) {
 }
 
 void Kernel(internal::BlockFn fast, const Matrix& w, bool bf16_in, const void* wp, const void* xp,
-            int64_t xs, int n_o, int n_r, float* out) {
+            int64_t xs, int n_o, int n_r, bool stream, float* out) {
   if (fast) {
-    fast(wp, w.cols, n_o, xp, xs, n_r, out);
+    fast(wp, w.cols, n_o, xp, xs, n_r, stream, out);
   } else {
     internal::HwyBlock(w.dtype, bf16_in, wp, w.cols, n_o, xp, xs, n_r, out);
   }
 }
 
 // out[r * kBlockOut + k] for outputs [o, o + n_o) and rows [r, r + n_r); a paired input runs
-// its 2 * n_r stored rows in one pass and adds each remainder's product to its row's.
+// its 2 * n_r stored rows in one pass and adds each remainder's product to its row's. `stream`:
+// the first pass over these weights (block.h).
 void Block(internal::BlockFn fast, const Matrix& w, const MatIn& in, int64_t o, int n_o, int r,
-           int n_r, float* out) {
+           int n_r, bool stream, float* out) {
   if (w.quant != nullptr) {  // f32 inputs only: the engine's bf16 inputs need BF16 weights
     QuantMatMulRange(*w.quant, in.f32 + r * in.stride, n_r, in.stride, o, o + n_o, out, kBlockOut);
     return;
   }
   const void* wp = static_cast<const char*>(w.data) + o * w.cols * DTypeSize(w.dtype);
   if (!in.bf16) {
-    Kernel(fast, w, false, wp, in.f32 + r * in.stride, in.stride, n_o, n_r, out);
+    Kernel(fast, w, false, wp, in.f32 + r * in.stride, in.stride, n_o, n_r, stream, out);
     return;
   }
   if (!in.paired) {
-    Kernel(fast, w, true, wp, in.bf16 + r * in.stride, in.stride, n_o, n_r, out);
+    Kernel(fast, w, true, wp, in.bf16 + r * in.stride, in.stride, n_o, n_r, stream, out);
     return;
   }
-  Kernel(fast, w, true, wp, in.bf16 + 2 * r * in.stride, in.stride, n_o, 2 * n_r, out);
+  Kernel(fast, w, true, wp, in.bf16 + 2 * r * in.stride, in.stride, n_o, 2 * n_r, stream, out);
   for (int i = 0; i < n_r; ++i) {  // row i from stored rows 2i, 2i + 1 (i <= 2i: in place)
     const float* hi = out + 2 * i * kBlockOut;
     for (int k = 0; k < n_o; ++k) out[i * kBlockOut + k] = hi[k] + hi[kBlockOut + k];
@@ -70,11 +74,17 @@ void MatMulRange(const MatOp& op, const MatIn& in, int64_t o_begin, int64_t o_en
   alignas(64) float a[kBlockRows * kBlockOut];
   alignas(64) float b[kBlockRows * kBlockOut];
   const int step = in.paired ? kBlockRows / 2 : kBlockRows;  // rows per block
-  for (int64_t o = o_begin; o < o_end; o += kBlockOut) {
-    const int n_o = static_cast<int>(std::min<int64_t>(kBlockOut, o_end - o));
+  // A batch of decode rows (a few row blocks) runs each 8 weight rows against all its row blocks
+  // while they are in L1/L2: the weights then stream from memory evenly through the whole
+  // range, prefetched a block ahead, instead of in bursts (the first row block of every 64
+  // outputs) while the other row blocks wait on nothing but the multipliers. A prompt (many row
+  // blocks) keeps blocks of 64, so each activation row is read once per 64 outputs.
+  const int64_t out_block = in.rows > step && in.rows <= kFewRows ? 8 : kBlockOut;
+  for (int64_t o = o_begin; o < o_end; o += out_block) {
+    const int n_o = static_cast<int>(std::min<int64_t>(out_block, o_end - o));
     for (int r = 0; r < in.rows; r += step) {
       const int n_r = std::min(step, in.rows - r);
-      Block(fast, w, in, o, n_o, r, n_r, a);
+      Block(fast, w, in, o, n_o, r, n_r, r == 0, a);
       switch (op.epilogue) {
         case Epilogue::kStore:
           for (int i = 0; i < n_r; ++i) {
@@ -86,7 +96,7 @@ void MatMulRange(const MatOp& op, const MatIn& in, int64_t o_begin, int64_t o_en
             Add(a + i * kBlockOut, op.y + (r + i) * op.y_stride + o, n_o);
           break;
         case Epilogue::kSiluMul:
-          Block(fast, *op.up, in, o, n_o, r, n_r, b);
+          Block(fast, *op.up, in, o, n_o, r, n_r, r == 0, b);
           for (int i = 0; i < n_r; ++i) {
             if (op.y_bf16) {
               SiluMulBf16(a + i * kBlockOut, b + i * kBlockOut, n_o,

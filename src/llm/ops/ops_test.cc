@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -71,6 +74,32 @@ TEST(OpsTest, SiluMulMatchesReference) {
       std::vector<uint16_t> h(n);
       SiluMulBf16(g.data(), u.data(), n, h.data());
       for (int i = 0; i < n; ++i) ASSERT_EQ(h[i], F32ToBf16(a[i])) << n << " " << i;
+    }
+  });
+}
+
+// Matrix epilogues run SiluMul on blocks of any width: an element's value must not depend on
+// where its block starts or how wide it is (batch invariance).
+TEST(OpsTest, SiluMulValueIndependentOfRange) {
+  ForEachTarget([] {
+    const int n = 100;
+    auto g = Rand(n, 7, 4.0f), u = Rand(n, 8);
+    std::vector<float> whole(n);
+    std::vector<uint16_t> whole_b(n);
+    SiluMul(g.data(), u.data(), n, whole.data());
+    SiluMulBf16(g.data(), u.data(), n, whole_b.data());
+    for (int width : {1, 3, 8, 13, 17}) {
+      std::vector<float> part(n);
+      std::vector<uint16_t> part_b(n);
+      for (int i = 0; i < n; i += width) {
+        const int m = std::min(width, n - i);
+        SiluMul(g.data() + i, u.data() + i, m, part.data() + i);
+        SiluMulBf16(g.data() + i, u.data() + i, m, part_b.data() + i);
+      }
+      for (int i = 0; i < n; ++i) {
+        ASSERT_EQ(std::bit_cast<uint32_t>(part[i]), std::bit_cast<uint32_t>(whole[i])) << width;
+        ASSERT_EQ(part_b[i], whole_b[i]) << width << " " << i;
+      }
     }
   });
 }
