@@ -134,9 +134,12 @@ def serve(name, cmd, port, levels):
         res = {}
         for c, n in levels:
             log(f"  {name}: {c} streams, {n} requests x 128 tokens (load {load()})")
-            out = subprocess.run(["node", a.load_script, url, "m", str(c), str(n), "128"],
-                                 check=True, capture_output=True, text=True).stdout
-            res[c] = json.loads(out)
+            run = subprocess.run(["node", a.load_script, url, "m", str(c), str(n), "128"],
+                                 capture_output=True, text=True)
+            if run.returncode != 0:
+                raise SystemExit(f"{name}: serve_load.mjs failed at {c} streams (exit "
+                                 f"{run.returncode}): {run.stderr.strip()[-2000:]}")
+            res[c] = json.loads(run.stdout)
             if res[c]["tokens_min"] != 128 or res[c]["tokens_max"] != 128:
                 log(f"  warning: {name} generated {res[c]['tokens_min']}-{res[c]['tokens_max']} tokens")
         with open(f"/proc/{proc.pid}/status") as f:
