@@ -117,20 +117,24 @@ Result<SendResult> SendPlan(const CopyPlan& plan, const Remote& dst, const Opene
   return SendResult{pushed, dst.ref.Pinned(pushed)};
 }
 
+Result<CopyPlan> PlanRemoteCopy(const Remote& src, bool whole_index) {
+  registry::RegistrySource source(src.client, src.ref.repository());
+  Result<CopyPlan> planned =
+      PlanCopy(source, src.ref.Identifier(), whole_index, oci::HostPlatform());
+  if (!planned.ok()) {  // name the image in errors about its content (e.g. an unknown media type)
+    Status s = planned.status();
+    return s.code() == Code::kInvalidArgument ? s.WithContext(src.ref.ToString()) : s;
+  }
+  return planned;
+}
+
 Result<SendResult> CopyImage(const std::string& src_ref, const std::string& dst_ref,
                              const RemoteOptions& options) {
   ASSIGN_OR_RETURN(Remote src, OpenRemote(src_ref, options));
   RemoteOptions dst_options = options;
   dst_options.require_digest = false;  // the destination gets a tag or the source's digest
   ASSIGN_OR_RETURN(Remote dst, OpenRemote(dst_ref, dst_options));
-  registry::RegistrySource source(src.client, src.ref.repository());
-  Result<CopyPlan> planned =
-      PlanCopy(source, src.ref.Identifier(), /*whole_index=*/true, oci::HostPlatform());
-  if (!planned.ok()) {  // name the image in errors about its content (e.g. an unknown media type)
-    Status s = planned.status();
-    return s.code() == Code::kInvalidArgument ? s.WithContext(src.ref.ToString()) : s;
-  }
-  CopyPlan plan = std::move(*planned);
+  ASSIGN_OR_RETURN(CopyPlan plan, PlanRemoteCopy(src, /*whole_index=*/true));
   std::string mount_from;
   if (src.client->base_url() == dst.client->base_url() &&
       src.ref.repository() != dst.ref.repository()) {

@@ -37,6 +37,10 @@ registry::BlobOpener RegistryBlobOpener(std::shared_ptr<registry::RegistryClient
 registry::BlobOpener FileBlobOpener(std::string path);
 
 // `modelcar copy SRC DST`: copies an image (an index with all its manifests) between registries.
+// PlanCopy over the registry image `src` (its reference's tag or digest); content errors
+// (InvalidArgument) name the image.
+Result<CopyPlan> PlanRemoteCopy(const Remote& src, bool whole_index);
+
 Result<SendResult> CopyImage(const std::string& src_ref, const std::string& dst_ref,
                              const RemoteOptions& options);
 

@@ -30,18 +30,9 @@ Result<SendResult> PullToLayout(const std::string& ref, const std::string& layou
   ASSIGN_OR_RETURN(
       oci::LayoutSpec spec,
       oci::ParseLayoutSpec(spec_text, src.ref.tag().empty() ? "latest" : src.ref.tag()));
-  registry::RegistrySource source(src.client, src.ref.repository());
-  Result<CopyPlan> planned =
-      PlanCopy(source, src.ref.Identifier(), /*whole_index=*/false, oci::HostPlatform());
-  if (!planned.ok()) {  // name the image in errors about its content (e.g. an unknown media type)
-    Status s = planned.status();
-    return s.code() == Code::kInvalidArgument ? s.WithContext(src.ref.ToString()) : s;
-  }
-  CopyPlan plan = std::move(*planned);
-  if (src.ref.has_digest() && plan.top.digest != src.ref.digest() && plan.children.empty()) {
-    // An index was resolved to its platform manifest: fine. Anything else is checked by
-    // GetManifest.
-  }
+  // An index asked for by digest resolves to its platform manifest (plan.top); GetManifest has
+  // verified every document against the digest it was fetched by.
+  ASSIGN_OR_RETURN(CopyPlan plan, PlanRemoteCopy(src, /*whole_index=*/false));
   ASSIGN_OR_RETURN(std::unique_ptr<oci::LayoutSink> sink, oci::LayoutSink::Open(spec.dir));
   std::filesystem::path dir = std::filesystem::absolute(spec.dir).lexically_normal();
   if (dir.filename().empty()) dir = dir.parent_path();
