@@ -463,9 +463,10 @@ void AddGlobals(Dict* g, std::vector<std::shared_ptr<Dict>>* namespaces) {
            }
            if (step == 0) return InvalidArgument("range() arg 3 must not be zero");
            std::vector<Value> items;
-           for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+           for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
              if (items.size() >= 1000000) return ResourceExhausted("range() too large");
              items.emplace_back(i);
+             if (__builtin_add_overflow(i, step, &i)) break;  // past stop either way
            }
            return Value::MakeList(std::move(items));
          }));

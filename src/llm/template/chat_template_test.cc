@@ -147,6 +147,31 @@ TEST(ChatTemplateTest, RuntimeErrors) {
   EXPECT_FALSE(RenderChatTemplate("{{ x }}", ordered_json::array()).ok());
 }
 
+// Integers are 64-bit: Python's results where they fit, an error (never wraparound or UB) where
+// Python's unbounded int would leave that range.
+TEST(ChatTemplateTest, IntegerArithmeticStaysIn64Bits) {
+  EXPECT_EQ(Render("{{ 2 ** 62 }} {{ (-2) ** 63 }} {{ 3 ** 0 }}"),
+            "4611686018427387904 -9223372036854775808 1");
+  EXPECT_EQ(Render("{{ -7 // 2 }} {{ -7 % 2 }} {{ 7 % -2 }} {{ 9223372036854775807 // -1 }}"),
+            "-4 1 -1 -9223372036854775807");
+  EXPECT_EQ(Render("{{ (-9223372036854775807 - 1) % -1 }}"), "0");
+  EXPECT_EQ(Render("{{ 4.6e18|int }} {{ '-1.5e3'|int }} {{ '%d'|format(2.9) }}"),
+            "4600000000000000000 -1500 2");
+  EXPECT_EQ(Render("{{ [1, 2, 3, 4][1::9223372036854775807] }} "
+                   "{{ [1, 2, 3][::-9223372036854775807 - 1] }}"),
+            "[2] [3]");
+  EXPECT_EQ(Render("{{ range(9223372036854775806, 9223372036854775807, 5)|list }}"),
+            "[9223372036854775806]");
+  for (const char* t : {"{{ 4611686018427387904 * 2 }}", "{{ 9223372036854775807 + 1 }}",
+                        "{{ -9223372036854775807 - 2 }}", "{{ 2 ** 63 }}", "{{ 10 ** 100 }}",
+                        "{{ (-9223372036854775807 - 1) // -1 }}", "{{ -(-9223372036854775807 - 1) }}",
+                        "{{ (-9223372036854775807 - 1)|abs }}", "{{ 1e300|int }}",
+                        "{{ '1e300'|int }}", "{{ '%d'|format(1e19) }}",
+                        "{{ [9223372036854775807, 1]|sum }}"}) {
+    EXPECT_NE(RenderError(t).message().find("64-bit"), std::string::npos) << t;
+  }
+}
+
 TEST(ChatTemplateTest, HostileNestingIsAnErrorNotACrash) {
   std::string deep_expr = "{{ " + std::string(100000, '(') + "1" + std::string(100000, ')') + " }}";
   EXPECT_FALSE(ChatTemplate::Parse(deep_expr).ok());

@@ -171,7 +171,8 @@ Result<Value> IntFilter(const Value& v, CallArgs& a, H) {
   if (v.is_float()) {
     double d = v.as_float();
     if (!std::isfinite(d)) return dflt;
-    return Value(static_cast<int64_t>(d));
+    ASSIGN_OR_RETURN(int64_t i, FloatToInt(d));
+    return Value(i);
   }
   if (v.is_number()) return Value(v.as_int());
   if (v.is_string()) {
@@ -182,8 +183,10 @@ Result<Value> IntFilter(const Value& v, CallArgs& a, H) {
     long long x = std::strtoll(s.c_str(), &end, base);
     if (!s.empty() && end && *end == '\0' && errno == 0) return Value(static_cast<int64_t>(x));
     double d = std::strtod(s.c_str(), &end);
-    if (!s.empty() && end && *end == '\0' && std::isfinite(d))
-      return Value(static_cast<int64_t>(d));
+    if (!s.empty() && end && *end == '\0' && std::isfinite(d)) {
+      ASSIGN_OR_RETURN(int64_t i, FloatToInt(d));
+      return Value(i);
+    }
   }
   return dflt;
 }
@@ -221,7 +224,7 @@ Result<Value> Round(const Value& v, CallArgs& a, H) {
 
 Result<Value> Abs(const Value& v, CallArgs&, H) {
   if (v.is_float()) return Value(std::fabs(v.as_float()));
-  if (v.is_number()) return Value(v.as_int() < 0 ? -v.as_int() : v.as_int());
+  if (v.is_number()) return v.as_int() < 0 ? Negate(v, true) : Value(v.as_int());
   return InvalidArgument("bad operand type for abs(): '" + v.TypeName() + "'");
 }
 
@@ -454,9 +457,13 @@ Result<Value> Format(const Value& v, CallArgs& a, H) {
       out += PyStr(x);
     else if (c == 'r')
       out += PyRepr(x);
-    else if ((c == 'd' || c == 'i') && x.is_number())
-      out += std::to_string(x.is_float() ? static_cast<int64_t>(x.as_float()) : x.as_int());
-    else
+    else if ((c == 'd' || c == 'i') && x.is_number()) {
+      int64_t i = x.is_float() ? 0 : x.as_int();
+      if (x.is_float()) {
+        ASSIGN_OR_RETURN(i, FloatToInt(x.as_float()));
+      }
+      out += std::to_string(i);
+    } else
       return Unimplemented(std::string("format: conversion '%") + c + "' is not supported");
   }
   if (k != a.args.size()) return InvalidArgument("format: not all arguments converted");

@@ -35,13 +35,53 @@ Result<Value> Repeat(const Value& seq, int64_t n) {
   return Value::MakeList(std::move(items), seq.as_list().is_tuple);
 }
 
-int64_t FloorDiv(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-  return q;
+// Integers are int64 (Python's are unbounded): a result outside that range is an error, never
+// undefined behaviour.
+Status IntOverflow(std::string_view op) {
+  return InvalidArgument("integer overflow in '" + std::string(op) + "' (values are 64-bit)");
+}
+
+Result<Value> IntArith(std::string_view op, int64_t a, int64_t b) {
+  int64_t r = 0;
+  bool overflow = false;
+  if (op == "+") {
+    overflow = __builtin_add_overflow(a, b, &r);
+  } else if (op == "-") {
+    overflow = __builtin_sub_overflow(a, b, &r);
+  } else if (op == "*") {
+    overflow = __builtin_mul_overflow(a, b, &r);
+  } else if (op == "//" || op == "%") {
+    // b != 0 here; INT64_MIN // -1 is the one quotient out of range (its remainder is 0).
+    if (b == -1) {
+      if (op == "%") return Value(int64_t{0});
+      overflow = __builtin_sub_overflow(int64_t{0}, a, &r);
+    } else if (op == "//") {
+      r = a / b;
+      if ((a % b != 0) && ((a < 0) != (b < 0))) --r;
+    } else {
+      r = a % b;
+      if (r != 0 && ((r < 0) != (b < 0))) r += b;
+    }
+  } else if (op == "**") {  // b >= 0
+    r = 1;
+    for (int64_t base = a, e = b; e > 0 && !overflow; e >>= 1) {
+      if (e & 1) overflow = __builtin_mul_overflow(r, base, &r);
+      if (e > 1 && !overflow) overflow = __builtin_mul_overflow(base, base, &base);
+    }
+  }
+  if (overflow) return IntOverflow(op);
+  return Value(r);
 }
 
 }  // namespace
+
+Result<int64_t> FloatToInt(double d) {
+  // 2^63 is exact as a double; every finite double in [-2^63, 2^63) converts without overflow.
+  if (!std::isfinite(d) || d < -9223372036854775808.0 || d >= 9223372036854775808.0) {
+    return InvalidArgument("cannot convert float " + PyStr(Value(d)) + " to a 64-bit integer");
+  }
+  return static_cast<int64_t>(d);
+}
 
 Status UndefinedError(const Value& v) {
   const std::string& hint = v.undefined_hint();
@@ -55,8 +95,7 @@ Result<Value> BinaryOp(std::string_view op, const Value& a, const Value& b) {
   bool nums = a.is_number() && b.is_number();
   bool any_float = a.is_float() || b.is_float();
   if (op == "+") {
-    if (nums)
-      return any_float ? Value(a.as_float() + b.as_float()) : Value(a.as_int() + b.as_int());
+    if (nums) return any_float ? Value(a.as_float() + b.as_float()) : IntArith(op, a.as_int(), b.as_int());
     if (a.is_string() && b.is_string()) return Value(a.as_string() + b.as_string());
     if (a.is_list() && b.is_list() && a.as_list().is_tuple == b.as_list().is_tuple) {
       std::vector<Value> items = a.as_list().items;
@@ -66,13 +105,11 @@ Result<Value> BinaryOp(std::string_view op, const Value& a, const Value& b) {
     return TypeError(op, a, b);
   }
   if (op == "-") {
-    if (nums)
-      return any_float ? Value(a.as_float() - b.as_float()) : Value(a.as_int() - b.as_int());
+    if (nums) return any_float ? Value(a.as_float() - b.as_float()) : IntArith(op, a.as_int(), b.as_int());
     return TypeError(op, a, b);
   }
   if (op == "*") {
-    if (nums)
-      return any_float ? Value(a.as_float() * b.as_float()) : Value(a.as_int() * b.as_int());
+    if (nums) return any_float ? Value(a.as_float() * b.as_float()) : IntArith(op, a.as_int(), b.as_int());
     if ((a.is_string() || a.is_list()) && (b.is_int() || b.is_bool())) {
       return Repeat(a, std::max<int64_t>(0, b.as_int()));
     }
@@ -89,7 +126,7 @@ Result<Value> BinaryOp(std::string_view op, const Value& a, const Value& b) {
   if (op == "//") {
     if (b.as_float() == 0.0) return InvalidArgument("integer division or modulo by zero");
     if (any_float) return Value(std::floor(a.as_float() / b.as_float()));
-    return Value(FloorDiv(a.as_int(), b.as_int()));
+    return IntArith(op, a.as_int(), b.as_int());
   }
   if (op == "%") {
     if (b.as_float() == 0.0) return InvalidArgument("integer division or modulo by zero");
@@ -98,16 +135,10 @@ Result<Value> BinaryOp(std::string_view op, const Value& a, const Value& b) {
       if (r != 0 && ((r < 0) != (b.as_float() < 0))) r += b.as_float();
       return Value(r);
     }
-    int64_t r = a.as_int() % b.as_int();
-    if (r != 0 && ((r < 0) != (b.as_int() < 0))) r += b.as_int();
-    return Value(r);
+    return IntArith(op, a.as_int(), b.as_int());
   }
   if (op == "**") {
-    if (!any_float && b.as_int() >= 0) {
-      int64_t r = 1;
-      for (int64_t i = 0; i < b.as_int() && i < 64; ++i) r *= a.as_int();
-      return Value(r);
-    }
+    if (!any_float && b.as_int() >= 0) return IntArith(op, a.as_int(), b.as_int());
     return Value(std::pow(a.as_float(), b.as_float()));
   }
   return InvalidArgument("unknown operator '" + std::string(op) + "'");
@@ -116,7 +147,7 @@ Result<Value> BinaryOp(std::string_view op, const Value& a, const Value& b) {
 Result<Value> Negate(const Value& v, bool minus) {
   if (v.is_undefined()) return UndefinedError(v);
   if (v.is_float()) return Value(minus ? -v.as_float() : v.as_float());
-  if (v.is_number()) return Value(minus ? -v.as_int() : v.as_int());
+  if (v.is_number()) return minus ? IntArith("-", 0, v.as_int()) : Value(v.as_int());
   return InvalidArgument(std::string("bad operand type for unary ") + (minus ? "-" : "+") + ": '" +
                          v.TypeName() + "'");
 }
@@ -226,10 +257,11 @@ Result<Value> Slice(const Value& obj, const Value* start, const Value* stop, con
   RETURN_IF_ERROR(adjust(start, &lo, true));
   RETURN_IF_ERROR(adjust(stop, &hi, false));
   std::vector<int64_t> idx;
+  // lo and hi lie in [-1, n]; a step past them ends the slice (and cannot overflow).
   if (st > 0) {
-    for (int64_t i = lo; i < hi; i += st) idx.push_back(i);
+    for (int64_t i = lo; i < hi; i = hi - i > st ? i + st : hi) idx.push_back(i);
   } else {
-    for (int64_t i = lo; i > hi; i += st) idx.push_back(i);
+    for (int64_t i = lo; i > hi; i = i - hi > -(st + 1) ? i + st : hi) idx.push_back(i);
   }
   if (obj.is_string()) {
     std::u32string r;

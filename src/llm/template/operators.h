@@ -14,7 +14,10 @@ namespace modelcar::tmpl {
 // Error for using an undefined value ("'x' is undefined").
 Status UndefinedError(const Value& v);
 
-// op is one of + - * / // % ** ~
+// Python int(d) for a finite float within int64; an error for inf, nan or out of range.
+Result<int64_t> FloatToInt(double d);
+
+// op is one of + - * / // % ** ~. Integer results outside int64 are an error.
 Result<Value> BinaryOp(std::string_view op, const Value& a, const Value& b);
 Result<Value> Negate(const Value& v, bool minus);
 // `item in container`.
