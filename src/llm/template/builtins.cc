@@ -120,6 +120,11 @@ Result<Value> StringMethod(const std::string& s, const std::string& name, CallAr
   std::vector<Value> p;
   if (name == "startswith" || name == "endswith") {
     RETURN_IF_ERROR(BindArgs(name, a, {"prefix", "start", "end"}, &p));
+    for (const Value* x : {&p[1], &p[2]}) {
+      if (!x->is_undefined() && !x->is_none() && !x->is_int() && !x->is_bool()) {
+        return InvalidArgument("slice indices must be integers or None, not " + x->TypeName());
+      }
+    }
     size_t b = p[1].is_undefined() || p[1].is_none() ? 0 : ByteOffset(s, p[1].as_int());
     size_t e = p[2].is_undefined() || p[2].is_none() ? s.size() : ByteOffset(s, p[2].as_int());
     std::string sub = b <= e ? s.substr(b, e - b) : std::string();

@@ -58,7 +58,7 @@ Result<tmpl::Value> FromJson(const Json& j, int depth) {
       d.as_dict().items.reserve(j.size());
       for (auto it = j.begin(); it != j.end(); ++it) {
         ASSIGN_OR_RETURN(Value v, FromJson(it.value(), depth + 1));
-        d.as_dict().items.emplace_back(it.key(), std::move(v));
+        d.as_dict().Append(it.key(), std::move(v));
       }
       return d;
     }

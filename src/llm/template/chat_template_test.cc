@@ -183,6 +183,31 @@ TEST(ChatTemplateTest, HostileNestingIsAnErrorNotACrash) {
   ordered_json ctx;
   ctx["x"] = deep;
   EXPECT_FALSE(RenderChatTemplate("{{ x }}", ctx).ok());
+  // Values a template nests itself, one level per loop iteration: refused at the limit, before
+  // printing, comparing, dumping or destroying them can recurse out of stack.
+  for (const char* use : {"ns.x|length", "ns.x", "ns.x|tojson", "ns.x == ns.x"}) {
+    std::string t = std::string("{% set ns = namespace(x=1) %}{% for i in range(2000) %}") +
+                    "{% set ns.x = [ns.x] %}{% endfor %}{{ " + use + " }}";
+    EXPECT_EQ(RenderError(t).code(), Code::kResourceExhausted) << use;
+  }
+  EXPECT_EQ(RenderError("{% set ns = namespace(x=1) %}{% for i in range(2000) %}"
+                        "{% for y in [ns.x, 0] %}{% if loop.last %}{% set ns.x = loop %}{% endif %}"
+                        "{% endfor %}{% endfor %}{{ ns.x }}")
+                .code(),
+            Code::kResourceExhausted);
+  EXPECT_EQ(Render("{% set ns = namespace(x=1) %}{% for i in range(300) %}{% set ns.x = [ns.x] %}"
+                   "{% endfor %}{{ ns.x|tojson|length }}"),
+            "601");
+  // Arguments of the wrong type or size are errors, not exceptions or huge allocations.
+  EXPECT_NE(RenderError("{{ 'a'|indent(1.5) }}").message().find("width must be"),
+            std::string::npos);
+  EXPECT_EQ(RenderError("{{ 'a\nb'|indent(10000000000) }}").code(), Code::kResourceExhausted);
+  EXPECT_EQ(RenderError("{{ ('a\n' * 10000000)|indent(10) }}").code(), Code::kResourceExhausted);
+  EXPECT_NE(RenderError("{{ 'ab'.startswith('a', 1.5) }}").message().find("slice indices"),
+            std::string::npos);
+  EXPECT_EQ(RenderError("{{ range(100000)|list|tojson(indent=2000000000) }}").code(),
+            Code::kResourceExhausted);
+  EXPECT_EQ(Render("{{ [1]|tojson(indent=4294967298) }}").size(), 65536 + 5u);
   EXPECT_FALSE(RenderChatTemplate("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns|tojson }}",
                                   ordered_json::object())
                    .ok());

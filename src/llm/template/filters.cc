@@ -59,6 +59,10 @@ Result<Value> Default(const Value& v, CallArgs& a, H) {
   return v;
 }
 
+// Indentation wider than this is refused, and indent() results above kMaxIndentedBytes.
+constexpr int64_t kMaxIndentWidth = 1 << 16;
+constexpr size_t kMaxIndentedBytes = size_t{64} << 20;
+
 Result<Value> ToJson(const Value& v, CallArgs& a, H) {
   // HF transformers' tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False).
   std::vector<Value> p;
@@ -67,7 +71,8 @@ Result<Value> ToJson(const Value& v, CallArgs& a, H) {
   o.ensure_ascii = Flag(p[0], false);
   if (!p[1].is_undefined() && !p[1].is_none()) {
     if (!p[1].is_int()) return Unimplemented("tojson(): only integer indent is supported");
-    o.indent = static_cast<int>(std::max<int64_t>(0, p[1].as_int()));
+    // The width of one level; the dump's own size limit bounds the output.
+    o.indent = static_cast<int>(std::clamp<int64_t>(p[1].as_int(), 0, kMaxIndentWidth));
     o.item_sep = ",";
   }
   if (!p[2].is_undefined() && !p[2].is_none()) {
@@ -89,12 +94,19 @@ Result<Value> Indent(const Value& v, CallArgs& a, H) {
   std::string ind;
   if (p[0].is_string()) {
     ind = p[0].as_string();
+  } else if (p[0].is_undefined() || p[0].is_int() || p[0].is_bool()) {
+    int64_t width = p[0].is_undefined() ? 4 : p[0].as_int();
+    if (width > kMaxIndentWidth) return ResourceExhausted("indent(): width too large");
+    ind.assign(static_cast<size_t>(std::max<int64_t>(0, width)), ' ');
   } else {
-    ind.assign(static_cast<size_t>(std::max<int64_t>(0, p[0].is_undefined() ? 4 : p[0].as_int())),
-               ' ');
+    return InvalidArgument("indent(): width must be an integer or a string, not " +
+                           p[0].TypeName());
   }
   std::string s = PyStr(v) + "\n";
   std::vector<std::string> lines = PySplitLines(s);
+  if (ind.size() * lines.size() > kMaxIndentedBytes) {
+    return ResourceExhausted("indent(): result too large");
+  }
   std::string rv;
   if (Flag(p[2], false)) {
     for (size_t i = 0; i < lines.size(); ++i) rv += (i ? "\n" + ind : "") + lines[i];

@@ -13,6 +13,8 @@ namespace {
 constexpr size_t kMaxOutputBytes = size_t{256} << 20;
 constexpr int kMaxCallDepth = 200;
 constexpr int64_t kMaxLoopIterations = 1'000'000;
+// Above the request-context limit (chat_template.cc, 256) plus what a template wraps around it.
+constexpr uint32_t kMaxValueDepth = 512;
 
 Status AtLine(int line, Status s) {
   if (s.ok() || s.message().starts_with("line ")) return s;
@@ -184,22 +186,22 @@ class Renderer {
       auto scope = std::make_shared<Dict>();
       auto loop = std::make_shared<Dict>();
       loop->items.reserve(12);
-      loop->items.emplace_back("index", Value(i + 1));
-      loop->items.emplace_back("index0", Value(i));
-      loop->items.emplace_back("revindex", Value(n - i));
-      loop->items.emplace_back("revindex0", Value(n - i - 1));
-      loop->items.emplace_back("first", Value(i == 0));
-      loop->items.emplace_back("last", Value(i == n - 1));
-      loop->items.emplace_back("length", Value(n));
-      loop->items.emplace_back("depth", Value(1));
-      loop->items.emplace_back("depth0", Value(0));
-      loop->items.emplace_back("previtem", i > 0
+      loop->Append("index", Value(i + 1));
+      loop->Append("index0", Value(i));
+      loop->Append("revindex", Value(n - i));
+      loop->Append("revindex0", Value(n - i - 1));
+      loop->Append("first", Value(i == 0));
+      loop->Append("last", Value(i == n - 1));
+      loop->Append("length", Value(n));
+      loop->Append("depth", Value(1));
+      loop->Append("depth0", Value(0));
+      loop->Append("previtem", i > 0
                                                ? items[static_cast<size_t>(i - 1)]
                                                : Value::MakeUndefined("there is no previous item"));
-      loop->items.emplace_back("nextitem", i + 1 < n
+      loop->Append("nextitem", i + 1 < n
                                                ? items[static_cast<size_t>(i + 1)]
                                                : Value::MakeUndefined("there is no next item"));
-      loop->items.emplace_back("cycle",
+      loop->Append("cycle",
                                Value::MakeFunction("cycle", [i](CallArgs& a) -> Result<Value> {
                                  if (a.args.empty())
                                    return InvalidArgument("no items for cycling given");
@@ -289,6 +291,11 @@ class Renderer {
   Result<Value> Eval(const Expr& e) {
     Result<Value> r = EvalInner(e);
     if (!r.ok()) return AtLine(e.line, r.status());
+    // Every value a template builds passes here, one nesting level at a time.
+    if (r->Depth() > kMaxValueDepth) {
+      return AtLine(e.line, ResourceExhausted("values nested deeper than " +
+                                              std::to_string(kMaxValueDepth) + " levels"));
+    }
     return r;
   }
 

@@ -23,10 +23,22 @@ Value* Dict::Find(std::string_view key) {
 
 void Dict::Set(std::string key, Value value) {
   if (Value* v = Find(key)) {
+    depth = std::max(depth, value.Depth() + 1);
     *v = std::move(value);
   } else {
-    items.emplace_back(std::move(key), std::move(value));
+    Append(std::move(key), std::move(value));
   }
+}
+
+void Dict::Append(std::string key, Value value) {
+  depth = std::max(depth, value.Depth() + 1);
+  items.emplace_back(std::move(key), std::move(value));
+}
+
+uint32_t Value::Depth() const {
+  if (is_list()) return as_list().depth;
+  if (is_dict()) return as_dict().depth;
+  return 0;
 }
 
 Value Value::MakeUndefined(std::string hint) {
@@ -37,6 +49,7 @@ Value Value::MakeUndefined(std::string hint) {
 
 Value Value::MakeList(std::vector<Value> items, bool is_tuple) {
   auto l = std::make_shared<List>();
+  for (const Value& v : items) l->depth = std::max(l->depth, v.Depth() + 1);
   l->items = std::move(items);
   l->is_tuple = is_tuple;
   return Value(std::move(l));
@@ -247,12 +260,17 @@ void JsonString(const std::string& s, bool ensure_ascii, std::string* out) {
   out->push_back('"');
 }
 
+constexpr size_t kMaxJsonDumpBytes = size_t{64} << 20;
+
 Status Dump(const Value& v, const JsonDumpOptions& o, bool ensure_ascii, int level,
             std::string* out) {
+  if (out->size() > kMaxJsonDumpBytes) {
+    return ResourceExhausted("json output exceeds " + std::to_string(kMaxJsonDumpBytes) + " bytes");
+  }
   auto newline = [&](int lvl) {
     if (o.indent < 0) return;
     out->push_back('\n');
-    out->append(static_cast<size_t>(o.indent * lvl), ' ');
+    out->append(static_cast<size_t>(o.indent) * static_cast<size_t>(lvl), ' ');
   };
   if (v.is_none()) {
     out->append("null");

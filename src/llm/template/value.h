@@ -25,19 +25,27 @@ namespace modelcar::tmpl {
 
 class Value;
 
+// Lists and dicts record their nesting depth (1 + the deepest list or dict inside), so that the
+// renderer can refuse values nested deeper than its limit before any recursive walk (repr, json,
+// ==, destruction) runs out of stack. Build lists with Value::MakeList and fill dicts with
+// Set/Append, which keep `depth` true (after a replacement it is an upper bound).
 struct List {
   std::vector<Value> items;
   bool is_tuple = false;
+  uint32_t depth = 1;
 };
 
 // Insertion-ordered string-keyed map.
 struct Dict {
   std::vector<std::pair<std::string, Value>> items;
+  uint32_t depth = 1;
   // Returns nullptr when absent.
   const Value* Find(std::string_view key) const;
   Value* Find(std::string_view key);
   // Inserts or replaces, keeping the original position on replace.
   void Set(std::string key, Value value);
+  // Appends without looking for the key. REQUIRES: key is not present.
+  void Append(std::string key, Value value);
 };
 
 // Arguments of a call: positional then keyword.
@@ -109,6 +117,8 @@ class Value {
   const Callable& as_callable() const { return std::get<Callable>(v_); }
   Dict& as_namespace() const { return *std::get<Namespace>(v_).attrs; }
   const std::string& undefined_hint() const;
+  // Nesting depth: 0 for scalars, callables and namespaces (never walked into), List/Dict::depth.
+  uint32_t Depth() const;
 
   // Python truthiness (undefined is false).
   bool Truthy() const;
@@ -134,7 +144,8 @@ bool PyEquals(const Value& a, const Value& b);
 Result<bool> PyLess(const Value& a, const Value& b);
 
 // json.dumps(v, ensure_ascii=ensure_ascii, indent=indent, separators=(item_sep, key_sep)) with
-// sort_keys. indent < 0 means None (single line). Fails for callables and undefined.
+// sort_keys. indent < 0 means None (single line). Fails for callables and undefined, and with
+// ResourceExhausted once the output passes 64 MiB.
 struct JsonDumpOptions {
   int indent = -1;
   std::string item_sep = ", ";
