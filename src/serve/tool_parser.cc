@@ -152,8 +152,9 @@ std::string ToolCallStreamer::Append(std::string_view text) {
   if (format_ == ToolCallFormat::kLlama3Json) {
     if (!plain_) {
       const size_t n = std::min(pending_.size(), kPythonTag.size());
-      if (pending_.compare(0, n, kPythonTag, 0, n) == 0 && n < kPythonTag.size()) return "";
-      if (pending_[0] == '{' || n == kPythonTag.size()) {
+      const bool tag = pending_.compare(0, n, kPythonTag, 0, n) == 0;
+      if (tag && n < kPythonTag.size()) return "";  // maybe the tag: wait for more
+      if (tag || pending_[0] == '{') {
         in_tool_ = true;
         return "";
       }

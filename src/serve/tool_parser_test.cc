@@ -125,6 +125,10 @@ TEST(ToolCallStreamer, Llama3JsonBuffersOnlyOutputsThatStartAsCalls) {
   auto q = t.Finish();
   EXPECT_TRUE(q.calls.empty());
   EXPECT_FALSE(q.content.has_value());
+  // As long as the tag but not the tag: content (a fuzz finding).
+  ToolCallStreamer u(ToolCallFormat::kLlama3Json);
+  EXPECT_EQ(u.Append("Let me check: {"), "Let me check: {");
+  EXPECT_FALSE(u.Finish().content.has_value());
 }
 
 TEST(ToolCallFormat, Names) {
