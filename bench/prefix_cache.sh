@@ -12,34 +12,20 @@ sentences=${2:-48}
 threads=2
 MC=${MODELCAR_BIN:-$("$here/scripts/build" release modelcar)/modelcar}
 
+. "$here/bench/serve_common.sh"
 work=$(mktemp -d /var/tmp/modelcar-bench-prefix-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'bench_stop_servers; rm -rf "$work"' EXIT
 "$MC" testmodel --shape qwen2.5-0.5b --out "$work/m" --seed 1 2>/dev/null
 cat "$work/m/model.safetensors" > /dev/null  # page cache warm
 
-free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-start() {  # start NAME FLAGS...: prints the URL once /health answers
+start() {  # start NAME FLAGS...: sets bench_url once /health answers
   local name=$1; shift
-  local port; port=$(free_port)
-  "$MC" serve "$work/m" --host 127.0.0.1 --port "$port" --served-model-name m --threads "$threads" \
-    --enable-prompt-tokens-details "$@" > "$work/$name.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 600); do
-    curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && { echo "http://127.0.0.1:$port"; return; }
-    kill -0 "${pids[-1]}" 2>/dev/null || { tail -20 "$work/$name.log" >&2; exit 1; }
-    sleep 0.2
-  done
-  echo "$name did not start" >&2; exit 1
+  local port; port=$(bench_free_port)
+  bench_start "$name" "$port" "$MC" serve "$work/m" --host 127.0.0.1 --port "$port" \
+    --served-model-name m --threads "$threads" --enable-prompt-tokens-details "$@"
 }
-on=$(start on)
-off=$(start off --no-enable-prefix-caching)
+start on; on=$bench_url
+start off --no-enable-prefix-caching; off=$bench_url
 echo "load before: $(uptime)" >&2
 node "$here/bench/prefix_cache.mjs" "$on" "$off" m "$runs" "$sentences"
 echo "load after: $(uptime)" >&2

@@ -34,39 +34,29 @@ if [ ! -x "$server" ]; then
 fi
 llama_version=$("$server" --version 2>&1 | grep -m1 -o 'version: .*' || echo "version ?")
 
+. "$here/bench/serve_common.sh"
 work=$(mktemp -d /var/tmp/modelcar-bench-serve-XXXXXX)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'bench_stop_servers; rm -rf "$work"' EXIT
 "$MC" testmodel --shape qwen2.5-0.5b --out "$work/m" --seed 1 2>/dev/null
 PYTHONPATH=$llama/src/gguf-py /usr/bin/python3 "$here/bench/gguf_from_safetensors.py" "$work/m" "$work/m.gguf" 2>/dev/null
 cat "$work/m/model.safetensors" "$work/m.gguf" > /dev/null  # page cache warm for both
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-url=http://127.0.0.1:$port
+port=$(bench_free_port)
 maxseq=16
 for c in $levels; do ((c > maxseq)) && maxseq=$c; done
 
 # run NAME CMD...: starts the server, waits for /health, warms it up, runs every level.
 run() {
   local name=$1; shift
-  "$@" > "$work/$name.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 600); do
-    curl -sf "$url/health" >/dev/null 2>&1 && break
-    kill -0 "$pid" 2>/dev/null || { echo "$name exited:" >&2; tail -20 "$work/$name.log" >&2; exit 1; }
-    sleep 0.2
-  done
+  bench_start "$name" "$port" "$@"
+  local url=$bench_url
   node "$here/bench/serve_load.mjs" "$url" m 1 1 8 > /dev/null  # warm-up
   for c in $levels; do
     local n=$((c * per_stream)); ((n < 4)) && n=4
     echo "$name: $c streams, $n requests x $max_tokens tokens" >&2
     node "$here/bench/serve_load.mjs" "$url" m "$c" "$n" "$max_tokens" | tee -a "$work/$name.jsonl" >&2
   done
-  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+  bench_stop_servers
 }
 
 run modelcar "$MC" serve "$work/m" --host 127.0.0.1 --port "$port" --served-model-name m \

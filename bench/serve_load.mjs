@@ -5,42 +5,20 @@
 // with a slightly different prompt. Prints one JSON line: generated tokens (from the usage
 // chunk), aggregate tokens/s over the wall time of the whole level, TTFT p50/p90/p99 (time from
 // sending the request to the first chunk carrying content).
+import { percentile, streamChat } from './serve_client.mjs';
+
 const [base, model, conc, total, maxTokens] = process.argv.slice(2);
 const concurrency = Number(conc), requests = Number(total), max_tokens = Number(maxTokens);
 
 async function one(i) {
-  const t0 = performance.now();
-  const res = await fetch(`${base}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      model,
-      messages: [{ role: 'user', content: `Request ${i}: write a long story about a lighthouse keeper and the sea.` }],
-      stream: true, stream_options: { include_usage: true },
-      max_tokens, temperature: 0, ignore_eos: true, cache_prompt: false,
-    }),
+  const r = await streamChat(base, {
+    model,
+    messages: [{ role: 'user', content: `Request ${i}: write a long story about a lighthouse keeper and the sea.` }],
+    max_tokens, temperature: 0, ignore_eos: true, cache_prompt: false,
   });
-  if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-  let ttft = null, chunks = 0, usage = null, buf = '';
-  const dec = new TextDecoder();
-  for await (const part of res.body) {
-    buf += dec.decode(part, { stream: true });
-    let k;
-    while ((k = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, k).trim(); buf = buf.slice(k + 1);
-      if (!line.startsWith('data:')) continue;
-      const data = line.slice(5).trim();
-      if (data === '[DONE]') continue;
-      const j = JSON.parse(data);
-      if (j.usage) usage = j.usage;
-      const c = j.choices?.[0]?.delta?.content;
-      if (c) { chunks++; if (ttft === null) ttft = performance.now() - t0; }
-    }
-  }
-  return { ttft, tokens: usage?.completion_tokens ?? chunks, chunks, ms: performance.now() - t0 };
+  return { ttft: r.ttft, tokens: r.usage?.completion_tokens ?? r.chunks, ms: r.ms };
 }
 
-const pct = (a, p) => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 const results = [];
 let next = 0;
 const t0 = performance.now();
@@ -53,6 +31,6 @@ const ttfts = results.map(r => r.ttft ?? r.ms);
 console.log(JSON.stringify({
   concurrency, requests, max_tokens, wall_s: wall, tokens,
   tokens_min: Math.min(...results.map(r => r.tokens)), tokens_max: Math.max(...results.map(r => r.tokens)),
-  tok_s: tokens / wall, ttft_p50_ms: pct(ttfts, 0.5), ttft_p90_ms: pct(ttfts, 0.9),
-  ttft_p99_ms: pct(ttfts, 0.99),
+  tok_s: tokens / wall, ttft_p50_ms: percentile(ttfts, 0.5), ttft_p90_ms: percentile(ttfts, 0.9),
+  ttft_p99_ms: percentile(ttfts, 0.99),
 }));

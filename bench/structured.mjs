@@ -5,8 +5,13 @@
 // Every request generates MAX_TOKENS tokens (temperature 0, ignore_eos; the schemas force long
 // strings so the grammar never ends first). The first constrained request of each kind (grammar
 // compiled, token masks computed) is reported separately as "cold"; rounds use warm caches, as a
-// server does for a schema it has seen. Prints one JSON line per kind: median and min/max decode
-// tokens/s and the ratio to the unconstrained median.
+// server does for a schema it has seen. A round runs every kind once, the order reversed every
+// other round, so each constrained run has a free run next to it in time: on a shared machine
+// the load drifts, and the ratio within a round cancels most of it. Prints one JSON line per
+// kind: median and min/max decode tokens/s, the ratio of its median to the free median, and the
+// median and min/max of the per-round ratios to the free run of the same round.
+import { decodeRate, median, spread, streamChat } from './serve_client.mjs';
+
 const [base, model, roundsArg, maxArg] = process.argv.slice(2);
 const rounds = Number(roundsArg), max_tokens = Number(maxArg);
 
@@ -22,32 +27,11 @@ const kinds = {
 };
 
 async function one(extra) {
-  const t0 = performance.now();
-  const res = await fetch(`${base}/v1/chat/completions`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Describe a person as JSON.' }],
-      stream: true, stream_options: { include_usage: true }, max_tokens, temperature: 0,
-      ignore_eos: true, ...extra }),
-  });
-  if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-  let first = null, last = null, usage = null, buf = '';
-  const dec = new TextDecoder();
-  for await (const part of res.body) {
-    buf += dec.decode(part, { stream: true });
-    let k;
-    while ((k = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, k).trim(); buf = buf.slice(k + 1);
-      if (!line.startsWith('data:') || line.includes('[DONE]')) continue;
-      const j = JSON.parse(line.slice(5));
-      if (j.usage) { usage = j.usage; continue; }
-      if (j.choices?.[0]?.delta?.content) { const t = performance.now(); if (first === null) first = t; last = t; }
-    }
-  }
-  const tokens = usage.completion_tokens;
-  return { tokens, ms: performance.now() - t0, tok_s: (tokens - 1) / ((last - first) / 1000) };
+  const r = await streamChat(base, { model, messages: [{ role: 'user', content: 'Describe a person as JSON.' }],
+    max_tokens, temperature: 0, ignore_eos: true, ...extra });
+  return { tokens: r.usage.completion_tokens, ms: r.ms, tok_s: decodeRate(r) };
 }
 
-const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
 const cold = {};
 for (const [k, extra] of Object.entries(kinds)) cold[k] = await one(extra);
 const runs = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
@@ -56,11 +40,11 @@ for (let r = 0; r < rounds; ++r) {
   if (r % 2) order.reverse();
   for (const k of order) runs[k].push(await one(kinds[k]));
 }
-const free = median(runs.free.map((x) => x.tok_s));
+const freeRates = runs.free.map((x) => x.tok_s);
 for (const k of Object.keys(kinds)) {
   const t = runs[k].map((x) => x.tok_s);
+  const paired = spread(t.map((x, i) => x / freeRates[i]), 3);
   console.log(JSON.stringify({ kind: k, tokens: median(runs[k].map((x) => x.tokens)),
-    tok_s_median: +median(t).toFixed(2), tok_s_min: +Math.min(...t).toFixed(2),
-    tok_s_max: +Math.max(...t).toFixed(2), vs_free: +(median(t) / free).toFixed(3),
-    cold_tok_s: +cold[k].tok_s.toFixed(2), cold_total_ms: Math.round(cold[k].ms) }));
+    tok_s: spread(t, 2), vs_free_of_medians: +(median(t) / median(freeRates)).toFixed(3),
+    vs_free_per_round: paired, cold_tok_s: +cold[k].tok_s.toFixed(2), cold_total_ms: Math.round(cold[k].ms) }));
 }

@@ -51,10 +51,13 @@ struct ChatJob {
   }
 
   int prompt_tokens() const { return static_cast<int>(prompt.size()); }
-  Usage MakeUsage(const Session& session) const {
+  // `streamed`: which choice's cached_tokens vLLM reports (Session); none when nothing was cached.
+  Usage MakeUsage(const Session& session, bool streamed) const {
     const int completion_tokens = session.completion_tokens();
     Usage u{prompt_tokens(), completion_tokens, std::nullopt};
-    if (token_details) u.cached_tokens = session.cached_tokens();
+    const int cached =
+        streamed ? session.StreamedCachedTokens() : session.FinalCachedTokens();
+    if (token_details && cached > 0) u.cached_tokens = cached;
     return u;
   }
 };
@@ -67,7 +70,7 @@ void StreamChatFrame(const ChatJob& job, Session& session, http::StreamSink& sin
                      const ToChunk& to_chunk) {
   const ChatRequest& r = job.r;
   auto write = [&](const std::string& json) { return sink.Write(SseEvent(json)); };
-  auto usage_now = [&] { return job.MakeUsage(session); };
+  auto usage_now = [&] { return job.MakeUsage(session, true); };
   for (int i = 0; i < r.sampling.n; ++i) {
     ChatDelta d;
     d.index = i;
@@ -240,7 +243,7 @@ void WholeChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
     if (r.extras.return_token_ids) choices[0].prompt_token_ids = job.prompt;
     if (r.return_prompt_text) choices[0].prompt_text = job.prompt_text;
   }
-  sink.Write(ChatCompletionJson(job.meta, choices, job.MakeUsage(session)));
+  sink.Write(ChatCompletionJson(job.meta, choices, job.MakeUsage(session, false)));
 }
 
 }  // namespace

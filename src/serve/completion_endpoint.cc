@@ -21,10 +21,13 @@ struct Prepared {
   bool include_usage = false;
   bool token_details = false;
 
-  Usage MakeUsage(const Session& session) const {
+  // `streamed`: which choice's cached_tokens vLLM reports (Session); none when nothing was cached.
+  Usage MakeUsage(const Session& session, bool streamed) const {
     const int completion_tokens = session.completion_tokens();
     Usage u{prompt_tokens, completion_tokens, std::nullopt};
-    if (token_details) u.cached_tokens = session.cached_tokens();
+    const int cached =
+        streamed ? session.StreamedCachedTokens() : session.FinalCachedTokens();
+    if (token_details && cached > 0) u.cached_tokens = cached;
     return u;
   }
 
@@ -40,7 +43,7 @@ void StreamCompletion(const Prepared& p, const ResponseMeta& meta, Session& sess
   const int n = p.r.sampling.n;
   const RequestExtras& x = p.r.extras;
   auto write = [&](CompletionDelta& d) {
-    if (x.continuous_usage_stats) d.usage = p.MakeUsage(session);
+    if (x.continuous_usage_stats) d.usage = p.MakeUsage(session, true);
     return sink.Write(SseEvent(CompletionChunkJson(meta, d)));
   };
   // Without logprobs the prompt is echoed at once; with logprobs it goes with the choice's first
@@ -82,7 +85,7 @@ void StreamCompletion(const Prepared& p, const ResponseMeta& meta, Session& sess
       [&] { return sink.Alive(); });
   if (!completed) return;
   if (p.include_usage) {
-    if (!sink.Write(SseEvent(UsageChunkJson(meta, false, p.MakeUsage(session))))) {
+    if (!sink.Write(SseEvent(UsageChunkJson(meta, false, p.MakeUsage(session, true))))) {
       return;
     }
   }
@@ -119,7 +122,7 @@ void WholeCompletion(const Prepared& p, const ResponseMeta& meta, Session& sessi
       choices[i].prompt_token_ids = p.prompt_ids[i / n];
     }
   }
-  sink.Write(CompletionJson(meta, choices, p.MakeUsage(session)));
+  sink.Write(CompletionJson(meta, choices, p.MakeUsage(session, false)));
 }
 
 }  // namespace

@@ -14,14 +14,20 @@ Session::~Session() {
 
 void Session::Add(std::shared_ptr<RequestHandle> handle) {
   handles_.push_back(std::move(handle));
-  cached_.push_back(0);
-  for (int i = 0; i < sampling_.n; ++i) outputs_.emplace_back(tokenizer_, sampling_);
+  last_finished_.push_back(-1);
+  for (int i = 0; i < sampling_.n; ++i) {
+    outputs_.emplace_back(tokenizer_, sampling_);
+    cached_.push_back(0);
+  }
 }
 
-int Session::cached_tokens() const {
-  int n = 0;
-  for (int c : cached_) n += c;
-  return n;
+int Session::StreamedCachedTokens() const {
+  return first_choice_ < 0 ? 0 : cached_[first_choice_];
+}
+
+int Session::FinalCachedTokens() const {
+  if (last_finished_.empty() || last_finished_.back() < 0) return 0;
+  return cached_[last_finished_.back()];
 }
 
 void Session::Cancel() {
@@ -52,9 +58,11 @@ bool Session::Run(const DeltaFn& on_delta, const HeartbeatFn& heartbeat, int hea
       for (const TokenEvent& ev : events) {
         int index = static_cast<int>(h) * sampling_.n + ev.index;
         ChoiceOutput& out = outputs_[index];
-        if (ev.index == 0) cached_[h] = std::max(cached_[h], ev.cached_tokens);
+        cached_[index] = std::max(cached_[index], ev.cached_tokens);
+        if (ev.has_token && first_choice_ < 0) first_choice_ = index;
         if (out.finished()) continue;
         ChoiceOutput::Delta d = out.Consume(ev);
+        if (d.finish) last_finished_[h] = index;
         if (d.finish && d.finish->stop_string) handles_[h]->StopSequence(ev.index);
         if (!on_delta(index, d)) {
           Cancel();

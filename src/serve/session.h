@@ -51,9 +51,14 @@ class Session {
   ChoiceOutput& choice(int i) { return outputs_[i]; }
   int num_choices() const { return static_cast<int>(outputs_.size()); }
   int completion_tokens() const;
-  // Prompt tokens read from the prefix cache: the first choice's of each prompt, summed
-  // (usage.prompt_tokens_details.cached_tokens).
-  int cached_tokens() const;
+  // usage.prompt_tokens_details.cached_tokens as vLLM reports it. Each choice counts the prompt
+  // positions its first scheduling found in the prefix cache; vLLM runs the n choices of a
+  // prompt as n requests and reports one of them:
+  // streamed, the choice whose first token came first (the stream's first output);
+  int StreamedCachedTokens() const;
+  // not streamed, the choice of the last prompt that finished last (the output that completes
+  // that prompt's n choices is the one the usage reads).
+  int FinalCachedTokens() const;
   void Cancel();
 
  private:
@@ -61,7 +66,9 @@ class Session {
   SamplingOptions sampling_;
   std::vector<std::shared_ptr<RequestHandle>> handles_;
   std::vector<ChoiceOutput> outputs_;
-  std::vector<int> cached_;  // per handle
+  std::vector<int> cached_;         // per choice
+  int first_choice_ = -1;           // the choice whose token came first
+  std::vector<int> last_finished_;  // per handle: its choice that finished last (-1: none)
   bool done_ = false;
 };
 

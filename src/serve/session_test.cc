@@ -164,5 +164,47 @@ TEST(Session, ClientGoneCancelsAndFrees) {
   sched.Stop();
 }
 
+// vLLM runs the n choices of a prompt as n requests, each with its own prefix-cache hit, and
+// reports one: the first output's when streamed, else the one that completes the last prompt.
+TEST(Session, CachedTokensAreThoseOfTheChoiceVllmReports) {
+  llm::Tokenizer tok = ByteTokenizer();
+  SamplingOptions s;
+  s.n = 2;
+  auto first_token = [](int index, int32_t t, int cached) {
+    TokenEvent e = Tok(t);
+    e.index = index;
+    e.cached_tokens = cached;
+    return e;
+  };
+  auto last = [](int index) {
+    TokenEvent e = Tok('z', FinishReason::kLength);
+    e.index = index;
+    return e;
+  };
+  // Prompt 0: choice 1 starts first (cached 16) and finishes first; choice 0 (cached 48) last.
+  // Prompt 1: choice 0 (cached 32) finishes after choice 1 (cached 0).
+  auto p0 = std::make_shared<RequestHandle>(2);
+  p0->Push(first_token(1, 'a', 16));
+  p0->Push(first_token(0, 'b', 48));
+  p0->Push(last(1));
+  p0->Push(last(0));
+  auto p1 = std::make_shared<RequestHandle>(2);
+  p1->Push(first_token(1, 'c', 0));
+  p1->Push(first_token(0, 'd', 32));
+  p1->Push(last(1));
+  p1->Push(last(0));
+  Session session(tok, s);
+  session.Add(p0);
+  session.Add(p1);
+  ASSERT_TRUE(session.RunToEnd(nullptr));
+  EXPECT_EQ(session.StreamedCachedTokens(), 16);
+  EXPECT_EQ(session.FinalCachedTokens(), 32);
+
+  // Nothing seen yet: 0 either way.
+  Session empty(tok, s);
+  EXPECT_EQ(empty.StreamedCachedTokens(), 0);
+  EXPECT_EQ(empty.FinalCachedTokens(), 0);
+}
+
 }  // namespace
 }  // namespace modelcar::serve

@@ -25,7 +25,12 @@ const outcome = (r) => ({
   content: r.choices[0].message.content,
   logprobs: r.choices[0].logprobs.content.map((t) => [t.token, t.logprob, t.top_logprobs]),
 });
-const cached = (r) => r.usage.prompt_tokens_details.cached_tokens;
+// As vLLM: prompt_tokens_details is null when no prompt token came from the cache.
+const cached = (r) => {
+  const d = r.usage.prompt_tokens_details;
+  assert.ok(d === null || d.cached_tokens > 0, JSON.stringify(r.usage));
+  return d === null ? 0 : d.cached_tokens;
+};
 
 async function conversation(client, k) {
   const t1 = await client.chat.completions.create(args(firstTurn(k), 100 + k));
@@ -68,8 +73,8 @@ const tests = {
       if (c.usage) usage = c.usage;
     }
     assert.equal(content, plain.choices[0].message.content);
-    assert.ok(usage.prompt_tokens_details.cached_tokens >= cached(plain) - 16, JSON.stringify(usage));
-    assert.ok(usage.prompt_tokens_details.cached_tokens > 0);
+    assert.ok(cached({ usage }) >= cached(plain) - 16, JSON.stringify(usage));
+    assert.ok(cached({ usage }) > 0);
   },
 
   async batchedSecondTurnsMatchWithoutCaching() {
@@ -93,10 +98,43 @@ const tests = {
     const first = await on.completions.create(req);
     const again = await on.completions.create(req);
     const plain = await off.completions.create(req);
-    assert.ok(again.usage.prompt_tokens_details.cached_tokens > 0);
+    assert.ok(cached(again) > 0);
     assert.equal(again.choices[0].text, plain.choices[0].text);
     assert.deepEqual(again.choices[0].logprobs, plain.choices[0].logprobs);
     assert.deepEqual(first.choices[0].logprobs, plain.choices[0].logprobs);
+  },
+
+  // vLLM runs the n choices of a prompt as n requests and reports the cached tokens of one (the
+  // stream's first output; the one that completes the answer otherwise). Every choice here finds
+  // the same prompt cached; the choices are the same with caching off.
+  async nChoicesReportTheirCachedPrompt() {
+    const messages = firstTurn(8);
+    await on.chat.completions.create(args(messages, 1));  // the prompt's blocks are now cached
+    const hit = cached(await on.chat.completions.create(args(messages, 2)));
+    assert.ok(hit > 0 && hit % 16 === 0, `${hit}`);
+    const req = { ...args(messages, 3), n: 3 };
+    const many = await on.chat.completions.create(req);
+    const manyOff = await off.chat.completions.create(req);
+    assert.equal(many.choices.length, 3);
+    assert.equal(cached(many), hit);
+    assert.equal(cached(manyOff), 0);
+    for (let i = 0; i < 3; ++i) {
+      const one = (r) => outcome({ choices: [r.choices.find((c) => c.index === i)] });
+      assert.deepEqual(one(many), one(manyOff), `choice ${i}`);
+    }
+    const s = await on.chat.completions.create({ ...req, stream: true, stream_options: { include_usage: true } });
+    let usage = null;
+    const text = ['', '', ''];
+    for await (const c of s) {
+      for (const ch of c.choices) text[ch.index] += ch.delta?.content || '';
+      if (c.usage) usage = c.usage;
+    }
+    assert.equal(cached({ usage }), hit);
+    assert.deepEqual(text, [0, 1, 2].map((i) => many.choices.find((c) => c.index === i).message.content));
+    const prompt = `Log: ${history} Day 8:`;
+    await on.completions.create({ model, prompt, max_tokens: 1 });
+    const c = await on.completions.create({ model, prompt, max_tokens: 2, n: 2, seed: 4 });
+    assert.ok(cached(c) > 0 && cached(c) % 16 === 0, JSON.stringify(c.usage));
   },
 
   async metricsCountQueriesAndHits() {

@@ -208,7 +208,7 @@ const tests = {
     // Usage details (--enable-prompt-tokens-details): this prompt was seen before, so the prefix
     // cache holds its whole blocks (all but the last token at most); serve_prefix checks more.
     const u = await chat({ max_tokens: 1 });
-    const cached = u.usage.prompt_tokens_details.cached_tokens;
+    const cached = u.usage.prompt_tokens_details?.cached_tokens;
     assert.ok(Number.isInteger(cached) && cached % 16 === 0 && cached < u.usage.prompt_tokens, `${cached}`);
   },
 };
