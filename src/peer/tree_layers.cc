@@ -45,8 +45,13 @@ Result<std::shared_ptr<TreeLayers::Layer>> TreeLayers::Get(const oci::Digest& m,
                     std::to_string(map.size()) + " bytes, the manifest says " +
                     std::to_string(layer.size));
   }
+  ASSIGN_OR_RETURN(store::TreeInfo tree, store_.ReadTree(m));
+  std::vector<std::string> dirs = store_.LayerDataDirs(m, index, tree.layers.size());
   std::lock_guard<std::mutex> lock(mu_);
-  if (!l->map) l->map = std::make_shared<const tar::StreamMap>(std::move(map));
+  if (!l->map) {
+    l->dirs = std::move(dirs);
+    l->map = std::make_shared<const tar::StreamMap>(std::move(map));
+  }
   return l;
 }
 
@@ -68,9 +73,9 @@ Result<PieceList> TreeLayers::Pieces(const oci::Digest& m, size_t index,
   list.digest = layer.digest;
   list.geometry = {static_cast<uint64_t>(layer.size), piece_size};
   PieceHasher hasher(list.geometry);
-  ASSIGN_OR_RETURN(UniqueFd root, OpenFile(store_.RootfsDir(m), O_RDONLY | O_DIRECTORY));
+  ASSIGN_OR_RETURN(tar::DataRoots roots, tar::DataRoots::Open(l->dirs));
   RETURN_IF_ERROR(
-      tar::RebuildRange(*l->map, root.get(), 0, l->map->size(), [&](std::string_view b) {
+      tar::RebuildRange(*l->map, roots.fds(), 0, l->map->size(), [&](std::string_view b) {
         hasher.Update(b);
         return Status();
       }));
@@ -90,11 +95,11 @@ Status TreeLayers::SavePieces(const oci::Digest& m, size_t index, const PieceLis
 Status TreeLayers::ReadWhole(const oci::Digest& m, size_t index, const store::LayerRecord& layer,
                              const Sink& sink) {
   ASSIGN_OR_RETURN(std::shared_ptr<Layer> l, Get(m, index, layer));
-  ASSIGN_OR_RETURN(UniqueFd root, OpenFile(store_.RootfsDir(m), O_RDONLY | O_DIRECTORY));
+  ASSIGN_OR_RETURN(tar::DataRoots roots, tar::DataRoots::Open(l->dirs));
   oci::Sha256 h;
   HoldBackSink out(sink);
   RETURN_IF_ERROR(
-      tar::RebuildRange(*l->map, root.get(), 0, l->map->size(), [&](std::string_view b) {
+      tar::RebuildRange(*l->map, roots.fds(), 0, l->map->size(), [&](std::string_view b) {
         h.Update(b);
         return out.Write(b);
       }));
@@ -111,7 +116,7 @@ Status TreeLayers::ReadRange(const oci::Digest& m, size_t index, const store::La
                              const Sink& sink) {
   ASSIGN_OR_RETURN(PieceList list, Pieces(m, index, layer, piece_size));
   ASSIGN_OR_RETURN(std::shared_ptr<Layer> l, Get(m, index, layer));
-  ASSIGN_OR_RETURN(UniqueFd root, OpenFile(store_.RootfsDir(m), O_RDONLY | O_DIRECTORY));
+  ASSIGN_OR_RETURN(tar::DataRoots roots, tar::DataRoots::Open(l->dirs));
   const PieceGeometry& g = list.geometry;
   const uint64_t end = offset + length;
   HoldBackSink out(sink);
@@ -119,7 +124,7 @@ Status TreeLayers::ReadRange(const oci::Digest& m, size_t index, const store::La
     const uint64_t ps = g.start(k), pe = ps + g.length(k);
     uint64_t pos = ps;
     oci::Sha256 h;
-    RETURN_IF_ERROR(tar::RebuildRange(*l->map, root.get(), ps, pe - ps, [&](std::string_view b) {
+    RETURN_IF_ERROR(tar::RebuildRange(*l->map, roots.fds(), ps, pe - ps, [&](std::string_view b) {
       h.Update(b);
       const uint64_t chunk_start = pos;
       pos += b.size();

@@ -1,6 +1,7 @@
 // Committed layers read back as verified byte ranges: the read side of `store serve`.
 //
-// A layer's bytes are rebuilt from its skeleton and the tree (tar/extract_rebuild.h) and hashed
+// A layer's bytes are rebuilt from its skeleton and the tree (tar/extract_rebuild.h; what later
+// layers replaced, from the tree's shadow directories: store::Store::LayerDataDirs) and hashed
 // while they stream; nothing unverified reaches the sink's last byte:
 //   - ReadWhole hashes the whole layer and holds its last byte back until the digest matched;
 //   - ReadRange reads the whole pieces that cover the range, checks each against the layer's
@@ -57,6 +58,7 @@ class TreeLayers {
   struct Layer {
     std::mutex compute_mu;  // one piece-list computation at a time
     std::shared_ptr<const tar::StreamMap> map;
+    std::vector<std::string> dirs;  // where its files are (Store::LayerDataDirs)
   };
   Result<std::shared_ptr<Layer>> Get(const oci::Digest& m, size_t index,
                                      const store::LayerRecord& layer);

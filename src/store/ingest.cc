@@ -10,6 +10,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
 #include "base/crashpoint.h"
 #include "base/file.h"
@@ -17,6 +18,7 @@
 #include "oci/media_types.h"
 #include "store/lock.h"
 #include "tar/extract.h"
+#include "tar/extract_rebuild.h"
 #include "tar/reader.h"
 #include "tar/reader_decompress.h"
 
@@ -65,7 +67,7 @@ Result<uint64_t> TreeFileSize(int root_fd, const std::string& path) {
   struct stat st;
   if (::fstatat(dir->get(), comps.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return uint64_t{0};
-  if (!S_ISREG(st.st_mode)) return DataLoss(path + " is not a regular file");
+  if (!S_ISREG(st.st_mode)) return DataLoss(tar::QuoteEntryName(path) + " is not a regular file");
   return static_cast<uint64_t>(st.st_size);
 }
 
@@ -82,7 +84,8 @@ Result<std::vector<Segment>> PlanResume(const std::string& skel, int root_fd) {
     if (!s.data) continue;
     ASSIGN_OR_RETURN(uint64_t on_disk, TreeFileSize(root_fd, s.path));
     bool last = i + 1 == c.segments.size();
-    if (!last && on_disk != s.size) return DataLoss(s.path + " is incomplete on disk");
+    if (!last && on_disk != s.size)
+      return DataLoss(tar::QuoteEntryName(s.path) + " is incomplete on disk");
     s.avail = std::min(on_disk, s.size);
   }
   return c.segments;
@@ -102,14 +105,15 @@ Status EmitPrefix(const std::vector<Segment>& segs, int root_fd, const ByteSink&
     int fd = ::openat(dir.get(), comps.back().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
       if (s.avail == 0) continue;
-      return ErrnoStatus(errno, "reopen " + s.path);
+      return ErrnoStatus(errno, "reopen " + tar::QuoteEntryName(s.path));
     }
     UniqueFd f(fd);
     uint64_t left = s.avail;
     while (left > 0) {
       ssize_t n = ::read(fd, buf.data(), std::min<uint64_t>(left, buf.size()));
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return DataLoss("short read of " + s.path + " while resuming");
+      if (n <= 0)
+        return DataLoss("short read of " + tar::QuoteEntryName(s.path) + " while resuming");
       RETURN_IF_ERROR(sink(std::string_view(buf.data(), static_cast<size_t>(n))));
       left -= static_cast<uint64_t>(n);
     }
@@ -160,9 +164,14 @@ class LayerIngest {
     ASSIGN_OR_RETURN(compression_, tar::CompressionForMediaType(desc_.media_type));
     uint64_t start_bytes = ex_->stats().file_bytes;
     uint64_t offset = 0;
+    // An interrupted earlier attempt's entries: what it made is replaced without being kept as
+    // an earlier layer's version. (A kill between writing an entry's header to the skeleton and
+    // applying it would make that one entry's earlier version count as this layer's: dropped,
+    // so `store verify` would find the earlier layer damaged and the next pull repair it.)
+    auto skel = ReadFile(skel_path_, 256 << 20);
+    if (skel.ok()) earlier_attempt_ = tar::SkeletonPaths(*skel);
     Reset();
     if (compression_ == tar::Compression::kNone) {
-      auto skel = ReadFile(skel_path_, 256 << 20);
       if (skel.ok() && !skel->empty()) {
         Status s = Replay(*skel, &offset);
         if (!s.ok()) {
@@ -218,7 +227,7 @@ class LayerIngest {
         return reader_->Feed(b);
       });
     }
-    ex_->BeginLayer();
+    ex_->BeginLayer(index_, earlier_attempt_);
   }
 
   // Feeds the part of the layer already on disk through the reader without writing it again.
@@ -262,6 +271,7 @@ class LayerIngest {
   IngestResult* result_;
   const IngestOptions& options_;
   std::string skel_path_, done_path_;
+  std::set<std::string> earlier_attempt_;
   tar::Compression compression_ = tar::Compression::kNone;
   oci::Sha256 blob_hash_, diff_hash_;
   std::unique_ptr<tar::Reader> reader_;
@@ -320,6 +330,7 @@ Result<IngestResult> IngestLocked(Store& store, const oci::Digest& m,
   RETURN_IF_ERROR(MakeDirs(dir + "/rootfs"));
   RETURN_IF_ERROR(MakeDirs(dir + "/layers"));
   ASSIGN_OR_RETURN(auto ex, tar::Extractor::Open(dir + "/rootfs"));
+  ex->set_shadow_dir(dir + "/shadow");
   ASSIGN_OR_RETURN(UniqueFd root_fd, OpenFile(dir + "/rootfs", O_RDONLY | O_DIRECTORY));
 
   TreeInfo tree;
@@ -339,6 +350,8 @@ Result<IngestResult> IngestLocked(Store& store, const oci::Digest& m,
   }
   RETURN_IF_ERROR(ex->Finish());
   RETURN_IF_ERROR(MakeReadOnly(dir + "/rootfs"));
+  if (::access((dir + "/shadow").c_str(), F_OK) == 0)
+    RETURN_IF_ERROR(MakeReadOnly(dir + "/shadow"));
   tree.created = static_cast<int64_t>(std::time(nullptr));
   RETURN_IF_ERROR(store.WriteTreeInfo(dir, tree));
   CrashPoint("ingest.before-commit");

@@ -214,6 +214,73 @@ TEST_F(IngestTest, LayerWithAPathTwiceRefusedNamingIt) {
   EXPECT_FALSE(fs::exists(store_->IngestDir(bad.digest)));
 }
 
+// Later layers write files again, remove them and empty a directory, as image builders' steps do:
+// the tree shows the last versions, every layer still verifies (the replaced versions are kept in
+// shadow/), whether or not the pull was interrupted, and a damaged replaced version is found.
+TEST_F(IngestTest, LayersThatReplaceEarlierFilesVerifyAfterAnyCut) {
+  std::string w0 = RandomBytes(100000, 2), w1 = RandomBytes(120000, 3), w2 = RandomBytes(50000, 4);
+  std::string l0 = TarBuilder()
+                       .Dir("models/")
+                       .File("models/config.json", "{}")
+                       .File("models/w.bin", w0)
+                       .File("models/old.txt", "old")
+                       .End()
+                       .str();
+  std::string l1 = TarBuilder().File("models/w.bin", w1).File("models/.wh.old.txt", "").End().str();
+  std::string l2 = TarBuilder()
+                       .File("models/.wh..wh..opq", "")
+                       .File("models/config.json", "{\"v\":2}")
+                       .File("models/w.bin", w2)
+                       .End()
+                       .str();
+  FakeImage img;
+  img.Build({{l0, std::string(oci::kOciLayerTarGzip)},
+             {l1, std::string(oci::kOciLayerTar)},
+             {l2, std::string(oci::kOciLayerTarGzip)}});
+  uint64_t total = 0;
+  for (const auto& [d, b] : img.blobs) total += b.size();
+  for (uint64_t cut : {UINT64_MAX, uint64_t{2000}, total / 3, total / 2, total - 3000}) {
+    fs::remove_all(dir_ + "/store");
+    store_.emplace(*Store::Open(dir_ + "/store"));
+    img.fail_after = cut;
+    img.served = 0;
+    auto r = IngestImage(*store_, img.digest, img.manifest, oci::kOciManifest, img.Fetcher());
+    if (!r.ok()) {
+      img.fail_after = UINT64_MAX;
+      r = IngestImage(*store_, img.digest, img.manifest, oci::kOciManifest, img.Fetcher());
+    }
+    ASSERT_TRUE(r.ok()) << "cut " << cut << ": " << r.status().ToString();
+    std::string rootfs = store_->RootfsDir(img.digest);
+    EXPECT_EQ(Read(rootfs + "/models/w.bin"), w2);
+    EXPECT_EQ(Read(rootfs + "/models/config.json"), "{\"v\":2}");
+    EXPECT_FALSE(fs::exists(rootfs + "/models/old.txt"));
+    EXPECT_EQ(r->tree.bytes, w0.size() + w1.size() + w2.size() + 2 + 3 + 7);
+    auto v = VerifyTree(*store_, img.digest);
+    ASSERT_TRUE(v.ok());
+    EXPECT_TRUE(v->ok()) << "cut " << cut << ": " << v->problems[0];
+    // Only earlier layers' versions are kept: no partial file of an interrupted attempt.
+    EXPECT_LE(DiskUsage(store_->TreeDir(img.digest) + "/shadow"), w0.size() + w1.size() + 16384)
+        << "cut " << cut;
+  }
+  std::string kept = store_->TreeDir(img.digest) + "/shadow/1/models/w.bin";
+  ASSERT_EQ(Read(kept), w0);
+  struct stat st;
+  ASSERT_EQ(::stat(kept.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0222, 0u) << "kept versions are read-only";
+  ::chmod(kept.c_str(), 0644);
+  {
+    std::fstream out(kept, std::ios::in | std::ios::out | std::ios::binary);
+    out.seekp(77);
+    out.put(static_cast<char>(w0[77] ^ 1));
+  }
+  auto v = VerifyTree(*store_, img.digest);
+  ASSERT_TRUE(v.ok());
+  ASSERT_EQ(v->problems.size(), 1u);
+  oci::Manifest m = *oci::ParseManifest(img.manifest);
+  EXPECT_NE(v->problems[0].find(m.layers[0].digest.ToString()), std::string::npos)
+      << v->problems[0];
+}
+
 TEST_F(IngestTest, VerifyFindsCorruptionAndThePullRepairsIt) {
   ASSERT_TRUE(Ingest().ok());
   std::string f = store_->RootfsDir(image_.digest) + "/models/model.safetensors";

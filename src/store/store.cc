@@ -17,6 +17,7 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "tar/extract.h"
+#include "tar/extract_rebuild.h"
 
 namespace modelcar::store {
 namespace {
@@ -83,6 +84,11 @@ std::string Store::TreeDir(const oci::Digest& m) const {
   return root_ + "/trees/sha256/" + m.hex();
 }
 std::string Store::RootfsDir(const oci::Digest& m) const { return TreeDir(m) + "/rootfs"; }
+
+std::vector<std::string> Store::LayerDataDirs(const oci::Digest& m, size_t index,
+                                              size_t count) const {
+  return tar::LayerDataDirs(RootfsDir(m), TreeDir(m) + "/shadow", index, count);
+}
 std::string Store::IngestDir(const oci::Digest& m) const { return root_ + "/ingest/" + m.hex(); }
 std::string Store::LockPath(const oci::Digest& m) const {
   return root_ + "/locks/" + m.hex() + ".lock";

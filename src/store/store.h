@@ -3,10 +3,12 @@
 // Layout under the root (see DefaultRoot):
 //   blobs/sha256/<hex>          small verified blobs (manifests, configs)
 //   ingest/<hex>/               an image being pulled (keyed by manifest digest): rootfs/ being
-//                               filled, layers/<i>.skel and layers/<i>.done as layers finish;
-//                               private until committed, resumable after a crash
+//                               filled, layers/<i>.skel and layers/<i>.done as layers finish,
+//                               shadow/<i>/; private until committed, resumable after a crash
 //   trees/sha256/<hex>/         committed images: rootfs/ (read-only), layers/<i>.skel (the
 //                               non-data bytes of each layer, to re-verify or re-serve it),
+//                               shadow/<i>/ (read-only: what layer i replaced or removed of
+//                               earlier layers, so those can be rebuilt too; tar/extract.h),
 //                               tree.json (TreeInfo), last-use (mtime = last use)
 //   refs/<sha256 of name>.json  {"name": "registry/repo:tag", "digest": "sha256:..."}
 //   leases/<hex>/<id>           what protects a tree from gc: a mount's link path or a pin
@@ -72,6 +74,9 @@ class Store {
   Result<std::string> Id() const;
   std::string TreeDir(const oci::Digest& m) const;
   std::string RootfsDir(const oci::Digest& m) const;
+  // Where layer `index` of the `count` layers of tree `m` finds its files (tar::LayerDataDirs over
+  // rootfs/ and shadow/): to rebuild that layer's exact bytes.
+  std::vector<std::string> LayerDataDirs(const oci::Digest& m, size_t index, size_t count) const;
   std::string IngestDir(const oci::Digest& m) const;
   std::string LockPath(const oci::Digest& m) const;
   std::string BlobPath(const oci::Digest& d) const;

@@ -24,10 +24,11 @@ Result<VerifyReport> VerifyTree(Store& store, const oci::Digest& m, bool mark) {
       continue;
     }
     oci::Sha256 h;
-    Status s = tar::RebuildStream(*skel, store.RootfsDir(m), [&h](std::string_view b) {
-      h.Update(b);
-      return Status();
-    });
+    Status s = tar::RebuildStream(*skel, store.LayerDataDirs(m, i, tree.layers.size()),
+                                  [&h](std::string_view b) {
+                                    h.Update(b);
+                                    return Status();
+                                  });
     report.bytes_hashed += h.bytes();
     CrashPoint("verify.layer-hashed");
     if (!s.ok()) {

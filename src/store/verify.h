@@ -1,7 +1,8 @@
 // Re-verification of stored images by re-hashing.
 //
 // For every layer of a committed tree, the exact layer stream is rebuilt from the layer's
-// skeleton and the files in the tree (tar/extract_rebuild.h) and hashed; it must equal the
+// skeleton and the files in the tree, or for what later layers replaced, in its shadow directory
+// (tar/extract_rebuild.h), and hashed; it must equal the
 // layer's diff_id (= its blob digest for the uncompressed layers modelcar builds). The manifest
 // and config blobs are re-hashed too. A tree that fails is marked corrupt (trees/.../corrupt):
 // it no longer counts as present, so the next pull fetches it again and replaces it.

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 namespace modelcar::tar {
 namespace {
@@ -22,7 +23,7 @@ std::string Join(const std::vector<std::string>& comps, size_t n) {
   return out;
 }
 
-std::string Quote(std::string_view s) { return "\"" + std::string(s.substr(0, 300)) + "\""; }
+std::string Quote(std::string_view s) { return QuoteEntryName(s); }
 
 Status EntryError(Code code, const Entry& e, std::string_view why) {
   return Status(code, "tar entry " + Quote(e.path) + ": " + std::string(why));
@@ -61,7 +62,8 @@ Result<UniqueFd> OpenDirNoFollow(int root_fd, const std::vector<std::string>& co
     int next = ::openat(cur.get(), c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (next < 0 && errno == ENOENT && create) {
       if (::mkdirat(cur.get(), c, 0755) != 0 && errno != EEXIST) {
-        return ErrnoStatus(errno, "tar entry " + Quote(entry) + ": mkdir " + Join(comps, i + 1));
+        return ErrnoStatus(errno,
+                           "tar entry " + Quote(entry) + ": mkdir " + Quote(Join(comps, i + 1)));
       }
       next = ::openat(cur.get(), c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     }
@@ -71,7 +73,8 @@ Result<UniqueFd> OpenDirNoFollow(int root_fd, const std::vector<std::string>& co
                                Quote(Join(comps, i + 1)) +
                                " is a symlink or not a directory (refusing to follow it)");
       }
-      return ErrnoStatus(errno, "tar entry " + Quote(entry) + ": open " + Join(comps, i + 1));
+      return ErrnoStatus(errno,
+                         "tar entry " + Quote(entry) + ": open " + Quote(Join(comps, i + 1)));
     }
     cur.Reset(next);
   }
@@ -117,18 +120,85 @@ Status RemoveTreeAt(int dir_fd, const std::string& name) {
   return Status();
 }
 
+Status MoveOrDropAt(int from_fd, const std::string& name, int to_fd) {
+  const char* n = name.c_str();
+  int r = ::renameat2(from_fd, n, to_fd, n, RENAME_NOREPLACE);
+  if (r != 0 && errno == EINVAL) {  // a filesystem without RENAME_NOREPLACE
+    struct stat st;
+    if (::fstatat(to_fd, n, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      errno = EEXIST;
+    } else {
+      r = ::renameat(from_fd, n, to_fd, n);
+    }
+  }
+  if (r == 0 || errno == ENOENT) return Status();
+  if (errno != EEXIST && errno != ENOTEMPTY) return ErrnoStatus(errno, "move " + name);
+  struct stat from, to;
+  if (::fstatat(from_fd, n, &from, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(from.st_mode) &&
+      ::fstatat(to_fd, n, &to, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(to.st_mode)) {
+    int sfd = ::openat(from_fd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sfd < 0) return ErrnoStatus(errno, "open " + name);
+    UniqueFd src(sfd);
+    int dfd = ::openat(to_fd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) return ErrnoStatus(errno, "open " + name);
+    UniqueFd dst(dfd);
+    std::vector<std::string> children;
+    int lfd = ::dup(src.get());
+    DIR* d = lfd >= 0 ? ::fdopendir(lfd) : nullptr;
+    if (!d) return ErrnoStatus(errno, "opendir " + name);
+    while (dirent* de = ::readdir(d)) {
+      std::string_view c = de->d_name;
+      if (c != "." && c != "..") children.emplace_back(c);
+    }
+    ::closedir(d);
+    for (const std::string& c : children) {
+      Status s = MoveOrDropAt(src.get(), c, dst.get());
+      if (!s.ok()) return s.WithContext(name);
+    }
+  }
+  return RemoveTreeAt(from_fd, name);
+}
+
 Result<std::unique_ptr<Extractor>> Extractor::Open(const std::string& root) {
   ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(root, O_RDONLY | O_DIRECTORY));
   return std::unique_ptr<Extractor>(new Extractor(std::move(fd)));
 }
 
-void Extractor::BeginLayer() { this_layer_.clear(); }
+void Extractor::BeginLayer(size_t index, std::set<std::string> earlier_attempt) {
+  this_layer_.clear();
+  earlier_attempt_ = std::move(earlier_attempt);
+  layer_ = index;
+  layer_shadow_.Reset();
+}
 
 Status Extractor::Meta(std::string_view bytes) { return meta_sink_ ? meta_sink_(bytes) : Status(); }
 
-Status Extractor::RemoveExisting(int dir_fd, const std::string& name, const Entry& e) {
-  Status s = RemoveTreeAt(dir_fd, name);
+Status Extractor::RemoveExisting(int dir_fd, const std::string& name, const std::string& path,
+                                 const Entry& e) {
+  Status s = shadow_dir_.empty() || earlier_attempt_.count(path) ? RemoveTreeAt(dir_fd, name)
+                                                                 : MoveToShadow(dir_fd, name, path);
   return s.ok() ? s : EntryError(s.code(), e, s.message());
+}
+
+Status Extractor::MoveToShadow(int dir_fd, const std::string& name, const std::string& path) {
+  struct stat st;
+  if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return errno == ENOENT ? Status() : ErrnoStatus(errno, "stat " + Quote(path));
+  }
+  if (!layer_shadow_.valid()) {
+    std::string d = shadow_dir_ + "/" + std::to_string(layer_);
+    RETURN_IF_ERROR(MakeDirs(d));
+    ASSIGN_OR_RETURN(layer_shadow_, OpenFile(d, O_RDONLY | O_DIRECTORY));
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> comps, SafeComponents(path));
+  auto parent = OpenDirNoFollow(layer_shadow_.get(), comps, comps.size() - 1, true, path);
+  if (!parent.ok()) {
+    // A non-directory holds the parent's place (only after an interrupted extraction of this
+    // layer): what is there was moved first and is kept; this one goes.
+    if (parent.status().code() != Code::kInvalidArgument) return parent.status();
+    return RemoveTreeAt(dir_fd, name);
+  }
+  return MoveOrDropAt(dir_fd, name, parent->get());
 }
 
 Status Extractor::CheckKeepsThisLayer(const std::string& path, const Entry& e) const {
@@ -165,7 +235,9 @@ Status Extractor::Whiteout(const std::vector<std::string>& comps, const Entry& e
     for (const std::string& v : victims) {
       RETURN_IF_ERROR(CheckKeepsThisLayer(child(v), e));
     }
-    for (const std::string& v : victims) RETURN_IF_ERROR(RemoveExisting(dir.get(), v, e));
+    for (const std::string& v : victims) {
+      RETURN_IF_ERROR(RemoveExisting(dir.get(), v, child(v), e));
+    }
     return Status();
   }
   if (base.starts_with(".wh..wh.")) return Status();  // aufs metadata: nothing to apply
@@ -174,7 +246,7 @@ Status Extractor::Whiteout(const std::vector<std::string>& comps, const Entry& e
     return EntryError(Code::kInvalidArgument, e, "malformed whiteout name");
   }
   RETURN_IF_ERROR(CheckKeepsThisLayer(child(victim), e));
-  return RemoveExisting(dir.get(), victim, e);
+  return RemoveExisting(dir.get(), victim, child(victim), e);
 }
 
 Status Extractor::BeginEntry(const Entry& e) {
@@ -205,7 +277,7 @@ Status Extractor::BeginEntry(const Entry& e) {
     struct stat st;
     if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
       RETURN_IF_ERROR(CheckKeepsThisLayer(norm, e));
-      RETURN_IF_ERROR(RemoveExisting(dir.get(), name, e));
+      RETURN_IF_ERROR(RemoveExisting(dir.get(), name, norm, e));
     }
     this_layer_.insert(norm);
     if (::mkdirat(dir.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
@@ -224,7 +296,7 @@ Status Extractor::BeginEntry(const Entry& e) {
     ++stats_.files;
     return Status();
   }
-  RETURN_IF_ERROR(RemoveExisting(dir.get(), name, e));
+  RETURN_IF_ERROR(RemoveExisting(dir.get(), name, norm, e));
   switch (e.type) {
     case EntryType::kSymlink:
       if (e.link_target.empty()) return EntryError(Code::kInvalidArgument, e, "empty symlink");
@@ -289,7 +361,7 @@ Status Extractor::Data(std::string_view bytes) {
   file_pos_ += bytes.size();
   if (replay_) {
     if (::lseek(file_.get(), static_cast<off_t>(bytes.size()), SEEK_CUR) < 0) {
-      return ErrnoStatus(errno, "seek " + file_path_);
+      return ErrnoStatus(errno, "seek " + Quote(file_path_));
     }
     return Status();
   }
@@ -300,7 +372,8 @@ Status Extractor::Data(std::string_view bytes) {
 
 Status Extractor::EndEntry() {
   if (!file_.valid()) return Status();
-  if (::fchmod(file_.get(), file_mode_) != 0) return ErrnoStatus(errno, "chmod " + file_path_);
+  if (::fchmod(file_.get(), file_mode_) != 0)
+    return ErrnoStatus(errno, "chmod " + Quote(file_path_));
   file_.Reset();
   return Status();
 }
@@ -311,7 +384,7 @@ Status Extractor::Finish() {
     ASSIGN_OR_RETURN(std::vector<std::string> comps, SafeComponents(path));
     auto dir = OpenDirNoFollow(root_.get(), comps, comps.size(), false, path);
     if (!dir.ok()) continue;  // removed or replaced by a later entry
-    if (::fchmod(dir->get(), mode | 0700) != 0) return ErrnoStatus(errno, "chmod " + path);
+    if (::fchmod(dir->get(), mode | 0700) != 0) return ErrnoStatus(errno, "chmod " + Quote(path));
   }
   return Status();
 }

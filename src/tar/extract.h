@@ -15,7 +15,13 @@
 //     path twice, a file where the layer put a directory's contents, a whiteout of the layer's own
 //     entry) is refused, naming both: the store keeps only a layer's skeleton and rebuilds the
 //     layer from the tree (extract_rebuild.h), which then holds only the last version. A
-//     directory entry repeated is fine (nothing is replaced).
+//     directory entry repeated is fine (nothing is replaced);
+//   - with a shadow directory set, what a layer replaces or removes of earlier layers' entries (a
+//     file written again, a whiteout, an opaque directory, a directory replaced by a file) is not
+//     deleted but moved to <shadow>/<layer index>/<its path>, so every earlier layer can still be
+//     rebuilt byte for byte (LayerDataDirs in extract_rebuild.h), as a containerd snapshot
+//     keeps each lower layer. The first version moved there during a layer is kept; a second one
+//     (a layer extracted again after an interruption) is deleted.
 // Errors name the offending entry. On error the tree is left partial: the caller (the store)
 // extracts into a private directory and removes it.
 //
@@ -57,8 +63,13 @@ class Extractor : public Handler {
 
   // Receives every non-data byte of the archive (see Reader); used to keep layer skeletons.
   void set_meta_sink(std::function<Status(std::string_view)> sink) { meta_sink_ = std::move(sink); }
-  // Starts the next layer: whiteouts and opaque markers apply to what earlier layers left.
-  void BeginLayer();
+  // Keeps what later layers replace or remove under `dir` (see above); set before the first layer.
+  void set_shadow_dir(std::string dir) { shadow_dir_ = std::move(dir); }
+  // Starts layer `index` (0 for the first): whiteouts and opaque markers apply to what earlier
+  // layers left. `earlier_attempt` names the paths (normalized, SkeletonPaths) an interrupted
+  // earlier extraction of this same layer made: replacing those deletes them instead of keeping
+  // them in the shadow directory, since no earlier layer wrote them.
+  void BeginLayer(size_t index, std::set<std::string> earlier_attempt = {});
   // Replay mode (resuming an interrupted layer): entries are applied again but regular files
   // that exist are reopened without truncation and their data is skipped (the bytes are already
   // on disk); switching replay off mid-file continues writing where the data left off.
@@ -77,13 +88,21 @@ class Extractor : public Handler {
   explicit Extractor(UniqueFd root) : root_(std::move(root)) {}
   Status Whiteout(const std::vector<std::string>& comps, const Entry& entry);
   void OpenedFile(int fd, const std::string& path, uint32_t mode);
-  Status RemoveExisting(int dir_fd, const std::string& name, const Entry& entry);
+  // Removes `name` in `dir_fd` (at normalized `path`): moved to this layer's shadow directory
+  // when one is set (MoveToShadow), else deleted.
+  Status RemoveExisting(int dir_fd, const std::string& name, const std::string& path,
+                        const Entry& entry);
+  Status MoveToShadow(int dir_fd, const std::string& name, const std::string& path);
   // Refuses `entry` when removing or replacing `path` would destroy an entry of this layer.
   Status CheckKeepsThisLayer(const std::string& path, const Entry& entry) const;
 
   UniqueFd root_;
   std::function<Status(std::string_view)> meta_sink_;
   std::set<std::string> this_layer_;  // normalized paths created by the current layer
+  std::set<std::string> earlier_attempt_;
+  std::string shadow_dir_;
+  size_t layer_ = 0;
+  UniqueFd layer_shadow_;  // <shadow_dir_>/<layer_>, opened when first needed
   std::vector<std::pair<std::string, uint32_t>> dir_modes_;
   UniqueFd file_;             // regular file being written
   uint64_t file_pos_ = 0;     // its write offset
@@ -96,6 +115,11 @@ class Extractor : public Handler {
 
 // Removes `name` under `dir_fd` recursively without following symlinks (for whiteouts and GC).
 Status RemoveTreeAt(int dir_fd, const std::string& name);
+
+// Moves `name` from `from_fd` to the same name in `to_fd` (same filesystem). When that name is
+// taken: two directories are merged (children moved where free), anything else of the source is
+// deleted. Either way `name` is gone from `from_fd` on success. Nothing is followed.
+Status MoveOrDropAt(int from_fd, const std::string& name, int to_fd);
 
 }  // namespace modelcar::tar
 

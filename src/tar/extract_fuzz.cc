@@ -1,8 +1,9 @@
 // Fuzz target: safe extraction of tar layers (what the node store does with every pulled layer).
 // The input is one or more layers separated by a marker line (fuzz_check.h), extracted in order
-// into a fresh directory. Properties: nothing appears outside the root (a sibling directory stays
-// empty), and a single layer that extracts cleanly is rebuilt byte for byte from its skeleton and
-// the tree (what `store verify` relies on).
+// into a fresh directory with a shadow directory, as the node store does. Properties: nothing
+// appears outside the root and the shadow directory (a sibling directory stays empty), and when
+// every layer extracts cleanly each one is rebuilt byte for byte from its skeleton, the tree and
+// what later layers moved to the shadow directory (what `store verify` relies on).
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -52,38 +53,42 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string& base = Base();
   std::string root = base + "/root";
   FUZZ_CHECK(mkdir(root.c_str(), 0755) == 0);
+  std::string shadow = base + "/shadow";
   auto ex = Extractor::Open(root);
   FUZZ_CHECK(ex.ok());
-  std::string skeleton;
+  (*ex)->set_shadow_dir(shadow);
+  std::vector<std::string> skeletons;
   (*ex)->set_meta_sink([&](std::string_view b) {
-    skeleton.append(b);
+    skeletons.back().append(b);
     return Status();
   });
   Status s;
-  for (std::string_view layer : layers) {
-    skeleton.clear();
-    (*ex)->BeginLayer();
+  for (size_t i = 0; i < layers.size(); ++i) {
+    skeletons.emplace_back();
+    (*ex)->BeginLayer(i);
     Reader reader(ex->get());
-    s = reader.Feed(layer);
+    s = reader.Feed(layers[i]);
     if (s.ok()) s = reader.Finish();
     if (!s.ok()) break;
   }
   if (s.ok()) s = (*ex)->Finish();
   ex->reset();
 
-  if (s.ok() && layers.size() == 1) {
+  for (size_t i = 0; s.ok() && i < layers.size(); ++i) {
     std::string rebuilt;
-    Status r = RebuildStream(skeleton, root, [&](std::string_view b) {
-      rebuilt.append(b);
-      return Status();
-    });
+    Status r = RebuildStream(skeletons[i], LayerDataDirs(root, shadow, i, layers.size()),
+                             [&](std::string_view b) {
+                               rebuilt.append(b);
+                               return Status();
+                             });
     FUZZ_CHECK(r.ok());
-    FUZZ_CHECK(rebuilt == layers[0]);
+    FUZZ_CHECK(rebuilt == layers[i]);
   }
 
   auto base_fd = OpenFile(base, O_RDONLY | O_DIRECTORY);
   FUZZ_CHECK(base_fd.ok());
   FUZZ_CHECK(RemoveTreeAt(base_fd->get(), "root").ok());
+  FUZZ_CHECK(RemoveTreeAt(base_fd->get(), "shadow").ok());
   FUZZ_CHECK(std::filesystem::is_empty(base + "/outside"));
   return 0;
 }

@@ -51,21 +51,38 @@ class MapBuilder : public Handler {
   uint64_t pos_ = 0;
 };
 
-// Streams [from, to) of the tree file `path`, whose size must be `expect`.
-Status SendFileRange(int root_fd, const std::string& path, uint64_t expect, uint64_t from,
-                     uint64_t to, std::string& buf,
-                     const std::function<Status(std::string_view)>& sink) {
+// Opens the regular file `path` in the first of `roots` that holds it.
+Result<UniqueFd> OpenDataFile(std::span<const int> roots, const std::string& path) {
   ASSIGN_OR_RETURN(std::vector<std::string> comps, SafeComponents(path));
   if (comps.empty()) return DataLoss("rebuild: regular file names the root");
-  ASSIGN_OR_RETURN(UniqueFd dir, OpenDirNoFollow(root_fd, comps, comps.size() - 1, false, path));
+  for (size_t i = 0; i + 1 < roots.size(); ++i) {
+    auto dir = OpenDirNoFollow(roots[i], comps, comps.size() - 1, false, path);
+    if (!dir.ok()) continue;
+    int fd = ::openat(dir->get(), comps.back().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) continue;
+    UniqueFd file(fd);
+    struct stat st;
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) return file;
+  }
+  ASSIGN_OR_RETURN(UniqueFd dir,
+                   OpenDirNoFollow(roots.back(), comps, comps.size() - 1, false, path));
   int fd = ::openat(dir.get(), comps.back().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "tree file " + path);
-  UniqueFd file(fd);
+  if (fd < 0) return ErrnoStatus(errno, "tree file " + QuoteEntryName(path));
+  return UniqueFd(fd);
+}
+
+// Streams [from, to) of the file `path`, whose size must be `expect`.
+Status SendFileRange(std::span<const int> roots, const std::string& path, uint64_t expect,
+                     uint64_t from, uint64_t to, std::string& buf,
+                     const std::function<Status(std::string_view)>& sink) {
+  ASSIGN_OR_RETURN(UniqueFd file, OpenDataFile(roots, path));
+  int fd = file.get();
   struct stat st;
-  if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "stat " + path);
-  if (!S_ISREG(st.st_mode)) return DataLoss("tree file " + path + " is not a regular file");
+  if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "stat " + QuoteEntryName(path));
+  if (!S_ISREG(st.st_mode))
+    return DataLoss("tree file " + QuoteEntryName(path) + " is not a regular file");
   if (static_cast<uint64_t>(st.st_size) != expect) {
-    return DataLoss("tree file " + path + " is " + std::to_string(st.st_size) +
+    return DataLoss("tree file " + QuoteEntryName(path) + " is " + std::to_string(st.st_size) +
                     " bytes, its layer says " + std::to_string(expect));
   }
   ::posix_fadvise(fd, static_cast<off_t>(from), static_cast<off_t>(to - from),
@@ -74,13 +91,33 @@ Status SendFileRange(int root_fd, const std::string& path, uint64_t expect, uint
     size_t want = static_cast<size_t>(std::min<uint64_t>(to - from, buf.size()));
     ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(from));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus(errno, "read " + path);
-    if (n == 0) return DataLoss("tree file " + path + " shrank while reading");
+    if (n < 0) return ErrnoStatus(errno, "read " + QuoteEntryName(path));
+    if (n == 0) return DataLoss("tree file " + QuoteEntryName(path) + " shrank while reading");
     RETURN_IF_ERROR(sink(std::string_view(buf.data(), static_cast<size_t>(n))));
     from += static_cast<uint64_t>(n);
   }
   return Status();
 }
+
+// Collects the normalized path of every entry.
+class PathCollector : public Handler {
+ public:
+  explicit PathCollector(std::set<std::string>* out) : out_(out) {}
+  Status BeginEntry(const Entry& e) override {
+    auto comps = SafeComponents(e.path);
+    if (!comps.ok() || comps->empty()) return Status();
+    std::string p;
+    for (const std::string& c : *comps) p += (p.empty() ? "" : "/") + c;
+    out_->insert(std::move(p));
+    return Status();
+  }
+  Status Data(std::string_view) override { return DataLoss("skeleton holds file data"); }
+  Status EndEntry() override { return Status(); }
+  Status Meta(std::string_view) override { return Status(); }
+
+ private:
+  std::set<std::string>* out_;
+};
 
 }  // namespace
 
@@ -96,8 +133,39 @@ Result<StreamMap> StreamMap::FromSkeleton(std::string_view skeleton) {
   return map;
 }
 
-Status RebuildRange(const StreamMap& map, int root_fd, uint64_t offset, uint64_t length,
-                    const std::function<Status(std::string_view)>& sink) {
+Result<DataRoots> DataRoots::Open(const std::vector<std::string>& dirs) {
+  DataRoots r;
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    int fd = ::open(dirs[i].c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && i + 1 < dirs.size()) continue;
+    if (fd < 0) return ErrnoStatus(errno, "open " + dirs[i]);
+    r.owned_.emplace_back(fd);
+    r.fds_.push_back(fd);
+  }
+  if (r.fds_.empty()) return InvalidArgument("no directory to rebuild a layer from");
+  return r;
+}
+
+std::vector<std::string> LayerDataDirs(const std::string& root, const std::string& shadow,
+                                       size_t index, size_t count) {
+  std::vector<std::string> dirs;
+  for (size_t k = index + 1; k < count; ++k) dirs.push_back(shadow + "/" + std::to_string(k));
+  dirs.push_back(root);
+  return dirs;
+}
+
+std::set<std::string> SkeletonPaths(std::string_view skeleton) {
+  std::set<std::string> paths;
+  PathCollector c(&paths);
+  ReaderOptions opts;
+  opts.data_in_stream = false;
+  Reader reader(&c, opts);
+  (void)reader.Feed(skeleton);  // what was read before an error or the cut is collected
+  return paths;
+}
+
+Status RebuildRange(const StreamMap& map, std::span<const int> roots, uint64_t offset,
+                    uint64_t length, const std::function<Status(std::string_view)>& sink) {
   if (offset > map.size() || length > map.size() - offset) {
     return InvalidArgument("range " + std::to_string(offset) + "+" + std::to_string(length) +
                            " is beyond the layer's " + std::to_string(map.size()) + " bytes");
@@ -117,16 +185,16 @@ Status RebuildRange(const StreamMap& map, int root_fd, uint64_t offset, uint64_t
       continue;
     }
     if (buf.empty()) buf.resize(1 << 20);
-    RETURN_IF_ERROR(SendFileRange(root_fd, it->path, it->size, from, to, buf, sink));
+    RETURN_IF_ERROR(SendFileRange(roots, it->path, it->size, from, to, buf, sink));
   }
   return Status();
 }
 
-Status RebuildStream(std::string_view skeleton, const std::string& root,
+Status RebuildStream(std::string_view skeleton, const std::vector<std::string>& dirs,
                      const std::function<Status(std::string_view)>& sink) {
   ASSIGN_OR_RETURN(StreamMap map, StreamMap::FromSkeleton(skeleton));
-  ASSIGN_OR_RETURN(UniqueFd root_fd, OpenFile(root, O_RDONLY | O_DIRECTORY));
-  return RebuildRange(map, root_fd.get(), 0, map.size(), sink);
+  ASSIGN_OR_RETURN(DataRoots roots, DataRoots::Open(dirs));
+  return RebuildRange(map, roots.fds(), 0, map.size(), sink);
 }
 
 }  // namespace modelcar::tar

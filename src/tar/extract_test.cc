@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "base/temp_dir.h"
@@ -29,13 +30,14 @@ class ExtractTest : public ::testing::Test {
   Status Extract(const std::vector<std::string>& layers,
                  std::vector<std::string>* skeletons = nullptr, size_t chunk = 0) {
     ASSIGN_OR_RETURN(auto ex, Extractor::Open(root_));
+    if (!shadow_.empty()) ex->set_shadow_dir(shadow_);
     for (size_t i = 0; i < layers.size(); ++i) {
       std::string skel;
       ex->set_meta_sink([&skel](std::string_view b) {
         skel.append(b);
         return Status();
       });
-      ex->BeginLayer();
+      ex->BeginLayer(i);
       Reader reader(ex.get());
       if (chunk == 0) {
         RETURN_IF_ERROR(reader.Feed(layers[i]));
@@ -71,7 +73,47 @@ class ExtractTest : public ::testing::Test {
   TempDir tmp_{"extract-test"};
   std::string root_ = tmp_.path() + "/root";
   std::string outside_ = tmp_.path() + "/outside";
+  std::string shadow_;  // Extractor::set_shadow_dir when not empty
 };
+
+// Rebuilds a layer reading its files from `dirs` (LayerDataDirs).
+Result<std::string> Rebuild(const std::string& skeleton, const std::vector<std::string>& dirs) {
+  std::string out;
+  RETURN_IF_ERROR(RebuildStream(skeleton, dirs, [&](std::string_view b) {
+    out.append(b);
+    return Status();
+  }));
+  return out;
+}
+
+// Three layers where each later one writes files again, removes files (whiteout), empties a
+// directory (opaque), turns a file into a directory and a file into a symlink, as image builders
+// do when a step changes what an earlier one installed.
+std::vector<std::string> OverwritingLayers() {
+  std::string a0(5000, 'a'), a1(7000, 'b'), a2(300, 'c');
+  return {TarBuilder()
+              .Dir("m/")
+              .File("m/a", a0)
+              .File("m/b", "b0")
+              .Dir("m/d/")
+              .File("m/d/x", "x0")
+              .File("m/gone", "g0")
+              .File("m/f", "f0")
+              .HardLink("m/h", "m/a")
+              .End()
+              .str(),
+          TarBuilder()
+              .File("m/a", a1)
+              .File("m/.wh.gone", "")
+              .File("m/d/.wh..wh..opq", "")
+              .File("m/d/y", std::string(3000, 'Y'))
+              .Dir("m/f/")
+              .File("m/f/z", "z1")
+              .Symlink("m/b", "a")
+              .End()
+              .str(),
+          TarBuilder().Dir("m/").File("m/a", a2).File("m/.wh.d", "").End().str()};
+}
 
 TEST_F(ExtractTest, ExtractsFilesDirsLinks) {
   TarBuilder tb;
@@ -217,6 +259,109 @@ TEST_F(ExtractTest, APathTwiceInOneLayerIsRefused) {
                 return Status();
               }).ok());
   EXPECT_EQ(rebuilt, l2);
+}
+
+TEST_F(ExtractTest, EveryLayerRebuildsFromTheTreeAndWhatLaterLayersMovedAside) {
+  std::vector<std::string> layers = OverwritingLayers();
+  // Without a shadow directory the tree holds only the last versions: the first layer cannot be
+  // rebuilt (what `store verify` reported before the store kept them).
+  std::vector<std::string> skels;
+  ASSERT_TRUE(Extract(layers, &skels).ok());
+  EXPECT_FALSE(Rebuild(skels[0], {root_}).ok());
+  fs::remove_all(root_);
+  fs::create_directories(root_);
+
+  shadow_ = tmp_.path() + "/shadow";
+  skels.clear();
+  Status s = Extract(layers, &skels);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(Read(root_ + "/m/a"), std::string(300, 'c'));
+  EXPECT_EQ(Read(root_ + "/m/h"), std::string(5000, 'a'));  // a hard link keeps its inode
+  EXPECT_FALSE(fs::exists(root_ + "/m/gone"));
+  EXPECT_FALSE(fs::exists(root_ + "/m/d"));
+  EXPECT_TRUE(fs::is_symlink(root_ + "/m/b"));
+  EXPECT_EQ(Read(root_ + "/m/f/z"), "z1");
+  // What each layer replaced or removed is under shadow/<that layer>/.
+  EXPECT_EQ(Read(shadow_ + "/1/m/a"), std::string(5000, 'a'));
+  EXPECT_EQ(Read(shadow_ + "/1/m/gone"), "g0");
+  EXPECT_EQ(Read(shadow_ + "/1/m/d/x"), "x0");
+  EXPECT_EQ(Read(shadow_ + "/1/m/f"), "f0");
+  EXPECT_EQ(Read(shadow_ + "/2/m/a"), std::string(7000, 'b'));
+  EXPECT_EQ(Read(shadow_ + "/2/m/d/y"), std::string(3000, 'Y'));
+  EXPECT_FALSE(fs::exists(shadow_ + "/0"));
+  for (size_t i = 0; i < layers.size(); ++i) {
+    auto got = Rebuild(skels[i], LayerDataDirs(root_, shadow_, i, layers.size()));
+    ASSERT_TRUE(got.ok()) << i << ": " << got.status().ToString();
+    EXPECT_EQ(*got, layers[i]) << "layer " << i;
+  }
+  EXPECT_TRUE(fs::is_empty(outside_));
+}
+
+TEST_F(ExtractTest, ALayerExtractedAgainKeepsOnlyTheEarlierLayersVersions) {
+  std::vector<std::string> layers = OverwritingLayers();
+  shadow_ = tmp_.path() + "/shadow";
+  std::vector<std::string> skels;
+  ASSERT_TRUE(Extract({layers[0]}, &skels).ok());
+  // The second layer is cut in the middle of m/d/y, a file no earlier layer had.
+  std::string cut = layers[1].substr(0, layers[1].find(std::string(3000, 'Y')) + 1000);
+  std::string partial;
+  {
+    auto ex = Extractor::Open(root_);
+    ASSERT_TRUE(ex.ok());
+    (*ex)->set_shadow_dir(shadow_);
+    (*ex)->set_meta_sink([&](std::string_view b) {
+      partial.append(b);
+      return Status();
+    });
+    (*ex)->BeginLayer(1);
+    Reader reader(ex->get());
+    ASSERT_TRUE(reader.Feed(cut).ok());
+  }
+  EXPECT_EQ(fs::file_size(root_ + "/m/d/y"), 1000u);
+  std::set<std::string> earlier = SkeletonPaths(partial);
+  EXPECT_TRUE(earlier.count("m/d/y"));
+  EXPECT_TRUE(earlier.count("m/a"));
+  // Extracted again from its start, then the third layer.
+  auto ex = Extractor::Open(root_);
+  ASSERT_TRUE(ex.ok());
+  (*ex)->set_shadow_dir(shadow_);
+  for (size_t i = 1; i < 3; ++i) {
+    skels.emplace_back();
+    (*ex)->set_meta_sink([&](std::string_view b) {
+      skels.back().append(b);
+      return Status();
+    });
+    (*ex)->BeginLayer(i, i == 1 ? earlier : std::set<std::string>{});
+    Reader reader(ex->get());
+    ASSERT_TRUE(reader.Feed(layers[i]).ok());
+    ASSERT_TRUE(reader.Finish().ok());
+  }
+  ASSERT_TRUE((*ex)->Finish().ok());
+  // The first layer's m/a stayed in shadow/1; the partial m/d/y of the first attempt was dropped.
+  EXPECT_EQ(Read(shadow_ + "/1/m/a"), std::string(5000, 'a'));
+  EXPECT_FALSE(fs::exists(shadow_ + "/1/m/d/y"));
+  for (size_t i = 0; i < layers.size(); ++i) {
+    auto got = Rebuild(skels[i], LayerDataDirs(root_, shadow_, i, layers.size()));
+    ASSERT_TRUE(got.ok()) << i << ": " << got.status().ToString();
+    EXPECT_EQ(*got, layers[i]) << "layer " << i;
+  }
+}
+
+TEST_F(ExtractTest, MoveOrDropMergesDirectoriesAndKeepsWhatWasThereFirst) {
+  fs::create_directories(root_ + "/from/d/e");
+  fs::create_directories(root_ + "/to/d");
+  std::ofstream(root_ + "/from/d/new") << "new";
+  std::ofstream(root_ + "/from/d/both") << "second";
+  std::ofstream(root_ + "/from/d/e/f") << "f";
+  std::ofstream(root_ + "/to/d/both") << "first";
+  UniqueFd from(::open((root_ + "/from").c_str(), O_RDONLY | O_DIRECTORY));
+  UniqueFd to(::open((root_ + "/to").c_str(), O_RDONLY | O_DIRECTORY));
+  ASSERT_TRUE(MoveOrDropAt(from.get(), "d", to.get()).ok());
+  EXPECT_FALSE(fs::exists(root_ + "/from/d"));
+  EXPECT_EQ(Read(root_ + "/to/d/new"), "new");
+  EXPECT_EQ(Read(root_ + "/to/d/both"), "first");
+  EXPECT_EQ(Read(root_ + "/to/d/e/f"), "f");
+  EXPECT_TRUE(MoveOrDropAt(from.get(), "missing", to.get()).ok());
 }
 
 TEST_F(ExtractTest, WhiteoutCannotEscape) {

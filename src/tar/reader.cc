@@ -1,7 +1,10 @@
 #include "tar/reader.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+
+#include "base/utf8.h"
 
 namespace modelcar::tar {
 namespace {
@@ -65,14 +68,32 @@ bool AllZero(const std::string& b) {
   return std::all_of(b.begin(), b.end(), [](char c) { return c == 0; });
 }
 
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s.substr(0, 200)) out += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
-  if (s.size() > 200) out += "...";
-  return out + "\"";
-}
+std::string Quote(std::string_view s) { return QuoteEntryName(s); }
 
 }  // namespace
+
+std::string QuoteEntryName(std::string_view name) {
+  constexpr size_t kMax = 200;
+  std::string_view s = name.substr(0, kMax);
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size();) {
+    size_t len = 1;
+    bool c1 = p[i] == 0xC2 && i + 1 < s.size() && p[i + 1] < 0xA0;  // U+0080..U+009F
+    if (ScanUtf8(p + i, s.size() - i, &len) == Utf8Scan::kValid && p[i] >= 0x20 && p[i] != 0x7F &&
+        !c1) {
+      out.append(s.substr(i, len));
+      i += len;
+      continue;
+    }
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "\\x%02X", p[i]);
+    out += hex;
+    ++i;
+  }
+  if (name.size() > kMax) out += "...";
+  return out + "\"";
+}
 
 std::string_view EntryTypeName(EntryType type) {
   switch (type) {

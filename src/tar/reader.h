@@ -110,6 +110,10 @@ class Reader {
 // Returns "regular file", "directory", ... for messages.
 std::string_view EntryTypeName(EntryType type);
 
+// An entry name (untrusted bytes) quoted for messages: its first 200 bytes, with control
+// characters and bytes that are not UTF-8 written as \xHH, so an error never carries raw bytes.
+std::string QuoteEntryName(std::string_view name);
+
 }  // namespace modelcar::tar
 
 #endif  // MODELCAR_TAR_READER_H_

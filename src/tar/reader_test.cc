@@ -104,6 +104,19 @@ TEST(ReaderTest, BadChecksumNamesEntry) {
   EXPECT_NE(s.message().find("evil.bin"), std::string::npos) << s.ToString();
 }
 
+// A flipped bit in a header (the registry fault test's finding): the message names the entry
+// without passing on bytes that are not UTF-8 or control characters.
+TEST(ReaderTest, MessagesQuoteNamesAsValidUtf8) {
+  TarBuilder tb;
+  tb.Header(std::string("bad\xbe\x01\x1b[31m\xc2\x85ok-\xc3\xa9"), '0', 0, 0644, "", true).End();
+  Recorder r;
+  Status s = ParseAll(tb.str(), &r);
+  EXPECT_EQ(s.code(), Code::kDataLoss);
+  EXPECT_NE(s.message().find("\"bad\\xBE\\x01\\x1B[31m\\xC2\\x85ok-\xc3\xa9\""), std::string::npos)
+      << s.ToString();
+  EXPECT_EQ(QuoteEntryName(std::string(300, 'a')), "\"" + std::string(200, 'a') + "...\"");
+}
+
 TEST(ReaderTest, SizeLargerThanDataIsTruncation) {
   TarBuilder tb;
   tb.Header("liar.bin", '0', 100000).Data("only a little");
