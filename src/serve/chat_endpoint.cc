@@ -42,7 +42,8 @@ struct ChatJob {
   bool include_usage = false;
   bool token_details = false;  // usage.prompt_tokens_details
   const llm::Tokenizer* tokenizer = nullptr;
-  const ReasoningParser* reasoning = nullptr;  // --reasoning-parser (null: none)
+  const ReasoningParser* reasoning = nullptr;            // --reasoning-parser (null: none)
+  ToolCallFormat tool_format = ToolCallFormat::kHermes;  // --tool-call-parser
   ReasoningParser::Start reasoning_start = ReasoningParser::Start::kContent;
 
   // The choice's text split into reasoning and content (all content without a parser).
@@ -55,8 +56,7 @@ struct ChatJob {
   Usage MakeUsage(const Session& session, bool streamed) const {
     const int completion_tokens = session.completion_tokens();
     Usage u{prompt_tokens(), completion_tokens, std::nullopt};
-    const int cached =
-        streamed ? session.StreamedCachedTokens() : session.FinalCachedTokens();
+    const int cached = streamed ? session.StreamedCachedTokens() : session.FinalCachedTokens();
     if (token_details && cached > 0) u.cached_tokens = cached;
     return u;
   }
@@ -155,7 +155,7 @@ void StreamChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
   const bool tools = r.tool_choice == ToolChoice::kAuto;
   // vLLM hides the per-token metadata of a hidden reasoning.
   const bool logprobs = r.sampling.logprobs >= 0 && (r.include_reasoning || !job.reasoning);
-  std::vector<HermesStreamer> streamers(r.sampling.n);
+  std::vector<ToolCallStreamer> streamers(r.sampling.n, ToolCallStreamer(job.tool_format));
   std::vector<ReasoningSplitter> splitters(r.sampling.n, job.Splitter());
   StreamChatFrame(job, session, sink,
                   [&](int i, ChoiceOutput::Delta& d) -> std::optional<ChatDelta> {
@@ -221,7 +221,7 @@ void WholeChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
       c.tool_calls = st.calls();
       ForcedFinish(r, &c.finish);
     } else if (r.tool_choice == ToolChoice::kAuto) {
-      ParsedToolCalls p = ParseHermesToolCalls(text);
+      ParsedToolCalls p = ParseToolCalls(job.tool_format, text);
       c.text = std::move(p.content);
       c.tool_calls = std::move(p.calls);
       LimitCalls(r, &c.tool_calls);
@@ -291,6 +291,7 @@ http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest&
   job->token_details = m.prompt_tokens_details();
   job->tokenizer = &m.tokenizer();
   job->reasoning = m.reasoning_parser();
+  job->tool_format = m.tool_call_format();
   if (job->reasoning) job->reasoning_start = job->reasoning->StartFor(job->prompt);
   m.LogRequest(job->meta.id, r.ignored_fields, job->prompt_text, job->prompt, r.sampling);
 

@@ -27,6 +27,7 @@
 #include "serve/request.h"
 #include "serve/scheduler.h"
 #include "serve/structured_output.h"
+#include "serve/tool_parser.h"
 
 namespace modelcar::serve {
 
@@ -64,7 +65,7 @@ struct ModelOptions {
   bool log_requests = false;                  // --enable-log-requests: one line per request
   std::string reasoning_parser;               // "qwen3", "deepseek_r1" or "" (none)
   // --enable-auto-tool-choice: tool_choice "auto" allowed (vLLM refuses it otherwise), calls
-  // parsed from the output with --tool-call-parser ("hermes" or "" = none).
+  // parsed from the output with --tool-call-parser ("hermes", "llama3_json" or "" = none).
   bool enable_auto_tool_choice = false;
   std::string tool_call_parser;
   bool exclude_tools_when_tool_choice_none = false;  // tool_choice "none": no tools in the prompt
@@ -116,6 +117,11 @@ class ModelContext {
   }
   bool exclude_tools_when_tool_choice_none() const {
     return options_.exclude_tools_when_tool_choice_none;
+  }
+  // --tool-call-parser's format (hermes when unset; the name was checked by serve_flags.h).
+  ToolCallFormat tool_call_format() const {
+    Result<ToolCallFormat> f = ToolCallFormatNamed(options_.tool_call_parser);
+    return f.ok() ? *f : ToolCallFormat::kHermes;
   }
   // --reasoning-parser (null: none).
   const ReasoningParser* reasoning_parser() const { return reasoning_.get(); }

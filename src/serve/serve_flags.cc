@@ -6,6 +6,7 @@
 
 #include "llm/engine/engine.h"
 #include "serve/http_limit_flags.h"
+#include "serve/tool_parser.h"
 #include "serve/vllm_flags.h"
 
 namespace modelcar::serve {
@@ -158,11 +159,8 @@ Status ApplyServeFlags(const ServeFlags& f, std::string_view api_key_env, ServeO
   if (f.enable_auto_tool_choice && f.tool_call_parser.empty()) {
     return InvalidArgument("--enable-auto-tool-choice requires --tool-call-parser");
   }
-  if (!f.tool_call_parser.empty() && f.tool_call_parser != "hermes") {
-    return InvalidArgument("--tool-call-parser " + f.tool_call_parser +
-                           " is not supported (supported: hermes, the format of Qwen2.5 and "
-                           "Qwen3's chat templates)");
-  }
+  if (!f.tool_call_parser.empty())
+    RETURN_IF_ERROR(ToolCallFormatNamed(f.tool_call_parser).status());
   mo.enable_auto_tool_choice = f.enable_auto_tool_choice;
   mo.tool_call_parser = f.tool_call_parser;
   mo.exclude_tools_when_tool_choice_none = f.exclude_tools_when_tool_choice_none;

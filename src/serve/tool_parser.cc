@@ -1,59 +1,124 @@
 #include "serve/tool_parser.h"
 
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "base/json.h"
 
 namespace modelcar::serve {
 namespace {
 
+using ojson = nlohmann::ordered_json;
+
 constexpr std::string_view kStart = "<tool_call>";
 constexpr std::string_view kEnd = "</tool_call>";
+constexpr std::string_view kPythonTag = "<|python_tag|>";
 
-// Length of the longest suffix of `s` that is a proper prefix of kStart.
-size_t PartialTagSuffix(std::string_view s) {
-  for (size_t n = std::min(s.size(), kStart.size() - 1); n > 0; --n) {
-    if (s.substr(s.size() - n) == kStart.substr(0, n)) return n;
+// Length of the longest suffix of `s` that is a proper prefix of `tag`.
+size_t PartialTagSuffix(std::string_view s, std::string_view tag) {
+  for (size_t n = std::min(s.size(), tag.size() - 1); n > 0; --n) {
+    if (s.substr(s.size() - n) == tag.substr(0, n)) return n;
   }
   return 0;
 }
 
+// Python's json.dumps(v, ensure_ascii=False): ", " and ": " between items, keys in order.
+std::string PythonJsonDumps(const ojson& v) {
+  auto scalar = [](const ojson& x) {
+    return x.dump(-1, ' ', false, ojson::error_handler_t::replace);
+  };
+  if (v.is_object()) {
+    std::string out = "{";
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (out.size() > 1) out += ", ";
+      out += scalar(ojson(it.key())) + ": " + PythonJsonDumps(it.value());
+    }
+    return out + "}";
+  }
+  if (v.is_array()) {
+    std::string out = "[";
+    for (const ojson& x : v) {
+      if (out.size() > 1) out += ", ";
+      out += PythonJsonDumps(x);
+    }
+    return out + "]";
+  }
+  return scalar(v);
+}
+
+// A call from a parsed object: a string "name" and the value of the first of `arg_keys` present.
+std::optional<ToolCall> CallOf(const ojson& j, std::initializer_list<const char*> arg_keys) {
+  if (!j.is_object() || !j.contains("name") || !j["name"].is_string()) return std::nullopt;
+  for (const char* key : arg_keys) {
+    if (j.contains(key)) {
+      return ToolCall{RandomId("chatcmpl-tool-"), j["name"].get<std::string>(),
+                      PythonJsonDumps(j[key])};
+    }
+  }
+  return std::nullopt;
+}
+
+// The model's output is untrusted too: depth-limited before the arguments are dumped.
+std::optional<ojson> ParseObject(std::string_view text) {
+  Result<ojson> parsed = ParseJsonLimited<ojson>(text, "");
+  if (!parsed.ok()) return std::nullopt;
+  return std::move(*parsed);
+}
+
+// The end (one past the closing brace) of the JSON object starting at text[start] == '{', found
+// by matching braces outside strings; npos when it does not close.
+size_t ObjectEnd(std::string_view text, size_t start) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = start; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (--depth == 0) return i + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
+ParsedToolCalls PlainText(std::string_view text) {
+  ParsedToolCalls plain;
+  plain.content = std::string(text);
+  return plain;
+}
+
 }  // namespace
+
+Result<ToolCallFormat> ToolCallFormatNamed(std::string_view parser) {
+  if (parser == "hermes") return ToolCallFormat::kHermes;
+  if (parser == "llama3_json") return ToolCallFormat::kLlama3Json;
+  return InvalidArgument("--tool-call-parser " + std::string(parser) +
+                         " is not supported (supported: hermes, the format of Qwen2.5 and "
+                         "Qwen3's chat templates; llama3_json, Llama 3.x's JSON tool calls)");
+}
 
 ParsedToolCalls ParseHermesToolCalls(std::string_view text) {
   ParsedToolCalls out;
   size_t first = text.find(kStart);
-  if (first == std::string_view::npos) {
-    out.content = std::string(text);
-    return out;
-  }
+  if (first == std::string_view::npos) return PlainText(text);
   size_t pos = first;
   while (pos != std::string_view::npos) {
     size_t body = pos + kStart.size();
     size_t end = text.find(kEnd, body);
     std::string_view block =
         text.substr(body, end == std::string_view::npos ? text.npos : end - body);
-    // The model's output is untrusted too: depth-limited before the arguments are dumped.
-    Result<nlohmann::json> parsed = ParseJsonLimited(block, "");
-    nlohmann::json j = parsed.ok() ? std::move(*parsed) : nlohmann::json();
-    bool ok = j.is_object() && j.contains("name") && j["name"].is_string();
-    std::string args = "{}";
-    if (ok && j.contains("arguments")) {
-      const auto& a = j["arguments"];
-      if (a.is_object()) {
-        args = a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-      } else if (a.is_string()) {
-        args = a.get<std::string>();
-      } else {
-        ok = false;
-      }
-    }
-    if (!ok) {
-      ParsedToolCalls plain;
-      plain.content = std::string(text);
-      return plain;
-    }
-    out.calls.push_back({RandomId("chatcmpl-tool-"), j["name"].get<std::string>(), args});
+    std::optional<ojson> j = ParseObject(block);
+    std::optional<ToolCall> call = j ? CallOf(*j, {"arguments"}) : std::nullopt;
+    if (!call) return PlainText(text);
+    out.calls.push_back(std::move(*call));
     if (end == std::string_view::npos) break;
     pos = text.find(kStart, end + kEnd.size());
   }
@@ -61,9 +126,42 @@ ParsedToolCalls ParseHermesToolCalls(std::string_view text) {
   return out;
 }
 
-std::string HermesStreamer::Append(std::string_view text) {
+ParsedToolCalls ParseLlama3JsonToolCalls(std::string_view text) {
+  ParsedToolCalls out;
+  for (size_t at = text.find('{'); at != std::string_view::npos; at = text.find('{', at)) {
+    const size_t end = ObjectEnd(text, at);
+    if (end == std::string_view::npos) return PlainText(text);
+    std::optional<ojson> j = ParseObject(text.substr(at, end - at));
+    std::optional<ToolCall> call = j ? CallOf(*j, {"arguments", "parameters"}) : std::nullopt;
+    if (!call) return PlainText(text);
+    out.calls.push_back(std::move(*call));
+    at = end;
+  }
+  if (out.calls.empty()) return PlainText(text);
+  return out;
+}
+
+ParsedToolCalls ParseToolCalls(ToolCallFormat format, std::string_view text) {
+  return format == ToolCallFormat::kHermes ? ParseHermesToolCalls(text)
+                                           : ParseLlama3JsonToolCalls(text);
+}
+
+std::string ToolCallStreamer::Append(std::string_view text) {
   pending_ += text;
   if (in_tool_) return "";
+  if (format_ == ToolCallFormat::kLlama3Json) {
+    if (!plain_) {
+      const size_t n = std::min(pending_.size(), kPythonTag.size());
+      const bool tag = pending_.compare(0, n, kPythonTag, 0, n) == 0;
+      if (tag && n < kPythonTag.size()) return "";  // maybe the tag: wait for more
+      if (tag || pending_[0] == '{') {
+        in_tool_ = true;
+        return "";
+      }
+      plain_ = true;
+    }
+    return std::exchange(pending_, "");
+  }
   size_t tag = pending_.find(kStart);
   if (tag != std::string::npos) {
     std::string content = pending_.substr(0, tag);
@@ -71,18 +169,18 @@ std::string HermesStreamer::Append(std::string_view text) {
     in_tool_ = true;
     return content;
   }
-  size_t keep = PartialTagSuffix(pending_);
+  size_t keep = PartialTagSuffix(pending_, kStart);
   std::string content = pending_.substr(0, pending_.size() - keep);
   pending_.erase(0, pending_.size() - keep);
   return content;
 }
 
-ParsedToolCalls HermesStreamer::Finish() {
+ParsedToolCalls ToolCallStreamer::Finish() {
   ParsedToolCalls out;
   if (!in_tool_) {
     if (!pending_.empty()) out.content = pending_;
   } else {
-    out = ParseHermesToolCalls(pending_);
+    out = ParseToolCalls(format_, pending_);
   }
   pending_.clear();
   return out;

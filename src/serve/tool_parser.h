@@ -1,7 +1,11 @@
-// Tool calls in model output, Hermes style (what Qwen2.5's chat template asks for and vLLM's
-// "hermes" parser reads):  text <tool_call>{"name": "f", "arguments": {...}}</tool_call> ...
+// Tool calls in model output, parsed as vLLM's tool parsers do (--tool-call-parser):
+//   hermes       text <tool_call>{"name": "f", "arguments": {...}}</tool_call> ... (Qwen2.5, Qwen3)
+//   llama3_json  [<|python_tag|>]{"name": "f", "parameters": {...}}; {...} (Llama 3.x's JSON
+//                tool calls; "arguments" is read too)
+// A call's arguments are any JSON value, re-serialized as Python's json.dumps(ensure_ascii=False)
+// writes it (", " and ": ", keys in the model's order), as vLLM returns them.
 //
-// Pure; thread-compatible (HermesStreamer is single-owner state).
+// Pure; thread-compatible (ToolCallStreamer is single-owner state).
 #ifndef MODELCAR_SERVE_TOOL_PARSER_H_
 #define MODELCAR_SERVE_TOOL_PARSER_H_
 
@@ -10,25 +14,41 @@
 #include <string_view>
 #include <vector>
 
+#include "base/status.h"
 #include "serve/response.h"
 
 namespace modelcar::serve {
 
+enum class ToolCallFormat { kHermes, kLlama3Json };
+
+// The format of a --tool-call-parser name; InvalidArgument naming the supported ones otherwise.
+Result<ToolCallFormat> ToolCallFormatNamed(std::string_view parser);
+
 struct ParsedToolCalls {
-  std::optional<std::string> content;  // text before the first <tool_call>; nullopt when empty
+  std::optional<std::string> content;  // the text that is not a call; nullopt when none
   std::vector<ToolCall> calls;         // empty: no tool call (content is then the whole text)
 };
 
-// Parses every <tool_call>...</tool_call> block (the last may be unterminated). Each block must
-// be a JSON object with a string "name" and an "arguments" object (or JSON string); the
-// arguments are re-serialized compactly. If any block is not valid, the output is treated as
-// plain text (calls empty, content = text), like vLLM.
+// hermes: every <tool_call>...</tool_call> block (the last may be unterminated) must be a JSON
+// object with a string "name" and an "arguments" value; content is the text before the first
+// block. If any block is not valid, the output is plain text (calls empty, content = text).
 ParsedToolCalls ParseHermesToolCalls(std::string_view text);
 
-// Streaming front end: passes through content until "<tool_call>" starts (holding back a
-// possible partial tag), then buffers the rest and parses it at Finish().
-class HermesStreamer {
+// llama3_json (vLLM's Llama3JsonToolParser.extract_tool_calls): every JSON object that starts at
+// a "{" outside an earlier one must have a string "name" and "arguments" or "parameters"; then
+// the calls are returned without content (text around them is dropped, as vLLM does). An object
+// that does not parse or lacks a key makes the whole output plain text.
+ParsedToolCalls ParseLlama3JsonToolCalls(std::string_view text);
+
+ParsedToolCalls ParseToolCalls(ToolCallFormat format, std::string_view text);
+
+// Streaming front end. hermes: content passes through until "<tool_call>" starts (a possible
+// partial tag held back), then the rest is buffered and parsed at Finish(). llama3_json (as
+// vLLM's streaming parser decides): an output that starts with "{" or "<|python_tag|>" is
+// buffered and parsed at Finish(); any other output is content.
+class ToolCallStreamer {
  public:
+  explicit ToolCallStreamer(ToolCallFormat format) : format_(format) {}
   // Returns the content that can be streamed now (may be empty).
   std::string Append(std::string_view text);
   // At the end: the parsed calls, and any remaining content (held-back text, or the buffered
@@ -36,8 +56,10 @@ class HermesStreamer {
   ParsedToolCalls Finish();
 
  private:
+  ToolCallFormat format_;
   std::string pending_;  // held back: a possible tag prefix, or everything after the tag
   bool in_tool_ = false;
+  bool plain_ = false;  // llama3_json: decided to be content
 };
 
 }  // namespace modelcar::serve

@@ -31,7 +31,7 @@ TEST(HermesToolParser, SeveralCallsAndUnterminatedLast) {
   ASSERT_EQ(p.calls.size(), 2u);
   EXPECT_FALSE(p.content.has_value());
   EXPECT_EQ(p.calls[1].name, "b");
-  EXPECT_EQ(p.calls[1].arguments, "{\"x\":[1,2]}");
+  EXPECT_EQ(p.calls[1].arguments, "{\"x\": [1, 2]}") << "Python's json.dumps, as vLLM";
   EXPECT_NE(p.calls[0].id, p.calls[1].id);
 }
 
@@ -44,8 +44,8 @@ TEST(HermesToolParser, InvalidJsonIsText) {
   EXPECT_TRUE(q.calls.empty());
 }
 
-TEST(HermesStreamer, HoldsBackPartialTagAndParsesAtEnd) {
-  HermesStreamer s;
+TEST(ToolCallStreamer, HoldsBackPartialTagAndParsesAtEnd) {
+  ToolCallStreamer s(ToolCallFormat::kHermes);
   std::string out;
   for (std::string_view piece : {"Sure", ". <", "tool", "_call>{\"name\": \"f\", ",
                                  "\"arguments\": {\"a\": 1}}</tool_call>"}) {
@@ -58,16 +58,85 @@ TEST(HermesStreamer, HoldsBackPartialTagAndParsesAtEnd) {
   EXPECT_FALSE(p.content.has_value());
 }
 
-TEST(HermesStreamer, FalseAlarmIsReleased) {
-  HermesStreamer s;
+TEST(ToolCallStreamer, FalseAlarmIsReleased) {
+  ToolCallStreamer s(ToolCallFormat::kHermes);
   std::string out = s.Append("a <to");
   EXPECT_EQ(out, "a ");
   out += s.Append("ad");
   EXPECT_EQ(out, "a <toad");
   EXPECT_FALSE(s.Finish().content.has_value());
-  HermesStreamer t;
+  ToolCallStreamer t(ToolCallFormat::kHermes);
   EXPECT_EQ(t.Append("x<"), "x");
   EXPECT_EQ(*t.Finish().content, "<");
+}
+
+TEST(HermesToolParser, ArgumentsAsVllmDumpsThem) {
+  // Keys in the model's order, ", " and ": ", non-ASCII kept; any JSON value; no arguments: text.
+  auto p = ParseHermesToolCalls(
+      "<tool_call>{\"name\": \"f\", \"arguments\": "
+      "{\"z\":1,\"a\":{\"k\":\"é\"},\"l\":[true,null,1.5]}}"
+      "</tool_call><tool_call>{\"name\": \"g\", \"arguments\": \"{}\"}</tool_call>");
+  ASSERT_EQ(p.calls.size(), 2u);
+  EXPECT_EQ(p.calls[0].arguments, "{\"z\": 1, \"a\": {\"k\": \"é\"}, \"l\": [true, null, 1.5]}");
+  EXPECT_EQ(p.calls[1].arguments, "\"{}\"");
+  EXPECT_TRUE(ParseHermesToolCalls("<tool_call>{\"name\": \"f\"}</tool_call>").calls.empty());
+}
+
+TEST(Llama3JsonToolParser, CallsWithParametersOrArguments) {
+  auto p = ParseLlama3JsonToolCalls(
+      "<|python_tag|>{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}; "
+      "{\"name\": \"f\", \"arguments\": {\"s\": \"a}b{\\\"\"}}");
+  ASSERT_EQ(p.calls.size(), 2u);
+  EXPECT_FALSE(p.content.has_value()) << "vLLM drops the text around the calls";
+  EXPECT_EQ(p.calls[0].name, "get_weather");
+  EXPECT_EQ(p.calls[0].arguments, "{\"city\": \"Paris\"}");
+  EXPECT_EQ(p.calls[1].arguments, "{\"s\": \"a}b{\\\"\"}");
+  EXPECT_EQ(p.calls[0].id.rfind("chatcmpl-tool-", 0), 0u);
+  auto q = ParseLlama3JsonToolCalls("Sure: {\"name\": \"f\", \"parameters\": {}} done");
+  ASSERT_EQ(q.calls.size(), 1u);
+  EXPECT_EQ(q.calls[0].arguments, "{}");
+}
+
+TEST(Llama3JsonToolParser, AnythingElseIsText) {
+  for (std::string_view text :
+       {"no braces", "{\"name\": \"f\"}", "{\"parameters\": {}}",
+        "{\"name\": \"f\", \"parameters\": {}} and {not json}",
+        "{\"name\": \"f\", \"parameters\": {", "{\"name\": 3, \"arguments\": {}}"}) {
+    auto p = ParseLlama3JsonToolCalls(text);
+    EXPECT_TRUE(p.calls.empty()) << text;
+    EXPECT_EQ(p.content.value_or(""), text);
+  }
+}
+
+TEST(ToolCallStreamer, Llama3JsonBuffersOnlyOutputsThatStartAsCalls) {
+  ToolCallStreamer s(ToolCallFormat::kLlama3Json);
+  std::string out;
+  for (std::string_view piece : {"<|py", "thon_tag|>{\"name\": \"f\", ", "\"parameters\": {}}"}) {
+    out += s.Append(piece);
+  }
+  EXPECT_EQ(out, "");
+  auto p = s.Finish();
+  ASSERT_EQ(p.calls.size(), 1u);
+  EXPECT_EQ(p.calls[0].name, "f");
+  ToolCallStreamer t(ToolCallFormat::kLlama3Json);
+  EXPECT_EQ(t.Append("<|pa"), "<|pa");
+  EXPECT_EQ(t.Append(" {\"name\": \"f\", \"parameters\": {}}"),
+            " {\"name\": \"f\", \"parameters\": {}}");
+  auto q = t.Finish();
+  EXPECT_TRUE(q.calls.empty());
+  EXPECT_FALSE(q.content.has_value());
+  // As long as the tag but not the tag: content (a fuzz finding).
+  ToolCallStreamer u(ToolCallFormat::kLlama3Json);
+  EXPECT_EQ(u.Append("Let me check: {"), "Let me check: {");
+  EXPECT_FALSE(u.Finish().content.has_value());
+}
+
+TEST(ToolCallFormat, Names) {
+  EXPECT_EQ(*ToolCallFormatNamed("hermes"), ToolCallFormat::kHermes);
+  EXPECT_EQ(*ToolCallFormatNamed("llama3_json"), ToolCallFormat::kLlama3Json);
+  Result<ToolCallFormat> bad = ToolCallFormatNamed("mistral");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--tool-call-parser mistral"), std::string::npos);
 }
 
 }  // namespace

@@ -280,6 +280,8 @@ const tests = {
         assert.match(c.id, /^chatcmpl-tool-/);
         assert.equal(c.function.name, want[k][0]);
         assert.deepEqual(JSON.parse(c.function.arguments), want[k][1]);
+        // As vLLM returns them: Python's json.dumps of the parsed arguments.
+        assert.equal(c.function.arguments, `{"city": "${want[k][1].city}"}`);
       });
     };
     const r = await client.chat.completions.create(args);

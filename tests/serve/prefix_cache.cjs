@@ -2,7 +2,8 @@
 // with prefix caching (the default) and one with --no-enable-prefix-caching, both with
 // --enable-prompt-tokens-details. The second turn of a chat reads the first turn's blocks from
 // the cache (cached_tokens > 0) and every output (text and logprobs) is the same on both servers,
-// one conversation at a time or several batched together, streamed or not.
+// one conversation at a time or several batched together (a batch with caching matches each
+// request alone without it), streamed or not, n > 1 too.
 // Usage: node prefix_cache.cjs URL_ON URL_OFF MODEL
 const { OpenAI } = require('openai');
 const assert = require('node:assert/strict');
@@ -84,9 +85,14 @@ const tests = {
     const second = (client, conv) => Promise.all(conv.map((c, i) =>
       client.chat.completions.create(args(c.messages, 20 + i))));
     const [rOn, rOff] = [await second(on, convOn), await second(off, convOff)];
+    // The same requests one at a time, without caching: a seed gives the same tokens alone and
+    // inside a batch, with caching and without.
+    const alone = [];
+    for (const [i, c] of convOff.entries()) alone.push(await off.chat.completions.create(args(c.messages, 20 + i)));
     for (let i = 0; i < ks.length; ++i) {
       assert.deepEqual(outcome(convOn[i].t1), outcome(convOff[i].t1), `turn 1 of ${ks[i]}`);
       assert.deepEqual(outcome(rOn[i]), outcome(rOff[i]), `turn 2 of ${ks[i]}`);
+      assert.deepEqual(outcome(rOn[i]), outcome(alone[i]), `turn 2 of ${ks[i]} alone`);
       assert.ok(cached(rOn[i]) > 0, `conversation ${ks[i]}: ${cached(rOn[i])}`);
       assert.equal(cached(rOff[i]), 0);
     }

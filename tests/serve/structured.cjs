@@ -85,6 +85,49 @@ const tests = {
     check(text, finish, 'stream');
   },
 
+  async otherKeywordsValidate() {
+    // The supported keywords the schema above leaves out. Greedy (deterministic), and nudged
+    // (logit_bias) toward closing strings and objects and toward null, so that the open-ended
+    // parts (digits of a duration, extra keys, the recursive list) end within max_tokens with
+    // random weights.
+    const more = {
+      type: 'object',
+      properties: {
+        t: { type: ['integer', 'null'] },
+        o: { oneOf: [{ type: 'boolean' }, { type: 'string', maxLength: 3 }] },
+        a: { allOf: [{ type: 'integer', minimum: -5, maximum: 5 }] },
+        u: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 9 }, uniqueItems: false,
+          maxItems: 3 },
+        x: { type: 'number', exclusiveMinimum: 1, exclusiveMaximum: 4 },
+        when: { type: 'string', format: 'time' },
+        dur: { type: 'string', format: 'duration' },
+        host: { type: 'string', format: 'hostname' },
+        v6: { type: 'string', format: 'ipv6' },
+        m: { type: 'object', additionalProperties: { type: 'integer', maximum: 9 } },
+        list: { $ref: '#/$defs/node' },
+      },
+      required: ['t', 'o', 'a', 'u', 'x', 'when', 'dur', 'host', 'v6', 'm', 'list'],
+      additionalProperties: false,
+      $defs: { node: { type: 'object', properties: { v: { type: 'boolean' },
+        next: { anyOf: [{ $ref: '#/$defs/node' }, { type: 'null' }] } },
+      required: ['v', 'next'], additionalProperties: false } },
+    };
+    const valid = ajv.compile(more);
+    const id = async (text) => (await (await fetch(base + '/tokenize', { method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, prompt: text }) })).json()).tokens[0];
+    const logit_bias = {};
+    for (const t of ['}', ' }', 'null', ' null', '"']) logit_bias[await id(t)] = 100;
+    const req = { model, messages: msgs, max_tokens: 600, logit_bias,
+      structured_outputs: { json: more, disable_any_whitespace: true } };
+    const g = await client.chat.completions.create({ ...req, temperature: 0 });
+    for (const c of g.choices) {
+      const text = c.message.content;
+      assert.equal(c.finish_reason, 'stop', text);
+      assert.ok(valid(JSON.parse(text)), `${JSON.stringify(valid.errors)} in ${text}`);
+    }
+  },
+
   async compactWhitespaceAndCompletions() {
     const r = await client.completions.create({ model, prompt: 'JSON:', max_tokens: 600,
       temperature: 0, structured_outputs: { json: JSON.stringify(schema),
