@@ -1,7 +1,9 @@
 #include "transfer/push.h"
 
+#include "base/log.h"
 #include "oci/layout.h"
 #include "registry/image.h"
+#include "registry/retry.h"
 
 namespace modelcar {
 
@@ -43,9 +45,19 @@ Result<SendResult> BuildAndPush(BuildOptions build, const std::string& ref,
   build.tag = dst.ref.tag().empty() && !dst.ref.has_digest() ? "latest" : dst.ref.tag();
   std::unique_ptr<oci::ImageSource> base_holder;
   RETURN_IF_ERROR(UseRegistryBase(&build, options, &base_holder));
-  registry::RegistrySink sink(dst.client, dst.ref.repository());
-  ASSIGN_OR_RETURN(BuildResult r, BuildImage(build, sink, progress));
-  RETURN_IF_ERROR(sink.Finish());
+  // A streamed blob cannot be sent again from where its upload broke (a reset, a stall), so a
+  // build whose upload failed that way (Unavailable) runs again whole, within the registry retry
+  // policy's attempts: the build is reproducible, so it sends the same bytes and digests.
+  BuildResult r;
+  Status last;
+  RETURN_IF_ERROR(registry::WithRetries(options.registry.retry, [&](auto*) -> Status {
+    if (!last.ok()) LogWarning("build --push: {}; building and sending again", last.message());
+    registry::RegistrySink sink(dst.client, dst.ref.repository());
+    auto built = BuildImage(build, sink, progress);
+    last = built.ok() ? sink.Finish() : built.status();
+    if (built.ok()) r = std::move(*built);
+    return last;
+  }));
   if (dst.ref.has_digest() && dst.ref.digest() != r.manifest.digest) {
     return FailedPrecondition("pushed " + r.manifest.digest.ToString() + " but " + ref +
                               " names another digest");

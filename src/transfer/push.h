@@ -26,7 +26,8 @@ Status UseRegistryBase(BuildOptions* build, const RemoteOptions& options,
 // Builds `build` straight into the registry (no local copy of the image): each layer is streamed
 // as one upload while it is produced. A registry --base is handled (UseRegistryBase). `build.tag`
 // is replaced by the reference's tag (pushed by digest when the reference has only a digest, which
-// must then match).
+// must then match). An upload broken by a transport error runs the whole build again (within
+// options.registry.retry), since a stream cannot be resumed.
 Result<SendResult> BuildAndPush(BuildOptions build, const std::string& ref,
                                 const RemoteOptions& options, BuildProgress* progress = nullptr);
 

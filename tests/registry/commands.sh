@@ -138,4 +138,6 @@ no_secret() {
   local hits
   hits=$(grep -rlaF "${pats[@]}" "$OUT" "$W" 2>/dev/null || true)
   [ -z "$hits" ] || mc_fail "a secret appears in: $hits"
+  echo "no_secret: $# secrets ($((${#pats[@]} / 2)) forms) in none of the $(find "$OUT" "$W" -type f |
+    wc -l) outputs and written files"
 }

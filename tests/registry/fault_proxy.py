@@ -23,8 +23,8 @@ MODE:
   badlength   every HEAD answer carries Content-Length: 99999999999999999999 (more than 64 bits)
   refuse413 B every PUT with a body over B bytes answers 413 (a proxy with a body size limit)
   uploadstall N
-              the first N uploads (PUT or PATCH) of over 64 KiB stop being read after 64 KiB and
-              never get an answer (the connection stays open for 120 s)
+              the first N uploads (PUT or PATCH) of over 64 KiB or streamed (chunked) stop being
+              read after 64 KiB and never get an answer (the connection stays open for 120 s)
   random SEED RATE [STALL_S]
               every request gets a fault with probability RATE (0..1), drawn from a random
               generator seeded with SEED (random_faults.py): connection resets (before the answer,
@@ -95,12 +95,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.answer(200, data, [("Content-Type", ARGS[1]), ("Docker-Content-Digest", digest)])
             return
         length = int(self.headers.get("Content-Length", "0"))
-        if MODE == "uploadstall" and self.command in ("PUT", "PATCH") and length > 65536:
+        streamed = self.headers.get("Transfer-Encoding", "").lower() == "chunked"
+        if MODE == "uploadstall" and self.command in ("PUT", "PATCH") and (length > 65536 or
+                                                                           streamed):
             with lock:
                 counter["n"] += 1
                 nth = counter["n"]
             if nth <= N:
-                self.rfile.read(min(length, 65536))
+                self.rfile.read(65536 if streamed else min(length, 65536))
                 time.sleep(120)
                 self.close_connection = True
                 return

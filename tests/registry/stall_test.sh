@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stall detection against the real docker-registry behind fault_proxy.py: a blob body that stops
 # mid-way (the connection stays open) is detected within --stall-timeout and resumed with Range,
-# for a layout pull and a node store pull; an upload the registry stops reading is sent again; a
+# for a layout pull and a node store pull; an upload the registry stops reading is sent again (by
+# push, and by build --push building again); a
 # slow but moving transfer is not cut.
 source "$MODELCAR_SRC/tests/lib/common.sh"
 source "$(dirname "$0")/lib.sh"
@@ -52,6 +53,15 @@ for mode in monolithic chunked; do
   [ "$took" -lt 15000 ] || mc_fail "$mode: upload stall detected only after ${took} ms"
   [ "$took" -ge 1900 ] || mc_fail "$mode: no upload stalled (${took} ms; $(cat "$PROXY_LOG"))"
 done
+
+# build --push streams each layer as one upload: a stalled one cannot be resumed, so the build runs
+# again and pushes the same digest.
+start_proxy uploadstall 1
+p=$("$MC" build "$T/model" --push "$PROXY/s/built:v1" --stall-timeout 2 2>"$T/bp.err" | tail -1) ||
+  mc_fail "build --push after an upload stall: $(cat "$T/bp.err")"
+[ "$p" = "$PROXY/s/built@$digest" ] || mc_fail "build --push printed '$p'"
+grep -q "stalled.*building and sending again" "$T/bp.err" ||
+  mc_fail "build --push: no upload stalled ($(cat "$T/bp.err"))"
 
 mc_expect_fail "$MC" pull "$REGISTRY/s/m@$digest" --layout "$T/bad:v1" --stall-timeout 0
 echo "$MC_ERR" | grep -q -- "--stall-timeout" || mc_fail "--stall-timeout 0: $MC_ERR"
