@@ -160,6 +160,9 @@ class Conn : public Connection, public std::enable_shared_from_this<Conn<Stream>
   void Drain();
   void StartStream(const ServerResponse& resp, std::function<void(bool)> done);
   void WriteChunk(std::string_view data, std::function<void(bool)> done);
+  // A streamed write completed: done(true), or done(false) and the connection closed when it
+  // failed; done(if_closed) when the connection closed meanwhile.
+  void StreamWriteDone(error_code ec, bool if_closed, const std::function<void(bool)>& done);
   void FinishStream(bool ok);
 
   const std::shared_ptr<ServerState> st_;

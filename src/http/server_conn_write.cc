@@ -125,13 +125,7 @@ void Conn<Stream>::StartStream(const ServerResponse& resp, std::function<void(bo
   Arm(Secs(o_.write_timeout_s));
   net::async_write(stream_, net::buffer(out_head_),
                    [self = Self(), done = std::move(done)](error_code ec, size_t) {
-                     if (self->closed()) return done(false);
-                     self->Disarm();
-                     if (ec) {
-                       self->Close();
-                       return done(false);
-                     }
-                     done(true);
+                     self->StreamWriteDone(ec, /*if_closed=*/false, done);
                    });
 }
 
@@ -157,14 +151,20 @@ void Conn<Stream>::WriteChunk(std::string_view data, std::function<void(bool)> d
   Arm(Secs(o_.write_timeout_s));
   net::async_write(stream_, bufs, [self = Self(), done = std::move(done)](error_code ec, size_t) {
     // Written, though the client may have left meanwhile: the next Write() sees that.
-    if (self->closed()) return done(!ec);
-    self->Disarm();
-    if (ec) {
-      self->Close();
-      return done(false);
-    }
-    done(true);
+    self->StreamWriteDone(ec, /*if_closed=*/!ec, done);
   });
+}
+
+template <class Stream>
+void Conn<Stream>::StreamWriteDone(error_code ec, bool if_closed,
+                                   const std::function<void(bool)>& done) {
+  if (closed()) return done(if_closed);
+  Disarm();
+  if (ec) {
+    Close();
+    return done(false);
+  }
+  done(true);
 }
 
 template <class Stream>
@@ -189,17 +189,18 @@ void Conn<Stream>::FinishStream(bool ok) {
                    });
 }
 
-#define MODELCAR_HTTP_CONN_WRITE(S)                                                     \
-  template bool Conn<S>::Sink::Write(std::string_view);                                 \
-  template void Conn<S>::RunStream(std::shared_ptr<ServerResponse>);                    \
-  template bool Conn<S>::ShouldClose() const;                                           \
-  template void Conn<S>::WriteResponse(std::shared_ptr<ServerResponse>);                \
-  template void Conn<S>::Answer(ServerResponse, bool);                                  \
-  template void Conn<S>::Reject(ServerResponse);                                        \
-  template void Conn<S>::Linger();                                                      \
-  template void Conn<S>::Drain();                                                       \
-  template void Conn<S>::StartStream(const ServerResponse&, std::function<void(bool)>); \
-  template void Conn<S>::WriteChunk(std::string_view, std::function<void(bool)>);       \
+#define MODELCAR_HTTP_CONN_WRITE(S)                                                           \
+  template bool Conn<S>::Sink::Write(std::string_view);                                       \
+  template void Conn<S>::RunStream(std::shared_ptr<ServerResponse>);                          \
+  template bool Conn<S>::ShouldClose() const;                                                 \
+  template void Conn<S>::WriteResponse(std::shared_ptr<ServerResponse>);                      \
+  template void Conn<S>::Answer(ServerResponse, bool);                                        \
+  template void Conn<S>::Reject(ServerResponse);                                              \
+  template void Conn<S>::Linger();                                                            \
+  template void Conn<S>::Drain();                                                             \
+  template void Conn<S>::StartStream(const ServerResponse&, std::function<void(bool)>);       \
+  template void Conn<S>::WriteChunk(std::string_view, std::function<void(bool)>);             \
+  template void Conn<S>::StreamWriteDone(error_code, bool, const std::function<void(bool)>&); \
   template void Conn<S>::FinishStream(bool);
 MODELCAR_HTTP_CONN_WRITE(tcp::socket)
 MODELCAR_HTTP_CONN_WRITE(SslStream)
