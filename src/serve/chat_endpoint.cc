@@ -272,6 +272,7 @@ http::ServerResponse ChatCompletions(ModelContext& m, const http::ServerRequest&
   in.chat_template = r.chat_template;
   in.add_generation_prompt = r.add_generation_prompt;
   in.continue_final_message = r.continue_final_message;
+  in.add_special_tokens = r.extras.add_special_tokens.value_or(false);
   auto prompt = m.RenderChat(in);
   if (!prompt.ok()) {
     return ErrorResponse(prompt.status(), r.chat_template.empty() ? "messages" : "chat_template");

@@ -25,8 +25,7 @@ struct Prepared {
   Usage MakeUsage(const Session& session, bool streamed) const {
     const int completion_tokens = session.completion_tokens();
     Usage u{prompt_tokens, completion_tokens, std::nullopt};
-    const int cached =
-        streamed ? session.StreamedCachedTokens() : session.FinalCachedTokens();
+    const int cached = streamed ? session.StreamedCachedTokens() : session.FinalCachedTokens();
     if (token_details && cached > 0) u.cached_tokens = cached;
     return u;
   }
@@ -167,6 +166,10 @@ http::ServerResponse Completions(ModelContext& m, const http::ServerRequest& req
       auto ids = m.tokenizer().Encode(in.text, /*parse_special=*/true);
       if (!ids.ok()) return ErrorResponse(ids.status(), "prompt");
       g.prompt = std::move(*ids);
+      // vLLM tokenizes a text prompt with add_special_tokens (default true); token ids as given.
+      if (p->r.extras.add_special_tokens.value_or(true)) {
+        g.prompt = m.WithSpecialTokens(std::move(g.prompt));
+      }
     }
     if (g.prompt.empty()) return ErrorResponse(InvalidArgument("prompt is empty"), "prompt");
     if (Status s = m.TruncatePrompt(p->r.extras, &g.prompt); !s.ok()) {

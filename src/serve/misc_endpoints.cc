@@ -30,6 +30,7 @@ Result<std::vector<int32_t>> ChatTokens(const ModelContext& m, const TokenizeReq
   in.tools_json = r.tools_json;
   in.kwargs_json = r.chat_template_kwargs_json;
   in.add_generation_prompt = r.add_generation_prompt;
+  in.add_special_tokens = r.add_special_tokens;
   ASSIGN_OR_RETURN(ChatPrompt p, m.RenderChat(in));
   return std::move(p.tokens);
 }
@@ -44,6 +45,7 @@ http::ServerResponse Tokenize(ModelContext& m, const http::ServerRequest& req) {
   Result<std::vector<int32_t>> ids =
       r->is_chat ? ChatTokens(m, *r) : m.tokenizer().Encode(r->prompt, /*parse_special=*/true);
   if (!ids.ok()) return ErrorResponse(ids.status(), r->is_chat ? "messages" : "prompt");
+  if (!r->is_chat && r->add_special_tokens) *ids = m.WithSpecialTokens(std::move(*ids));
   std::vector<std::string> strs;
   if (r->return_token_strs) {
     for (int32_t id : *ids) strs.emplace_back(m.tokenizer().TokenText(id));

@@ -299,7 +299,16 @@ Result<ChatPrompt> ModelContext::RenderChat(const ChatPromptInput& in) const {
     }
   }
   ASSIGN_OR_RETURN(p.tokens, tokenizer_->Encode(p.text, /*parse_special=*/true));
+  if (in.add_special_tokens) p.tokens = WithSpecialTokens(std::move(p.tokens));
   return p;
+}
+
+std::vector<int32_t> ModelContext::WithSpecialTokens(std::vector<int32_t> ids) const {
+  const std::vector<int32_t>& prefix = tokenizer_->special_prefix();
+  ids.insert(ids.begin(), prefix.begin(), prefix.end());
+  const std::vector<int32_t>& suffix = tokenizer_->special_suffix();
+  ids.insert(ids.end(), suffix.begin(), suffix.end());
+  return ids;
 }
 
 Status ModelContext::FitContext(int prompt_tokens, SamplingOptions* s) const {

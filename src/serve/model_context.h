@@ -88,6 +88,8 @@ struct ChatPromptInput {
   std::string chat_template;  // a request's own template ("" = the model's)
   bool add_generation_prompt = true;
   bool continue_final_message = false;
+  bool add_special_tokens =
+      false;  // the tokenizer's post-processor tokens too (vLLM: off for chat)
 };
 
 class ModelContext {
@@ -125,6 +127,10 @@ class ModelContext {
   }
   // --reasoning-parser (null: none).
   const ReasoningParser* reasoning_parser() const { return reasoning_.get(); }
+
+  // HF's add_special_tokens=True: `ids` inside the special tokens the tokenizer's post-processor
+  // adds (Llama 3.1: <|begin_of_text|> first; Qwen: none).
+  std::vector<int32_t> WithSpecialTokens(std::vector<int32_t> ids) const;
 
   // Server log (ModelOptions::log; nothing when unset).
   void Log(std::string_view line) const;

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "base/json.h"
+#include "serve/tool_choice.h"
 
 namespace modelcar::serve {
 namespace {
@@ -68,25 +69,9 @@ std::optional<ojson> ParseObject(std::string_view text) {
 // The end (one past the closing brace) of the JSON object starting at text[start] == '{', found
 // by matching braces outside strings; npos when it does not close.
 size_t ObjectEnd(std::string_view text, size_t start) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = start; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      ++depth;
-    } else if (c == '}' || c == ']') {
-      if (--depth == 0) return i + 1;
-    }
-  }
-  return std::string_view::npos;
+  JsonObjectScanner scanner;
+  const size_t n = scanner.Feed(text.substr(start + 1));
+  return n == std::string_view::npos ? n : start + 1 + n;
 }
 
 ParsedToolCalls PlainText(std::string_view text) {

@@ -72,6 +72,10 @@ class Tokenizer {
   int32_t bos_id() const { return bos_id_; }
   int32_t eos_id() const { return eos_id_; }
   int32_t pad_id() const { return pad_id_; }
+  // The ids tokenizer.json's post-processor puts before and after a single sequence: what HF's
+  // add_special_tokens=True adds (Llama 3.1's <|begin_of_text|>; none for Qwen).
+  const std::vector<int32_t>& special_prefix() const { return special_prefix_; }
+  const std::vector<int32_t>& special_suffix() const { return special_suffix_; }
   // Largest id + 1 (vocabulary and added tokens).
   int32_t vocab_size() const { return static_cast<int32_t>(text_.size()); }
   const std::vector<AddedToken>& added_tokens() const { return added_; }
@@ -92,6 +96,7 @@ class Tokenizer {
   int split_pattern_ = 0;  // SplitPattern
   int32_t bos_id_ = -1;
   int32_t eos_id_ = -1;
+  std::vector<int32_t> special_prefix_, special_suffix_;
   int32_t pad_id_ = -1;
 };
 

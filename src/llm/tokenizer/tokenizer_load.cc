@@ -108,6 +108,55 @@ Result<std::string> SpecialTokenName(const json& config, const char* key) {
                          " must be a string, an object with \"content\" or null");
 }
 
+// The special tokens tokenizer.json's post-processor puts around a single sequence (HF's
+// add_special_tokens=True): TemplateProcessing's "single", alone or inside a "Sequence" of
+// processors. Other processors (ByteLevel: offsets only) add none.
+Status ParsePostProcessor(const json& p, std::vector<int32_t>* prefix,
+                          std::vector<int32_t>* suffix) {
+  if (!p.is_object()) return Status();
+  const std::string type = p.value("type", "");
+  if (type == "Sequence") {
+    if (!p.contains("processors") || !p["processors"].is_array()) {
+      return InvalidArgument("post_processor: a Sequence needs a processors list");
+    }
+    for (const json& q : p["processors"]) RETURN_IF_ERROR(ParsePostProcessor(q, prefix, suffix));
+    return Status();
+  }
+  if (type != "TemplateProcessing") return Status();
+  const json single = p.value("single", json::array());
+  const json specials = p.value("special_tokens", json::object());
+  if (!single.is_array() || !specials.is_object()) {
+    return InvalidArgument("post_processor: TemplateProcessing needs single and special_tokens");
+  }
+  bool after = false;
+  for (const json& item : single) {
+    if (item.is_object() && item.contains("Sequence")) {
+      after = true;
+      continue;
+    }
+    if (!item.is_object() || !item.contains("SpecialToken") || !item["SpecialToken"].is_object() ||
+        !item["SpecialToken"].contains("id") || !item["SpecialToken"]["id"].is_string()) {
+      return InvalidArgument(
+          "post_processor: single holds an item other than a Sequence or a "
+          "SpecialToken");
+    }
+    const std::string name = item["SpecialToken"]["id"].get<std::string>();
+    auto sp = specials.find(name);
+    if (sp == specials.end() || !sp->is_object() || !sp->contains("ids") ||
+        !(*sp)["ids"].is_array()) {
+      return InvalidArgument("post_processor: special token " + json(name).dump() + " has no ids");
+    }
+    for (const json& id : (*sp)["ids"]) {
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > kMaxTokenId) {
+        return InvalidArgument("post_processor: special token " + json(name).dump() +
+                               " has an id out of range");
+      }
+      (after ? suffix : prefix)->push_back(static_cast<int32_t>(id.get<int64_t>()));
+    }
+  }
+  return Status();
+}
+
 }  // namespace
 
 // Builds Tokenizers; a friend of Tokenizer.
@@ -295,6 +344,9 @@ Result<Tokenizer> TokenizerLoader::Load(std::string_view tokenizer_json,
       if (!p.ok()) return p.status().WithContext("tokenizer.json");
       t.split_pattern_ = static_cast<int>(*p);
     }
+    RETURN_IF_ERROR(ParsePostProcessor(root.value("post_processor", json()), &t.special_prefix_,
+                                       &t.special_suffix_)
+                        .WithContext("tokenizer.json"));
     const json decoder = root.value("decoder", json());
     if (!decoder.is_object() || decoder.value("type", "") != "ByteLevel") {
       return Unimplemented("tokenizer.json: unsupported decoder " + Describe(decoder) +
@@ -315,6 +367,14 @@ Result<Tokenizer> TokenizerLoader::Load(std::string_view tokenizer_json,
       }
     }
     if (!config_json.empty()) RETURN_IF_ERROR(LoadConfig(config_json, &t));
+    for (const auto* ids : {&t.special_prefix_, &t.special_suffix_}) {
+      for (int32_t id : *ids) {
+        if (t.TokenText(id).empty()) {
+          return InvalidArgument("tokenizer.json: post_processor: id " + std::to_string(id) +
+                                 " is not a token of this tokenizer");
+        }
+      }
+    }
   } catch (const json::exception& e) {
     return InvalidArgument(std::string("tokenizer.json: unexpected JSON shape: ") +
                            PrintableAscii(e.what()));

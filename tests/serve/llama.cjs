@@ -2,8 +2,9 @@
 // model, through the official openai SDK. Random weights write no calls, so a regex (structured
 // outputs) makes the model write the JSON calls Llama 3.x writes; what comes back is what vLLM's
 // Llama3JsonToolParser returns: the calls (arguments as Python's json.dumps writes them, from
-// "parameters" or "arguments"), no content, finish_reason "tool_calls".
-// Usage: node llama_tools.cjs BASE_URL MODEL
+// "parameters" or "arguments"), no content, finish_reason "tool_calls". Then add_special_tokens
+// as vLLM applies it.
+// Usage: node llama.cjs BASE_URL MODEL
 const { OpenAI } = require('openai');
 const assert = require('node:assert/strict');
 
@@ -61,6 +62,28 @@ const tests = {
     const s = await streamed(forced(text));
     assert.equal(s.content, text);
     assert.deepEqual(s.calls, []);
+  },
+  async specialTokensAsVllm() {
+    // The Llama 3.1 tokenizer's post-processor puts <|begin_of_text|> (128000) first: vLLM adds
+    // it to text prompts (add_special_tokens defaults to true for completions and /tokenize),
+    // not to chat prompts, whose template writes it.
+    const BOT = 128000;
+    const tok = async (body) => (await (await fetch(base + '/tokenize', { method: 'POST',
+      headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model, ...body }) })).json()).tokens;
+    const withBos = await tok({ prompt: 'Hello world' });
+    const without = await tok({ prompt: 'Hello world', add_special_tokens: false });
+    assert.deepEqual(withBos, [BOT, ...without]);
+    assert.notEqual(without[0], BOT);
+    const c = await client.completions.create({ model, prompt: 'Hello world', max_tokens: 1 });
+    assert.equal(c.usage.prompt_tokens, withBos.length);
+    const c2 = await client.completions.create({ model, prompt: 'Hello world', max_tokens: 1,
+      add_special_tokens: false });
+    assert.equal(c2.usage.prompt_tokens, without.length);
+    const chat = await tok({ messages: msgs });
+    assert.equal(chat[0], BOT);
+    assert.notEqual(chat[1], BOT);
+    const r = await client.chat.completions.create({ model, messages: msgs, max_tokens: 1 });
+    assert.equal(r.usage.prompt_tokens, chat.length);
   },
 };
 
