@@ -28,16 +28,11 @@
 
 #include "http/server.h"
 #include "http/server_request.h"
+#include "http/server_routes.h"
 #include "http/server_tls.h"
 #include "http/worker_pool.h"
 
 namespace modelcar::http::internal {
-
-struct Route {
-  Handler handler;
-  bool on_io_thread = false;  // HandleInline: answered without a worker
-};
-using RouteTable = std::map<std::string, std::map<std::string, Route>>;  // path -> method -> route
 
 class Connection {
  public:

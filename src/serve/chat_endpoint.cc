@@ -219,6 +219,10 @@ void WholeChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
       st.Finish();
       c.text = "";
       c.tool_calls = st.calls();
+      // vLLM re-serializes the arguments of "required" (a named call's text is kept as it is).
+      if (r.tool_choice == ToolChoice::kRequired) {
+        for (ToolCall& call : c.tool_calls) call.arguments = VllmArguments(call.arguments);
+      }
       ForcedFinish(r, &c.finish);
     } else if (r.tool_choice == ToolChoice::kAuto) {
       ParsedToolCalls p = ParseToolCalls(job.tool_format, text);

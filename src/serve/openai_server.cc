@@ -174,21 +174,18 @@ http::Handler Frame(const ServeOptions* o, const std::function<void(std::string_
   };
 }
 
-}  // namespace
+using LogFn = std::function<void(std::string_view)>;
 
-Status RunServe(const ServeOptions& o) {
-  const auto t0 = Clock::now();
-  // Fixed allocator thresholds instead of glibc's adaptive ones, which rise to the largest block
-  // freed (up to 32 MiB) so request bodies and parse buffers end up in the worker threads' arenas
-  // and stay resident there: hostile wide bodies took 422 MiB of RSS with the adaptive
-  // thresholds, 246 MiB with these (2 parses at a time of 3 MB bodies from 20 clients).
+// Fixed allocator thresholds instead of glibc's adaptive ones, which rise to the largest block
+// freed (up to 32 MiB) so request bodies and parse buffers end up in the worker threads' arenas
+// and stay resident there: hostile wide bodies took 422 MiB of RSS with the adaptive
+// thresholds, 246 MiB with these (2 parses at a time of 3 MB bodies from 20 clients).
+void TuneAllocator() {
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   mallopt(M_TRIM_THRESHOLD, 4 << 20);
-  auto log = o.log ? o.log : [](std::string_view line) { LogInfo("modelcar serve: {}", line); };
-  http::ShutdownSignals signals;
-  State state;
-  state.Touch();
+}
 
+http::ServerOptions HttpOptions(const ServeOptions& o) {
   http::ServerOptions so = o.http;
   so.host = o.host;
   so.port = o.port;
@@ -199,113 +196,136 @@ Status RunServe(const ServeOptions& o) {
                                    std::max(0, o.model.max_waiting) + 16);
   so.tls_cert_file = o.tls_cert_file;
   so.tls_key_file = o.tls_key_file;
-  http::Server server(so);
+  return so;
+}
 
-  // Every route at its path and under --root-path, with an OPTIONS twin for CORS preflights.
-  std::string root = o.root_path;
-  while (!root.empty() && root.back() == '/') root.pop_back();
-  if (!root.empty() && root[0] != '/') root = "/" + root;
-  std::set<std::string> preflight_paths;
-  // `on_io_thread`: probes and metrics answer on the I/O threads, even when every worker is busy.
-  const auto add = [&](bool on_io_thread, const std::string& method, const std::string& path,
-                       http::Handler h) {
-    http::Handler framed = Frame(&o, &log, std::move(h));
+// Puts every route at its path and under --root-path, with an OPTIONS twin for CORS preflights.
+class Router {
+ public:
+  Router(const ServeOptions* o, const LogFn* log, http::Server* server)
+      : o_(o), log_(log), server_(server), root_(o->root_path) {
+    while (!root_.empty() && root_.back() == '/') root_.pop_back();
+    if (!root_.empty() && root_[0] != '/') root_ = "/" + root_;
+  }
+
+  // A route answered on a worker.
+  void Route(const std::string& method, const std::string& path, http::Handler h) {
+    Add(false, method, path, std::move(h));
+  }
+  // Probes and metrics answer on the I/O threads, even when every worker is busy.
+  void Probe(const std::string& method, const std::string& path, http::Handler h) {
+    Add(true, method, path, std::move(h));
+  }
+
+ private:
+  void Add(bool on_io_thread, const std::string& method, const std::string& path, http::Handler h) {
+    http::Handler framed = Frame(o_, log_, std::move(h));
     std::vector<std::string> paths = {path};
-    if (!root.empty()) paths.push_back(root + path);
+    if (!root_.empty()) paths.push_back(root_ + path);
     for (const std::string& p : paths) {
       if (on_io_thread) {
-        server.HandleInline(method, p, framed);
+        server_->HandleInline(method, p, framed);
       } else {
-        server.Handle(method, p, framed);
+        server_->Handle(method, p, framed);
       }
-      if (preflight_paths.insert(p).second) server.HandleInline("OPTIONS", p, framed);
+      if (preflight_paths_.insert(p).second) server_->HandleInline("OPTIONS", p, framed);
     }
-  };
-  const auto route = [&](const std::string& method, const std::string& path, http::Handler h) {
-    add(false, method, path, std::move(h));
-  };
-  const auto probe = [&](const std::string& method, const std::string& path, http::Handler h) {
-    add(true, method, path, std::move(h));
-  };
+  }
+
+  const ServeOptions* o_;
+  const LogFn* log_;
+  http::Server* server_;
+  std::string root_;
+  std::set<std::string> preflight_paths_;
+};
+
+// vLLM's routes (openai_server.h).
+void AddRoutes(const ServeOptions& o, const LogFn* log, State* state, http::Server* server) {
+  Router r(&o, log, server);
   const std::vector<std::string>* keys = &o.api_keys;
   const bool track = o.enable_server_load_tracking;
-  route("GET", "/v1/models",
-        Api(&state, keys, false, track, [](ModelContext& m, const auto&) { return Models(m); }));
-  route("POST", "/v1/chat/completions", Api(&state, keys, true, track, ChatCompletions));
-  route("POST", "/v1/completions", Api(&state, keys, true, track, Completions));
-  route("POST", "/invocations", Api(&state, keys, true, track, Invocations));
-  route("POST", "/tokenize", Api(&state, keys, false, track, Tokenize));
-  route("POST", "/detokenize", Api(&state, keys, false, track, Detokenize));
-  const http::Handler health = [&state](const http::ServerRequest&) {
-    return http::ServerResponse::Text(state.model.load() ? 200 : 503, "");
+  r.Route("GET", "/v1/models",
+          Api(state, keys, false, track, [](ModelContext& m, const auto&) { return Models(m); }));
+  r.Route("POST", "/v1/chat/completions", Api(state, keys, true, track, ChatCompletions));
+  r.Route("POST", "/v1/completions", Api(state, keys, true, track, Completions));
+  r.Route("POST", "/invocations", Api(state, keys, true, track, Invocations));
+  r.Route("POST", "/tokenize", Api(state, keys, false, track, Tokenize));
+  r.Route("POST", "/detokenize", Api(state, keys, false, track, Detokenize));
+  const http::Handler health = [state](const http::ServerRequest&) {
+    return http::ServerResponse::Text(state->model.load() ? 200 : 503, "");
   };
-  probe("GET", "/health", health);
-  probe("GET", "/ping", health);
-  probe("POST", "/ping", health);
-  probe("GET", "/load", [&state](const http::ServerRequest&) {
+  r.Probe("GET", "/health", health);
+  r.Probe("GET", "/ping", health);
+  r.Probe("POST", "/ping", health);
+  r.Probe("GET", "/load", [state](const http::ServerRequest&) {
     return http::ServerResponse::Json(
-        200, nlohmann::json{{"server_load", state.server_load.load()}}.dump());
+        200, nlohmann::json{{"server_load", state->server_load.load()}}.dump());
   });
-  probe("GET", "/version", [](const http::ServerRequest&) {
+  r.Probe("GET", "/version", [](const http::ServerRequest&) {
     return http::ServerResponse::Json(200,
                                       nlohmann::json{{"version", MODELCAR_SERVE_VERSION}}.dump());
   });
-  probe("GET", "/metrics", [&state, &server](const http::ServerRequest&) {
-    ModelContext* m = state.model.load();
-    http::ServerResponse r = http::ServerResponse::Text(
-        200, (m ? m->metrics().Render() : "") + http::ServerStatsText(server.stats()));
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    return r;
+  r.Probe("GET", "/metrics", [state, server](const http::ServerRequest&) {
+    ModelContext* m = state->model.load();
+    http::ServerResponse resp = http::ServerResponse::Text(
+        200, (m ? m->metrics().Render() : "") + http::ServerStatsText(server->stats()));
+    resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return resp;
   });
+}
 
-  RETURN_IF_ERROR(server.Start());
-  log(std::string("listening on ") + (o.tls_cert_file.empty() ? "http" : "https") + "://" + o.host +
-      ":" + std::to_string(server.port()));
+const char* SignalName(int sig) { return sig == SIGINT ? "SIGINT" : "SIGTERM"; }
 
-  // Prepare (pull) and load on a loader thread, so the main thread keeps waiting for signals;
-  // the loader wakes it when done.
+struct Loaded {
   Result<std::unique_ptr<ModelContext>> ctx = Unavailable("not loaded");
-  Clock::time_point t_load, t_ready;
+  Clock::time_point t_load, t_ready;  // prepare done, load done
+};
+
+// Prepares (pull) and loads on a loader thread, so the main thread keeps waiting for signals;
+// the loader wakes it when done. False when SIGINT/SIGTERM came first (the prepare cancelled).
+bool LoadWhileListening(const ServeOptions& o, const LogFn& log, http::ShutdownSignals& signals,
+                        Loaded* loaded) {
   std::thread loader([&] {
     ModelOptions mo = o.model;
     if (!mo.log) mo.log = log;
     Status st = o.prepare ? o.prepare(&mo) : Status();
-    t_load = Clock::now();
+    loaded->t_load = Clock::now();
     if (st.ok()) {
-      ctx = ModelContext::Load(mo);
+      loaded->ctx = ModelContext::Load(mo);
     } else {
-      ctx = st;
+      loaded->ctx = st;
     }
-    t_ready = Clock::now();
+    loaded->t_ready = Clock::now();
     http::ShutdownSignals::Wake();
   });
-  int sig = signals.Wait();
+  const int sig = signals.Wait();
   if (sig != http::ShutdownSignals::kWoken) {
-    log(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
-        " while loading: stopping");
+    log(std::string("received ") + SignalName(sig) + " while loading: stopping");
     if (o.cancel_prepare) o.cancel_prepare();
     loader.join();
-    server.Stop();
-    return Status();
+    return false;
   }
   loader.join();
-  if (!ctx.ok()) {
-    server.Stop();
-    return ctx.status();
-  }
-  state.model = ctx->get();
-  state.Touch();
+  return true;
+}
+
+void LogReady(const LogFn& log, Clock::time_point t0, const Loaded& loaded) {
+  const ModelContext& ctx = **loaded.ctx;
   auto secs = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
   char line[512];
   std::snprintf(line, sizeof(line),
                 "ready in %.3f s from start (load %.3f s: weights %.3f s, tokenizer %.3f s in "
                 "parallel, chat template %.3f s): %s, max_model_len %d, fingerprint %s",
-                secs(t_ready - t0), secs(t_ready - t_load), (*ctx)->weights_seconds(),
-                (*ctx)->tokenizer_seconds(), (*ctx)->template_seconds(),
-                (*ctx)->served_name().c_str(), (*ctx)->max_model_len(),
-                (*ctx)->fingerprint().c_str());
+                secs(loaded.t_ready - t0), secs(loaded.t_ready - loaded.t_load),
+                ctx.weights_seconds(), ctx.tokenizer_seconds(), ctx.template_seconds(),
+                ctx.served_name().c_str(), ctx.max_model_len(), ctx.fingerprint().c_str());
   log(line);
+}
 
+// Serves until SIGINT/SIGTERM or, with idle_timeout_s, until no API request has been in flight
+// for that long (a watchdog thread checks every 100 ms).
+void ServeUntilShutdown(const ServeOptions& o, const LogFn& log, http::ShutdownSignals& signals,
+                        const State& state) {
   std::atomic<bool> idle_exit{false}, done{false};
   std::thread watchdog;
   if (o.idle_timeout_s > 0) {
@@ -322,6 +342,7 @@ Status RunServe(const ServeOptions& o) {
       }
     });
   }
+  int sig;
   do {
     sig = signals.Wait();
   } while (sig == http::ShutdownSignals::kWoken && !idle_exit);
@@ -330,10 +351,42 @@ Status RunServe(const ServeOptions& o) {
   if (idle_exit) {
     log("no request for " + std::to_string(o.idle_timeout_s) + " s: exiting (idle timeout)");
   } else {
-    log(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ": shutting down");
+    log(std::string("received ") + SignalName(sig) + ": shutting down");
   }
+}
+
+}  // namespace
+
+Status RunServe(const ServeOptions& o) {
+  const auto t0 = Clock::now();
+  TuneAllocator();
+  const LogFn log =
+      o.log ? o.log : [](std::string_view line) { LogInfo("modelcar serve: {}", line); };
+  http::ShutdownSignals signals;
+  State state;
+  state.Touch();
+  http::Server server(HttpOptions(o));
+  AddRoutes(o, &log, &state, &server);
+  RETURN_IF_ERROR(server.Start());
+  log(std::string("listening on ") + (o.tls_cert_file.empty() ? "http" : "https") + "://" + o.host +
+      ":" + std::to_string(server.port()));
+
+  Loaded loaded;
+  if (!LoadWhileListening(o, log, signals, &loaded)) {
+    server.Stop();
+    return Status();
+  }
+  if (!loaded.ctx.ok()) {
+    server.Stop();
+    return loaded.ctx.status();
+  }
+  state.model = loaded.ctx->get();
+  state.Touch();
+  LogReady(log, t0, loaded);
+
+  ServeUntilShutdown(o, log, signals, state);
   state.model = nullptr;
-  (*ctx)->scheduler().Stop();  // open streams end with "abort" and return
+  (*loaded.ctx)->scheduler().Stop();  // open streams end with "abort" and return
   server.Stop();
   return Status();
 }

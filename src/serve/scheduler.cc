@@ -67,6 +67,11 @@ struct Scheduler::Seq {
   int generated() const { return static_cast<int>(tokens.size()) - prompt_len; }
 };
 
+struct Scheduler::Batch {
+  std::vector<RunnerFeed> feeds;
+  std::vector<std::pair<Seq*, int>> fed;  // sequence, positions fed (as feeds)
+};
+
 Scheduler::Scheduler(ModelRunner* runner, Metrics* metrics, SchedulerOptions options)
     : runner_(runner), metrics_(metrics), options_(options), seed_rng_(options.seed.value_or(0)) {}
 
@@ -290,137 +295,162 @@ void Scheduler::Admit() {
   }
 }
 
+// One step: drop what ended, admit what fits, plan the batch, run it, hand out the samples.
 bool Scheduler::StepOnce() {
   Reap();
   Admit();
   if (running_.empty()) return false;
+  const Batch batch = PlanBatch();
+  if (batch.feeds.empty()) return false;
 
-  const int bt = runner_->BlockTokens();
-  auto blocks = [bt](int positions) { return (positions + bt - 1) / bt; };
+  std::vector<RunnerSample> out;
+  Status st = runner_->Step(batch.feeds, &out);
+  if (st.ok()) {
+    Deliver(batch, out);
+  } else {
+    LogError("serve: engine step failed: {}", st.ToString());
+    for (auto& [s, n] : batch.fed) Finish(*s, FinishReason::kAbort, std::nullopt, true);
+  }
+  std::erase_if(running_, [](const std::unique_ptr<Seq>& s) { return s->done; });
+  return true;
+}
+
+Scheduler::Batch Scheduler::PlanBatch() {
   // Blocks this step's feeds will take (the runner reserves them when it runs the step). Free
   // blocks are read from the runner after each change (a cached prefix taken, a preemption),
   // since blocks shared with other sequences free nothing.
   int claimed = 0;
-  auto free = [&] { return runner_->FreeBlocks() - claimed; };
   int budget = options_.max_num_batched_tokens;
-  std::vector<RunnerFeed> feeds;
-  std::vector<std::pair<Seq*, int>> fed;  // sequence, positions fed
+  Batch batch;
   std::vector<bool> in_batch(running_.size(), false);
-
   for (int pass = 0; pass < 2; ++pass) {  // decodes first, then prefill chunks
     for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
       Seq& s = *running_[i];
-      AttachCachedPrefix(s, free());
-      int remaining = static_cast<int>(s.tokens.size()) - s.computed;
-      bool decode = remaining == 1;
+      AttachCachedPrefix(s, runner_->FreeBlocks() - claimed);
+      const int remaining = static_cast<int>(s.tokens.size()) - s.computed;
+      const bool decode = remaining == 1;
       if (s.done || remaining <= 0 || decode != (pass == 0)) continue;
-      int n = std::min(remaining, budget);
-      int need = blocks(s.computed + n) - blocks(s.computed);
-      // Preempt the youngest sequences outside this batch until the chunk fits.
-      for (size_t j = running_.size(); need > free() && j-- > i + 1;) {
-        Seq& v = *running_[j];
-        if (in_batch[j] || v.computed == 0 || v.done) continue;
-        runner_->ClearKv(v.id);
-        v.computed = 0;
-        v.prompt_lp.clear();  // scored again if not yet delivered
-        if (metrics_) metrics_->AddPreemption();
-      }
-      if (need > free()) {
-        // Shrink a prefill chunk to the room left; a decode waits for a later step.
-        int room = blocks(s.computed) * bt - s.computed + free() * bt;
-        n = std::min(n, room);
-        if (decode || n <= 0) continue;
-        need = blocks(s.computed + n) - blocks(s.computed);
-      }
+      int need = 0;
+      const int n = FitChunk(i, std::min(remaining, budget), decode, in_batch, claimed, &need);
+      if (n <= 0) continue;
       claimed += need;
       budget -= n;
       in_batch[i] = true;
-      bool sample = s.computed + n == static_cast<int>(s.tokens.size());
-      RunnerFeed feed;
-      feed.seq = s.id;
-      feed.tokens = std::span<const int32_t>(s.tokens.data() + s.computed, n);
-      feed.sample = sample;
-      if (sample && s.constraint) feed.allowed = s.constraint->Allowed();
-      if (sample && HasBans(s.req->g.sampling)) {
-        BannedTokens(s.req->g.sampling, s.req->g.eos_token_ids,
-                     std::span<const int32_t>(s.tokens).subspan(s.prompt_len), &s.banned);
-        feed.banned = s.banned;
-      }
-      const int score_top = s.req->g.sampling.prompt_logprobs;
-      if (score_top >= 0 && s.generated() == 0 &&
-          static_cast<int>(s.prompt_lp.size()) == s.computed) {
-        // Fed position p predicts prompt token p + 1.
-        const int count = std::min(s.computed + n, s.prompt_len - 1) - s.computed;
-        if (count > 0) {
-          feed.score = std::span<const int32_t>(s.tokens.data() + s.computed + 1, count);
-          feed.score_top = score_top;
-          feed.scored = &s.prompt_lp;
-        }
-      }
-      feeds.push_back(feed);
-      fed.emplace_back(&s, n);
+      batch.feeds.push_back(FeedOf(s, n));
+      batch.fed.emplace_back(&s, n);
     }
   }
-  if (feeds.empty()) return false;
+  return batch;
+}
 
-  std::vector<RunnerSample> out;
-  Status st = runner_->Step(feeds, &out);
-  if (!st.ok()) {
-    LogError("serve: engine step failed: {}", st.ToString());
-    for (auto& [s, n] : fed) Finish(*s, FinishReason::kAbort, std::nullopt, true);
-    std::erase_if(running_, [](const std::unique_ptr<Seq>& s) { return s->done; });
-    return true;
+int Scheduler::FitChunk(size_t i, int n, bool decode, const std::vector<bool>& in_batch,
+                        int claimed, int* need) {
+  const int bt = runner_->BlockTokens();
+  auto blocks = [bt](int positions) { return (positions + bt - 1) / bt; };
+  auto free = [&] { return runner_->FreeBlocks() - claimed; };
+  const Seq& s = *running_[i];
+  *need = blocks(s.computed + n) - blocks(s.computed);
+  // Preempt the youngest sequences outside this batch until the chunk fits.
+  for (size_t j = running_.size(); *need > free() && j-- > i + 1;) {
+    Seq& v = *running_[j];
+    if (in_batch[j] || v.computed == 0 || v.done) continue;
+    Preempt(v);
   }
+  if (*need <= free()) return n;
+  // Shrink a prefill chunk to the room left; a decode waits for a later step.
+  const int room = blocks(s.computed) * bt - s.computed + free() * bt;
+  n = std::min(n, room);
+  if (decode || n <= 0) return 0;
+  *need = blocks(s.computed + n) - blocks(s.computed);
+  return n;
+}
 
+void Scheduler::Preempt(Seq& s) {
+  runner_->ClearKv(s.id);
+  s.computed = 0;
+  s.prompt_lp.clear();  // scored again if not yet delivered
+  if (metrics_) metrics_->AddPreemption();
+}
+
+RunnerFeed Scheduler::FeedOf(Seq& s, int n) {
+  const bool sample = s.computed + n == static_cast<int>(s.tokens.size());
+  RunnerFeed feed;
+  feed.seq = s.id;
+  feed.tokens = std::span<const int32_t>(s.tokens.data() + s.computed, n);
+  feed.sample = sample;
+  if (sample && s.constraint) feed.allowed = s.constraint->Allowed();
+  if (sample && HasBans(s.req->g.sampling)) {
+    BannedTokens(s.req->g.sampling, s.req->g.eos_token_ids,
+                 std::span<const int32_t>(s.tokens).subspan(s.prompt_len), &s.banned);
+    feed.banned = s.banned;
+  }
+  const int score_top = s.req->g.sampling.prompt_logprobs;
+  if (score_top >= 0 && s.generated() == 0 && static_cast<int>(s.prompt_lp.size()) == s.computed) {
+    // Fed position p predicts prompt token p + 1.
+    const int count = std::min(s.computed + n, s.prompt_len - 1) - s.computed;
+    if (count > 0) {
+      feed.score = std::span<const int32_t>(s.tokens.data() + s.computed + 1, count);
+      feed.score_top = score_top;
+      feed.scored = &s.prompt_lp;
+    }
+  }
+  return feed;
+}
+
+void Scheduler::Deliver(const Batch& batch, std::vector<RunnerSample>& out) {
   const auto now = Clock::now();
   size_t k = 0;
-  for (size_t f = 0; f < fed.size(); ++f) {
-    Seq& s = *fed[f].first;
-    s.computed += fed[f].second;
-    if (!feeds[f].sample) continue;
+  for (size_t f = 0; f < batch.fed.size(); ++f) {
+    Seq& s = *batch.fed[f].first;
+    s.computed += batch.fed[f].second;
+    if (!batch.feeds[f].sample) continue;
     if (k >= out.size()) break;  // runner broke its contract; treated as no sample
-    RunnerSample sample = std::move(out[k++]);
-    const GenerationRequest& g = s.req->g;
-    const bool first = s.generated() == 0;
-    if (first && metrics_) metrics_->AddPromptTokens(s.prompt_len);
-    s.tokens.push_back(sample.token);
-    if (metrics_) {
-      metrics_->AddGenerationTokens(1);
-      if (!s.req->first_token_seen)
-        metrics_->ObserveTimeToFirstToken(Seconds(now - s.req->arrival));
-      if (s.last_token) metrics_->ObserveInterTokenLatency(Seconds(now - *s.last_token));
-    }
-    s.req->first_token_seen = true;
-    s.last_token = now;
-
-    TokenEvent ev;
-    ev.index = s.index;
-    ev.has_token = true;
-    ev.sample = sample;
-    const auto& sp = g.sampling;
-    if (first && sp.prompt_logprobs >= 0) ev.prompt_logprobs = std::move(s.prompt_lp);
-    if (first) ev.cached_tokens = std::max(s.cached, 0);
-    bool is_stop_id = std::find(sp.stop_token_ids.begin(), sp.stop_token_ids.end(), sample.token) !=
-                      sp.stop_token_ids.end();
-    bool is_eos = !sp.ignore_eos && std::find(g.eos_token_ids.begin(), g.eos_token_ids.end(),
-                                              sample.token) != g.eos_token_ids.end();
-    const bool constraint_done = s.constraint && s.constraint->Accept(sample.token);
-    if (constraint_done) {
-      ev.finish = FinishReason::kStop;
-    } else if ((is_stop_id || is_eos) && s.generated() >= sp.min_tokens) {
-      ev.finish = FinishReason::kStop;
-      if (is_stop_id && !is_eos) ev.stop_token = sample.token;
-    } else if (s.generated() >= *sp.max_tokens ||
-               static_cast<int>(s.tokens.size()) >= options_.max_model_len) {
-      ev.finish = FinishReason::kLength;
-    }
-    std::optional<FinishReason> finish = ev.finish;
-    std::optional<int32_t> stop_token = ev.stop_token;
-    s.req->handle->Push(std::move(ev));
-    if (finish) Finish(s, *finish, stop_token, /*notify=*/false);
+    DeliverToken(s, std::move(out[k++]), now);
   }
-  std::erase_if(running_, [](const std::unique_ptr<Seq>& s) { return s->done; });
-  return true;
+}
+
+void Scheduler::DeliverToken(Seq& s, RunnerSample sample, Clock::time_point now) {
+  const bool first = s.generated() == 0;
+  s.tokens.push_back(sample.token);
+  if (metrics_) {
+    if (first) metrics_->AddPromptTokens(s.prompt_len);
+    metrics_->AddGenerationTokens(1);
+    if (!s.req->first_token_seen) metrics_->ObserveTimeToFirstToken(Seconds(now - s.req->arrival));
+    if (s.last_token) metrics_->ObserveInterTokenLatency(Seconds(now - *s.last_token));
+  }
+  s.req->first_token_seen = true;
+  s.last_token = now;
+
+  TokenEvent ev;
+  ev.index = s.index;
+  ev.has_token = true;
+  ev.sample = sample;
+  if (first && s.req->g.sampling.prompt_logprobs >= 0) ev.prompt_logprobs = std::move(s.prompt_lp);
+  if (first) ev.cached_tokens = std::max(s.cached, 0);
+  SetFinish(s, sample.token, &ev);
+  const std::optional<FinishReason> finish = ev.finish;
+  const std::optional<int32_t> stop_token = ev.stop_token;
+  s.req->handle->Push(std::move(ev));
+  if (finish) Finish(s, *finish, stop_token, /*notify=*/false);
+}
+
+void Scheduler::SetFinish(Seq& s, int32_t token, TokenEvent* ev) {
+  const GenerationRequest& g = s.req->g;
+  const SamplingOptions& sp = g.sampling;
+  const bool is_stop_id = std::find(sp.stop_token_ids.begin(), sp.stop_token_ids.end(), token) !=
+                          sp.stop_token_ids.end();
+  const bool is_eos = !sp.ignore_eos && std::find(g.eos_token_ids.begin(), g.eos_token_ids.end(),
+                                                  token) != g.eos_token_ids.end();
+  const bool constraint_done = s.constraint && s.constraint->Accept(token);
+  if (constraint_done) {
+    ev->finish = FinishReason::kStop;
+  } else if ((is_stop_id || is_eos) && s.generated() >= sp.min_tokens) {
+    ev->finish = FinishReason::kStop;
+    if (is_stop_id && !is_eos) ev->stop_token = token;
+  } else if (s.generated() >= *sp.max_tokens ||
+             static_cast<int>(s.tokens.size()) >= options_.max_model_len) {
+    ev->finish = FinishReason::kLength;
+  }
 }
 
 }  // namespace modelcar::serve

@@ -145,9 +145,30 @@ class Scheduler {
  private:
   struct Seq;
   struct Req;
+  struct Batch;  // one step's feeds
   void Loop();
   bool StepOnce();  // false when there was nothing to do
   void Admit();
+  // The step's batch: a decode for every sequence with its prompt in the cache, then prefill
+  // chunks, within max_num_batched_tokens and the free KV blocks.
+  Batch PlanBatch();
+  // How many of `n` positions of running_[i] fit in the KV pool besides the `claimed` blocks,
+  // after preempting younger sequences outside the batch if needed: n, a shorter prefill chunk,
+  // or 0 (a decode that must wait). `need` gets the blocks the positions take.
+  int FitChunk(size_t i, int n, bool decode, const std::vector<bool>& in_batch, int claimed,
+               int* need);
+  // Recompute preemption: frees the sequence's KV blocks; it is fed again from position 0.
+  void Preempt(Seq& s);
+  // The feed of `n` positions of `s`: sampling (constraint, bans) when they reach its end,
+  // prompt scoring while its prompt logprobs are due.
+  RunnerFeed FeedOf(Seq& s, int n);
+  // Advances every fed sequence and hands each sample to its request.
+  void Deliver(const Batch& batch, std::vector<RunnerSample>& out);
+  void DeliverToken(Seq& s, RunnerSample sample, std::chrono::steady_clock::time_point now);
+  // The end `token` (just appended to s) makes, if any: its constraint completed or an EOS /
+  // stop id once min_tokens are out ("stop"; stop_token for a stop id that is not EOS), or
+  // max_tokens / max_model_len reached ("length").
+  void SetFinish(Seq& s, int32_t token, TokenEvent* ev);
   // Prefix caching: gives a sequence about to be fed from position 0 its cached prefix, unless
   // that takes more than `free_blocks` free blocks (then it waits or is fed from 0).
   void AttachCachedPrefix(Seq& s, int free_blocks);

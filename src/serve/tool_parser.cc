@@ -126,6 +126,11 @@ ParsedToolCalls ParseLlama3JsonToolCalls(std::string_view text) {
   return out;
 }
 
+std::string VllmArguments(std::string_view json_text) {
+  std::optional<ojson> j = ParseObject(json_text);
+  return j ? PythonJsonDumps(*j) : std::string(json_text);
+}
+
 ParsedToolCalls ParseToolCalls(ToolCallFormat format, std::string_view text) {
   return format == ToolCallFormat::kHermes ? ParseHermesToolCalls(text)
                                            : ParseLlama3JsonToolCalls(text);

@@ -42,6 +42,10 @@ ParsedToolCalls ParseLlama3JsonToolCalls(std::string_view text);
 
 ParsedToolCalls ParseToolCalls(ToolCallFormat format, std::string_view text);
 
+// Arguments text as vLLM returns the calls of a non-streamed tool_choice "required": re-serialized
+// as Python's json.dumps writes them; unchanged when it is not JSON (an output cut short).
+std::string VllmArguments(std::string_view json_text);
+
 // Streaming front end. hermes: content passes through until "<tool_call>" starts (a possible
 // partial tag held back), then the rest is buffered and parsed at Finish(). llama3_json (as
 // vLLM's streaming parser decides): an output that starts with "{" or "<|python_tag|>" is

@@ -82,6 +82,11 @@ TEST(HermesToolParser, ArgumentsAsVllmDumpsThem) {
   EXPECT_TRUE(ParseHermesToolCalls("<tool_call>{\"name\": \"f\"}</tool_call>").calls.empty());
 }
 
+TEST(VllmArguments, ReserializedOrKept) {
+  EXPECT_EQ(VllmArguments("{\"b\":1,\"a\":[2,3]}"), "{\"b\": 1, \"a\": [2, 3]}");
+  EXPECT_EQ(VllmArguments("{\"b\": 1, \"a\": [2"), "{\"b\": 1, \"a\": [2");
+}
+
 TEST(Llama3JsonToolParser, CallsWithParametersOrArguments) {
   auto p = ParseLlama3JsonToolCalls(
       "<|python_tag|>{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}; "

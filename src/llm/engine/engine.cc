@@ -53,8 +53,9 @@ DType Engine::kv_dtype() const {
 
 void Engine::ParallelFor(int n, const std::function<void(int)>& fn) { pool_->ParallelFor(n, fn); }
 
+// A step as the model runs it: check the inputs, reserve their KV blocks, run the forward pass
+// (forward.cc: embed, per layer attention and MLP, head), then append the fed tokens.
 Status Engine::Step(std::span<const StepInput> inputs, std::span<StepOutput> outputs) {
-  const ModelConfig& c = model_->config;
   if (inputs.size() != outputs.size()) return InvalidArgument("Step: inputs/outputs sizes differ");
   if (inputs.empty()) return Status();
   KvCache* cache = inputs[0].seq ? inputs[0].seq->cache_ : nullptr;
@@ -63,38 +64,50 @@ Status Engine::Step(std::span<const StepInput> inputs, std::span<StepOutput> out
   }
   int need_blocks = 0;
   for (const StepInput& in : inputs) {
-    if (!in.seq || in.seq->cache_ != cache) {
-      return InvalidArgument("Step: every input needs a sequence of the same KV cache");
-    }
-    for (const StepInput& other : inputs) {
-      if (&other != &in && other.seq == in.seq) {
-        return InvalidArgument("Step: a sequence appears twice in one step");
-      }
-    }
-    if (in.tokens.empty()) return InvalidArgument("Step: a sequence has no tokens to feed");
-    for (int32_t t : in.tokens) {
-      if (t < 0 || t >= c.vocab_size) {
-        return InvalidArgument("token id " + std::to_string(t) + " is outside the vocabulary (" +
-                               std::to_string(c.vocab_size) + ")");
-      }
-    }
-    const int64_t end = int64_t{in.seq->length()} + static_cast<int64_t>(in.tokens.size());
-    if (end > c.max_position_embeddings) {
-      return InvalidArgument("sequence of " + std::to_string(end) +
-                             " tokens exceeds the model context (" +
-                             std::to_string(c.max_position_embeddings) + ")");
-    }
+    RETURN_IF_ERROR(CheckInput(cache, inputs, in));
     need_blocks += cache->BlocksNeeded(*in.seq, static_cast<int>(in.tokens.size()));
   }
-  if (need_blocks > cache->FreeBlocks()) {
-    return ResourceExhausted("KV cache full: this step needs " + std::to_string(need_blocks) +
-                             " more blocks, " + std::to_string(cache->FreeBlocks()) + " free");
-  }
-  for (const StepInput& in : inputs) {
-    RETURN_IF_ERROR(cache->Reserve(in.seq, static_cast<int>(in.tokens.size())));
-  }
+  RETURN_IF_ERROR(ReserveBlocks(*cache, inputs, need_blocks));
   RunForward(*model_, bf16_matmul_, *scratch_, *cache, *pool_, inputs, outputs);
   for (const StepInput& in : inputs) cache->Append(in.seq, in.tokens);
+  return Status();
+}
+
+Status Engine::CheckInput(const KvCache* cache, std::span<const StepInput> inputs,
+                          const StepInput& in) const {
+  const ModelConfig& c = model_->config;
+  if (!in.seq || in.seq->cache_ != cache) {
+    return InvalidArgument("Step: every input needs a sequence of the same KV cache");
+  }
+  for (const StepInput& other : inputs) {
+    if (&other != &in && other.seq == in.seq) {
+      return InvalidArgument("Step: a sequence appears twice in one step");
+    }
+  }
+  if (in.tokens.empty()) return InvalidArgument("Step: a sequence has no tokens to feed");
+  for (int32_t t : in.tokens) {
+    if (t < 0 || t >= c.vocab_size) {
+      return InvalidArgument("token id " + std::to_string(t) + " is outside the vocabulary (" +
+                             std::to_string(c.vocab_size) + ")");
+    }
+  }
+  const int64_t end = int64_t{in.seq->length()} + static_cast<int64_t>(in.tokens.size());
+  if (end > c.max_position_embeddings) {
+    return InvalidArgument("sequence of " + std::to_string(end) +
+                           " tokens exceeds the model context (" +
+                           std::to_string(c.max_position_embeddings) + ")");
+  }
+  return Status();
+}
+
+Status Engine::ReserveBlocks(KvCache& cache, std::span<const StepInput> inputs, int need_blocks) {
+  if (need_blocks > cache.FreeBlocks()) {
+    return ResourceExhausted("KV cache full: this step needs " + std::to_string(need_blocks) +
+                             " more blocks, " + std::to_string(cache.FreeBlocks()) + " free");
+  }
+  for (const StepInput& in : inputs) {
+    RETURN_IF_ERROR(cache.Reserve(in.seq, static_cast<int>(in.tokens.size())));
+  }
   return Status();
 }
 

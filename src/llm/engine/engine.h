@@ -105,6 +105,13 @@ class Engine {
                                      int chunk = 512, bool all_logits = false);
 
  private:
+  // Step's checks of one input against the others: its sequence (of `cache`, not twice in the
+  // step), its tokens (some, inside the vocabulary) and the context length.
+  Status CheckInput(const KvCache* cache, std::span<const StepInput> inputs,
+                    const StepInput& in) const;
+  // ResourceExhausted unless `cache` has `need_blocks` free blocks; then reserves each input's.
+  static Status ReserveBlocks(KvCache& cache, std::span<const StepInput> inputs, int need_blocks);
+
   std::shared_ptr<const Model> model_;
   EngineOptions options_;
   bool bf16_matmul_ = false;  // fast precision and every matrix BF16

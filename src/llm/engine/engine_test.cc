@@ -1,16 +1,13 @@
 #include "llm/engine/engine.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
-#include <random>
 
 #include "llm/engine/generate.h"
-#include "llm/model/testmodel.h"
+#include "llm/model/testmodel_fixture.h"
 
 namespace modelcar::llm {
 namespace {
@@ -24,35 +21,11 @@ float RelDiff(std::span<const float> a, std::span<const float> b) {
   return d / m;
 }
 
-class EngineTest : public ::testing::Test {
+class EngineTest : public TinyModelTest<3> {
  protected:
-  static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/modelcar-engine-test-XXXXXX";
-    dir_ = new std::string(mkdtemp(tmpl));
-    TestModelOptions o;
-    o.out_dir = *dir_;
-    o.seed = 3;
-    o.copy_tokenizer = false;
-    ASSERT_TRUE(WriteTestModel(o).ok());
-    auto m = LoadModel(*dir_);
-    ASSERT_TRUE(m.ok()) << m.status().ToString();
-    model_ = new std::shared_ptr<const Model>(*m);
-  }
-  static void TearDownTestSuite() {
-    std::filesystem::remove_all(*dir_);
-    delete model_;
-    delete dir_;
-  }
   void SetUp() override {
-    cache_ = *KvCache::Create((*model_)->config, 64 << 20, 16);
-    engine_ = std::make_unique<Engine>(*model_, 2);
-  }
-
-  std::vector<int32_t> Tokens(int n, uint32_t seed) {
-    std::mt19937 g(seed);
-    std::vector<int32_t> t(n);
-    for (auto& x : t) x = static_cast<int32_t>(g() % 151643);
-    return t;
+    cache_ = *KvCache::Create(model()->config, 64 << 20, 16);
+    engine_ = std::make_unique<Engine>(model(), 2);
   }
 
   std::vector<float> Fresh(std::span<const int32_t> tokens) {
@@ -60,13 +33,9 @@ class EngineTest : public ::testing::Test {
     return *engine_->Prefill(seq.get(), tokens);
   }
 
-  static std::string* dir_;
-  static std::shared_ptr<const Model>* model_;
   std::unique_ptr<KvCache> cache_;
   std::unique_ptr<Engine> engine_;
 };
-std::string* EngineTest::dir_;
-std::shared_ptr<const Model>* EngineTest::model_;
 
 TEST_F(EngineTest, CachedDecodeEqualsFullRecompute) {
   auto tokens = Tokens(40, 1);
@@ -143,7 +112,7 @@ TEST_F(EngineTest, BadInputLeavesSequencesUnchanged) {
   EXPECT_EQ(seq->length(), 0);
 
   // A tiny cache: 2 blocks of 16 positions.
-  auto small = *KvCache::Create((*model_)->config, 2 * cache_->BlockBytes(), 16);
+  auto small = *KvCache::Create(model()->config, 2 * cache_->BlockBytes(), 16);
   EXPECT_EQ(small->TotalBlocks(), 2);
   auto s1 = small->NewSequence();
   auto t = Tokens(33, 8);
@@ -212,8 +181,8 @@ TEST_P(BatchInvarianceTest, AloneOrInABatchOf16) {
   EngineOptions opts;
   opts.threads = 2;
   opts.precision = GetParam();
-  Engine engine(*model_, opts);
-  auto cache = *KvCache::Create((*model_)->config, 256 << 20, 16, engine.kv_dtype());
+  Engine engine(model(), opts);
+  auto cache = *KvCache::Create(model()->config, 256 << 20, 16, engine.kv_dtype());
   const auto prompt = Tokens(37, 20);
   const int steps = 6;
 

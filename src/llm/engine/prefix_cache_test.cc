@@ -2,57 +2,25 @@
 // bit-identical logits to the same prompt computed from scratch in a cache without prefix
 // caching, alone or batched with the sequence it shares blocks with.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
-#include <filesystem>
-#include <random>
 
 #include "llm/engine/engine.h"
-#include "llm/model/testmodel.h"
+#include "llm/model/testmodel_fixture.h"
 
 namespace modelcar::llm {
 namespace {
 
-class PrefixEngineTest : public ::testing::TestWithParam<Precision> {
+class PrefixEngineTest : public TinyModelTest<5, ::testing::TestWithParam<Precision>> {
  protected:
-  static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/modelcar-prefix-test-XXXXXX";
-    dir_ = new std::string(mkdtemp(tmpl));
-    TestModelOptions o;
-    o.out_dir = *dir_;
-    o.seed = 5;
-    o.copy_tokenizer = false;
-    ASSERT_TRUE(WriteTestModel(o).ok());
-    auto m = LoadModel(*dir_);
-    ASSERT_TRUE(m.ok()) << m.status().ToString();
-    model_ = new std::shared_ptr<const Model>(*m);
-  }
-  static void TearDownTestSuite() {
-    std::filesystem::remove_all(*dir_);
-    delete model_;
-    delete dir_;
-  }
-
-  static std::vector<int32_t> Tokens(int n, uint32_t seed) {
-    std::mt19937 g(seed);
-    std::vector<int32_t> t(n);
-    for (auto& x : t) x = static_cast<int32_t>(g() % 151643);
-    return t;
-  }
   static int32_t Argmax(const std::vector<float>& l) {
     return static_cast<int32_t>(std::max_element(l.begin(), l.end()) - l.begin());
   }
-
-  static std::string* dir_;
-  static std::shared_ptr<const Model>* model_;
 };
-std::string* PrefixEngineTest::dir_;
-std::shared_ptr<const Model>* PrefixEngineTest::model_;
 
 TEST_P(PrefixEngineTest, CachedPrefixGivesIdenticalLogits) {
-  Engine engine(*model_, EngineOptions{2, GetParam()});
+  Engine engine(model(), EngineOptions{2, GetParam()});
   const auto history = Tokens(70, 1);
   auto prompt = history;
   const auto turn = Tokens(21, 2);
@@ -63,7 +31,7 @@ TEST_P(PrefixEngineTest, CachedPrefixGivesIdenticalLogits) {
   std::vector<std::vector<float>> ref;
   std::vector<int32_t> generated;
   {
-    auto cache = *KvCache::Create((*model_)->config, 64 << 20, 16, engine.kv_dtype(), false);
+    auto cache = *KvCache::Create(model()->config, 64 << 20, 16, engine.kv_dtype(), false);
     auto seq = cache->NewSequence();
     ref.push_back(*engine.Prefill(seq.get(), prompt, 37));
     for (int i = 0; i < decodes; ++i) {
@@ -77,7 +45,7 @@ TEST_P(PrefixEngineTest, CachedPrefixGivesIdenticalLogits) {
 
   // With prefix caching: a first sequence holds the history; the second reuses its 4 full
   // blocks and feeds the rest in steps batched with the first one's decodes.
-  auto cache = *KvCache::Create((*model_)->config, 64 << 20, 16, engine.kv_dtype(), true);
+  auto cache = *KvCache::Create(model()->config, 64 << 20, 16, engine.kv_dtype(), true);
   auto first = cache->NewSequence();
   ASSERT_TRUE(engine.Prefill(first.get(), history, 512).ok());
   auto second = cache->NewSequence();

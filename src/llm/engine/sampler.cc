@@ -76,26 +76,12 @@ Sampler::Sampler(const SamplingParams& params, std::span<const int32_t> prompt)
   if (params_.repetition_penalty != 1.0f) seen_.insert(prompt.begin(), prompt.end());
 }
 
+// Penalties on a copy of the logits, then the argmax (greedy) or a draw after temperature,
+// top-k, top-p and min-p; the logprobs are always those of the raw logits.
 SampledToken Sampler::Sample(std::span<const float> logits) {
   const SamplingParams& p = params_;
   const bool penalties =
       p.repetition_penalty != 1.0f || p.presence_penalty != 0 || p.frequency_penalty != 0;
-  std::span<const float> scores = logits;
-  if (penalties) {
-    work_.assign(logits.begin(), logits.end());
-    if (p.repetition_penalty != 1.0f) {
-      for (int32_t t : seen_) {
-        float& v = work_[t];
-        v = v > 0 ? v / p.repetition_penalty : v * p.repetition_penalty;
-      }
-    }
-    for (auto [t, c] : out_count_) {
-      work_[t] -= p.presence_penalty + p.frequency_penalty * static_cast<float>(c);
-    }
-    scores = work_;
-  }
-
-  int32_t token;
   const bool greedy = p.temperature == 0 || p.top_k == 1;
   if (greedy && !penalties) {  // one pass over the logits: the argmax and the log-sum-exp
     const ops::LogSumExpResult r = ops::LogSumExp(logits.data(), static_cast<int>(logits.size()));
@@ -104,65 +90,8 @@ SampledToken Sampler::Sample(std::span<const float> logits) {
     out.logprob = LogSoftmaxWith(logits, r.lse, r.argmax, p.logprobs, &out.top);
     return out;
   }
-  if (greedy) {
-    token = ArgMax(scores);
-  } else {
-    // Candidates most likely first: top_k, else grow a sorted prefix until it holds top_p.
-    const int n = static_cast<int>(scores.size());
-    const float inv_t = 1.0f / p.temperature;
-    float mx = -std::numeric_limits<float>::infinity();
-    for (float v : scores) mx = std::max(mx, v);
-    double total = 0;
-    for (float v : scores) total += std::exp(static_cast<double>((v - mx) * inv_t));
-    int k = p.top_k > 0 ? std::min(p.top_k, n) : n;
-    if (p.top_p < 1.0f && k == n) {
-      for (int want = 64;; want *= 8) {
-        TopK(scores, std::min(want, n), &idx_);
-        double mass = 0;
-        for (int32_t i : idx_) mass += std::exp(static_cast<double>((scores[i] - mx) * inv_t));
-        if (mass >= p.top_p * total || want >= n) break;
-      }
-      k = static_cast<int>(idx_.size());
-    } else {
-      TopK(scores, k, &idx_);
-    }
-    // Probabilities (unnormalized) of the candidates after temperature.
-    std::vector<double> prob(idx_.size());
-    double kept = 0;
-    for (size_t j = 0; j < idx_.size(); ++j) {
-      prob[j] = std::exp(static_cast<double>((scores[idx_[j]] - mx) * inv_t));
-      kept += prob[j];
-    }
-    size_t keep = idx_.size();
-    if (p.top_p < 1.0f) {  // smallest prefix whose renormalized mass reaches top_p
-      double c = 0;
-      for (size_t j = 0; j < keep; ++j) {
-        c += prob[j];
-        if (c >= p.top_p * kept) {
-          keep = j + 1;
-          break;
-        }
-      }
-    }
-    if (p.min_p > 0) {  // relative to the most likely candidate
-      const double cut = p.min_p * prob[0];
-      size_t j = 1;
-      while (j < keep && prob[j] >= cut) ++j;
-      keep = j;
-    }
-    double sum = 0;
-    for (size_t j = 0; j < keep; ++j) sum += prob[j];
-    const double u = std::uniform_real_distribution<double>(0, sum)(rng_);
-    double c = 0;
-    token = idx_[keep - 1];
-    for (size_t j = 0; j < keep; ++j) {
-      c += prob[j];
-      if (u < c) {
-        token = idx_[j];
-        break;
-      }
-    }
-  }
+  const std::span<const float> scores = penalties ? Penalized(logits) : logits;
+  const int32_t token = greedy ? ArgMax(scores) : Draw(scores);
 
   SampledToken out;
   out.token = token;
@@ -170,6 +99,83 @@ SampledToken Sampler::Sample(std::span<const float> logits) {
   if (p.repetition_penalty != 1.0f) seen_.insert(token);
   if (p.presence_penalty != 0 || p.frequency_penalty != 0) ++out_count_[token];
   return out;
+}
+
+std::span<const float> Sampler::Penalized(std::span<const float> logits) {
+  const SamplingParams& p = params_;
+  work_.assign(logits.begin(), logits.end());
+  if (p.repetition_penalty != 1.0f) {
+    for (int32_t t : seen_) {
+      float& v = work_[t];
+      v = v > 0 ? v / p.repetition_penalty : v * p.repetition_penalty;
+    }
+  }
+  for (auto [t, c] : out_count_) {
+    work_[t] -= p.presence_penalty + p.frequency_penalty * static_cast<float>(c);
+  }
+  return work_;
+}
+
+int32_t Sampler::Draw(std::span<const float> scores) {
+  const SamplingParams& p = params_;
+  const float inv_t = 1.0f / p.temperature;
+  float mx = -std::numeric_limits<float>::infinity();
+  for (float v : scores) mx = std::max(mx, v);
+  FindCandidates(scores, mx, inv_t);
+  // Probabilities (unnormalized) of the candidates after temperature.
+  std::vector<double> prob(idx_.size());
+  double kept = 0;
+  for (size_t j = 0; j < idx_.size(); ++j) {
+    prob[j] = std::exp(static_cast<double>((scores[idx_[j]] - mx) * inv_t));
+    kept += prob[j];
+  }
+  const size_t keep = KeptCandidates(prob, kept);
+  double sum = 0;
+  for (size_t j = 0; j < keep; ++j) sum += prob[j];
+  const double u = std::uniform_real_distribution<double>(0, sum)(rng_);
+  double c = 0;
+  for (size_t j = 0; j < keep; ++j) {
+    c += prob[j];
+    if (u < c) return idx_[j];
+  }
+  return idx_[keep - 1];
+}
+
+void Sampler::FindCandidates(std::span<const float> scores, float mx, float inv_t) {
+  const SamplingParams& p = params_;
+  const int n = static_cast<int>(scores.size());
+  const int k = p.top_k > 0 ? std::min(p.top_k, n) : n;
+  if (!(p.top_p < 1.0f && k == n)) return TopK(scores, k, &idx_);
+  double total = 0;
+  for (float v : scores) total += std::exp(static_cast<double>((v - mx) * inv_t));
+  for (int want = 64;; want *= 8) {
+    TopK(scores, std::min(want, n), &idx_);
+    double mass = 0;
+    for (int32_t i : idx_) mass += std::exp(static_cast<double>((scores[i] - mx) * inv_t));
+    if (mass >= p.top_p * total || want >= n) break;
+  }
+}
+
+size_t Sampler::KeptCandidates(const std::vector<double>& prob, double kept) const {
+  const SamplingParams& p = params_;
+  size_t keep = prob.size();
+  if (p.top_p < 1.0f) {  // smallest prefix whose renormalized mass reaches top_p
+    double c = 0;
+    for (size_t j = 0; j < keep; ++j) {
+      c += prob[j];
+      if (c >= p.top_p * kept) {
+        keep = j + 1;
+        break;
+      }
+    }
+  }
+  if (p.min_p > 0) {  // relative to the most likely candidate
+    const double cut = p.min_p * prob[0];
+    size_t j = 1;
+    while (j < keep && prob[j] >= cut) ++j;
+    keep = j;
+  }
+  return keep;
 }
 
 size_t FindStopString(std::string_view text, const std::vector<std::string>& stops, size_t from) {

@@ -66,6 +66,16 @@ class Sampler {
   const SamplingParams& params() const { return params_; }
 
  private:
+  // The logits after the repetition, presence and frequency penalties (in work_).
+  std::span<const float> Penalized(std::span<const float> logits);
+  // A token drawn from the candidates (FindCandidates, KeptCandidates) after temperature.
+  int32_t Draw(std::span<const float> scores);
+  // idx_: the top_k tokens, most likely first; without top_k but with top_p, a sorted prefix
+  // grown until it holds top_p of the probability mass (`mx`: the largest score).
+  void FindCandidates(std::span<const float> scores, float mx, float inv_t);
+  // How many of the candidates (probabilities `prob`, summing to `kept`) top_p and min_p keep.
+  size_t KeptCandidates(const std::vector<double>& prob, double kept) const;
+
   SamplingParams params_;
   std::mt19937_64 rng_;
   std::unordered_set<int32_t> seen_;            // prompt + output (repetition penalty)

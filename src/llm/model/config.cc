@@ -234,6 +234,125 @@ Status CheckSlidingWindow(const json& j, std::string_view what, const ArchSpec& 
   return Status();
 }
 
+// Sizes, heads and head_dim: the architecture's defaults, then config.json's values.
+Status ParseShape(const json& j, std::string_view what, const ArchSpec& spec, ModelConfig* c) {
+  c->vocab_size = spec.vocab_size;
+  c->hidden_size = spec.hidden_size;
+  c->intermediate_size = spec.intermediate_size;
+  c->num_layers = spec.num_layers;
+  c->num_heads = spec.num_heads;
+  c->max_position_embeddings = spec.max_position_embeddings;
+  RETURN_IF_ERROR(GetInt(j, "vocab_size", what, &c->vocab_size, false));
+  RETURN_IF_ERROR(GetInt(j, "hidden_size", what, &c->hidden_size, false));
+  RETURN_IF_ERROR(GetInt(j, "intermediate_size", what, &c->intermediate_size, false));
+  RETURN_IF_ERROR(GetInt(j, "num_hidden_layers", what, &c->num_layers, false));
+  RETURN_IF_ERROR(GetInt(j, "num_attention_heads", what, &c->num_heads, false));
+  RETURN_IF_ERROR(GetInt(j, "max_position_embeddings", what, &c->max_position_embeddings, false));
+  // A missing key takes the class default; an explicit null means num_attention_heads.
+  c->num_kv_heads = spec.num_kv_heads > 0 ? spec.num_kv_heads : c->num_heads;
+  if (auto kv = j.find("num_key_value_heads"); kv != j.end() && kv->is_null()) {
+    c->num_kv_heads = c->num_heads;
+  }
+  RETURN_IF_ERROR(GetInt(j, "num_key_value_heads", what, &c->num_kv_heads, false));
+  c->head_dim = spec.head_dim;
+  RETURN_IF_ERROR(GetInt(j, "head_dim", what, &c->head_dim, false));
+  if (c->head_dim == 0) {
+    if (c->hidden_size % c->num_heads != 0) {
+      return Field(what, "hidden_size", "is not a multiple of num_attention_heads");
+    }
+    c->head_dim = c->hidden_size / c->num_heads;
+  }
+  if (c->head_dim % 2 != 0) return Field(what, "head_dim", "must be even for RoPE");
+  if (c->num_heads % c->num_kv_heads != 0) {
+    return Field(what, "num_key_value_heads", "does not divide num_attention_heads");
+  }
+  return Status();
+}
+
+// rope_theta, rope_scaling and rms_norm_eps.
+Status ParseRopeAndNorm(const json& j, std::string_view what, ModelConfig* c) {
+  RETURN_IF_ERROR(GetDouble(j, "rope_theta", what, &c->rope_theta));
+  RETURN_IF_ERROR(ParseRope(j, what, c));
+  if (!(c->rope_theta > 0)) return Field(what, "rope_theta", "must be positive");
+  if (auto p = j.find("partial_rotary_factor");
+      p != j.end() && !p->is_null() && !(p->is_number() && p->get<double>() == 1.0)) {
+    return Unsupported(what, "\"partial_rotary_factor\" other than 1 is not supported");
+  }
+  RETURN_IF_ERROR(GetDouble(j, "rms_norm_eps", what, &c->rms_norm_eps));
+  if (!(c->rms_norm_eps > 0 && c->rms_norm_eps < 1)) {
+    return Field(what, "rms_norm_eps", "out of range");
+  }
+  return Status();
+}
+
+// Tied embeddings, biases, q/k norms, quantization, sliding window and the activation.
+Status ParseLayerOptions(const json& j, std::string_view what, const ArchSpec& spec,
+                         ModelConfig* c) {
+  RETURN_IF_ERROR(GetBool(j, "tie_word_embeddings", what, &c->tie_word_embeddings));
+  // Qwen2 always has q/k/v biases (its attention ignores "attention_bias"); Llama and Qwen3
+  // read "attention_bias" (biases on q/k/v and o); Mistral has none.
+  c->attention_bias = c->arch == Arch::kQwen2;
+  if (c->arch == Arch::kLlama || c->arch == Arch::kQwen3) {
+    bool bias = false;
+    RETURN_IF_ERROR(GetBool(j, "attention_bias", what, &bias));
+    if (bias) return Unsupported(what, "\"attention_bias\": true is not supported");
+  }
+  if (c->arch == Arch::kLlama) {
+    bool bias = false;
+    RETURN_IF_ERROR(GetBool(j, "mlp_bias", what, &bias));
+    if (bias) return Unsupported(what, "\"mlp_bias\": true is not supported");
+  }
+  c->qk_norm = c->arch == Arch::kQwen3;
+  if (auto q = j.find("quantization_config"); q != j.end() && !q->is_null()) {
+    RETURN_IF_ERROR(ParseQuantConfig(*q, what, &c->quant));
+  }
+  RETURN_IF_ERROR(CheckSlidingWindow(j, what, spec, *c));
+  if (auto act = j.find("hidden_act"); act != j.end() && !act->is_null()) {
+    const std::string a = act->is_string() ? act->get<std::string>() : act->dump();
+    if (a != "silu" && a != "swish") {  // transformers' ACT2FN maps both to SiLU
+      return Unsupported(what, "\"hidden_act\" \"" + a + "\" is not supported (only silu)");
+    }
+  }
+  return Status();
+}
+
+// The checkpoint's dtype ("torch_dtype", or "dtype" as transformers 4.56+ writes it).
+Status ParseDtype(const json& j, std::string_view what, ModelConfig* c) {
+  for (const char* key : {"torch_dtype", "dtype"}) {  // transformers 4.56+ writes "dtype"
+    auto t = j.find(key);
+    if (t == j.end() || t->is_null()) continue;
+    const std::string s = t->is_string() ? t->get<std::string>() : t->dump();
+    if (s == "bfloat16") {
+      c->dtype = DType::kBF16;
+    } else if (s == "float16") {
+      c->dtype = DType::kF16;
+    } else if (s == "float32") {
+      c->dtype = DType::kF32;
+    } else {
+      return Field(what, key, "\"" + s + "\" is not supported");
+    }
+    break;
+  }
+  return Status();
+}
+
+// bos_token_id and eos_token_id (one id or a list): config.json's, else the architecture's.
+Status ParseSpecialTokens(const json& j, std::string_view what, const ArchSpec& spec,
+                          ModelConfig* c) {
+  if (spec.bos >= 0) c->bos_token_id = spec.bos;
+  if (auto b = j.find("bos_token_id"); b != j.end()) {
+    c->bos_token_id.reset();
+    int bos = 0;
+    if (!b->is_null()) {
+      RETURN_IF_ERROR(GetInt(j, "bos_token_id", what, &bos, true, 0));
+      c->bos_token_id = bos;
+    }
+  }
+  if (!j.contains("eos_token_id") && spec.eos >= 0) c->eos_token_ids = {spec.eos};
+  RETURN_IF_ERROR(GetIds(j, "eos_token_id", what, &c->eos_token_ids));
+  return Status();
+}
+
 }  // namespace
 
 Result<ModelConfig> ParseModelConfig(std::string_view text, std::string_view what) {
@@ -244,98 +363,11 @@ Result<ModelConfig> ParseModelConfig(std::string_view text, std::string_view wha
     c.arch = spec->arch;
     if (c.architecture.empty()) c.architecture = spec->architecture;
     if (c.model_type.empty()) c.model_type = spec->model_type;
-    c.vocab_size = spec->vocab_size;
-    c.hidden_size = spec->hidden_size;
-    c.intermediate_size = spec->intermediate_size;
-    c.num_layers = spec->num_layers;
-    c.num_heads = spec->num_heads;
-    c.max_position_embeddings = spec->max_position_embeddings;
-    RETURN_IF_ERROR(GetInt(j, "vocab_size", what, &c.vocab_size, false));
-    RETURN_IF_ERROR(GetInt(j, "hidden_size", what, &c.hidden_size, false));
-    RETURN_IF_ERROR(GetInt(j, "intermediate_size", what, &c.intermediate_size, false));
-    RETURN_IF_ERROR(GetInt(j, "num_hidden_layers", what, &c.num_layers, false));
-    RETURN_IF_ERROR(GetInt(j, "num_attention_heads", what, &c.num_heads, false));
-    RETURN_IF_ERROR(GetInt(j, "max_position_embeddings", what, &c.max_position_embeddings, false));
-    // A missing key takes the class default; an explicit null means num_attention_heads.
-    c.num_kv_heads = spec->num_kv_heads > 0 ? spec->num_kv_heads : c.num_heads;
-    if (auto kv = j.find("num_key_value_heads"); kv != j.end() && kv->is_null()) {
-      c.num_kv_heads = c.num_heads;
-    }
-    RETURN_IF_ERROR(GetInt(j, "num_key_value_heads", what, &c.num_kv_heads, false));
-    c.head_dim = spec->head_dim;
-    RETURN_IF_ERROR(GetInt(j, "head_dim", what, &c.head_dim, false));
-    if (c.head_dim == 0) {
-      if (c.hidden_size % c.num_heads != 0) {
-        return Field(what, "hidden_size", "is not a multiple of num_attention_heads");
-      }
-      c.head_dim = c.hidden_size / c.num_heads;
-    }
-    if (c.head_dim % 2 != 0) return Field(what, "head_dim", "must be even for RoPE");
-    if (c.num_heads % c.num_kv_heads != 0) {
-      return Field(what, "num_key_value_heads", "does not divide num_attention_heads");
-    }
-    RETURN_IF_ERROR(GetDouble(j, "rope_theta", what, &c.rope_theta));
-    RETURN_IF_ERROR(ParseRope(j, what, &c));
-    if (!(c.rope_theta > 0)) return Field(what, "rope_theta", "must be positive");
-    if (auto p = j.find("partial_rotary_factor");
-        p != j.end() && !p->is_null() && !(p->is_number() && p->get<double>() == 1.0)) {
-      return Unsupported(what, "\"partial_rotary_factor\" other than 1 is not supported");
-    }
-    RETURN_IF_ERROR(GetDouble(j, "rms_norm_eps", what, &c.rms_norm_eps));
-    if (!(c.rms_norm_eps > 0 && c.rms_norm_eps < 1)) {
-      return Field(what, "rms_norm_eps", "out of range");
-    }
-    RETURN_IF_ERROR(GetBool(j, "tie_word_embeddings", what, &c.tie_word_embeddings));
-    // Qwen2 always has q/k/v biases (its attention ignores "attention_bias"); Llama and Qwen3
-    // read "attention_bias" (biases on q/k/v and o); Mistral has none.
-    c.attention_bias = c.arch == Arch::kQwen2;
-    if (c.arch == Arch::kLlama || c.arch == Arch::kQwen3) {
-      bool bias = false;
-      RETURN_IF_ERROR(GetBool(j, "attention_bias", what, &bias));
-      if (bias) return Unsupported(what, "\"attention_bias\": true is not supported");
-    }
-    if (c.arch == Arch::kLlama) {
-      bool bias = false;
-      RETURN_IF_ERROR(GetBool(j, "mlp_bias", what, &bias));
-      if (bias) return Unsupported(what, "\"mlp_bias\": true is not supported");
-    }
-    c.qk_norm = c.arch == Arch::kQwen3;
-    if (auto q = j.find("quantization_config"); q != j.end() && !q->is_null()) {
-      RETURN_IF_ERROR(ParseQuantConfig(*q, what, &c.quant));
-    }
-    RETURN_IF_ERROR(CheckSlidingWindow(j, what, *spec, c));
-    if (auto act = j.find("hidden_act"); act != j.end() && !act->is_null()) {
-      const std::string a = act->is_string() ? act->get<std::string>() : act->dump();
-      if (a != "silu" && a != "swish") {  // transformers' ACT2FN maps both to SiLU
-        return Unsupported(what, "\"hidden_act\" \"" + a + "\" is not supported (only silu)");
-      }
-    }
-    for (const char* key : {"torch_dtype", "dtype"}) {  // transformers 4.56+ writes "dtype"
-      auto t = j.find(key);
-      if (t == j.end() || t->is_null()) continue;
-      const std::string s = t->is_string() ? t->get<std::string>() : t->dump();
-      if (s == "bfloat16") {
-        c.dtype = DType::kBF16;
-      } else if (s == "float16") {
-        c.dtype = DType::kF16;
-      } else if (s == "float32") {
-        c.dtype = DType::kF32;
-      } else {
-        return Field(what, key, "\"" + s + "\" is not supported");
-      }
-      break;
-    }
-    if (spec->bos >= 0) c.bos_token_id = spec->bos;
-    if (auto b = j.find("bos_token_id"); b != j.end()) {
-      c.bos_token_id.reset();
-      int bos = 0;
-      if (!b->is_null()) {
-        RETURN_IF_ERROR(GetInt(j, "bos_token_id", what, &bos, true, 0));
-        c.bos_token_id = bos;
-      }
-    }
-    if (!j.contains("eos_token_id") && spec->eos >= 0) c.eos_token_ids = {spec->eos};
-    RETURN_IF_ERROR(GetIds(j, "eos_token_id", what, &c.eos_token_ids));
+    RETURN_IF_ERROR(ParseShape(j, what, *spec, &c));
+    RETURN_IF_ERROR(ParseRopeAndNorm(j, what, &c));
+    RETURN_IF_ERROR(ParseLayerOptions(j, what, *spec, &c));
+    RETURN_IF_ERROR(ParseDtype(j, what, &c));
+    RETURN_IF_ERROR(ParseSpecialTokens(j, what, *spec, &c));
   } catch (const json::exception& e) {
     return InvalidArgument(std::string(what) + ": " + PrintableAscii(e.what()));
   }

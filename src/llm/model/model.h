@@ -18,20 +18,11 @@
 #include "base/status.h"
 #include "llm/model/config.h"
 #include "llm/model/dtype.h"
+#include "llm/model/matrix.h"
 #include "llm/model/quant.h"
 #include "llm/model/safetensors.h"
 
 namespace modelcar::llm {
-
-// A row-major [rows, cols] matrix viewed in a mapping (weights of nn.Linear: [out, in]), or,
-// when `quant` is set, a quantized one (quant.h; then dtype and data are unused).
-struct Matrix {
-  DType dtype = DType::kBF16;
-  int64_t rows = 0;
-  int64_t cols = 0;
-  const void* data = nullptr;          // valid while the owning Model lives
-  const QuantMatrix* quant = nullptr;  // owned by the Model
-};
 
 struct LayerWeights {
   std::vector<float> input_norm;  // [hidden]

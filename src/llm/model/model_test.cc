@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
+#include "base/temp_dir.h"
 #include "llm/model/testmodel.h"
 
 namespace modelcar::llm {
@@ -18,15 +19,12 @@ namespace fs = std::filesystem;
 class ModelTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/modelcar-model-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
     TestModelOptions o;
     o.shape = "tiny";
     o.out_dir = dir_;
     o.copy_tokenizer = false;
     ASSERT_TRUE(WriteTestModel(o).ok());
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   std::string Read(const std::string& name) { return *ReadFile(dir_ + "/" + name); }
   void Write(const std::string& name, const std::string& data) {
@@ -38,7 +36,8 @@ class ModelTest : public ::testing::Test {
     EXPECT_NE(m.status().message().find(needle), std::string::npos) << m.status().ToString();
   }
 
-  std::string dir_;
+  TempDir tmp_{"modelcar-model-test"};
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(ModelTest, LoadsTinyModel) {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "llm/model/model.h"
+#include "llm/model/matrix.h"
 
 namespace modelcar::llm {
 

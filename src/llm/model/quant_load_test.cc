@@ -1,14 +1,13 @@
 #include "llm/model/quant_load.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "base/file.h"
+#include "base/temp_dir.h"
 
 namespace modelcar::llm {
 namespace {
@@ -28,12 +27,6 @@ std::string Bytes(const std::vector<T>& v) {
 
 class QuantLoadTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/modelcar-quant-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   // Writes the tensors into one file and indexes them.
   void Open(const std::map<std::string, Tensor>& tensors) {
     nlohmann::json h = nlohmann::json::object();
@@ -107,7 +100,8 @@ class QuantLoadTest : public ::testing::Test {
     return c;
   }
 
-  std::string dir_;
+  TempDir tmp_{"modelcar-quant-test"};
+  const std::string dir_ = tmp_.path();
   std::vector<SafetensorsFile> files_;
   std::unique_ptr<TensorIndex> index_;
 };

@@ -3,7 +3,7 @@
 // has them; each has a scalar reference in ops::ref that the tests compare against.
 //
 // Activations are f32 row-major, or bf16 (uint16_t bit patterns) for the fast path's matrix
-// inputs. Weight matrices are views (llm/model/model.h Matrix) in BF16, F16 or F32, [out, in] as
+// inputs. Weight matrices are views (llm/model/matrix.h) in BF16, F16 or F32, [out, in] as
 // nn.Linear stores them; accumulation is always f32.
 //
 // Batch invariance: every kernel computes an output row from its own input row with a fixed
@@ -19,7 +19,7 @@
 #include <span>
 #include <vector>
 
-#include "llm/model/model.h"
+#include "llm/model/matrix.h"
 #include "llm/ops/thread_pool.h"
 
 namespace modelcar::llm::ops {
