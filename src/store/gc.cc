@@ -133,7 +133,7 @@ Result<bool> TryRemove(Store& store, const oci::Digest& m, GcReport* report) {
     report->skipped_busy.push_back(m);
     return false;
   }
-  ASSIGN_OR_RETURN(auto leases, store.LiveLeases(m));
+  ASSIGN_OR_RETURN(auto leases, store.LiveLeases(m, /*prune_stale=*/true));
   if (!leases.empty()) return false;
   uint64_t bytes = DiskUsage(store.TreeDir(m));
   RETURN_IF_ERROR(store.RemoveTree(m));

@@ -13,6 +13,7 @@
 #include "oci/manifest.h"
 #include "oci/media_types.h"
 #include "store/gc.h"
+#include "store/lock.h"
 #include "store/verify.h"
 #include "tar/reader_test_util.h"
 
@@ -329,6 +330,34 @@ TEST_F(IngestTest, GcKeepsLeasedAndReferencedTrees) {
   rep = RunGc(*store_, p);
   ASSERT_TRUE(rep.ok());
   EXPECT_EQ(rep->removed.size(), 1u);
+}
+
+// A mount writes its lease, then its link, holding the image's shared lock: a gc in between must
+// neither evict the tree nor take the lease for stale (it did: the lease was deleted because the
+// link did not exist yet, and the next gc evicted the mounted tree).
+TEST_F(IngestTest, GcBetweenAMountsLeaseAndLinkKeepsBoth) {
+  ASSERT_TRUE(Ingest().ok());
+  GcPolicy p;
+  p.watermarks = false;
+  p.max_size = 0;  // evict everything evictable
+  std::string link = dir_ + "/mnt-b";
+  {
+    auto lock = FileLock::Acquire(store_->LockPath(image_.digest), FileLock::Mode::kShared);
+    ASSERT_TRUE(lock.ok());
+    ASSERT_TRUE(store_->AddLease(image_.digest, link).ok());
+    auto rep = RunGc(*store_, p);
+    ASSERT_TRUE(rep.ok());
+    EXPECT_TRUE(rep->removed.empty());
+    EXPECT_TRUE(store_->HasTree(image_.digest));
+    fs::create_symlink(store_->RootfsDir(image_.digest), link);
+  }
+  auto rep = RunGc(*store_, p);
+  ASSERT_TRUE(rep.ok());
+  EXPECT_TRUE(rep->removed.empty()) << "the mounted tree was evicted";
+  EXPECT_TRUE(store_->HasTree(image_.digest));
+  auto leases = store_->LiveLeases(image_.digest);
+  ASSERT_TRUE(leases.ok());
+  EXPECT_EQ(leases->size(), 1u);
 }
 
 TEST(GcPolicyTest, BytesToFree) {

@@ -316,7 +316,7 @@ Status Store::RemoveLease(const oci::Digest& m, const std::string& holder) {
   return Status();
 }
 
-Result<std::vector<std::string>> Store::LiveLeases(const oci::Digest& m) {
+Result<std::vector<std::string>> Store::LiveLeases(const oci::Digest& m, bool prune_stale) {
   std::vector<std::string> live;
   std::string rootfs = RootfsDir(m);
   for (const std::string& n : ListDir(LeaseDir(m))) {
@@ -333,7 +333,7 @@ Result<std::vector<std::string>> Store::LiveLeases(const oci::Digest& m) {
     std::string target = len > 0 ? std::string(buf, static_cast<size_t>(len)) : "";
     if (target == rootfs || target.starts_with(rootfs + "/")) {
       live.push_back(*holder);
-    } else {
+    } else if (prune_stale) {
       ::unlink(path.c_str());  // the link is gone or points elsewhere: stale
     }
   }

@@ -112,8 +112,11 @@ class Store {
   // tree) or "pin:<name>" (live until removed).
   Status AddLease(const oci::Digest& m, const std::string& holder);
   Status RemoveLease(const oci::Digest& m, const std::string& holder);
-  // Live holders; stale mount leases (link gone or re-pointed) are deleted on the way.
-  Result<std::vector<std::string>> LiveLeases(const oci::Digest& m);
+  // Live holders. With `prune_stale`, stale mount leases (link gone or re-pointed) are deleted on
+  // the way. REQUIRES for `prune_stale`: the caller holds m's exclusive FileLock, since a mount
+  // writes its lease before its link, under the shared lock (without it, a lease whose link is
+  // about to be made would look stale, and a gc would then evict a mounted tree).
+  Result<std::vector<std::string>> LiveLeases(const oci::Digest& m, bool prune_stale = false);
 
  private:
   explicit Store(std::string root) : root_(std::move(root)) {}
