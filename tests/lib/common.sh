@@ -12,12 +12,12 @@
 set -euo pipefail
 
 # The modelcar under test must not be older than the product sources (src/ without its tests,
-# test helpers and fuzz targets): a tree merged or edited after the last build tests old code
-# against new tests (it happened: a TSan binary built before a feature failed that feature's new
-# test, which looked like a flake). CTest does not build; scripts/build does.
+# test helpers (*test_util.h, *_fixture.h) and fuzz targets): a tree merged or edited after the
+# last build tests old code against new tests (it happened: a TSan binary built before a feature
+# failed that feature's new test, which looked like a flake). CTest does not build; scripts/build does.
 if [ -n "${MODELCAR_BIN:-}" ] && [ -n "${MODELCAR_SRC:-}" ] && [ -e "$MODELCAR_BIN" ]; then
   mc_newer=$(find "$MODELCAR_SRC/src" \( -name '*.cc' -o -name '*.h' \) ! -name '*_test.cc' \
-    ! -name '*_fuzz.cc' ! -name '*test_util.h' ! -name test_fixture.h -newer "$MODELCAR_BIN" \
+    ! -name '*_fuzz.cc' ! -name '*test_util.h' ! -name '*_fixture.h' -newer "$MODELCAR_BIN" \
     -print -quit)
   if [ -n "$mc_newer" ]; then
     echo "FAIL: $MODELCAR_BIN is older than $mc_newer: build it first (scripts/build)" >&2
