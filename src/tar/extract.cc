@@ -81,6 +81,29 @@ Result<UniqueFd> OpenDirNoFollow(int root_fd, const std::vector<std::string>& co
   return cur;
 }
 
+namespace {
+
+// The names in the directory open at `dir_fd` (without "." and ".."); `name` is for errors.
+Result<std::vector<std::string>> ListChildren(int dir_fd, const std::string& name) {
+  int fd = ::dup(dir_fd);
+  DIR* d = fd >= 0 ? ::fdopendir(fd) : nullptr;
+  if (!d) {
+    int err = errno;
+    if (fd >= 0) ::close(fd);
+    return ErrnoStatus(err, "opendir " + name);
+  }
+  ::rewinddir(d);  // the duplicate shares its position with dir_fd
+  std::vector<std::string> children;
+  while (dirent* de = ::readdir(d)) {
+    std::string_view n = de->d_name;
+    if (n != "." && n != "..") children.emplace_back(n);
+  }
+  ::closedir(d);
+  return children;
+}
+
+}  // namespace
+
 Status RemoveTreeAt(int dir_fd, const std::string& name) {
   struct stat st;
   if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -96,23 +119,13 @@ Status RemoveTreeAt(int dir_fd, const std::string& name) {
   ::fchmodat(dir_fd, name.c_str(), 0700, 0);  // read-only trees: make it removable
   int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "open " + name);
-  DIR* d = ::fdopendir(fd);
-  if (!d) {
-    int err = errno;
-    ::close(fd);
-    return ErrnoStatus(err, "opendir " + name);
-  }
-  std::vector<std::string> children;
-  while (dirent* de = ::readdir(d)) {
-    std::string_view n = de->d_name;
-    if (n != "." && n != "..") children.emplace_back(n);
-  }
+  UniqueFd dir(fd);
+  ASSIGN_OR_RETURN(std::vector<std::string> children, ListChildren(dir.get(), name));
   Status st_all;
   for (const std::string& c : children) {
-    Status s = RemoveTreeAt(::dirfd(d), c);
+    Status s = RemoveTreeAt(dir.get(), c);
     if (!s.ok() && st_all.ok()) st_all = s.WithContext(name);
   }
-  ::closedir(d);
   RETURN_IF_ERROR(st_all);
   if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
     return ErrnoStatus(errno, "rmdir " + name);
@@ -142,15 +155,7 @@ Status MoveOrDropAt(int from_fd, const std::string& name, int to_fd) {
     int dfd = ::openat(to_fd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0) return ErrnoStatus(errno, "open " + name);
     UniqueFd dst(dfd);
-    std::vector<std::string> children;
-    int lfd = ::dup(src.get());
-    DIR* d = lfd >= 0 ? ::fdopendir(lfd) : nullptr;
-    if (!d) return ErrnoStatus(errno, "opendir " + name);
-    while (dirent* de = ::readdir(d)) {
-      std::string_view c = de->d_name;
-      if (c != "." && c != "..") children.emplace_back(c);
-    }
-    ::closedir(d);
+    ASSIGN_OR_RETURN(std::vector<std::string> children, ListChildren(src.get(), name));
     for (const std::string& c : children) {
       Status s = MoveOrDropAt(src.get(), c, dst.get());
       if (!s.ok()) return s.WithContext(name);
@@ -222,16 +227,14 @@ Status Extractor::Whiteout(const std::vector<std::string>& comps, const Entry& e
   if (base == kOpaque) {
     // Remove every child that an earlier layer left (entries of this layer stay; one holding
     // entries of this layer is refused).
-    int fd = ::dup(dir.get());
-    DIR* d = fd >= 0 ? ::fdopendir(fd) : nullptr;
-    if (!d) return EntryError(Code::kInternal, e, "cannot list directory for opaque whiteout");
-    std::vector<std::string> victims;
-    while (dirent* de = ::readdir(d)) {
-      std::string n = de->d_name;
-      if (n == "." || n == "..") continue;
-      if (!this_layer_.count(child(n))) victims.push_back(n);
+    Result<std::vector<std::string>> children = ListChildren(dir.get(), dir_path);
+    if (!children.ok()) {
+      return EntryError(Code::kInternal, e, "cannot list directory for opaque whiteout");
     }
-    ::closedir(d);
+    std::vector<std::string> victims;
+    for (std::string& n : *children) {
+      if (!this_layer_.count(child(n))) victims.push_back(std::move(n));
+    }
     for (const std::string& v : victims) {
       RETURN_IF_ERROR(CheckKeepsThisLayer(child(v), e));
     }
