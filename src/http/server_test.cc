@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "base/file.h"
+#include "base/temp_dir.h"
 #include "http/server_test_util.h"
 
 namespace modelcar::http {
@@ -404,14 +405,6 @@ TEST(ServerTest, StopAnswersTheRequestInFlight) {
 
 class TlsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("mc-server-tls-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   // Writes a self-signed pair with common name `cn` to cert.pem / key.pem (via temp + rename).
   void MakeCert(const std::string& cn) {
     std::string d = dir_.string();
@@ -452,7 +445,8 @@ class TlsTest : public ::testing::Test {
     return o;
   }
 
-  std::filesystem::path dir_;
+  TempDir tmp_{"mc-server-tls"};
+  std::filesystem::path dir_{tmp_.path()};
 };
 
 TEST_F(TlsTest, ServesHttpsAndRejectsPlainHttp) {

@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "base/temp_dir.h"
 #include "http/server.h"
 #include "oci/manifest.h"
 #include "oci/media_types.h"
@@ -32,16 +33,14 @@ oci::Descriptor Desc(std::string_view media_type, const std::string& bytes) {
 
 // A store holding one image whose only layer is `layer` (uncompressed tar), served on a port.
 struct Mirror {
-  std::string dir;
+  TempDir dir{"peer-source-test"};
   std::unique_ptr<RegistryApi> api;
   std::unique_ptr<http::Server> server;
   std::string url;
 
   // `flip`: blob answers have their first byte inverted (the piece lists stay honest).
   Mirror(const std::string& layer, bool flip) {
-    char tmpl[] = "/tmp/peer-source-test-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-    auto st = store::Store::Open(dir);
+    auto st = store::Store::Open(dir.path());
     EXPECT_TRUE(st.ok());
     oci::ImageConfig cfg;
     cfg.architecture = "amd64";
@@ -96,10 +95,7 @@ struct Mirror {
     EXPECT_TRUE(server->Start().ok());
     url = "http://127.0.0.1:" + std::to_string(server->port());
   }
-  ~Mirror() {
-    server->Stop();
-    fs::remove_all(dir);
-  }
+  ~Mirror() { server->Stop(); }
 };
 
 class PeerSourceTest : public ::testing::Test {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <random>
 
+#include "base/temp_dir.h"
 #include "oci/manifest.h"
 #include "oci/media_types.h"
 #include "store/ingest.h"
@@ -47,9 +48,7 @@ struct Image {
 class RegistryApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/registry-api-test-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    auto st = store::Store::Open(dir_);
+    auto st = store::Store::Open(dir_.path());
     ASSERT_TRUE(st.ok());
     store_ = std::make_unique<store::Store>(*st);
     big_.resize(5 * kMinPieceSize + 777);
@@ -59,8 +58,6 @@ class RegistryApiTest : public ::testing::Test {
         TarBuilder().Dir("models/").File("models/w.bin", big_).File("models/c", "{}").End().str();
     gz_layer_ = TarBuilder().File("small", "zz").End().str();
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // Ingests an image with the big uncompressed layer and a gzip layer.
   oci::Digest Ingest(bool credentials) {
     Image img;
@@ -105,7 +102,7 @@ class RegistryApiTest : public ::testing::Test {
     return s.out;
   }
 
-  std::string dir_;
+  TempDir dir_{"registry-api-test"};
   std::unique_ptr<store::Store> store_;
   std::string big_, layer_, gz_layer_, manifest_;
   oci::Digest gz_digest_, config_digest_;
