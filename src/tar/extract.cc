@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -191,7 +192,7 @@ Status Extractor::MoveToShadow(int dir_fd, const std::string& name, const std::s
     return errno == ENOENT ? Status() : ErrnoStatus(errno, "stat " + Quote(path));
   }
   if (!layer_shadow_.valid()) {
-    std::string d = shadow_dir_ + "/" + std::to_string(layer_);
+    std::string d = fmt::format("{}/{}", shadow_dir_, layer_);
     RETURN_IF_ERROR(MakeDirs(d));
     ASSIGN_OR_RETURN(layer_shadow_, OpenFile(d, O_RDONLY | O_DIRECTORY));
   }
@@ -339,8 +340,8 @@ Status Extractor::BeginEntry(const Entry& e) {
       // written, so an interrupted pull can tell how far a file got.
       if (e.size > 0 && ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(e.size)) != 0 &&
           (errno == ENOSPC || errno == EDQUOT)) {
-        return ErrnoStatus(
-            errno, "tar entry " + Quote(e.path) + ": reserve " + std::to_string(e.size) + " bytes");
+        return ErrnoStatus(errno,
+                           fmt::format("tar entry {}: reserve {} bytes", Quote(e.path), e.size));
       }
       ++stats_.files;
       return Status();

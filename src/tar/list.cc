@@ -1,6 +1,7 @@
 #include "tar/list.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,7 +49,7 @@ Status PreadAll(int fd, char* buf, size_t n, uint64_t off, const std::string& pa
       return ErrnoStatus(errno, "read " + path);
     }
     if (got == 0)
-      return DataLoss(path + ": tar ends inside an entry at offset " + std::to_string(off));
+      return DataLoss(fmt::format("{}: tar ends inside an entry at offset {}", path, off));
     buf += got;
     n -= static_cast<size_t>(got);
     off += static_cast<uint64_t>(got);
@@ -72,7 +73,7 @@ Result<std::vector<ListedEntry>> ListTarFile(const std::string& path) {
   while (off + kBlock <= file_size) {
     RETURN_IF_ERROR(PreadAll(fd.get(), h, kBlock, off, path));
     auto bad = [&](const std::string& why) {
-      return DataLoss(path + ": tar header at offset " + std::to_string(off) + ": " + why);
+      return DataLoss(fmt::format("{}: tar header at offset {}: {}", path, off, why));
     };
     bool zero = true;
     for (char c : h) zero = zero && c == 0;
@@ -152,7 +153,7 @@ Result<std::vector<ListedEntry>> ListTarFile(const std::string& path) {
     off = data_off + padded;
   }
   if (off != file_size && off + kBlock > file_size) {
-    return DataLoss(path + ": tar ends inside a header at offset " + std::to_string(off));
+    return DataLoss(fmt::format("{}: tar ends inside a header at offset {}", path, off));
   }
   return out;  // no end marker: accepted (some writers omit it)
 }

@@ -1,5 +1,7 @@
 #include "tar/reader.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -167,8 +169,8 @@ Status Reader::Feed(std::string_view bytes) {
         take = bytes.size();
         trailing_ += take;
         if (trailing_ > options_.max_trailing_bytes) {
-          return DataLoss("tar: more than " + std::to_string(options_.max_trailing_bytes) +
-                          " bytes after the end-of-archive marker");
+          return DataLoss(fmt::format("tar: more than {} bytes after the end-of-archive marker",
+                                      options_.max_trailing_bytes));
         }
         RETURN_IF_ERROR(EmitMeta(bytes));
         break;
@@ -185,26 +187,26 @@ Status Reader::OnHeaderBlock() {
   uint64_t block_offset = offset_ - kBlock;
   if (AllZero(block_)) {
     if (has_next_path_ || has_next_link_ || has_next_size_) {
-      return DataLoss("tar: extended header at offset " + std::to_string(next_offset_) +
-                      " is not followed by an entry");
+      return DataLoss(fmt::format("tar: extended header at offset {} is not followed by an entry",
+                                  next_offset_));
     }
     if (++zero_blocks_ == 2) state_ = State::kTrailing;
     return Status();
   }
   if (zero_blocks_ != 0) {
-    return DataLoss("tar: a single zero block at offset " + std::to_string(block_offset - kBlock) +
-                    " followed by more headers");
+    return DataLoss(fmt::format("tar: a single zero block at offset {} followed by more headers",
+                                block_offset - kBlock));
   }
   std::string_view name = Field(b, 100);
   if (!ChecksumOk(b)) {
-    return DataLoss("tar: bad header checksum at offset " + std::to_string(block_offset) +
-                    " (entry " + Quote(name) + ")");
+    return DataLoss(
+        fmt::format("tar: bad header checksum at offset {} (entry {})", block_offset, Quote(name)));
   }
   uint64_t size = 0, mode = 0, mtime = 0;
   if (!ParseNumber(b + 124, 12, &size) || !ParseNumber(b + 100, 8, &mode) ||
       !ParseNumber(b + 136, 12, &mtime)) {
-    return DataLoss("tar: bad numeric field in header of " + Quote(name) + " at offset " +
-                    std::to_string(block_offset));
+    return DataLoss(fmt::format("tar: bad numeric field in header of {} at offset {}", Quote(name),
+                                block_offset));
   }
   if (!has_next_path_ && !has_next_link_ && !has_next_size_) next_offset_ = block_offset;
   char type = b[156];
@@ -212,9 +214,9 @@ Status Reader::OnHeaderBlock() {
     uint64_t limit =
         (type == 'x' || type == 'g') ? options_.max_pax_bytes : options_.max_name_bytes;
     if (size > limit) {
-      return ResourceExhausted("tar: extended header of " + std::to_string(size) +
-                               " bytes at offset " + std::to_string(block_offset) +
-                               " exceeds the limit of " + std::to_string(limit));
+      return ResourceExhausted(
+          fmt::format("tar: extended header of {} bytes at offset {} exceeds the limit of {}", size,
+                      block_offset, limit));
     }
     ext_type_ = type;
     ext_.clear();
@@ -274,8 +276,8 @@ Status Reader::OnHeaderBlock() {
                            Quote(e.path));
   }
   if (e.type != EntryType::kRegular && size != 0) {
-    return DataLoss("tar: " + std::string(EntryTypeName(e.type)) + " " + Quote(e.path) +
-                    " declares " + std::to_string(size) + " bytes of data");
+    return DataLoss(fmt::format("tar: {} {} declares {} bytes of data", EntryTypeName(e.type),
+                                Quote(e.path), size));
   }
   e.size = size;
   entry_ = std::move(e);
@@ -315,29 +317,29 @@ Status Reader::OnExtensionDone() {
   while (!rest.empty()) {
     size_t sp = rest.find(' ');
     if (sp == std::string_view::npos || sp == 0 || sp > 20) {
-      return DataLoss("tar: malformed pax record in header at offset " + std::to_string(at));
+      return DataLoss(fmt::format("tar: malformed pax record in header at offset {}", at));
     }
     uint64_t len = 0;
     for (size_t i = 0; i < sp; ++i) {
       if (rest[i] < '0' || rest[i] > '9') {
-        return DataLoss("tar: malformed pax record length at offset " + std::to_string(at));
+        return DataLoss(fmt::format("tar: malformed pax record length at offset {}", at));
       }
       len = len * 10 + static_cast<uint64_t>(rest[i] - '0');
     }
     if (len <= sp + 1 || len > rest.size() || rest[len - 1] != '\n') {
-      return DataLoss("tar: pax record length out of range at offset " + std::to_string(at));
+      return DataLoss(fmt::format("tar: pax record length out of range at offset {}", at));
     }
     std::string_view rec = rest.substr(sp + 1, len - sp - 2);
     rest.remove_prefix(len);
     size_t eq = rec.find('=');
     if (eq == std::string_view::npos) {
-      return DataLoss("tar: pax record without '=' at offset " + std::to_string(at));
+      return DataLoss(fmt::format("tar: pax record without '=' at offset {}", at));
     }
     std::string_view key = rec.substr(0, eq), value = rec.substr(eq + 1);
     if (ext_type_ == 'g') continue;  // global headers: nothing modelcar needs
     if (key.starts_with("GNU.sparse.")) {
-      return Unimplemented("tar: GNU sparse files are not supported (pax header at offset " +
-                           std::to_string(at) + ")");
+      return Unimplemented(
+          fmt::format("tar: GNU sparse files are not supported (pax header at offset {})", at));
     }
     if (key == "path") {
       next_path_ = std::string(value);
@@ -348,11 +350,10 @@ Status Reader::OnExtensionDone() {
     } else if (key == "size") {
       uint64_t v = 0;
       if (value.empty() || value.size() > 19) {
-        return DataLoss("tar: bad pax size at offset " + std::to_string(at));
+        return DataLoss(fmt::format("tar: bad pax size at offset {}", at));
       }
       for (char c : value) {
-        if (c < '0' || c > '9')
-          return DataLoss("tar: bad pax size at offset " + std::to_string(at));
+        if (c < '0' || c > '9') return DataLoss(fmt::format("tar: bad pax size at offset {}", at));
         v = v * 10 + static_cast<uint64_t>(c - '0');
       }
       next_size_ = v;
@@ -373,12 +374,11 @@ Status Reader::Finish() {
     return Status();
   }
   if (state_ == State::kData) {
-    return DataLoss("tar: archive ends inside the data of " + Quote(entry_.path) + ": " +
-                    std::to_string(remaining_) + " of " + std::to_string(entry_.size) +
-                    " bytes missing");
+    return DataLoss(fmt::format("tar: archive ends inside the data of {}: {} of {} bytes missing",
+                                Quote(entry_.path), remaining_, entry_.size));
   }
-  return DataLoss("tar: archive truncated at offset " + std::to_string(offset_) +
-                  " (inside a header or padding)");
+  return DataLoss(
+      fmt::format("tar: archive truncated at offset {} (inside a header or padding)", offset_));
 }
 
 }  // namespace modelcar::tar
