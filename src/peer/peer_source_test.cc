@@ -2,6 +2,7 @@
 // one of them behind a handler that flips a byte of every blob answer (a lying peer).
 #include "peer/peer_source.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -93,7 +94,7 @@ struct Mirror {
       });
     }
     EXPECT_TRUE(server->Start().ok());
-    url = "http://127.0.0.1:" + std::to_string(server->port());
+    url = fmt::format("http://127.0.0.1:{}", server->port());
   }
   ~Mirror() { server->Stop(); }
 };
@@ -193,7 +194,7 @@ TEST_F(PeerSourceTest, NoHolderIsNotFound) {
   // A port nobody listens on: the connection is refused and that peer dropped.
   http::Server closed(http::ServerOptions{});
   ASSERT_TRUE(closed.Start().ok());
-  std::string dead = "http://127.0.0.1:" + std::to_string(closed.port());
+  std::string dead = fmt::format("http://127.0.0.1:{}", closed.port());
   closed.Stop();
   PeerSource src = Source({a.url, dead});
   Status s = Run(src);

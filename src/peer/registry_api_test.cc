@@ -1,6 +1,7 @@
 // RegistryApi over a real store holding images ingested from memory: what a mirror client sees.
 #include "peer/registry_api.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -158,20 +159,19 @@ TEST_F(RegistryApiTest, LayersWholeRangedAndHead) {
   for (int i = 0; i < 40; ++i) {
     uint64_t a = rng() % layer_.size();
     uint64_t b = a + rng() % (layer_.size() - a);
-    r = Get(api, path, "bytes=" + std::to_string(a) + "-" + std::to_string(b));
+    r = Get(api, path, fmt::format("bytes={}-{}", a, b));
     ASSERT_EQ(r.status, 206);
     EXPECT_EQ(http::FindHeader(r.headers, "content-range").value_or(""),
-              "bytes " + std::to_string(a) + "-" + std::to_string(b) + "/" +
-                  std::to_string(layer_.size()));
+              fmt::format("bytes {}-{}/{}", a, b, layer_.size()));
     ASSERT_EQ(Body(r), layer_.substr(a, b - a + 1)) << a << "-" << b;
   }
   for (std::string tail :
-       {std::string("bytes=-10"), "bytes=" + std::to_string(layer_.size() - 10) + "-"}) {
+       {std::string("bytes=-10"), fmt::format("bytes={}-", layer_.size() - 10)}) {
     r = Get(api, path, tail);
     ASSERT_EQ(r.status, 206);
     EXPECT_EQ(Body(r), layer_.substr(layer_.size() - 10)) << tail;
   }
-  r = Get(api, path, "bytes=" + std::to_string(layer_.size()) + "-");
+  r = Get(api, path, fmt::format("bytes={}-", layer_.size()));
   EXPECT_EQ(r.status, 416);
   // The piece list was computed once and saved beside the skeleton.
   EXPECT_TRUE(fs::exists(api.layers().PiecesPath(m, 0, kMinPieceSize)));
@@ -198,11 +198,9 @@ TEST_F(RegistryApiTest, CorruptTreeIsCutBeforeTheLastByte) {
   std::string body = Body(r);
   EXPECT_LT(body.size(), layer_.size());  // short: the client sees a failed transfer
   // A range over the flipped piece is cut; one before it is served whole.
-  r = Get(api, path, "bytes=0-" + std::to_string(kMinPieceSize - 1));
+  r = Get(api, path, fmt::format("bytes=0-{}", kMinPieceSize - 1));
   EXPECT_EQ(Body(r), layer_.substr(0, kMinPieceSize));
-  r = Get(
-      api, path,
-      "bytes=" + std::to_string(3 * kMinPieceSize) + "-" + std::to_string(4 * kMinPieceSize + 5));
+  r = Get(api, path, fmt::format("bytes={}-{}", 3 * kMinPieceSize, 4 * kMinPieceSize + 5));
   EXPECT_LT(Body(r).size(), kMinPieceSize + 6);
   // Without a verified list, none is made from a corrupt tree: nothing in the range is sent.
   fs::remove(api.layers().PiecesPath(m, 0, kMinPieceSize));
