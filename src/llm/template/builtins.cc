@@ -1,6 +1,8 @@
 // Tests, methods of str/dict/list, globals and argument binding. Filters live in filters.cc.
 #include "llm/template/builtins.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <ctime>
 #include <unordered_set>
@@ -14,8 +16,8 @@ Status BindArgs(std::string_view fn, CallArgs& args, std::initializer_list<std::
                 std::vector<Value>* out) {
   out->assign(names.size(), Value());
   if (args.args.size() > names.size()) {
-    return InvalidArgument(std::string(fn) + "() takes at most " + std::to_string(names.size()) +
-                           " argument(s) (" + std::to_string(args.args.size()) + " given)");
+    return InvalidArgument(fmt::format("{}() takes at most {} argument(s) ({} given)", fn,
+                                       names.size(), args.args.size()));
   }
   for (size_t i = 0; i < args.args.size(); ++i) (*out)[i] = args.args[i];
   for (auto& [k, v] : args.kwargs) {

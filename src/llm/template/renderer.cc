@@ -1,5 +1,7 @@
 #include "llm/template/renderer.h"
 
+#include <fmt/format.h>
+
 #include <utility>
 #include <vector>
 
@@ -18,7 +20,7 @@ constexpr uint32_t kMaxValueDepth = 512;
 
 Status AtLine(int line, Status s) {
   if (s.ok() || s.message().starts_with("line ")) return s;
-  return Status(s.code(), "line " + std::to_string(line) + ": " + s.message());
+  return Status(s.code(), fmt::format("line {}: {}", line, s.message()));
 }
 
 class Renderer {
@@ -51,8 +53,8 @@ class Renderer {
       RETURN_IF_ERROR(AtLine(s->line, ExecOne(*s, out)));
       if (flow_ != Flow::kNormal) return Status();
       if (out->size() > kMaxOutputBytes) {
-        return ResourceExhausted("rendered template exceeds " + std::to_string(kMaxOutputBytes) +
-                                 " bytes");
+        return ResourceExhausted(
+            fmt::format("rendered template exceeds {} bytes", kMaxOutputBytes));
       }
     }
     return Status();
@@ -85,8 +87,8 @@ class Renderer {
     }
     ASSIGN_OR_RETURN(std::vector<Value> items, Iterate(v));
     if (items.size() != t.names.size()) {
-      return InvalidArgument("cannot unpack " + std::to_string(items.size()) + " values into " +
-                             std::to_string(t.names.size()) + " names");
+      return InvalidArgument(
+          fmt::format("cannot unpack {} values into {} names", items.size(), t.names.size()));
     }
     for (size_t i = 0; i < items.size(); ++i) scope.Set(t.names[i], std::move(items[i]));
     return Status();
@@ -180,8 +182,8 @@ class Renderer {
     const int64_t n = static_cast<int64_t>(items.size());
     for (int64_t i = 0; i < n; ++i) {
       if (++iterations_ > kMaxLoopIterations) {
-        return ResourceExhausted("template loops ran more than " +
-                                 std::to_string(kMaxLoopIterations) + " iterations");
+        return ResourceExhausted(
+            fmt::format("template loops ran more than {} iterations", kMaxLoopIterations));
       }
       auto scope = std::make_shared<Dict>();
       auto loop = std::make_shared<Dict>();
@@ -225,8 +227,8 @@ class Renderer {
 
   Result<Value> CallMacro(const Stmt& m, CallArgs& a) {
     if (a.args.size() > m.params.size()) {
-      return InvalidArgument("macro '" + m.name + "' takes not more than " +
-                             std::to_string(m.params.size()) + " argument(s)");
+      return InvalidArgument(
+          fmt::format("macro '{}' takes not more than {} argument(s)", m.name, m.params.size()));
     }
     if (depth_ >= kMaxCallDepth) return ResourceExhausted("macro recursion too deep");
     auto scope = std::make_shared<Dict>();
@@ -293,8 +295,8 @@ class Renderer {
     if (!r.ok()) return AtLine(e.line, r.status());
     // Every value a template builds passes here, one nesting level at a time.
     if (r->Depth() > kMaxValueDepth) {
-      return AtLine(e.line, ResourceExhausted("values nested deeper than " +
-                                              std::to_string(kMaxValueDepth) + " levels"));
+      return AtLine(e.line, ResourceExhausted(fmt::format("values nested deeper than {} levels",
+                                                          kMaxValueDepth)));
     }
     return r;
   }

@@ -1,5 +1,7 @@
 #include "llm/template/value.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -277,7 +279,7 @@ constexpr size_t kMaxJsonDumpBytes = size_t{64} << 20;
 Status Dump(const Value& v, const JsonDumpOptions& o, bool ensure_ascii, int level,
             std::string* out) {
   if (out->size() > kMaxJsonDumpBytes) {
-    return ResourceExhausted("json output exceeds " + std::to_string(kMaxJsonDumpBytes) + " bytes");
+    return ResourceExhausted(fmt::format("json output exceeds {} bytes", kMaxJsonDumpBytes));
   }
   auto newline = [&](int lvl) {
     if (o.indent < 0) return;
