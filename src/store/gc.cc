@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -207,9 +208,9 @@ Status EnsureSpace(Store& store, uint64_t need) {
   ASSIGN_OR_RETURN(fs, FilesystemUsage(store.root()));
   if (fs.free >= need) return Status();
   return ResourceExhausted(
-      "not enough disk space in the store " + store.root() + ": the image needs " +
-      std::to_string(need) + " bytes, " + std::to_string(fs.free) + " bytes are free (evicted " +
-      std::to_string(report.removed.size()) + " unused images, nothing else may be removed)");
+      fmt::format("not enough disk space in the store {}: the image needs {} bytes, {} bytes are "
+                  "free (evicted {} unused images, nothing else may be removed)",
+                  store.root(), need, fs.free, report.removed.size()));
 }
 
 }  // namespace modelcar::store
