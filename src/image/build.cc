@@ -1,6 +1,7 @@
 #include "image/build.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -140,10 +141,9 @@ class Builder {
   Status RunJob(Job& job, size_t total) {
     std::string what = job.plan == nullptr ? "busybox base"
                        : job.plan->title.empty()
-                           ? std::to_string(job.plan->files.size()) + " small files"
+                           ? fmt::format("{} small files", job.plan->files.size())
                            : job.plan->title;
-    Line("layer " + std::to_string(job.index + 1) + "/" + std::to_string(total) + ": " + what +
-         " (" + HumanBytes(job.bytes) + ")");
+    Line(fmt::format("layer {}/{}: {} ({})", job.index + 1, total, what, HumanBytes(job.bytes)));
     ASSIGN_OR_RETURN(auto writer, sink_.NewBlobWriter());
     CoalescingOutput out(writer.get());
     tar::Writer tw([&out](std::string_view b) { return out.Write(b); });
@@ -162,8 +162,7 @@ class Builder {
     if (job.plan != nullptr && !job.plan->title.empty()) {
       job.result.annotations[std::string(oci::kAnnotationTitle)] = job.plan->title;
     }
-    Line("layer " + std::to_string(job.index + 1) + "/" + std::to_string(total) + ": " + what +
-         " -> " + digest.ToString());
+    Line(fmt::format("layer {}/{}: {} -> {}", job.index + 1, total, what, digest.ToString()));
     return Status();
   }
 
@@ -301,8 +300,8 @@ Result<Base> LoadBase(const BuildOptions& o, oci::ImageSink& sink, BuildProgress
   base.config = std::move(*config);
   if (base.config.diff_ids.size() != m.layers.size()) {
     return InvalidArgument(
-        "--base " + o.base + ": config lists " + std::to_string(base.config.diff_ids.size()) +
-        " diff_ids but the manifest has " + std::to_string(m.layers.size()) + " layers");
+        fmt::format("--base {}: config lists {} diff_ids but the manifest has {} layers", o.base,
+                    base.config.diff_ids.size(), m.layers.size()));
   }
   for (const oci::Descriptor& l : m.layers) {
     if (progress) {
@@ -373,9 +372,8 @@ Result<BuildResult> BuildImage(const BuildOptions& o, oci::ImageSink& sink,
   if (base.busybox) jobs.push_back({nullptr, 2 << 20, 0, {}});
   for (const PlannedLayer& l : plan) jobs.push_back({&l, l.data_bytes, jobs.size(), {}});
   if (progress) {
-    progress->Line("building " + std::to_string(scan.files.size()) + " files (" +
-                   HumanBytes(scan.total_bytes) + ") from " + scan.root + " into " +
-                   std::to_string(jobs.size()) + " layers");
+    progress->Line(fmt::format("building {} files ({}) from {} into {} layers", scan.files.size(),
+                               HumanBytes(scan.total_bytes), scan.root, jobs.size()));
     progress->Total(scan.total_bytes);
   }
   Builder builder(o, prefix, sink, progress);
@@ -393,8 +391,8 @@ Result<BuildResult> BuildImage(const BuildOptions& o, oci::ImageSink& sink,
     h.created = created;
     h.created_by = j.plan == nullptr ? "modelcar build: busybox base (" + o.busybox_path + ")"
                    : j.plan->title.empty()
-                       ? "modelcar build: " + std::to_string(j.plan->files.size()) +
-                             " small files into " + o.models_path
+                       ? fmt::format("modelcar build: {} small files into {}", j.plan->files.size(),
+                                     o.models_path)
                        : "modelcar build: " + j.plan->title + " into " + o.models_path;
     config.history.push_back(std::move(h));
   }
