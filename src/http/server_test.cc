@@ -5,6 +5,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -118,7 +119,7 @@ TEST(ServerTest, StreamsChunks) {
     r.content_type = "text/event-stream";
     r.stream = [](StreamSink& sink) {
       for (int i = 0; i < 50; ++i) {
-        if (!sink.Write("data: " + std::to_string(i) + "\n\n")) return;
+        if (!sink.Write(fmt::format("data: {}\n\n", i))) return;
       }
       sink.Write("data: [DONE]\n\n");
     };
