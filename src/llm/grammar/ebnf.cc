@@ -1,5 +1,7 @@
 #include "llm/grammar/ebnf.h"
 
+#include <fmt/format.h>
+
 #include <map>
 #include <memory>
 #include <set>
@@ -36,7 +38,7 @@ struct Bad {
 };
 
 [[noreturn]] void Fail(int line, const std::string& what) {
-  throw Bad{"grammar: " + what + " (line " + std::to_string(line) + ")"};
+  throw Bad{fmt::format("grammar: {} (line {})", what, line)};
 }
 
 void AppendUtf8(uint32_t cp, std::string* out) {
