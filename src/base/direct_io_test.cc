@@ -1,6 +1,7 @@
 #include "base/direct_io.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -41,7 +42,7 @@ TEST(DirectIoTest, SameBytesOnDisk) { CheckRoundTrip("/var/tmp"); }
 TEST(DirectIoTest, SameBytesOnTmpfs) { CheckRoundTrip("/dev/shm"); }
 
 TEST(DirectIoTest, AlignedBigPiecesGoDirectOnExt4) {
-  std::string path = "/var/tmp/modelcar-dio-probe-" + std::to_string(getpid());
+  std::string path = fmt::format("/var/tmp/modelcar-dio-probe-{}", getpid());
   auto fd = OpenFile(path, O_WRONLY | O_CREAT | O_TRUNC);
   ASSERT_TRUE(fd.ok());
   AlignedBuffer buf(2 << 20);
