@@ -1,6 +1,7 @@
 // BuildDisplay and the TransferProgress modes it relies on, over a real build into a layout.
 #include "transfer/build_display.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -43,7 +44,7 @@ class BuildDisplayTest : public ::testing::Test {
     ::testing::internal::CaptureStderr();
     {
       BuildDisplay display(mode);
-      auto r = BuildToLayout(o, tmp_.path() + "/layout-" + std::to_string(++builds_), &display);
+      auto r = BuildToLayout(o, fmt::format("{}/layout-{}", tmp_.path(), ++builds_), &display);
       EXPECT_TRUE(r.ok()) << r.status().ToString();
       display.Finish(r.ok());
     }

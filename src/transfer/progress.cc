@@ -1,5 +1,6 @@
 #include "transfer/progress.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -173,7 +174,7 @@ void TransferProgress::Draw(bool final) {
     std::string bar = std::string(filled, '#') + std::string(width - filled, '.');
     char buf[256];
     std::string eta =
-        rate > 0 && !b->done ? std::to_string(static_cast<int>((b->size - got) / rate)) + "s" : "-";
+        rate > 0 && !b->done ? fmt::format("{}s", static_cast<int>((b->size - got) / rate)) : "-";
     const std::string who = b->digest.empty() ? verb_ : verb_ + " " + Short(b->digest);
     std::snprintf(buf, sizeof buf, "%s [%s] %3d%% %9s/s ETA %s %s", who.c_str(), bar.c_str(),
                   static_cast<int>(frac * 100), HumanBytes(rate).c_str(), eta.c_str(),
@@ -214,9 +215,9 @@ void TransferProgress::Finish() {
                         {"seconds", secs}}
              .dump());
   } else {
-    Emit(verb_ + ": " + std::to_string(blobs_.size()) + " blobs, " + HumanBytes(total) +
-         " transferred in " + std::to_string(secs).substr(0, 5) + " s (" +
-         HumanBytes(total / std::max(secs, 1e-6)) + "/s)");
+    Emit(fmt::format("{}: {} blobs, {} transferred in {} s ({}/s)", verb_, blobs_.size(),
+                     HumanBytes(total), std::to_string(secs).substr(0, 5),
+                     HumanBytes(total / std::max(secs, 1e-6))));
   }
 }
 
