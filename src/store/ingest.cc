@@ -1,6 +1,5 @@
 #include "store/ingest.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -18,6 +17,7 @@
 #include "oci/manifest.h"
 #include "oci/media_types.h"
 #include "store/lock.h"
+#include "store/tree_walk.h"
 #include "tar/extract.h"
 #include "tar/extract_rebuild.h"
 #include "tar/reader.h"
@@ -404,26 +404,15 @@ Result<uint64_t> ImageBytes(std::string_view manifest_bytes) {
 }
 
 Status MakeReadOnly(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return ErrnoStatus(errno, "opendir " + dir);
-  Status result;
-  while (dirent* de = ::readdir(d)) {
-    std::string n = de->d_name;
-    if (n == "." || n == "..") continue;
-    std::string p = dir + "/" + n;
-    struct stat st;
-    if (::lstat(p.c_str(), &st) != 0) continue;
-    if (S_ISDIR(st.st_mode)) {
-      Status s = MakeReadOnly(p);
-      if (!s.ok() && result.ok()) result = s;
-    } else if (S_ISREG(st.st_mode)) {
-      ::chmod(p.c_str(), st.st_mode & 0555);
-    }
-  }
-  ::closedir(d);
-  struct stat st;
-  if (::stat(dir.c_str(), &st) == 0) ::chmod(dir.c_str(), (st.st_mode & 0555) | 0500);
-  return result;
+  return WalkTree(
+      dir,
+      [](const std::string& path, const struct stat& st) {
+        ::chmod(path.c_str(), st.st_mode & 0555);
+      },
+      [](const std::string& path) {
+        struct stat st;
+        if (::stat(path.c_str(), &st) == 0) ::chmod(path.c_str(), (st.st_mode & 0555) | 0500);
+      });
 }
 
 }  // namespace modelcar::store
