@@ -13,6 +13,7 @@
 #include "base/crashpoint.h"
 #include "base/direct_io.h"
 #include "base/file.h"
+#include "base/human_bytes.h"
 #include "image/busybox_layer.h"
 #include "image/layer_plan.h"
 #include "image/model_labels.h"
@@ -29,17 +30,7 @@ namespace {
 constexpr size_t kReadChunk = 8 << 20;  // file reads
 constexpr size_t kCoalesce = 1 << 20;   // small writes are gathered up to this size
 
-std::string HumanBytes(uint64_t n) {
-  char buf[32];
-  if (n >= (uint64_t{1} << 30)) {
-    std::snprintf(buf, sizeof buf, "%.2f GiB", n / double(uint64_t{1} << 30));
-  } else if (n >= (1u << 20)) {
-    std::snprintf(buf, sizeof buf, "%.1f MiB", n / double(1u << 20));
-  } else {
-    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
-  }
-  return buf;
-}
+std::string Size(uint64_t n) { return HumanBytes(static_cast<double>(n), ByteUnits::kIec); }
 
 // Gathers small writes (tar headers, small files) into large BlobWriter writes.
 class CoalescingOutput {
@@ -143,7 +134,7 @@ class Builder {
                        : job.plan->title.empty()
                            ? fmt::format("{} small files", job.plan->files.size())
                            : job.plan->title;
-    Line(fmt::format("layer {}/{}: {} ({})", job.index + 1, total, what, HumanBytes(job.bytes)));
+    Line(fmt::format("layer {}/{}: {} ({})", job.index + 1, total, what, Size(job.bytes)));
     ASSIGN_OR_RETURN(auto writer, sink_.NewBlobWriter());
     CoalescingOutput out(writer.get());
     tar::Writer tw([&out](std::string_view b) { return out.Write(b); });
@@ -305,7 +296,7 @@ Result<Base> LoadBase(const BuildOptions& o, oci::ImageSink& sink, BuildProgress
   }
   for (const oci::Descriptor& l : m.layers) {
     if (progress) {
-      progress->Line("base layer " + l.digest.ToString() + " (" + HumanBytes(l.size) + ")");
+      progress->Line("base layer " + l.digest.ToString() + " (" + Size(l.size) + ")");
     }
     Status st = oci::CopyBlob(*source, sink, l);
     if (!st.ok()) return st.WithContext("--base " + o.base);
@@ -373,7 +364,7 @@ Result<BuildResult> BuildImage(const BuildOptions& o, oci::ImageSink& sink,
   for (const PlannedLayer& l : plan) jobs.push_back({&l, l.data_bytes, jobs.size(), {}});
   if (progress) {
     progress->Line(fmt::format("building {} files ({}) from {} into {} layers", scan.files.size(),
-                               HumanBytes(scan.total_bytes), scan.root, jobs.size()));
+                               Size(scan.total_bytes), scan.root, jobs.size()));
     progress->Total(scan.total_bytes);
   }
   Builder builder(o, prefix, sink, progress);

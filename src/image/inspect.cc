@@ -13,6 +13,7 @@ namespace modelcar {
 
 namespace {
 
+// Not base's HumanBytes: inspect's listing keeps the two decimals of GiB it has always printed.
 std::string Human(uint64_t n) {
   char buf[32];
   if (n >= (uint64_t{1} << 30)) {

@@ -16,6 +16,7 @@
 #include <set>
 
 #include "base/file.h"
+#include "base/human_bytes.h"
 #include "store/lock.h"
 #include "tar/extract.h"
 
@@ -100,18 +101,7 @@ Result<uint64_t> ParseByteSize(std::string_view s) {
   return static_cast<uint64_t>(v * mult);
 }
 
-std::string FormatBytes(uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
-}
+std::string FormatBytes(uint64_t n) { return HumanBytes(static_cast<double>(n), ByteUnits::kIec); }
 
 namespace {
 

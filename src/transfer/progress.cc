@@ -6,20 +6,12 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "base/human_bytes.h"
+
 namespace modelcar {
 namespace {
 
-std::string HumanBytes(double b) {
-  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
-  int u = 0;
-  while (b >= 1000 && u < 4) {
-    b /= 1000;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
-  return buf;
-}
+std::string Human(double b) { return HumanBytes(b, ByteUnits::kSi); }
 
 double Seconds(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double>(d).count();
@@ -101,11 +93,11 @@ void TransferProgress::Done(int id, std::string_view status) {
   } else if (mode_ == ProgressMode::kPlain) {
     std::string line(status);
     if (!b.digest.empty()) line += " " + b.digest;
-    line += " " + HumanBytes(b.size);
+    line += " " + Human(b.size);
     if (!b.title.empty()) line += " " + b.title;
     if (status != "exists" && status != "mounted" && secs > 0) {
       line += " in " + std::to_string(secs).substr(0, 5) + " s (" +
-              HumanBytes(b.bytes.load() / std::max(secs, 1e-6)) + "/s)";
+              Human(b.bytes.load() / std::max(secs, 1e-6)) + "/s)";
     }
     Emit(line);
   }
@@ -177,8 +169,7 @@ void TransferProgress::Draw(bool final) {
         rate > 0 && !b->done ? fmt::format("{}s", static_cast<int>((b->size - got) / rate)) : "-";
     const std::string who = b->digest.empty() ? verb_ : verb_ + " " + Short(b->digest);
     std::snprintf(buf, sizeof buf, "%s [%s] %3d%% %9s/s ETA %s %s", who.c_str(), bar.c_str(),
-                  static_cast<int>(frac * 100), HumanBytes(rate).c_str(), eta.c_str(),
-                  b->title.c_str());
+                  static_cast<int>(frac * 100), Human(rate).c_str(), eta.c_str(), b->title.c_str());
     out += buf;
     out += "\n";
     ++lines;
@@ -216,8 +207,8 @@ void TransferProgress::Finish() {
              .dump());
   } else {
     Emit(fmt::format("{}: {} blobs, {} transferred in {} s ({}/s)", verb_, blobs_.size(),
-                     HumanBytes(total), std::to_string(secs).substr(0, 5),
-                     HumanBytes(total / std::max(secs, 1e-6))));
+                     Human(total), std::to_string(secs).substr(0, 5),
+                     Human(total / std::max(secs, 1e-6))));
   }
 }
 
