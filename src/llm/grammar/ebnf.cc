@@ -103,6 +103,8 @@ std::vector<Tok> Lex(std::string_view t, bool lark) {
         }
         if (i >= t.size()) Fail(line, "unterminated string");
         char e = t[i++];
+        // GBNF's escapes (\0, \xHH, ...); template/lexer.cc reads Python's, another set in a module
+        // this one may not use.
         switch (e) {
           case 'n':
             k.text += '\n';
