@@ -309,55 +309,20 @@ class Renderer {
       case K::kName:
         return Lookup(e.name);
       case K::kList:
-      case K::kTuple: {
-        std::vector<Value> items;
-        for (const auto& c : e.children) {
-          ASSIGN_OR_RETURN(Value v, Eval(*c));
-          items.push_back(std::move(v));
-        }
-        return Value::MakeList(std::move(items), e.kind == K::kTuple);
-      }
-      case K::kDict: {
-        Value d = Value::MakeDict();
-        for (size_t i = 0; i + 1 < e.children.size(); i += 2) {
-          ASSIGN_OR_RETURN(Value k, Eval(*e.children[i]));
-          ASSIGN_OR_RETURN(Value v, Eval(*e.children[i + 1]));
-          if (!k.is_string())
-            return Unimplemented("dict keys other than strings are not supported");
-          d.as_dict().Set(k.as_string(), std::move(v));
-        }
-        return d;
-      }
+      case K::kTuple:
+        return EvalList(e);
+      case K::kDict:
+        return EvalDict(e);
       case K::kGetAttr: {
         ASSIGN_OR_RETURN(Value o, Eval(*e.children[0]));
         return GetAttr(o, e.name);
       }
-      case K::kGetItem: {
-        ASSIGN_OR_RETURN(Value o, Eval(*e.children[0]));
-        const Expr& idx = *e.children[1];
-        if (idx.kind == K::kSlice) {
-          Value parts[3];
-          const Value* ptrs[3] = {nullptr, nullptr, nullptr};
-          for (int i = 0; i < 3; ++i) {
-            if (!idx.children[i]) continue;
-            ASSIGN_OR_RETURN(parts[i], Eval(*idx.children[i]));
-            ptrs[i] = &parts[i];
-          }
-          return Slice(o, ptrs[0], ptrs[1], ptrs[2]);
-        }
-        ASSIGN_OR_RETURN(Value k, Eval(idx));
-        return GetItem(o, k);
-      }
+      case K::kGetItem:
+        return EvalSubscript(e);
       case K::kSlice:
         return Internal("slice outside of a subscript");
-      case K::kCall: {
-        ASSIGN_OR_RETURN(Value fn, Eval(*e.children[0]));
-        ASSIGN_OR_RETURN(CallArgs a, EvalArgs(e, 1));
-        if (fn.is_undefined()) return UndefinedError(fn);
-        if (!fn.is_callable())
-          return InvalidArgument("'" + fn.TypeName() + "' object is not callable");
-        return (*fn.as_callable().fn)(a);
-      }
+      case K::kCall:
+        return EvalCall(e);
       case K::kFilter: {
         ASSIGN_OR_RETURN(Value in, Eval(*e.children[0]));
         ASSIGN_OR_RETURN(CallArgs a, EvalArgs(e, 1));
@@ -404,6 +369,55 @@ class Renderer {
       }
     }
     return Internal("unknown expression");
+  }
+
+  // [a, b] or (a, b).
+  Result<Value> EvalList(const Expr& e) {
+    std::vector<Value> items;
+    for (const auto& c : e.children) {
+      ASSIGN_OR_RETURN(Value v, Eval(*c));
+      items.push_back(std::move(v));
+    }
+    return Value::MakeList(std::move(items), e.kind == Expr::Kind::kTuple);
+  }
+
+  // {k: v, ...}: children are keys and values in turn.
+  Result<Value> EvalDict(const Expr& e) {
+    Value d = Value::MakeDict();
+    for (size_t i = 0; i + 1 < e.children.size(); i += 2) {
+      ASSIGN_OR_RETURN(Value k, Eval(*e.children[i]));
+      ASSIGN_OR_RETURN(Value v, Eval(*e.children[i + 1]));
+      if (!k.is_string()) return Unimplemented("dict keys other than strings are not supported");
+      d.as_dict().Set(k.as_string(), std::move(v));
+    }
+    return d;
+  }
+
+  // o[k] and o[a:b:c].
+  Result<Value> EvalSubscript(const Expr& e) {
+    ASSIGN_OR_RETURN(Value o, Eval(*e.children[0]));
+    const Expr& idx = *e.children[1];
+    if (idx.kind == Expr::Kind::kSlice) {
+      Value parts[3];
+      const Value* ptrs[3] = {nullptr, nullptr, nullptr};
+      for (int i = 0; i < 3; ++i) {
+        if (!idx.children[i]) continue;
+        ASSIGN_OR_RETURN(parts[i], Eval(*idx.children[i]));
+        ptrs[i] = &parts[i];
+      }
+      return Slice(o, ptrs[0], ptrs[1], ptrs[2]);
+    }
+    ASSIGN_OR_RETURN(Value k, Eval(idx));
+    return GetItem(o, k);
+  }
+
+  // f(args...): the callee, then the arguments, then the call.
+  Result<Value> EvalCall(const Expr& e) {
+    ASSIGN_OR_RETURN(Value fn, Eval(*e.children[0]));
+    ASSIGN_OR_RETURN(CallArgs a, EvalArgs(e, 1));
+    if (fn.is_undefined()) return UndefinedError(fn);
+    if (!fn.is_callable()) return InvalidArgument("'" + fn.TypeName() + "' object is not callable");
+    return (*fn.as_callable().fn)(a);
   }
 
   Result<Value> EvalCompare(const Expr& e) {
