@@ -72,6 +72,42 @@ bool AllZero(const std::string& b) {
 
 std::string Quote(std::string_view s) { return QuoteEntryName(s); }
 
+// The entry type of header type flag `type` (`path` names the entry in the error).
+Result<EntryType> EntryTypeOf(char type, const std::string& path) {
+  switch (type) {
+    case '0':
+    case '\0':
+    case '7':
+      return (!path.empty() && path.back() == '/' && type != '7') ? EntryType::kDirectory
+                                                                  : EntryType::kRegular;
+    case '1':
+      return EntryType::kHardLink;
+    case '2':
+      return EntryType::kSymlink;
+    case '3':
+      return EntryType::kCharDevice;
+    case '4':
+      return EntryType::kBlockDevice;
+    case '5':
+      return EntryType::kDirectory;
+    case '6':
+      return EntryType::kFifo;
+    default:
+      return Unimplemented("tar: unsupported entry type '" + std::string(1, type) + "' for " +
+                           Quote(path));
+  }
+}
+
+// The path of header `b` without a pax or GNU long name: ustar's prefix + "/" + name, or name.
+std::string HeaderPath(const char* b, std::string_view name) {
+  std::string_view magic(b + 257, 6);
+  std::string_view prefix = Field(b + 345, 155);
+  if (magic == std::string_view("ustar\0", 6) && !prefix.empty()) {
+    return std::string(prefix) + "/" + std::string(name);
+  }
+  return std::string(name);
+}
+
 }  // namespace
 
 std::string QuoteEntryName(std::string_view name) {
@@ -185,14 +221,7 @@ Status Reader::Feed(std::string_view bytes) {
 Status Reader::OnHeaderBlock() {
   const char* b = block_.data();
   uint64_t block_offset = offset_ - kBlock;
-  if (AllZero(block_)) {
-    if (has_next_path_ || has_next_link_ || has_next_size_) {
-      return DataLoss(fmt::format("tar: extended header at offset {} is not followed by an entry",
-                                  next_offset_));
-    }
-    if (++zero_blocks_ == 2) state_ = State::kTrailing;
-    return Status();
-  }
+  if (AllZero(block_)) return OnZeroBlock();
   if (zero_blocks_ != 0) {
     return DataLoss(fmt::format("tar: a single zero block at offset {} followed by more headers",
                                 block_offset - kBlock));
@@ -211,70 +240,19 @@ Status Reader::OnHeaderBlock() {
   if (!has_next_path_ && !has_next_link_ && !has_next_size_) next_offset_ = block_offset;
   char type = b[156];
   if (type == 'x' || type == 'g' || type == 'L' || type == 'K') {
-    uint64_t limit =
-        (type == 'x' || type == 'g') ? options_.max_pax_bytes : options_.max_name_bytes;
-    if (size > limit) {
-      return ResourceExhausted(
-          fmt::format("tar: extended header of {} bytes at offset {} exceeds the limit of {}", size,
-                      block_offset, limit));
-    }
-    ext_type_ = type;
-    ext_.clear();
-    remaining_ = size;
-    pad_after_ext_ = Padding(size);
-    state_ = State::kExtension;
-    if (size == 0) return OnExtensionDone();
-    return Status();
+    return BeginExtension(type, size, block_offset);
   }
 
   ext_type_ = 0;
   Entry e;
-  if (has_next_path_) {
-    e.path = next_path_;
-  } else {
-    std::string_view magic(b + 257, 6);
-    std::string_view prefix = Field(b + 345, 155);
-    if (magic == std::string_view("ustar\0", 6) && !prefix.empty()) {
-      e.path = std::string(prefix) + "/" + std::string(name);
-    } else {
-      e.path = std::string(name);
-    }
-  }
+  e.path = has_next_path_ ? next_path_ : HeaderPath(b, name);
   e.link_target = has_next_link_ ? next_link_ : std::string(Field(b + 157, 100));
   if (has_next_size_) size = next_size_;
   e.mode = static_cast<uint32_t>(mode & 07777);
   e.mtime = static_cast<int64_t>(mtime);
   e.offset = next_offset_;
   has_next_path_ = has_next_link_ = has_next_size_ = false;
-  switch (type) {
-    case '0':
-    case '\0':
-    case '7':
-      e.type = (!e.path.empty() && e.path.back() == '/' && type != '7') ? EntryType::kDirectory
-                                                                        : EntryType::kRegular;
-      break;
-    case '1':
-      e.type = EntryType::kHardLink;
-      break;
-    case '2':
-      e.type = EntryType::kSymlink;
-      break;
-    case '3':
-      e.type = EntryType::kCharDevice;
-      break;
-    case '4':
-      e.type = EntryType::kBlockDevice;
-      break;
-    case '5':
-      e.type = EntryType::kDirectory;
-      break;
-    case '6':
-      e.type = EntryType::kFifo;
-      break;
-    default:
-      return Unimplemented("tar: unsupported entry type '" + std::string(1, type) + "' for " +
-                           Quote(e.path));
-  }
+  ASSIGN_OR_RETURN(e.type, EntryTypeOf(type, e.path));
   if (e.type != EntryType::kRegular && size != 0) {
     return DataLoss(fmt::format("tar: {} {} declares {} bytes of data", EntryTypeName(e.type),
                                 Quote(e.path), size));
@@ -282,6 +260,31 @@ Status Reader::OnHeaderBlock() {
   e.size = size;
   entry_ = std::move(e);
   return StartData();
+}
+
+Status Reader::OnZeroBlock() {
+  if (has_next_path_ || has_next_link_ || has_next_size_) {
+    return DataLoss(
+        fmt::format("tar: extended header at offset {} is not followed by an entry", next_offset_));
+  }
+  if (++zero_blocks_ == 2) state_ = State::kTrailing;
+  return Status();
+}
+
+Status Reader::BeginExtension(char type, uint64_t size, uint64_t block_offset) {
+  uint64_t limit = (type == 'x' || type == 'g') ? options_.max_pax_bytes : options_.max_name_bytes;
+  if (size > limit) {
+    return ResourceExhausted(
+        fmt::format("tar: extended header of {} bytes at offset {} exceeds the limit of {}", size,
+                    block_offset, limit));
+  }
+  ext_type_ = type;
+  ext_.clear();
+  remaining_ = size;
+  pad_after_ext_ = Padding(size);
+  state_ = State::kExtension;
+  if (size == 0) return OnExtensionDone();
+  return Status();
 }
 
 Status Reader::StartData() {
