@@ -12,6 +12,7 @@
 #include "base/temp_dir.h"
 #include "oci/manifest.h"
 #include "oci/media_types.h"
+#include "store/fake_image_test_util.h"
 #include "store/ingest.h"
 #include "tar/reader_test_util.h"
 
@@ -32,19 +33,7 @@ class StringSink : public http::StreamSink {
   std::string out;
 };
 
-struct Image {
-  std::map<oci::Digest, std::string> blobs;
-  std::string manifest;
-  oci::Digest digest;
-  oci::Descriptor Add(const std::string& bytes, std::string_view media_type) {
-    oci::Descriptor d;
-    d.media_type = std::string(media_type);
-    d.digest = oci::Sha256Of(bytes);
-    d.size = static_cast<int64_t>(bytes.size());
-    blobs[d.digest] = bytes;
-    return d;
-  }
-};
+using store::testing::FakeImage;
 
 class RegistryApiTest : public ::testing::Test {
  protected:
@@ -61,7 +50,7 @@ class RegistryApiTest : public ::testing::Test {
   }
   // Ingests an image with the big uncompressed layer and a gzip layer.
   oci::Digest Ingest(bool credentials) {
-    Image img;
+    FakeImage img;
     oci::ImageConfig cfg;
     cfg.architecture = "amd64";
     cfg.os = "linux";

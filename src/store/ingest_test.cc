@@ -12,6 +12,7 @@
 #include "base/temp_dir.h"
 #include "oci/manifest.h"
 #include "oci/media_types.h"
+#include "store/fake_image_test_util.h"
 #include "store/gc.h"
 #include "store/lock.h"
 #include "store/verify.h"
@@ -24,55 +25,7 @@ namespace fs = std::filesystem;
 using tar::testing::Gzip;
 using tar::testing::TarBuilder;
 
-// An in-memory image: blobs by digest, a manifest, and a fetcher that can fail on purpose.
-struct FakeImage {
-  std::map<oci::Digest, std::string> blobs;
-  std::string manifest;
-  oci::Digest digest;
-  uint64_t fail_after = UINT64_MAX;  // bytes served before a simulated connection drop
-  uint64_t served = 0;
-
-  oci::Descriptor Add(const std::string& bytes, std::string_view media_type) {
-    oci::Descriptor d;
-    d.media_type = std::string(media_type);
-    d.digest = oci::Sha256Of(bytes);
-    d.size = static_cast<int64_t>(bytes.size());
-    blobs[d.digest] = bytes;
-    return d;
-  }
-
-  void Build(const std::vector<std::pair<std::string, std::string>>& layers /*tar, media*/) {
-    oci::ImageConfig cfg;
-    cfg.architecture = "amd64";
-    cfg.os = "linux";
-    oci::Manifest m;
-    m.media_type = std::string(oci::kOciManifest);
-    for (const auto& [tar, media] : layers) {
-      cfg.diff_ids.push_back(oci::Sha256Of(tar));
-      m.layers.push_back(Add(media == oci::kOciLayerTarGzip ? Gzip(tar) : tar, media));
-    }
-    m.config = Add(oci::SerializeImageConfig(cfg), oci::kOciConfig);
-    manifest = oci::SerializeManifest(m);
-    digest = oci::Sha256Of(manifest);
-  }
-
-  BlobFetcher Fetcher() {
-    return [this](const oci::Descriptor& d, uint64_t offset, const ByteSink& sink) -> Status {
-      auto it = blobs.find(d.digest);
-      if (it == blobs.end()) return NotFound("blob " + d.digest.ToString());
-      std::string_view b = it->second;
-      b.remove_prefix(offset);
-      while (!b.empty()) {
-        size_t n = std::min<size_t>(b.size(), 1000);
-        if (served + n > fail_after) return Unavailable("simulated connection drop");
-        served += n;
-        RETURN_IF_ERROR(sink(b.substr(0, n)));
-        b.remove_prefix(n);
-      }
-      return Status();
-    };
-  }
-};
+using testing::FakeImage;
 
 std::string RandomBytes(size_t n, unsigned seed) {
   std::string s(n, '\0');
