@@ -3,17 +3,14 @@
 #include "serve/engine_runner.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
-#include <cstring>
-#include <filesystem>
 #include <numeric>
 
 #include "llm/engine/engine.h"
 #include "llm/model/model.h"
-#include "llm/model/testmodel.h"
+#include "llm/model/testmodel_fixture.h"
 #include "serve/scheduler.h"
 
 namespace modelcar::serve {
@@ -33,33 +30,10 @@ TEST(ScoreToken, LogprobRankAndTop) {
   EXPECT_EQ(ScoreToken(logits, 2, 0).rank, 1);
 }
 
-class EngineRunnerTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/modelcar-runner-test-XXXXXX";
-    dir_ = new std::string(mkdtemp(tmpl));
-    llm::TestModelOptions o;
-    o.out_dir = *dir_;
-    o.seed = 5;
-    o.copy_tokenizer = false;
-    ASSERT_TRUE(llm::WriteTestModel(o).ok());
-    auto m = llm::LoadModel(*dir_);
-    ASSERT_TRUE(m.ok()) << m.status().ToString();
-    model_ = new std::shared_ptr<const llm::Model>(*m);
-  }
-  static void TearDownTestSuite() {
-    std::filesystem::remove_all(*dir_);
-    delete model_;
-    delete dir_;
-  }
-  static std::string* dir_;
-  static std::shared_ptr<const llm::Model>* model_;
-};
-std::string* EngineRunnerTest::dir_ = nullptr;
-std::shared_ptr<const llm::Model>* EngineRunnerTest::model_ = nullptr;
+class EngineRunnerTest : public llm::TinyModelTest<5> {};
 
 TEST_F(EngineRunnerTest, PromptScoresAgreeAcrossChunksAndKeepTheSample) {
-  auto runner = EngineRunner::Create(*model_, 64 << 20, 2, llm::Precision::kFast);
+  auto runner = EngineRunner::Create(model(), 64 << 20, 2, llm::Precision::kFast);
   ASSERT_TRUE(runner.ok()) << runner.status().ToString();
   std::vector<int32_t> prompt(20);
   std::iota(prompt.begin(), prompt.end(), 1000);
@@ -127,7 +101,7 @@ TEST_F(EngineRunnerTest, PromptScoresAgreeAcrossChunksAndKeepTheSample) {
 }
 
 TEST_F(EngineRunnerTest, LogitProcessorsSteerTheSampleNotTheReportedLogprobs) {
-  auto runner = EngineRunner::Create(*model_, 64 << 20, 2, llm::Precision::kFast);
+  auto runner = EngineRunner::Create(model(), 64 << 20, 2, llm::Precision::kFast);
   ASSERT_TRUE(runner.ok());
   std::vector<int32_t> prompt(8);
   std::iota(prompt.begin(), prompt.end(), 500);
@@ -181,7 +155,7 @@ TEST_F(EngineRunnerTest, PrefixCachingChangesNoTokenOrLogprob) {
     int cached = -1;
   };
   auto run = [&](bool caching) {
-    auto runner = EngineRunner::Create(*model_, 64 << 20, 2, llm::Precision::kFast, caching);
+    auto runner = EngineRunner::Create(model(), 64 << 20, 2, llm::Precision::kFast, caching);
     EXPECT_TRUE(runner.ok());
     SchedulerOptions so;
     so.max_model_len = 512;
@@ -249,7 +223,7 @@ TEST_F(EngineRunnerTest, ChoicesShareThePromptAndChangeNoToken) {
     int cached = -1;
   };
   auto run = [&](bool caching, int chunk) {
-    auto runner = EngineRunner::Create(*model_, 64 << 20, 2, llm::Precision::kFast, caching);
+    auto runner = EngineRunner::Create(model(), 64 << 20, 2, llm::Precision::kFast, caching);
     EXPECT_TRUE(runner.ok());
     SchedulerOptions so;
     so.max_model_len = 512;
@@ -322,13 +296,13 @@ TEST_F(EngineRunnerTest, ChoicesShareThePromptAndChangeNoToken) {
 TEST_F(EngineRunnerTest, PrefixCachingUnderKvPressure) {
   uint64_t block_bytes = 0;
   {
-    auto probe = EngineRunner::Create(*model_, 64 << 20, 2, llm::Precision::kFast);
+    auto probe = EngineRunner::Create(model(), 64 << 20, 2, llm::Precision::kFast);
     ASSERT_TRUE(probe.ok());
     block_bytes = (*probe)->BytesPerToken() * (*probe)->BlockTokens();
   }
   auto run = [&](bool caching) {
     auto runner =
-        EngineRunner::Create(*model_, 10 * block_bytes, 2, llm::Precision::kFast, caching);
+        EngineRunner::Create(model(), 10 * block_bytes, 2, llm::Precision::kFast, caching);
     EXPECT_TRUE(runner.ok());
     EXPECT_EQ((*runner)->TotalBlocks(), 10);
     SchedulerOptions so;

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "llm/template/value.h"
+
 namespace modelcar::serve {
 namespace {
 
@@ -19,10 +21,8 @@ size_t SkipSpace(std::string_view s, size_t i) {
   return i;
 }
 
-// Python's json.dumps of a scalar (as tool_parser.cc's re-serialization writes it).
-std::string DumpScalar(const ojson& v) {
-  return v.dump(-1, ' ', false, ojson::error_handler_t::replace);
-}
+// Python's json.dumps of a scalar, by the writer tool_parser.cc re-serializes arguments with.
+std::string DumpScalar(const ojson& v) { return tmpl::PyJsonDumps(v); }
 
 // The body of an open string (after its quote) cut before an escape or a UTF-8 character that
 // has not fully arrived (a \u high surrogate waits for its low half).

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "base/json.h"
+#include "llm/template/value.h"
 #include "serve/tool_choice.h"
 
 namespace modelcar::serve {
@@ -14,37 +15,13 @@ using ojson = nlohmann::ordered_json;
 constexpr std::string_view kStart = "<tool_call>";
 constexpr std::string_view kEnd = "</tool_call>";
 
-// Python's json.dumps(v, ensure_ascii=False): ", " and ": " between items, keys in order.
-std::string PythonJsonDumps(const ojson& v) {
-  auto scalar = [](const ojson& x) {
-    return x.dump(-1, ' ', false, ojson::error_handler_t::replace);
-  };
-  if (v.is_object()) {
-    std::string out = "{";
-    for (auto it = v.begin(); it != v.end(); ++it) {
-      if (out.size() > 1) out += ", ";
-      out += scalar(ojson(it.key())) + ": " + PythonJsonDumps(it.value());
-    }
-    return out + "}";
-  }
-  if (v.is_array()) {
-    std::string out = "[";
-    for (const ojson& x : v) {
-      if (out.size() > 1) out += ", ";
-      out += PythonJsonDumps(x);
-    }
-    return out + "]";
-  }
-  return scalar(v);
-}
-
 // A call from a parsed object: a string "name" and the value of the first of `arg_keys` present.
 std::optional<ToolCall> CallOf(const ojson& j, std::initializer_list<const char*> arg_keys) {
   if (!j.is_object() || !j.contains("name") || !j["name"].is_string()) return std::nullopt;
   for (const char* key : arg_keys) {
     if (j.contains(key)) {
       return ToolCall{RandomId("chatcmpl-tool-"), j["name"].get<std::string>(),
-                      PythonJsonDumps(j[key])};
+                      tmpl::PyJsonDumps(j[key])};
     }
   }
   return std::nullopt;
@@ -119,7 +96,7 @@ ParsedToolCalls ParseLlama3JsonToolCalls(std::string_view text) {
 
 std::string VllmArguments(std::string_view json_text) {
   std::optional<ojson> j = ParseObject(json_text);
-  return j ? PythonJsonDumps(*j) : std::string(json_text);
+  return j ? tmpl::PyJsonDumps(*j) : std::string(json_text);
 }
 
 ParsedToolCalls ParseToolCalls(ToolCallFormat format, std::string_view text) {

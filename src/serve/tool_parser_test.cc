@@ -59,6 +59,9 @@ TEST(HermesToolParser, ArgumentsAsVllmDumpsThem) {
 TEST(VllmArguments, ReserializedOrKept) {
   EXPECT_EQ(VllmArguments("{\"b\":1,\"a\":[2,3]}"), "{\"b\": 1, \"a\": [2, 3]}");
   EXPECT_EQ(VllmArguments("{\"b\": 1, \"a\": [2"), "{\"b\": 1, \"a\": [2");
+  // Floats as Python's repr (printed by python3's json.dumps(json.loads(...))), big ints exact.
+  EXPECT_EQ(VllmArguments("{\"x\": [1e15, 1e16, 1e-5, 0.1, 2E2], \"n\": 18446744073709551615}"),
+            "{\"x\": [1000000000000000.0, 1e+16, 1e-05, 0.1, 200.0], \"n\": 18446744073709551615}");
 }
 
 TEST(Llama3JsonToolParser, CallsWithParametersOrArguments) {
