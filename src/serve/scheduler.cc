@@ -1,5 +1,7 @@
 #include "serve/scheduler.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "base/log.h"
@@ -93,8 +95,8 @@ Result<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationRequest g) {
     return InvalidArgument("prompt + max_tokens exceeds max_model_len");
   }
   if (g.sampling.n < 1 || g.sampling.n > options_.max_num_seqs) {
-    return InvalidArgument("n must be between 1 and max_num_seqs (" +
-                           std::to_string(options_.max_num_seqs) + ")");
+    return InvalidArgument(
+        fmt::format("n must be between 1 and max_num_seqs ({})", options_.max_num_seqs));
   }
   auto req = std::make_shared<Req>();
   req->handle = std::make_shared<RequestHandle>(g.sampling.n);
@@ -107,8 +109,8 @@ Result<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationRequest g) {
     if (stopping_) return Unavailable("the server is shutting down");
     if (static_cast<int>(waiting_.size()) >= options_.max_waiting) DropCancelledLocked();
     if (static_cast<int>(waiting_.size()) >= options_.max_waiting) {
-      return Unavailable("The server is overloaded: " + std::to_string(waiting_.size()) +
-                         " requests are waiting; retry later");
+      return Unavailable(fmt::format(
+          "The server is overloaded: {} requests are waiting; retry later", waiting_.size()));
     }
     waiting_.push_back(req);
     waiting = stats_.waiting = static_cast<int>(waiting_.size());
