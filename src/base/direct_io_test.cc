@@ -1,12 +1,13 @@
 #include "base/direct_io.h"
 
 #include <fcntl.h>
-#include <stdlib.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <random>
+
+#include "base/temp_dir.h"
 
 namespace modelcar {
 namespace {
@@ -14,10 +15,8 @@ namespace {
 // Writes pieces of every kind (tiny, unaligned, big aligned, big at an unaligned offset) and
 // checks the file holds exactly the concatenation, wherever `dir` is (disk or tmpfs).
 void CheckRoundTrip(const std::string& dir) {
-  char tmpl[256];
-  snprintf(tmpl, sizeof tmpl, "%s/modelcar-dio-XXXXXX", dir.c_str());
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  std::string path = std::string(tmpl) + "/f";
+  TempDir tmp = TempDir::In(dir, "modelcar-dio");
+  std::string path = tmp.path() + "/f";
   auto fd = OpenFile(path, O_WRONLY | O_CREAT | O_EXCL);
   ASSERT_TRUE(fd.ok());
   AlignedBuffer big(4 << 20);
@@ -37,15 +36,13 @@ void CheckRoundTrip(const std::string& dir) {
   EXPECT_EQ(out.size(), expected.size());
   ASSERT_EQ(fsync(fd->get()), 0);
   EXPECT_EQ(*ReadFile(path), expected);
-  std::string cmd = std::string("rm -rf ") + tmpl;
-  ASSERT_EQ(system(cmd.c_str()), 0);
 }
 
 TEST(DirectIoTest, SameBytesOnDisk) { CheckRoundTrip("/var/tmp"); }
 TEST(DirectIoTest, SameBytesOnTmpfs) { CheckRoundTrip("/dev/shm"); }
 
 TEST(DirectIoTest, AlignedBigPiecesGoDirectOnExt4) {
-  std::string path = "/var/tmp/modelcar-dio-probe-" + std::to_string(getpid());
+  std::string path = fmt::format("/var/tmp/modelcar-dio-probe-{}", getpid());
   auto fd = OpenFile(path, O_WRONLY | O_CREAT | O_TRUNC);
   ASSERT_TRUE(fd.ok());
   AlignedBuffer buf(2 << 20);

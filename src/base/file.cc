@@ -1,6 +1,7 @@
 #include "base/file.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,8 +28,8 @@ Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes) {
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, "stat " + path);
   if (static_cast<uint64_t>(st.st_size) > max_bytes) {
-    return ResourceExhausted(path + ": file is " + std::to_string(st.st_size) +
-                             " bytes, more than the limit of " + std::to_string(max_bytes));
+    return ResourceExhausted(fmt::format("{}: file is {} bytes, more than the limit of {}", path,
+                                         st.st_size, max_bytes));
   }
   std::string out;
   out.reserve(static_cast<size_t>(st.st_size));
@@ -96,7 +97,7 @@ std::string DirName(std::string_view path) {
 
 Status WriteFileAtomic(const std::string& path, std::string_view data, int mode) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string tmp = path + ".tmp-" + std::to_string(rng() % 1000000000);
+  std::string tmp = fmt::format("{}.tmp-{}", path, rng() % 1000000000);
   ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(tmp, O_WRONLY | O_CREAT | O_EXCL, mode));
   Status st = WriteAll(fd.get(), data, tmp);
   if (st.ok() && ::fsync(fd.get()) != 0) st = ErrnoStatus(errno, "fsync " + tmp);

@@ -1,6 +1,8 @@
 // ParseJsonLimited: nlohmann's SAX parser feeding its own DOM builder, stopped by the limits.
 #include "base/json.h"
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -78,12 +80,12 @@ class LimitedDomBuilder {
   bool Spend(size_t bytes) {
     memory_ += bytes;
     if (memory_ <= limits_.max_memory) return true;
-    error_ = "JSON would take more than " + std::to_string(limits_.max_memory) + " bytes of memory";
+    error_ = fmt::format("JSON would take more than {} bytes of memory", limits_.max_memory);
     return false;
   }
   bool Count() {
     if (++values_ > limits_.max_values) {
-      error_ = "JSON has more than " + std::to_string(limits_.max_values) + " values";
+      error_ = fmt::format("JSON has more than {} values", limits_.max_values);
       return false;
     }
     return Spend(kSlot);
@@ -91,7 +93,7 @@ class LimitedDomBuilder {
   bool Enter() {
     if (!Count()) return false;
     if (++depth_ <= limits_.max_depth) return true;
-    error_ = "JSON nested deeper than " + std::to_string(limits_.max_depth) + " levels";
+    error_ = fmt::format("JSON nested deeper than {} levels", limits_.max_depth);
     return false;
   }
 
@@ -113,7 +115,7 @@ template <class Json>
 Result<Json> ParseJsonLimited(std::string_view text, std::string_view what,
                               const JsonLimits& limits) {
   if (text.size() > limits.max_bytes) {
-    return JsonError(what, "JSON larger than " + std::to_string(limits.max_bytes) + " bytes");
+    return JsonError(what, fmt::format("JSON larger than {} bytes", limits.max_bytes));
   }
   Json out;
   LimitedDomBuilder<Json> builder(&out, limits);

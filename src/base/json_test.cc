@@ -1,5 +1,6 @@
 #include "base/json.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -140,7 +141,7 @@ TEST(ParseJsonLimitedTest, MemoryLimit) {
   ids += "]";
   EXPECT_TRUE(ParseJsonLimited(ids, "").ok());
   std::string bias = "{\"0\":1";
-  for (int i = 1; i < 150000; ++i) bias += ",\"" + std::to_string(i) + "\":-100";
+  for (int i = 1; i < 150000; ++i) bias += fmt::format(",\"{}\":-100", i);
   bias += "}";
   EXPECT_TRUE(ParseJsonLimited(bias, "").ok());
 }

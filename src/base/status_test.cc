@@ -1,14 +1,15 @@
 #include "base/status.h"
 
-#include <cerrno>
-
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <cerrno>
 
 namespace modelcar {
 namespace {
 
 Result<int> Half(int x) {
-  if (x % 2) return InvalidArgument("odd: " + std::to_string(x));
+  if (x % 2) return InvalidArgument(fmt::format("odd: {}", x));
   return x / 2;
 }
 

@@ -8,10 +8,29 @@
 
 namespace modelcar {
 
-TempDir::TempDir(std::string_view prefix) {
+namespace {
+
+std::string TmpDir() {
   const char* tmp = std::getenv("TMPDIR");
-  std::string tmpl = (tmp != nullptr && *tmp != '\0') ? tmp : "/tmp";
+  return (tmp != nullptr && *tmp != '\0') ? tmp : "/tmp";
+}
+
+std::string PathTemplate(std::string_view parent, std::string_view prefix) {
+  std::string tmpl(parent);
   tmpl.append("/").append(prefix).append("-XXXXXX");
+  return tmpl;
+}
+
+}  // namespace
+
+TempDir::TempDir(std::string_view prefix) : TempDir(Template{PathTemplate(TmpDir(), prefix)}) {}
+
+TempDir TempDir::In(std::string_view parent, std::string_view prefix) {
+  return TempDir(Template{PathTemplate(parent, prefix)});
+}
+
+TempDir::TempDir(Template t) {
+  std::string tmpl = std::move(t.path);
   if (::mkdtemp(tmpl.data()) == nullptr) {
     std::fprintf(stderr, "cannot make a temporary directory %s: %s\n", tmpl.c_str(),
                  std::strerror(errno));

@@ -18,6 +18,8 @@ class TempDir {
   // Makes $TMPDIR/<prefix>-XXXXXX. Aborts with a message on stderr when it cannot (a test that
   // cannot make a scratch directory cannot run).
   explicit TempDir(std::string_view prefix = "modelcar-test");
+  // Makes <parent>/<prefix>-XXXXXX instead (a test that needs a given filesystem: /dev/shm, ...).
+  static TempDir In(std::string_view parent, std::string_view prefix);
   ~TempDir();
   TempDir(TempDir&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
   TempDir& operator=(TempDir&& o) noexcept;
@@ -28,6 +30,11 @@ class TempDir {
   const std::string& path() const { return path_; }
 
  private:
+  struct Template {
+    std::string path;  // ends in XXXXXX
+  };
+  explicit TempDir(Template t);
+
   std::string path_;
 };
 

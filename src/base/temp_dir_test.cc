@@ -52,5 +52,17 @@ TEST(TempDirTest, HonoursTmpdir) {
   EXPECT_EQ(inner.path().rfind(outer.path() + "/x-", 0), 0u) << inner.path();
 }
 
+TEST(TempDirTest, InMakesItUnderTheGivenParent) {
+  TempDir parent;
+  std::string path;
+  {
+    TempDir tmp = TempDir::In(parent.path(), "y");
+    path = tmp.path();
+    EXPECT_EQ(path.rfind(parent.path() + "/y-", 0), 0u) << path;
+    EXPECT_TRUE(fs::is_directory(path));
+  }
+  EXPECT_FALSE(fs::exists(path));
+}
+
 }  // namespace
 }  // namespace modelcar

@@ -1,74 +1,22 @@
 // `modelcar build MODEL_DIR --layout DIR[:TAG]` (or `--push REF`): a reproducible modelcar image
 // from a model directory, into an OCI layout or streamed straight to a registry. Progress on
-// stderr (a bar on a TTY); the manifest digest is the last stdout line.
-#include <unistd.h>
-
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
+// stderr (transfer/build_display.h: a bar on a TTY, --progress); the manifest digest is the last
+// stdout line.
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "cli/command.h"
 #include "cli/registry_flags.h"
 #include "image/build.h"
 #include "oci/layout.h"
+#include "transfer/build_display.h"
 #include "transfer/push.h"
 
 namespace {
 
 using modelcar::Status;
-
-// Plain lines on stderr; on a TTY also a redrawn progress bar.
-class StderrProgress : public modelcar::BuildProgress {
- public:
-  StderrProgress() : tty_(::isatty(2) == 1) {
-    if (tty_) drawer_ = std::thread([this] { DrawLoop(); });
-  }
-  ~StderrProgress() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (drawer_.joinable()) drawer_.join();
-    if (tty_) std::fputs("\r\033[K", stderr);
-  }
-  void Line(std::string_view line) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (tty_) std::fputs("\r\033[K", stderr);
-    std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
-  }
-  void Total(uint64_t bytes) override { total_ = bytes; }
-  void Advance(uint64_t n) override { done_ += n; }
-
- private:
-  void DrawLoop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stop_) {
-      cv_.wait_for(lock, std::chrono::milliseconds(200));
-      if (stop_ || total_ == 0) continue;
-      double frac = static_cast<double>(done_.load()) / static_cast<double>(total_.load());
-      int width = 40, filled = static_cast<int>(frac * width);
-      std::string bar(static_cast<size_t>(filled), '#');
-      bar.resize(static_cast<size_t>(width), '.');
-      std::fprintf(stderr, "\r\033[K[%s] %5.1f%%  %.0f / %.0f MiB", bar.c_str(), frac * 100,
-                   done_.load() / 1048576.0, total_.load() / 1048576.0);
-      std::fflush(stderr);
-    }
-  }
-
-  const bool tty_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::atomic<uint64_t> total_{0}, done_{0};
-  std::thread drawer_;
-};
 
 struct Flags {
   std::string model_dir;
@@ -84,6 +32,7 @@ struct Flags {
   std::string entrypoint, cmd;
   std::vector<std::string> env;
   std::string created;
+  std::string progress = "auto";
   uint64_t small = 1 << 20;
   bool allow_outside_symlinks = false;
   int jobs = 2;
@@ -124,12 +73,15 @@ Status Run(const Flags& f) {
   if (f.layout.empty() == f.push.empty()) {
     return modelcar::InvalidArgument("give exactly one of --layout DIR[:TAG] and --push REF");
   }
+  ASSIGN_OR_RETURN(modelcar::ProgressMode progress_mode, modelcar::ParseProgressMode(f.progress));
   if (!f.push.empty()) {
     modelcar::RemoteFlags remote = f.remote;
     RETURN_IF_ERROR(remote.Finish());
     modelcar::Result<modelcar::SendResult> sent = [&] {
-      StderrProgress progress;
-      return modelcar::BuildAndPush(o, f.push, remote.options, &progress);
+      modelcar::BuildDisplay progress(progress_mode);
+      auto r = modelcar::BuildAndPush(o, f.push, remote.options, &progress);
+      progress.Finish(r.ok());
+      return r;
     }();
     if (!sent.ok()) return sent.status();
     // Like `push`: the digest-pinned reference is the last stdout line.
@@ -145,8 +97,10 @@ Status Run(const Flags& f) {
     RETURN_IF_ERROR(modelcar::UseRegistryBase(&o, remote.options, &registry_base));
   }
   modelcar::Result<modelcar::BuildResult> result = [&] {
-    StderrProgress progress;
-    return modelcar::BuildToLayout(o, spec.dir, &progress);
+    modelcar::BuildDisplay progress(progress_mode);
+    auto r = modelcar::BuildToLayout(o, spec.dir, &progress);
+    progress.Finish(r.ok());
+    return r;
   }();
   if (!result.ok()) return result.status();
   std::fprintf(stderr, "built %zu files (%llu bytes) into %s:%s, %zu layers\n", result->model_files,
@@ -195,6 +149,8 @@ const modelcar::cli::CommandRegistration kBuild{
       app.add_flag("--allow-outside-symlinks", f->allow_outside_symlinks,
                    "Follow symlinks that point outside the model directory");
       app.add_option("-j,--jobs", f->jobs, "Layers written at once")->capture_default_str();
+      app.add_option("--progress", f->progress, "auto | tty | plain | json | none")
+          ->capture_default_str();
       return [f]() { return Run(*f); };
     }};
 

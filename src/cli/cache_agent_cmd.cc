@@ -4,6 +4,7 @@
 // With --mirror it also serves the store as a read-only registry (peer/registry_api.h) on the same
 // listener, and with --containerd-hosts it points containerd at that mirror for the
 // --mirror-registries (peer/containerd_hosts.h), restoring what was there when it stops.
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -99,7 +100,7 @@ modelcar::Status Run(const Flags& f) {
       if (url.empty()) {
         std::string host = so.host == "0.0.0.0" || so.host == "::" ? "127.0.0.1" : so.host;
         if (host.find(':') != std::string::npos) host = "[" + host + "]";
-        url = "http://" + host + ":" + std::to_string(server->port());
+        url = fmt::format("http://{}:{}", host, server->port());
       }
       RETURN_IF_ERROR(modelcar::peer::WriteMirrorHosts(f.hosts_dir, f.mirror_registries, url));
       std::fprintf(stderr, "cache-agent: containerd mirror %s written in %s\n", url.c_str(),

@@ -47,16 +47,9 @@ Result<std::vector<int32_t>> ParseIds(const std::string& text) {
   }
 }
 
-Status Run(const Flags& f) {
-  llm::LoadOptions load;
-  ASSIGN_OR_RETURN(load.quantization, llm::ParseQuantMethod(f.quantization));
-  ASSIGN_OR_RETURN(auto model, llm::LoadModel(f.dir, load));
-  std::optional<llm::Tokenizer> tok;
-  if (auto t = llm::Tokenizer::FromDir(f.dir); t.ok()) {
-    tok.emplace(std::move(*t));
-  } else if (!f.prompt.empty()) {
-    return t.status();
-  }
+// The request the flags ask for: the prompt (text through `tok`, or ids), sampling, stop ids.
+modelcar::Result<llm::GenerateRequest> RequestOf(const Flags& f, const llm::Model& model,
+                                                 const std::optional<llm::Tokenizer>& tok) {
   llm::GenerateRequest req;
   if (!f.prompt.empty() == !f.prompt_ids.empty()) {
     return modelcar::InvalidArgument("give exactly one of --prompt and --prompt-ids");
@@ -82,8 +75,56 @@ Status Run(const Flags& f) {
   if (f.seed >= 0) req.sampling.seed = static_cast<uint64_t>(f.seed);
   req.sampling.logprobs = f.logprobs;
   if (!f.ignore_eos) {
-    for (int id : model->EosTokenIds()) req.stop_ids.push_back(id);
+    for (int id : model.EosTokenIds()) req.stop_ids.push_back(id);
   }
+  return req;
+}
+
+// --json: the tokens with their logprobs, timing and the engine's set-up, one JSON line.
+void PrintJson(const llm::GenerateRequest& req, const llm::GenerateResult& res,
+               const llm::Engine& engine, const std::vector<int32_t>& ids,
+               const std::string& text) {
+  nlohmann::ordered_json out;
+  out["prompt_tokens"] = req.prompt.size();
+  out["ids"] = ids;
+  out["text"] = text;
+  out["finish_reason"] = res.finish_reason;
+  nlohmann::ordered_json steps = nlohmann::json::array();
+  for (auto& t : res.tokens) {
+    nlohmann::ordered_json s;
+    s["id"] = t.token;
+    s["logprob"] = t.logprob;
+    nlohmann::ordered_json top = nlohmann::json::array();
+    for (auto& e : t.top) top.push_back({{"id", e.token}, {"logprob", e.logprob}});
+    s["top"] = top;
+    steps.push_back(s);
+  }
+  out["logprobs"] = steps;
+  const double n = static_cast<double>(res.tokens.size());
+  out["timing"] = {{"prefill_seconds", res.prefill_seconds},
+                   {"decode_seconds", res.decode_seconds},
+                   {"prefill_tokens_per_second",
+                    res.prefill_seconds > 0 ? req.prompt.size() / res.prefill_seconds : 0},
+                   {"decode_tokens_per_second",
+                    n > 1 && res.decode_seconds > 0 ? (n - 1) / res.decode_seconds : 0}};
+  out["engine"] = {{"precision", llm::PrecisionName(engine.precision())},
+                   {"threads", engine.threads()},
+                   {"avx512_bf16", modelcar::llm::ops::UsesAvx512Bf16()}};
+  out["note"] = "timing is informational; synthetic models have random weights (text is noise)";
+  std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+}
+
+Status Run(const Flags& f) {
+  llm::LoadOptions load;
+  ASSIGN_OR_RETURN(load.quantization, llm::ParseQuantMethod(f.quantization));
+  ASSIGN_OR_RETURN(auto model, llm::LoadModel(f.dir, load));
+  std::optional<llm::Tokenizer> tok;
+  if (auto t = llm::Tokenizer::FromDir(f.dir); t.ok()) {
+    tok.emplace(std::move(*t));
+  } else if (!f.prompt.empty()) {
+    return t.status();
+  }
+  ASSIGN_OR_RETURN(llm::GenerateRequest req, RequestOf(f, *model, tok));
   const auto precision = llm::ParsePrecision(f.precision);
   if (!precision) return modelcar::InvalidArgument("--precision must be exact or fast");
   llm::Engine engine(model, llm::EngineOptions{f.threads, *precision});
@@ -113,34 +154,7 @@ Status Run(const Flags& f) {
     }
     return Status();
   }
-  nlohmann::ordered_json out;
-  out["prompt_tokens"] = req.prompt.size();
-  out["ids"] = ids;
-  out["text"] = text;
-  out["finish_reason"] = res.finish_reason;
-  nlohmann::ordered_json steps = nlohmann::json::array();
-  for (auto& t : res.tokens) {
-    nlohmann::ordered_json s;
-    s["id"] = t.token;
-    s["logprob"] = t.logprob;
-    nlohmann::ordered_json top = nlohmann::json::array();
-    for (auto& e : t.top) top.push_back({{"id", e.token}, {"logprob", e.logprob}});
-    s["top"] = top;
-    steps.push_back(s);
-  }
-  out["logprobs"] = steps;
-  const double n = static_cast<double>(res.tokens.size());
-  out["timing"] = {{"prefill_seconds", res.prefill_seconds},
-                   {"decode_seconds", res.decode_seconds},
-                   {"prefill_tokens_per_second",
-                    res.prefill_seconds > 0 ? req.prompt.size() / res.prefill_seconds : 0},
-                   {"decode_tokens_per_second",
-                    n > 1 && res.decode_seconds > 0 ? (n - 1) / res.decode_seconds : 0}};
-  out["engine"] = {{"precision", llm::PrecisionName(engine.precision())},
-                   {"threads", engine.threads()},
-                   {"avx512_bf16", modelcar::llm::ops::UsesAvx512Bf16()}};
-  out["note"] = "timing is informational; synthetic models have random weights (text is noise)";
-  std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  PrintJson(req, res, engine, ids, text);
   return Status();
 }
 

@@ -8,6 +8,7 @@
 // The command line is vLLM's (`vllm serve`): its flags are accepted with underscores or dashes;
 // those that change nothing here warn once each, those that cannot be honoured fail
 // (serve/vllm_flags.h), an unknown flag fails naming it.
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -307,9 +308,9 @@ const modelcar::cli::CommandRegistration kServe{
                      "oci:// pull: cap of the jittered backoff between retries, seconds "
                      "(default 10)");
       for (const modelcar::serve::HttpLimitFlag& fl : modelcar::serve::HttpLimitFlags()) {
-        app.add_option(Names(fl.name), f->vllm.http_limits[fl.name],
-                       std::string(fl.help) + " (default " +
-                           std::to_string(modelcar::serve::HttpLimitValue(fl, s.http)) + ")")
+        app.add_option(
+               Names(fl.name), f->vllm.http_limits[fl.name],
+               fmt::format("{} (default {})", fl.help, modelcar::serve::HttpLimitValue(fl, s.http)))
             ->group("HTTP limits");
       }
       AddTableFlags(app, *f);

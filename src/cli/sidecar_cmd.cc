@@ -3,6 +3,7 @@
 // this links LINK to /proc/<own pid>/root<TARGET> (parents created, replaced atomically), then
 // waits. SIGTERM or SIGINT ends it at once with exit code 0 (it is PID 1 in its container, where
 // default signal actions do not apply, so it waits for the signals explicitly).
+#include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -33,7 +34,7 @@ const modelcar::cli::CommandRegistration kSidecar{
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
         sigprocmask(SIG_BLOCK, &set, nullptr);  // before linking: a TERM now is not lost
-        std::string target = "/proc/" + std::to_string(::getpid()) + "/root" + f->target;
+        std::string target = fmt::format("/proc/{}/root{}", ::getpid(), f->target);
         ASSIGN_OR_RETURN(std::string link, modelcar::AtomicSymlink(target, f->link));
         std::printf("%s -> %s\n", link.c_str(), target.c_str());
         std::fflush(stdout);

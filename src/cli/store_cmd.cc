@@ -1,4 +1,6 @@
 // `modelcar store ls | df | gc | rm REF | verify [REF] | pull REF | serve`: the node store.
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <ctime>
 #include <map>
@@ -40,10 +42,10 @@ struct Flags {
 std::string Age(int64_t t) {
   if (t == 0) return "-";
   int64_t d = static_cast<int64_t>(std::time(nullptr)) - t;
-  if (d < 120) return std::to_string(d) + "s ago";
-  if (d < 7200) return std::to_string(d / 60) + "m ago";
-  if (d < 172800) return std::to_string(d / 3600) + "h ago";
-  return std::to_string(d / 86400) + "d ago";
+  if (d < 120) return fmt::format("{}s ago", d);
+  if (d < 7200) return fmt::format("{}m ago", d / 60);
+  if (d < 172800) return fmt::format("{}h ago", d / 3600);
+  return fmt::format("{}d ago", d / 86400);
 }
 
 Status Ls(st::Store& s) {
@@ -144,8 +146,8 @@ Status Verify(st::Store& s, const Flags& f) {
     }
   }
   if (bad) {
-    return modelcar::DataLoss(std::to_string(bad) +
-                              " image(s) corrupt; marked for repair by the next pull");
+    return modelcar::DataLoss(
+        fmt::format("{} image(s) corrupt; marked for repair by the next pull", bad));
   }
   return Status();
 }

@@ -1,6 +1,7 @@
 #include "http/client.h"
 
 #include <curl/curl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -122,8 +123,8 @@ size_t WriteCallback(char* data, size_t size, size_t n, void* user) {
       body.append(data, std::min<size_t>(len, cap - body.size()));
       return len;
     }
-    t->error = ResourceExhausted("response body of " + RedactUrl(t->request->url) + " exceeds " +
-                                 std::to_string(cap) + " bytes");
+    t->error = ResourceExhausted(
+        fmt::format("response body of {} exceeds {} bytes", RedactUrl(t->request->url), cap));
     return 0;
   }
   body.append(data, len);
@@ -161,8 +162,8 @@ int ProgressCallback(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_
     return 0;
   }
   if (t->stall_s > 0 && now - t->last_move >= std::chrono::seconds(t->stall_s)) {
-    t->error = Unavailable(t->request->method + " " + RedactUrl(t->request->url) +
-                           ": stalled (no data for " + std::to_string(t->stall_s) + " s)");
+    t->error = Unavailable(fmt::format("{} {}: stalled (no data for {} s)", t->request->method,
+                                       RedactUrl(t->request->url), t->stall_s));
     return 1;
   }
   return 0;
@@ -365,8 +366,8 @@ Status TransferError(CURL* h, CURLcode rc, const Transfer& t, const Request& req
                            "and password in HTTPS_PROXY / https_proxy");
   }
   if (proxy_code >= 400) {
-    return Unavailable(req.method + " " + RedactUrl(req.url) + ": the proxy answered HTTP " +
-                       std::to_string(proxy_code) + " to CONNECT");
+    return Unavailable(fmt::format("{} {}: the proxy answered HTTP {} to CONNECT", req.method,
+                                   RedactUrl(req.url), proxy_code));
   }
   return MapCurlError(rc, errbuf, req, req.url);
 }

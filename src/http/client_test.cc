@@ -3,6 +3,7 @@
 // outbound rules (http(s) only, credentials only over TLS or to loopback, redacted URLs).
 #include "http/client.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -27,7 +28,7 @@ class Server {
   }
   httplib::Server& svr() { return svr_; }
   std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
+    return fmt::format("http://127.0.0.1:{}{}", port_, path);
   }
 
  private:

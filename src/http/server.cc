@@ -2,6 +2,7 @@
 // server_conn.cc.
 #include "http/server.h"
 
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include <thread>
 #include <utility>
 
+#include "base/prometheus.h"
 #include "http/server_conn.h"
 #include "http/server_tls.h"
 
@@ -116,7 +118,7 @@ Status Server::Impl::Listen() {
   }
   tcp::endpoint endpoint(address, static_cast<uint16_t>(options.port));
   acceptor = std::make_unique<tcp::acceptor>(net::make_strand(*ioc));
-  std::string where = options.host + ":" + std::to_string(options.port);
+  std::string where = fmt::format("{}:{}", options.host, options.port);
   if (acceptor->open(endpoint.protocol(), ec))
     return Internal("socket for " + where + ": " + ec.message());
   acceptor->set_option(tcp::acceptor::reuse_address(true), ec);  // never SO_REUSEPORT
@@ -296,31 +298,24 @@ ServerStats Server::stats() const {
 }
 
 std::string ServerStatsText(const ServerStats& s) {
-  std::string out =
-      "# HELP modelcar_http_connections_total Connections accepted, the refused ones included.\n"
-      "# TYPE modelcar_http_connections_total counter\n"
-      "modelcar_http_connections_total " +
-      std::to_string(s.connections) +
-      "\n"
-      "# HELP modelcar_http_open_connections Connections open now.\n"
-      "# TYPE modelcar_http_open_connections gauge\n"
-      "modelcar_http_open_connections " +
-      std::to_string(s.open_connections) +
-      "\n"
-      "# HELP modelcar_http_rejected_total Connections and requests the HTTP server refused or cut "
-      "(connection_limit: 503 over max connections; busy: 503 wait queue or body memory full; "
-      "bad_request: 400, 413, 431, unread bodies to 404/405; timeout: a header, body or write "
-      "deadline passed).\n"
-      "# TYPE modelcar_http_rejected_total counter\n";
+  PrometheusText p;
+  p.Header("modelcar_http_connections_total", "counter",
+           "Connections accepted, the refused ones included.");
+  p.Sample("modelcar_http_connections_total", "", s.connections);
+  p.Header("modelcar_http_open_connections", "gauge", "Connections open now.");
+  p.Sample("modelcar_http_open_connections", "", s.open_connections);
+  p.Header("modelcar_http_rejected_total", "counter",
+           "Connections and requests the HTTP server refused or cut (connection_limit: 503 over "
+           "max connections; busy: 503 wait queue or body memory full; bad_request: 400, 413, "
+           "431, unread bodies to 404/405; timeout: a header, body or write deadline passed).");
   const std::pair<const char*, uint64_t> reasons[] = {{"connection_limit", s.rejected_connections},
                                                       {"busy", s.rejected_busy},
                                                       {"bad_request", s.rejected_requests},
                                                       {"timeout", s.timeouts}};
   for (const auto& [reason, n] : reasons) {
-    out += std::string("modelcar_http_rejected_total{reason=\"") + reason + "\"} " +
-           std::to_string(n) + "\n";
+    p.Sample("modelcar_http_rejected_total", PrometheusText::Label("reason", reason), n);
   }
-  return out;
+  return p.Take();
 }
 
 namespace {

@@ -2,6 +2,7 @@
 // loopback): malformed chunked bodies and ambiguous lengths, trailer floods, floods of pipelined
 // requests, and readers too slow for a streamed answer. Each gets a 400, its answers in order or
 // a cut at the write deadline, and a normal client is served meanwhile.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
@@ -174,8 +175,8 @@ TEST(ServerFramingTest, PipelinedFloodIsAnsweredInOrderUpToTheKeepAliveLimit) {
     std::string all;
     for (int i = 0; i < kRequests; ++i) {
       std::string body = body_of(i);
-      all += "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
-             "\r\n\r\n" + body;
+      all += fmt::format("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}",
+                         body.size(), body);
     }
     SendAll(fd, all);  // fails once the server closed: expected
   });

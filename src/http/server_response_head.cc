@@ -1,5 +1,7 @@
 #include "http/server_response_head.h"
 
+#include <fmt/format.h>
+
 #include <boost/beast/http/status.hpp>
 #include <cstdio>
 #include <string_view>
@@ -21,7 +23,7 @@ void AppendClean(std::string* out, std::string_view s) {
 std::string FormatHead(const ServerResponse& r, std::optional<size_t> content_length, bool chunked,
                        bool close) {
   auto reason = bhttp::obsolete_reason(bhttp::int_to_status(static_cast<unsigned>(r.status)));
-  std::string h = "HTTP/1.1 " + std::to_string(r.status) + " ";
+  std::string h = fmt::format("HTTP/1.1 {} ", r.status);
   h.append(reason.empty() ? "Unknown" : std::string_view(reason.data(), reason.size()));
   h += "\r\n";
   if (!r.content_type.empty()) {
@@ -36,7 +38,7 @@ std::string FormatHead(const ServerResponse& r, std::optional<size_t> content_le
     h += "\r\n";
   }
   if (content_length) {
-    h += "Content-Length: " + std::to_string(*content_length) + "\r\n";
+    h += fmt::format("Content-Length: {}\r\n", *content_length);
   } else if (chunked) {
     h += "Transfer-Encoding: chunked\r\n";
   }

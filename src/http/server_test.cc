@@ -5,6 +5,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -21,6 +22,7 @@
 #include <thread>
 
 #include "base/file.h"
+#include "base/temp_dir.h"
 #include "http/server_test_util.h"
 
 namespace modelcar::http {
@@ -117,7 +119,7 @@ TEST(ServerTest, StreamsChunks) {
     r.content_type = "text/event-stream";
     r.stream = [](StreamSink& sink) {
       for (int i = 0; i < 50; ++i) {
-        if (!sink.Write("data: " + std::to_string(i) + "\n\n")) return;
+        if (!sink.Write(fmt::format("data: {}\n\n", i))) return;
       }
       sink.Write("data: [DONE]\n\n");
     };
@@ -404,14 +406,6 @@ TEST(ServerTest, StopAnswersTheRequestInFlight) {
 
 class TlsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("mc-server-tls-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   // Writes a self-signed pair with common name `cn` to cert.pem / key.pem (via temp + rename).
   void MakeCert(const std::string& cn) {
     std::string d = dir_.string();
@@ -452,7 +446,8 @@ class TlsTest : public ::testing::Test {
     return o;
   }
 
-  std::filesystem::path dir_;
+  TempDir tmp_{"mc-server-tls"};
+  std::filesystem::path dir_{tmp_.path()};
 };
 
 TEST_F(TlsTest, ServesHttpsAndRejectsPlainHttp) {

@@ -1,6 +1,7 @@
 #include "image/build.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "base/crashpoint.h"
 #include "base/direct_io.h"
 #include "base/file.h"
+#include "base/human_bytes.h"
 #include "image/busybox_layer.h"
 #include "image/layer_plan.h"
 #include "image/model_labels.h"
@@ -28,17 +30,7 @@ namespace {
 constexpr size_t kReadChunk = 8 << 20;  // file reads
 constexpr size_t kCoalesce = 1 << 20;   // small writes are gathered up to this size
 
-std::string HumanBytes(uint64_t n) {
-  char buf[32];
-  if (n >= (uint64_t{1} << 30)) {
-    std::snprintf(buf, sizeof buf, "%.2f GiB", n / double(uint64_t{1} << 30));
-  } else if (n >= (1u << 20)) {
-    std::snprintf(buf, sizeof buf, "%.1f MiB", n / double(1u << 20));
-  } else {
-    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
-  }
-  return buf;
-}
+std::string Size(uint64_t n) { return HumanBytes(static_cast<double>(n), ByteUnits::kIec); }
 
 // Gathers small writes (tar headers, small files) into large BlobWriter writes.
 class CoalescingOutput {
@@ -140,10 +132,9 @@ class Builder {
   Status RunJob(Job& job, size_t total) {
     std::string what = job.plan == nullptr ? "busybox base"
                        : job.plan->title.empty()
-                           ? std::to_string(job.plan->files.size()) + " small files"
+                           ? fmt::format("{} small files", job.plan->files.size())
                            : job.plan->title;
-    Line("layer " + std::to_string(job.index + 1) + "/" + std::to_string(total) + ": " + what +
-         " (" + HumanBytes(job.bytes) + ")");
+    Line(fmt::format("layer {}/{}: {} ({})", job.index + 1, total, what, Size(job.bytes)));
     ASSIGN_OR_RETURN(auto writer, sink_.NewBlobWriter());
     CoalescingOutput out(writer.get());
     tar::Writer tw([&out](std::string_view b) { return out.Write(b); });
@@ -162,8 +153,7 @@ class Builder {
     if (job.plan != nullptr && !job.plan->title.empty()) {
       job.result.annotations[std::string(oci::kAnnotationTitle)] = job.plan->title;
     }
-    Line("layer " + std::to_string(job.index + 1) + "/" + std::to_string(total) + ": " + what +
-         " -> " + digest.ToString());
+    Line(fmt::format("layer {}/{}: {} -> {}", job.index + 1, total, what, digest.ToString()));
     return Status();
   }
 
@@ -301,12 +291,12 @@ Result<Base> LoadBase(const BuildOptions& o, oci::ImageSink& sink, BuildProgress
   base.config = std::move(*config);
   if (base.config.diff_ids.size() != m.layers.size()) {
     return InvalidArgument(
-        "--base " + o.base + ": config lists " + std::to_string(base.config.diff_ids.size()) +
-        " diff_ids but the manifest has " + std::to_string(m.layers.size()) + " layers");
+        fmt::format("--base {}: config lists {} diff_ids but the manifest has {} layers", o.base,
+                    base.config.diff_ids.size(), m.layers.size()));
   }
   for (const oci::Descriptor& l : m.layers) {
     if (progress) {
-      progress->Line("base layer " + l.digest.ToString() + " (" + HumanBytes(l.size) + ")");
+      progress->Line("base layer " + l.digest.ToString() + " (" + Size(l.size) + ")");
     }
     Status st = oci::CopyBlob(*source, sink, l);
     if (!st.ok()) return st.WithContext("--base " + o.base);
@@ -373,9 +363,8 @@ Result<BuildResult> BuildImage(const BuildOptions& o, oci::ImageSink& sink,
   if (base.busybox) jobs.push_back({nullptr, 2 << 20, 0, {}});
   for (const PlannedLayer& l : plan) jobs.push_back({&l, l.data_bytes, jobs.size(), {}});
   if (progress) {
-    progress->Line("building " + std::to_string(scan.files.size()) + " files (" +
-                   HumanBytes(scan.total_bytes) + ") from " + scan.root + " into " +
-                   std::to_string(jobs.size()) + " layers");
+    progress->Line(fmt::format("building {} files ({}) from {} into {} layers", scan.files.size(),
+                               Size(scan.total_bytes), scan.root, jobs.size()));
     progress->Total(scan.total_bytes);
   }
   Builder builder(o, prefix, sink, progress);
@@ -393,8 +382,8 @@ Result<BuildResult> BuildImage(const BuildOptions& o, oci::ImageSink& sink,
     h.created = created;
     h.created_by = j.plan == nullptr ? "modelcar build: busybox base (" + o.busybox_path + ")"
                    : j.plan->title.empty()
-                       ? "modelcar build: " + std::to_string(j.plan->files.size()) +
-                             " small files into " + o.models_path
+                       ? fmt::format("modelcar build: {} small files into {}", j.plan->files.size(),
+                                     o.models_path)
                        : "modelcar build: " + j.plan->title + " into " + o.models_path;
     config.history.push_back(std::move(h));
   }

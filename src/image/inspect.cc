@@ -1,5 +1,7 @@
 #include "image/inspect.h"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -11,6 +13,7 @@ namespace modelcar {
 
 namespace {
 
+// Not base's HumanBytes: inspect's listing keeps the two decimals of GiB it has always printed.
 std::string Human(uint64_t n) {
   char buf[32];
   if (n >= (uint64_t{1} << 30)) {
@@ -90,8 +93,8 @@ std::string FormatInspection(const Inspection& in) {
   std::string s;
   auto line = [&](const std::string& l) { s += l + "\n"; };
   line("image     " + in.image);
-  line("manifest  " + in.manifest.digest.ToString() + " (" + in.manifest.media_type + ", " +
-       std::to_string(in.manifest.size) + " B)");
+  line(fmt::format("manifest  {} ({}, {} B)", in.manifest.digest.ToString(), in.manifest.media_type,
+                   in.manifest.size));
   std::string facts;  // an artifact's config (helm, ...) has no platform or date
   if (!in.config.os.empty() || !in.config.architecture.empty()) {
     facts = in.config.os + "/" + in.config.architecture;
@@ -101,14 +104,14 @@ std::string FormatInspection(const Inspection& in) {
   line("config    " + in.config_descriptor.digest.ToString() + " (" +
        (facts.empty() ? in.config_descriptor.media_type : facts) + ")");
   for (const auto& [k, v] : in.config.labels) line("label     " + k + "=" + v);
-  line("layers    " + std::to_string(in.layers.size()));
+  line(fmt::format("layers    {}", in.layers.size()));
   size_t i = 0;
   for (const InspectedLayer& l : in.layers) {
     ++i;
     auto t = l.descriptor.annotations.find(std::string(oci::kAnnotationTitle));
     std::string title = t == l.descriptor.annotations.end() ? "" : "  " + t->second;
-    line("  [" + std::to_string(i) + "] " + l.descriptor.digest.ToString() + "  " +
-         Human(static_cast<uint64_t>(l.descriptor.size)) + title);
+    line(fmt::format("  [{}] {}  {}{}", i, l.descriptor.digest.ToString(),
+                     Human(static_cast<uint64_t>(l.descriptor.size)), title));
     if (!l.listed) {
       line("      (" + l.descriptor.media_type + ": files not listed)");
       continue;
@@ -123,12 +126,11 @@ std::string FormatInspection(const Inspection& in) {
       char mode[8];
       std::snprintf(mode, sizeof mode, "%04o", e.mode);
       std::string extra = e.type == '0' ? Human(e.size) : TypeName(e.type) + " -> " + e.link_target;
-      line("      /" + e.path + "  " + extra + "  " + mode + " " + std::to_string(e.uid) + ":" +
-           std::to_string(e.gid));
+      line(fmt::format("      /{}  {}  {} {}:{}", e.path, extra, mode, e.uid, e.gid));
     }
-    if (links > 0) line("      (+" + std::to_string(links) + " symlinks; --json lists them)");
+    if (links > 0) line(fmt::format("      (+{} symlinks; --json lists them)", links));
   }
-  line("total     " + Human(in.total_bytes) + " (" + std::to_string(in.total_bytes) + " B)");
+  line(fmt::format("total     {} ({} B)", Human(in.total_bytes), in.total_bytes));
   return s;
 }
 

@@ -1,6 +1,8 @@
 // ApplyModelcar, ApplyNative, ApplyFetch, ApplyCache.
 #include "kube/inject_modes.h"
 
+#include <fmt/format.h>
+
 #include <vector>
 
 #include "kube/pod_edit.h"
@@ -125,7 +127,7 @@ json& AddInitContainer(json& spec, json init) {
 
 }  // namespace
 
-std::string NameSuffix(int index) { return index == 0 ? "" : "-" + std::to_string(index); }
+std::string NameSuffix(int index) { return index == 0 ? "" : fmt::format("-{}", index); }
 
 std::string NativeVolumeName(const std::string& mount_path) {
   std::string name = VolumeNameFromPath(mount_path);

@@ -1,6 +1,7 @@
 // YAML <-> nlohmann::json conversion with yaml-cpp: its parser and its emitter.
 #include "kube/json_yaml.h"
 
+#include <fmt/format.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -193,8 +194,8 @@ Status CheckYamlAdvances(const std::string& text, std::string_view what) {
   while (parser.HandleNextDocument(handler)) {
     if (handler.start.pos == previous) {
       return InvalidArgument(
-          std::string(what) + ": malformed YAML at line " + std::to_string(handler.start.line + 1) +
-          ", column " + std::to_string(handler.start.column + 1) + ": no node can start there");
+          fmt::format("{}: malformed YAML at line {}, column {}: no node can start there", what,
+                      handler.start.line + 1, handler.start.column + 1));
     }
     previous = handler.start.pos;
   }

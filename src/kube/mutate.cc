@@ -1,6 +1,8 @@
 // Mutate: sources, digest policy, the takeover of KServe's injection, the four modes.
 #include "kube/mutate.h"
 
+#include <fmt/format.h>
+
 #include <optional>
 #include <set>
 
@@ -116,8 +118,8 @@ std::optional<std::string> OciSourcesDenial(const std::vector<Source>& all,
     with_containers += ModeOf(s) != OciMode::kNative;
   }
   if (with_containers > kMaxSources) {
-    return "pod has " + std::to_string(with_containers) + " OCI storage URIs; at most " +
-           std::to_string(kMaxSources) + " are supported";
+    return fmt::format("pod has {} OCI storage URIs; at most {} are supported", with_containers,
+                       kMaxSources);
   }
   if (auto d = CheckMountPaths(oci)) return d;
   if (!has_targets) return std::string("no container found with name ") + kKserveContainer;

@@ -1,6 +1,8 @@
 // SmokeChecks.
 #include "kube/smoke.h"
 
+#include <fmt/format.h>
+
 #include <optional>
 
 #include "base/json.h"
@@ -111,7 +113,7 @@ bool HasPtrace(const json& c) {
 }
 
 std::string Uid(std::optional<int64_t> u) {
-  return u ? "uid " + std::to_string(*u) : "the image's user";
+  return u ? fmt::format("uid {}", *u) : "the image's user";
 }
 
 // Whether `target` can follow the sidecar's /proc/<pid>/root link; "" when it can (or when it
@@ -126,20 +128,21 @@ std::string PtraceProblem(const json& spec, const json& target, const json& side
     return "";
   }
   if (*t == *s) {
-    *note += (note->empty() ? "" : "; ") + name + " and modelcar run as uid " + std::to_string(*t);
+    *note += fmt::format("{}{} and modelcar run as uid {}", note->empty() ? "" : "; ", name, *t);
     return "";
   }
   if (*t == 0 && HasPtrace(target)) {
     *note += (note->empty() ? "" : "; ") + name + " runs as root with CAP_SYS_PTRACE";
     return "";
   }
-  return name + " runs as uid " + std::to_string(*t) + " and the modelcar sidecar as uid " +
-         std::to_string(*s) + (*t == 0 ? " and " + name + " lacks CAP_SYS_PTRACE" : "") +
-         ": /mnt/models, a link to the sidecar's /proc/<pid>/root/models, will answer "
-         "\"Permission denied\" (KServe issue #4995). Fix: set uidModelcar in the webhook config "
-         "(both containers then run as that uid), or run " +
-         name + " as uid " + std::to_string(*s) +
-         (*t == 0 ? ", or add SYS_PTRACE to its securityContext.capabilities.add" : "");
+  const bool root = *t == 0;
+  return fmt::format(
+      "{} runs as uid {} and the modelcar sidecar as uid {}{}: /mnt/models, a link to the "
+      "sidecar's /proc/<pid>/root/models, will answer \"Permission denied\" (KServe issue #4995). "
+      "Fix: set uidModelcar in the webhook config (both containers then run as that uid), or run "
+      "{} as uid {}{}",
+      name, *t, *s, root ? fmt::format(" and {} lacks CAP_SYS_PTRACE", name) : "", name, *s,
+      root ? ", or add SYS_PTRACE to its securityContext.capabilities.add" : "");
 }
 
 class Checker {

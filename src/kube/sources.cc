@@ -1,6 +1,8 @@
 // CollectSources, ParseOciUri, RewriteSourceUri.
 #include "kube/sources.h"
 
+#include <fmt/format.h>
+
 #include "base/json.h"
 #include "kube/pod_edit.h"
 
@@ -73,12 +75,12 @@ std::variant<std::vector<Source>, Denial> CollectSources(const json& pod) {
   for (size_t i = 0; i < extra.size(); ++i) {
     const json& e = extra[i];
     if (!e.is_object() || !e.contains("uri") || !e["uri"].is_string()) {
-      return Denial{bad + "entry " + std::to_string(i) + " has no string \"uri\""};
+      return Denial{fmt::format("{}entry {} has no string \"uri\"", bad, i)};
     }
     Source s{Origin::kExtra, e["uri"].get<std::string>(), kDefaultModelPath, i};
     if (e.contains("mountPath") && !e["mountPath"].is_null()) {
       if (!e["mountPath"].is_string()) {
-        return Denial{bad + "entry " + std::to_string(i) + " mountPath must be a string"};
+        return Denial{fmt::format("{}entry {} mountPath must be a string", bad, i)};
       }
       s.mount_path = e["mountPath"].get<std::string>();
     }

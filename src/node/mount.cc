@@ -1,5 +1,6 @@
 #include "node/mount.h"
 
+#include <fmt/format.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,7 +37,7 @@ Result<std::string> AtomicSymlink(const std::string& target, const std::string& 
   if (::lstat(link.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) link += "/" + BaseName(target);
   RETURN_IF_ERROR(MakeDirs(DirName(link)));
   static thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string tmp = link + ".tmp-" + std::to_string(rng() % 1000000000);
+  std::string tmp = fmt::format("{}.tmp-{}", link, rng() % 1000000000);
   if (::symlink(target.c_str(), tmp.c_str()) != 0) return ErrnoStatus(errno, "symlink " + tmp);
   if (::rename(tmp.c_str(), link.c_str()) != 0) {
     int err = errno;

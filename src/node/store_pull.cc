@@ -46,6 +46,61 @@ bool RetryWithoutPeers(const Status& s) {
          s.code() != Code::kUnauthenticated && s.code() != Code::kPermissionDenied;
 }
 
+// Fetches the layers of `image`, whose tree the store does not have, into it: with --peers from
+// them first (the registry supplies what they cannot), and after a failure they may have caused,
+// once more from the registry alone. Fills the fetch figures of `result`.
+Status FetchTree(store::Store& st, const oci::Reference& ref, const oci::ResolvedImage& image,
+                 const std::shared_ptr<registry::RegistryClient>& client,
+                 const StorePullOptions& options, StorePullResult* result) {
+  const oci::Digest& m = image.descriptor.digest;
+  ASSIGN_OR_RETURN(uint64_t need, store::ImageBytes(image.manifest.bytes));
+  uint64_t have = store::DiskUsage(st.IngestDir(m));
+  RETURN_IF_ERROR(
+      store::EnsureSpace(st, need > have ? need - have : 0).WithContext("pull " + ref.ToString()));
+  std::string repo = ref.repository();
+  std::unique_ptr<peer::PeerSource> peers;
+  if (!options.peers.empty()) {
+    peer::PeerSourceOptions po;
+    po.peers = options.peers;
+    po.log = options.log;
+    peers = std::make_unique<peer::PeerSource>(po);
+  }
+  auto ingest = [&](bool use_peers) {
+    store::BlobFetcher fetch = [&](const oci::Descriptor& d, uint64_t offset,
+                                   const store::ByteSink& sink) -> Status {
+      if (use_peers && oci::IsUncompressedLayer(d.media_type)) {
+        uint64_t got = 0;
+        Status s = peers->Stream(repo, d, offset, sink, &got);
+        if (s.ok() || !IsPeerShortfall(s)) return s;
+        offset += got;  // the registry supplies the rest
+      }
+      return registry::StreamBlob(*client, repo, d, offset, sink);
+    };
+    store::IngestOptions io;
+    io.log = options.log;
+    // The manifest was read already: a registry that wants credentials has asked for them.
+    io.pulled_with_credentials = client->used_credentials();
+    return store::IngestImage(st, m, image.manifest.bytes, image.descriptor.media_type, fetch, io);
+  };
+  Result<store::IngestResult> pulled = ingest(peers != nullptr);
+  if (!pulled.ok() && peers && peers->stats().bytes > 0 && RetryWithoutPeers(pulled.status())) {
+    if (options.log) {
+      options.log("pull " + ref.ToString() + " with peers failed (" + pulled.status().ToString() +
+                  "); pulling again from the registry alone");
+    }
+    pulled = ingest(false);
+    // A partial layer holding peer bytes fails its digest and is discarded: start it over.
+    if (!pulled.ok() && pulled.status().code() == Code::kDataLoss) pulled = ingest(false);
+  } else if (pulled.ok() && peers) {
+    result->peer_bytes = peers->stats().bytes;
+  }
+  ASSIGN_OR_RETURN(store::IngestResult ir, std::move(pulled));
+  result->already_present = ir.already_present;
+  result->fetched_bytes = ir.fetched_bytes;
+  result->resumed_bytes = ir.resumed_bytes;
+  return Status();
+}
+
 }  // namespace
 
 Result<oci::Digest> ResolveInStore(store::Store& st, const std::string& ref_text) {
@@ -103,52 +158,7 @@ Result<StorePullResult> PullToStore(const std::string& ref_text, const StorePull
   RETURN_IF_ERROR(st.SetRef(ref.ToString(), m));
   CrashPoint("pull.ref-set");
   if (!st.HasTree(m)) {
-    ASSIGN_OR_RETURN(uint64_t need, store::ImageBytes(image.manifest.bytes));
-    uint64_t have = store::DiskUsage(st.IngestDir(m));
-    RETURN_IF_ERROR(store::EnsureSpace(st, need > have ? need - have : 0)
-                        .WithContext("pull " + ref.ToString()));
-    std::string repo = ref.repository();
-    std::unique_ptr<peer::PeerSource> peers;
-    if (!options.peers.empty()) {
-      peer::PeerSourceOptions po;
-      po.peers = options.peers;
-      po.log = options.log;
-      peers = std::make_unique<peer::PeerSource>(po);
-    }
-    auto ingest = [&](bool use_peers) {
-      store::BlobFetcher fetch = [&](const oci::Descriptor& d, uint64_t offset,
-                                     const store::ByteSink& sink) -> Status {
-        if (use_peers && oci::IsUncompressedLayer(d.media_type)) {
-          uint64_t got = 0;
-          Status s = peers->Stream(repo, d, offset, sink, &got);
-          if (s.ok() || !IsPeerShortfall(s)) return s;
-          offset += got;  // the registry supplies the rest
-        }
-        return registry::StreamBlob(*client, repo, d, offset, sink);
-      };
-      store::IngestOptions io;
-      io.log = options.log;
-      // The manifest was read already: a registry that wants credentials has asked for them.
-      io.pulled_with_credentials = client->used_credentials();
-      return store::IngestImage(st, m, image.manifest.bytes, image.descriptor.media_type, fetch,
-                                io);
-    };
-    Result<store::IngestResult> pulled = ingest(peers != nullptr);
-    if (!pulled.ok() && peers && peers->stats().bytes > 0 && RetryWithoutPeers(pulled.status())) {
-      if (options.log) {
-        options.log("pull " + ref.ToString() + " with peers failed (" + pulled.status().ToString() +
-                    "); pulling again from the registry alone");
-      }
-      pulled = ingest(false);
-      // A partial layer holding peer bytes fails its digest and is discarded: start it over.
-      if (!pulled.ok() && pulled.status().code() == Code::kDataLoss) pulled = ingest(false);
-    } else if (pulled.ok() && peers) {
-      result.peer_bytes = peers->stats().bytes;
-    }
-    ASSIGN_OR_RETURN(store::IngestResult ir, std::move(pulled));
-    result.already_present = ir.already_present;
-    result.fetched_bytes = ir.fetched_bytes;
-    result.resumed_bytes = ir.resumed_bytes;
+    RETURN_IF_ERROR(FetchTree(st, ref, image, client, options, &result));
   } else {
     result.already_present = true;
     (void)st.Touch(m);

@@ -1,5 +1,7 @@
 #include "oci/blob_sink.h"
 
+#include <fmt/format.h>
+
 #include <vector>
 
 #include "oci/manifest.h"
@@ -10,8 +12,8 @@ namespace modelcar::oci {
 Result<std::string> ReadBlobVerified(ImageSource& source, const Descriptor& d, uint64_t max_bytes) {
   const std::string name = "blob " + d.digest.ToString();
   if (static_cast<uint64_t>(d.size) > max_bytes) {
-    return ResourceExhausted(name + " is " + std::to_string(d.size) + " bytes, over the limit of " +
-                             std::to_string(max_bytes));
+    return ResourceExhausted(
+        fmt::format("{} is {} bytes, over the limit of {}", name, d.size, max_bytes));
   }
   ASSIGN_OR_RETURN(auto reader, source.OpenBlob(d));
   std::string out;
@@ -22,12 +24,11 @@ Result<std::string> ReadBlobVerified(ImageSource& source, const Descriptor& d, u
     if (n == 0) break;
     out.append(buf, n);
     if (out.size() > static_cast<uint64_t>(d.size)) {
-      return DataLoss(name + " is longer than its descriptor's size " + std::to_string(d.size));
+      return DataLoss(fmt::format("{} is longer than its descriptor's size {}", name, d.size));
     }
   }
   if (out.size() != static_cast<uint64_t>(d.size)) {
-    return DataLoss(name + " has " + std::to_string(out.size()) + " bytes, expected " +
-                    std::to_string(d.size));
+    return DataLoss(fmt::format("{} has {} bytes, expected {}", name, out.size(), d.size));
   }
   Digest got = Sha256Of(out);
   if (got != d.digest) return DataLoss(name + " has the wrong content (sha256 " + got.hex() + ")");
@@ -46,8 +47,8 @@ Status CopyBlob(ImageSource& source, ImageSink& sink, const Descriptor& d, size_
     RETURN_IF_ERROR(writer->Write(std::string_view(buf.data(), n)));
   }
   if (writer->size() != static_cast<uint64_t>(d.size)) {
-    return DataLoss("blob " + d.digest.ToString() + " has " + std::to_string(writer->size()) +
-                    " bytes, expected " + std::to_string(d.size));
+    return DataLoss(fmt::format("blob {} has {} bytes, expected {}", d.digest.ToString(),
+                                writer->size(), d.size));
   }
   ASSIGN_OR_RETURN(Digest got, writer->Commit(d.digest));
   (void)got;

@@ -1,5 +1,6 @@
 #include "oci/digest.h"
 
+#include <fmt/format.h>
 #include <openssl/evp.h>
 
 #include <cstdlib>
@@ -27,8 +28,8 @@ std::string Quote(std::string_view s) {
 
 Result<Digest> Digest::FromHex(std::string_view hex) {
   if (hex.size() != 64) {
-    return InvalidArgument("sha256 digest " + Quote(hex) + " must have 64 hex digits, has " +
-                           std::to_string(hex.size()));
+    return InvalidArgument(
+        fmt::format("sha256 digest {} must have 64 hex digits, has {}", Quote(hex), hex.size()));
   }
   if (!IsLowerHex(hex)) {
     return InvalidArgument("sha256 digest " + Quote(hex) +

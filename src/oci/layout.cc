@@ -1,6 +1,7 @@
 #include "oci/layout.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -230,8 +231,8 @@ Status LayoutSink::AdoptVerifiedBlob(const Descriptor& d, const std::string& pat
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) return ErrnoStatus(errno, "stat " + path);
   if (!S_ISREG(st.st_mode) || st.st_size != d.size) {
-    return DataLoss(path + ": not a file of " + std::to_string(d.size) + " bytes (blob " +
-                    d.digest.ToString() + ")");
+    return DataLoss(
+        fmt::format("{}: not a file of {} bytes (blob {})", path, d.size, d.digest.ToString()));
   }
   ASSIGN_OR_RETURN(bool have, HasBlob(d));
   if (have) {

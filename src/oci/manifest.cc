@@ -1,5 +1,7 @@
 #include "oci/manifest.h"
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "base/json.h"
@@ -48,7 +50,7 @@ Result<std::vector<std::string>> GetStringList(const json& j, const char* key,
   if (!it->is_array()) return Err(where + "." + key, "must be an array");
   for (size_t i = 0; i < it->size(); ++i) {
     if (!(*it)[i].is_string()) {
-      return Err(where + "." + key + "[" + std::to_string(i) + "]", "must be a string");
+      return Err(fmt::format("{}.{}[{}]", where, key, i), "must be a string");
     }
     out.push_back((*it)[i].get<std::string>());
   }
@@ -154,7 +156,7 @@ Result<Manifest> ParseManifest(std::string_view text, std::string_view media_typ
   if (layers == j.end() || !layers->is_array()) return Err(where, "missing \"layers\" array");
   for (size_t i = 0; i < layers->size(); ++i) {
     ASSIGN_OR_RETURN(Descriptor d,
-                     ParseDescriptor((*layers)[i], where + ".layers[" + std::to_string(i) + "]"));
+                     ParseDescriptor((*layers)[i], fmt::format("{}.layers[{}]", where, i)));
     m.layers.push_back(std::move(d));
   }
   if (auto s = j.find("subject"); s != j.end() && !s->is_null()) {
@@ -194,7 +196,7 @@ Result<Index> ParseIndex(std::string_view text, std::string_view media_type) {
   if (list == j.end() || !list->is_array()) return Err(where, "missing \"manifests\" array");
   for (size_t i = 0; i < list->size(); ++i) {
     ASSIGN_OR_RETURN(Descriptor d,
-                     ParseDescriptor((*list)[i], where + ".manifests[" + std::to_string(i) + "]"));
+                     ParseDescriptor((*list)[i], fmt::format("{}.manifests[{}]", where, i)));
     index.manifests.push_back(std::move(d));
   }
   ASSIGN_OR_RETURN(index.annotations, GetStringMap(j, "annotations", where));
@@ -245,14 +247,14 @@ Result<ImageConfig> ParseImageConfig(std::string_view text) {
     ASSIGN_OR_RETURN(std::vector<std::string> ids, GetStringList(*rootfs, "diff_ids", rw));
     for (size_t i = 0; i < ids.size(); ++i) {
       auto d = Digest::Parse(ids[i]);
-      if (!d.ok()) return Err(rw + ".diff_ids[" + std::to_string(i) + "]", d.status().message());
+      if (!d.ok()) return Err(fmt::format("{}.diff_ids[{}]", rw, i), d.status().message());
       c.diff_ids.push_back(*d);
     }
   }
   if (auto h = j.find("history"); h != j.end() && !h->is_null()) {
     if (!h->is_array()) return Err(where + ".history", "must be an array");
     for (size_t i = 0; i < h->size(); ++i) {
-      const std::string hw = where + ".history[" + std::to_string(i) + "]";
+      const std::string hw = fmt::format("{}.history[{}]", where, i);
       const json& e = (*h)[i];
       if (!e.is_object()) return Err(hw, "must be an object");
       HistoryEntry entry;

@@ -1,11 +1,11 @@
 #include "peer/containerd_hosts.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 
 #include "base/file.h"
+#include "base/temp_dir.h"
 
 namespace modelcar::peer {
 namespace {
@@ -32,8 +32,8 @@ TEST(ContainerdHostsTest, TomlKeepsServerAndHosts) {
 }
 
 TEST(ContainerdHostsTest, WriteBacksUpOnceAndRestores) {
-  char tmpl[] = "/tmp/hosts-test-XXXXXX";
-  std::string dir = ::mkdtemp(tmpl);
+  TempDir tmp("hosts-test");
+  const std::string& dir = tmp.path();
   ASSERT_TRUE(MakeDirs(dir + "/ghcr.io").ok());
   ASSERT_TRUE(WriteFileAtomic(dir + "/ghcr.io/hosts.toml", "server = \"https://ghcr.io\"\n").ok());
   ASSERT_TRUE(WriteFileAtomic(dir + "/ghcr.io/ca.crt", "CERT").ok());
@@ -55,7 +55,6 @@ TEST(ContainerdHostsTest, WriteBacksUpOnceAndRestores) {
   EXPECT_FALSE(fs::exists(dir + "/docker.io"));
   EXPECT_FALSE(fs::exists(dir + "/_backup"));
   EXPECT_TRUE(RestoreMirrorHosts(dir).ok());  // nothing to do
-  fs::remove_all(dir);
 }
 
 }  // namespace

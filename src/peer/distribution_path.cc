@@ -1,5 +1,7 @@
 #include "peer/distribution_path.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <vector>
 
@@ -79,8 +81,7 @@ Result<std::optional<ByteRange>> ParseRange(std::optional<std::string_view> head
   if (dash == h.npos) return R();
   std::string_view a = h.substr(0, dash), b = h.substr(dash + 1);
   auto unsatisfiable = [&] {
-    return FailedPrecondition("range " + std::string(*header) + " of a " + std::to_string(size) +
-                              "-byte blob");
+    return FailedPrecondition(fmt::format("range {} of a {}-byte blob", *header, size));
   };
   if (a.empty()) {  // suffix: the last N bytes
     auto n = ParseU64(b);

@@ -1,5 +1,7 @@
 #include "peer/peer_source.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <deque>
 #include <future>
@@ -72,7 +74,7 @@ Result<PieceList> PeerSource::FetchList(const oci::Descriptor& d) {
       continue;
     }
     if (r->status != 200) {
-      Drop(peer, "piece list of " + d.digest.ToString() + ": HTTP " + std::to_string(r->status));
+      Drop(peer, fmt::format("piece list of {}: HTTP {}", d.digest.ToString(), r->status));
       continue;
     }
     Result<PieceList> list = PieceList::FromJson(r->body);
@@ -93,10 +95,9 @@ Result<std::string> PeerSource::GetPiece(const std::string& peer, const std::str
   buf.reserve(length);
   http::Request req;
   req.url = peer + "/v2/" + repo + "/blobs/" + list.digest.ToString();
-  req.headers = {
-      {"Range", "bytes=" + std::to_string(start) + "-" + std::to_string(start + length - 1)}};
+  req.headers = {{"Range", fmt::format("bytes={}-{}", start, start + length - 1)}};
   req.on_response = [](long status, const http::Headers&) -> Status {
-    if (status != 206) return DataLoss("answered HTTP " + std::to_string(status) + " to a Range");
+    if (status != 206) return DataLoss(fmt::format("answered HTTP {} to a Range", status));
     return Status();
   };
   req.on_body = [&](std::string_view b) -> Status {
@@ -106,14 +107,13 @@ Result<std::string> PeerSource::GetPiece(const std::string& peer, const std::str
   };
   ASSIGN_OR_RETURN(http::Response r, client_->Do(req));
   if (r.status == 404) return NotFound("404");
-  if (r.status != 206) return Unavailable("HTTP " + std::to_string(r.status));
+  if (r.status != 206) return Unavailable(fmt::format("HTTP {}", r.status));
   if (buf.size() != length) {
-    return DataLoss("piece " + std::to_string(index) + " ended after " +
-                    std::to_string(buf.size()) + " of " + std::to_string(length) + " bytes");
+    return DataLoss(fmt::format("piece {} ended after {} of {} bytes", index, buf.size(), length));
   }
   if (oci::Sha256Of(buf) != list.pieces[index]) {
-    return DataLoss("piece " + std::to_string(index) + " of " + list.digest.ToString() +
-                    " does not match its hash");
+    return DataLoss(
+        fmt::format("piece {} of {} does not match its hash", index, list.digest.ToString()));
   }
   return buf;
 }
@@ -142,8 +142,8 @@ Result<std::string> PeerSource::FetchPiece(const std::string& repo, const PieceL
     }
     Drop(peer, s.message());
   }
-  return Unavailable("no peer could supply piece " + std::to_string(index) + " of " +
-                     list.digest.ToString());
+  return Unavailable(
+      fmt::format("no peer could supply piece {} of {}", index, list.digest.ToString()));
 }
 
 Status PeerSource::Stream(const std::string& repo, const oci::Descriptor& d, uint64_t offset,

@@ -2,6 +2,7 @@
 // one of them behind a handler that flips a byte of every blob answer (a lying peer).
 #include "peer/peer_source.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "base/temp_dir.h"
 #include "http/server.h"
 #include "oci/manifest.h"
 #include "oci/media_types.h"
@@ -32,16 +34,14 @@ oci::Descriptor Desc(std::string_view media_type, const std::string& bytes) {
 
 // A store holding one image whose only layer is `layer` (uncompressed tar), served on a port.
 struct Mirror {
-  std::string dir;
+  TempDir dir{"peer-source-test"};
   std::unique_ptr<RegistryApi> api;
   std::unique_ptr<http::Server> server;
   std::string url;
 
   // `flip`: blob answers have their first byte inverted (the piece lists stay honest).
   Mirror(const std::string& layer, bool flip) {
-    char tmpl[] = "/tmp/peer-source-test-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-    auto st = store::Store::Open(dir);
+    auto st = store::Store::Open(dir.path());
     EXPECT_TRUE(st.ok());
     oci::ImageConfig cfg;
     cfg.architecture = "amd64";
@@ -94,12 +94,9 @@ struct Mirror {
       });
     }
     EXPECT_TRUE(server->Start().ok());
-    url = "http://127.0.0.1:" + std::to_string(server->port());
+    url = fmt::format("http://127.0.0.1:{}", server->port());
   }
-  ~Mirror() {
-    server->Stop();
-    fs::remove_all(dir);
-  }
+  ~Mirror() { server->Stop(); }
 };
 
 class PeerSourceTest : public ::testing::Test {
@@ -197,7 +194,7 @@ TEST_F(PeerSourceTest, NoHolderIsNotFound) {
   // A port nobody listens on: the connection is refused and that peer dropped.
   http::Server closed(http::ServerOptions{});
   ASSERT_TRUE(closed.Start().ok());
-  std::string dead = "http://127.0.0.1:" + std::to_string(closed.port());
+  std::string dead = fmt::format("http://127.0.0.1:{}", closed.port());
   closed.Stop();
   PeerSource src = Source({a.url, dead});
   Status s = Run(src);

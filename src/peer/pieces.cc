@@ -1,5 +1,7 @@
 #include "peer/pieces.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -11,8 +13,8 @@ namespace modelcar::peer {
 Status CheckPieceSize(uint64_t piece_size) {
   if (piece_size < kMinPieceSize || piece_size > kMaxPieceSize ||
       (piece_size & (piece_size - 1)) != 0) {
-    return InvalidArgument("piece size " + std::to_string(piece_size) +
-                           ": expected a power of two from 64 KiB to 256 MiB");
+    return InvalidArgument(
+        fmt::format("piece size {}: expected a power of two from 64 KiB to 256 MiB", piece_size));
   }
   return Status();
 }
@@ -37,8 +39,8 @@ Result<PieceList> PieceList::FromJson(std::string_view text) {
     RETURN_IF_ERROR(CheckPieceSize(out.geometry.piece_size).WithContext("piece list"));
     const auto& arr = j.at("pieces");
     if (!arr.is_array() || arr.size() != out.geometry.count()) {
-      return InvalidArgument("piece list of " + out.digest.ToString() + ": expected " +
-                             std::to_string(out.geometry.count()) + " pieces");
+      return InvalidArgument(fmt::format("piece list of {}: expected {} pieces",
+                                         out.digest.ToString(), out.geometry.count()));
     }
     for (const auto& p : arr) {
       ASSIGN_OR_RETURN(oci::Digest d, oci::Digest::FromHex(p.get<std::string>()));

@@ -1,8 +1,11 @@
 #include "peer/registry_api.h"
 
+#include <fmt/format.h>
+
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "base/prometheus.h"
 #include "peer/distribution_path.h"
 
 namespace modelcar::peer {
@@ -104,15 +107,14 @@ http::ServerResponse RegistryApi::Blob(const http::ServerRequest& r, const BlobL
     auto range = ParseRange(r.Header("Range"), bytes->size());
     if (!range.ok()) {
       auto e = DistributionError(416, "RANGE_INVALID", range.status().message());
-      e.headers.push_back({"Content-Range", "bytes */" + std::to_string(bytes->size())});
+      e.headers.push_back({"Content-Range", fmt::format("bytes */{}", bytes->size())});
       return e;
     }
     if (*range) {
       resp.status = 206;
       resp.headers.push_back(
-          {"Content-Range", "bytes " + std::to_string((*range)->start) + "-" +
-                                std::to_string((*range)->start + (*range)->length - 1) + "/" +
-                                std::to_string(bytes->size())});
+          {"Content-Range", fmt::format("bytes {}-{}/{}", (*range)->start,
+                                        (*range)->start + (*range)->length - 1, bytes->size())});
       *bytes = bytes->substr((*range)->start, (*range)->length);
     }
   }
@@ -127,7 +129,7 @@ http::ServerResponse RegistryApi::LayerBlob(const http::ServerRequest& r, const 
   auto range = ParseRange(r.Header("Range"), size);
   if (!range.ok()) {
     auto e = DistributionError(416, "RANGE_INVALID", range.status().message());
-    e.headers.push_back({"Content-Range", "bytes */" + std::to_string(size)});
+    e.headers.push_back({"Content-Range", fmt::format("bytes */{}", size)});
     return e;
   }
   http::ServerResponse resp;
@@ -141,9 +143,8 @@ http::ServerResponse RegistryApi::LayerBlob(const http::ServerRequest& r, const 
     start = (*range)->start;
     length = (*range)->length;
     resp.status = 206;
-    resp.headers.push_back({"Content-Range", "bytes " + std::to_string(start) + "-" +
-                                                 std::to_string(start + length - 1) + "/" +
-                                                 std::to_string(size)});
+    resp.headers.push_back(
+        {"Content-Range", fmt::format("bytes {}-{}/{}", start, start + length - 1, size)});
   }
   resp.stream_length = static_cast<int64_t>(length);
   if (r.method == "HEAD" || length == 0) {
@@ -164,26 +165,26 @@ http::ServerResponse RegistryApi::LayerBlob(const http::ServerRequest& r, const 
     bytes_ += sent;
     if (!s.ok() && s.code() != Code::kCancelled) {
       ++cut_;
-      Log("serve " + d.ToString() + " bytes " + std::to_string(start) + "+" +
-          std::to_string(length) + ": " + s.message() + " (cut after " + std::to_string(sent) +
-          " bytes)");
+      Log(fmt::format("serve {} bytes {}+{}: {} (cut after {} bytes)", d.ToString(), start, length,
+                      s.message(), sent));
     }
   };
   return resp;
 }
 
 std::string RegistryApi::Metrics() const {
-  std::string m;
-  m += "# TYPE modelcar_mirror_requests_total counter\n";
-  m += "modelcar_mirror_requests_total{result=\"hit\"} " + std::to_string(hits_.load()) + "\n";
-  m += "modelcar_mirror_requests_total{result=\"miss\"} " + std::to_string(misses_.load()) + "\n";
-  m += "modelcar_mirror_requests_total{result=\"bad\"} " + std::to_string(bad_requests_.load()) +
-       "\n";
-  m += "# TYPE modelcar_mirror_bytes_total counter\n";
-  m += "modelcar_mirror_bytes_total " + std::to_string(bytes_.load()) + "\n";
-  m += "# TYPE modelcar_mirror_verify_failures_total counter\n";
-  m += "modelcar_mirror_verify_failures_total " + std::to_string(cut_.load()) + "\n";
-  return m;
+  PrometheusText p;
+  p.Header("modelcar_mirror_requests_total", "counter", "");
+  p.Sample("modelcar_mirror_requests_total", PrometheusText::Label("result", "hit"), hits_.load());
+  p.Sample("modelcar_mirror_requests_total", PrometheusText::Label("result", "miss"),
+           misses_.load());
+  p.Sample("modelcar_mirror_requests_total", PrometheusText::Label("result", "bad"),
+           bad_requests_.load());
+  p.Header("modelcar_mirror_bytes_total", "counter", "");
+  p.Sample("modelcar_mirror_bytes_total", "", bytes_.load());
+  p.Header("modelcar_mirror_verify_failures_total", "counter", "");
+  p.Sample("modelcar_mirror_verify_failures_total", "", cut_.load());
+  return p.Take();
 }
 
 }  // namespace modelcar::peer

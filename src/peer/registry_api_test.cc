@@ -1,6 +1,7 @@
 // RegistryApi over a real store holding images ingested from memory: what a mirror client sees.
 #include "peer/registry_api.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -8,6 +9,7 @@
 #include <fstream>
 #include <random>
 
+#include "base/temp_dir.h"
 #include "oci/manifest.h"
 #include "oci/media_types.h"
 #include "store/ingest.h"
@@ -47,9 +49,7 @@ struct Image {
 class RegistryApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/registry-api-test-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    auto st = store::Store::Open(dir_);
+    auto st = store::Store::Open(dir_.path());
     ASSERT_TRUE(st.ok());
     store_ = std::make_unique<store::Store>(*st);
     big_.resize(5 * kMinPieceSize + 777);
@@ -59,8 +59,6 @@ class RegistryApiTest : public ::testing::Test {
         TarBuilder().Dir("models/").File("models/w.bin", big_).File("models/c", "{}").End().str();
     gz_layer_ = TarBuilder().File("small", "zz").End().str();
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // Ingests an image with the big uncompressed layer and a gzip layer.
   oci::Digest Ingest(bool credentials) {
     Image img;
@@ -105,7 +103,7 @@ class RegistryApiTest : public ::testing::Test {
     return s.out;
   }
 
-  std::string dir_;
+  TempDir dir_{"registry-api-test"};
   std::unique_ptr<store::Store> store_;
   std::string big_, layer_, gz_layer_, manifest_;
   oci::Digest gz_digest_, config_digest_;
@@ -161,20 +159,19 @@ TEST_F(RegistryApiTest, LayersWholeRangedAndHead) {
   for (int i = 0; i < 40; ++i) {
     uint64_t a = rng() % layer_.size();
     uint64_t b = a + rng() % (layer_.size() - a);
-    r = Get(api, path, "bytes=" + std::to_string(a) + "-" + std::to_string(b));
+    r = Get(api, path, fmt::format("bytes={}-{}", a, b));
     ASSERT_EQ(r.status, 206);
     EXPECT_EQ(http::FindHeader(r.headers, "content-range").value_or(""),
-              "bytes " + std::to_string(a) + "-" + std::to_string(b) + "/" +
-                  std::to_string(layer_.size()));
+              fmt::format("bytes {}-{}/{}", a, b, layer_.size()));
     ASSERT_EQ(Body(r), layer_.substr(a, b - a + 1)) << a << "-" << b;
   }
   for (std::string tail :
-       {std::string("bytes=-10"), "bytes=" + std::to_string(layer_.size() - 10) + "-"}) {
+       {std::string("bytes=-10"), fmt::format("bytes={}-", layer_.size() - 10)}) {
     r = Get(api, path, tail);
     ASSERT_EQ(r.status, 206);
     EXPECT_EQ(Body(r), layer_.substr(layer_.size() - 10)) << tail;
   }
-  r = Get(api, path, "bytes=" + std::to_string(layer_.size()) + "-");
+  r = Get(api, path, fmt::format("bytes={}-", layer_.size()));
   EXPECT_EQ(r.status, 416);
   // The piece list was computed once and saved beside the skeleton.
   EXPECT_TRUE(fs::exists(api.layers().PiecesPath(m, 0, kMinPieceSize)));
@@ -201,11 +198,9 @@ TEST_F(RegistryApiTest, CorruptTreeIsCutBeforeTheLastByte) {
   std::string body = Body(r);
   EXPECT_LT(body.size(), layer_.size());  // short: the client sees a failed transfer
   // A range over the flipped piece is cut; one before it is served whole.
-  r = Get(api, path, "bytes=0-" + std::to_string(kMinPieceSize - 1));
+  r = Get(api, path, fmt::format("bytes=0-{}", kMinPieceSize - 1));
   EXPECT_EQ(Body(r), layer_.substr(0, kMinPieceSize));
-  r = Get(
-      api, path,
-      "bytes=" + std::to_string(3 * kMinPieceSize) + "-" + std::to_string(4 * kMinPieceSize + 5));
+  r = Get(api, path, fmt::format("bytes={}-{}", 3 * kMinPieceSize, 4 * kMinPieceSize + 5));
   EXPECT_LT(Body(r).size(), kMinPieceSize + 6);
   // Without a verified list, none is made from a corrupt tree: nothing in the range is sent.
   fs::remove(api.layers().PiecesPath(m, 0, kMinPieceSize));

@@ -1,6 +1,7 @@
 #include "peer/tree_layers.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 
@@ -23,8 +24,7 @@ Status HoldBackSink::Release() {
 }
 
 std::string TreeLayers::PiecesPath(const oci::Digest& m, size_t index, uint64_t piece_size) const {
-  return store_.TreeDir(m) + "/layers/" + std::to_string(index) + ".pieces-" +
-         std::to_string(piece_size);
+  return fmt::format("{}/layers/{}.pieces-{}", store_.TreeDir(m), index, piece_size);
 }
 
 Result<std::shared_ptr<TreeLayers::Layer>> TreeLayers::Get(const oci::Digest& m, size_t index,
@@ -37,13 +37,12 @@ Result<std::shared_ptr<TreeLayers::Layer>> TreeLayers::Get(const oci::Digest& m,
     l = slot;
     if (l->map) return l;
   }
-  std::string skel_path = store_.TreeDir(m) + "/layers/" + std::to_string(index) + ".skel";
+  std::string skel_path = fmt::format("{}/layers/{}.skel", store_.TreeDir(m), index);
   ASSIGN_OR_RETURN(std::string skel, ReadFile(skel_path, 256 << 20));
   ASSIGN_OR_RETURN(tar::StreamMap map, tar::StreamMap::FromSkeleton(skel));
   if (map.size() != static_cast<uint64_t>(layer.size)) {
-    return DataLoss("layer " + layer.digest.ToString() + ": its skeleton describes " +
-                    std::to_string(map.size()) + " bytes, the manifest says " +
-                    std::to_string(layer.size));
+    return DataLoss(fmt::format("layer {}: its skeleton describes {} bytes, the manifest says {}",
+                                layer.digest.ToString(), map.size(), layer.size));
   }
   ASSIGN_OR_RETURN(store::TreeInfo tree, store_.ReadTree(m));
   std::vector<std::string> dirs = store_.LayerDataDirs(m, index, tree.layers.size());
@@ -134,8 +133,9 @@ Status TreeLayers::ReadRange(const oci::Digest& m, size_t index, const store::La
       return out.Write(b.substr(from - chunk_start, to - from));
     }));
     if (h.Finish() != list.pieces[k]) {
-      return DataLoss("layer " + layer.digest.ToString() + ": piece " + std::to_string(k) +
-                      " of the tree does not match its verified hash; not sending the rest");
+      return DataLoss(fmt::format(
+          "layer {}: piece {} of the tree does not match its verified hash; not sending the rest",
+          layer.digest.ToString(), k));
     }
   }
   return out.Release();

@@ -1,5 +1,7 @@
 #include "registry/auth.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -272,14 +274,15 @@ Result<Authenticator::Token> Authenticator::FetchToken(const Challenge& c, const
   Result<http::Response> r = client_->Do(req);
   if (!r.ok()) return r.status().WithContext("token endpoint of registry " + registry_);
   if (r->status == 401 || r->status == 403) {
-    return Unauthenticated(
-        "token endpoint of registry " + registry_ + " refused the " +
-        (credential ? "credentials from " + source : "anonymous request (" + source + ")") +
-        " for scope \"" + scope + "\" (HTTP " + std::to_string(r->status) + ")");
+    return Unauthenticated(fmt::format(
+        "token endpoint of registry {} refused the {} for scope \"{}\" (HTTP {})", registry_,
+        credential ? fmt::format("credentials from {}", source)
+                   : fmt::format("anonymous request ({})", source),
+        scope, r->status));
   }
   if (r->status != 200) {
-    return Unavailable("token endpoint of registry " + registry_ + " answered HTTP " +
-                       std::to_string(r->status));
+    return Unavailable(
+        fmt::format("token endpoint of registry {} answered HTTP {}", registry_, r->status));
   }
   std::optional<TokenResponse> answer = ParseTokenResponse(r->body);
   if (!answer) {

@@ -1,6 +1,7 @@
 #include "registry/blob_fetch.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -145,23 +146,21 @@ Status FetchRange(const RangeSource& source, const RetryPolicy& policy, const st
     if (end != size) range_end = end;
     Status s = source(pos, range_end, [&](std::string_view chunk) {
       if (chunk.size() > end - pos) {  // nothing of this chunk is kept: retried from `pos`
-        return Unavailable(what + ": the source sent more than the " + std::to_string(end - pos) +
-                           " bytes asked for");
+        return Unavailable(
+            fmt::format("{}: the source sent more than the {} bytes asked for", what, end - pos));
       }
       RETURN_IF_ERROR(write(chunk, pos));
       pos += chunk.size();
       return Status();
     });
     if (s.ok() && pos < end) {
-      s = Unavailable(what + ": body ended after " + std::to_string(pos) + " of " +
-                      std::to_string(end) + " bytes");
+      s = Unavailable(fmt::format("{}: body ended after {} of {} bytes", what, pos, end));
     }
     if (s.ok()) return s;
     if (s.code() != Code::kUnavailable) return s;
     failures = pos > before ? 1 : failures + 1;
     if (failures >= policy.max_attempts) {
-      return s.WithContext("gave up after " + std::to_string(failures) +
-                           " attempts without progress");
+      return s.WithContext(fmt::format("gave up after {} attempts without progress", failures));
     }
     RETURN_IF_ERROR(SleepUnlessCancelled(BackoffDelay(policy, failures, std::nullopt)));
   }
@@ -252,8 +251,8 @@ Status FetchBlobToFile(RegistryClient& c, const std::string& repo, const oci::De
 Status StreamBlob(RegistryClient& c, const std::string& repo, const oci::Descriptor& d,
                   uint64_t offset, const http::BodySink& sink) {
   if (d.size < 0 || offset > static_cast<uint64_t>(d.size)) {
-    return InvalidArgument(BlobName(repo, d) + ": offset " + std::to_string(offset) +
-                           " is past its size " + std::to_string(d.size));
+    return InvalidArgument(
+        fmt::format("{}: offset {} is past its size {}", BlobName(repo, d), offset, d.size));
   }
   return FetchRange(c, repo, d, offset, static_cast<uint64_t>(d.size),
                     [&](std::string_view chunk, uint64_t) { return sink(chunk); });

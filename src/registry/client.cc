@@ -1,5 +1,7 @@
 #include "registry/client.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <nlohmann/json.hpp>
@@ -108,7 +110,7 @@ Status RegistryClient::Error(const http::Response& r, const std::string& what) c
     }
   }
   std::string msg =
-      what + ": HTTP " + std::to_string(r.status) + (detail.empty() ? "" : " " + detail);
+      fmt::format("{}: HTTP {}{}{}", what, r.status, detail.empty() ? "" : " ", detail);
   switch (r.status) {
     case 401:
       return Unauthenticated(msg + " (registry " + registry_ + ", " + auth_->auth_source() + ")");
@@ -310,8 +312,8 @@ Status RegistryClient::GetBlobRange(const std::string& repo, const oci::Digest& 
   http::Request req{.url = Url(repo, "blobs/" + digest.ToString())};
   bool ranged = offset > 0 || end.has_value();
   if (ranged) {
-    req.headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-" +
-                                          (end ? std::to_string(*end - 1) : std::string()));
+    req.headers.emplace_back("Range", end ? fmt::format("bytes={}-{}", offset, *end - 1)
+                                          : fmt::format("bytes={}-", offset));
   }
   uint64_t skip = 0;
   req.on_response = [&](long status, const http::Headers& headers) -> Status {
@@ -325,9 +327,9 @@ Status RegistryClient::GetBlobRange(const std::string& repo, const oci::Digest& 
       for (const auto& [k, v] : headers) {
         if (k == "content-range") cr = v;
       }
-      if (!cr.starts_with("bytes " + std::to_string(offset) + "-")) {
-        return Unavailable(what + ": registry answered range \"" + cr + "\" for offset " +
-                           std::to_string(offset));
+      if (!cr.starts_with(fmt::format("bytes {}-", offset))) {
+        return Unavailable(
+            fmt::format("{}: registry answered range \"{}\" for offset {}", what, cr, offset));
       }
     }
     return Status();
@@ -343,7 +345,7 @@ Status RegistryClient::GetBlobRange(const std::string& repo, const oci::Digest& 
   };
   ASSIGN_OR_RETURN(http::Response r, Send(req, PullScope(repo)));
   if (r.status == 416 && ranged) {
-    return DataLoss(what + ": registry refused range starting at " + std::to_string(offset));
+    return DataLoss(fmt::format("{}: registry refused range starting at {}", what, offset));
   }
   if (r.status != 200 && r.status != 206) return Error(r, what);
   return Status();

@@ -2,6 +2,7 @@
 // purpose: the real registry (docker-registry, tests/registry/) cannot be made to send damaged
 // manifests, refuse monolithic uploads or fail a set number of times, and these
 // tests are about how the client reacts to exactly that.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -81,7 +82,7 @@ class FakeRegistry {
       u += req.body;
       res.status = 202;
       res.set_header("Location", "/upload/" + std::string(req.matches[1]));
-      res.set_header("Range", "0-" + std::to_string(u.size() - 1));
+      res.set_header("Range", fmt::format("0-{}", u.size() - 1));
     });
     svr_.Put(R"(/upload/(\d+))", [this](const auto& req, auto& res) {
       std::lock_guard l(mu_);
@@ -119,7 +120,7 @@ class FakeRegistry {
   }
 
   std::shared_ptr<RegistryClient> Client() {
-    auto ref = oci::Reference::Parse("127.0.0.1:" + std::to_string(port_) + "/lib/m:v1");
+    auto ref = oci::Reference::Parse(fmt::format("127.0.0.1:{}/lib/m:v1", port_));
     EXPECT_TRUE(ref.ok());
     RegistryOptions o;
     o.retry = RetryPolicy{.max_attempts = 3,

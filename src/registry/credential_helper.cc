@@ -1,6 +1,7 @@
 #include "registry/credential_helper.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -203,18 +204,19 @@ Result<std::optional<Credential>> RunCredentialHelper(const std::string& helper,
                             " s and was killed ($MODELCAR_CREDENTIAL_HELPER_TIMEOUT)");
   }
   if (o.too_long) {
-    return InvalidArgument(what + ": " + bin + " answered more than " + std::to_string(kMaxAnswer) +
-                           " bytes");
+    return InvalidArgument(
+        fmt::format("{}: {} answered more than {} bytes", what, bin, kMaxAnswer));
   }
   if (WIFSIGNALED(o.wait_status)) {
-    return Unavailable(what + ": " + bin + " was killed by signal " +
-                       std::to_string(WTERMSIG(o.wait_status)));
+    return Unavailable(
+        fmt::format("{}: {} was killed by signal {}", what, bin, WTERMSIG(o.wait_status)));
   }
   int code = WIFEXITED(o.wait_status) ? WEXITSTATUS(o.wait_status) : -1;
   if (code != 0) {
     if (Trim(o.out) == kNotFound) return std::optional<Credential>();
-    return Unavailable(what + ": " + bin + " get exited with status " + std::to_string(code) +
-                       " (its output is not shown: it may hold secrets)");
+    return Unavailable(fmt::format(
+        "{}: {} get exited with status {} (its output is not shown: it may hold secrets)", what,
+        bin, code));
   }
   return ParseHelperAnswer(o.out, what);
 }

@@ -2,6 +2,7 @@
 // behave as docker-credential-* helpers do, and misbehave in the ways they can).
 #include "registry/credential_helper.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -114,7 +115,7 @@ TEST_F(HelperDir, SlowHelperIsKilledWithItsChildren) {
   EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status().ToString();
   // Running = /proc/PID/stat exists and is not a zombie (the orphaned sleep waits for its reaper).
   auto running = [](pid_t pid) {
-    Result<std::string> st = ReadFile("/proc/" + std::to_string(pid) + "/stat", 4096);
+    Result<std::string> st = ReadFile(fmt::format("/proc/{}/stat", pid), 4096);
     size_t close = st.ok() ? st->rfind(')') : std::string::npos;
     return close != std::string::npos && close + 2 < st->size() && (*st)[close + 2] != 'Z';
   };

@@ -3,6 +3,7 @@
 // double: there is no cloud here).
 #include "registry/credentials.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <sys/stat.h>
@@ -131,7 +132,7 @@ class MetadataStandIn {
     svr_.stop();
     thread_.join();
   }
-  std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string host() const { return fmt::format("127.0.0.1:{}", port_); }
   int served() const { return served_; }
 
  private:

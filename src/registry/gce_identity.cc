@@ -1,5 +1,7 @@
 #include "registry/gce_identity.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -81,15 +83,16 @@ Result<std::string> GceTokenSource::Token(bool refresh) {
     return r.status().WithContext(what + " (node identity; is this a GCE VM or GKE node?)");
   }
   if (r->Header("metadata-flavor").value_or("") != "Google") {
-    return Unavailable(what + " answered HTTP " + std::to_string(r->status) +
-                       " without \"Metadata-Flavor: Google\": not a metadata server");
+    return Unavailable(fmt::format(
+        "{} answered HTTP {} without \"Metadata-Flavor: Google\": not a metadata server", what,
+        r->status));
   }
   if (r->status == 404 || r->status == 403) {
-    return Unauthenticated(what + " has no token for the default service account (HTTP " +
-                           std::to_string(r->status) + ")");
+    return Unauthenticated(
+        fmt::format("{} has no token for the default service account (HTTP {})", what, r->status));
   }
   if (r->status != 200) {
-    return Unavailable(what + " answered HTTP " + std::to_string(r->status) + " for a token");
+    return Unavailable(fmt::format("{} answered HTTP {} for a token", what, r->status));
   }
   Result<MetadataToken> t = ParseMetadataToken(r->body);
   if (!t.ok()) return t.status().WithContext(what);

@@ -1,5 +1,7 @@
 #include "registry/retry.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <random>
@@ -53,7 +55,7 @@ Status WithRetries(
     RETURN_IF_ERROR(SleepUnlessCancelled(BackoffDelay(policy, i, retry_after)));
   }
   if (!last.ok() && last.code() == Code::kUnavailable && policy.max_attempts > 1) {
-    return last.WithContext("gave up after " + std::to_string(policy.max_attempts) + " attempts");
+    return last.WithContext(fmt::format("gave up after {} attempts", policy.max_attempts));
   }
   return last;
 }

@@ -1,6 +1,8 @@
 // Blob uploads of RegistryClient: POST to start, then one monolithic PUT or a series of chunked
 // PATCHes (Content-Range) and a closing PUT with ?digest=. Upload URLs keep their query
 // (distribution's _state) and get "&digest=" appended.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 
@@ -116,8 +118,7 @@ Status RegistryClient::UploadChunked(const std::string& repo, const oci::Digest&
     int64_t sent = 0;
     http::Request req{.method = "PATCH", .url = location};
     req.headers.emplace_back("Content-Type", "application/octet-stream");
-    req.headers.emplace_back("Content-Range",
-                             std::to_string(offset) + "-" + std::to_string(offset + n - 1));
+    req.headers.emplace_back("Content-Range", fmt::format("{}-{}", offset, offset + n - 1));
     req.body_reader = Limited(&reader, n, on_bytes, &sent);
     req.body_size = static_cast<int64_t>(n);
     Result<http::Response> r = Send(req, PushScope(repo));

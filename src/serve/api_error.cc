@@ -1,5 +1,7 @@
 #include "serve/api_error.h"
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 namespace modelcar::serve {
@@ -61,9 +63,10 @@ std::string ErrorJson(const ApiError& error) {
 }
 
 Status PromptTooLong(int max_model_len, int prompt_tokens) {
-  return InvalidArgument("This model's maximum context length is " + std::to_string(max_model_len) +
-                         " tokens. However, your request has " + std::to_string(prompt_tokens) +
-                         " input tokens. Please reduce the length of the input messages.");
+  return InvalidArgument(
+      fmt::format("This model's maximum context length is {} tokens. However, your request has {} "
+                  "input tokens. Please reduce the length of the input messages.",
+                  max_model_len, prompt_tokens));
 }
 
 Status MaxTokensTooLarge(int max_model_len, int prompt_tokens, int max_tokens) {

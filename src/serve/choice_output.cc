@@ -1,5 +1,7 @@
 #include "serve/choice_output.h"
 
+#include <fmt/format.h>
+
 namespace modelcar::serve {
 
 ChoiceOutput::ChoiceOutput(const llm::Tokenizer& tokenizer, const SamplingOptions& sampling)
@@ -20,7 +22,7 @@ ChoiceOutput::Delta ChoiceOutput::Consume(const TokenEvent& ev) {
     d.token_ids.push_back(ev.sample.token);
     if (want_logprobs_) {
       auto text = [&](int32_t id) {
-        return tokens_as_ids_ ? "token_id:" + std::to_string(id)
+        return tokens_as_ids_ ? fmt::format("token_id:{}", id)
                               : tokenizer_.Decode(std::span<const int32_t>(&id, 1));
       };
       TokenLogprob lp;

@@ -1,4 +1,6 @@
 // POST /v1/completions.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <ctime>
 #include <memory>
@@ -155,10 +157,9 @@ http::ServerResponse Completions(ModelContext& m, const http::ServerRequest& req
     if (in.is_tokens) {
       for (int32_t t : in.tokens) {
         if (t >= vocab) {
-          return ErrorResponse(
-              InvalidArgument("prompt token id " + std::to_string(t) +
-                              " is out of vocabulary (size " + std::to_string(vocab) + ")"),
-              "prompt");
+          return ErrorResponse(InvalidArgument(fmt::format(
+                                   "prompt token id {} is out of vocabulary (size {})", t, vocab)),
+                               "prompt");
         }
       }
       g.prompt = in.tokens;
@@ -175,7 +176,7 @@ http::ServerResponse Completions(ModelContext& m, const http::ServerRequest& req
     if (Status s = m.TruncatePrompt(p->r.extras, &g.prompt); !s.ok()) {
       return ErrorResponse(s, "truncate_prompt_tokens");
     }
-    m.LogRequest(meta.id + (p->r.prompts.size() > 1 ? "-" + std::to_string(gens.size()) : ""),
+    m.LogRequest(meta.id + (p->r.prompts.size() > 1 ? fmt::format("-{}", gens.size()) : ""),
                  gens.empty() ? p->r.ignored_fields : std::vector<std::string>{},
                  in.is_tokens ? "" : in.text, g.prompt, p->r.sampling);
     g.sampling = p->r.sampling;

@@ -3,17 +3,14 @@
 #include "serve/engine_runner.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
-#include <cstring>
-#include <filesystem>
 #include <numeric>
 
 #include "llm/engine/engine.h"
 #include "llm/model/model.h"
-#include "llm/model/testmodel.h"
+#include "llm/model/testmodel_fixture.h"
 #include "serve/scheduler.h"
 
 namespace modelcar::serve {
@@ -33,33 +30,10 @@ TEST(ScoreToken, LogprobRankAndTop) {
   EXPECT_EQ(ScoreToken(logits, 2, 0).rank, 1);
 }
 
-class EngineRunnerTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/modelcar-runner-test-XXXXXX";
-    dir_ = new std::string(mkdtemp(tmpl));
-    llm::TestModelOptions o;
-    o.out_dir = *dir_;
-    o.seed = 5;
-    o.copy_tokenizer = false;
-    ASSERT_TRUE(llm::WriteTestModel(o).ok());
-    auto m = llm::LoadModel(*dir_);
-    ASSERT_TRUE(m.ok()) << m.status().ToString();
-    model_ = new std::shared_ptr<const llm::Model>(*m);
-  }
-  static void TearDownTestSuite() {
-    std::filesystem::remove_all(*dir_);
-    delete model_;
-    delete dir_;
-  }
-  static std::string* dir_;
-  static std::shared_ptr<const llm::Model>* model_;
-};
-std::string* EngineRunnerTest::dir_ = nullptr;
-std::shared_ptr<const llm::Model>* EngineRunnerTest::model_ = nullptr;
+class EngineRunnerTest : public llm::TinyModelTest<5> {};
 
 TEST_F(EngineRunnerTest, PromptScoresAgreeAcrossChunksAndKeepTheSample) {
-  auto runner = EngineRunner::Create(*model_, 64 << 20, 2, llm::Precision::kFast);
+  auto runner = EngineRunner::Create(model(), 64 << 20, 2, llm::Precision::kFast);
   ASSERT_TRUE(runner.ok()) << runner.status().ToString();
   std::vector<int32_t> prompt(20);
   std::iota(prompt.begin(), prompt.end(), 1000);
@@ -127,7 +101,7 @@ TEST_F(EngineRunnerTest, PromptScoresAgreeAcrossChunksAndKeepTheSample) {
 }
 
 TEST_F(EngineRunnerTest, LogitProcessorsSteerTheSampleNotTheReportedLogprobs) {
-  auto runner = EngineRunner::Create(*model_, 64 << 20, 2, llm::Precision::kFast);
+  auto runner = EngineRunner::Create(model(), 64 << 20, 2, llm::Precision::kFast);
   ASSERT_TRUE(runner.ok());
   std::vector<int32_t> prompt(8);
   std::iota(prompt.begin(), prompt.end(), 500);
@@ -181,7 +155,7 @@ TEST_F(EngineRunnerTest, PrefixCachingChangesNoTokenOrLogprob) {
     int cached = -1;
   };
   auto run = [&](bool caching) {
-    auto runner = EngineRunner::Create(*model_, 64 << 20, 2, llm::Precision::kFast, caching);
+    auto runner = EngineRunner::Create(model(), 64 << 20, 2, llm::Precision::kFast, caching);
     EXPECT_TRUE(runner.ok());
     SchedulerOptions so;
     so.max_model_len = 512;
@@ -237,18 +211,98 @@ TEST_F(EngineRunnerTest, PrefixCachingChangesNoTokenOrLogprob) {
   EXPECT_EQ(on[2].cached, 64);
 }
 
+// n > 1 on a prompt the cache does not hold yet: the later choices wait for the first to compute
+// the prompt's full blocks and take them from the cache (cached_tokens 64 of 70), the first
+// prefills alone (0); a second request for the same prompt finds it whole for every choice. Each
+// choice's tokens and logprobs are the same, bit for bit, as with caching off (every choice then
+// prefills the prompt itself), whether batched with another request or not.
+TEST_F(EngineRunnerTest, ChoicesShareThePromptAndChangeNoToken) {
+  struct Choice {
+    std::vector<int32_t> tokens;
+    std::vector<float> logprobs;
+    int cached = -1;
+  };
+  auto run = [&](bool caching, int chunk) {
+    auto runner = EngineRunner::Create(model(), 64 << 20, 2, llm::Precision::kFast, caching);
+    EXPECT_TRUE(runner.ok());
+    SchedulerOptions so;
+    so.max_model_len = 512;
+    so.max_num_batched_tokens = chunk;
+    so.prefix_caching = caching;
+    Scheduler sched(runner->get(), nullptr, so);
+    sched.Start();
+    std::vector<int32_t> prompt(70);
+    std::iota(prompt.begin(), prompt.end(), 5000);
+    auto submit = [&](uint64_t seed, int n) {
+      GenerationRequest g;
+      g.prompt = prompt;
+      g.sampling.n = n;
+      g.sampling.seed = seed;
+      g.sampling.temperature = 1.0;
+      g.sampling.max_tokens = 5;
+      g.sampling.logprobs = 1;
+      g.sampling.ignore_eos = true;
+      return *sched.Submit(std::move(g));
+    };
+    auto collect = [](RequestHandle& h, int n) {
+      std::vector<Choice> r(n);
+      std::vector<TokenEvent> events;
+      while (h.Next(&events, std::chrono::milliseconds(100))) {
+        for (const TokenEvent& ev : events) {
+          if (!ev.has_token) continue;
+          Choice& c = r[ev.index];
+          if (c.tokens.empty()) c.cached = ev.cached_tokens;
+          c.tokens.push_back(ev.sample.token);
+          c.logprobs.push_back(ev.sample.logprob);
+          for (const auto& [id, lp] : ev.sample.top) c.logprobs.push_back(lp);
+        }
+      }
+      return r;
+    };
+    // A one-choice request beside the first (batched with it), then the same prompt again.
+    auto first = submit(11, 4), other = submit(12, 1);
+    std::vector<std::vector<Choice>> out;
+    out.push_back(collect(*first, 4));
+    out.push_back(collect(*other, 1));
+    out.push_back(collect(*submit(11, 4), 4));
+    return out;
+  };
+  for (int chunk : {32, 512}) {  // the prompt in several chunks, or in one
+    const auto off = run(false, chunk), on = run(true, chunk);
+    for (size_t r = 0; r < off.size(); ++r) {
+      for (size_t i = 0; i < off[r].size(); ++i) {
+        EXPECT_EQ(on[r][i].tokens.size(), 5u);
+        EXPECT_EQ(on[r][i].tokens, off[r][i].tokens) << "request " << r << " choice " << i;
+        ASSERT_EQ(on[r][i].logprobs.size(), off[r][i].logprobs.size());
+        EXPECT_EQ(std::memcmp(on[r][i].logprobs.data(), off[r][i].logprobs.data(),
+                              off[r][i].logprobs.size() * sizeof(float)),
+                  0)
+            << "request " << r << " choice " << i;
+        EXPECT_EQ(off[r][i].cached, 0);
+      }
+    }
+    // The same seed gives the same choices again (the second request), and different seeds per
+    // choice give different streams.
+    for (size_t i = 0; i < 4; ++i) EXPECT_EQ(on[2][i].tokens, on[0][i].tokens);
+    EXPECT_NE(on[0][0].tokens, on[0][1].tokens);
+    EXPECT_EQ(on[0][0].cached, 0) << "chunk " << chunk;
+    for (size_t i = 1; i < 4; ++i) EXPECT_EQ(on[0][i].cached, 64) << "chunk " << chunk;
+    for (size_t i = 0; i < 4; ++i) EXPECT_EQ(on[2][i].cached, 64);
+  }
+}
+
 // Under KV pressure (10 blocks for five sequences that need 4 or 5 each), with preemptions and
 // recomputes: every request finishes, and caching changes no token.
 TEST_F(EngineRunnerTest, PrefixCachingUnderKvPressure) {
   uint64_t block_bytes = 0;
   {
-    auto probe = EngineRunner::Create(*model_, 64 << 20, 2, llm::Precision::kFast);
+    auto probe = EngineRunner::Create(model(), 64 << 20, 2, llm::Precision::kFast);
     ASSERT_TRUE(probe.ok());
     block_bytes = (*probe)->BytesPerToken() * (*probe)->BlockTokens();
   }
   auto run = [&](bool caching) {
     auto runner =
-        EngineRunner::Create(*model_, 10 * block_bytes, 2, llm::Precision::kFast, caching);
+        EngineRunner::Create(model(), 10 * block_bytes, 2, llm::Precision::kFast, caching);
     EXPECT_TRUE(runner.ok());
     EXPECT_EQ((*runner)->TotalBlocks(), 10);
     SchedulerOptions so;

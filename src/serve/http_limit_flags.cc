@@ -1,5 +1,7 @@
 #include "serve/http_limit_flags.h"
 
+#include <fmt/format.h>
+
 #include <type_traits>
 #include <variant>
 
@@ -58,9 +60,8 @@ Status ApplyHttpLimitFlags(const std::map<std::string, std::string>& values,
     if (it == values.end() || it->second.empty()) continue;
     ASSIGN_OR_RETURN(int64_t v, ParseHumanInt(it->second, fl.name));
     if (v < fl.min || v > fl.max) {
-      return InvalidArgument(std::string(fl.name) + ": " + std::to_string(v) +
-                             " is out of range (" + std::to_string(fl.min) + " to " +
-                             std::to_string(fl.max) + ")");
+      return InvalidArgument(
+          fmt::format("{}: {} is out of range ({} to {})", fl.name, v, fl.min, fl.max));
     }
     std::visit(
         [o, v](auto field) {

@@ -1,4 +1,6 @@
 // /v1/models, /tokenize, /detokenize and the error response helper.
+#include <fmt/format.h>
+
 #include "serve/api_error.h"
 #include "serve/endpoints.h"
 #include "serve/response.h"
@@ -61,8 +63,8 @@ http::ServerResponse Detokenize(ModelContext& m, const http::ServerRequest& req)
   if (Status s = m.CheckModel(r->model); !s.ok()) return ErrorResponse(s, "model");
   for (int32_t t : r->tokens) {
     if (t >= m.tokenizer().vocab_size()) {
-      return ErrorResponse(
-          InvalidArgument("token id " + std::to_string(t) + " is out of vocabulary"), "tokens");
+      return ErrorResponse(InvalidArgument(fmt::format("token id {} is out of vocabulary", t)),
+                           "tokens");
     }
   }
   return http::ServerResponse::Json(200, DetokenizeJson(m.tokenizer().Decode(r->tokens)));

@@ -1,5 +1,6 @@
 #include "serve/model_context.h"
 
+#include <fmt/format.h>
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -154,14 +155,15 @@ Result<std::unique_ptr<ModelContext>> ModelContext::Load(const ModelOptions& o) 
   int model_len = c->model_->config.max_position_embeddings;
   if (o.max_model_len > 0) {
     if (o.max_model_len > model_len) {
-      return InvalidArgument("--max-model-len " + std::to_string(o.max_model_len) +
-                             " is larger than the model's max_position_embeddings (" +
-                             std::to_string(model_len) + ")");
+      return InvalidArgument(
+          fmt::format("--max-model-len {} is larger than the model's max_position_embeddings ({})",
+                      o.max_model_len, model_len));
     }
     if (o.max_model_len > capacity) {
-      return InvalidArgument("--max-model-len " + std::to_string(o.max_model_len) +
-                             " needs more KV cache than --kv-cache-memory holds (" +
-                             std::to_string(capacity) + " tokens); raise --kv-cache-memory");
+      return InvalidArgument(
+          fmt::format("--max-model-len {} needs more KV cache than --kv-cache-memory holds ({} "
+                      "tokens); raise --kv-cache-memory",
+                      o.max_model_len, capacity));
     }
     c->max_model_len_ = o.max_model_len;
   } else {
@@ -208,9 +210,9 @@ Status ModelContext::PrepareLogitRules(SamplingOptions* s, std::string* param) c
   }
   if (!bad.empty()) {
     *param = "logit_bias";
-    return InvalidArgument("token_id(s) [" + bad +
-                           "] in logit_bias contain out-of-vocab token ids. Vocabulary size: " +
-                           std::to_string(vocab));
+    return InvalidArgument(fmt::format(
+        "token_id(s) [{}] in logit_bias contain out-of-vocab token ids. Vocabulary size: {}", bad,
+        vocab));
   }
   if (!s->allowed_token_ids.empty() && s->allowed_token_ids.back() >= vocab) {
     *param = "allowed_token_ids";
@@ -372,9 +374,10 @@ Status ModelContext::TruncatePrompt(const RequestExtras& e, std::vector<int32_t>
   if (!e.truncate_prompt_tokens) return Status();
   int k = *e.truncate_prompt_tokens == -1 ? max_model_len_ : *e.truncate_prompt_tokens;
   if (k > max_model_len_) {
-    return InvalidArgument("truncate_prompt_tokens value (" + std::to_string(k) +
-                           ") is greater than max_model_len (" + std::to_string(max_model_len_) +
-                           "). Please request a smaller truncation size.");
+    return InvalidArgument(
+        fmt::format("truncate_prompt_tokens value ({}) is greater than max_model_len ({}). Please "
+                    "request a smaller truncation size.",
+                    k, max_model_len_));
   }
   if (static_cast<int>(prompt->size()) <= k) return Status();
   if (e.truncate_right) {

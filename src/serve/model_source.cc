@@ -1,5 +1,6 @@
 #include "serve/model_source.h"
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,28 +60,28 @@ Status WaitForModelDir(const std::string& dir, std::chrono::milliseconds timeout
         ssize_t n = ::readlink(dir.c_str(), target, sizeof target - 1);
         std::string to = n > 0 ? std::string(target, static_cast<size_t>(n)) : "?";
         return FailedPrecondition(
-            "model directory " + dir + " is a link to " + to + " that this container cannot " +
-            "follow (" + std::strerror(err) + ", running as uid " + std::to_string(::getuid()) +
-            "): reading another container's /proc/<pid>/root needs the same uid or "
-            "CAP_SYS_PTRACE (KServe issue #4995). Fix: run this container with the modelcar "
-            "sidecar's uid (uidModelcar in the webhook config sets both), or add SYS_PTRACE to "
-            "its securityContext.capabilities");
+            fmt::format("model directory {} is a link to {} that this container cannot follow ({}, "
+                        "running as uid {}): reading another container's /proc/<pid>/root needs "
+                        "the same uid or CAP_SYS_PTRACE (KServe issue #4995). Fix: run this "
+                        "container with the modelcar sidecar's uid (uidModelcar in the webhook "
+                        "config sets both), or add SYS_PTRACE to its securityContext.capabilities",
+                        dir, to, std::strerror(err), ::getuid()));
       }
       case PathState::kAbsent:
         break;
     }
     const auto waited = Clock::now() - start;
     if (waited >= timeout) {
-      return DeadlineExceeded(
-          "model directory " + dir + " does not exist" +
-          (timeout.count() > 0
-               ? " (waited " + std::to_string(timeout.count() / 1000) + " s for it to appear)"
-               : std::string()));
+      return DeadlineExceeded("model directory " + dir + " does not exist" +
+                              (timeout.count() > 0 ? fmt::format(" (waited {} s for it to appear)",
+                                                                 timeout.count() / 1000)
+                                                   : std::string()));
     }
     if (!waiting) {
-      log("waiting up to " + std::to_string(timeout.count() / 1000) +
-          " s for the model directory " + dir +
-          " to appear (the modelcar sidecar links it; /health answers 503 meanwhile)");
+      log(
+          fmt::format("waiting up to {} s for the model directory {} to appear (the modelcar "
+                      "sidecar links it; /health answers 503 meanwhile)",
+                      timeout.count() / 1000, dir));
       waiting = true;
     }
     if (cancel.load()) return Cancelled("stopped while waiting for " + dir);

@@ -1,5 +1,6 @@
 #include "serve/openai_server.h"
 
+#include <fmt/format.h>
 #include <malloc.h>
 #include <signal.h>
 
@@ -167,8 +168,8 @@ http::Handler Frame(const ServeOptions* o, const std::function<void(std::string_
     }
     if (o->access_log && std::find(o->access_log_exclude.begin(), o->access_log_exclude.end(),
                                    req.path) == o->access_log_exclude.end()) {
-      (*log)(req.remote_addr + ":" + std::to_string(req.remote_port) + " - \"" + req.method + " " +
-             req.path + " HTTP/1.1\" " + std::to_string(resp.status) + " " + Reason(resp.status));
+      (*log)(fmt::format("{}:{} - \"{} {} HTTP/1.1\" {} {}", req.remote_addr, req.remote_port,
+                         req.method, req.path, resp.status, Reason(resp.status)));
     }
     return resp;
   };
@@ -349,7 +350,7 @@ void ServeUntilShutdown(const ServeOptions& o, const LogFn& log, http::ShutdownS
   done = true;
   if (watchdog.joinable()) watchdog.join();
   if (idle_exit) {
-    log("no request for " + std::to_string(o.idle_timeout_s) + " s: exiting (idle timeout)");
+    log(fmt::format("no request for {} s: exiting (idle timeout)", o.idle_timeout_s));
   } else {
     log(std::string("received ") + SignalName(sig) + ": shutting down");
   }
@@ -368,8 +369,8 @@ Status RunServe(const ServeOptions& o) {
   http::Server server(HttpOptions(o));
   AddRoutes(o, &log, &state, &server);
   RETURN_IF_ERROR(server.Start());
-  log(std::string("listening on ") + (o.tls_cert_file.empty() ? "http" : "https") + "://" + o.host +
-      ":" + std::to_string(server.port()));
+  log(fmt::format("listening on {}://{}:{}", o.tls_cert_file.empty() ? "http" : "https", o.host,
+                  server.port()));
 
   Loaded loaded;
   if (!LoadWhileListening(o, log, signals, &loaded)) {

@@ -1,5 +1,6 @@
 #include "serve/request.h"
 
+#include <fmt/format.h>
 #include <malloc.h>
 
 #include <algorithm>
@@ -28,7 +29,7 @@ json ParseBody(std::string_view body) {
 
 // Content may be a string, null, or an array of {"type": "text", "text": ...} parts.
 json NormalizeContent(const json& content, size_t index) {
-  std::string where = "messages[" + std::to_string(index) + "].content";
+  std::string where = fmt::format("messages[{}].content", index);
   // null becomes "" (templates such as Qwen3's test `'<think>' in content`).
   if (content.is_null()) return "";
   if (content.is_string()) return content;
@@ -54,7 +55,7 @@ std::string NormalizeMessages(const json& j) {
   json out = json::array();
   for (size_t i = 0; i < m->size(); ++i) {
     const json& msg = (*m)[i];
-    std::string where = "messages[" + std::to_string(i) + "]";
+    std::string where = fmt::format("messages[{}]", i);
     if (!msg.is_object()) Fail("messages", where + " must be an object");
     auto role = msg.find("role");
     if (role == msg.end() || !role->is_string()) Fail("messages", where + ".role is required");
@@ -94,7 +95,7 @@ std::string ParseTools(const json& j) {
   if (!t->is_array()) Fail("tools", "tools must be an array");
   for (size_t i = 0; i < t->size(); ++i) {
     const json& tool = (*t)[i];
-    std::string where = "tools[" + std::to_string(i) + "]";
+    std::string where = fmt::format("tools[{}]", i);
     if (!tool.is_object() || tool.value("type", "function") != "function") {
       Fail("tools", where + " must be {\"type\": \"function\", \"function\": {...}}");
     }
@@ -203,8 +204,8 @@ void ParseMaxTokens(std::optional<int64_t> v, const RequestDefaults& d, Sampling
   s->max_tokens_cap = d.sampling.max_tokens;
   if (s->max_tokens && s->min_tokens > *s->max_tokens) {
     Fail("min_tokens",
-         "min_tokens must be less than or equal to max_tokens=" + std::to_string(*s->max_tokens) +
-             ", got " + std::to_string(s->min_tokens) + ".");
+         fmt::format("min_tokens must be less than or equal to max_tokens={}, got {}.",
+                     *s->max_tokens, s->min_tokens));
   }
 }
 
@@ -241,9 +242,9 @@ BodyParseTurn::~BodyParseTurn() {
 }
 
 std::string StructuredOutput::CacheKey() const {
-  return std::to_string(int(kind)) + (disable_any_whitespace ? "c" : "w") +
-         (disable_additional_properties ? "n" : "a") + std::to_string(whitespace_pattern.size()) +
-         ":" + whitespace_pattern + spec;
+  return fmt::format("{}{}{}{}:{}{}", int(kind), disable_any_whitespace ? "c" : "w",
+                     disable_additional_properties ? "n" : "a", whitespace_pattern.size(),
+                     whitespace_pattern, spec);
 }
 
 Result<ChatRequest> ParseChatRequest(std::string_view body, std::string* param,

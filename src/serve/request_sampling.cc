@@ -1,5 +1,7 @@
 // The field readers of request_json.h, the sampling fields and the vLLM extras shared by chat
 // and completions, and the lists of the fields vLLM's request models know.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -38,8 +40,7 @@ std::optional<int64_t> Integer(const json& j, const char* key, int64_t lo, int64
                   ? INT64_MAX
                   : v->get<int64_t>();
   if (i < lo || i > hi) {
-    Fail(key, std::string(key) + " must be between " + std::to_string(lo) + " and " +
-                  std::to_string(hi) + ", got " + std::to_string(i));
+    Fail(key, fmt::format("{} must be between {} and {}, got {}", key, lo, hi, i));
   }
   return i;
 }
@@ -78,9 +79,9 @@ void RefuseUnless(const json& j, const char* key, bool is_default, const std::st
 void CheckLogprobs(int k, const char* param, const RequestDefaults& d) {
   if (d.max_logprobs == -1) return;
   if (k == -1 || k > d.max_logprobs) {
-    Fail(param, "Requested sample logprobs of " +
-                    (k == -1 ? std::string("-1 (all)") : std::to_string(k)) +
-                    ", which is greater than max allowed: " + std::to_string(d.max_logprobs));
+    Fail(param,
+         fmt::format("Requested sample logprobs of {}, which is greater than max allowed: {}",
+                     k == -1 ? "-1 (all)" : fmt::format("{}", k), d.max_logprobs));
   }
 }
 
@@ -164,7 +165,7 @@ void ParseSampling(const json& j, const RequestDefaults& d, SamplingOptions* s) 
     s->top_k = 0;
     s->min_p = 0;
     if (s->n > 1) {
-      Fail("n", "n must be 1 when using greedy sampling, got " + std::to_string(s->n) + ".");
+      Fail("n", fmt::format("n must be 1 when using greedy sampling, got {}.", s->n));
     }
   }
   if (const json* v = Find(j, "stop")) {
@@ -368,8 +369,7 @@ void ParseExtras(const json& j, const RequestDefaults& d, bool chat, RequestExtr
   String(j, "session_id");  // routing hint for multi-replica deployments; one replica here
   String(j, "user");        // ignored by vLLM too
   if (auto p = Integer(j, "priority", INT64_MIN, INT64_MAX); p && *p != 0) {
-    Fail("priority",
-         "Got priority " + std::to_string(*p) + " but Priority scheduling is not enabled.");
+    Fail("priority", fmt::format("Got priority {} but Priority scheduling is not enabled.", *p));
   }
   if (auto t = Integer(j, "truncate_prompt_tokens", -1, INT32_MAX)) {
     e->truncate_prompt_tokens = int(*t);

@@ -1,9 +1,12 @@
 #include "serve/scheduler.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "base/log.h"
 #include "serve/logit_rules.h"
+#include "serve/scheduler_state.h"
 
 namespace modelcar::serve {
 namespace {
@@ -41,36 +44,6 @@ void RequestHandle::Push(TokenEvent event) {
 }
 
 // ---- Scheduler ----
-
-struct Scheduler::Req {
-  GenerationRequest g;
-  std::shared_ptr<RequestHandle> handle;
-  Clock::time_point arrival;
-  bool first_token_seen = false;
-  int seqs_left = 0;
-};
-
-struct Scheduler::Seq {
-  uint64_t id = 0;
-  std::shared_ptr<Req> req;
-  int index = 0;
-  std::vector<int32_t> tokens;  // prompt + generated
-  int prompt_len = 0;
-  int computed = 0;  // positions in the KV cache
-  bool done = false;
-  std::optional<Clock::time_point> last_token;
-  std::vector<RunnerSample> prompt_lp;  // scored prompt tokens 1..prompt_lp.size()
-  std::unique_ptr<TokenConstraint> constraint;
-  std::vector<int32_t> banned;  // this step's banned ids (logit_rules.h)
-  int cached = -1;              // positions the first scheduling found cached (-1: not yet)
-
-  int generated() const { return static_cast<int>(tokens.size()) - prompt_len; }
-};
-
-struct Scheduler::Batch {
-  std::vector<RunnerFeed> feeds;
-  std::vector<std::pair<Seq*, int>> fed;  // sequence, positions fed (as feeds)
-};
 
 Scheduler::Scheduler(ModelRunner* runner, Metrics* metrics, SchedulerOptions options)
     : runner_(runner), metrics_(metrics), options_(options), seed_rng_(options.seed.value_or(0)) {}
@@ -122,8 +95,8 @@ Result<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationRequest g) {
     return InvalidArgument("prompt + max_tokens exceeds max_model_len");
   }
   if (g.sampling.n < 1 || g.sampling.n > options_.max_num_seqs) {
-    return InvalidArgument("n must be between 1 and max_num_seqs (" +
-                           std::to_string(options_.max_num_seqs) + ")");
+    return InvalidArgument(
+        fmt::format("n must be between 1 and max_num_seqs ({})", options_.max_num_seqs));
   }
   auto req = std::make_shared<Req>();
   req->handle = std::make_shared<RequestHandle>(g.sampling.n);
@@ -136,8 +109,8 @@ Result<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationRequest g) {
     if (stopping_) return Unavailable("the server is shutting down");
     if (static_cast<int>(waiting_.size()) >= options_.max_waiting) DropCancelledLocked();
     if (static_cast<int>(waiting_.size()) >= options_.max_waiting) {
-      return Unavailable("The server is overloaded: " + std::to_string(waiting_.size()) +
-                         " requests are waiting; retry later");
+      return Unavailable(fmt::format(
+          "The server is overloaded: {} requests are waiting; retry later", waiting_.size()));
     }
     waiting_.push_back(req);
     waiting = stats_.waiting = static_cast<int>(waiting_.size());
@@ -226,30 +199,6 @@ void Scheduler::DropCancelledLocked() {
   });
 }
 
-CachedPrefix Scheduler::FindCachedPrefix(const Req& req) const {
-  if (!options_.prefix_caching || req.g.sampling.prompt_logprobs >= 0) return {};
-  return runner_->FindPrefix(req.g.prompt, static_cast<int>(req.g.prompt.size()) - 1);
-}
-
-void Scheduler::AttachCachedPrefix(Seq& s, int free_blocks) {
-  if (s.computed != 0 || s.done) return;
-  int got = 0;
-  // Prompt logprobs are scored from fed positions: such a prompt is fed whole until scored.
-  const bool scoring = s.req->g.sampling.prompt_logprobs >= 0 && s.generated() == 0;
-  if (options_.prefix_caching && !scoring) {
-    const int max_tokens = static_cast<int>(s.tokens.size()) - 1;
-    // Free cached blocks taken back must not eat the blocks this step has promised to others.
-    if (runner_->FindPrefix(s.tokens, max_tokens).revived > free_blocks) return;
-    got = runner_->AttachPrefix(s.id, s.tokens, max_tokens);
-    s.computed = got;
-  }
-  if (s.cached >= 0) return;
-  s.cached = got;
-  if (metrics_ && options_.prefix_caching && !scoring) {
-    metrics_->AddPrefixCacheQuery(static_cast<int64_t>(s.tokens.size()), got);
-  }
-}
-
 void Scheduler::Admit() {
   const int bt = runner_->BlockTokens();
   std::lock_guard lock(mu_);
@@ -259,11 +208,13 @@ void Scheduler::Admit() {
     std::shared_ptr<Req> req = waiting_.front();
     int n = req->g.sampling.n;
     if (static_cast<int>(running_.size()) + n > options_.max_num_seqs) break;
-    // Each sequence shares the cached blocks and needs its own for the first chunk after them.
+    // Each sequence shares the cached blocks and needs its own for the first chunk after them;
+    // choices that share the prompt need their last block only (taken after the first's chunks).
     const CachedPrefix hit = FindCachedPrefix(*req);
     int first_end = std::min<int>(static_cast<int>(req->g.prompt.size()) + 1,
                                   hit.tokens + options_.max_num_batched_tokens);
-    int need = n * ((first_end + bt - 1) / bt - hit.blocks) + hit.revived;
+    const int own = (first_end + bt - 1) / bt - hit.blocks;
+    int need = (SharesPrompt(*req) ? own + (n - 1) : n * own) + hit.revived;
     if (!running_.empty() && need > free) break;
     free -= need;
     waiting_.pop_front();
@@ -326,6 +277,7 @@ Scheduler::Batch Scheduler::PlanBatch() {
   for (int pass = 0; pass < 2; ++pass) {  // decodes first, then prefill chunks
     for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
       Seq& s = *running_[i];
+      if (WaitsForSibling(i)) continue;
       AttachCachedPrefix(s, runner_->FreeBlocks() - claimed);
       const int remaining = static_cast<int>(s.tokens.size()) - s.computed;
       const bool decode = remaining == 1;

@@ -15,7 +15,13 @@
 // gives logits) and is fed only the rest. Admission counts only the blocks a prompt does not find
 // cached. Requests asking for prompt logprobs skip the cache until their prompt is scored (as
 // vLLM). Every sequence's first lookup is counted in the metrics (prefix cache queries/hits) and
-// reported with its first token (TokenEvent::cached_tokens).
+// reported with its first token (TokenEvent::cached_tokens). The n choices of a request share
+// its prompt (vLLM's child requests meet the same blocks in its prefix cache): choices after the
+// first are not fed until the first choice has computed the prompt's full blocks (it goes on
+// with its first token meanwhile), then they take those blocks from the cache and are fed only
+// the rest of the prompt (the last partial block, at least one token). So n choices cost one
+// prefill of the prompt, and their cached_tokens are the shared positions. Without prefix
+// caching every choice prefills the whole prompt, as in vLLM.
 //
 // Prompt logprobs (sampling.prompt_logprobs >= 0): prefill chunks ask the runner to score each
 // prompt token from the logits of the position before it; the scores go out with the first
@@ -174,6 +180,12 @@ class Scheduler {
   void AttachCachedPrefix(Seq& s, int free_blocks);
   // What the prefix cache holds of `prompt` when a new sequence may use it.
   CachedPrefix FindCachedPrefix(const Req& req) const;
+  // Whether the n choices of `req` share the prompt's blocks (prefix caching, n > 1, no prompt
+  // logprobs): the first computes them, the others take them from the cache.
+  bool SharesPrompt(const Req& req) const;
+  // Whether running_[i], a choice not scheduled yet, waits this step because an earlier choice of
+  // its request (which has no token yet) has not computed the prompt's full blocks.
+  bool WaitsForSibling(size_t i) const;
   // Drops the waiting requests whose client went away (each gets its "abort" events), so they
   // neither wait for a slot nor count against max_waiting. REQUIRES: mu_ held.
   void DropCancelledLocked();

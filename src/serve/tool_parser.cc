@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "base/json.h"
+#include "llm/template/value.h"
 #include "serve/tool_choice.h"
 
 namespace modelcar::serve {
@@ -13,39 +14,6 @@ using ojson = nlohmann::ordered_json;
 
 constexpr std::string_view kStart = "<tool_call>";
 constexpr std::string_view kEnd = "</tool_call>";
-constexpr std::string_view kPythonTag = "<|python_tag|>";
-
-// Length of the longest suffix of `s` that is a proper prefix of `tag`.
-size_t PartialTagSuffix(std::string_view s, std::string_view tag) {
-  for (size_t n = std::min(s.size(), tag.size() - 1); n > 0; --n) {
-    if (s.substr(s.size() - n) == tag.substr(0, n)) return n;
-  }
-  return 0;
-}
-
-// Python's json.dumps(v, ensure_ascii=False): ", " and ": " between items, keys in order.
-std::string PythonJsonDumps(const ojson& v) {
-  auto scalar = [](const ojson& x) {
-    return x.dump(-1, ' ', false, ojson::error_handler_t::replace);
-  };
-  if (v.is_object()) {
-    std::string out = "{";
-    for (auto it = v.begin(); it != v.end(); ++it) {
-      if (out.size() > 1) out += ", ";
-      out += scalar(ojson(it.key())) + ": " + PythonJsonDumps(it.value());
-    }
-    return out + "}";
-  }
-  if (v.is_array()) {
-    std::string out = "[";
-    for (const ojson& x : v) {
-      if (out.size() > 1) out += ", ";
-      out += PythonJsonDumps(x);
-    }
-    return out + "]";
-  }
-  return scalar(v);
-}
 
 // A call from a parsed object: a string "name" and the value of the first of `arg_keys` present.
 std::optional<ToolCall> CallOf(const ojson& j, std::initializer_list<const char*> arg_keys) {
@@ -53,7 +21,7 @@ std::optional<ToolCall> CallOf(const ojson& j, std::initializer_list<const char*
   for (const char* key : arg_keys) {
     if (j.contains(key)) {
       return ToolCall{RandomId("chatcmpl-tool-"), j["name"].get<std::string>(),
-                      PythonJsonDumps(j[key])};
+                      tmpl::PyJsonDumps(j[key])};
     }
   }
   return std::nullopt;
@@ -128,52 +96,12 @@ ParsedToolCalls ParseLlama3JsonToolCalls(std::string_view text) {
 
 std::string VllmArguments(std::string_view json_text) {
   std::optional<ojson> j = ParseObject(json_text);
-  return j ? PythonJsonDumps(*j) : std::string(json_text);
+  return j ? tmpl::PyJsonDumps(*j) : std::string(json_text);
 }
 
 ParsedToolCalls ParseToolCalls(ToolCallFormat format, std::string_view text) {
   return format == ToolCallFormat::kHermes ? ParseHermesToolCalls(text)
                                            : ParseLlama3JsonToolCalls(text);
-}
-
-std::string ToolCallStreamer::Append(std::string_view text) {
-  pending_ += text;
-  if (in_tool_) return "";
-  if (format_ == ToolCallFormat::kLlama3Json) {
-    if (!plain_) {
-      const size_t n = std::min(pending_.size(), kPythonTag.size());
-      const bool tag = pending_.compare(0, n, kPythonTag, 0, n) == 0;
-      if (tag && n < kPythonTag.size()) return "";  // maybe the tag: wait for more
-      if (tag || pending_[0] == '{') {
-        in_tool_ = true;
-        return "";
-      }
-      plain_ = true;
-    }
-    return std::exchange(pending_, "");
-  }
-  size_t tag = pending_.find(kStart);
-  if (tag != std::string::npos) {
-    std::string content = pending_.substr(0, tag);
-    pending_.erase(0, tag);
-    in_tool_ = true;
-    return content;
-  }
-  size_t keep = PartialTagSuffix(pending_, kStart);
-  std::string content = pending_.substr(0, pending_.size() - keep);
-  pending_.erase(0, pending_.size() - keep);
-  return content;
-}
-
-ParsedToolCalls ToolCallStreamer::Finish() {
-  ParsedToolCalls out;
-  if (!in_tool_) {
-    if (!pending_.empty()) out.content = pending_;
-  } else {
-    out = ParseToolCalls(format_, pending_);
-  }
-  pending_.clear();
-  return out;
 }
 
 }  // namespace modelcar::serve

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <set>
 
 #include "base/file.h"
+#include "base/human_bytes.h"
 #include "store/lock.h"
 #include "tar/extract.h"
 
@@ -99,18 +101,7 @@ Result<uint64_t> ParseByteSize(std::string_view s) {
   return static_cast<uint64_t>(v * mult);
 }
 
-std::string FormatBytes(uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
-}
+std::string FormatBytes(uint64_t n) { return HumanBytes(static_cast<double>(n), ByteUnits::kIec); }
 
 namespace {
 
@@ -207,9 +198,9 @@ Status EnsureSpace(Store& store, uint64_t need) {
   ASSIGN_OR_RETURN(fs, FilesystemUsage(store.root()));
   if (fs.free >= need) return Status();
   return ResourceExhausted(
-      "not enough disk space in the store " + store.root() + ": the image needs " +
-      std::to_string(need) + " bytes, " + std::to_string(fs.free) + " bytes are free (evicted " +
-      std::to_string(report.removed.size()) + " unused images, nothing else may be removed)");
+      fmt::format("not enough disk space in the store {}: the image needs {} bytes, {} bytes are "
+                  "free (evicted {} unused images, nothing else may be removed)",
+                  store.root(), need, fs.free, report.removed.size()));
 }
 
 }  // namespace modelcar::store

@@ -55,7 +55,7 @@ Result<FsUsage> FilesystemUsage(const std::string& path);
 
 // "123", "10K", "512M", "1.5G", "2T" (powers of 1024; an optional trailing "i"/"iB"/"B").
 Result<uint64_t> ParseByteSize(std::string_view s);
-// 1536 -> "1.5 KiB".
+// 1536 -> "1.5 KiB" (base/human_bytes.h, steps of 1024).
 std::string FormatBytes(uint64_t n);
 
 struct GcReport {

@@ -1,7 +1,7 @@
 #include "store/ingest.h"
 
-#include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +17,7 @@
 #include "oci/manifest.h"
 #include "oci/media_types.h"
 #include "store/lock.h"
+#include "store/tree_walk.h"
 #include "tar/extract.h"
 #include "tar/extract_rebuild.h"
 #include "tar/reader.h"
@@ -151,8 +152,8 @@ class LayerIngest {
         want_diff_(want_diff),
         result_(result),
         options_(options) {
-    skel_path_ = layers_dir + "/" + std::to_string(index) + ".skel";
-    done_path_ = layers_dir + "/" + std::to_string(index) + ".done";
+    skel_path_ = fmt::format("{}/{}.skel", layers_dir, index);
+    done_path_ = fmt::format("{}/{}.done", layers_dir, index);
   }
 
   Result<LayerRecord> Run(const BlobFetcher& fetch) {
@@ -175,8 +176,8 @@ class LayerIngest {
       if (skel.ok() && !skel->empty()) {
         Status s = Replay(*skel, &offset);
         if (!s.ok()) {
-          Log(options_, "layer " + std::to_string(index_) + ": cannot resume (" + s.message() +
-                            "), restarting it");
+          Log(options_,
+              fmt::format("layer {}: cannot resume ({}), restarting it", index_, s.message()));
           offset = 0;
           Reset();
         }
@@ -196,9 +197,9 @@ class LayerIngest {
     oci::Digest got = blob_hash_.Finish();
     if (got_size != static_cast<uint64_t>(desc_.size) || got != desc_.digest) {
       ::unlink(skel_path_.c_str());
-      return DataLoss("layer " + desc_.digest.ToString() + ": received " +
-                      std::to_string(got_size) + " bytes hashing to " + got.ToString() +
-                      ", the manifest says " + std::to_string(desc_.size) + " bytes");
+      return DataLoss(
+          fmt::format("layer {}: received {} bytes hashing to {}, the manifest says {} bytes",
+                      desc_.digest.ToString(), got_size, got.ToString(), desc_.size));
     }
     oci::Digest diff = compression_ == tar::Compression::kNone ? got : diff_hash_.Finish();
     if (!want_diff_.empty() && diff != want_diff_) {
@@ -246,16 +247,15 @@ class LayerIngest {
     if (n > static_cast<uint64_t>(desc_.size)) return DataLoss("more bytes on disk than the blob");
     *offset = n;
     result_->resumed_bytes += n;
-    Log(options_, "layer " + std::to_string(index_) + ": resuming at byte " + std::to_string(n) +
-                      " of " + std::to_string(desc_.size));
+    Log(options_, fmt::format("layer {}: resuming at byte {} of {}", index_, n, desc_.size));
     return Status();
   }
 
   Status Consume(std::string_view b) {
     result_->fetched_bytes += b.size();
     if (blob_hash_.bytes() + b.size() > static_cast<uint64_t>(desc_.size)) {
-      return DataLoss("layer " + desc_.digest.ToString() + " is longer than its " +
-                      std::to_string(desc_.size) + " bytes");
+      return DataLoss(
+          fmt::format("layer {} is longer than its {} bytes", desc_.digest.ToString(), desc_.size));
     }
     blob_hash_.Update(b);
     Status s = decompressor_ ? decompressor_->Feed(b) : reader_->Feed(b);
@@ -321,9 +321,8 @@ Result<IngestResult> IngestLocked(Store& store, const oci::Digest& m,
   std::vector<oci::Digest> diff_ids;
   if (auto cfg = oci::ParseImageConfig(config_bytes); cfg.ok()) diff_ids = cfg->diff_ids;
   if (!diff_ids.empty() && diff_ids.size() != manifest.layers.size()) {
-    return InvalidArgument("image " + m.ToString() + ": config lists " +
-                           std::to_string(diff_ids.size()) + " diff_ids for " +
-                           std::to_string(manifest.layers.size()) + " layers");
+    return InvalidArgument(fmt::format("image {}: config lists {} diff_ids for {} layers",
+                                       m.ToString(), diff_ids.size(), manifest.layers.size()));
   }
 
   std::string dir = store.IngestDir(m);
@@ -340,8 +339,8 @@ Result<IngestResult> IngestLocked(Store& store, const oci::Digest& m,
   tree.pulled_with_credentials = options.pulled_with_credentials;
   for (size_t i = 0; i < manifest.layers.size(); ++i) {
     const oci::Descriptor& d = manifest.layers[i];
-    Log(options, "layer " + std::to_string(i + 1) + "/" + std::to_string(manifest.layers.size()) +
-                     " " + d.digest.ToString() + " (" + std::to_string(d.size) + " bytes)");
+    Log(options, fmt::format("layer {}/{} {} ({} bytes)", i + 1, manifest.layers.size(),
+                             d.digest.ToString(), d.size));
     LayerIngest li(ex.get(), root_fd.get(), dir + "/layers", i, d,
                    diff_ids.empty() ? oci::Digest() : diff_ids[i], &result, options);
     ASSIGN_OR_RETURN(LayerRecord rec, li.Run(fetch));
@@ -405,26 +404,15 @@ Result<uint64_t> ImageBytes(std::string_view manifest_bytes) {
 }
 
 Status MakeReadOnly(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return ErrnoStatus(errno, "opendir " + dir);
-  Status result;
-  while (dirent* de = ::readdir(d)) {
-    std::string n = de->d_name;
-    if (n == "." || n == "..") continue;
-    std::string p = dir + "/" + n;
-    struct stat st;
-    if (::lstat(p.c_str(), &st) != 0) continue;
-    if (S_ISDIR(st.st_mode)) {
-      Status s = MakeReadOnly(p);
-      if (!s.ok() && result.ok()) result = s;
-    } else if (S_ISREG(st.st_mode)) {
-      ::chmod(p.c_str(), st.st_mode & 0555);
-    }
-  }
-  ::closedir(d);
-  struct stat st;
-  if (::stat(dir.c_str(), &st) == 0) ::chmod(dir.c_str(), (st.st_mode & 0555) | 0500);
-  return result;
+  return WalkTree(
+      dir,
+      [](const std::string& path, const struct stat& st) {
+        ::chmod(path.c_str(), st.st_mode & 0555);
+      },
+      [](const std::string& path) {
+        struct stat st;
+        if (::stat(path.c_str(), &st) == 0) ::chmod(path.c_str(), (st.st_mode & 0555) | 0500);
+      });
 }
 
 }  // namespace modelcar::store

@@ -16,6 +16,7 @@
 #include "base/crashpoint.h"
 #include "base/file.h"
 #include "base/json.h"
+#include "store/tree_walk.h"
 #include "tar/extract.h"
 #include "tar/extract_rebuild.h"
 
@@ -342,21 +343,9 @@ Result<std::vector<std::string>> Store::LiveLeases(const oci::Digest& m, bool pr
 
 uint64_t DiskUsage(const std::string& dir) {
   uint64_t total = 0;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return 0;
-  while (dirent* de = ::readdir(d)) {
-    std::string n = de->d_name;
-    if (n == "." || n == "..") continue;
-    std::string p = dir + "/" + n;
-    struct stat st;
-    if (::lstat(p.c_str(), &st) != 0) continue;
-    if (S_ISDIR(st.st_mode)) {
-      total += DiskUsage(p);
-    } else if (S_ISREG(st.st_mode)) {
-      total += static_cast<uint64_t>(st.st_blocks) * 512;
-    }
-  }
-  ::closedir(d);
+  (void)WalkTree(dir, [&total](const std::string&, const struct stat& st) {
+    total += static_cast<uint64_t>(st.st_blocks) * 512;
+  });
   return total;
 }
 

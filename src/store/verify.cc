@@ -1,5 +1,7 @@
 #include "store/verify.h"
 
+#include <fmt/format.h>
+
 #include "base/crashpoint.h"
 #include "base/file.h"
 #include "tar/extract_rebuild.h"
@@ -17,7 +19,7 @@ Result<VerifyReport> VerifyTree(Store& store, const oci::Digest& m, bool mark) {
   std::string dir = store.TreeDir(m);
   for (size_t i = 0; i < tree.layers.size(); ++i) {
     const LayerRecord& l = tree.layers[i];
-    std::string skel_path = dir + "/layers/" + std::to_string(i) + ".skel";
+    std::string skel_path = fmt::format("{}/layers/{}.skel", dir, i);
     auto skel = ReadFile(skel_path, 256 << 20);
     if (!skel.ok()) {
       report.problems.push_back("layer " + l.digest.ToString() + ": " + skel.status().message());

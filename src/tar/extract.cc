@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -191,7 +192,7 @@ Status Extractor::MoveToShadow(int dir_fd, const std::string& name, const std::s
     return errno == ENOENT ? Status() : ErrnoStatus(errno, "stat " + Quote(path));
   }
   if (!layer_shadow_.valid()) {
-    std::string d = shadow_dir_ + "/" + std::to_string(layer_);
+    std::string d = fmt::format("{}/{}", shadow_dir_, layer_);
     RETURN_IF_ERROR(MakeDirs(d));
     ASSIGN_OR_RETURN(layer_shadow_, OpenFile(d, O_RDONLY | O_DIRECTORY));
   }
@@ -276,19 +277,7 @@ Status Extractor::BeginEntry(const Entry& e) {
                    OpenDirNoFollow(root_.get(), comps, comps.size() - 1, true, e.path));
   uint32_t mode = e.mode & 0777;
 
-  if (e.type == EntryType::kDirectory) {
-    struct stat st;
-    if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
-      RETURN_IF_ERROR(CheckKeepsThisLayer(norm, e));
-      RETURN_IF_ERROR(RemoveExisting(dir.get(), name, norm, e));
-    }
-    this_layer_.insert(norm);
-    if (::mkdirat(dir.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
-      return ErrnoStatus(errno, "tar entry " + Quote(e.path) + ": mkdir");
-    }
-    dir_modes_.emplace_back(norm, mode);
-    return Status();
-  }
+  if (e.type == EntryType::kDirectory) return MakeDirectory(dir.get(), name, norm, e);
 
   RETURN_IF_ERROR(CheckKeepsThisLayer(norm, e));
   this_layer_.insert(norm);
@@ -307,47 +296,67 @@ Status Extractor::BeginEntry(const Entry& e) {
         return ErrnoStatus(errno, "tar entry " + Quote(e.path) + ": symlink");
       }
       return Status();
-    case EntryType::kHardLink: {
-      auto target = SafeComponents(e.link_target);
-      if (!target.ok()) {
-        return EntryError(Code::kInvalidArgument, e,
-                          "hard link target " + Quote(e.link_target) + " leaves the tree");
-      }
-      if (target->empty()) return EntryError(Code::kInvalidArgument, e, "hard link to the root");
-      ASSIGN_OR_RETURN(UniqueFd tdir,
-                       OpenDirNoFollow(root_.get(), *target, target->size() - 1, false, e.path));
-      struct stat st;
-      if (::fstatat(tdir.get(), target->back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        return EntryError(Code::kInvalidArgument, e,
-                          "hard link target " + Quote(e.link_target) + " does not exist");
-      }
-      if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
-        return EntryError(Code::kInvalidArgument, e,
-                          "hard link target " + Quote(e.link_target) + " is not a file");
-      }
-      if (::linkat(tdir.get(), target->back().c_str(), dir.get(), name.c_str(), 0) != 0) {
-        return ErrnoStatus(errno, "tar entry " + Quote(e.path) + ": link");
-      }
-      return Status();
-    }
-    case EntryType::kRegular: {
-      int fd = ::openat(dir.get(), name.c_str(),
-                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-      if (fd < 0) return ErrnoStatus(errno, "tar entry " + Quote(e.path) + ": create");
-      OpenedFile(fd, e.path, mode);
-      // Reserve the blocks (a full disk fails here, not half way) but keep the size at what was
-      // written, so an interrupted pull can tell how far a file got.
-      if (e.size > 0 && ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(e.size)) != 0 &&
-          (errno == ENOSPC || errno == EDQUOT)) {
-        return ErrnoStatus(
-            errno, "tar entry " + Quote(e.path) + ": reserve " + std::to_string(e.size) + " bytes");
-      }
-      ++stats_.files;
-      return Status();
-    }
+    case EntryType::kHardLink:
+      return MakeHardLink(dir.get(), name, e);
+    case EntryType::kRegular:
+      return CreateFile(dir.get(), name, e);
     default:
       return EntryError(Code::kInvalidArgument, e, "unexpected entry type");
   }
+}
+
+Status Extractor::MakeDirectory(int dir_fd, const std::string& name, const std::string& path,
+                                const Entry& e) {
+  struct stat st;
+  if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
+    RETURN_IF_ERROR(CheckKeepsThisLayer(path, e));
+    RETURN_IF_ERROR(RemoveExisting(dir_fd, name, path, e));
+  }
+  this_layer_.insert(path);
+  if (::mkdirat(dir_fd, name.c_str(), 0755) != 0 && errno != EEXIST) {
+    return ErrnoStatus(errno, "tar entry " + Quote(e.path) + ": mkdir");
+  }
+  dir_modes_.emplace_back(path, e.mode & 0777);
+  return Status();
+}
+
+Status Extractor::MakeHardLink(int dir_fd, const std::string& name, const Entry& e) {
+  auto target = SafeComponents(e.link_target);
+  if (!target.ok()) {
+    return EntryError(Code::kInvalidArgument, e,
+                      "hard link target " + Quote(e.link_target) + " leaves the tree");
+  }
+  if (target->empty()) return EntryError(Code::kInvalidArgument, e, "hard link to the root");
+  ASSIGN_OR_RETURN(UniqueFd tdir,
+                   OpenDirNoFollow(root_.get(), *target, target->size() - 1, false, e.path));
+  struct stat st;
+  if (::fstatat(tdir.get(), target->back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return EntryError(Code::kInvalidArgument, e,
+                      "hard link target " + Quote(e.link_target) + " does not exist");
+  }
+  if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+    return EntryError(Code::kInvalidArgument, e,
+                      "hard link target " + Quote(e.link_target) + " is not a file");
+  }
+  if (::linkat(tdir.get(), target->back().c_str(), dir_fd, name.c_str(), 0) != 0) {
+    return ErrnoStatus(errno, "tar entry " + Quote(e.path) + ": link");
+  }
+  return Status();
+}
+
+Status Extractor::CreateFile(int dir_fd, const std::string& name, const Entry& e) {
+  int fd =
+      ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus(errno, "tar entry " + Quote(e.path) + ": create");
+  OpenedFile(fd, e.path, e.mode & 0777);
+  // Reserve the blocks (a full disk fails here, not half way) but keep the size at what was
+  // written, so an interrupted pull can tell how far a file got.
+  if (e.size > 0 && ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(e.size)) != 0 &&
+      (errno == ENOSPC || errno == EDQUOT)) {
+    return ErrnoStatus(errno, fmt::format("tar entry {}: reserve {} bytes", Quote(e.path), e.size));
+  }
+  ++stats_.files;
+  return Status();
 }
 
 void Extractor::OpenedFile(int fd, const std::string& path, uint32_t mode) {

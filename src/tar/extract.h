@@ -87,6 +87,11 @@ class Extractor : public Handler {
  private:
   explicit Extractor(UniqueFd root) : root_(std::move(root)) {}
   Status Whiteout(const std::vector<std::string>& comps, const Entry& entry);
+  // The steps of BeginEntry for each kind of entry: `name` in `dir_fd`, at normalized `path`.
+  Status MakeDirectory(int dir_fd, const std::string& name, const std::string& path,
+                       const Entry& entry);
+  Status MakeHardLink(int dir_fd, const std::string& name, const Entry& entry);
+  Status CreateFile(int dir_fd, const std::string& name, const Entry& entry);
   void OpenedFile(int fd, const std::string& path, uint32_t mode);
   // Removes `name` in `dir_fd` (at normalized `path`): moved to this layer's shadow directory
   // when one is set (MoveToShadow), else deleted.

@@ -1,6 +1,7 @@
 #include "tar/extract_rebuild.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,8 +83,8 @@ Status SendFileRange(std::span<const int> roots, const std::string& path, uint64
   if (!S_ISREG(st.st_mode))
     return DataLoss("tree file " + QuoteEntryName(path) + " is not a regular file");
   if (static_cast<uint64_t>(st.st_size) != expect) {
-    return DataLoss("tree file " + QuoteEntryName(path) + " is " + std::to_string(st.st_size) +
-                    " bytes, its layer says " + std::to_string(expect));
+    return DataLoss(fmt::format("tree file {} is {} bytes, its layer says {}", QuoteEntryName(path),
+                                st.st_size, expect));
   }
   ::posix_fadvise(fd, static_cast<off_t>(from), static_cast<off_t>(to - from),
                   POSIX_FADV_SEQUENTIAL);
@@ -149,7 +150,7 @@ Result<DataRoots> DataRoots::Open(const std::vector<std::string>& dirs) {
 std::vector<std::string> LayerDataDirs(const std::string& root, const std::string& shadow,
                                        size_t index, size_t count) {
   std::vector<std::string> dirs;
-  for (size_t k = index + 1; k < count; ++k) dirs.push_back(shadow + "/" + std::to_string(k));
+  for (size_t k = index + 1; k < count; ++k) dirs.push_back(fmt::format("{}/{}", shadow, k));
   dirs.push_back(root);
   return dirs;
 }
@@ -167,8 +168,8 @@ std::set<std::string> SkeletonPaths(std::string_view skeleton) {
 Status RebuildRange(const StreamMap& map, std::span<const int> roots, uint64_t offset,
                     uint64_t length, const std::function<Status(std::string_view)>& sink) {
   if (offset > map.size() || length > map.size() - offset) {
-    return InvalidArgument("range " + std::to_string(offset) + "+" + std::to_string(length) +
-                           " is beyond the layer's " + std::to_string(map.size()) + " bytes");
+    return InvalidArgument(
+        fmt::format("range {}+{} is beyond the layer's {} bytes", offset, length, map.size()));
   }
   const uint64_t end = offset + length;
   const auto& segs = map.segments();

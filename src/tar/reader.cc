@@ -1,5 +1,7 @@
 #include "tar/reader.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -69,6 +71,42 @@ bool AllZero(const std::string& b) {
 }
 
 std::string Quote(std::string_view s) { return QuoteEntryName(s); }
+
+// The entry type of header type flag `type` (`path` names the entry in the error).
+Result<EntryType> EntryTypeOf(char type, const std::string& path) {
+  switch (type) {
+    case '0':
+    case '\0':
+    case '7':
+      return (!path.empty() && path.back() == '/' && type != '7') ? EntryType::kDirectory
+                                                                  : EntryType::kRegular;
+    case '1':
+      return EntryType::kHardLink;
+    case '2':
+      return EntryType::kSymlink;
+    case '3':
+      return EntryType::kCharDevice;
+    case '4':
+      return EntryType::kBlockDevice;
+    case '5':
+      return EntryType::kDirectory;
+    case '6':
+      return EntryType::kFifo;
+    default:
+      return Unimplemented("tar: unsupported entry type '" + std::string(1, type) + "' for " +
+                           Quote(path));
+  }
+}
+
+// The path of header `b` without a pax or GNU long name: ustar's prefix + "/" + name, or name.
+std::string HeaderPath(const char* b, std::string_view name) {
+  std::string_view magic(b + 257, 6);
+  std::string_view prefix = Field(b + 345, 155);
+  if (magic == std::string_view("ustar\0", 6) && !prefix.empty()) {
+    return std::string(prefix) + "/" + std::string(name);
+  }
+  return std::string(name);
+}
 
 }  // namespace
 
@@ -167,8 +205,8 @@ Status Reader::Feed(std::string_view bytes) {
         take = bytes.size();
         trailing_ += take;
         if (trailing_ > options_.max_trailing_bytes) {
-          return DataLoss("tar: more than " + std::to_string(options_.max_trailing_bytes) +
-                          " bytes after the end-of-archive marker");
+          return DataLoss(fmt::format("tar: more than {} bytes after the end-of-archive marker",
+                                      options_.max_trailing_bytes));
         }
         RETURN_IF_ERROR(EmitMeta(bytes));
         break;
@@ -183,103 +221,70 @@ Status Reader::Feed(std::string_view bytes) {
 Status Reader::OnHeaderBlock() {
   const char* b = block_.data();
   uint64_t block_offset = offset_ - kBlock;
-  if (AllZero(block_)) {
-    if (has_next_path_ || has_next_link_ || has_next_size_) {
-      return DataLoss("tar: extended header at offset " + std::to_string(next_offset_) +
-                      " is not followed by an entry");
-    }
-    if (++zero_blocks_ == 2) state_ = State::kTrailing;
-    return Status();
-  }
+  if (AllZero(block_)) return OnZeroBlock();
   if (zero_blocks_ != 0) {
-    return DataLoss("tar: a single zero block at offset " + std::to_string(block_offset - kBlock) +
-                    " followed by more headers");
+    return DataLoss(fmt::format("tar: a single zero block at offset {} followed by more headers",
+                                block_offset - kBlock));
   }
   std::string_view name = Field(b, 100);
   if (!ChecksumOk(b)) {
-    return DataLoss("tar: bad header checksum at offset " + std::to_string(block_offset) +
-                    " (entry " + Quote(name) + ")");
+    return DataLoss(
+        fmt::format("tar: bad header checksum at offset {} (entry {})", block_offset, Quote(name)));
   }
   uint64_t size = 0, mode = 0, mtime = 0;
   if (!ParseNumber(b + 124, 12, &size) || !ParseNumber(b + 100, 8, &mode) ||
       !ParseNumber(b + 136, 12, &mtime)) {
-    return DataLoss("tar: bad numeric field in header of " + Quote(name) + " at offset " +
-                    std::to_string(block_offset));
+    return DataLoss(fmt::format("tar: bad numeric field in header of {} at offset {}", Quote(name),
+                                block_offset));
   }
   if (!has_next_path_ && !has_next_link_ && !has_next_size_) next_offset_ = block_offset;
   char type = b[156];
   if (type == 'x' || type == 'g' || type == 'L' || type == 'K') {
-    uint64_t limit =
-        (type == 'x' || type == 'g') ? options_.max_pax_bytes : options_.max_name_bytes;
-    if (size > limit) {
-      return ResourceExhausted("tar: extended header of " + std::to_string(size) +
-                               " bytes at offset " + std::to_string(block_offset) +
-                               " exceeds the limit of " + std::to_string(limit));
-    }
-    ext_type_ = type;
-    ext_.clear();
-    remaining_ = size;
-    pad_after_ext_ = Padding(size);
-    state_ = State::kExtension;
-    if (size == 0) return OnExtensionDone();
-    return Status();
+    return BeginExtension(type, size, block_offset);
   }
 
   ext_type_ = 0;
   Entry e;
-  if (has_next_path_) {
-    e.path = next_path_;
-  } else {
-    std::string_view magic(b + 257, 6);
-    std::string_view prefix = Field(b + 345, 155);
-    if (magic == std::string_view("ustar\0", 6) && !prefix.empty()) {
-      e.path = std::string(prefix) + "/" + std::string(name);
-    } else {
-      e.path = std::string(name);
-    }
-  }
+  e.path = has_next_path_ ? next_path_ : HeaderPath(b, name);
   e.link_target = has_next_link_ ? next_link_ : std::string(Field(b + 157, 100));
   if (has_next_size_) size = next_size_;
   e.mode = static_cast<uint32_t>(mode & 07777);
   e.mtime = static_cast<int64_t>(mtime);
   e.offset = next_offset_;
   has_next_path_ = has_next_link_ = has_next_size_ = false;
-  switch (type) {
-    case '0':
-    case '\0':
-    case '7':
-      e.type = (!e.path.empty() && e.path.back() == '/' && type != '7') ? EntryType::kDirectory
-                                                                        : EntryType::kRegular;
-      break;
-    case '1':
-      e.type = EntryType::kHardLink;
-      break;
-    case '2':
-      e.type = EntryType::kSymlink;
-      break;
-    case '3':
-      e.type = EntryType::kCharDevice;
-      break;
-    case '4':
-      e.type = EntryType::kBlockDevice;
-      break;
-    case '5':
-      e.type = EntryType::kDirectory;
-      break;
-    case '6':
-      e.type = EntryType::kFifo;
-      break;
-    default:
-      return Unimplemented("tar: unsupported entry type '" + std::string(1, type) + "' for " +
-                           Quote(e.path));
-  }
+  ASSIGN_OR_RETURN(e.type, EntryTypeOf(type, e.path));
   if (e.type != EntryType::kRegular && size != 0) {
-    return DataLoss("tar: " + std::string(EntryTypeName(e.type)) + " " + Quote(e.path) +
-                    " declares " + std::to_string(size) + " bytes of data");
+    return DataLoss(fmt::format("tar: {} {} declares {} bytes of data", EntryTypeName(e.type),
+                                Quote(e.path), size));
   }
   e.size = size;
   entry_ = std::move(e);
   return StartData();
+}
+
+Status Reader::OnZeroBlock() {
+  if (has_next_path_ || has_next_link_ || has_next_size_) {
+    return DataLoss(
+        fmt::format("tar: extended header at offset {} is not followed by an entry", next_offset_));
+  }
+  if (++zero_blocks_ == 2) state_ = State::kTrailing;
+  return Status();
+}
+
+Status Reader::BeginExtension(char type, uint64_t size, uint64_t block_offset) {
+  uint64_t limit = (type == 'x' || type == 'g') ? options_.max_pax_bytes : options_.max_name_bytes;
+  if (size > limit) {
+    return ResourceExhausted(
+        fmt::format("tar: extended header of {} bytes at offset {} exceeds the limit of {}", size,
+                    block_offset, limit));
+  }
+  ext_type_ = type;
+  ext_.clear();
+  remaining_ = size;
+  pad_after_ext_ = Padding(size);
+  state_ = State::kExtension;
+  if (size == 0) return OnExtensionDone();
+  return Status();
 }
 
 Status Reader::StartData() {
@@ -315,29 +320,29 @@ Status Reader::OnExtensionDone() {
   while (!rest.empty()) {
     size_t sp = rest.find(' ');
     if (sp == std::string_view::npos || sp == 0 || sp > 20) {
-      return DataLoss("tar: malformed pax record in header at offset " + std::to_string(at));
+      return DataLoss(fmt::format("tar: malformed pax record in header at offset {}", at));
     }
     uint64_t len = 0;
     for (size_t i = 0; i < sp; ++i) {
       if (rest[i] < '0' || rest[i] > '9') {
-        return DataLoss("tar: malformed pax record length at offset " + std::to_string(at));
+        return DataLoss(fmt::format("tar: malformed pax record length at offset {}", at));
       }
       len = len * 10 + static_cast<uint64_t>(rest[i] - '0');
     }
     if (len <= sp + 1 || len > rest.size() || rest[len - 1] != '\n') {
-      return DataLoss("tar: pax record length out of range at offset " + std::to_string(at));
+      return DataLoss(fmt::format("tar: pax record length out of range at offset {}", at));
     }
     std::string_view rec = rest.substr(sp + 1, len - sp - 2);
     rest.remove_prefix(len);
     size_t eq = rec.find('=');
     if (eq == std::string_view::npos) {
-      return DataLoss("tar: pax record without '=' at offset " + std::to_string(at));
+      return DataLoss(fmt::format("tar: pax record without '=' at offset {}", at));
     }
     std::string_view key = rec.substr(0, eq), value = rec.substr(eq + 1);
     if (ext_type_ == 'g') continue;  // global headers: nothing modelcar needs
     if (key.starts_with("GNU.sparse.")) {
-      return Unimplemented("tar: GNU sparse files are not supported (pax header at offset " +
-                           std::to_string(at) + ")");
+      return Unimplemented(
+          fmt::format("tar: GNU sparse files are not supported (pax header at offset {})", at));
     }
     if (key == "path") {
       next_path_ = std::string(value);
@@ -348,11 +353,10 @@ Status Reader::OnExtensionDone() {
     } else if (key == "size") {
       uint64_t v = 0;
       if (value.empty() || value.size() > 19) {
-        return DataLoss("tar: bad pax size at offset " + std::to_string(at));
+        return DataLoss(fmt::format("tar: bad pax size at offset {}", at));
       }
       for (char c : value) {
-        if (c < '0' || c > '9')
-          return DataLoss("tar: bad pax size at offset " + std::to_string(at));
+        if (c < '0' || c > '9') return DataLoss(fmt::format("tar: bad pax size at offset {}", at));
         v = v * 10 + static_cast<uint64_t>(c - '0');
       }
       next_size_ = v;
@@ -373,12 +377,11 @@ Status Reader::Finish() {
     return Status();
   }
   if (state_ == State::kData) {
-    return DataLoss("tar: archive ends inside the data of " + Quote(entry_.path) + ": " +
-                    std::to_string(remaining_) + " of " + std::to_string(entry_.size) +
-                    " bytes missing");
+    return DataLoss(fmt::format("tar: archive ends inside the data of {}: {} of {} bytes missing",
+                                Quote(entry_.path), remaining_, entry_.size));
   }
-  return DataLoss("tar: archive truncated at offset " + std::to_string(offset_) +
-                  " (inside a header or padding)");
+  return DataLoss(
+      fmt::format("tar: archive truncated at offset {} (inside a header or padding)", offset_));
 }
 
 }  // namespace modelcar::tar

@@ -84,6 +84,9 @@ class Reader {
  private:
   enum class State { kHeader, kExtension, kData, kPadding, kTrailing };
   Status OnHeaderBlock();
+  Status OnZeroBlock();  // an all-zero header block: the end marker's half, or an error
+  // A pax ('x', 'g') or GNU long name ('L', 'K') header of `size` bytes at `block_offset`.
+  Status BeginExtension(char type, uint64_t size, uint64_t block_offset);
   Status OnExtensionDone();
   Status StartData();
   Status EmitMeta(std::string_view bytes);

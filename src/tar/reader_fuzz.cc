@@ -2,6 +2,8 @@
 // decompressor. The first input byte picks the compression, the skeleton mode and how the stream
 // is cut into slices. Properties: data pieces add up to each entry's size, every byte fed is
 // either data or passed to Meta, and the events do not depend on how the stream was cut.
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <string>
 
@@ -21,8 +23,8 @@ class Recorder : public Handler {
     in_entry_ = true;
     left_ = e.size;
     kind_ = 'B';
-    log += "\nB" + e.path + "|" + e.link_target + "|" + std::to_string(static_cast<int>(e.type)) +
-           "|" + std::to_string(e.size) + "|" + std::to_string(e.offset);
+    log += fmt::format("\nB{}|{}|{}|{}|{}", e.path, e.link_target, static_cast<int>(e.type), e.size,
+                       e.offset);
     return Status();
   }
   Status Data(std::string_view b) override {

@@ -1,5 +1,7 @@
 #include "tar/writer.h"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <cstring>
 
@@ -36,7 +38,7 @@ std::string PaxRecord(std::string_view key, std::string_view value) {
   size_t base = key.size() + value.size() + 3;  // ' ', '=', '\n'
   size_t len = base + 1;
   while (std::to_string(len).size() + base != len) len = std::to_string(len).size() + base;
-  return std::to_string(len) + " " + std::string(key) + "=" + std::string(value) + "\n";
+  return fmt::format("{} {}={}\n", len, key, value);
 }
 
 // Builds one 512-byte ustar block.
@@ -138,8 +140,8 @@ Status Writer::Begin(const Header& h) {
 Status Writer::Data(std::string_view bytes) {
   if (!open_) return FailedPrecondition("tar: data outside an entry");
   if (bytes.size() > remaining_) {
-    return FailedPrecondition("tar: file \"" + path_ + "\" grew past its size " +
-                              std::to_string(size_) + " while it was being written");
+    return FailedPrecondition(fmt::format(
+        "tar: file \"{}\" grew past its size {} while it was being written", path_, size_));
   }
   remaining_ -= bytes.size();
   return Emit(bytes);
@@ -148,8 +150,8 @@ Status Writer::Data(std::string_view bytes) {
 Status Writer::End() {
   if (!open_) return FailedPrecondition("tar: End without Begin");
   if (remaining_ != 0) {
-    return FailedPrecondition("tar: file \"" + path_ + "\" shrank: " + std::to_string(remaining_) +
-                              " of " + std::to_string(size_) + " bytes missing");
+    return FailedPrecondition(
+        fmt::format("tar: file \"{}\" shrank: {} of {} bytes missing", path_, remaining_, size_));
   }
   open_ = false;
   static const std::string kZeros(kBlockSize, '\0');

@@ -1,24 +1,17 @@
 #include "transfer/progress.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "base/human_bytes.h"
+
 namespace modelcar {
 namespace {
 
-std::string HumanBytes(double b) {
-  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
-  int u = 0;
-  while (b >= 1000 && u < 4) {
-    b /= 1000;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
-  return buf;
-}
+std::string Human(double b) { return HumanBytes(b, ByteUnits::kSi); }
 
 double Seconds(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double>(d).count();
@@ -40,8 +33,11 @@ Result<ProgressMode> ParseProgressMode(std::string_view s) {
                          std::string(s) + "\"");
 }
 
-TransferProgress::TransferProgress(ProgressMode mode, std::string verb)
-    : mode_(mode), verb_(std::move(verb)), start_(std::chrono::steady_clock::now()) {
+TransferProgress::TransferProgress(ProgressMode mode, std::string verb, bool summary)
+    : mode_(mode),
+      verb_(std::move(verb)),
+      summary_(summary),
+      start_(std::chrono::steady_clock::now()) {
   if (mode_ == ProgressMode::kAuto) mode_ = isatty(2) ? ProgressMode::kTty : ProgressMode::kPlain;
   if (mode_ == ProgressMode::kTty || mode_ == ProgressMode::kJson) {
     thread_ = std::thread([this] { Loop(); });
@@ -95,14 +91,41 @@ void TransferProgress::Done(int id, std::string_view status) {
                         {"seconds", secs}}
              .dump());
   } else if (mode_ == ProgressMode::kPlain) {
-    std::string line = std::string(status) + " " + b.digest + " " + HumanBytes(b.size);
+    std::string line(status);
+    if (!b.digest.empty()) line += " " + b.digest;
+    line += " " + Human(b.size);
     if (!b.title.empty()) line += " " + b.title;
     if (status != "exists" && status != "mounted" && secs > 0) {
       line += " in " + std::to_string(secs).substr(0, 5) + " s (" +
-              HumanBytes(b.bytes.load() / std::max(secs, 1e-6)) + "/s)";
+              Human(b.bytes.load() / std::max(secs, 1e-6)) + "/s)";
     }
     Emit(line);
   }
+}
+
+void TransferProgress::Message(std::string_view line) {
+  std::lock_guard<std::mutex> lock(mu_);
+  switch (mode_) {
+    case ProgressMode::kJson:
+      Emit(nlohmann::json{{"event", "message"}, {"op", verb_}, {"message", line}}.dump());
+      break;
+    case ProgressMode::kTty:
+      Emit(EraseBars() + std::string(line));  // the bars come back below it on the next tick
+      break;
+    case ProgressMode::kPlain:
+      Emit(std::string(line));
+      break;
+    default:
+      break;
+  }
+}
+
+// Called with mu_ held: the escapes that erase the bars drawn last (tty).
+std::string TransferProgress::EraseBars() {
+  std::string out;
+  for (int i = 0; i < drawn_lines_; ++i) out += "\x1b[1A\x1b[2K";
+  drawn_lines_ = 0;
+  return out;
 }
 
 void TransferProgress::Loop() {
@@ -131,8 +154,7 @@ void TransferProgress::Draw(bool final) {
     }
     return;
   }
-  std::string out;
-  for (int i = 0; i < drawn_lines_; ++i) out += "\x1b[1A\x1b[2K";
+  std::string out = EraseBars();
   int lines = 0;
   for (const auto& b : blobs_) {
     if (b->done && !final) continue;
@@ -144,10 +166,10 @@ void TransferProgress::Draw(bool final) {
     std::string bar = std::string(filled, '#') + std::string(width - filled, '.');
     char buf[256];
     std::string eta =
-        rate > 0 && !b->done ? std::to_string(static_cast<int>((b->size - got) / rate)) + "s" : "-";
-    std::snprintf(buf, sizeof buf, "%s %s [%s] %3d%% %9s/s ETA %s %s", verb_.c_str(),
-                  Short(b->digest).c_str(), bar.c_str(), static_cast<int>(frac * 100),
-                  HumanBytes(rate).c_str(), eta.c_str(), b->title.c_str());
+        rate > 0 && !b->done ? fmt::format("{}s", static_cast<int>((b->size - got) / rate)) : "-";
+    const std::string who = b->digest.empty() ? verb_ : verb_ + " " + Short(b->digest);
+    std::snprintf(buf, sizeof buf, "%s [%s] %3d%% %9s/s ETA %s %s", who.c_str(), bar.c_str(),
+                  static_cast<int>(frac * 100), Human(rate).c_str(), eta.c_str(), b->title.c_str());
     out += buf;
     out += "\n";
     ++lines;
@@ -169,10 +191,10 @@ void TransferProgress::Finish() {
   std::lock_guard<std::mutex> lock(mu_);
   if (mode_ == ProgressMode::kNone) return;
   if (mode_ == ProgressMode::kTty) {
-    std::string out;
-    for (int i = 0; i < drawn_lines_; ++i) out += "\x1b[1A\x1b[2K";
-    std::fwrite(out.data(), 1, out.size(), stderr);
+    const std::string erase = EraseBars();
+    std::fwrite(erase.data(), 1, erase.size(), stderr);
   }
+  if (!summary_) return;
   int64_t total = 0;
   for (const auto& b : blobs_) total += b->bytes.load();
   double secs = Seconds(std::chrono::steady_clock::now() - start_);
@@ -184,9 +206,9 @@ void TransferProgress::Finish() {
                         {"seconds", secs}}
              .dump());
   } else {
-    Emit(verb_ + ": " + std::to_string(blobs_.size()) + " blobs, " + HumanBytes(total) +
-         " transferred in " + std::to_string(secs).substr(0, 5) + " s (" +
-         HumanBytes(total / std::max(secs, 1e-6)) + "/s)");
+    Emit(fmt::format("{}: {} blobs, {} transferred in {} s ({}/s)", verb_, blobs_.size(),
+                     Human(total), std::to_string(secs).substr(0, 5),
+                     Human(total / std::max(secs, 1e-6))));
   }
 }
 

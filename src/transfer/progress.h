@@ -1,10 +1,10 @@
-// Transfer progress for push, pull and copy, written to stderr.
+// Transfer progress for push, pull, copy and build (the one progress display), written to stderr.
 //
 // Modes: "tty" redraws one bar per active blob (rate, ETA) a few times a second; "plain" prints one
 // line per finished blob; "json" prints one JSON object per line ({"event":"start"|"progress"|
-// "done", "digest", "size", "bytes", "status", "seconds"}); "none" prints nothing. "auto" is tty
-// when stderr is a terminal, else plain. Never prints credentials (it only knows digests and
-// titles).
+// "done"|"message", "digest", "size", "bytes", "status", "seconds", "message"}); "none" prints
+// nothing. "auto" is tty when stderr is a terminal, else plain. Never prints credentials (it only
+// knows digests, titles and the messages it is given).
 //
 // Thread safety: all methods are thread-safe; Bytes() is cheap (an atomic add).
 #ifndef MODELCAR_TRANSFER_PROGRESS_H_
@@ -30,17 +30,23 @@ Result<ProgressMode> ParseProgressMode(std::string_view s);
 
 class TransferProgress {
  public:
-  TransferProgress(ProgressMode mode, std::string verb);  // verb: "push", "pull", "copy"
-  ~TransferProgress();                                    // stops the redraw thread (calls Finish)
+  // verb: "push", "pull", "copy", "build". `summary`: Finish prints the summary line/event.
+  TransferProgress(ProgressMode mode, std::string verb, bool summary = true);
+  ~TransferProgress();  // stops the redraw thread (calls Finish)
   TransferProgress(const TransferProgress&) = delete;
   TransferProgress& operator=(const TransferProgress&) = delete;
 
-  // Registers a blob; returns its id for Bytes/Done. `title` may be empty.
+  // Registers a blob; returns its id for Bytes/Done. `digest` (not known yet while a blob is
+  // made) and `title` may be empty.
   int Add(const std::string& digest, int64_t size, const std::string& title);
   // `delta` bytes of blob `id` moved (negative: bytes discarded before a retry).
   void Bytes(int id, int64_t delta);
-  // Blob `id` finished: status is "pushed", "pulled", "copied", "exists", "mounted", "failed".
+  // Blob `id` finished: status is "pushed", "pulled", "copied", "built", "exists", "mounted",
+  // "failed".
   void Done(int id, std::string_view status);
+  // A line of text (no newline) for the user: printed above the bars (tty), as is (plain), as a
+  // "message" event (json); dropped by "none".
+  void Message(std::string_view line);
   // Stops redrawing and prints a summary line (plain/tty) or a "summary" event (json).
   void Finish();
 
@@ -54,10 +60,12 @@ class TransferProgress {
   };
   void Loop();
   void Draw(bool final);
+  std::string EraseBars();
   void Emit(const std::string& line);
 
   ProgressMode mode_;
   std::string verb_;
+  bool summary_;
   std::chrono::steady_clock::time_point start_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -26,7 +26,15 @@ skopeo copy -q --preserve-digests --dest-tls-verify=false "oci:out:v1" "docker:/
 remote=$(skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/models/m:v1" | sha256sum | cut -d' ' -f1)
 [ "sha256:$remote" = "$digest" ] || mc_fail "registry copy changed the digest"
 # build --push streams the same image straight to the registry: same digest as the layout.
-pushed=$("$MC" build model --push "$REGISTRY/models/pushed:v1" 2>push.log | tail -n1) || { cat push.log; mc_fail "build --push failed"; }
+pushed=$("$MC" build model --push "$REGISTRY/models/pushed:v1" --progress json 2>push.log | tail -n1) || { cat push.log; mc_fail "build --push failed"; }
+# --progress json: every stderr line an event of the one progress display (transfer/progress.h).
+/usr/bin/python3 - push.log <<'PY' || mc_fail "build --push --progress json"
+import json, sys
+events = [json.loads(line) for line in open(sys.argv[1])]
+assert all(e["op"] == "build" for e in events), events
+assert any(e["event"] == "message" and e["message"].startswith("layer ") for e in events), events
+assert [e["status"] for e in events if e["event"] == "done"] == ["built"], events
+PY
 [ "$pushed" = "$REGISTRY/models/pushed@$digest" ] || mc_fail "build --push gave $pushed, the layout build $digest"
 remote=$(skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/models/pushed:v1" | sha256sum | cut -d' ' -f1)
 [ "sha256:$remote" = "$digest" ] || mc_fail "registry holds another manifest after build --push"

@@ -3,7 +3,7 @@
 // --enable-prompt-tokens-details. The second turn of a chat reads the first turn's blocks from
 // the cache (cached_tokens > 0) and every output (text and logprobs) is the same on both servers,
 // one conversation at a time or several batched together (a batch with caching matches each
-// request alone without it), streamed or not, n > 1 too.
+// request alone without it), streamed or not, n > 1 too (the choices of a new prompt share it).
 // Usage: node prefix_cache.cjs URL_ON URL_OFF MODEL
 const { OpenAI } = require('openai');
 const assert = require('node:assert/strict');
@@ -141,6 +141,28 @@ const tests = {
     await on.completions.create({ model, prompt, max_tokens: 1 });
     const c = await on.completions.create({ model, prompt, max_tokens: 2, n: 2, seed: 4 });
     assert.ok(cached(c) > 0 && cached(c) % 16 === 0, JSON.stringify(c.usage));
+  },
+
+  async nChoicesShareAFreshPrompt() {
+    // A prompt the cache does not hold: the first choice prefills it, the others take its full
+    // blocks (vLLM's child requests meet them in its prefix cache). Non-streamed, the usage is
+    // of the choice that finished last (a later one: its full blocks were cached); streamed, of
+    // the first token's choice (the first: nothing cached). Each choice as without caching.
+    const req = (k) => ({ ...args(firstTurn(k), 5), n: 3 });
+    const many = await on.chat.completions.create(req(9));
+    const manyOff = await off.chat.completions.create(req(9));
+    const shared = Math.floor((many.usage.prompt_tokens - 1) / 16) * 16;
+    assert.equal(cached(many), shared, JSON.stringify(many.usage));
+    assert.equal(cached(manyOff), 0);
+    for (let i = 0; i < 3; ++i) {
+      const one = (r) => outcome({ choices: [r.choices.find((c) => c.index === i)] });
+      assert.deepEqual(one(many), one(manyOff), `choice ${i}`);
+    }
+    const s = await on.chat.completions.create({ ...req(10), stream: true,
+      stream_options: { include_usage: true } });
+    let usage = null;
+    for await (const c of s) if (c.usage) usage = c.usage;
+    assert.equal(cached({ usage }), 0);
   },
 
   async metricsCountQueriesAndHits() {

@@ -1,5 +1,7 @@
 #include "llm/engine/engine.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -87,23 +89,22 @@ Status Engine::CheckInput(const KvCache* cache, std::span<const StepInput> input
   if (in.tokens.empty()) return InvalidArgument("Step: a sequence has no tokens to feed");
   for (int32_t t : in.tokens) {
     if (t < 0 || t >= c.vocab_size) {
-      return InvalidArgument("token id " + std::to_string(t) + " is outside the vocabulary (" +
-                             std::to_string(c.vocab_size) + ")");
+      return InvalidArgument(
+          fmt::format("token id {} is outside the vocabulary ({})", t, c.vocab_size));
     }
   }
   const int64_t end = int64_t{in.seq->length()} + static_cast<int64_t>(in.tokens.size());
   if (end > c.max_position_embeddings) {
-    return InvalidArgument("sequence of " + std::to_string(end) +
-                           " tokens exceeds the model context (" +
-                           std::to_string(c.max_position_embeddings) + ")");
+    return InvalidArgument(fmt::format("sequence of {} tokens exceeds the model context ({})", end,
+                                       c.max_position_embeddings));
   }
   return Status();
 }
 
 Status Engine::ReserveBlocks(KvCache& cache, std::span<const StepInput> inputs, int need_blocks) {
   if (need_blocks > cache.FreeBlocks()) {
-    return ResourceExhausted("KV cache full: this step needs " + std::to_string(need_blocks) +
-                             " more blocks, " + std::to_string(cache.FreeBlocks()) + " free");
+    return ResourceExhausted(fmt::format("KV cache full: this step needs {} more blocks, {} free",
+                                         need_blocks, cache.FreeBlocks()));
   }
   for (const StepInput& in : inputs) {
     RETURN_IF_ERROR(cache.Reserve(in.seq, static_cast<int>(in.tokens.size())));

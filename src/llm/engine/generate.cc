@@ -1,5 +1,7 @@
 #include "llm/engine/generate.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -11,9 +13,9 @@ Result<GenerateResult> Generate(Engine& engine, KvCache& cache, const GenerateRe
   if (req.max_tokens < 0) return InvalidArgument("max_tokens must be >= 0");
   const int64_t ctx = engine.model().config.max_position_embeddings;
   if (static_cast<int64_t>(req.prompt.size()) + req.max_tokens > ctx) {
-    return InvalidArgument("prompt (" + std::to_string(req.prompt.size()) +
-                           " tokens) + max_tokens (" + std::to_string(req.max_tokens) +
-                           ") exceeds the model context (" + std::to_string(ctx) + ")");
+    return InvalidArgument(
+        fmt::format("prompt ({} tokens) + max_tokens ({}) exceeds the model context ({})",
+                    req.prompt.size(), req.max_tokens, ctx));
   }
   using Clock = std::chrono::steady_clock;
   GenerateResult res;

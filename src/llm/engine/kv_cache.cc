@@ -1,6 +1,8 @@
 // The block pool and sequences; the prefix index is in prefix_cache.cc.
 #include "llm/engine/kv_cache.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -128,10 +130,9 @@ Status KvCache::Reserve(KvSequence* seq, int n) {
   const int need = BlocksNeeded(*seq, n);
   if (need <= 0) return Status();
   if (need > FreeBlocks()) {
-    return ResourceExhausted("KV cache full: need " + std::to_string(need) + " blocks of " +
-                             std::to_string(block_tokens_) + " tokens, " +
-                             std::to_string(FreeBlocks()) + " free of " +
-                             std::to_string(TotalBlocks()));
+    return ResourceExhausted(
+        fmt::format("KV cache full: need {} blocks of {} tokens, {} free of {}", need,
+                    block_tokens_, FreeBlocks(), TotalBlocks()));
   }
   RETURN_IF_ERROR(MakeTailPrivate(seq));
   const size_t had = seq->blocks_.size();

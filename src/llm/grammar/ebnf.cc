@@ -1,7 +1,10 @@
 #include "llm/grammar/ebnf.h"
 
+#include <fmt/format.h>
+
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -36,7 +39,7 @@ struct Bad {
 };
 
 [[noreturn]] void Fail(int line, const std::string& what) {
-  throw Bad{"grammar: " + what + " (line " + std::to_string(line) + ")"};
+  throw Bad{fmt::format("grammar: {} (line {})", what, line)};
 }
 
 void AppendUtf8(uint32_t cp, std::string* out) {
@@ -57,178 +60,236 @@ void AppendUtf8(uint32_t cp, std::string* out) {
   }
 }
 
-std::vector<Tok> Lex(std::string_view t, bool lark) {
-  std::vector<Tok> out;
-  int line = 1;
-  size_t i = 0;
-  auto ident_char = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-' || c == '.';
-  };
-  while (i < t.size()) {
-    char c = t[i];
-    if (c == '\n') {
-      ++line;
-      ++i;
-      continue;
-    }
-    if (c == ' ' || c == '\t' || c == '\r') {
-      ++i;
-      continue;
-    }
-    if (c == '#' || (lark && c == '/' && i + 1 < t.size() && t[i + 1] == '/')) {
-      while (i < t.size() && t[i] != '\n') ++i;
-      continue;
-    }
-    Tok k{Tok::kEnd, "", 0, 0, line};
-    if (t.compare(i, 3, "::=") == 0) {
-      k.kind = Tok::kDefine;
-      i += 3;
-    } else if (lark && c == ':') {
-      k.kind = Tok::kDefine;
-      ++i;
-    } else if (c == '"' || (c == '\'' && !lark)) {
-      const char quote = c;
-      k.kind = Tok::kString;
-      ++i;
-      while (true) {
-        if (i >= t.size() || t[i] == '\n') Fail(line, "unterminated string");
-        char d = t[i++];
-        if (d == quote) break;
-        if (d != '\\') {
-          k.text.push_back(d);
-          continue;
-        }
-        if (i >= t.size()) Fail(line, "unterminated string");
-        char e = t[i++];
-        switch (e) {
-          case 'n':
-            k.text += '\n';
-            break;
-          case 't':
-            k.text += '\t';
-            break;
-          case 'r':
-            k.text += '\r';
-            break;
-          case '0':
-            k.text += '\0';
-            break;
-          case 'x':
-          case 'u':
-          case 'U': {
-            int digits = e == 'x' ? 2 : e == 'u' ? 4 : 8;
-            uint32_t v = 0;
-            for (int d2 = 0; d2 < digits; ++d2, ++i) {
-              char h = i < t.size() ? t[i] : '\0';
-              int x = h >= '0' && h <= '9'   ? h - '0'
-                      : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                      : h >= 'A' && h <= 'F' ? h - 'A' + 10
-                                             : -1;
-              if (x < 0) Fail(line, "bad escape in string");
-              v = v * 16 + x;
-            }
-            if (e == 'x') {
-              k.text.push_back(char(v));
-            } else {
-              AppendUtf8(v, &k.text);
-            }
-            break;
-          }
-          default:
-            k.text += e;
-            break;
-        }
-      }
-      if (lark && i < t.size() && t[i] == 'i')
-        Fail(line, "case-insensitive strings are not supported");
-    } else if (c == '[') {
-      // A character class: passed to the regex reader as is.
-      k.kind = Tok::kRegex;
-      size_t j = i + 1;
-      if (j < t.size() && t[j] == '^') ++j;
-      if (j < t.size() && t[j] == ']') ++j;
-      while (j < t.size() && t[j] != ']') {
-        if (t[j] == '\\') ++j;
-        if (j < t.size() && t[j] == '\n') Fail(line, "unterminated character class");
-        ++j;
-      }
-      if (j >= t.size()) Fail(line, "unterminated character class");
-      k.text = std::string(t.substr(i, j + 1 - i));
-      i = j + 1;
-    } else if (lark && c == '/') {
-      k.kind = Tok::kRegex;
-      size_t j = i + 1;
-      while (j < t.size() && t[j] != '/') {
-        if (t[j] == '\\') ++j;
-        if (j < t.size() && t[j] == '\n') Fail(line, "unterminated regex");
-        ++j;
-      }
-      if (j >= t.size()) Fail(line, "unterminated regex");
-      k.text = std::string(t.substr(i + 1, j - i - 1));
-      i = j + 1;
-      while (i < t.size() && (t[i] >= 'a' && t[i] <= 'z')) {
-        Fail(line, "regex flags are not supported");
-      }
-    } else if (c == '(') {
-      k.kind = Tok::kLParen;
-      ++i;
-    } else if (c == ')') {
-      k.kind = Tok::kRParen;
-      ++i;
-    } else if (c == '|') {
-      k.kind = Tok::kPipe;
-      ++i;
-    } else if (c == '*') {
-      k.kind = Tok::kStar;
-      ++i;
-    } else if (c == '+') {
-      k.kind = Tok::kPlus;
-      ++i;
-    } else if (c == '?' && !(lark && i + 1 < t.size() && ident_char(t[i + 1]))) {
-      k.kind = Tok::kQuestion;
-      ++i;
-    } else if (c == '{') {
-      k.kind = Tok::kRepeat;
-      size_t j = i + 1;
-      std::string a, b;
-      bool comma = false;
-      for (; j < t.size() && t[j] != '}'; ++j) {
-        if (t[j] == ',') {
-          comma = true;
-        } else if (t[j] >= '0' && t[j] <= '9') {
-          (comma ? b : a).push_back(t[j]);
-        } else if (t[j] != ' ') {
-          Fail(line, "bad {m,n} repetition");
-        }
-      }
-      if (j >= t.size() || (a.empty() && !comma)) Fail(line, "bad {m,n} repetition");
-      if (a.size() > 6 || b.size() > 6) Fail(line, "repetition count too large");
-      k.min = a.empty() ? 0 : std::stoi(a);
-      k.max = comma ? (b.empty() ? -1 : std::stoi(b)) : k.min;
-      if (k.max >= 0 && k.max < k.min) Fail(line, "{m,n} with n < m");
-      if (k.min > 1000 || k.max > 1000) Fail(line, "repetition count above 1000");
-      i = j + 1;
-    } else if (ident_char(c) || ((c == '?' || c == '!') && lark)) {
-      k.kind = Tok::kIdent;
-      if (c == '?' || c == '!') ++i;
-      size_t j = i;
-      while (j < t.size() && ident_char(t[j])) ++j;
-      k.text = std::string(t.substr(i, j - i));
-      if (k.text.empty()) Fail(line, "unexpected character '" + std::string(1, c) + "'");
-      i = j;
-      if (lark) {
-        size_t dot = k.text.find('.');  // Lark rule priority "name.2"
-        if (dot != std::string::npos) k.text.resize(dot);
-      }
-    } else {
-      Fail(line, "unexpected character '" + std::string(1, c) + "'");
-    }
-    out.push_back(std::move(k));
-  }
-  out.push_back({Tok::kEnd, "", 0, 0, line});
-  return out;
+bool IdentChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-' || c == '.';
 }
+
+// The tokens of a GBNF grammar (or, with `lark`, a Lark grammar): one Lex* step a token kind,
+// each reading from t[i] on and leaving i past what it read.
+class Lexer {
+ public:
+  Lexer(std::string_view t, bool lark) : t_(t), lark_(lark) {}
+
+  std::vector<Tok> Lex() {
+    std::vector<Tok> out;
+    while (SkipSpaceAndComments()) out.push_back(Next());
+    out.push_back({Tok::kEnd, "", 0, 0, line_});
+    return out;
+  }
+
+ private:
+  // Moves past blanks, newlines (counted) and comments; false at the end of the text.
+  bool SkipSpaceAndComments() {
+    while (i_ < t_.size()) {
+      const char c = t_[i_];
+      if (c == '\n') {
+        ++line_;
+        ++i_;
+      } else if (c == ' ' || c == '\t' || c == '\r') {
+        ++i_;
+      } else if (c == '#' || (lark_ && c == '/' && i_ + 1 < t_.size() && t_[i_ + 1] == '/')) {
+        while (i_ < t_.size() && t_[i_] != '\n') ++i_;
+      } else {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  Tok Next() {
+    const char c = t_[i_];
+    Tok k{Tok::kEnd, "", 0, 0, line_};
+    if (t_.compare(i_, 3, "::=") == 0) {
+      k.kind = Tok::kDefine;
+      i_ += 3;
+    } else if (lark_ && c == ':') {
+      k.kind = Tok::kDefine;
+      ++i_;
+    } else if (c == '"' || (c == '\'' && !lark_)) {
+      LexString(&k);
+    } else if (c == '[') {
+      LexClass(&k);
+    } else if (lark_ && c == '/') {
+      LexLarkRegex(&k);
+    } else if (c == '{') {
+      LexRepeat(&k);
+    } else if (std::optional<Tok::Kind> op = Operator(c)) {
+      k.kind = *op;
+      ++i_;
+    } else if (IdentChar(c) || ((c == '?' || c == '!') && lark_)) {
+      LexIdent(&k);
+    } else {
+      Fail(line_, "unexpected character '" + std::string(1, c) + "'");
+    }
+    return k;
+  }
+
+  // The one-character operators; a Lark "?rule" is a name, not an operator.
+  std::optional<Tok::Kind> Operator(char c) const {
+    switch (c) {
+      case '(':
+        return Tok::kLParen;
+      case ')':
+        return Tok::kRParen;
+      case '|':
+        return Tok::kPipe;
+      case '*':
+        return Tok::kStar;
+      case '+':
+        return Tok::kPlus;
+      case '?':
+        if (lark_ && i_ + 1 < t_.size() && IdentChar(t_[i_ + 1])) return std::nullopt;
+        return Tok::kQuestion;
+      default:
+        return std::nullopt;
+    }
+  }
+
+  // A quoted literal, its escapes decoded into k->text.
+  void LexString(Tok* k) {
+    const char quote = t_[i_++];
+    k->kind = Tok::kString;
+    while (true) {
+      if (i_ >= t_.size() || t_[i_] == '\n') Fail(line_, "unterminated string");
+      char d = t_[i_++];
+      if (d == quote) break;
+      if (d != '\\') {
+        k->text.push_back(d);
+        continue;
+      }
+      if (i_ >= t_.size()) Fail(line_, "unterminated string");
+      AppendEscape(t_[i_++], &k->text);
+    }
+    if (lark_ && i_ < t_.size() && t_[i_] == 'i') {
+      Fail(line_, "case-insensitive strings are not supported");
+    }
+  }
+
+  // The escape `e` (after its backslash; \x, \u and \U read their hex digits from t[i]).
+  void AppendEscape(char e, std::string* text) {
+    // GBNF's escapes (\0, \xHH, ...); template/lexer.cc reads Python's, another set in a module
+    // this one may not use.
+    switch (e) {
+      case 'n':
+        *text += '\n';
+        break;
+      case 't':
+        *text += '\t';
+        break;
+      case 'r':
+        *text += '\r';
+        break;
+      case '0':
+        *text += '\0';
+        break;
+      case 'x':
+      case 'u':
+      case 'U': {
+        int digits = e == 'x' ? 2 : e == 'u' ? 4 : 8;
+        uint32_t v = 0;
+        for (int d2 = 0; d2 < digits; ++d2, ++i_) {
+          char h = i_ < t_.size() ? t_[i_] : '\0';
+          int x = h >= '0' && h <= '9'   ? h - '0'
+                  : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                  : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                         : -1;
+          if (x < 0) Fail(line_, "bad escape in string");
+          v = v * 16 + x;
+        }
+        if (e == 'x') {
+          text->push_back(char(v));
+        } else {
+          AppendUtf8(v, text);
+        }
+        break;
+      }
+      default:
+        *text += e;
+        break;
+    }
+  }
+
+  // A character class: passed to the regex reader as is.
+  void LexClass(Tok* k) {
+    k->kind = Tok::kRegex;
+    size_t j = i_ + 1;
+    if (j < t_.size() && t_[j] == '^') ++j;
+    if (j < t_.size() && t_[j] == ']') ++j;
+    while (j < t_.size() && t_[j] != ']') {
+      if (t_[j] == '\\') ++j;
+      if (j < t_.size() && t_[j] == '\n') Fail(line_, "unterminated character class");
+      ++j;
+    }
+    if (j >= t_.size()) Fail(line_, "unterminated character class");
+    k->text = std::string(t_.substr(i_, j + 1 - i_));
+    i_ = j + 1;
+  }
+
+  // Lark's /regex/ (without flags).
+  void LexLarkRegex(Tok* k) {
+    k->kind = Tok::kRegex;
+    size_t j = i_ + 1;
+    while (j < t_.size() && t_[j] != '/') {
+      if (t_[j] == '\\') ++j;
+      if (j < t_.size() && t_[j] == '\n') Fail(line_, "unterminated regex");
+      ++j;
+    }
+    if (j >= t_.size()) Fail(line_, "unterminated regex");
+    k->text = std::string(t_.substr(i_ + 1, j - i_ - 1));
+    i_ = j + 1;
+    if (i_ < t_.size() && (t_[i_] >= 'a' && t_[i_] <= 'z')) {
+      Fail(line_, "regex flags are not supported");
+    }
+  }
+
+  // {m}, {m,}, {m,n} and {,n}.
+  void LexRepeat(Tok* k) {
+    k->kind = Tok::kRepeat;
+    size_t j = i_ + 1;
+    std::string a, b;
+    bool comma = false;
+    for (; j < t_.size() && t_[j] != '}'; ++j) {
+      if (t_[j] == ',') {
+        comma = true;
+      } else if (t_[j] >= '0' && t_[j] <= '9') {
+        (comma ? b : a).push_back(t_[j]);
+      } else if (t_[j] != ' ') {
+        Fail(line_, "bad {m,n} repetition");
+      }
+    }
+    if (j >= t_.size() || (a.empty() && !comma)) Fail(line_, "bad {m,n} repetition");
+    if (a.size() > 6 || b.size() > 6) Fail(line_, "repetition count too large");
+    k->min = a.empty() ? 0 : std::stoi(a);
+    k->max = comma ? (b.empty() ? -1 : std::stoi(b)) : k->min;
+    if (k->max >= 0 && k->max < k->min) Fail(line_, "{m,n} with n < m");
+    if (k->min > 1000 || k->max > 1000) Fail(line_, "repetition count above 1000");
+    i_ = j + 1;
+  }
+
+  // A rule name (Lark: "?name" and "!name" too, and a priority ".2" dropped).
+  void LexIdent(Tok* k) {
+    const char c = t_[i_];
+    k->kind = Tok::kIdent;
+    if (c == '?' || c == '!') ++i_;
+    size_t j = i_;
+    while (j < t_.size() && IdentChar(t_[j])) ++j;
+    k->text = std::string(t_.substr(i_, j - i_));
+    if (k->text.empty()) Fail(line_, "unexpected character '" + std::string(1, c) + "'");
+    i_ = j;
+    if (lark_) {
+      size_t dot = k->text.find('.');  // Lark rule priority "name.2"
+      if (dot != std::string::npos) k->text.resize(dot);
+    }
+  }
+
+  const std::string_view t_;
+  const bool lark_;
+  size_t i_ = 0;
+  int line_ = 1;
+};
+
+std::vector<Tok> Lex(std::string_view t, bool lark) { return Lexer(t, lark).Lex(); }
 
 struct Node {
   enum Kind { kLiteral, kRegex, kRef, kSeq, kAlt, kRepeat } kind = kSeq;

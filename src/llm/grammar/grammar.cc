@@ -1,5 +1,7 @@
 #include "llm/grammar/grammar.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -192,8 +194,8 @@ Result<std::shared_ptr<const CompiledGrammar>> CompiledGrammar::Compile(
     const Grammar& g, const CompileLimits& limits) {
   if (g.num_rules() == 0) return InvalidArgument("empty grammar");
   if (g.size() > limits.max_nfa_states) {
-    return InvalidArgument("grammar too large (" + std::to_string(g.size()) +
-                           " automaton states before determinization)");
+    return InvalidArgument(
+        fmt::format("grammar too large ({} automaton states before determinization)", g.size()));
   }
   RETURN_IF_ERROR(CheckNoLeftRecursion(g));
   auto c = std::shared_ptr<CompiledGrammar>(new CompiledGrammar());

@@ -1,5 +1,7 @@
 #include "llm/grammar/integer_range.h"
 
+#include <fmt/format.h>
+
 #include <string>
 #include <vector>
 
@@ -16,8 +18,7 @@ std::string SameLength(const std::string& a, const std::string& b) {
   std::string out =
       std::string(1, a[0]) + "(?:" + SameLength(a.substr(1), std::string(n - 1, '9')) + ")";
   if (a[0] + 1 <= b[0] - 1) {
-    out += std::string("|[") + char(a[0] + 1) + "-" + char(b[0] - 1) + "]\\d{" +
-           std::to_string(n - 1) + "}";
+    out += fmt::format("|[{}-{}]\\d{{{}}}", char(a[0] + 1), char(b[0] - 1), n - 1);
   }
   out +=
       "|" + std::string(1, b[0]) + "(?:" + SameLength(std::string(n - 1, '0'), b.substr(1)) + ")";
@@ -39,7 +40,7 @@ std::string NonNegative(int64_t lo, std::optional<int64_t> hi) {
     }
   }
   if (!hi && a.size() < 18) {
-    parts.push_back("[1-9]\\d{" + std::to_string(a.size()) + "," + std::to_string(17) + "}");
+    parts.push_back(fmt::format("[1-9]\\d{{{},17}}", a.size()));
   }
   std::string out;
   for (const std::string& p : parts) out += (out.empty() ? "" : "|") + p;

@@ -3,6 +3,8 @@
 // Builder and where each keyword is compiled: json_schema_builder.h.
 #include "llm/grammar/json_schema.h"
 
+#include <fmt/format.h>
+
 #include <set>
 
 #include "llm/grammar/json_schema_builder.h"
@@ -108,7 +110,7 @@ Frag Builder::ValueInner(Nfa& n, const json& s, const std::string& path) {
       Fail(path, std::string(key) + " must be a non-empty list");
     std::vector<Frag> parts;
     for (size_t i = 0; i < alts.size(); ++i) {
-      parts.push_back(Value(n, alts[i], path + "/" + key + "/" + std::to_string(i)));
+      parts.push_back(Value(n, alts[i], fmt::format("{}/{}/{}", path, key, i)));
     }
     return n.Alt(parts);
   }

@@ -1,4 +1,6 @@
 // Arrays (json_schema_builder.h): prefixItems, items (a schema or false), minItems, maxItems.
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "llm/grammar/json_schema_builder.h"
@@ -35,7 +37,7 @@ Frag Builder::Array(Nfa& n, const json& s, const std::string& path) {
   auto elem = [&](int64_t i) -> Frag {
     const json& sch = i < int64_t(prefix.size()) ? *prefix[i] : *items;
     return Value(n, sch,
-                 path + (i < int64_t(prefix.size()) ? "/prefixItems/" + std::to_string(i)
+                 path + (i < int64_t(prefix.size()) ? fmt::format("/prefixItems/{}", i)
                                                     : std::string("/items")));
   };
   Frag open = Open(n, '['), close = Close(n, ']');

@@ -1,5 +1,7 @@
 #include "llm/grammar/regex.h"
 
+#include <fmt/format.h>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,7 +53,7 @@ class Parser {
 
  private:
   Status Error(const std::string& what) const {
-    return InvalidArgument("regex: " + what + " at position " + std::to_string(pos_));
+    return InvalidArgument(fmt::format("regex: {} at position {}", what, pos_));
   }
   uint32_t Peek(size_t ahead = 0) const {
     return pos_ + ahead < cps_.size() ? cps_[pos_ + ahead] : 0xFFFFFFFF;
@@ -127,7 +129,7 @@ class Parser {
         ++pos_;  // '}'
         if (max >= 0 && max < min) return Error("{n,m} with m < n");
         if (min > o_.max_repeat || max > o_.max_repeat) {
-          return Error("repetition count above " + std::to_string(o_.max_repeat));
+          return Error(fmt::format("repetition count above {}", o_.max_repeat));
         }
       } else {
         return atom;

@@ -1,5 +1,7 @@
 #include "llm/model/config.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -208,10 +210,10 @@ Status CheckSlidingWindow(const json& j, std::string_view what, const ArchSpec& 
   if (spec.arch == Arch::kMistral) {
     // MistralConfig's default is 4096; a window at least the context changes nothing.
     if (window > 0 && window < c.max_position_embeddings) {
-      return Unsupported(what, "\"sliding_window\": " + std::to_string(window) +
-                                   " (sliding-window attention) is not supported; only null "
-                                   "or >= max_position_embeddings (" +
-                                   std::to_string(c.max_position_embeddings) + ")");
+      return Unsupported(what,
+                         fmt::format("\"sliding_window\": {} (sliding-window attention) is not "
+                                     "supported; only null or >= max_position_embeddings ({})",
+                                     window, c.max_position_embeddings));
     }
     return Status();
   }

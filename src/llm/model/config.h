@@ -78,7 +78,8 @@ struct ModelConfig {
   std::vector<int> eos_token_ids;  // config.json eos_token_id (int or list)
 };
 
-// Sampling defaults a model ships. Unset fields mean "not specified".
+// Sampling defaults a model ships. Unset fields mean "not specified". serve reads the file again
+// (serve/generation_defaults.h) for vLLM's defaults: its own rules and flags, not these values.
 struct GenerationConfig {
   std::optional<bool> do_sample;
   std::optional<float> temperature;

@@ -1,5 +1,6 @@
 #include "llm/model/model.h"
 
+#include <fmt/format.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
 
@@ -98,7 +99,7 @@ Status OpenWeightFiles(const std::string& dir, const WeightFiles& w, Model* m) {
     ASSIGN_OR_RETURN(SafetensorsFile f, OpenSafetensors(dir + "/" + name));
     m->files.push_back(std::move(f));
     const SafetensorsFile& sf = m->files.back();
-    std::string id = name + "\n" + std::to_string(sf.map->size()) + "\n";
+    std::string id = fmt::format("{}\n{}\n", name, sf.map->size());
     EVP_DigestUpdate(md.get(), id.data(), id.size());
     EVP_DigestUpdate(md.get(), sf.map->data(), sf.header.data_start);
   }
@@ -155,7 +156,7 @@ class WeightReader {
     const ModelConfig& c = m_->config;
     const int64_t hidden = c.hidden_size, inter = c.intermediate_size, hd = c.head_dim;
     const int64_t qdim = c.num_heads * hd, kvdim = c.num_kv_heads * hd;
-    const std::string p = "model.layers." + std::to_string(l) + ".";
+    const std::string p = fmt::format("model.layers.{}.", l);
     ASSIGN_OR_RETURN(L->input_norm, Vector(p + "input_layernorm.weight", hidden));
     ASSIGN_OR_RETURN(L->post_norm, Vector(p + "post_attention_layernorm.weight", hidden));
     ASSIGN_OR_RETURN(L->q, Linear(p + "self_attn.q_proj", qdim, hidden));
@@ -195,11 +196,10 @@ class WeightReader {
     }
     if (stored_quant) {
       if (!index_.Has(prefix + ".qweight")) {
-        return NotFound("tensor \"" + prefix +
-                        ".qweight\" is missing from the model (config.json's "
-                        "quantization_config says " +
-                        std::string(QuantMethodName(qc.method)) + " " + std::to_string(qc.bits) +
-                        "-bit)");
+        return NotFound(
+            fmt::format("tensor \"{}.qweight\" is missing from the model (config.json's "
+                        "quantization_config says {} {}-bit)",
+                        prefix, QuantMethodName(qc.method), qc.bits));
       }
       auto q = qc.method == Method::kGptq ? LoadGptq(index_, prefix, qc, rows, cols)
                                           : LoadAwq(index_, prefix, qc, rows, cols);

@@ -1,5 +1,7 @@
 #include "llm/model/quant_config.h"
 
+#include <fmt/format.h>
+
 namespace modelcar::llm {
 namespace {
 
@@ -48,8 +50,8 @@ std::string Str(const json& q, std::initializer_list<const char*> keys) {
 Status CheckGroup(const QuantConfig& c, std::string_view what) {
   if (c.group_size == -1) return Status();
   if (c.group_size <= 0 || c.group_size % 32 != 0) {
-    return Bad(what, "group_size " + std::to_string(c.group_size) +
-                         " is not supported (-1 or a positive multiple of 32)");
+    return Bad(what, fmt::format("group_size {} is not supported (-1 or a positive multiple of 32)",
+                                 c.group_size));
   }
   return Status();
 }
@@ -122,7 +124,7 @@ Status ParseQuantConfig(const json& q, std::string_view what, QuantConfig* out) 
     RETURN_IF_ERROR(Bool(q, "zero_point", what, &zero_point));
     if (!zero_point) return Bad(what, "AWQ zero_point false is not supported");
     if (c.bits != 4) {
-      return Bad(what, "AWQ bits " + std::to_string(c.bits) + " is not supported (4)");
+      return Bad(what, fmt::format("AWQ bits {} is not supported (4)", c.bits));
     }
     if (const json* m = First(q, {"modules_to_not_convert"}); m) {
       if (!m->is_array()) {
@@ -138,7 +140,7 @@ Status ParseQuantConfig(const json& q, std::string_view what, QuantConfig* out) 
                          "\" is not supported (gptq, awq)");
   }
   if (c.bits != 4 && c.bits != 8) {
-    return Bad(what, "bits " + std::to_string(c.bits) + " is not supported (4 or 8)");
+    return Bad(what, fmt::format("bits {} is not supported (4 or 8)", c.bits));
   }
   RETURN_IF_ERROR(CheckGroup(c, what));
   *out = c;

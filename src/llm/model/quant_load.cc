@@ -1,5 +1,7 @@
 #include "llm/model/quant_load.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -28,9 +30,9 @@ Result<std::vector<float>> Scales(const TensorRef& t, const std::string& name) {
       out[i] = t.info->dtype == DType::kBF16 ? Bf16ToF32(h) : F16ToF32(h);
     }
     if (!std::isfinite(out[i])) {
-      return InvalidArgument("tensor \"" + name + "\" in " + t.path() + " holds a scale that is " +
-                             "not finite (" + std::to_string(out[i]) + " at index " +
-                             std::to_string(i) + ")");
+      return InvalidArgument(
+          fmt::format("tensor \"{}\" in {} holds a scale that is not finite ({} at index {})", name,
+                      t.path(), out[i], i));
     }
   }
   return out;
@@ -39,14 +41,14 @@ Result<std::vector<float>> Scales(const TensorRef& t, const std::string& name) {
 // Group size and count for `cols` inputs, refused when they do not fit.
 Result<int64_t> GroupSize(const QuantConfig& qc, const std::string& prefix, int64_t cols) {
   if (cols % 32 != 0) {
-    return Unimplemented("quantized module \"" + prefix + "\": input width " +
-                         std::to_string(cols) + " is not a multiple of 32");
+    return Unimplemented(fmt::format(
+        "quantized module \"{}\": input width {} is not a multiple of 32", prefix, cols));
   }
   const int64_t g = qc.group_size == -1 ? cols : qc.group_size;
   if (cols % g != 0) {
-    return InvalidArgument("quantized module \"" + prefix + "\": group_size " +
-                           std::to_string(qc.group_size) + " does not divide its input width " +
-                           std::to_string(cols));
+    return InvalidArgument(
+        fmt::format("quantized module \"{}\": group_size {} does not divide its input width {}",
+                    prefix, qc.group_size, cols));
   }
   return g;
 }
@@ -59,8 +61,8 @@ Result<std::unique_ptr<QuantMatrix>> LoadGptq(const TensorIndex& index, const st
   ASSIGN_OR_RETURN(const int64_t G, GroupSize(qc, prefix, cols));
   const int64_t groups = cols / G;
   if (rows % per != 0) {
-    return InvalidArgument("quantized module \"" + prefix + "\": output width " +
-                           std::to_string(rows) + " is not a multiple of " + std::to_string(per));
+    return InvalidArgument(fmt::format(
+        "quantized module \"{}\": output width {} is not a multiple of {}", prefix, rows, per));
   }
   ASSIGN_OR_RETURN(TensorRef qw, index.GetTyped(prefix + ".qweight", {cols / per, rows}, "I32"));
   ASSIGN_OR_RETURN(TensorRef qz, index.GetTyped(prefix + ".qzeros", {groups, rows / per}, "I32"));
@@ -92,9 +94,9 @@ Result<std::unique_ptr<QuantMatrix>> LoadGptq(const TensorIndex& index, const st
     for (int64_t k = 0; k < cols; ++k) {
       const int32_t v = static_cast<int32_t>(Word(gi.data(), k));
       if (v < 0 || v >= groups) {
-        return InvalidArgument("tensor \"" + prefix + ".g_idx\" in " + gi.path() + ": group " +
-                               std::to_string(v) + " at input " + std::to_string(k) +
-                               " is outside [0, " + std::to_string(groups) + ")");
+        return InvalidArgument(
+            fmt::format("tensor \"{}.g_idx\" in {}: group {} at input {} is outside [0, {})",
+                        prefix, gi.path(), v, k, groups));
       }
       ordered &= v == g_idx[k];
       g_idx[k] = v;
@@ -102,9 +104,9 @@ Result<std::unique_ptr<QuantMatrix>> LoadGptq(const TensorIndex& index, const st
     }
     for (int64_t g = 0; g < groups; ++g) {
       if (count[g] != G) {
-        return InvalidArgument("tensor \"" + prefix + ".g_idx\" in " + gi.path() + ": group " +
-                               std::to_string(g) + " has " + std::to_string(count[g]) +
-                               " inputs, group_size is " + std::to_string(G));
+        return InvalidArgument(
+            fmt::format("tensor \"{}.g_idx\" in {}: group {} has {} inputs, group_size is {}",
+                        prefix, gi.path(), g, count[g], G));
       }
     }
   }
@@ -138,8 +140,8 @@ Result<std::unique_ptr<QuantMatrix>> LoadAwq(const TensorIndex& index, const std
   ASSIGN_OR_RETURN(const int64_t G, GroupSize(qc, prefix, cols));
   const int64_t groups = cols / G;
   if (rows % 8 != 0) {
-    return InvalidArgument("quantized module \"" + prefix + "\": output width " +
-                           std::to_string(rows) + " is not a multiple of 8");
+    return InvalidArgument(fmt::format(
+        "quantized module \"{}\": output width {} is not a multiple of 8", prefix, rows));
   }
   ASSIGN_OR_RETURN(TensorRef qw, index.GetTyped(prefix + ".qweight", {cols, rows / 8}, "I32"));
   ASSIGN_OR_RETURN(TensorRef qz, index.GetTyped(prefix + ".qzeros", {groups, rows / 8}, "I32"));

@@ -1,6 +1,7 @@
 #include "llm/model/safetensors.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,11 +32,11 @@ Result<SafetensorsHeader> ParseSafetensorsHeader(std::string_view prefix, uint64
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(prefix[i]);
   if (n > kMaxSafetensorsHeader) {
-    return Bad(what, "header length " + std::to_string(n) + " exceeds the 100 MB limit");
+    return Bad(what, fmt::format("header length {} exceeds the 100 MB limit", n));
   }
   if (n > file_size - 8) {
-    return Bad(what, "header length " + std::to_string(n) + " runs past the end of the file (" +
-                         std::to_string(file_size) + " bytes)");
+    return Bad(what, fmt::format("header length {} runs past the end of the file ({} bytes)", n,
+                                 file_size));
   }
   if (prefix.size() < 8 + n) return Bad(what, "header truncated");
   SafetensorsHeader h;
@@ -89,15 +90,16 @@ Result<SafetensorsHeader> ParseSafetensorsHeader(std::string_view prefix, uint64
     t.end = (*offs)[1].get<uint64_t>();
     if (t.begin > t.end) return Bad(what, where + " has data_offsets with begin > end");
     if (t.end > data_size) {
-      return Bad(what, where + " data_offsets end " + std::to_string(t.end) +
-                           " is past the end of the data (" + std::to_string(data_size) +
-                           " bytes; file truncated?)");
+      return Bad(
+          what,
+          fmt::format(
+              "{} data_offsets end {} is past the end of the data ({} bytes; file truncated?)",
+              where, t.end, data_size));
     }
     const unsigned __int128 want = count * static_cast<unsigned>(*esize);
     if (want != t.end - t.begin) {
-      return Bad(what, where + " has " + std::to_string(t.end - t.begin) +
-                           " bytes but its shape and dtype need " +
-                           std::to_string(static_cast<uint64_t>(want)));
+      return Bad(what, fmt::format("{} has {} bytes but its shape and dtype need {}", where,
+                                   t.end - t.begin, static_cast<uint64_t>(want)));
     }
     auto [it, inserted] = h.tensors.emplace(name, std::move(t));
     if (!inserted) return Bad(what, where + " appears twice");

@@ -1,6 +1,7 @@
 #include "llm/model/testmodel.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -69,7 +70,7 @@ std::vector<TensorSpec> Specs(const Shape& s) {
   std::vector<TensorSpec> v;
   v.push_back({"model.embed_tokens.weight", {s.vocab, H}, 0.09f, 0});
   for (int l = 0; l < s.layers; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
+    const std::string p = fmt::format("model.layers.{}.", l);
     v.push_back({p + "input_layernorm.weight", {H}, 0.1f, 1});
     const bool bias = s.family == Family::kQwen2;
     v.push_back({p + "self_attn.q_proj.weight", {Q, H}, lin(H), 0});
@@ -138,7 +139,7 @@ Status WriteSafetensors(int fd, const std::vector<TensorSpec>& specs, uint64_t s
 // Streams to path.tmp-<pid>, fsyncs, renames.
 template <typename Fn>
 Status WriteStreamAtomic(const std::string& path, Fn&& fn) {
-  const std::string tmp = path + ".tmp-" + std::to_string(getpid());
+  const std::string tmp = fmt::format("{}.tmp-{}", path, getpid());
   ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   Status st = fn(fd.get());
   if (st.ok() && fsync(fd.get()) != 0) st = ErrnoStatus(errno, "fsync " + tmp);
@@ -405,8 +406,8 @@ Status WriteTestModel(const TestModelOptions& opts) {
   RETURN_IF_ERROR(MakeDirs(opts.out_dir));
 
   auto [config, gen] = Configs(s);
-  config["modelcar_synthetic"] = "random weights (" + opts.shape + ", seed " +
-                                 std::to_string(opts.seed) + "): generated text is noise";
+  config["modelcar_synthetic"] =
+      fmt::format("random weights ({}, seed {}): generated text is noise", opts.shape, opts.seed);
   const std::string dir = opts.out_dir;
   RETURN_IF_ERROR(WriteFileAtomic(dir + "/config.json", config.dump(2) + "\n"));
   RETURN_IF_ERROR(WriteFileAtomic(dir + "/generation_config.json", gen.dump(2) + "\n"));

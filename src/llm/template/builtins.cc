@@ -1,8 +1,11 @@
 // Tests, methods of str/dict/list, globals and argument binding. Filters live in filters.cc.
 #include "llm/template/builtins.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <ctime>
+#include <optional>
 #include <unordered_set>
 
 #include "llm/template/operators.h"
@@ -14,8 +17,8 @@ Status BindArgs(std::string_view fn, CallArgs& args, std::initializer_list<std::
                 std::vector<Value>* out) {
   out->assign(names.size(), Value());
   if (args.args.size() > names.size()) {
-    return InvalidArgument(std::string(fn) + "() takes at most " + std::to_string(names.size()) +
-                           " argument(s) (" + std::to_string(args.args.size()) + " given)");
+    return InvalidArgument(fmt::format("{}() takes at most {} argument(s) ({} given)", fn,
+                                       names.size(), args.args.size()));
   }
   for (size_t i = 0; i < args.args.size(); ++i) (*out)[i] = args.args[i];
   for (auto& [k, v] : args.kwargs) {
@@ -116,21 +119,87 @@ Result<bool> AffixMatch(const std::string& s, const Value& affix, bool prefix,
   return false;
 }
 
+// str.startswith / str.endswith (a string or a tuple of them, optional start and end).
+Result<Value> StrAffixMethod(const std::string& s, const std::string& name, CallArgs& a) {
+  std::vector<Value> p;
+  RETURN_IF_ERROR(BindArgs(name, a, {"prefix", "start", "end"}, &p));
+  for (const Value* x : {&p[1], &p[2]}) {
+    if (!x->is_undefined() && !x->is_none() && !x->is_int() && !x->is_bool()) {
+      return InvalidArgument("slice indices must be integers or None, not " + x->TypeName());
+    }
+  }
+  size_t b = p[1].is_undefined() || p[1].is_none() ? 0 : ByteOffset(s, p[1].as_int());
+  size_t e = p[2].is_undefined() || p[2].is_none() ? s.size() : ByteOffset(s, p[2].as_int());
+  std::string sub = b <= e ? s.substr(b, e - b) : std::string();
+  ASSIGN_OR_RETURN(bool r, AffixMatch(sub, p[0], name == "startswith", name));
+  return Value(r);
+}
+
+// str.find / rfind / index / rindex / count, in code points.
+Result<Value> StrSearchMethod(const std::string& s, const std::string& name, CallArgs& a) {
+  std::vector<Value> p;
+  RETURN_IF_ERROR(BindArgs(name, a, {"sub", "start", "end"}, &p));
+  RETURN_IF_ERROR(WantString(name, p[0], "sub"));
+  size_t b = p[1].is_int() ? ByteOffset(s, p[1].as_int()) : 0;
+  size_t e = p[2].is_int() ? ByteOffset(s, p[2].as_int()) : s.size();
+  std::string hay = b <= e ? s.substr(b, e - b) : std::string();
+  const std::string& sub = p[0].as_string();
+  if (name == "count") {
+    if (sub.empty()) return Value(CodePointCount(hay) + 1);
+    int64_t n = 0;
+    for (size_t at = hay.find(sub); at != std::string::npos; at = hay.find(sub, at + sub.size()))
+      ++n;
+    return Value(n);
+  }
+  size_t at = name[0] == 'r' ? hay.rfind(sub) : hay.find(sub);
+  if (at == std::string::npos) {
+    if (name.ends_with("index")) return InvalidArgument("substring not found");
+    return Value(int64_t{-1});
+  }
+  return Value(CodePointCount(s.substr(0, b + at)));
+}
+
+// str.join(iterable of strings).
+Result<Value> StrJoinMethod(const std::string& s, CallArgs& a) {
+  std::vector<Value> p;
+  RETURN_IF_ERROR(BindArgs("join", a, {"iterable"}, &p));
+  ASSIGN_OR_RETURN(std::vector<Value> items, Iterate(p[0]));
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    RETURN_IF_ERROR(WantString("join", items[i], "sequence item"));
+    if (i) out += s;
+    out += items[i].as_string();
+  }
+  return Value(std::move(out));
+}
+
+// str.isspace / isalpha / isdigit / isalnum / islower / isupper; nullopt for other names.
+std::optional<Value> StrPredicate(const std::string& s, const std::string& name) {
+  std::u32string u = Utf8ToCodePoints(s);
+  auto all = [&](auto pred) {
+    if (u.empty()) return Value(false);
+    for (char32_t c : u)
+      if (!pred(c)) return Value(false);
+    return Value(true);
+  };
+  if (name == "isspace") return all(IsPySpace);
+  if (name == "isalpha") return all(IsAlphaCp);
+  if (name == "isdigit") return all(IsDigitCp);
+  if (name == "isalnum") return all([](char32_t c) { return IsAlphaCp(c) || IsDigitCp(c); });
+  if (name == "islower" || name == "isupper") {
+    bool any = false;
+    for (char32_t c : u) {
+      if (name == "islower" ? IsUpperCp(c) : IsLowerCp(c)) return Value(false);
+      any |= IsCased(c);
+    }
+    return Value(any);
+  }
+  return std::nullopt;
+}
+
 Result<Value> StringMethod(const std::string& s, const std::string& name, CallArgs& a) {
   std::vector<Value> p;
-  if (name == "startswith" || name == "endswith") {
-    RETURN_IF_ERROR(BindArgs(name, a, {"prefix", "start", "end"}, &p));
-    for (const Value* x : {&p[1], &p[2]}) {
-      if (!x->is_undefined() && !x->is_none() && !x->is_int() && !x->is_bool()) {
-        return InvalidArgument("slice indices must be integers or None, not " + x->TypeName());
-      }
-    }
-    size_t b = p[1].is_undefined() || p[1].is_none() ? 0 : ByteOffset(s, p[1].as_int());
-    size_t e = p[2].is_undefined() || p[2].is_none() ? s.size() : ByteOffset(s, p[2].as_int());
-    std::string sub = b <= e ? s.substr(b, e - b) : std::string();
-    ASSIGN_OR_RETURN(bool r, AffixMatch(sub, p[0], name == "startswith", name));
-    return Value(r);
-  }
+  if (name == "startswith" || name == "endswith") return StrAffixMethod(s, name, a);
   if (name == "strip" || name == "lstrip" || name == "rstrip") {
     RETURN_IF_ERROR(BindArgs(name, a, {"chars"}, &p));
     const std::string* chars = p[0].is_string() ? &p[0].as_string() : nullptr;
@@ -160,38 +229,10 @@ Result<Value> StringMethod(const std::string& s, const std::string& name, CallAr
     return Value(PyReplace(s, p[0].as_string(), p[1].as_string(), IntOr(p[2], -1)));
   }
   if (name == "find" || name == "rfind" || name == "index" || name == "rindex" || name == "count") {
-    RETURN_IF_ERROR(BindArgs(name, a, {"sub", "start", "end"}, &p));
-    RETURN_IF_ERROR(WantString(name, p[0], "sub"));
-    size_t b = p[1].is_int() ? ByteOffset(s, p[1].as_int()) : 0;
-    size_t e = p[2].is_int() ? ByteOffset(s, p[2].as_int()) : s.size();
-    std::string hay = b <= e ? s.substr(b, e - b) : std::string();
-    const std::string& sub = p[0].as_string();
-    if (name == "count") {
-      if (sub.empty()) return Value(CodePointCount(hay) + 1);
-      int64_t n = 0;
-      for (size_t at = hay.find(sub); at != std::string::npos; at = hay.find(sub, at + sub.size()))
-        ++n;
-      return Value(n);
-    }
-    size_t at = name[0] == 'r' ? hay.rfind(sub) : hay.find(sub);
-    if (at == std::string::npos) {
-      if (name.ends_with("index")) return InvalidArgument("substring not found");
-      return Value(int64_t{-1});
-    }
-    return Value(CodePointCount(s.substr(0, b + at)));
+    return StrSearchMethod(s, name, a);
   }
   if (name == "format") return StrFormat(s, a);
-  if (name == "join") {
-    RETURN_IF_ERROR(BindArgs(name, a, {"iterable"}, &p));
-    ASSIGN_OR_RETURN(std::vector<Value> items, Iterate(p[0]));
-    std::string out;
-    for (size_t i = 0; i < items.size(); ++i) {
-      RETURN_IF_ERROR(WantString("join", items[i], "sequence item"));
-      if (i) out += s;
-      out += items[i].as_string();
-    }
-    return Value(std::move(out));
-  }
+  if (name == "join") return StrJoinMethod(s, a);
   if (name == "removeprefix" || name == "removesuffix") {
     RETURN_IF_ERROR(BindArgs(name, a, {"affix"}, &p));
     RETURN_IF_ERROR(WantString(name, p[0], "argument"));
@@ -199,25 +240,7 @@ Result<Value> StringMethod(const std::string& s, const std::string& name, CallAr
     if (name == "removeprefix") return Value(s.starts_with(x) ? s.substr(x.size()) : s);
     return Value(s.ends_with(x) ? s.substr(0, s.size() - x.size()) : s);
   }
-  std::u32string u = Utf8ToCodePoints(s);
-  auto all = [&](auto pred) {
-    if (u.empty()) return Value(false);
-    for (char32_t c : u)
-      if (!pred(c)) return Value(false);
-    return Value(true);
-  };
-  if (name == "isspace") return all(IsPySpace);
-  if (name == "isalpha") return all(IsAlphaCp);
-  if (name == "isdigit") return all(IsDigitCp);
-  if (name == "isalnum") return all([](char32_t c) { return IsAlphaCp(c) || IsDigitCp(c); });
-  if (name == "islower" || name == "isupper") {
-    bool any = false;
-    for (char32_t c : u) {
-      if (name == "islower" ? IsUpperCp(c) : IsLowerCp(c)) return Value(false);
-      any |= IsCased(c);
-    }
-    return Value(any);
-  }
+  if (std::optional<Value> r = StrPredicate(s, name)) return *r;
   return Unimplemented("str." + name + "() is not supported");
 }
 

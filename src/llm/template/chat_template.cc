@@ -1,5 +1,7 @@
 #include "llm/template/chat_template.h"
 
+#include <fmt/format.h>
+
 #include <list>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -25,8 +27,8 @@ template <typename Json>
 Result<tmpl::Value> FromJson(const Json& j, int depth) {
   using tmpl::Value;
   if (depth > kMaxJsonDepth) {
-    return InvalidArgument("chat template context nested deeper than " +
-                           std::to_string(kMaxJsonDepth) + " levels");
+    return InvalidArgument(
+        fmt::format("chat template context nested deeper than {} levels", kMaxJsonDepth));
   }
   switch (j.type()) {
     case nlohmann::json::value_t::null:

@@ -7,6 +7,8 @@
 #include <thread>
 #include <vector>
 
+#include "llm/template/value.h"
+
 namespace modelcar {
 namespace {
 
@@ -76,6 +78,35 @@ TEST(ChatTemplateTest, TojsonMatchesPythonJsonDumps) {
   EXPECT_EQ(Render("{{ d|tojson(indent=2) }}", ctx),
             "{\n  \"z\": 1,\n  \"a\": [\n    1.0,\n    \"é\\n\",\n    null,\n    true\n  ]\n}");
   EXPECT_EQ(Render("{{ 1e-7 }} {{ 1e16 }} {{ 0.1 + 0.2 }}"), "1e-07 1e+16 0.30000000000000004");
+}
+
+// Python's json.dumps(json.loads(kFloats), ensure_ascii=False) prints floats as their repr
+// (shortest round-trip digits; an exponent from 1e16 up and below 1e-4): `tojson` and the writer
+// over parsed JSON (serve's tool-call arguments) print the same.
+TEST(ChatTemplateTest, JsonDumpsOfFloatsMatchesPythonInBothUses) {
+  const char* floats =
+      "[1e15, 1e16, 1e-05, 0.0001, 0.30000000000000004, 1e22, -0.0, 5e-324, "
+      "1.7976931348623157e308, 123456789.125, 2.5, 100.0, 1E3, 0]";
+  const std::string python =  // printed by python3
+      "[1000000000000000.0, 1e+16, 1e-05, 0.0001, 0.30000000000000004, 1e+22, -0.0, 5e-324, "
+      "1.7976931348623157e+308, 123456789.125, 2.5, 100.0, 1000.0, 0]";
+  const ordered_json j = ordered_json::parse(floats);
+  EXPECT_EQ(tmpl::PyJsonDumps(j), python);
+  EXPECT_EQ(Render("{{ x|tojson }}", ordered_json{{"x", j}}), python);
+}
+
+TEST(ChatTemplateTest, JsonDumpsOfParsedJsonMatchesPython) {
+  // Integers stay exact (uint64 too); strings escaped as Python's (DEL and non-ASCII as they are).
+  EXPECT_EQ(tmpl::PyJsonDumps(ordered_json::parse("[18446744073709551615, -9223372036854775808]")),
+            "[18446744073709551615, -9223372036854775808]");
+  const ordered_json j = ordered_json::parse(
+      R"({"b": "\u0001\u001f\u007f é \" \\ \n\t\b\f\r", "a": {"z": [], "y": {}}, "n": null,)"
+      R"( "t": true})");
+  const std::string python =
+      "{\"b\": \"\\u0001\\u001f\x7f é \\\" \\\\ \\n\\t\\b\\f\\r\", \"a\": {\"z\": [], \"y\": "
+      "{}}, \"n\": null, \"t\": true}";
+  EXPECT_EQ(tmpl::PyJsonDumps(j), python);
+  EXPECT_EQ(Render("{{ x|tojson }}", ordered_json{{"x", j}}), python);
 }
 
 TEST(ChatTemplateTest, KeyOrderFollowsOrderedJson) {
@@ -162,12 +193,12 @@ TEST(ChatTemplateTest, IntegerArithmeticStaysIn64Bits) {
             "[2] [3]");
   EXPECT_EQ(Render("{{ range(9223372036854775806, 9223372036854775807, 5)|list }}"),
             "[9223372036854775806]");
-  for (const char* t : {"{{ 4611686018427387904 * 2 }}", "{{ 9223372036854775807 + 1 }}",
-                        "{{ -9223372036854775807 - 2 }}", "{{ 2 ** 63 }}", "{{ 10 ** 100 }}",
-                        "{{ (-9223372036854775807 - 1) // -1 }}", "{{ -(-9223372036854775807 - 1) }}",
-                        "{{ (-9223372036854775807 - 1)|abs }}", "{{ 1e300|int }}",
-                        "{{ '1e300'|int }}", "{{ '%d'|format(1e19) }}",
-                        "{{ [9223372036854775807, 1]|sum }}"}) {
+  for (const char* t :
+       {"{{ 4611686018427387904 * 2 }}", "{{ 9223372036854775807 + 1 }}",
+        "{{ -9223372036854775807 - 2 }}", "{{ 2 ** 63 }}", "{{ 10 ** 100 }}",
+        "{{ (-9223372036854775807 - 1) // -1 }}", "{{ -(-9223372036854775807 - 1) }}",
+        "{{ (-9223372036854775807 - 1)|abs }}", "{{ 1e300|int }}", "{{ '1e300'|int }}",
+        "{{ '%d'|format(1e19) }}", "{{ [9223372036854775807, 1]|sum }}"}) {
     EXPECT_NE(RenderError(t).message().find("64-bit"), std::string::npos) << t;
   }
 }

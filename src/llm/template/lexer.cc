@@ -1,5 +1,7 @@
 #include "llm/template/lexer.h"
 
+#include <fmt/format.h>
+
 #include <cctype>
 
 #include "llm/template/text.h"
@@ -175,7 +177,7 @@ class Lexer {
   }
 
   Status Error(size_t pos, const std::string& msg) {
-    return InvalidArgument("line " + std::to_string(LineAt(pos)) + ": " + msg);
+    return InvalidArgument(fmt::format("line {}: {}", LineAt(pos), msg));
   }
 
   // After a block end "%}": trim_blocks eats one newline.

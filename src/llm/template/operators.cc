@@ -1,5 +1,7 @@
 #include "llm/template/operators.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 
 #include "llm/template/builtins.h"
@@ -195,15 +197,15 @@ Result<Value> GetItem(const Value& obj, const Value& key) {
       int64_t n = static_cast<int64_t>(items.size());
       if (i < 0) i += n;
       if (i < 0 || i >= n)
-        return Value::MakeUndefined(obj.TypeName() + " object has no element " +
-                                    std::to_string(key.as_int()));
+        return Value::MakeUndefined(
+            fmt::format("{} object has no element {}", obj.TypeName(), key.as_int()));
       return items[static_cast<size_t>(i)];
     }
     std::u32string u = Utf8ToCodePoints(obj.as_string());
     int64_t n = static_cast<int64_t>(u.size());
     if (i < 0) i += n;
     if (i < 0 || i >= n)
-      return Value::MakeUndefined("str object has no element " + std::to_string(key.as_int()));
+      return Value::MakeUndefined(fmt::format("str object has no element {}", key.as_int()));
     return Value(EncodeUtf8(u.substr(static_cast<size_t>(i), 1)));
   }
   if (obj.is_dict() && key.is_string()) {

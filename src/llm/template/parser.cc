@@ -1,5 +1,7 @@
 #include "llm/template/parser.h"
 
+#include <fmt/format.h>
+
 #include <string_view>
 
 #include "llm/template/parser_internal.h"
@@ -23,8 +25,9 @@ Status Parser::ParseBody(Body* body, std::initializer_list<std::string_view> end
     if (t.type == T::kEof) {
       if (ends.size() == 0) return Status();
       std::string closer(*(ends.end() - 1));
-      return Error("unexpected end of template: missing '{% " + closer +
-                   " %}' to close the block opened on line " + std::to_string(open_line_));
+      return Error(fmt::format(
+          "unexpected end of template: missing '{{% {} %}}' to close the block opened on line {}",
+          closer, open_line_));
     }
     if (t.type == T::kText) {
       auto s = std::make_unique<Stmt>();
@@ -102,8 +105,8 @@ Result<StmtPtr> Parser::ParseStatement(const Token& kw) {
     return Error("unexpected '{% " + k + " %}' (no open block it could close)");
   } else {
     --pos_;
-    return Unimplemented("line " + std::to_string(kw.line) + ": unsupported Jinja construct '{% " +
-                         k + " %}' in the chat template");
+    return Unimplemented(fmt::format(
+        "line {}: unsupported Jinja construct '{{% {} %}}' in the chat template", kw.line, k));
   }
   open_line_ = saved_open;
   RETURN_IF_ERROR(st);
@@ -156,8 +159,8 @@ Status Parser::ParseFor(Stmt* s) {
     ASSIGN_OR_RETURN(s->cond, ParseExpression(true));
   }
   if (IsName("recursive")) {
-    return Unimplemented("line " + std::to_string(Cur().line) +
-                         ": unsupported Jinja construct 'recursive' loops");
+    return Unimplemented(
+        fmt::format("line {}: unsupported Jinja construct 'recursive' loops", Cur().line));
   }
   RETURN_IF_ERROR(ExpectBlockEnd("for"));
   ++loop_depth_;

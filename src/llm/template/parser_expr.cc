@@ -1,5 +1,7 @@
 // Expression parsing (Jinja2 precedence: condexpr < or < and < not < compare < +,- < ~ <
 // *,/,//,% < ** < unary, then postfix (attribute, subscript, call) and filters/tests).
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cstdlib>
 
@@ -334,8 +336,8 @@ Status Parser::ParseCallArgs(Expr* e) {
     first = false;
     if (SkipOp(")")) break;
     if (IsOp("*") || IsOp("**")) {
-      return Unimplemented("line " + std::to_string(Cur().line) +
-                           ": unsupported Jinja construct '*args'/'**kwargs' in a call");
+      return Unimplemented(fmt::format(
+          "line {}: unsupported Jinja construct '*args'/'**kwargs' in a call", Cur().line));
     }
     if (Cur().type == T::kName && Peek().type == T::kOp && Peek().text == "=") {
       std::string k = Cur().text;
@@ -364,7 +366,7 @@ Result<ExprPtr> Parser::ParseFilterChain(ExprPtr input, bool leading_pipe) {
       pos_ += 2;
     }
     if (!IsKnownFilter(name)) {
-      return Unimplemented("line " + std::to_string(line) + ": unknown filter '" + name + "'");
+      return Unimplemented(fmt::format("line {}: unknown filter '{}'", line, name));
     }
     auto f = Make(Expr::Kind::kFilter, line);
     f->name = name;
@@ -394,7 +396,7 @@ Result<ExprPtr> Parser::ParseFilterExpr(ExprPtr node) {
         return Error("expected a test name after 'is', got " + Describe(Cur()));
       }
       if (!IsKnownTest(name)) {
-        return Unimplemented("line " + std::to_string(line) + ": unknown test '" + name + "'");
+        return Unimplemented(fmt::format("line {}: unknown test '{}'", line, name));
       }
       auto t = Make(Expr::Kind::kTest, line);
       t->name = name;

@@ -1,5 +1,7 @@
 #include "llm/template/renderer.h"
 
+#include <fmt/format.h>
+
 #include <utility>
 #include <vector>
 
@@ -18,7 +20,7 @@ constexpr uint32_t kMaxValueDepth = 512;
 
 Status AtLine(int line, Status s) {
   if (s.ok() || s.message().starts_with("line ")) return s;
-  return Status(s.code(), "line " + std::to_string(line) + ": " + s.message());
+  return Status(s.code(), fmt::format("line {}: {}", line, s.message()));
 }
 
 class Renderer {
@@ -51,8 +53,8 @@ class Renderer {
       RETURN_IF_ERROR(AtLine(s->line, ExecOne(*s, out)));
       if (flow_ != Flow::kNormal) return Status();
       if (out->size() > kMaxOutputBytes) {
-        return ResourceExhausted("rendered template exceeds " + std::to_string(kMaxOutputBytes) +
-                                 " bytes");
+        return ResourceExhausted(
+            fmt::format("rendered template exceeds {} bytes", kMaxOutputBytes));
       }
     }
     return Status();
@@ -85,8 +87,8 @@ class Renderer {
     }
     ASSIGN_OR_RETURN(std::vector<Value> items, Iterate(v));
     if (items.size() != t.names.size()) {
-      return InvalidArgument("cannot unpack " + std::to_string(items.size()) + " values into " +
-                             std::to_string(t.names.size()) + " names");
+      return InvalidArgument(
+          fmt::format("cannot unpack {} values into {} names", items.size(), t.names.size()));
     }
     for (size_t i = 0; i < items.size(); ++i) scope.Set(t.names[i], std::move(items[i]));
     return Status();
@@ -180,8 +182,8 @@ class Renderer {
     const int64_t n = static_cast<int64_t>(items.size());
     for (int64_t i = 0; i < n; ++i) {
       if (++iterations_ > kMaxLoopIterations) {
-        return ResourceExhausted("template loops ran more than " +
-                                 std::to_string(kMaxLoopIterations) + " iterations");
+        return ResourceExhausted(
+            fmt::format("template loops ran more than {} iterations", kMaxLoopIterations));
       }
       auto scope = std::make_shared<Dict>();
       auto loop = std::make_shared<Dict>();
@@ -225,8 +227,8 @@ class Renderer {
 
   Result<Value> CallMacro(const Stmt& m, CallArgs& a) {
     if (a.args.size() > m.params.size()) {
-      return InvalidArgument("macro '" + m.name + "' takes not more than " +
-                             std::to_string(m.params.size()) + " argument(s)");
+      return InvalidArgument(
+          fmt::format("macro '{}' takes not more than {} argument(s)", m.name, m.params.size()));
     }
     if (depth_ >= kMaxCallDepth) return ResourceExhausted("macro recursion too deep");
     auto scope = std::make_shared<Dict>();
@@ -293,8 +295,8 @@ class Renderer {
     if (!r.ok()) return AtLine(e.line, r.status());
     // Every value a template builds passes here, one nesting level at a time.
     if (r->Depth() > kMaxValueDepth) {
-      return AtLine(e.line, ResourceExhausted("values nested deeper than " +
-                                              std::to_string(kMaxValueDepth) + " levels"));
+      return AtLine(e.line, ResourceExhausted(fmt::format("values nested deeper than {} levels",
+                                                          kMaxValueDepth)));
     }
     return r;
   }
@@ -307,55 +309,20 @@ class Renderer {
       case K::kName:
         return Lookup(e.name);
       case K::kList:
-      case K::kTuple: {
-        std::vector<Value> items;
-        for (const auto& c : e.children) {
-          ASSIGN_OR_RETURN(Value v, Eval(*c));
-          items.push_back(std::move(v));
-        }
-        return Value::MakeList(std::move(items), e.kind == K::kTuple);
-      }
-      case K::kDict: {
-        Value d = Value::MakeDict();
-        for (size_t i = 0; i + 1 < e.children.size(); i += 2) {
-          ASSIGN_OR_RETURN(Value k, Eval(*e.children[i]));
-          ASSIGN_OR_RETURN(Value v, Eval(*e.children[i + 1]));
-          if (!k.is_string())
-            return Unimplemented("dict keys other than strings are not supported");
-          d.as_dict().Set(k.as_string(), std::move(v));
-        }
-        return d;
-      }
+      case K::kTuple:
+        return EvalList(e);
+      case K::kDict:
+        return EvalDict(e);
       case K::kGetAttr: {
         ASSIGN_OR_RETURN(Value o, Eval(*e.children[0]));
         return GetAttr(o, e.name);
       }
-      case K::kGetItem: {
-        ASSIGN_OR_RETURN(Value o, Eval(*e.children[0]));
-        const Expr& idx = *e.children[1];
-        if (idx.kind == K::kSlice) {
-          Value parts[3];
-          const Value* ptrs[3] = {nullptr, nullptr, nullptr};
-          for (int i = 0; i < 3; ++i) {
-            if (!idx.children[i]) continue;
-            ASSIGN_OR_RETURN(parts[i], Eval(*idx.children[i]));
-            ptrs[i] = &parts[i];
-          }
-          return Slice(o, ptrs[0], ptrs[1], ptrs[2]);
-        }
-        ASSIGN_OR_RETURN(Value k, Eval(idx));
-        return GetItem(o, k);
-      }
+      case K::kGetItem:
+        return EvalSubscript(e);
       case K::kSlice:
         return Internal("slice outside of a subscript");
-      case K::kCall: {
-        ASSIGN_OR_RETURN(Value fn, Eval(*e.children[0]));
-        ASSIGN_OR_RETURN(CallArgs a, EvalArgs(e, 1));
-        if (fn.is_undefined()) return UndefinedError(fn);
-        if (!fn.is_callable())
-          return InvalidArgument("'" + fn.TypeName() + "' object is not callable");
-        return (*fn.as_callable().fn)(a);
-      }
+      case K::kCall:
+        return EvalCall(e);
       case K::kFilter: {
         ASSIGN_OR_RETURN(Value in, Eval(*e.children[0]));
         ASSIGN_OR_RETURN(CallArgs a, EvalArgs(e, 1));
@@ -402,6 +369,55 @@ class Renderer {
       }
     }
     return Internal("unknown expression");
+  }
+
+  // [a, b] or (a, b).
+  Result<Value> EvalList(const Expr& e) {
+    std::vector<Value> items;
+    for (const auto& c : e.children) {
+      ASSIGN_OR_RETURN(Value v, Eval(*c));
+      items.push_back(std::move(v));
+    }
+    return Value::MakeList(std::move(items), e.kind == Expr::Kind::kTuple);
+  }
+
+  // {k: v, ...}: children are keys and values in turn.
+  Result<Value> EvalDict(const Expr& e) {
+    Value d = Value::MakeDict();
+    for (size_t i = 0; i + 1 < e.children.size(); i += 2) {
+      ASSIGN_OR_RETURN(Value k, Eval(*e.children[i]));
+      ASSIGN_OR_RETURN(Value v, Eval(*e.children[i + 1]));
+      if (!k.is_string()) return Unimplemented("dict keys other than strings are not supported");
+      d.as_dict().Set(k.as_string(), std::move(v));
+    }
+    return d;
+  }
+
+  // o[k] and o[a:b:c].
+  Result<Value> EvalSubscript(const Expr& e) {
+    ASSIGN_OR_RETURN(Value o, Eval(*e.children[0]));
+    const Expr& idx = *e.children[1];
+    if (idx.kind == Expr::Kind::kSlice) {
+      Value parts[3];
+      const Value* ptrs[3] = {nullptr, nullptr, nullptr};
+      for (int i = 0; i < 3; ++i) {
+        if (!idx.children[i]) continue;
+        ASSIGN_OR_RETURN(parts[i], Eval(*idx.children[i]));
+        ptrs[i] = &parts[i];
+      }
+      return Slice(o, ptrs[0], ptrs[1], ptrs[2]);
+    }
+    ASSIGN_OR_RETURN(Value k, Eval(idx));
+    return GetItem(o, k);
+  }
+
+  // f(args...): the callee, then the arguments, then the call.
+  Result<Value> EvalCall(const Expr& e) {
+    ASSIGN_OR_RETURN(Value fn, Eval(*e.children[0]));
+    ASSIGN_OR_RETURN(CallArgs a, EvalArgs(e, 1));
+    if (fn.is_undefined()) return UndefinedError(fn);
+    if (!fn.is_callable()) return InvalidArgument("'" + fn.TypeName() + "' object is not callable");
+    return (*fn.as_callable().fn)(a);
   }
 
   Result<Value> EvalCompare(const Expr& e) {

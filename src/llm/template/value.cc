@@ -1,9 +1,12 @@
 #include "llm/template/value.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "llm/template/text.h"
 
@@ -260,12 +263,23 @@ void JsonString(const std::string& s, bool ensure_ascii, std::string* out) {
   out->push_back('"');
 }
 
+// json.dumps of a float: its repr, and Python's spellings of the values JSON has no words for.
+void JsonFloat(double d, std::string* out) {
+  if (std::isnan(d)) {
+    out->append("NaN");
+  } else if (std::isinf(d)) {
+    out->append(d < 0 ? "-Infinity" : "Infinity");
+  } else {
+    out->append(PyFloatRepr(d));
+  }
+}
+
 constexpr size_t kMaxJsonDumpBytes = size_t{64} << 20;
 
 Status Dump(const Value& v, const JsonDumpOptions& o, bool ensure_ascii, int level,
             std::string* out) {
   if (out->size() > kMaxJsonDumpBytes) {
-    return ResourceExhausted("json output exceeds " + std::to_string(kMaxJsonDumpBytes) + " bytes");
+    return ResourceExhausted(fmt::format("json output exceeds {} bytes", kMaxJsonDumpBytes));
   }
   auto newline = [&](int lvl) {
     if (o.indent < 0) return;
@@ -279,13 +293,7 @@ Status Dump(const Value& v, const JsonDumpOptions& o, bool ensure_ascii, int lev
   } else if (v.is_int()) {
     out->append(std::to_string(v.as_int()));
   } else if (v.is_float()) {
-    double d = v.as_float();
-    if (std::isnan(d))
-      out->append("NaN");
-    else if (std::isinf(d))
-      out->append(d < 0 ? "-Infinity" : "Infinity");
-    else
-      out->append(PyFloatRepr(d));
+    JsonFloat(v.as_float(), out);
   } else if (v.is_string()) {
     JsonString(v.as_string(), ensure_ascii, out);
   } else if (v.is_list()) {
@@ -387,6 +395,44 @@ Result<bool> PyLess(const Value& a, const Value& b) {
 Result<std::string> PyJsonDumps(const Value& v, const JsonDumpOptions& opts) {
   std::string out;
   RETURN_IF_ERROR(Dump(v, opts, opts.ensure_ascii, 0, &out));
+  return out;
+}
+
+namespace {
+
+// The walk of Dump with the default options, over nlohmann's value types; the scalars are
+// written by the same JsonString and JsonFloat, and integers by nlohmann (exact, uint64 too).
+void DumpJson(const nlohmann::ordered_json& v, std::string* out) {
+  if (v.is_object()) {
+    out->push_back('{');
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (it != v.begin()) out->append(", ");
+      JsonString(it.key(), /*ensure_ascii=*/false, out);
+      out->append(": ");
+      DumpJson(it.value(), out);
+    }
+    out->push_back('}');
+  } else if (v.is_array()) {
+    out->push_back('[');
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (it != v.begin()) out->append(", ");
+      DumpJson(*it, out);
+    }
+    out->push_back(']');
+  } else if (v.is_string()) {
+    JsonString(v.get_ref<const std::string&>(), /*ensure_ascii=*/false, out);
+  } else if (v.is_number_float()) {
+    JsonFloat(v.get<double>(), out);
+  } else {
+    out->append(v.dump());  // null, true, false, integers
+  }
+}
+
+}  // namespace
+
+std::string PyJsonDumps(const nlohmann::ordered_json& v) {
+  std::string out;
+  DumpJson(v, &out);
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -154,6 +155,13 @@ struct JsonDumpOptions {
   bool ensure_ascii = false;
 };
 Result<std::string> PyJsonDumps(const Value& v, const JsonDumpOptions& opts);
+
+// The same writer for a parsed JSON value with the default options: Python's
+// json.dumps(json.loads(text), ensure_ascii=False) as vLLM re-serializes tool-call arguments
+// (serve/tool_parser.h): ", " and ": ", keys in the value's order, floats as PyFloatRepr, integers
+// exact (uint64 too, which a Value cannot hold). REQUIRES: `v` nested no deeper than
+// base/json.h's ParseJsonLimited allows (the walk recurses once per level).
+std::string PyJsonDumps(const nlohmann::ordered_json& v);
 
 }  // namespace modelcar::tmpl
 

@@ -1,5 +1,7 @@
 #include "llm/tokenizer/bpe.h"
 
+#include <fmt/format.h>
+
 #include <functional>
 #include <mutex>
 #include <queue>
@@ -77,13 +79,12 @@ Result<BpeModel> BpeModel::Create(const std::vector<std::string>& token_bytes,
       return id >= 0 && static_cast<size_t>(id) < token_bytes.size() && !token_bytes[id].empty();
     };
     if (!valid(a) || !valid(b)) {
-      return InvalidArgument("merge " + std::to_string(rank) +
-                             " names a token outside the vocabulary");
+      return InvalidArgument(fmt::format("merge {} names a token outside the vocabulary", rank));
     }
     auto it = m.by_bytes_.find(token_bytes[a] + token_bytes[b]);
     if (it == m.by_bytes_.end()) {
-      return InvalidArgument("merge " + std::to_string(rank) +
-                             ": the merged token is not in the vocabulary");
+      return InvalidArgument(
+          fmt::format("merge {}: the merged token is not in the vocabulary", rank));
     }
     uint64_t key =
         (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);

@@ -6,54 +6,25 @@
 // gives the text back (up to NFC); streaming decode equals Decode for any id sequence.
 #include <cstdint>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "fuzz_check.h"
-#include "llm/tokenizer/byte_level.h"
 #include "llm/tokenizer/pretokenize.h"
+#include "llm/tokenizer/tiny_tokenizer_test_util.h"
 #include "llm/tokenizer/tokenizer.h"
 #include "llm/tokenizer/unicode.h"
 
 using namespace modelcar;
 using namespace modelcar::llm;
-using json = nlohmann::json;
 
 namespace {
-
-std::string TinyTokenizerJson(bool nfc, bool llama) {
-  json vocab = json::object();
-  for (int b = 0; b < 256; ++b) vocab[ByteLevelEncode(std::string(1, static_cast<char>(b)))] = b;
-  vocab["he"] = 256;
-  vocab["ll"] = 257;
-  vocab["hell"] = 258;
-  vocab["hello"] = 259;
-  vocab["Ġw"] = 260;
-  json j;
-  j["added_tokens"] = json::array({{{"id", 261}, {"content", "<|end|>"}, {"special", true}},
-                                   {{"id", 262}, {"content", "<tool>"}, {"special", false}}});
-  j["normalizer"] = nfc ? json{{"type", "NFC"}} : json(nullptr);
-  std::string regex(llama ? kLlama3SplitRegex : kQwen2SplitRegex);
-  j["pre_tokenizer"] = {
-      {"type", "Sequence"},
-      {"pretokenizers",
-       json::array({{{"type", "Split"},
-                     {"pattern", {{"Regex", regex}}},
-                     {"behavior", "Isolated"},
-                     {"invert", false}},
-                    {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}})}};
-  j["decoder"] = {{"type", "ByteLevel"}};
-  j["model"] = {{"type", "BPE"},
-                {"vocab", vocab},
-                {"merges", json::array({"h e", "l l", "he ll", "hell o", "Ġ w"})}};
-  return j.dump();
-}
 
 const Tokenizer& Get(int variant) {
   static std::unique_ptr<Tokenizer> cache[4];
   if (!cache[variant]) {
-    auto t = Tokenizer::FromJson(TinyTokenizerJson(variant & 1, variant & 2), "", "tiny");
+    auto t = Tokenizer::FromJson(testing::TinyTokenizerJson(variant & 1, variant & 2).dump(), "",
+                                 "tiny");
     FUZZ_CHECK(t.ok());
     cache[variant] = std::make_unique<Tokenizer>(std::move(*t));
   }

@@ -1,5 +1,7 @@
 #include "llm/tokenizer/tokenizer.h"
 
+#include <fmt/format.h>
+
 #include "llm/tokenizer/bpe.h"
 #include "llm/tokenizer/pretokenize.h"
 #include "llm/tokenizer/token_index.h"
@@ -34,7 +36,7 @@ Status Tokenizer::EncodeSegment(std::string_view text, std::vector<int32_t>* out
 Status Tokenizer::EncodeTo(std::string_view text, bool parse_special,
                            std::vector<int32_t>* out) const {
   if (text.size() >= (uint64_t{1} << 32)) {
-    return InvalidArgument("text too long to tokenize (" + std::to_string(text.size()) + " bytes)");
+    return InvalidArgument(fmt::format("text too long to tokenize ({} bytes)", text.size()));
   }
   std::vector<Segment> segments;
   matcher_.Split(text, parse_special, &segments);
@@ -48,8 +50,8 @@ Status Tokenizer::EncodeTo(std::string_view text, bool parse_special,
     if (!st.ok()) {
       out->resize(base);
       if (st.code() == Code::kInvalidArgument && s.begin > 0) {
-        return InvalidArgument(st.message() + " in the text segment starting at byte " +
-                               std::to_string(s.begin));
+        return InvalidArgument(
+            fmt::format("{} in the text segment starting at byte {}", st.message(), s.begin));
       }
       return st;
     }

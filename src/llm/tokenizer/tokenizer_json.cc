@@ -1,5 +1,7 @@
 #include "llm/tokenizer/tokenizer_json.h"
 
+#include <fmt/format.h>
+
 namespace modelcar::llm {
 namespace {
 
@@ -112,7 +114,7 @@ class Handler {
 
   bool parse_error(std::size_t pos, const std::string&, const json::exception&) {
     if (error_.empty())
-      error_ = "tokenizer.json is not valid JSON (near byte " + std::to_string(pos) + ")";
+      error_ = fmt::format("tokenizer.json is not valid JSON (near byte {})", pos);
     return false;
   }
 
@@ -147,9 +149,7 @@ class Handler {
     }
     return Value("a number");
   }
-  std::string MergeWhere() const {
-    return "model.merges[" + std::to_string(out_->merges.size()) + "]";
-  }
+  std::string MergeWhere() const { return fmt::format("model.merges[{}]", out_->merges.size()); }
   bool Fail(std::string message) {
     if (error_.empty()) error_ = std::move(message);
     return false;

@@ -1,5 +1,7 @@
 // Loading tokenizer.json and tokenizer_config.json into a Tokenizer. Every field is checked and
 // errors name the file and the JSON path; nlohmann exceptions never leave this file.
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
@@ -198,16 +200,16 @@ Status TokenizerLoader::LoadModel(TokenizerJson& tj, Tokenizer* t,
     return InvalidArgument("model.vocab must be a non-empty object");
   for (auto& [token, id64] : tj.vocab) {
     if (id64 < 0 || id64 >= kMaxTokenId) {
-      return InvalidArgument("model.vocab[" + json(token).dump() + "] must be an id in [0, " +
-                             std::to_string(kMaxTokenId) + ")");
+      return InvalidArgument(
+          fmt::format("model.vocab[{}] must be an id in [0, {})", json(token).dump(), kMaxTokenId));
     }
     auto id = static_cast<size_t>(id64);
     if (id >= vocab_text->size()) vocab_text->resize(id + 1);
     if (!(*vocab_text)[id].empty()) {
-      return InvalidArgument("model.vocab: id " + std::to_string(id) + " is used twice");
+      return InvalidArgument(fmt::format("model.vocab: id {} is used twice", id));
     }
     if (token.empty())
-      return InvalidArgument("model.vocab: empty token for id " + std::to_string(id));
+      return InvalidArgument(fmt::format("model.vocab: empty token for id {}", id));
     (*vocab_text)[id] = std::move(token);
   }
   tj.vocab = {};
@@ -228,7 +230,7 @@ Status TokenizerLoader::LoadModel(TokenizerJson& tj, Tokenizer* t,
   pairs.reserve(tj.merges.size());
   for (size_t i = 0; i < tj.merges.size(); ++i) {
     const auto& [a, b] = tj.merges[i];
-    std::string where = "model.merges[" + std::to_string(i) + "]";
+    std::string where = fmt::format("model.merges[{}]", i);
     auto ia = t->index_->by_text.find(a), ib = t->index_->by_text.find(b);
     if (ia == t->index_->by_text.end() || ib == t->index_->by_text.end()) {
       return InvalidArgument(
@@ -269,8 +271,8 @@ Status TokenizerLoader::AddToken(const AddedToken& a, Tokenizer* t, const std::s
   for (const AddedToken& other : t->added_) {
     if (other.id == a.id) {
       if (other.content != a.content) {
-        return InvalidArgument(where + ": id " + std::to_string(a.id) +
-                               " is already the added token " + json(other.content).dump());
+        return InvalidArgument(fmt::format("{}: id {} is already the added token {}", where, a.id,
+                                           json(other.content).dump()));
       }
       return Status();  // the same token again
     }
@@ -356,7 +358,7 @@ Result<Tokenizer> TokenizerLoader::Load(std::string_view tokenizer_json,
       if (!added->is_array())
         return InvalidArgument("tokenizer.json: added_tokens must be an array");
       for (size_t i = 0; i < added->size(); ++i) {
-        std::string where = "tokenizer.json: added_tokens[" + std::to_string(i) + "]";
+        std::string where = fmt::format("tokenizer.json: added_tokens[{}]", i);
         ASSIGN_OR_RETURN(AddedToken a, ParseAddedToken((*added)[i], where));
         auto id = (*added)[i].find("id");
         if (id == (*added)[i].end() || !id->is_number_integer())
@@ -370,8 +372,8 @@ Result<Tokenizer> TokenizerLoader::Load(std::string_view tokenizer_json,
     for (const auto* ids : {&t.special_prefix_, &t.special_suffix_}) {
       for (int32_t id : *ids) {
         if (t.TokenText(id).empty()) {
-          return InvalidArgument("tokenizer.json: post_processor: id " + std::to_string(id) +
-                                 " is not a token of this tokenizer");
+          return InvalidArgument(fmt::format(
+              "tokenizer.json: post_processor: id {} is not a token of this tokenizer", id));
         }
       }
     }

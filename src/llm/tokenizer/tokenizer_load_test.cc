@@ -5,8 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "llm/tokenizer/byte_level.h"
-#include "llm/tokenizer/pretokenize.h"
+#include "llm/tokenizer/tiny_tokenizer_test_util.h"
 #include "llm/tokenizer/tokenizer.h"
 
 namespace modelcar::llm {
@@ -15,33 +14,11 @@ namespace {
 using json = nlohmann::json;
 using Ids = std::vector<int32_t>;
 
-// 256 byte tokens (id = byte value), then merges h+e, l+l, he+ll, hell+o, Ġ+w.
+// tiny_tokenizer_test_util.h's, with NFC and Qwen2's split regex; one merge in the pair form.
 json TinyTokenizer() {
-  json vocab = json::object();
-  for (int b = 0; b < 256; ++b) vocab[ByteLevelEncode(std::string(1, static_cast<char>(b)))] = b;
-  vocab["he"] = 256;
-  vocab["ll"] = 257;
-  vocab["hell"] = 258;
-  vocab["hello"] = 259;
-  vocab["Ġw"] = 260;
-  json j;
+  json j = testing::TinyTokenizerJson(/*nfc=*/true, /*llama=*/false);
   j["version"] = "1.0";
-  j["added_tokens"] = json::array({{{"id", 261}, {"content", "<|end|>"}, {"special", true}},
-                                   {{"id", 262}, {"content", "<tool>"}, {"special", false}}});
-  j["normalizer"] = {{"type", "NFC"}};
-  j["pre_tokenizer"] = {
-      {"type", "Sequence"},
-      {"pretokenizers",
-       json::array({{{"type", "Split"},
-                     {"pattern", {{"Regex", std::string(kQwen2SplitRegex)}}},
-                     {"behavior", "Isolated"},
-                     {"invert", false}},
-                    {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}})}};
-  j["decoder"] = {{"type", "ByteLevel"}};
-  j["model"] = {
-      {"type", "BPE"},
-      {"vocab", vocab},
-      {"merges", json::array({"h e", "l l", json::array({"he", "ll"}), "hell o", "Ġ w"})}};
+  j["model"]["merges"][2] = json::array({"he", "ll"});
   return j;
 }
 
