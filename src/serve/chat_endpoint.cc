@@ -10,6 +10,7 @@
 #include "serve/reasoning.h"
 #include "serve/response.h"
 #include "serve/session.h"
+#include "serve/tool_call_stream.h"
 #include "serve/tool_choice.h"
 #include "serve/tool_parser.h"
 
@@ -170,24 +171,37 @@ void StreamChat(const ChatJob& job, Session& session, http::StreamSink& sink) {
                     if (!rd.reasoning.empty() && r.include_reasoning) {
                       cd.reasoning = std::move(rd.reasoning);
                     }
-                    std::string content = tools ? streamers[i].Append(rd.content) : rd.content;
-                    if (d.finish && tools) {
-                      ParsedToolCalls p = streamers[i].Finish();
-                      if (p.content) content += *p.content;
-                      cd.tool_calls = std::move(p.calls);
-                      LimitCalls(r, &cd.tool_calls);
+                    std::string content = rd.content;
+                    if (tools) {
+                      ToolCallStreamer::Delta td = streamers[i].Append(rd.content);
+                      if (d.finish) {
+                        ToolCallStreamer::Delta end = streamers[i].Finish();
+                        td.content += end.content;
+                      }
+                      content = std::move(td.content);
+                      cd.tool_deltas = std::move(td.calls);
+                      // parallel_tool_calls false: vLLM keeps the deltas of call 0.
+                      if (!r.parallel_tool_calls) {
+                        std::erase_if(cd.tool_deltas,
+                                      [](const ToolCallDelta& t) { return t.index != 0; });
+                      }
                     }
                     if (logprobs && !d.logprobs.empty()) cd.logprobs = std::move(d.logprobs);
                     if (d.finish) {
                       Finish f = *d.finish;
-                      if (!cd.tool_calls.empty()) f.reason = FinishReason::kToolCalls;
+                      // vLLM: a stream that sent a call and stopped ends with "tool_calls".
+                      if (tools && streamers[i].called() && f.reason == FinishReason::kStop) {
+                        f.reason = FinishReason::kToolCalls;
+                      }
                       cd.finish = f;
                     }
-                    if (content.empty() && !cd.reasoning && cd.tool_calls.empty() && !cd.finish &&
+                    if (content.empty() && !cd.reasoning && cd.tool_deltas.empty() && !cd.finish &&
                         !cd.logprobs) {
                       return std::nullopt;
                     }
-                    if (!content.empty() || !cd.reasoning) cd.content = std::move(content);
+                    if (!content.empty() || (!cd.reasoning && cd.tool_deltas.empty())) {
+                      cd.content = std::move(content);
+                    }
                     return cd;
                   });
 }

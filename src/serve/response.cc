@@ -141,13 +141,25 @@ std::string ChatChunkJson(const ResponseMeta& meta, const ChatDelta& d) {
   if (d.role) delta["role"] = meta.role;
   if (d.content) delta["content"] = *d.content;
   if (d.reasoning) delta["reasoning"] = *d.reasoning;
-  if (d.tool_arguments || !d.tool_calls.empty()) {
+  if (d.tool_arguments || !d.tool_calls.empty() || !d.tool_deltas.empty()) {
     json calls = json::array();
     if (d.tool_arguments) {
       calls.push_back(
           {{"index", d.tool_arguments_index}, {"function", {{"arguments", *d.tool_arguments}}}});
     }
     for (json& c : ToolCallsJson(d.tool_calls, d.first_tool_index, true)) {
+      calls.push_back(std::move(c));
+    }
+    for (const ToolCallDelta& t : d.tool_deltas) {
+      json c = {{"index", t.index}};
+      json fn = json::object();
+      if (t.id) {
+        c["id"] = *t.id;
+        c["type"] = "function";
+      }
+      if (t.name) fn["name"] = *t.name;
+      if (t.arguments) fn["arguments"] = *t.arguments;
+      c["function"] = std::move(fn);
       calls.push_back(std::move(c));
     }
     delta["tool_calls"] = std::move(calls);

@@ -89,6 +89,16 @@ struct Usage {
   std::optional<int> cached_tokens = std::nullopt;
 };
 
+// One entry of a streamed delta's "tool_calls" (vLLM's DeltaToolCall): {"index", "id", "type":
+// "function", "function": {"name"}} when the call starts, {"index", "function": {"arguments"}}
+// for more of its arguments.
+struct ToolCallDelta {
+  int index = 0;
+  std::optional<std::string> id;         // the call's first delta: id ("chatcmpl-tool-...")
+  std::optional<std::string> name;       // and name
+  std::optional<std::string> arguments;  // more argument text
+};
+
 // One streamed chat delta for choice `index`.
 struct ChatDelta {
   int index = 0;
@@ -101,6 +111,7 @@ struct ChatDelta {
   // "function": {"arguments"}}], before the entries of tool_calls.
   std::optional<std::string> tool_arguments;
   int tool_arguments_index = 0;
+  std::vector<ToolCallDelta> tool_deltas;  // after the above (streamed auto tool calls)
   std::optional<std::vector<TokenLogprob>> logprobs;
   std::optional<Finish> finish;
   std::optional<std::vector<int32_t>> token_ids;         // return_token_ids: this chunk's ids

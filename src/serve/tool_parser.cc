@@ -14,15 +14,6 @@ using ojson = nlohmann::ordered_json;
 
 constexpr std::string_view kStart = "<tool_call>";
 constexpr std::string_view kEnd = "</tool_call>";
-constexpr std::string_view kPythonTag = "<|python_tag|>";
-
-// Length of the longest suffix of `s` that is a proper prefix of `tag`.
-size_t PartialTagSuffix(std::string_view s, std::string_view tag) {
-  for (size_t n = std::min(s.size(), tag.size() - 1); n > 0; --n) {
-    if (s.substr(s.size() - n) == tag.substr(0, n)) return n;
-  }
-  return 0;
-}
 
 // A call from a parsed object: a string "name" and the value of the first of `arg_keys` present.
 std::optional<ToolCall> CallOf(const ojson& j, std::initializer_list<const char*> arg_keys) {
@@ -111,46 +102,6 @@ std::string VllmArguments(std::string_view json_text) {
 ParsedToolCalls ParseToolCalls(ToolCallFormat format, std::string_view text) {
   return format == ToolCallFormat::kHermes ? ParseHermesToolCalls(text)
                                            : ParseLlama3JsonToolCalls(text);
-}
-
-std::string ToolCallStreamer::Append(std::string_view text) {
-  pending_ += text;
-  if (in_tool_) return "";
-  if (format_ == ToolCallFormat::kLlama3Json) {
-    if (!plain_) {
-      const size_t n = std::min(pending_.size(), kPythonTag.size());
-      const bool tag = pending_.compare(0, n, kPythonTag, 0, n) == 0;
-      if (tag && n < kPythonTag.size()) return "";  // maybe the tag: wait for more
-      if (tag || pending_[0] == '{') {
-        in_tool_ = true;
-        return "";
-      }
-      plain_ = true;
-    }
-    return std::exchange(pending_, "");
-  }
-  size_t tag = pending_.find(kStart);
-  if (tag != std::string::npos) {
-    std::string content = pending_.substr(0, tag);
-    pending_.erase(0, tag);
-    in_tool_ = true;
-    return content;
-  }
-  size_t keep = PartialTagSuffix(pending_, kStart);
-  std::string content = pending_.substr(0, pending_.size() - keep);
-  pending_.erase(0, pending_.size() - keep);
-  return content;
-}
-
-ParsedToolCalls ToolCallStreamer::Finish() {
-  ParsedToolCalls out;
-  if (!in_tool_) {
-    if (!pending_.empty()) out.content = pending_;
-  } else {
-    out = ParseToolCalls(format_, pending_);
-  }
-  pending_.clear();
-  return out;
 }
 
 }  // namespace modelcar::serve

@@ -5,7 +5,7 @@
 // A call's arguments are any JSON value, re-serialized as Python's json.dumps(ensure_ascii=False)
 // writes it (", " and ": ", keys in the model's order), as vLLM returns them.
 //
-// Pure; thread-compatible (ToolCallStreamer is single-owner state).
+// Pure; thread-safe.
 #ifndef MODELCAR_SERVE_TOOL_PARSER_H_
 #define MODELCAR_SERVE_TOOL_PARSER_H_
 
@@ -46,25 +46,7 @@ ParsedToolCalls ParseToolCalls(ToolCallFormat format, std::string_view text);
 // as Python's json.dumps writes them; unchanged when it is not JSON (an output cut short).
 std::string VllmArguments(std::string_view json_text);
 
-// Streaming front end. hermes: content passes through until "<tool_call>" starts (a possible
-// partial tag held back), then the rest is buffered and parsed at Finish(). llama3_json (as
-// vLLM's streaming parser decides): an output that starts with "{" or "<|python_tag|>" is
-// buffered and parsed at Finish(); any other output is content.
-class ToolCallStreamer {
- public:
-  explicit ToolCallStreamer(ToolCallFormat format) : format_(format) {}
-  // Returns the content that can be streamed now (may be empty).
-  std::string Append(std::string_view text);
-  // At the end: the parsed calls, and any remaining content (held-back text, or the buffered
-  // tool text when it did not parse).
-  ParsedToolCalls Finish();
-
- private:
-  ToolCallFormat format_;
-  std::string pending_;  // held back: a possible tag prefix, or everything after the tag
-  bool in_tool_ = false;
-  bool plain_ = false;  // llama3_json: decided to be content
-};
+// Streamed calls: tool_call_stream.h.
 
 }  // namespace modelcar::serve
 

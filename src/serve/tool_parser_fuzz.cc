@@ -1,13 +1,16 @@
 // Fuzz target: tool-call parsing of model output (the model writes whatever it samples), hermes
-// and llama3_json. The first input byte sets the slice size for the streaming parser (its low bit
-// the format). Properties: text without a valid call comes back unchanged as content; the
-// streamer's content plus what Finish returns is exactly what the whole-text parser returns, with
-// the same calls (llama3_json: for an output that starts with "{", as vLLM's streaming parser
-// only looks for calls there; any other output is all content when streamed).
+// and llama3_json, whole (tool_parser.h) and streamed (tool_call_stream.h). The first input
+// byte sets the slice size for the streaming parser (its low bit the format). Properties: text
+// without a valid call comes back unchanged as content from the whole-text parser; streamed, a
+// call's name comes before its arguments and calls start in index order with non-empty names;
+// when no call starts, the streamed content is the whole text; when one does, the content is the
+// text before the first "<tool_call>" (hermes) or none (llama3_json).
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "fuzz_check.h"
+#include "serve/tool_call_stream.h"
 #include "serve/tool_parser.h"
 
 using namespace modelcar;
@@ -21,22 +24,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text = in.rest();
   ParsedToolCalls whole = ParseToolCalls(format, text);
   if (whole.calls.empty()) FUZZ_CHECK(whole.content.value_or("") == text);
-  if (format == ToolCallFormat::kLlama3Json && !text.starts_with('{') &&
-      !text.starts_with("<|python_tag|>")) {
-    whole = {};
-    if (!text.empty()) whole.content = std::string(text);
-  }
 
   ToolCallStreamer streamer(format);
-  std::string streamed;
-  for (size_t i = 0; i < text.size(); i += step) streamed += streamer.Append(text.substr(i, step));
-  ParsedToolCalls end = streamer.Finish();
-  streamed += end.content.value_or("");
-  FUZZ_CHECK(streamed == whole.content.value_or(""));
-  FUZZ_CHECK(end.calls.size() == whole.calls.size());
-  for (size_t i = 0; i < end.calls.size(); ++i) {
-    FUZZ_CHECK(end.calls[i].name == whole.calls[i].name);
-    FUZZ_CHECK(end.calls[i].arguments == whole.calls[i].arguments);
+  std::string content;
+  std::vector<bool> named;
+  auto add = [&](const ToolCallStreamer::Delta& d) {
+    content += d.content;
+    for (const ToolCallDelta& t : d.calls) {
+      if (t.name) {
+        FUZZ_CHECK(t.index == static_cast<int>(named.size()));
+        FUZZ_CHECK(!t.name->empty() && t.id.has_value());
+        named.push_back(true);
+      }
+      if (t.arguments) FUZZ_CHECK(t.index < static_cast<int>(named.size()));
+    }
+  };
+  for (size_t i = 0; i < text.size(); i += step) add(streamer.Append(text.substr(i, step)));
+  add(streamer.Finish());
+  FUZZ_CHECK(streamer.called() == !named.empty());
+  if (named.empty()) {
+    FUZZ_CHECK(content == text);
+  } else if (format == ToolCallFormat::kHermes) {
+    FUZZ_CHECK(content == text.substr(0, text.find("<tool_call>")));
+  } else {
+    FUZZ_CHECK(content.empty());
   }
   return 0;
 }

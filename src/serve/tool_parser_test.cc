@@ -44,32 +44,6 @@ TEST(HermesToolParser, InvalidJsonIsText) {
   EXPECT_TRUE(q.calls.empty());
 }
 
-TEST(ToolCallStreamer, HoldsBackPartialTagAndParsesAtEnd) {
-  ToolCallStreamer s(ToolCallFormat::kHermes);
-  std::string out;
-  for (std::string_view piece : {"Sure", ". <", "tool", "_call>{\"name\": \"f\", ",
-                                 "\"arguments\": {\"a\": 1}}</tool_call>"}) {
-    out += s.Append(piece);
-  }
-  EXPECT_EQ(out, "Sure. ");
-  auto p = s.Finish();
-  ASSERT_EQ(p.calls.size(), 1u);
-  EXPECT_EQ(p.calls[0].name, "f");
-  EXPECT_FALSE(p.content.has_value());
-}
-
-TEST(ToolCallStreamer, FalseAlarmIsReleased) {
-  ToolCallStreamer s(ToolCallFormat::kHermes);
-  std::string out = s.Append("a <to");
-  EXPECT_EQ(out, "a ");
-  out += s.Append("ad");
-  EXPECT_EQ(out, "a <toad");
-  EXPECT_FALSE(s.Finish().content.has_value());
-  ToolCallStreamer t(ToolCallFormat::kHermes);
-  EXPECT_EQ(t.Append("x<"), "x");
-  EXPECT_EQ(*t.Finish().content, "<");
-}
-
 TEST(HermesToolParser, ArgumentsAsVllmDumpsThem) {
   // Keys in the model's order, ", " and ": ", non-ASCII kept; any JSON value; no arguments: text.
   auto p = ParseHermesToolCalls(
@@ -114,29 +88,6 @@ TEST(Llama3JsonToolParser, AnythingElseIsText) {
     EXPECT_TRUE(p.calls.empty()) << text;
     EXPECT_EQ(p.content.value_or(""), text);
   }
-}
-
-TEST(ToolCallStreamer, Llama3JsonBuffersOnlyOutputsThatStartAsCalls) {
-  ToolCallStreamer s(ToolCallFormat::kLlama3Json);
-  std::string out;
-  for (std::string_view piece : {"<|py", "thon_tag|>{\"name\": \"f\", ", "\"parameters\": {}}"}) {
-    out += s.Append(piece);
-  }
-  EXPECT_EQ(out, "");
-  auto p = s.Finish();
-  ASSERT_EQ(p.calls.size(), 1u);
-  EXPECT_EQ(p.calls[0].name, "f");
-  ToolCallStreamer t(ToolCallFormat::kLlama3Json);
-  EXPECT_EQ(t.Append("<|pa"), "<|pa");
-  EXPECT_EQ(t.Append(" {\"name\": \"f\", \"parameters\": {}}"),
-            " {\"name\": \"f\", \"parameters\": {}}");
-  auto q = t.Finish();
-  EXPECT_TRUE(q.calls.empty());
-  EXPECT_FALSE(q.content.has_value());
-  // As long as the tag but not the tag: content (a fuzz finding).
-  ToolCallStreamer u(ToolCallFormat::kLlama3Json);
-  EXPECT_EQ(u.Append("Let me check: {"), "Let me check: {");
-  EXPECT_FALSE(u.Finish().content.has_value());
 }
 
 TEST(ToolCallFormat, Names) {

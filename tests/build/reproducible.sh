@@ -36,7 +36,7 @@ dc=$("$MC" build a --layout lc --created 2023-11-14T22:13:20Z 2>/dev/null | tail
 skopeo inspect oci:lc:latest | grep -q '"Created": "2023-11-14T22:13:20Z"' || mc_fail "config created time"
 
 # One changed byte changes the digest.
-printf 'x' | dd of=b/model.safetensors bs=1 seek=100 conv=notrunc status=none
+mc_flip_byte b/model.safetensors 100
 db2=$("$MC" build b --layout lb2 2>/dev/null | tail -n1)
 [ "$db2" != "$da" ] || mc_fail "changed content, same digest"
 echo "PASS build_reproducible"

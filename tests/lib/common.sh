@@ -9,6 +9,8 @@
 #   mc_restart_registry     starts that registry again (same config, port, storage) after a stop
 #   mc_fail MSG             prints MSG and exits 1
 #   mc_expect_fail CMD...   runs CMD, fails the test if it exits 0; its stderr is in MC_ERR
+#   mc_flip_byte FILE OFFSET  inverts the byte at OFFSET in place: a damage that always changes
+#                           the file (writing a fixed byte into random data is a no-op 1 time in 256)
 set -euo pipefail
 
 # The modelcar under test must not be older than the product sources (src/ without its tests,
@@ -95,4 +97,12 @@ mc_expect_fail() {
     mc_fail "expected failure: $*"
   fi
   MC_ERR=$(cat "$errf"); rm -f "$errf"
+}
+
+mc_flip_byte() {
+  local v
+  v=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+  [ -n "$v" ] || mc_fail "mc_flip_byte: $1 has no byte at $2"
+  # shellcheck disable=SC2059  # the format is the octal escape of the inverted byte
+  printf "\\$(printf '%03o' $((255 - v)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }

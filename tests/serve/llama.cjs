@@ -25,9 +25,12 @@ async function streamed(args) {
     const d = chunk.choices[0]?.delta || {};
     content += d.content || '';
     for (const tc of d.tool_calls || []) {
-      calls[tc.index] ??= { id: tc.id, name: '', arguments: '' };
+      // vLLM's streaming parser: the name (with the id) first, then argument fragments.
+      if (!calls[tc.index]) assert.ok(tc.function?.name && tc.id, JSON.stringify(tc));
+      calls[tc.index] ??= { id: tc.id, name: '', arguments: '', fragments: 0 };
       calls[tc.index].name += tc.function?.name || '';
       calls[tc.index].arguments += tc.function?.arguments || '';
+      if (tc.function?.arguments) calls[tc.index].fragments++;
     }
     finish = chunk.choices[0]?.finish_reason || finish;
   }
@@ -50,6 +53,7 @@ const tests = {
     assert.equal(s.finish, 'tool_calls');
     assert.equal(s.content, '');
     assert.deepEqual(s.calls.map((t) => [t.name, t.arguments]), got.map((g) => [g[1], g[2]]));
+    assert.ok(s.calls[0].fragments >= 2, 'arguments stream in fragments');
   },
 
   async textIsContent() {

@@ -315,6 +315,50 @@ const tests = {
     assert.equal(none.choices[0].finish_reason, 'stop');
   },
 
+  async autoToolCallsStreamed() {
+    // Streamed as vLLM's hermes parser streams them: text before the call as content, then the
+    // call's index, id and name in one delta, then its arguments in fragments as the model writes
+    // them (the raw text when streamed; the non-streamed answer re-serializes), finish
+    // "tool_calls".
+    const tools = ['get_weather'].map((name) => ({ type: 'function', function: {
+      name, parameters: { type: 'object', properties: { city: { type: 'string' } } } } }));
+    const raw = '{"city":"Paris","days":[1,2]}';
+    const text = `Checking.\n<tool_call>\n{"name": "get_weather", "arguments": ${raw}}\n</tool_call>`;
+    const regex = text.replace(/[{}[\].]/g, '\\$&');
+    const args = { model, messages: msgs, tools, max_tokens: 80, structured_outputs: { regex } };
+    const s = await client.chat.completions.create({ ...args, stream: true });
+    const events = [];
+    let finish = null;
+    for await (const chunk of s) {
+      const c = chunk.choices[0];
+      if (!c) continue;
+      if (c.delta?.content) events.push({ kind: 'content', text: c.delta.content });
+      for (const tc of c.delta?.tool_calls || []) {
+        if (tc.function?.name) {
+          assert.equal(tc.type, 'function');
+          assert.match(tc.id, /^chatcmpl-tool-/);
+          events.push({ kind: 'name', index: tc.index, name: tc.function.name });
+        }
+        if (tc.function?.arguments) events.push({ kind: 'args', index: tc.index, text: tc.function.arguments });
+      }
+      finish = c.finish_reason || finish;
+    }
+    const at = (kind) => events.findIndex((e) => e.kind === kind);
+    const lastContent = events.map((e) => e.kind).lastIndexOf('content');
+    assert.equal(events.filter((e) => e.kind === 'content').map((e) => e.text).join(''), 'Checking.\n');
+    assert.ok(lastContent < at('name') && at('name') < at('args'), JSON.stringify(events));
+    const names = events.filter((e) => e.kind === 'name');
+    assert.deepEqual(names.map((e) => [e.index, e.name]), [[0, 'get_weather']]);
+    const fragments = events.filter((e) => e.kind === 'args');
+    assert.ok(fragments.length >= 2, `arguments in fragments: ${JSON.stringify(fragments)}`);
+    assert.equal(fragments.map((e) => e.text).join(''), raw);
+    assert.equal(finish, 'tool_calls');
+    const r = await client.chat.completions.create(args);
+    assert.equal(r.choices[0].message.content, 'Checking.\n');
+    assert.equal(r.choices[0].message.tool_calls[0].function.arguments,
+      '{"city": "Paris", "days": [1, 2]}');
+  },
+
   async toolChoiceForced() {
     const fn = (name) => ({ type: 'function', function: { name, description: name,
       parameters: { type: 'object', properties: { city: { type: 'string' } } } } });

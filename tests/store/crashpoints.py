@@ -312,9 +312,11 @@ def gc(point):
 def corrupt(s):
     f = s / "trees/sha256" / digest.split(":")[1] / "rootfs/models/b.safetensors"
     f.chmod(0o644)
-    with f.open("r+b") as fh:
+    with f.open("r+b") as fh:  # flip a byte (random data holds any given byte 1 time in 256)
         fh.seek(1000)
-        fh.write(b"X")
+        b = fh.read(1)
+        fh.seek(1000)
+        fh.write(bytes([b[0] ^ 0xFF]))
 
 
 def verify(point):

@@ -80,7 +80,7 @@ done
 kept=$(find "$tree/shadow" -name w.bin -size 300000c)
 [ -n "$kept" ] || mc_fail "the first w.bin is not kept"
 chmod u+w "$kept"
-printf 'X' | dd of="$kept" bs=1 seek=1000 conv=notrunc status=none
+mc_flip_byte "$kept" 1000
 $B store verify "$REGISTRY/ml/tar:v1" --store "$S" > verify.out 2>&1 && mc_fail "verify passed a damaged tree"
 first_w=$(skopeo inspect --raw "oci:$MC_TMP/lay:v1" | /usr/bin/python3 -c '
 import json, sys

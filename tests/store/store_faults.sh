@@ -107,7 +107,7 @@ $B store verify "$pinned" --store "$S" > /dev/null || mc_fail "verify after resu
 
 # --- corruption: verify finds it, the next pull (IfNotPresent) repairs it.
 chmod u+w "$tree/models/model.safetensors"
-printf 'X' | dd of="$tree/models/model.safetensors" bs=1 seek=12345 conv=notrunc 2>/dev/null
+mc_flip_byte "$tree/models/model.safetensors" 12345
 if $B store verify "$pinned" --store "$S" > "$MC_TMP/verify"; then mc_fail "verify missed corruption"; fi
 grep -q CORRUPT "$MC_TMP/verify" || mc_fail "verify output: $(cat "$MC_TMP/verify")"
 $B pull "$pinned" --store "$S" 2>"$MC_TMP/err" > /dev/null || mc_fail "repair pull failed"
