@@ -65,6 +65,28 @@ std::string_view CompleteStringPrefix(std::string_view body) {
 
 }  // namespace
 
+size_t JsonObjectScanner::Feed(std::string_view bytes) {
+  for (size_t i = 0; i < bytes.size() && depth_ > 0; ++i) {
+    const char c = bytes[i];
+    if (in_string_) {
+      if (escape_) {
+        escape_ = false;
+      } else if (c == '\\') {
+        escape_ = true;
+      } else if (c == '"') {
+        in_string_ = false;
+      }
+    } else if (c == '"') {
+      in_string_ = true;
+    } else if (c == '{' || c == '[') {
+      ++depth_;
+    } else if (c == '}' || c == ']') {
+      if (--depth_ == 0) return i + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
 size_t ScanJsonValue(std::string_view text, bool* malformed) {
   if (text.empty()) return std::string_view::npos;
   const char c = text[0];
@@ -79,25 +101,9 @@ size_t ScanJsonValue(std::string_view text, bool* malformed) {
     return std::string_view::npos;
   }
   if (c == '{' || c == '[') {
-    int depth = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < text.size(); ++i) {
-      const char x = text[i];
-      if (in_string) {
-        if (x == '\\') {
-          ++i;
-        } else if (x == '"') {
-          in_string = false;
-        }
-      } else if (x == '"') {
-        in_string = true;
-      } else if (x == '{' || x == '[') {
-        ++depth;
-      } else if (x == '}' || x == ']') {
-        if (--depth == 0) return i + 1;
-      }
-    }
-    return std::string_view::npos;
+    JsonObjectScanner scanner;
+    const size_t n = scanner.Feed(text.substr(1));
+    return n == std::string_view::npos ? n : n + 1;
   }
   if (c == '-' || (c >= '0' && c <= '9') || c == 't' || c == 'f' || c == 'n') {
     for (size_t i = 1; i < text.size(); ++i) {

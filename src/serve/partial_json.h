@@ -43,6 +43,21 @@ PartialObject ScanPartialObject(std::string_view text);
 // `malformed`: set when the value cannot be JSON.
 size_t ScanJsonValue(std::string_view text, bool* malformed);
 
+// Tracks where a JSON object or array ends, fed as it streams (its opening "{" or "[" already
+// consumed): brackets are counted outside strings, escapes inside them skipped.
+class JsonObjectScanner {
+ public:
+  // Feeds bytes; returns the number of bytes consumed up to and including the closing bracket,
+  // or npos when the value is still open after all of `bytes`.
+  size_t Feed(std::string_view bytes);
+  bool done() const { return depth_ == 0; }
+
+ private:
+  int depth_ = 1;
+  bool in_string_ = false;
+  bool escape_ = false;
+};
+
 // See above. Whitespace-only or empty text gives "".
 std::string DumpsPrefix(std::string_view raw);
 

@@ -101,28 +101,6 @@ std::string ForcedToolCallPrefix(std::string_view name) {
   return "<tool_call>\n{\"name\": " + quoted + ", \"arguments\": {";
 }
 
-size_t JsonObjectScanner::Feed(std::string_view bytes) {
-  for (size_t i = 0; i < bytes.size() && depth_ > 0; ++i) {
-    const char c = bytes[i];
-    if (in_string_) {
-      if (escape_) {
-        escape_ = false;
-      } else if (c == '\\') {
-        escape_ = true;
-      } else if (c == '"') {
-        in_string_ = false;
-      }
-    } else if (c == '"') {
-      in_string_ = true;
-    } else if (c == '{' || c == '[') {
-      ++depth_;
-    } else if (c == '}' || c == ']') {
-      if (--depth_ == 0) return i + 1;
-    }
-  }
-  return std::string_view::npos;
-}
-
 TokenConstraintFactory ToolCallConstraintFactory(const llm::Tokenizer& tokenizer,
                                                  std::vector<std::string> names,
                                                  std::vector<int32_t> end_ids) {

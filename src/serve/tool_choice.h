@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "llm/tokenizer/tokenizer.h"
+#include "serve/partial_json.h"
 #include "serve/response.h"
 #include "serve/token_constraint.h"
 
@@ -51,20 +52,6 @@ namespace modelcar::serve {
 
 // F(name) above, with `name` JSON-escaped.
 std::string ForcedToolCallPrefix(std::string_view name);
-
-// Tracks where a JSON value that began with "{" ends (the opening brace already consumed).
-class JsonObjectScanner {
- public:
-  // Feeds bytes; returns the number of bytes consumed up to and including the closing brace of
-  // the object, or npos when it is still open after all of `bytes`.
-  size_t Feed(std::string_view bytes);
-  bool done() const { return depth_ == 0; }
-
- private:
-  int depth_ = 1;
-  bool in_string_ = false;
-  bool escape_ = false;
-};
 
 // What comes between two calls: the end of the first, then F(name) of the next.
 inline constexpr std::string_view kToolCallEnd = "}\n</tool_call>";
