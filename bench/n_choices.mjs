@@ -6,7 +6,7 @@
 // one not streamed (total time, usage.prompt_tokens_details.cached_tokens). The servers take
 // turns, the order alternating per run. Prints one JSON line per run and server and a summary
 // per server (median, min-max), and whether every server gave the same tokens per choice.
-import { median, spread } from './serve_client.mjs';
+import { median, spread, sseChunks } from './serve_client.mjs';
 
 const [model, runsArg, sentencesArg, ...servers] = process.argv.slice(2);
 const runs = Number(runsArg), sentences = Number(sentencesArg);
@@ -28,23 +28,14 @@ async function streamed(base, tag) {
     body: JSON.stringify({ ...body(tag), stream: true, stream_options: { include_usage: true } }) });
   if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   const tokens = [[], [], [], []];
-  let ttft = null, usage = null, buf = '';
-  const dec = new TextDecoder();
-  for await (const part of res.body) {
-    buf += dec.decode(part, { stream: true });
-    let k;
-    while ((k = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, k).trim();
-      buf = buf.slice(k + 1);
-      if (!line.startsWith('data:') || line.includes('[DONE]')) continue;
-      const j = JSON.parse(line.slice(5));
-      if (j.usage) usage = j.usage;
-      const c = j.choices?.[0];
-      const lp = c?.logprobs?.content;
-      if (!lp?.length) continue;
-      ttft ??= performance.now() - t0;
-      for (const t of lp) tokens[c.index].push(t.token);
-    }
+  let ttft = null, usage = null;
+  for await (const j of sseChunks(res)) {
+    if (j.usage) usage = j.usage;
+    const c = j.choices?.[0];
+    const lp = c?.logprobs?.content;
+    if (!lp?.length) continue;
+    ttft ??= performance.now() - t0;
+    for (const t of lp) tokens[c.index].push(t.token);
   }
   return { ttft, ms: performance.now() - t0, tokens, usage };
 }

@@ -20,6 +20,26 @@ export async function streamChat(base, body) {
   });
   if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   const out = { ms: 0, ttft: null, first: null, last: null, chunks: 0, tokens: [], usage: null };
+  for await (const j of sseChunks(res)) {
+    if (j.usage) out.usage = j.usage;
+    const choice = j.choices?.[0];
+    const lp = choice?.logprobs?.content;
+    if (lp?.length) for (const t of lp) out.tokens.push([t.token, t.logprob]);
+    if (!choice?.delta?.content && !lp?.length) continue;
+    const now = performance.now();
+    if (out.first === null) {
+      out.first = now;
+      out.ttft = now - t0;
+    }
+    out.last = now;
+    out.chunks++;
+  }
+  out.ms = performance.now() - t0;
+  return out;
+}
+
+// The JSON chunks of a streamed (SSE) answer, in order, up to its `data: [DONE]`.
+export async function* sseChunks(res) {
   const dec = new TextDecoder();
   let buf = '';
   for await (const part of res.body) {
@@ -30,24 +50,9 @@ export async function streamChat(base, body) {
       buf = buf.slice(k + 1);
       if (!line.startsWith('data:')) continue;
       const data = line.slice(5).trim();
-      if (data === '[DONE]') continue;
-      const j = JSON.parse(data);
-      if (j.usage) out.usage = j.usage;
-      const choice = j.choices?.[0];
-      const lp = choice?.logprobs?.content;
-      if (lp?.length) for (const t of lp) out.tokens.push([t.token, t.logprob]);
-      if (!choice?.delta?.content && !lp?.length) continue;
-      const now = performance.now();
-      if (out.first === null) {
-        out.first = now;
-        out.ttft = now - t0;
-      }
-      out.last = now;
-      out.chunks++;
+      if (data !== '[DONE]') yield JSON.parse(data);
     }
   }
-  out.ms = performance.now() - t0;
-  return out;
 }
 
 // Decode tokens/s of a streamed completion: tokens after the first over the time from the first
