@@ -75,6 +75,110 @@ Result<RequestDefaults> LoadRequestDefaults(const ModelOptions& o) {
   return d;
 }
 
+// The weights and the tokenizer of a ModelContext, loaded side by side, with their times.
+struct Loaded {
+  std::shared_ptr<const llm::Model> model;
+  std::unique_ptr<llm::Tokenizer> tokenizer;
+  double weights_s = 0, tokenizer_s = 0;
+};
+
+using Clock = std::chrono::steady_clock;
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// The tokenizer (an 11 MB JSON for Qwen) loads while the weights are mapped.
+Result<Loaded> LoadWeightsAndTokenizer(const ModelOptions& o, const std::string& tok_dir) {
+  Loaded l;
+  const auto t0 = Clock::now();
+  auto tok = std::async(std::launch::async, [&] {
+    auto t = llm::Tokenizer::FromDir(tok_dir);
+    l.tokenizer_s = Seconds(Clock::now() - t0);
+    return t;
+  });
+  llm::LoadOptions load;
+  auto method = llm::ParseQuantMethod(o.quantization);
+  if (method.ok()) load.quantization = *method;
+  auto model = method.ok() ? llm::LoadModel(o.model_dir, load)
+                           : Result<std::shared_ptr<const llm::Model>>(method.status());
+  l.weights_s = Seconds(Clock::now() - t0);
+  auto tokenizer = tok.get();
+  if (!model.ok()) return model.status();
+  if (!tokenizer.ok()) return tokenizer.status();
+  l.model = std::move(*model);
+  l.tokenizer = std::make_unique<llm::Tokenizer>(std::move(*tokenizer));
+  return l;
+}
+
+// --default-chat-template-kwargs, checked to be a JSON object.
+Result<std::string> DefaultChatTemplateKwargs(const ModelOptions& o) {
+  if (o.default_chat_template_kwargs.empty()) return std::string();
+  auto kw = nlohmann::json::parse(o.default_chat_template_kwargs, nullptr, false);
+  if (kw.is_discarded() || !kw.is_object()) {
+    return InvalidArgument("--default-chat-template-kwargs must be a JSON object");
+  }
+  return o.default_chat_template_kwargs;
+}
+
+// The chat formatter: --chat-template (an error when it does not work) or the model's own
+// template. Without a usable one, nullopt and the reason in *why (chat requests get it as a 400).
+Result<std::optional<ChatFormatter>> LoadFormatter(const ModelOptions& o,
+                                                   const std::string& tok_dir,
+                                                   const std::string& tokenizer_config_json,
+                                                   std::string* why) {
+  Result<ChatFormatter> formatter = InvalidArgument("no chat template");
+  if (!o.chat_template.empty()) {
+    ASSIGN_OR_RETURN(std::string jinja, LoadChatTemplate(o.chat_template));
+    formatter = ChatFormatter::FromConfig(
+        tokenizer_config_json.empty() ? "{}" : tokenizer_config_json, jinja, "--chat-template");
+    if (!formatter.ok()) return formatter.status();  // an explicit template must work
+  } else {
+    formatter = ChatFormatter::Load(tok_dir);
+  }
+  if (!formatter.ok()) {
+    *why = formatter.status().message();
+    return std::optional<ChatFormatter>();
+  }
+  return std::optional<ChatFormatter>(std::move(*formatter));
+}
+
+// The model's end-of-sequence ids, then the tokenizer's when it is not among them.
+std::vector<int32_t> EosIds(const llm::Model& model, const llm::Tokenizer& tokenizer) {
+  std::vector<int32_t> eos;
+  for (int id : model.EosTokenIds()) eos.push_back(id);
+  if (int32_t e = tokenizer.eos_id(); e >= 0 && std::find(eos.begin(), eos.end(), e) == eos.end()) {
+    eos.push_back(e);
+  }
+  return eos;
+}
+
+// --max-model-len checked against the model and the KV cache's `capacity` in tokens; without it,
+// the smaller of the two.
+Result<int> MaxModelLen(const ModelOptions& o, int model_len, int64_t capacity) {
+  if (o.max_model_len <= 0) return static_cast<int>(std::min<int64_t>(model_len, capacity));
+  if (o.max_model_len > model_len) {
+    return InvalidArgument(
+        fmt::format("--max-model-len {} is larger than the model's max_position_embeddings ({})",
+                    o.max_model_len, model_len));
+  }
+  if (o.max_model_len > capacity) {
+    return InvalidArgument(
+        fmt::format("--max-model-len {} needs more KV cache than --kv-cache-memory holds ({} "
+                    "tokens); raise --kv-cache-memory",
+                    o.max_model_len, capacity));
+  }
+  return o.max_model_len;
+}
+
+SchedulerOptions MakeSchedulerOptions(const ModelOptions& o, int max_model_len) {
+  SchedulerOptions so;
+  so.seed = o.seed;
+  so.max_model_len = max_model_len;
+  so.max_num_seqs = o.max_num_seqs;
+  so.max_num_batched_tokens = o.max_num_batched_tokens;
+  so.max_waiting = o.max_waiting;
+  so.prefix_caching = o.enable_prefix_caching;
+  return so;
+}
+
 }  // namespace
 
 ModelContext::~ModelContext() {
@@ -87,101 +191,41 @@ Result<std::unique_ptr<ModelContext>> ModelContext::Load(const ModelOptions& o) 
   c->model_dir_ = o.model_dir;
   c->served_name_ = o.served_model_name;
   c->created_ = static_cast<int64_t>(std::time(nullptr));
+  c->response_role_ = o.response_role;
+  c->trust_request_chat_template_ = o.trust_request_chat_template;
 
-  // The tokenizer (an 11 MB JSON for Qwen) loads while the weights are mapped.
-  using Clock = std::chrono::steady_clock;
-  auto secs = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
-  const auto t0 = Clock::now();
   const std::string tok_dir = o.tokenizer_dir.empty() ? o.model_dir : o.tokenizer_dir;
-  auto tok = std::async(std::launch::async, [&] {
-    auto t = llm::Tokenizer::FromDir(tok_dir);
-    c->tokenizer_s_ = secs(Clock::now() - t0);
-    return t;
-  });
-  llm::LoadOptions load;
-  auto method = llm::ParseQuantMethod(o.quantization);
-  if (method.ok()) load.quantization = *method;
-  auto model = method.ok() ? llm::LoadModel(o.model_dir, load)
-                           : Result<std::shared_ptr<const llm::Model>>(method.status());
-  c->weights_s_ = secs(Clock::now() - t0);
-  auto tokenizer = tok.get();
-  if (!model.ok()) return model.status();
-  if (!tokenizer.ok()) return tokenizer.status();
-  c->model_ = std::move(*model);
-  c->tokenizer_ = std::make_unique<llm::Tokenizer>(std::move(*tokenizer));
+  ASSIGN_OR_RETURN(Loaded loaded, LoadWeightsAndTokenizer(o, tok_dir));
+  c->model_ = std::move(loaded.model);
+  c->tokenizer_ = std::move(loaded.tokenizer);
+  c->weights_s_ = loaded.weights_s;
+  c->tokenizer_s_ = loaded.tokenizer_s;
   ASSIGN_OR_RETURN(c->request_defaults_, LoadRequestDefaults(o));
   if (!o.reasoning_parser.empty()) {
     ASSIGN_OR_RETURN(c->reasoning_, ReasoningParser::Create(o.reasoning_parser, *c->tokenizer_));
   }
-  c->response_role_ = o.response_role;
-  c->trust_request_chat_template_ = o.trust_request_chat_template;
-  if (!o.default_chat_template_kwargs.empty()) {
-    auto kw = nlohmann::json::parse(o.default_chat_template_kwargs, nullptr, false);
-    if (kw.is_discarded() || !kw.is_object()) {
-      return InvalidArgument("--default-chat-template-kwargs must be a JSON object");
-    }
-    c->default_kwargs_json_ = o.default_chat_template_kwargs;
-  }
+  ASSIGN_OR_RETURN(c->default_kwargs_json_, DefaultChatTemplateKwargs(o));
+
   const auto t1 = Clock::now();
   if (auto cfg = ReadFile(tok_dir + "/tokenizer_config.json"); cfg.ok()) {
     c->tokenizer_config_json_ = std::move(*cfg);
   }
-  Result<ChatFormatter> formatter = InvalidArgument("no chat template");
-  if (!o.chat_template.empty()) {
-    ASSIGN_OR_RETURN(std::string jinja, LoadChatTemplate(o.chat_template));
-    formatter = ChatFormatter::FromConfig(
-        c->tokenizer_config_json_.empty() ? "{}" : c->tokenizer_config_json_, jinja,
-        "--chat-template");
-    if (!formatter.ok()) return formatter.status();  // an explicit template must work
-  } else {
-    formatter = ChatFormatter::Load(tok_dir);
-  }
-  c->template_s_ = secs(Clock::now() - t1);
-  if (formatter.ok()) {
-    c->formatter_.emplace(std::move(*formatter));
-  } else {
-    c->formatter_error_ = formatter.status().message();  // chat requests get it as a 400
-  }
-
-  for (int id : c->model_->EosTokenIds()) c->eos_.push_back(id);
-  if (int32_t e = c->tokenizer_->eos_id();
-      e >= 0 && std::find(c->eos_.begin(), c->eos_.end(), e) == c->eos_.end()) {
-    c->eos_.push_back(e);
-  }
+  ASSIGN_OR_RETURN(c->formatter_,
+                   LoadFormatter(o, tok_dir, c->tokenizer_config_json_, &c->formatter_error_));
+  c->template_s_ = Seconds(Clock::now() - t1);
+  c->eos_ = EosIds(*c->model_, *c->tokenizer_);
 
   ASSIGN_OR_RETURN(c->runner_, EngineRunner::Create(c->model_, o.kv_cache_bytes, o.threads,
                                                     o.precision, o.enable_prefix_caching));
-  int64_t capacity = int64_t{c->runner_->TotalBlocks()} * c->runner_->BlockTokens();
-  int model_len = c->model_->config.max_position_embeddings;
-  if (o.max_model_len > 0) {
-    if (o.max_model_len > model_len) {
-      return InvalidArgument(
-          fmt::format("--max-model-len {} is larger than the model's max_position_embeddings ({})",
-                      o.max_model_len, model_len));
-    }
-    if (o.max_model_len > capacity) {
-      return InvalidArgument(
-          fmt::format("--max-model-len {} needs more KV cache than --kv-cache-memory holds ({} "
-                      "tokens); raise --kv-cache-memory",
-                      o.max_model_len, capacity));
-    }
-    c->max_model_len_ = o.max_model_len;
-  } else {
-    c->max_model_len_ = static_cast<int>(std::min<int64_t>(model_len, capacity));
-  }
-
+  ASSIGN_OR_RETURN(c->max_model_len_,
+                   MaxModelLen(o, c->model_->config.max_position_embeddings,
+                               int64_t{c->runner_->TotalBlocks()} * c->runner_->BlockTokens()));
   c->fingerprint_ =
       Fingerprint(o.version, Lower(std::string(llm::DTypeName(c->model_->config.dtype))),
                   o.weights_digest.empty() ? c->model_->identity : o.weights_digest);
   c->metrics_ = std::make_unique<Metrics>(o.served_model_name);
-  SchedulerOptions so;
-  so.seed = o.seed;
-  so.max_model_len = c->max_model_len_;
-  so.max_num_seqs = o.max_num_seqs;
-  so.max_num_batched_tokens = o.max_num_batched_tokens;
-  so.max_waiting = o.max_waiting;
-  so.prefix_caching = o.enable_prefix_caching;
-  c->scheduler_ = std::make_unique<Scheduler>(c->runner_.get(), c->metrics_.get(), so);
+  c->scheduler_ = std::make_unique<Scheduler>(c->runner_.get(), c->metrics_.get(),
+                                              MakeSchedulerOptions(o, c->max_model_len_));
   c->scheduler_->Start();
   return c;
 }

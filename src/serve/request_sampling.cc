@@ -125,10 +125,9 @@ std::vector<std::pair<int32_t, float>> LogitBias(const json& v) {
   return unique;
 }
 
-}  // namespace
-
-void ParseSampling(const json& j, const RequestDefaults& d, SamplingOptions* s) {
-  const SamplingDefaults& g = d.sampling;
+// The sampler's knobs: temperature, top_p, top_k, min_p and the penalties, falling back to the
+// generation config's defaults.
+void ReadSamplers(const json& j, const SamplingDefaults& g, SamplingOptions* s) {
   s->temperature =
       float(Number(j, "temperature", 0, 2, "[0, 2]").value_or(g.temperature.value_or(1)));
   if (auto v = Number(j, "top_p", 0, 1, "(0, 1]")) {
@@ -148,6 +147,10 @@ void ParseSampling(const json& j, const RequestDefaults& d, SamplingOptions* s) 
   } else {
     s->repetition_penalty = float(g.repetition_penalty.value_or(1));
   }
+}
+
+// seed, min_tokens, n (best_of must equal it).
+void ReadCounts(const json& j, SamplingOptions* s) {
   if (auto v = Integer(j, "seed", INT64_MIN, INT64_MAX); v && *v != -1) {
     s->seed = static_cast<uint64_t>(*v);
   }
@@ -156,8 +159,11 @@ void ParseSampling(const json& j, const RequestDefaults& d, SamplingOptions* s) 
   if (auto v = Integer(j, "best_of", 1, 1024); v && *v != s->n) {
     Fail("best_of", "best_of different from n is not supported");
   }
-  // vLLM: a tiny positive temperature is raised to 0.01; below 1e-5 it is greedy, which resets
-  // top_p/top_k/min_p and allows one sequence only.
+}
+
+// vLLM: a tiny positive temperature is raised to 0.01; below 1e-5 it is greedy, which resets
+// top_p/top_k/min_p and allows one sequence only.
+void ApplyGreedy(SamplingOptions* s) {
   if (s->temperature > 0 && s->temperature < 0.01f) s->temperature = 0.01f;
   if (s->temperature < 1e-5f) {
     s->temperature = 0;
@@ -168,6 +174,10 @@ void ParseSampling(const json& j, const RequestDefaults& d, SamplingOptions* s) 
       Fail("n", fmt::format("n must be 1 when using greedy sampling, got {}.", s->n));
     }
   }
+}
+
+// stop (a string or an array of non-empty strings) and stop_token_ids.
+void ReadStops(const json& j, SamplingOptions* s) {
   if (const json* v = Find(j, "stop")) {
     if (v->is_string()) {
       s->stop.push_back(v->get<std::string>());
@@ -186,6 +196,11 @@ void ParseSampling(const json& j, const RequestDefaults& d, SamplingOptions* s) 
   if (const json* v = Find(j, "stop_token_ids")) {
     s->stop_token_ids = TokenList(*v, "stop_token_ids");
   }
+}
+
+// What the detokenizer keeps and which tokens may be sampled: logit_bias, allowed_token_ids
+// (sorted, without repeats) and bad_words (first occurrence of each).
+void ReadTokenRules(const json& j, SamplingOptions* s) {
   if (auto v = Bool(j, "ignore_eos")) s->ignore_eos = *v;
   if (auto v = Bool(j, "include_stop_str_in_output")) s->include_stop_str_in_output = *v;
   if (auto v = Bool(j, "skip_special_tokens")) s->skip_special_tokens = *v;
@@ -212,6 +227,10 @@ void ParseSampling(const json& j, const RequestDefaults& d, SamplingOptions* s) 
       if (seen.insert(w.get<std::string>()).second) s->bad_words.push_back(w.get<std::string>());
     }
   }
+}
+
+// The vLLM sampling fields modelcar does not implement: refused unless they hold their default.
+void RefuseUnsupported(const json& j) {
   RefuseUnless(j, "use_beam_search", !Bool(j, "use_beam_search").value_or(false),
                "beam search is not implemented");
   RefuseUnless(j, "watermarking", !Bool(j, "watermarking").value_or(false),
@@ -230,6 +249,17 @@ void ParseSampling(const json& j, const RequestDefaults& d, SamplingOptions* s) 
                              "guided_decoding_backend", "guided_whitespace_pattern"}) {
     RefuseUnless(j, legacy, false, "vLLM replaced the guided_* fields by structured_outputs");
   }
+}
+
+}  // namespace
+
+void ParseSampling(const json& j, const RequestDefaults& d, SamplingOptions* s) {
+  ReadSamplers(j, d.sampling, s);
+  ReadCounts(j, s);
+  ApplyGreedy(s);
+  ReadStops(j, s);
+  ReadTokenRules(j, s);
+  RefuseUnsupported(j);
 }
 
 namespace {
