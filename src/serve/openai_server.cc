@@ -106,7 +106,8 @@ http::Handler Api(State* state, const std::vector<std::string>* api_keys, bool l
 http::ServerResponse Invocations(ModelContext& m, const http::ServerRequest& req) {
   enum { kChat, kCompletion, kNeither } kind;
   {
-    BodyParseTurn turn(req.body.size());
+    BodyParseTurn turn(req.body);
+    if (!turn.status().ok()) return ErrorResponse(turn.status());
     Result<nlohmann::json> parsed = ParseJsonLimited(req.body, "", RequestJsonLimits());
     if (!parsed.ok()) {
       kind = kChat;  // the usual malformed-JSON 400

@@ -4,6 +4,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <atomic>
 #include <nlohmann/json.hpp>
 #include <semaphore>
 
@@ -17,6 +18,42 @@ using namespace request_json;  // NOLINT: the field readers of this file's famil
 
 std::counting_semaphore<BodyParseTurn::kLargeBodyParses> large_body_parses(
     BodyParseTurn::kLargeBodyParses);
+std::atomic<int64_t> max_turn_wait_ms{10000};
+
+// Whether `body` opens more than `max_depth` arrays and objects that are not yet closed at some
+// point (brackets inside strings do not count): one pass, no allocation. A valid body that this
+// finds would fail ParseJsonLimited's depth check; an invalid one is refused either way.
+bool NestsDeeperThan(std::string_view body, int max_depth) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : body) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+// Refuses the request with the turn's status (a 400 or 503) when it may not be parsed.
+struct Refused {
+  Status status;
+};
+
+void RequireTurn(const BodyParseTurn& turn) {
+  if (!turn.status().ok()) throw Refused{turn.status()};
+}
 
 // Limited (base/json.h): the body is copied and dumped recursively further on. REQUIRES: the
 // caller holds a BodyParseTurn for the body while the result lives.
@@ -114,6 +151,9 @@ Result<T> Guard(std::string* param, F f) {
   } catch (const BadParam& e) {
     if (param) *param = e.param;
     return InvalidArgument(e.message);
+  } catch (const Refused& e) {
+    if (param) param->clear();
+    return e.status;
   } catch (const json::exception& e) {
     if (param) param->clear();
     return InvalidArgument(std::string("Invalid request: ") + PrintableAscii(e.what()));
@@ -228,8 +268,21 @@ JsonLimits RequestJsonLimits() {
   return limits;
 }
 
-BodyParseTurn::BodyParseTurn(size_t body_size) : held_(body_size >= kLargeBody) {
-  if (held_) large_body_parses.acquire();
+BodyParseTurn::BodyParseTurn(std::string_view body) {
+  if (body.size() < kLargeBody) return;
+  const int max_depth = RequestJsonLimits().max_depth;
+  if (NestsDeeperThan(body, max_depth)) {
+    status_ = InvalidArgument(
+        fmt::format("Malformed JSON body: JSON nested deeper than {} levels", max_depth));
+    return;
+  }
+  held_ = large_body_parses.try_acquire_for(MaxWait());
+  if (!held_) {
+    status_ = Unavailable(fmt::format(
+        "The server is busy parsing other large request bodies (no turn within {} ms); retry "
+        "later",
+        MaxWait().count()));
+  }
 }
 
 BodyParseTurn::~BodyParseTurn() {
@@ -241,6 +294,14 @@ BodyParseTurn::~BodyParseTurn() {
   large_body_parses.release();
 }
 
+std::chrono::milliseconds BodyParseTurn::MaxWait() {
+  return std::chrono::milliseconds(max_turn_wait_ms.load(std::memory_order_relaxed));
+}
+
+void BodyParseTurn::SetMaxWait(std::chrono::milliseconds wait) {
+  max_turn_wait_ms.store(wait.count(), std::memory_order_relaxed);
+}
+
 std::string StructuredOutput::CacheKey() const {
   return fmt::format("{}{}{}{}:{}{}", int(kind), disable_any_whitespace ? "c" : "w",
                      disable_additional_properties ? "n" : "a", whitespace_pattern.size(),
@@ -250,7 +311,8 @@ std::string StructuredOutput::CacheKey() const {
 Result<ChatRequest> ParseChatRequest(std::string_view body, std::string* param,
                                      const RequestDefaults& d) {
   return Guard<ChatRequest>(param, [&] {
-    BodyParseTurn turn(body.size());
+    BodyParseTurn turn(body);
+    RequireTurn(turn);
     json j = ParseBody(body);
     ChatRequest r;
     r.model = String(j, "model").value_or("");
@@ -306,7 +368,8 @@ Result<ChatRequest> ParseChatRequest(std::string_view body, std::string* param,
 Result<CompletionRequest> ParseCompletionRequest(std::string_view body, std::string* param,
                                                  const RequestDefaults& d) {
   return Guard<CompletionRequest>(param, [&] {
-    BodyParseTurn turn(body.size());
+    BodyParseTurn turn(body);
+    RequireTurn(turn);
     json j = ParseBody(body);
     CompletionRequest r;
     r.model = String(j, "model").value_or("");
@@ -360,7 +423,8 @@ Result<CompletionRequest> ParseCompletionRequest(std::string_view body, std::str
 
 Result<TokenizeRequest> ParseTokenizeRequest(std::string_view body, std::string* param) {
   return Guard<TokenizeRequest>(param, [&] {
-    BodyParseTurn turn(body.size());
+    BodyParseTurn turn(body);
+    RequireTurn(turn);
     json j = ParseBody(body);
     TokenizeRequest r;
     r.model = String(j, "model").value_or("");
@@ -384,7 +448,8 @@ Result<TokenizeRequest> ParseTokenizeRequest(std::string_view body, std::string*
 
 Result<DetokenizeRequest> ParseDetokenizeRequest(std::string_view body, std::string* param) {
   return Guard<DetokenizeRequest>(param, [&] {
-    BodyParseTurn turn(body.size());
+    BodyParseTurn turn(body);
+    RequireTurn(turn);
     json j = ParseBody(body);
     DetokenizeRequest r;
     r.model = String(j, "model").value_or("");

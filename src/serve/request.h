@@ -12,6 +12,7 @@
 #ifndef MODELCAR_SERVE_REQUEST_H_
 #define MODELCAR_SERVE_REQUEST_H_
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -172,23 +173,35 @@ struct DetokenizeRequest {
 // 32 MiB of memory for the parsed document.
 JsonLimits RequestJsonLimits();
 
-// A turn to parse a request body of `body_size` bytes: a parse takes up to RequestJsonLimits()'s
-// memory on top of the body (~55 MiB resident at the limit), so bodies of kLargeBody bytes or
-// more are parsed kLargeBodyParses at a time (the others wait for their turn) and hostile bodies
-// cannot multiply that memory by the number of workers; the turn ends with a malloc_trim, so what
-// the parse freed goes back to the system. Smaller bodies parse at once. The Parse*Request
-// functions hold one for as long as their parsed document lives.
+// A turn to parse a request body: a parse takes up to RequestJsonLimits()'s memory on top of the
+// body (~55 MiB resident at the limit), so bodies of kLargeBody bytes or more are parsed
+// kLargeBodyParses at a time and hostile bodies cannot multiply that memory by the number of
+// workers; the turn ends with a malloc_trim, so what the parse freed goes back to the system.
+// Smaller bodies parse at once. The Parse*Request functions hold one for as long as their parsed
+// document lives.
+// The wait is bounded: status() is Unavailable (503) when no turn came within MaxWait(), so a
+// queue of expensive bodies cannot hold a request for longer than that. A body nested deeper than
+// RequestJsonLimits() allows is refused at once by a scan of its brackets (no parse, no turn, no
+// wait): status() is InvalidArgument (400), worded as the parse words it.
 class BodyParseTurn {
  public:
   static constexpr size_t kLargeBody = size_t{64} << 10;
   static constexpr int kLargeBodyParses = 2;
-  explicit BodyParseTurn(size_t body_size);
+  explicit BodyParseTurn(std::string_view body);
   ~BodyParseTurn();
   BodyParseTurn(const BodyParseTurn&) = delete;
   BodyParseTurn& operator=(const BodyParseTurn&) = delete;
 
+  // OK when the body may be parsed now.
+  const Status& status() const { return status_; }
+
+  // The longest wait for a turn (default 10 s); tests shorten it.
+  static std::chrono::milliseconds MaxWait();
+  static void SetMaxWait(std::chrono::milliseconds wait);
+
  private:
-  bool held_;
+  bool held_ = false;
+  Status status_;
 };
 
 Result<ChatRequest> ParseChatRequest(std::string_view body, std::string* param = nullptr,

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <nlohmann/json.hpp>
 
 #include "serve/api_error.h"
@@ -204,6 +206,46 @@ TEST(ParseChatRequest, DeepNestingIsAnErrorNotACrash) {
   auto args = ParseChatRequest(body.dump());  // the string stays a string: no crash
   ASSERT_TRUE(args.ok()) << args.status().ToString();
   EXPECT_NE(args->messages_json.find("[[[["), std::string::npos);
+}
+
+// Large bodies take one of two parse turns, and the wait for one is bounded: with both held, a
+// large body is refused with Unavailable (503) after MaxWait(), and one nested too deep is refused
+// with the parse's 400 at once, without waiting (a queue of expensive bodies held it past the
+// abuse test's 30 s before).
+TEST(BodyParseTurn, BoundedWaitAndDeepBodiesRefusedWithoutOne) {
+  const std::string wide = R"({"model":"m","messages":[{"role":"user","content":"hi"}],"x":")" +
+                           std::string(BodyParseTurn::kLargeBody, 'a') + "\"}";
+  const std::string deep = R"({"model":"m","messages":[{"role":"user","content":"hi"}],"x":)" +
+                           std::string(BodyParseTurn::kLargeBody, '[') +
+                           std::string(BodyParseTurn::kLargeBody, ']') + "}";
+  // Brackets inside a string do not nest.
+  const std::string quoted = R"({"model":"m","messages":[{"role":"user","content":")" +
+                             std::string(BodyParseTurn::kLargeBody, '[') + "\"}]}";
+  ASSERT_TRUE(ParseChatRequest(wide).ok());
+  ASSERT_TRUE(ParseChatRequest(quoted).ok());
+  const auto saved = BodyParseTurn::MaxWait();
+  BodyParseTurn::SetMaxWait(std::chrono::milliseconds(50));
+  {
+    BodyParseTurn a(wide), b(wide);
+    ASSERT_TRUE(a.status().ok());
+    ASSERT_TRUE(b.status().ok());
+    std::string param = "unset";
+    auto busy = ParseChatRequest(wide, &param);
+    ASSERT_FALSE(busy.ok());
+    EXPECT_EQ(busy.status().code(), Code::kUnavailable) << busy.status().ToString();
+    EXPECT_EQ(param, "");
+    EXPECT_EQ(ToApiError(busy.status()).http_status, 503);
+    auto small = ParseChatRequest(R"({"messages":[{"role":"user","content":"hi"}]})");
+    EXPECT_TRUE(small.ok()) << small.status().ToString();  // small bodies need no turn
+    auto refused = ParseCompletionRequest(deep);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(refused.status().message().find("JSON nested deeper than 128 levels"),
+              std::string::npos)
+        << refused.status().message();
+  }
+  BodyParseTurn::SetMaxWait(saved);
+  EXPECT_TRUE(ParseChatRequest(wide).ok());  // the turns were given back
 }
 
 TEST(ParseChatRequest, ToolChoiceRequiredAndNamed) {
