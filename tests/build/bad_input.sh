@@ -11,9 +11,9 @@ cd "$MC_TMP"
 expect_build_fail() {
   local pattern=$1; shift
   mc_expect_fail "$MC" build "$@" --layout out:v1
-  echo "$MC_ERR" | grep -q -- "$pattern" || mc_fail "message for [$*] lacks '$pattern': $MC_ERR"
+  echo "$MC_ERR" | mc_contains -- "$pattern" || mc_fail "message for [$*] lacks '$pattern': $MC_ERR"
   [ ! -e out ] || mc_fail "a layout was left behind after [$*]"
-  ! ls -a | grep -q '^\.out\.tmp-' || mc_fail "a temporary layout was left behind after [$*]"
+  ! ls -a | mc_contains '^\.out\.tmp-' || mc_fail "a temporary layout was left behind after [$*]"
 }
 
 expect_build_fail "missing-dir" missing-dir
@@ -59,20 +59,20 @@ rm m/sub/loop m/alias.safetensors m/subdir-link
 chmod 755 "$MC_TMP" && mkdir -p nobody && chmod 777 nobody && cp -r m nobody/m && chmod -R a+rX nobody/m
 chmod 000 nobody/m/config.json
 mc_expect_fail setpriv --reuid=65534 --regid=65534 --clear-groups "$MC" build nobody/m --layout nobody/out
-echo "$MC_ERR" | grep -q "config.json" || mc_fail "unreadable file not named: $MC_ERR"
+echo "$MC_ERR" | mc_contains "config.json" || mc_fail "unreadable file not named: $MC_ERR"
 [ ! -e nobody/out ] || mc_fail "layout left after unreadable file"
 
 # A directory that is not a layout is refused and left as it was.
 mkdir notlayout && echo keep > notlayout/file
 mc_expect_fail "$MC" build m --layout notlayout:v1
-echo "$MC_ERR" | grep -q "notlayout.*not an OCI image layout" || mc_fail "non-layout message: $MC_ERR"
+echo "$MC_ERR" | mc_contains "notlayout.*not an OCI image layout" || mc_fail "non-layout message: $MC_ERR"
 [ "$(ls notlayout)" = file ] || mc_fail "non-layout dir was modified"
 
 # Bad flags.
 mc_expect_fail "$MC" build m --layout out --owner root
-echo "$MC_ERR" | grep -q -- "--owner" || mc_fail "bad --owner message: $MC_ERR"
+echo "$MC_ERR" | mc_contains -- "--owner" || mc_fail "bad --owner message: $MC_ERR"
 mc_expect_fail "$MC" build m --layout out --base layout:missing-base
-echo "$MC_ERR" | grep -q "missing-base" || mc_fail "bad --base message: $MC_ERR"
+echo "$MC_ERR" | mc_contains "missing-base" || mc_fail "bad --base message: $MC_ERR"
 mc_expect_fail "$MC" build m --layout "out:bad tag"
 mc_expect_fail "$MC" build m --layout out --models-path relative
 [ ! -e out ] || mc_fail "layout left after bad flags"
@@ -82,7 +82,7 @@ mkdir small
 if mount -t tmpfs -o size=4m tmpfs small 2>/dev/null; then
   MC_CLEANUP+=("umount '$MC_TMP/small'")
   mc_expect_fail "$MC" build m --layout small/out
-  echo "$MC_ERR" | grep -q "No space left" || mc_fail "disk full message: $MC_ERR"
+  echo "$MC_ERR" | mc_contains "No space left" || mc_fail "disk full message: $MC_ERR"
   [ -z "$(ls -A small)" ] || mc_fail "disk full left files: $(ls -A small)"
 else
   echo "SKIP disk-full case: cannot mount tmpfs here"
@@ -96,7 +96,7 @@ if mkfs.ext4 -q ext4.img 2>/dev/null && mount -o loop ext4.img small4 2>/dev/nul
   head -c $((24 << 20)) /dev/urandom > big/model.safetensors
   echo '{"model_type":"qwen2"}' > big/config.json
   mc_expect_fail "$MC" build big --layout small4/out --base none
-  echo "$MC_ERR" | grep -q "No space left" || mc_fail "ext4 disk full message: $MC_ERR"
+  echo "$MC_ERR" | mc_contains "No space left" || mc_fail "ext4 disk full message: $MC_ERR"
   left=$(ls -A small4 | grep -v '^lost+found$' || true)
   [ -z "$left" ] || mc_fail "ext4 disk full left files: $left"
 else
@@ -109,5 +109,5 @@ before=$(cat keep/index.json)
 mkfifo m/pipe2
 mc_expect_fail "$MC" build m --layout keep:v2
 [ "$(cat keep/index.json)" = "$before" ] || mc_fail "failed build changed index.json"
-! ls keep/blobs/sha256 | grep -q '^\.tmp' || mc_fail "temporary blobs left"
+! ls keep/blobs/sha256 | mc_contains '^\.tmp' || mc_fail "temporary blobs left"
 echo "PASS build_bad_input"

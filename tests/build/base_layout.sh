@@ -41,7 +41,7 @@ MC_CLEANUP+=("${B[*]} rm -a >/dev/null 2>&1; ${B[*]} rmi -a -f >/dev/null 2>&1")
 "${B[@]}" push -q bbase "oci:$MC_TMP/bbase:base" >/dev/null
 "$MC" build m --layout out:b --base layout:bbase:base >/dev/null 2>&1 || mc_fail "build on the buildah base failed"
 check_image out:b etc/hello-buildah
-skopeo inspect oci:out:b | grep -q '"/bin/true"' && true  # Cmd is inherited (checked below)
+skopeo inspect oci:out:b | mc_contains '"/bin/true"' && true  # Cmd is inherited (checked below)
 /usr/bin/python3 - "$MC_TMP/out" <<'PY' || mc_fail "buildah base config not carried over"
 import json, sys, os
 root = sys.argv[1]
@@ -57,5 +57,5 @@ PY
 
 # A base tag that does not exist names the tags that do.
 mc_expect_fail "$MC" build m --layout out:x --base layout:ubase:nope
-echo "$MC_ERR" | grep -q 'tag "nope" not found.*base' || mc_fail "missing base tag message: $MC_ERR"
+echo "$MC_ERR" | mc_contains 'tag "nope" not found.*base' || mc_fail "missing base tag message: $MC_ERR"
 echo "PASS build_base_layout"

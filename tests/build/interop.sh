@@ -62,7 +62,7 @@ assert remote["manifest"] == local["manifest"], (remote["manifest"], local["mani
 assert [l["digest"] for l in remote["layers"]] == [l["digest"] for l in local["layers"]]
 assert remote["labels"] == local["labels"] and remote["totalSize"] == local["totalSize"]
 PY
-"$MC" inspect "$REGISTRY/models/pushed:v1" | grep -q "model.safetensors" || mc_fail "inspect REF lacks titles"
+"$MC" inspect "$REGISTRY/models/pushed:v1" | mc_contains "model.safetensors" || mc_fail "inspect REF lacks titles"
 mc_expect_fail "$MC" inspect "$REGISTRY/models/absent:v1"
 mc_expect_fail "$MC" inspect "$REGISTRY/models/pushed:v1" --layout out:v1
 
@@ -88,11 +88,11 @@ assert all(l["mediaType"] == "application/vnd.oci.image.layer.v1.tar" for l in j
 assert j["labels"]["io.modelcar.model.dtype"] == "bfloat16", j["labels"]
 assert j["totalSize"] == sum(l["size"] for l in j["layers"]) + j["manifest"]["size"] + j["config"]["size"]
 PY
-"$MC" inspect --layout out:v1 | grep -q "model.safetensors" || mc_fail "inspect text lacks files"
+"$MC" inspect --layout out:v1 | mc_contains "model.safetensors" || mc_fail "inspect text lacks files"
 
 # KServe's init check and sidecar command run with the image's busybox.
 chroot bundle/rootfs /bin/sh -c '[ -d /models ] && [ "$(ls -A /models)" ]' || mc_fail "init check failed"
-chroot bundle/rootfs /bin/sh -c 'mkdir -p /tmp/mnt && ln -sf /models /tmp/mnt/models && ls /tmp/mnt/models/config.json && sleep 0 && echo ok' | tail -n1 | grep -qx ok \
+chroot bundle/rootfs /bin/sh -c 'mkdir -p /tmp/mnt && ln -sf /models /tmp/mnt/models && ls /tmp/mnt/models/config.json && sleep 0 && echo ok' | tail -n1 | mc_contains -x ok \
   || mc_fail "sidecar-like command failed"
 
 # --owner 1001:0 (OpenShift), --mode, --models-path, --base none.

@@ -33,7 +33,7 @@ de=$(SOURCE_DATE_EPOCH=1700000000 "$MC" build a --layout le 2>/dev/null | tail -
 dc=$("$MC" build a --layout lc --created 2023-11-14T22:13:20Z 2>/dev/null | tail -n1)
 [ "$de" = "$dc" ] || mc_fail "SOURCE_DATE_EPOCH and --created disagree"
 [ "$de" != "$da" ] || mc_fail "--created had no effect"
-skopeo inspect oci:lc:latest | grep -q '"Created": "2023-11-14T22:13:20Z"' || mc_fail "config created time"
+skopeo inspect oci:lc:latest | mc_contains '"Created": "2023-11-14T22:13:20Z"' || mc_fail "config created time"
 
 # One changed byte changes the digest.
 mc_flip_byte b/model.safetensors 100

@@ -44,7 +44,7 @@ PY
 openssl verify -CAfile deploy-copy/overlays/self-signed/ca.crt deploy-copy/overlays/self-signed/tls.crt > /dev/null \
   || mc_fail "serving certificate does not verify against the CA"
 openssl x509 -in deploy-copy/overlays/self-signed/tls.crt -noout -ext subjectAltName \
-  | grep -q 'DNS:modelcar-webhook.modelcar-system.svc' || mc_fail "SAN"
+  | mc_contains 'DNS:modelcar-webhook.modelcar-system.svc' || mc_fail "SAN"
 /usr/bin/python3 "$here/roundtrip.py" self-signed.yaml > rt.txt || { cat rt.txt; mc_fail "round trip self-signed"; }
 
 # The MutatingWebhookConfiguration says what the issue requires.

@@ -66,7 +66,7 @@ YAML
 echo '{"enableModelcar": true, "digestPolicy": "require"}' > require.json
 sed "s|@$digest|:latest|" deploy.yaml > tag.yaml
 mc_expect_fail "$MODELCAR_BIN" inject -f tag.yaml --config require.json
-echo "$MC_ERR" | grep -q 'not pinned to a digest' || mc_fail "denial message: $MC_ERR"
+echo "$MC_ERR" | mc_contains 'not pinned to a digest' || mc_fail "denial message: $MC_ERR"
 cat > model.yaml <<'YAML'
 apiVersion: serving.kserve.io/v1beta1
 kind: InferenceService

@@ -138,11 +138,11 @@ assert r["allowed"] is False and "/spec/predictor/model/storageUri" in r["status
   || mc_fail "InferenceService with a tag not denied under require: $(cat out.json)"
 
 # 4. Certificate rotation: the new certificate is served without a restart.
-served_cn | grep -q 'CN *= *first' || mc_fail "first certificate not served"
+served_cn | mc_contains 'CN *= *first' || mc_fail "first certificate not served"
 make_cert second
 rotated=no
 for i in $(seq 1 50); do
-  if served_cn | grep -q 'CN *= *second'; then rotated=yes; break; fi
+  if served_cn | mc_contains 'CN *= *second'; then rotated=yes; break; fi
   sleep 0.1
 done
 [ $rotated = yes ] || mc_fail "certificate was not reloaded"
@@ -163,5 +163,5 @@ grep -q draining webhook.log || mc_fail "no drain message"
 mc_expect_fail "$MODELCAR_BIN" webhook --port 0 --tls-cert missing.pem --tls-key key.pem
 echo '{"cpuModelcar": "lots"}' > bad.json
 mc_expect_fail "$MODELCAR_BIN" webhook --port 0 --tls-cert cert.pem --tls-key key.pem --config bad.json
-echo "$MC_ERR" | grep -q cpuModelcar || mc_fail "bad config error does not name the field: $MC_ERR"
+echo "$MC_ERR" | mc_contains cpuModelcar || mc_fail "bad config error does not name the field: $MC_ERR"
 echo "PASS webhook_test"

@@ -11,6 +11,9 @@
 #   mc_expect_fail CMD...   runs CMD, fails the test if it exits 0; its stderr is in MC_ERR
 #   mc_flip_byte FILE OFFSET  inverts the byte at OFFSET in place: a damage that always changes
 #                           the file (writing a fixed byte into random data is a no-op 1 time in 256)
+#   mc_contains [GREP_OPTS...] PATTERN  grep -q on stdin that reads stdin to its end: with pipefail,
+#                           `cmd | grep -q` fails when grep exits at the first match while cmd still
+#                           writes (SIGPIPE; ctr and openssl write their output in many pieces)
 set -euo pipefail
 
 # The modelcar under test must not be older than the product sources (src/ without its tests,
@@ -35,6 +38,13 @@ mc_cleanup() {
 trap mc_cleanup EXIT
 
 mc_fail() { echo "FAIL: $*" >&2; exit 1; }
+
+mc_contains() {
+  local rc=0
+  grep -q "$@" || rc=$?
+  cat > /dev/null
+  return $rc
+}
 
 mc_tmpdir() {
   MC_TMP=$(mktemp -d /tmp/modelcar-test-XXXXXX)

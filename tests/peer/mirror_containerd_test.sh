@@ -135,7 +135,7 @@ ctr_pull ns1 || mc_fail "ctr pull through the mirror: $(cat "$MC_TMP/ctr-ns1.log
 [ "$(proxy_stat blob_gets)" = 0 ] || mc_fail "blobs crossed the registry link: $(proxy_stat blob_gets)"
 served=$(( $(mirror_bytes "$A") - before ))
 (( served >= bigsize )) || mc_fail "the mirror served $served bytes"
-c -n ns1 content ls | grep -q "${big#sha256:}" || mc_fail "containerd lacks the big layer"
+c -n ns1 content ls | mc_contains "${big#sha256:}" || mc_fail "containerd lacks the big layer"
 echo "mirror: containerd pulled the image with 0 registry blob GETs ($served bytes from the mirror)"
 
 # The mirror gone: containerd falls back to the registry.
@@ -178,10 +178,10 @@ $B cache-agent --config "$MC_TMP/refs.txt" --store "$S" --listen "127.0.0.1:$apo
 apid=$!
 MC_CLEANUP+=("kill $apid 2>/dev/null")
 for _ in $(seq 1 300); do
-  curl -sf "http://127.0.0.1:$aport/status" 2>/dev/null | grep -q '"present"' && break
+  curl -sf "http://127.0.0.1:$aport/status" 2>/dev/null | mc_contains '"present"' && break
   sleep 0.1
 done
-curl -sf "http://127.0.0.1:$aport/status" | grep -q '"present"' || mc_fail "agent: $(cat "$MC_TMP/agent.log")"
+curl -sf "http://127.0.0.1:$aport/status" | mc_contains '"present"' || mc_fail "agent: $(cat "$MC_TMP/agent.log")"
 grep -q "127.0.0.1:$aport" "$H/$PROXY/hosts.toml" || mc_fail "agent hosts.toml: $(cat "$H/$PROXY/hosts.toml")"
 grep -q "server = \"http://$PROXY\"" "$H/$PROXY/hosts.toml" || mc_fail "server not kept"
 cmp "$H/_backup/$PROXY/hosts.toml" "$MC_TMP/hosts.before" || mc_fail "backup differs"

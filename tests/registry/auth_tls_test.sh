@@ -23,21 +23,21 @@ mkdir -p "$HOME"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/other.key" -out "$T/other.pem" -days 2 \
   -subj /CN=other-ca 2>/dev/null
 mc_expect_fail "$MC" resolve "$REGISTRY/secure/m:v1" --ca-file "$T/other.pem"
-echo "$MC_ERR" | grep -q "not trusted" || mc_fail "untrusted TLS message: $MC_ERR"
+echo "$MC_ERR" | mc_contains "not trusted" || mc_fail "untrusted TLS message: $MC_ERR"
 mc_expect_fail "$MC" push --layout "$T/lay:v1" "$REGISTRY/secure/m:v1" --plain-http --retries 1
 
 # No credentials: 401 names registry, repo and says no auth file was found.
 mc_expect_fail "$MC" push --layout "$T/lay:v1" "$REGISTRY/secure/m:v1" --ca-file "$T/ca.pem"
-echo "$MC_ERR" | grep -q "$REGISTRY" || mc_fail "401 message lacks the registry: $MC_ERR"
-echo "$MC_ERR" | grep -q "secure/m" || mc_fail "401 message lacks the repository: $MC_ERR"
-echo "$MC_ERR" | grep -q "no auth file" || mc_fail "401 message lacks the auth source: $MC_ERR"
+echo "$MC_ERR" | mc_contains "$REGISTRY" || mc_fail "401 message lacks the registry: $MC_ERR"
+echo "$MC_ERR" | mc_contains "secure/m" || mc_fail "401 message lacks the repository: $MC_ERR"
+echo "$MC_ERR" | mc_contains "no auth file" || mc_fail "401 message lacks the auth source: $MC_ERR"
 
 # Wrong password: rejected, message names the auth file, password not printed.
 wrong=$(printf 'alice:wrong-%s' "$RANDOM" | base64)
 printf '{"auths":{"%s":{"auth":"%s"}}}' "$REGISTRY" "$wrong" > "$T/bad.json"
 mc_expect_fail "$MC" push --layout "$T/lay:v1" "$REGISTRY/secure/m:v1" --ca-file "$T/ca.pem" --authfile "$T/bad.json"
-echo "$MC_ERR" | grep -q "$T/bad.json" || mc_fail "message lacks the auth file: $MC_ERR"
-echo "$MC_ERR" | grep -q "wrong-" && mc_fail "password printed"
+echo "$MC_ERR" | mc_contains "$T/bad.json" || mc_fail "message lacks the auth file: $MC_ERR"
+echo "$MC_ERR" | mc_contains "wrong-" && mc_fail "password printed"
 
 # Good credentials via --authfile (Kubernetes .dockerconfigjson format, https:// key).
 good=$(printf 'alice:%s' "$PASS_WORD" | base64 -w0)
@@ -57,5 +57,5 @@ same_files "$T/lay/blobs" "$T/pulled/blobs"
 
 # skopeo reads what modelcar pushed over TLS + auth.
 skopeo inspect --raw --cert-dir /nonexistent --tls-verify=false --creds "alice:$PASS_WORD" \
-  "docker://$REGISTRY/secure/m:v1" | sha256sum | grep -q "${pinned#*@sha256:}" || mc_fail "skopeo digest"
+  "docker://$REGISTRY/secure/m:v1" | sha256sum | mc_contains "${pinned#*@sha256:}" || mc_fail "skopeo digest"
 echo PASS

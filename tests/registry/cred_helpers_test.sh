@@ -35,7 +35,7 @@ export PATH=$T/bin:$PATH
 # Without credentials: refused, naming the registry.
 echo '{}' > "$DOCKER_CONFIG/config.json"
 mc_expect_fail "$MC" resolve "$REGISTRY/every/m:v1"
-echo "$MC_ERR" | grep -q "$REGISTRY" || mc_fail "no-credential message: $MC_ERR"
+echo "$MC_ERR" | mc_contains "$REGISTRY" || mc_fail "no-credential message: $MC_ERR"
 
 # credHelpers: every command.
 printf '{"credHelpers":{"%s":"counted"}}' "$REGISTRY" > "$DOCKER_CONFIG/config.json"
@@ -65,7 +65,7 @@ printf '{"credsStore":"pass","auths":{"%s":{"auth":"%s"}}}' "$REGISTRY" \
 echo "{\"credsStore\":\"pass\"}" > "$DOCKER_CONFIG/config.json"
 docker-credential-pass erase <<< "$REGISTRY" || mc_fail "erase"
 mc_expect_fail "$MC" resolve "$REGISTRY/every/m:v1"
-echo "$MC_ERR" | grep -q "requires a username and password" || mc_fail "helper without an entry: $MC_ERR"
+echo "$MC_ERR" | mc_contains "requires a username and password" || mc_fail "helper without an entry: $MC_ERR"
 
 # Broken helpers: the error names the helper and the registry, never the helper's output.
 cat > "$T/bin/docker-credential-broken" <<SH
@@ -83,13 +83,13 @@ for mode in missing fail garbage slow; do
   printf '{"credHelpers":{"%s":"%s"}}' "$REGISTRY" "$helper" > "$DOCKER_CONFIG/config.json"
   MODELCAR_CREDENTIAL_HELPER_TIMEOUT=1 mc_expect_fail "$MC" pull "$PINNED" --layout "$W/broken-$mode:v1" --retries 1
   echo "$MC_ERR" > "$OUT/broken-$mode.err"
-  echo "$MC_ERR" | grep -q "docker-credential-$helper" || mc_fail "$mode: helper not named: $MC_ERR"
-  echo "$MC_ERR" | grep -q "registry $REGISTRY" || mc_fail "$mode: registry not named: $MC_ERR"
+  echo "$MC_ERR" | mc_contains "docker-credential-$helper" || mc_fail "$mode: helper not named: $MC_ERR"
+  echo "$MC_ERR" | mc_contains "registry $REGISTRY" || mc_fail "$mode: registry not named: $MC_ERR"
   case $mode in
     missing) want="not installed" ;; fail) want="exited with status 3" ;;
     garbage) want="JSON" ;; slow) want="no answer within 1 s" ;;
   esac
-  echo "$MC_ERR" | grep -q "$want" || mc_fail "$mode: expected '$want': $MC_ERR"
+  echo "$MC_ERR" | mc_contains "$want" || mc_fail "$mode: expected '$want': $MC_ERR"
   [ ! -e "$W/broken-$mode" ] || [ -z "$(ls -A "$W/broken-$mode")" ] || mc_fail "$mode: files left"
 done
 no_secret "$SECRET"
@@ -111,7 +111,7 @@ mc_run token-push push --layout "$W/lay:v1" "$REGISTRY/team/m:v1" --progress pla
 grep -q "^bob repository:team/m:pull,push" "$T/tokens.log" || mc_fail "no token from the refresh grant: $(cat "$T/tokens.log")"
 printf '{"ServerURL":"%s","Username":"<token>","Secret":"wrong-%s"}' "$REGISTRY" "$RANDOM" | docker-credential-pass store
 mc_expect_fail "$MC" resolve "$REGISTRY/team/m:v1"
-echo "$MC_ERR" | grep -q "refused the credentials from credential helper docker-credential-pass" \
+echo "$MC_ERR" | mc_contains "refused the credentials from credential helper docker-credential-pass" \
   || mc_fail "rejected identity token: $MC_ERR"
 echo "$MC_ERR" > "$OUT/token-refused.err"
 no_secret "$SECRET" "$REFRESH"

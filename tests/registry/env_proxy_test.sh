@@ -77,12 +77,12 @@ done
 BAD=wrong-$RANDOM$RANDOM
 mc_expect_fail env HTTPS_PROXY="http://alice:$BAD@127.0.0.1:$AUTH_PORT" MODELCAR_LOG=debug \
   "$MC" pull "$tls_ref" --layout "$T/bad:v1" "${CA[@]}" --retries 1 --progress plain
-echo "$MC_ERR" | grep -q "proxy refused the credentials (HTTP 407)" || mc_fail "407 from the proxy: $MC_ERR"
-echo "$MC_ERR" | grep -q "$BAD" && mc_fail "refused proxy password printed: $MC_ERR"
+echo "$MC_ERR" | mc_contains "proxy refused the credentials (HTTP 407)" || mc_fail "407 from the proxy: $MC_ERR"
+echo "$MC_ERR" | mc_contains "$BAD" && mc_fail "refused proxy password printed: $MC_ERR"
 dead=$(mc_free_port)
 mc_expect_fail env HTTPS_PROXY="http://alice:$PXPW@127.0.0.1:$dead" MODELCAR_LOG=debug \
   "$MC" pull "$tls_ref" --layout "$T/dead:v1" "${CA[@]}" --retries 1 --progress plain
-echo "$MC_ERR" | grep -q "HTTPS_PROXY is set: the proxy may be down" || mc_fail "dead proxy: $MC_ERR"
-echo "$MC_ERR" | grep -q "$PXPW" && mc_fail "proxy password printed for a dead proxy: $MC_ERR"
+echo "$MC_ERR" | mc_contains "HTTPS_PROXY is set: the proxy may be down" || mc_fail "dead proxy: $MC_ERR"
+echo "$MC_ERR" | mc_contains "$PXPW" && mc_fail "proxy password printed for a dead proxy: $MC_ERR"
 [ ! -e "$T/bad" ] && [ ! -e "$T/dead" ] || mc_fail "a failed pull left a layout"
 echo PASS

@@ -26,14 +26,14 @@ same_files "$T/lay/blobs" "$T/ptrunc/blobs"
 # Wrong bytes: DataLoss naming the blob, no layout, no partial file left as a blob.
 start_proxy corrupt
 mc_expect_fail "$MC" pull "$PROXY/f/m@$digest" --layout "$T/pbad:v1" --progress none
-echo "$MC_ERR" | grep -q "data loss" || mc_fail "corrupt: $MC_ERR"
-echo "$MC_ERR" | grep -q "blob sha256:" || mc_fail "corrupt message lacks the blob: $MC_ERR"
+echo "$MC_ERR" | mc_contains "data loss" || mc_fail "corrupt: $MC_ERR"
+echo "$MC_ERR" | mc_contains "blob sha256:" || mc_fail "corrupt message lacks the blob: $MC_ERR"
 [ ! -e "$T/pbad" ] || mc_fail "a corrupt pull left a layout"
 
 # Bounded retries: a 503 storm longer than --retries fails with a clear message.
 start_proxy error503 1000
 mc_expect_fail "$MC" pull "$PROXY/f/m@$digest" --layout "$T/pstorm:v1" --retries 2 --progress none
-echo "$MC_ERR" | grep -q "503" || mc_fail "storm: $MC_ERR"
+echo "$MC_ERR" | mc_contains "503" || mc_fail "storm: $MC_ERR"
 
 # A Content-Length over 64 bits on HEAD answers: resolve falls back to GET, push stops with a
 # clear error (no crash).
@@ -41,7 +41,7 @@ start_proxy badlength
 r=$("$MC" resolve "$PROXY/f/m:v1") || mc_fail "resolve with a huge HEAD Content-Length"
 [ "$r" = "$PROXY/f/m@$digest" ] || mc_fail "resolve printed '$r'"
 mc_expect_fail "$MC" push --layout "$T/lay:v1" "$PROXY/f/m:v2" --progress none
-echo "$MC_ERR" | grep -q 'invalid Content-Length "99999999999999999999"' || mc_fail "huge Content-Length: $MC_ERR"
+echo "$MC_ERR" | mc_contains 'invalid Content-Length "99999999999999999999"' || mc_fail "huge Content-Length: $MC_ERR"
 
 # Ctrl-C mid-transfer (slow proxy): nothing visible, partial bytes kept, next run resumes.
 start_proxy slow 400

@@ -9,7 +9,7 @@ T=$MC_TMP
 make_tls "$T/tls"
 mc_start_registry
 unset MC_REGISTRY_TLS_CERT MC_REGISTRY_TLS_KEY
-curl -s --http2 -o /dev/null -w '%{http_version}' --cacert "$T/tls/ca.pem" "https://$REGISTRY/v2/" | grep -qx 2 || \
+curl -s --http2 -o /dev/null -w '%{http_version}' --cacert "$T/tls/ca.pem" "https://$REGISTRY/v2/" | mc_contains -x 2 || \
   mc_fail "docker-registry does not speak HTTP/2 over TLS here"
 
 make_model "$T/model" 3

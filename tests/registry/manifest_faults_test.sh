@@ -53,7 +53,7 @@ art_digest=sha256:$(sha256sum "$T/art.json" | cut -d' ' -f1)
 c=$("$MC" copy "$REGISTRY/art/x:v1" "$REGISTRY/art/copied:v1" --progress none | tail -1)
 [ "$c" = "$REGISTRY/art/copied@$art_digest" ] || mc_fail "copy of an artifact printed '$c'"
 mc_expect_fail "$MC" pull "$REGISTRY/art/x:v1" --store "$T/store" --progress none
-echo "$MC_ERR" | grep -q "application/vnd.example.weights.v1" || mc_fail "store pull of an unknown layer type: $MC_ERR"
+echo "$MC_ERR" | mc_contains "application/vnd.example.weights.v1" || mc_fail "store pull of an unknown layer type: $MC_ERR"
 nothing_written "$T/none" "$T/store"
 # Refused before anything is fetched or recorded: no ref, no manifest or config blob.
 [ -z "$(ls -A "$T/store/refs" 2>/dev/null)" ] || mc_fail "a refused store pull recorded a ref: $(ls "$T/store/refs")"
@@ -68,9 +68,9 @@ refused_everywhere() {  # WHAT EXPECTED_PATTERN
            "copy $PROXY/x/y:v1 $REGISTRY/copied/y:v1 --progress none"; do
     # shellcheck disable=SC2086
     mc_expect_fail "$MC" $c
-    echo "$MC_ERR" | grep -q -- "$2" || mc_fail "$1: '$c' said: $MC_ERR"
-    echo "$MC_ERR" | grep -q -- "x/y:v1" || mc_fail "$1: '$c' does not name the image: $MC_ERR"
-    echo "$MC_ERR" | grep -qi "segmentation\|abort\|terminate" && mc_fail "$1: '$c' crashed: $MC_ERR"
+    echo "$MC_ERR" | mc_contains -- "$2" || mc_fail "$1: '$c' said: $MC_ERR"
+    echo "$MC_ERR" | mc_contains -- "x/y:v1" || mc_fail "$1: '$c' does not name the image: $MC_ERR"
+    echo "$MC_ERR" | mc_contains -i "segmentation\|abort\|terminate" && mc_fail "$1: '$c' crashed: $MC_ERR"
   done
   nothing_written "$T/l" "$T/store"
   curl -sf -o /dev/null "http://$REGISTRY/v2/copied/y/manifests/v1" && mc_fail "$1: copy wrote a manifest"
@@ -105,9 +105,9 @@ refused_everywhere "unknown manifest type in the body" 'media type "application/
 # A config descriptor of 100 MiB: refused before it is fetched by what parses configs.
 start_proxy manifest "$T/bigconfig.json" application/vnd.oci.image.manifest.v1+json
 mc_expect_fail "$MC" pull "$PROXY/x/y:v1" --store "$T/store" --progress none
-echo "$MC_ERR" | grep -q "too large for a config" || mc_fail "100 MiB config, store pull: $MC_ERR"
+echo "$MC_ERR" | mc_contains "too large for a config" || mc_fail "100 MiB config, store pull: $MC_ERR"
 mc_expect_fail "$MC" inspect "$PROXY/x/y:v1"
-echo "$MC_ERR" | grep -q "104857600 bytes, over the limit" || mc_fail "100 MiB config, inspect: $MC_ERR"
+echo "$MC_ERR" | mc_contains "104857600 bytes, over the limit" || mc_fail "100 MiB config, inspect: $MC_ERR"
 nothing_written "$T/l" "$T/store"
 ! grep -q "GET /v2/x/y/blobs/" "$PROXY_LOG" || mc_fail "the 100 MiB config was fetched"
 echo PASS

@@ -54,9 +54,9 @@ echo '{}' > "$DOCKER_CONFIG/config.json"
 
 # Without node identity: a clear refusal, and no request to the metadata server.
 mc_expect_fail "$MC" pull "$PINNED" --store "$W/none" "${REG_FLAGS[@]}" --registry-identity none --retries 1
-echo "$MC_ERR" | grep -q "no node identity (--registry-identity none)" || mc_fail "identity none: $MC_ERR"
+echo "$MC_ERR" | mc_contains "no node identity (--registry-identity none)" || mc_fail "identity none: $MC_ERR"
 mc_expect_fail "$MC" pull "$PINNED" --store "$W/none" "${REG_FLAGS[@]}" --registry-identity auto --retries 1
-echo "$MC_ERR" | grep -q "not on GCE" || mc_fail "auto off GCE: $MC_ERR"
+echo "$MC_ERR" | mc_contains "not on GCE" || mc_fail "auto off GCE: $MC_ERR"
 [ ! -s "$T/metadata.log" ] || mc_fail "metadata server asked without node identity"
 
 # With it (GCE_METADATA_HOST: the stand-in): every node-side command and the webhook.

@@ -29,7 +29,7 @@ same_files "$T/lay/blobs" "$T/sk/blobs"
 # resolve and --require-digest.
 [ "$("$MC" resolve "$REGISTRY/models/tiny:v1")" = "$pinned" ] || mc_fail "resolve"
 mc_expect_fail "$MC" pull "$REGISTRY/models/tiny:v1" --layout "$T/x" --require-digest
-echo "$MC_ERR" | grep -q "IfNotPresent" || mc_fail "--require-digest message: $MC_ERR"
+echo "$MC_ERR" | mc_contains "IfNotPresent" || mc_fail "--require-digest message: $MC_ERR"
 [ ! -e "$T/x" ] || mc_fail "refused pull created the layout"
 
 # pull by digest: identical blobs, and the layout is valid for skopeo.
@@ -37,7 +37,7 @@ out=$("$MC" pull "$pinned" --layout "$T/pulled:v1" --progress none | tail -1)
 [ "$out" = "$pinned" ] || mc_fail "pull printed '$out'"
 same_files "$T/lay/blobs" "$T/pulled/blobs"
 [ ! -e "$T/.pulled.modelcar-pull" ] || mc_fail "ingest directory left behind"
-skopeo inspect --raw "oci:$T/pulled:v1" | sha256sum | grep -q "${built#sha256:}" || mc_fail "pulled layout tag"
+skopeo inspect --raw "oci:$T/pulled:v1" | sha256sum | mc_contains "${built#sha256:}" || mc_fail "pulled layout tag"
 
 # skopeo pushes, modelcar pulls byte-exact.
 skopeo copy -q --dest-tls-verify=false "oci:$T/lay:v1" "docker://$REGISTRY/by/skopeo:s"
@@ -64,12 +64,12 @@ done
 
 # Errors: unknown tag, unknown repo, refused connection, unknown host.
 mc_expect_fail "$MC" pull "$REGISTRY/models/tiny:nope" --layout "$T/e1"
-echo "$MC_ERR" | grep -q "not found" || mc_fail "missing tag: $MC_ERR"
-echo "$MC_ERR" | grep -q "models/tiny:nope" || mc_fail "missing tag message lacks the name: $MC_ERR"
+echo "$MC_ERR" | mc_contains "not found" || mc_fail "missing tag: $MC_ERR"
+echo "$MC_ERR" | mc_contains "models/tiny:nope" || mc_fail "missing tag message lacks the name: $MC_ERR"
 [ ! -e "$T/e1" ] || mc_fail "failed pull left a layout"
 port=$(mc_free_port)
 mc_expect_fail "$MC" resolve "127.0.0.1:$port/a/b:c" --retries 1
-echo "$MC_ERR" | grep -qi "connect" || mc_fail "refused: $MC_ERR"
+echo "$MC_ERR" | mc_contains -i "connect" || mc_fail "refused: $MC_ERR"
 mc_expect_fail "$MC" resolve "no-such-host.invalid/a/b:c" --retries 1
-echo "$MC_ERR" | grep -qi "resolve host" || mc_fail "unknown host: $MC_ERR"
+echo "$MC_ERR" | mc_contains -i "resolve host" || mc_fail "unknown host: $MC_ERR"
 echo PASS

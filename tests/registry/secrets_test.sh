@@ -28,7 +28,7 @@ every_node_command "$PINNED" "$REGISTRY/every/m:v1"
 printf '{"auths":{"%s":{"username":"alice","password":"wrong-%s"}}}' "$REGISTRY" "$SECRET" > "$T/bad.json"
 mc_expect_fail "$MC" pull "$PINNED" --layout "$W/bad:v1" --authfile "$T/bad.json"
 echo "$MC_ERR" > "$OUT/wrong-password.err"
-echo "$MC_ERR" | grep -q "rejected the username/password from auth file $T/bad.json" || mc_fail "wrong password: $MC_ERR"
+echo "$MC_ERR" | mc_contains "rejected the username/password from auth file $T/bad.json" || mc_fail "wrong password: $MC_ERR"
 mc_expect_fail "$MC" pull "$REGISTRY/every/nothing:v1" --store "$W/s6"
 echo "$MC_ERR" > "$OUT/missing.err"
 no_secret "$SECRET" "wrong-$SECRET" "$API_KEY"
@@ -57,7 +57,7 @@ export http_proxy=http://127.0.0.1:$pport NO_PROXY=127.0.0.1
 : > "$T/proxy.log"
 mc_expect_fail "$MC" push --layout "$W/lay:v1" "$REGISTRY/team/m:v1" --ca-file "$T/tls/ca.pem" --retries 1
 echo "$MC_ERR" > "$OUT/plain-realm.err"
-echo "$MC_ERR" | grep -q "refusing to send credentials over plain HTTP to realm.example:$iport" \
+echo "$MC_ERR" | mc_contains "refusing to send credentials over plain HTTP to realm.example:$iport" \
   || mc_fail "credentials to a plain-HTTP realm: $MC_ERR"
 grep -q "authorization=yes" "$T/proxy.log" && mc_fail "credentials reached the plain-HTTP realm"
 echo '{}' > "$DOCKER_CONFIG/config.json"
@@ -77,7 +77,7 @@ rport=$(mc_free_port)
 MC_CLEANUP+=("kill $! 2>/dev/null")
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$rport/" && break; sleep 0.1; done
 mc_expect_fail "$MC" pull "127.0.0.1:$rport/r/m:v1" --layout "$W/file:v1" --retries 1
-echo "$MC_ERR" | grep -q "redirect to a file:// URL refused" || mc_fail "file:// redirect: $MC_ERR"
+echo "$MC_ERR" | mc_contains "redirect to a file:// URL refused" || mc_fail "file:// redirect: $MC_ERR"
 grep -rqs "root:x:0:0" "$W/file" "$OUT" && mc_fail "/etc/passwd was read"
 SIG=canary-sig-$RANDOM$RANDOM
 dead=$(mc_free_port)
@@ -88,7 +88,7 @@ MC_CLEANUP+=("kill $! 2>/dev/null")
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$sport/" && break; sleep 0.1; done
 mc_expect_fail "$MC" pull "127.0.0.1:$sport/r/m@${PINNED#*@}" --store "$W/s7" --retries 1
 echo "$MC_ERR" > "$OUT/presigned.err"
-echo "$MC_ERR" | grep -q "http://127.0.0.1:$dead/bucket/blob?<redacted>" || mc_fail "presigned error: $MC_ERR"
+echo "$MC_ERR" | mc_contains "http://127.0.0.1:$dead/bucket/blob?<redacted>" || mc_fail "presigned error: $MC_ERR"
 echo "127.0.0.1:$sport/r/m@${PINNED#*@}" > "$W/agent-refs2"
 port=$(mc_free_port)
 "$MC" cache-agent --config "$W/agent-refs2" --store "$W/s8" --status "$W/agent-status2.json" \

@@ -64,5 +64,5 @@ grep -q "stalled.*building and sending again" "$T/bp.err" ||
   mc_fail "build --push: no upload stalled ($(cat "$T/bp.err"))"
 
 mc_expect_fail "$MC" pull "$REGISTRY/s/m@$digest" --layout "$T/bad:v1" --stall-timeout 0
-echo "$MC_ERR" | grep -q -- "--stall-timeout" || mc_fail "--stall-timeout 0: $MC_ERR"
+echo "$MC_ERR" | mc_contains -- "--stall-timeout" || mc_fail "--stall-timeout 0: $MC_ERR"
 echo PASS

@@ -24,9 +24,9 @@ mkdir -p "$HOME/.docker"
 
 # Anonymous push: the token has no push right -> clear 401 naming registry, repo, auth source.
 mc_expect_fail "$MC" push --layout "$T/lay:v1" "$REGISTRY/team/m:v1" --progress none
-echo "$MC_ERR" | grep -q "unauthenticated" || mc_fail "anonymous push: $MC_ERR"
-echo "$MC_ERR" | grep -q "$REGISTRY" || mc_fail "message lacks registry: $MC_ERR"
-echo "$MC_ERR" | grep -q "no auth file" || mc_fail "message lacks auth source: $MC_ERR"
+echo "$MC_ERR" | mc_contains "unauthenticated" || mc_fail "anonymous push: $MC_ERR"
+echo "$MC_ERR" | mc_contains "$REGISTRY" || mc_fail "message lacks registry: $MC_ERR"
+echo "$MC_ERR" | mc_contains "no auth file" || mc_fail "message lacks auth source: $MC_ERR"
 
 # ~/.docker/config.json credentials: push works; tokens are cached per scope.
 printf '{"auths":{"%s":{"auth":"%s"}}}' "$REGISTRY" "$(printf 'alice:%s' "$PW" | base64 -w0)" > "$HOME/.docker/config.json"
@@ -51,5 +51,5 @@ same_files "$T/lay/blobs" "$T/anon/blobs"
 grep -q "anonymous repository:public/m:pull" "$T/tokens.log" || mc_fail "no anonymous token"
 # ... but not of the private one.
 mc_expect_fail "$MC" pull "$REGISTRY/team/m:v1" --layout "$T/no:v1" --progress none
-echo "$MC_ERR" | grep -q "team/m" || mc_fail "private pull message: $MC_ERR"
+echo "$MC_ERR" | mc_contains "team/m" || mc_fail "private pull message: $MC_ERR"
 echo PASS

@@ -67,6 +67,6 @@ check_pushed up/auto
 # ... while --upload-mode monolithic gives up with the 413 named.
 start_proxy refuse413 1048576
 mc_expect_fail "$MC" push --layout "$T/lay:v1" "$PROXY/up/mono:v1" --upload-mode monolithic --progress none
-echo "$MC_ERR" | grep -q "413" || mc_fail "monolithic 413: $MC_ERR"
+echo "$MC_ERR" | mc_contains "413" || mc_fail "monolithic 413: $MC_ERR"
 ! grep -q '^PATCH' "$PROXY_LOG" || mc_fail "monolithic mode sent PATCHes"
 echo PASS

@@ -22,6 +22,6 @@ kill "$SERVE_PID"; wait "$SERVE_PID" || mc_fail "serve did not exit 0 on SIGTERM
 # Warm store, registry gone: --pull never still serves.
 kill "$REGISTRY_PID"; wait "$REGISTRY_PID" 2>/dev/null || true
 serve_start "oci://$ref" --store "$MC_TMP/store" --pull never
-curl -sf "$SERVE_URL/v1/models" | grep -q '"tinyqwen"' || mc_fail "models from the warm store"
+curl -sf "$SERVE_URL/v1/models" | mc_contains '"tinyqwen"' || mc_fail "models from the warm store"
 grep -q "ready in" "$SERVE_LOG" || mc_fail "no ready line"
 echo "serve_oci_test: ok"

@@ -22,7 +22,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "$SERVE_URL/v1/models")
 [ "$code" = 401 ] || mc_fail "no key: expected 401, got $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' "$SERVE_URL/v1/models")
 [ "$code" = 401 ] || mc_fail "wrong key: expected 401, got $code"
-curl -sf -H 'Authorization: Bearer sekret' "$SERVE_URL/v1/models" | grep -qF "\"id\":\"$MODEL_DIR\"" ||
+curl -sf -H 'Authorization: Bearer sekret' "$SERVE_URL/v1/models" | mc_contains -F "\"id\":\"$MODEL_DIR\"" ||
   mc_fail "models with the key (default name = MODEL as given, like vLLM)"
 curl -sf -o /dev/null "$SERVE_URL/health" || mc_fail "/health needs no key"
 

@@ -29,8 +29,8 @@ $B store gc --store "$S" --max-size 0 --no-watermarks > /dev/null
 printf '%s\n' "$REGISTRY/m1:v1" > "$MC_TMP/refs.txt"
 $B cache-agent --config "$MC_TMP/refs.txt" --store "$S" --status "$MC_TMP/status.json" --once
 $B store gc --store "$S" --max-size 0 --no-watermarks > /dev/null
-$B store ls --store "$S" | grep -q "m1:v1" || mc_fail "m1 evicted"
-$B store ls --store "$S" | grep -q "m2:v1" && mc_fail "m2 still there after its pin was released"
+$B store ls --store "$S" | mc_contains "m1:v1" || mc_fail "m1 evicted"
+$B store ls --store "$S" | mc_contains "m2:v1" && mc_fail "m2 still there after its pin was released"
 
 # Served mode.
 port=$(mc_free_port)
@@ -41,17 +41,17 @@ MC_CLEANUP+=("kill $apid 2>/dev/null")
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" > /dev/null && break; sleep 0.1; done
 [ "$(curl -sf "http://127.0.0.1:$port/healthz")" = ok ] || mc_fail "healthz"
 for _ in $(seq 50); do
-  curl -sf "http://127.0.0.1:$port/status" | grep -q '"present"' && break; sleep 0.1
+  curl -sf "http://127.0.0.1:$port/status" | mc_contains '"present"' && break; sleep 0.1
 done
-curl -sf "http://127.0.0.1:$port/status" | grep -q '"present"' || mc_fail "status"
-curl -sf "http://127.0.0.1:$port/metrics" | grep -q 'modelcar_cache_refs{state="present"} 1' || mc_fail "metrics"
+curl -sf "http://127.0.0.1:$port/status" | mc_contains '"present"' || mc_fail "status"
+curl -sf "http://127.0.0.1:$port/metrics" | mc_contains 'modelcar_cache_refs{state="present"} 1' || mc_fail "metrics"
 # Config change picked up: add m2 back.
 printf '%s\n%s\n' "$REGISTRY/m1:v1" "$REGISTRY/m2:v1" > "$MC_TMP/refs.txt"
 for _ in $(seq 100); do
-  curl -sf "http://127.0.0.1:$port/metrics" | grep -q 'modelcar_cache_refs{state="present"} 2' && break
+  curl -sf "http://127.0.0.1:$port/metrics" | mc_contains 'modelcar_cache_refs{state="present"} 2' && break
   sleep 0.1
 done
-curl -sf "http://127.0.0.1:$port/metrics" | grep -q 'modelcar_cache_refs{state="present"} 2' || mc_fail "config reload"
+curl -sf "http://127.0.0.1:$port/metrics" | mc_contains 'modelcar_cache_refs{state="present"} 2' || mc_fail "config reload"
 kill -TERM $apid
 wait $apid || mc_fail "cache-agent did not exit 0 on SIGTERM"
 echo PASS

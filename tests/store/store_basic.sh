@@ -73,9 +73,9 @@ $B fetch "$pinned" "$MC_TMP/shm/models" --store "$S" -q 2>/dev/null > /dev/null
 cmp "$MC_TMP/shm/models/model.safetensors" "$MC_TMP/model/model.safetensors" || mc_fail "copy content"
 
 # store ls / df / verify.
-$B store ls --store "$S" | grep -q "$REGISTRY/m:v1" || mc_fail "store ls lacks the ref"
-$B store df --store "$S" | grep -q "images      1" || mc_fail "store df"
-$B store verify --store "$S" | grep -q "^OK" || mc_fail "verify"
+$B store ls --store "$S" | mc_contains "$REGISTRY/m:v1" || mc_fail "store ls lacks the ref"
+$B store df --store "$S" | mc_contains "images      1" || mc_fail "store df"
+$B store verify --store "$S" | mc_contains "^OK" || mc_fail "verify"
 
 # gc keeps the mounted image, removes it once unmounted.
 $B store gc --store "$S" --max-size 0 --no-watermarks > "$MC_TMP/gc"
