@@ -121,6 +121,12 @@ json DescriptorJson(const Descriptor& d) {
   return j;
 }
 
+json DescriptorListJson(const std::vector<Descriptor>& list) {
+  json j = json::array();
+  for (const Descriptor& d : list) j.push_back(DescriptorJson(d));
+  return j;
+}
+
 Result<json> ParseObject(std::string_view text, const std::string& what) {
   ASSIGN_OR_RETURN(json j, ParseJsonLimited(text, what));  // depth-limited: fetched manifests
   if (!j.is_object()) return InvalidArgument(what + ": must be a JSON object");
@@ -184,8 +190,7 @@ std::string SerializeManifest(const Manifest& m) {
   if (!m.media_type.empty()) j["mediaType"] = m.media_type;
   if (!m.artifact_type.empty()) j["artifactType"] = m.artifact_type;
   j["config"] = DescriptorJson(m.config);
-  j["layers"] = json::array();
-  for (const Descriptor& d : m.layers) j["layers"].push_back(DescriptorJson(d));
+  j["layers"] = DescriptorListJson(m.layers);
   if (m.subject) j["subject"] = DescriptorJson(*m.subject);
   if (!m.annotations.empty()) j["annotations"] = m.annotations;
   return Dump(j);
@@ -211,8 +216,7 @@ std::string SerializeIndex(const Index& index) {
   json j = json::object();
   j["schemaVersion"] = index.schema_version;
   if (!index.media_type.empty()) j["mediaType"] = index.media_type;
-  j["manifests"] = json::array();
-  for (const Descriptor& d : index.manifests) j["manifests"].push_back(DescriptorJson(d));
+  j["manifests"] = DescriptorListJson(index.manifests);
   if (!index.annotations.empty()) j["annotations"] = index.annotations;
   return Dump(j);
 }
