@@ -38,6 +38,13 @@ void AppendUtf8Lossy(std::string_view bytes, std::string* out) {
   out->append(bytes.substr(run));
 }
 
+std::string EncodeUtf8(std::u32string_view cps) {
+  std::string out;
+  out.reserve(cps.size());
+  for (char32_t cp : cps) AppendUtf8(cp, &out);
+  return out;
+}
+
 std::u32string Utf8ToCodePoints(std::string_view s) {
   std::u32string out;
   out.reserve(s.size());

@@ -1,7 +1,8 @@
-// UTF-8 decoding and validation, one implementation for every module (file names in model dirs,
-// the tokenizer, the template interpreter, streamed text). "Valid" is the Unicode definition:
-// no overlong forms, no surrogates (U+D800..DFFF), nothing above U+10FFFF, no truncated sequence.
-// The inline functions are on the tokenizer's hot path. All functions are pure and thread-safe.
+// UTF-8 encoding, decoding and validation, one implementation for every module (file names in
+// model dirs, the tokenizer, the grammar compiler, the template interpreter, streamed text).
+// "Valid" is the Unicode definition: no overlong forms, no surrogates (U+D800..DFFF), nothing above
+// U+10FFFF, no truncated sequence. The inline functions are on the tokenizer's hot path. All
+// functions are pure and thread-safe.
 #ifndef MODELCAR_BASE_UTF8_H_
 #define MODELCAR_BASE_UTF8_H_
 
@@ -53,6 +54,36 @@ inline Utf8Scan ScanUtf8(const unsigned char* p, size_t n, size_t* len) {
   *len = need;
   return Utf8Scan::kValid;
 }
+
+// Appends the UTF-8 encoding of `cp` to `out`: 1 byte up to U+007F, 2 up to U+07FF, 3 up to
+// U+FFFF, 4 up to U+10FFFF. Surrogates (U+D800..DFFF) are encoded like any other code point below
+// U+10000, as ED A0 80..ED BF BF, which is not valid UTF-8 (utf8proc_encode_char and Python's
+// "surrogatepass" do the same): callers that need valid output keep surrogates out. A value above
+// U+10FFFF appends U+FFFD (EF BF BD).
+inline void AppendUtf8(char32_t cp, std::string* out) {
+  auto byte = [](char32_t b) { return static_cast<char>(b); };
+  if (cp < 0x80) {
+    out->push_back(byte(cp));
+  } else if (cp < 0x800) {
+    out->push_back(byte(0xC0 | (cp >> 6)));
+    out->push_back(byte(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(byte(0xE0 | (cp >> 12)));
+    out->push_back(byte(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(byte(0x80 | (cp & 0x3F)));
+  } else if (cp <= 0x10FFFF) {
+    out->push_back(byte(0xF0 | (cp >> 18)));
+    out->push_back(byte(0x80 | ((cp >> 12) & 0x3F)));
+    out->push_back(byte(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(byte(0x80 | (cp & 0x3F)));
+  } else {
+    out->append("\xEF\xBF\xBD");  // U+FFFD
+  }
+}
+
+// The UTF-8 of `cps`, each code point encoded as AppendUtf8 does. Utf8ToCodePoints gives `cps`
+// back when it holds no surrogate and nothing above U+10FFFF.
+std::string EncodeUtf8(std::u32string_view cps);
 
 // Decodes the code point starting at s[i] and returns its byte length (1-4).
 // REQUIRES: s is valid UTF-8 and i < s.size() is the start of a code point.

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <ios>
 #include <string>
 
 namespace modelcar {
@@ -37,6 +39,54 @@ TEST(Utf8Test, ScanReportsLengths) {
   EXPECT_EQ(len, 2u);  // the maximal invalid subpart
   EXPECT_EQ(scan("\xc0\x80", &len), Utf8Scan::kInvalid);
   EXPECT_EQ(len, 1u);
+}
+
+TEST(Utf8Test, EncodesEachLengthUpToItsBoundary) {
+  auto enc = [](char32_t cp) {
+    std::string out = "<";  // appends, keeps what is there
+    AppendUtf8(cp, &out);
+    return out.substr(1);
+  };
+  EXPECT_EQ(enc(0), std::string(1, '\0'));
+  EXPECT_EQ(enc(0x7F), "\x7f");
+  EXPECT_EQ(enc(0x80), "\xc2\x80");
+  EXPECT_EQ(enc(0x7FF), "\xdf\xbf");
+  EXPECT_EQ(enc(0x800), "\xe0\xa0\x80");
+  EXPECT_EQ(enc(0xFFFF), "\xef\xbf\xbf");
+  EXPECT_EQ(enc(0x10000), "\xf0\x90\x80\x80");
+  EXPECT_EQ(enc(0x10FFFF), "\xf4\x8f\xbf\xbf");
+  std::string out = "x";
+  AppendUtf8(0xE9, &out);
+  EXPECT_EQ(out, "x\xc3\xa9");
+  // Every character round-trips through the decoder.
+  for (char32_t cp = 0; cp <= 0x10FFFF; cp += cp < 0x1000 ? 1 : 97) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+    std::string s = enc(cp);
+    ASSERT_TRUE(IsValidUtf8(s)) << std::hex << static_cast<uint32_t>(cp);
+    char32_t back = 0;
+    EXPECT_EQ(DecodeUtf8(s, 0, &back), static_cast<int>(s.size()));
+    EXPECT_EQ(back, cp);
+  }
+}
+
+TEST(Utf8Test, EncodesSurrogatesAsThreeBytesAndBeyondUnicodeAsReplacement) {
+  std::string out;
+  AppendUtf8(0xD800, &out);
+  EXPECT_EQ(out, "\xed\xa0\x80");
+  EXPECT_FALSE(IsValidUtf8(out));  // the caller's to keep out
+  out.clear();
+  AppendUtf8(0xDFFF, &out);
+  EXPECT_EQ(out, "\xed\xbf\xbf");
+  for (char32_t cp : {char32_t{0x110000}, char32_t{0x7FFFFFFF}, char32_t{0xFFFFFFFF}}) {
+    out.clear();
+    AppendUtf8(cp, &out);
+    EXPECT_EQ(out, "\xef\xbf\xbd") << std::hex << static_cast<uint32_t>(cp);
+  }
+  EXPECT_EQ(EncodeUtf8(U"a\u00e9\u20ac\U0001F600"), "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+  EXPECT_EQ(EncodeUtf8(std::u32string{U'a', 0x110000}), "a\xef\xbf\xbd");
+  EXPECT_EQ(EncodeUtf8(U""), "");
+  const std::u32string text = U"mod\u00e8le \U0001F600 \u20ac";
+  EXPECT_EQ(Utf8ToCodePoints(EncodeUtf8(text)), text);
 }
 
 TEST(Utf8Test, DecodesEveryLength) {

@@ -86,6 +86,22 @@ Result<Descriptor> ParseDescriptor(const json& j, const std::string& where) {
   return d;
 }
 
+// The required array `key` of descriptors ("layers", "manifests").
+Result<std::vector<Descriptor>> GetDescriptorList(const json& j, const char* key,
+                                                  const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_array()) {
+    return Err(where, std::string("missing \"") + key + "\" array");
+  }
+  std::vector<Descriptor> out;
+  for (size_t i = 0; i < it->size(); ++i) {
+    ASSIGN_OR_RETURN(Descriptor d,
+                     ParseDescriptor((*it)[i], fmt::format("{}.{}[{}]", where, key, i)));
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
 json DescriptorJson(const Descriptor& d) {
   json j = json::object();
   j["mediaType"] = d.media_type;
@@ -102,6 +118,12 @@ json DescriptorJson(const Descriptor& d) {
     if (!d.platform->os_version.empty()) p["os.version"] = d.platform->os_version;
     j["platform"] = p;
   }
+  return j;
+}
+
+json DescriptorListJson(const std::vector<Descriptor>& list) {
+  json j = json::array();
+  for (const Descriptor& d : list) j.push_back(DescriptorJson(d));
   return j;
 }
 
@@ -152,13 +174,7 @@ Result<Manifest> ParseManifest(std::string_view text, std::string_view media_typ
   auto config = j.find("config");
   if (config == j.end()) return Err(where, "missing \"config\"");
   ASSIGN_OR_RETURN(m.config, ParseDescriptor(*config, where + ".config"));
-  auto layers = j.find("layers");
-  if (layers == j.end() || !layers->is_array()) return Err(where, "missing \"layers\" array");
-  for (size_t i = 0; i < layers->size(); ++i) {
-    ASSIGN_OR_RETURN(Descriptor d,
-                     ParseDescriptor((*layers)[i], fmt::format("{}.layers[{}]", where, i)));
-    m.layers.push_back(std::move(d));
-  }
+  ASSIGN_OR_RETURN(m.layers, GetDescriptorList(j, "layers", where));
   if (auto s = j.find("subject"); s != j.end() && !s->is_null()) {
     ASSIGN_OR_RETURN(Descriptor d, ParseDescriptor(*s, where + ".subject"));
     m.subject = std::move(d);
@@ -174,8 +190,7 @@ std::string SerializeManifest(const Manifest& m) {
   if (!m.media_type.empty()) j["mediaType"] = m.media_type;
   if (!m.artifact_type.empty()) j["artifactType"] = m.artifact_type;
   j["config"] = DescriptorJson(m.config);
-  j["layers"] = json::array();
-  for (const Descriptor& d : m.layers) j["layers"].push_back(DescriptorJson(d));
+  j["layers"] = DescriptorListJson(m.layers);
   if (m.subject) j["subject"] = DescriptorJson(*m.subject);
   if (!m.annotations.empty()) j["annotations"] = m.annotations;
   return Dump(j);
@@ -192,13 +207,7 @@ Result<Index> ParseIndex(std::string_view text, std::string_view media_type) {
   if (!index.media_type.empty() && !IsIndexType(index.media_type)) {
     return Err(where + ".mediaType", "\"" + index.media_type + "\" is not an index type");
   }
-  auto list = j.find("manifests");
-  if (list == j.end() || !list->is_array()) return Err(where, "missing \"manifests\" array");
-  for (size_t i = 0; i < list->size(); ++i) {
-    ASSIGN_OR_RETURN(Descriptor d,
-                     ParseDescriptor((*list)[i], fmt::format("{}.manifests[{}]", where, i)));
-    index.manifests.push_back(std::move(d));
-  }
+  ASSIGN_OR_RETURN(index.manifests, GetDescriptorList(j, "manifests", where));
   ASSIGN_OR_RETURN(index.annotations, GetStringMap(j, "annotations", where));
   return index;
 }
@@ -207,8 +216,7 @@ std::string SerializeIndex(const Index& index) {
   json j = json::object();
   j["schemaVersion"] = index.schema_version;
   if (!index.media_type.empty()) j["mediaType"] = index.media_type;
-  j["manifests"] = json::array();
-  for (const Descriptor& d : index.manifests) j["manifests"].push_back(DescriptorJson(d));
+  j["manifests"] = DescriptorListJson(index.manifests);
   if (!index.annotations.empty()) j["annotations"] = index.annotations;
   return Dump(j);
 }

@@ -6,48 +6,39 @@
 
 namespace modelcar::serve {
 
+namespace {
+
+struct ErrorKind {
+  Code code;
+  int http_status;
+  const char* type;
+};
+
+// The Status codes an API error can carry; any other is 500 InternalServerError (ApiError's
+// defaults).
+constexpr ErrorKind kErrorKinds[] = {
+    {Code::kInvalidArgument, 400, "BadRequestError"},
+    {Code::kFailedPrecondition, 400, "BadRequestError"},
+    {Code::kNotFound, 404, "NotFoundError"},
+    {Code::kUnauthenticated, 401, "AuthenticationError"},
+    {Code::kPermissionDenied, 403, "PermissionDeniedError"},
+    {Code::kResourceExhausted, 429, "RateLimitError"},
+    {Code::kUnavailable, 503, "ServiceUnavailableError"},
+    {Code::kUnimplemented, 501, "NotImplementedError"},
+    {Code::kDeadlineExceeded, 504, "TimeoutError"},
+};
+
+}  // namespace
+
 ApiError ToApiError(const Status& status, std::string_view param) {
   ApiError e;
   e.message = status.message();
   e.param = std::string(param);
-  switch (status.code()) {
-    case Code::kInvalidArgument:
-    case Code::kFailedPrecondition:
-      e.http_status = 400;
-      e.type = "BadRequestError";
-      break;
-    case Code::kNotFound:
-      e.http_status = 404;
-      e.type = "NotFoundError";
-      break;
-    case Code::kUnauthenticated:
-      e.http_status = 401;
-      e.type = "AuthenticationError";
-      break;
-    case Code::kPermissionDenied:
-      e.http_status = 403;
-      e.type = "PermissionDeniedError";
-      break;
-    case Code::kResourceExhausted:
-      e.http_status = 429;
-      e.type = "RateLimitError";
-      break;
-    case Code::kUnavailable:
-      e.http_status = 503;
-      e.type = "ServiceUnavailableError";
-      break;
-    case Code::kUnimplemented:
-      e.http_status = 501;
-      e.type = "NotImplementedError";
-      break;
-    case Code::kDeadlineExceeded:
-      e.http_status = 504;
-      e.type = "TimeoutError";
-      break;
-    default:
-      e.http_status = 500;
-      e.type = "InternalServerError";
-      break;
+  for (const ErrorKind& k : kErrorKinds) {
+    if (k.code == status.code()) {
+      e.http_status = k.http_status;
+      e.type = k.type;
+    }
   }
   return e;
 }

@@ -85,25 +85,32 @@ void Metrics::CountFinished(FinishReason reason) {
 std::string Metrics::Render() const {
   std::lock_guard l(mu_);
   PrometheusText out;
-  out.Header("vllm:num_requests_running", "gauge",
-             "Number of requests in model execution batches.");
-  out.Sample("vllm:num_requests_running", labels_, running_);
-  out.Header("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.");
-  out.Sample("vllm:num_requests_waiting", labels_, waiting_);
-  out.Header("vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.");
-  out.Sample("vllm:kv_cache_usage_perc", labels_, kv_usage_);
-  out.Header("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.");
-  out.Sample("vllm:prompt_tokens_total", labels_, prompt_tokens_);
-  out.Header("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.");
-  out.Sample("vllm:generation_tokens_total", labels_, generation_tokens_);
-  out.Header("vllm:num_preemptions_total", "counter", "Cumulative number of preemptions.");
-  out.Sample("vllm:num_preemptions_total", labels_, preemptions_);
-  out.Header("vllm:prefix_cache_queries_total", "counter",
-             "Prefix cache queries, in terms of number of queried tokens.");
-  out.Sample("vllm:prefix_cache_queries_total", labels_, prefix_queries_);
-  out.Header("vllm:prefix_cache_hits_total", "counter",
-             "Prefix cache hits, in terms of number of cached tokens.");
-  out.Sample("vllm:prefix_cache_hits_total", labels_, prefix_hits_);
+  // A gauge or counter with this model's label: its HELP and TYPE lines, then its value.
+  auto metric = [&](std::string_view name, std::string_view type, std::string_view help,
+                    auto value) {
+    out.Header(name, type, help);
+    out.Sample(name, labels_, value);
+  };
+  auto histogram = [&](std::string_view name, std::string_view help, const Histogram& h) {
+    out.Header(name, "histogram", help);
+    h.Render(name, labels_, &out);
+  };
+  metric("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.",
+         running_);
+  metric("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.",
+         waiting_);
+  metric("vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.",
+         kv_usage_);
+  metric("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.",
+         prompt_tokens_);
+  metric("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.",
+         generation_tokens_);
+  metric("vllm:num_preemptions_total", "counter", "Cumulative number of preemptions.",
+         preemptions_);
+  metric("vllm:prefix_cache_queries_total", "counter",
+         "Prefix cache queries, in terms of number of queried tokens.", prefix_queries_);
+  metric("vllm:prefix_cache_hits_total", "counter",
+         "Prefix cache hits, in terms of number of cached tokens.", prefix_hits_);
   out.Header("vllm:request_success_total", "counter", "Count of finished requests by reason.");
   // Requests are counted by how their sequences ended in the scheduler (never tool_calls).
   for (FinishReason reason : {FinishReason::kStop, FinishReason::kLength, FinishReason::kAbort}) {
@@ -111,18 +118,14 @@ std::string Metrics::Render() const {
                labels_ + "," + PrometheusText::Label("finished_reason", FinishReasonName(reason)),
                finished_[static_cast<size_t>(reason)]);
   }
-  out.Header("vllm:time_to_first_token_seconds", "histogram",
-             "Histogram of time to first token in seconds.");
-  ttft_.Render("vllm:time_to_first_token_seconds", labels_, &out);
-  out.Header("vllm:inter_token_latency_seconds", "histogram",
-             "Histogram of inter-token latency in seconds.");
-  itl_.Render("vllm:inter_token_latency_seconds", labels_, &out);
-  out.Header("vllm:time_per_output_token_seconds", "histogram",
-             "Histogram of time per output token in seconds.");
-  itl_.Render("vllm:time_per_output_token_seconds", labels_, &out);
-  out.Header("vllm:e2e_request_latency_seconds", "histogram",
-             "Histogram of end to end request latency in seconds.");
-  e2e_.Render("vllm:e2e_request_latency_seconds", labels_, &out);
+  histogram("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.",
+            ttft_);
+  histogram("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.",
+            itl_);
+  histogram("vllm:time_per_output_token_seconds", "Histogram of time per output token in seconds.",
+            itl_);
+  histogram("vllm:e2e_request_latency_seconds",
+            "Histogram of end to end request latency in seconds.", e2e_);
   return out.Take();
 }
 

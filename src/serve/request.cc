@@ -46,14 +46,6 @@ bool NestsDeeperThan(std::string_view body, int max_depth) {
   return false;
 }
 
-// Refuses the request with the turn's status (a 400 or 503) when it may not be parsed.
-struct Refused {
-  Status status;
-};
-
-void RequireTurn(const BodyParseTurn& turn) {
-  if (!turn.status().ok()) throw Refused{turn.status()};
-}
 
 // Limited (base/json.h): the body is copied and dumped recursively further on. REQUIRES: the
 // caller holds a BodyParseTurn for the body while the result lives.
@@ -144,16 +136,25 @@ std::string ParseTools(const json& j) {
   return t->empty() ? "" : t->dump();
 }
 
+// Reads `body` as a request of type T: the JSON (parsed in a BodyParseTurn; the turn's refusal is
+// returned as it is), its "model", then `fill(j, r)` for the rest. A BadParam or a JSON type error
+// becomes InvalidArgument, with the parameter it concerns in *param (when not null).
 template <typename T, typename F>
-Result<T> Guard(std::string* param, F f) {
+Result<T> ParseRequestBody(std::string_view body, std::string* param, F fill) {
   try {
-    return f();
+    BodyParseTurn turn(body);
+    if (!turn.status().ok()) {
+      if (param) param->clear();
+      return turn.status();
+    }
+    json j = ParseBody(body);
+    T r;
+    r.model = String(j, "model").value_or("");
+    fill(j, r);
+    return r;
   } catch (const BadParam& e) {
     if (param) *param = e.param;
     return InvalidArgument(e.message);
-  } catch (const Refused& e) {
-    if (param) param->clear();
-    return e.status;
   } catch (const json::exception& e) {
     if (param) param->clear();
     return InvalidArgument(std::string("Invalid request: ") + PrintableAscii(e.what()));
@@ -310,12 +311,7 @@ std::string StructuredOutput::CacheKey() const {
 
 Result<ChatRequest> ParseChatRequest(std::string_view body, std::string* param,
                                      const RequestDefaults& d) {
-  return Guard<ChatRequest>(param, [&] {
-    BodyParseTurn turn(body);
-    RequireTurn(turn);
-    json j = ParseBody(body);
-    ChatRequest r;
-    r.model = String(j, "model").value_or("");
+  return ParseRequestBody<ChatRequest>(body, param, [&](const json& j, ChatRequest& r) {
     r.messages_json = NormalizeMessages(j);
     {
       const json& last = Find(j, "messages")->back();
@@ -361,18 +357,12 @@ Result<ChatRequest> ParseChatRequest(std::string_view body, std::string* param,
     }
     r.prompt_logprobs = PromptLogprobs(j, r.stream, d);
     r.ignored_fields = UnknownFields(j, /*chat=*/true);
-    return r;
   });
 }
 
 Result<CompletionRequest> ParseCompletionRequest(std::string_view body, std::string* param,
                                                  const RequestDefaults& d) {
-  return Guard<CompletionRequest>(param, [&] {
-    BodyParseTurn turn(body);
-    RequireTurn(turn);
-    json j = ParseBody(body);
-    CompletionRequest r;
-    r.model = String(j, "model").value_or("");
+  return ParseRequestBody<CompletionRequest>(body, param, [&](const json& j, CompletionRequest& r) {
     const json* p = Find(j, "prompt");
     if (!p) Fail("prompt", "prompt is required");
     auto add_text = [&](const json& s) {
@@ -417,17 +407,11 @@ Result<CompletionRequest> ParseCompletionRequest(std::string_view body, std::str
     }
     r.prompt_logprobs = PromptLogprobs(j, r.stream, d);
     r.ignored_fields = UnknownFields(j, /*chat=*/false);
-    return r;
   });
 }
 
 Result<TokenizeRequest> ParseTokenizeRequest(std::string_view body, std::string* param) {
-  return Guard<TokenizeRequest>(param, [&] {
-    BodyParseTurn turn(body);
-    RequireTurn(turn);
-    json j = ParseBody(body);
-    TokenizeRequest r;
-    r.model = String(j, "model").value_or("");
+  return ParseRequestBody<TokenizeRequest>(body, param, [&](const json& j, TokenizeRequest& r) {
     if (Find(j, "messages")) {
       r.is_chat = true;
       r.messages_json = NormalizeMessages(j);
@@ -442,21 +426,14 @@ Result<TokenizeRequest> ParseTokenizeRequest(std::string_view body, std::string*
       r.add_special_tokens = Bool(j, "add_special_tokens").value_or(true);
     }
     r.return_token_strs = Bool(j, "return_token_strs").value_or(false);
-    return r;
   });
 }
 
 Result<DetokenizeRequest> ParseDetokenizeRequest(std::string_view body, std::string* param) {
-  return Guard<DetokenizeRequest>(param, [&] {
-    BodyParseTurn turn(body);
-    RequireTurn(turn);
-    json j = ParseBody(body);
-    DetokenizeRequest r;
-    r.model = String(j, "model").value_or("");
+  return ParseRequestBody<DetokenizeRequest>(body, param, [&](const json& j, DetokenizeRequest& r) {
     const json* t = Find(j, "tokens");
     if (!t) Fail("tokens", "tokens is required");
     r.tokens = TokenList(*t, "tokens");
-    return r;
   });
 }
 

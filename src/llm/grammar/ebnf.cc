@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/utf8.h"
 #include "llm/grammar/regex.h"
 
 namespace modelcar::llm::grammar {
@@ -40,24 +41,6 @@ struct Bad {
 
 [[noreturn]] void Fail(int line, const std::string& what) {
   throw Bad{fmt::format("grammar: {} (line {})", what, line)};
-}
-
-void AppendUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(char(cp));
-  } else if (cp < 0x800) {
-    out->push_back(char(0xC0 | (cp >> 6)));
-    out->push_back(char(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(char(0xE0 | (cp >> 12)));
-    out->push_back(char(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(char(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(char(0xF0 | (cp >> 18)));
-    out->push_back(char(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(char(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(char(0x80 | (cp & 0x3F)));
-  }
 }
 
 bool IdentChar(char c) {
@@ -200,6 +183,8 @@ class Lexer {
         if (e == 'x') {
           text->push_back(char(v));
         } else {
+          // Beyond Unicode: an error, as in a regex (AppendUtf8 would write U+FFFD).
+          if (v > 0x10FFFF) Fail(line_, "code point out of range in string");
           AppendUtf8(v, text);
         }
         break;

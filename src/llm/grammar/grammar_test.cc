@@ -269,6 +269,8 @@ TEST(Ebnf, GbnfAndLarkForms) {
   )"));
   EXPECT_TRUE(Matches(*lark, "a12a"));
   EXPECT_FALSE(Matches(*lark, "b"));
+  auto escapes = Runtime(EbnfGrammar(R"(root ::= "\x41\u00e9\U0001F600")"));
+  EXPECT_TRUE(Matches(*escapes, "A\xc3\xa9\xf0\x9f\x98\x80"));  // A é 😀
   auto nested = Runtime(EbnfGrammar(R"g(root ::= "(" root ")" | "x")g"));
   EXPECT_TRUE(Matches(*nested, "(((x)))"));
   EXPECT_FALSE(Matches(*nested, "((x)"));
@@ -277,7 +279,8 @@ TEST(Ebnf, GbnfAndLarkForms) {
            {"root ::= missing", "undefined rule 'missing'"},
            {"answer ::= \"x\"", "no 'root' rule"},
            {"root ::= \"x", "unterminated string"},
-           {"root ::= \"a\"{3,1}", "n < m"}}) {
+           {"root ::= \"a\"{3,1}", "n < m"},
+           {"root ::= \"\\U00110000\"", "code point out of range"}}) {
     auto g = EbnfGrammar(text);
     ASSERT_FALSE(g.ok()) << text;
     EXPECT_NE(g.status().message().find(what), std::string::npos) << g.status().message();

@@ -1,35 +1,14 @@
 #include "llm/grammar/nfa.h"
 
 #include <algorithm>
+#include <string>
+
+#include "base/utf8.h"
 
 namespace modelcar::llm::grammar {
 namespace {
 
 constexpr uint32_t kMaxCodePoint = 0x10FFFF;
-
-// UTF-8 of `cp` into `out`; returns the length.
-int Encode(uint32_t cp, uint8_t out[4]) {
-  if (cp < 0x80) {
-    out[0] = static_cast<uint8_t>(cp);
-    return 1;
-  }
-  if (cp < 0x800) {
-    out[0] = static_cast<uint8_t>(0xC0 | (cp >> 6));
-    out[1] = static_cast<uint8_t>(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    out[0] = static_cast<uint8_t>(0xE0 | (cp >> 12));
-    out[1] = static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F));
-    out[2] = static_cast<uint8_t>(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  out[0] = static_cast<uint8_t>(0xF0 | (cp >> 18));
-  out[1] = static_cast<uint8_t>(0x80 | ((cp >> 12) & 0x3F));
-  out[2] = static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F));
-  out[3] = static_cast<uint8_t>(0x80 | (cp & 0x3F));
-  return 4;
-}
 
 // Byte-range sequences whose union is exactly the UTF-8 encodings of [lo, hi] (the split used by
 // regex engines: equal lengths, then aligned on continuation-byte boundaries).
@@ -59,11 +38,11 @@ void Utf8Sequences(uint32_t lo, uint32_t hi,
       }
     }
   }
-  uint8_t a[4], b[4];
-  const int n = Encode(lo, a);
-  Encode(hi, b);
+  std::string a, b;  // lo and hi are characters (no surrogates) of the same length
+  AppendUtf8(lo, &a);
+  AppendUtf8(hi, &b);
   std::vector<std::pair<uint8_t, uint8_t>> seq;
-  for (int k = 0; k < n; ++k) seq.emplace_back(a[k], b[k]);
+  for (size_t k = 0; k < a.size(); ++k) seq.emplace_back(uint8_t(a[k]), uint8_t(b[k]));
   out->push_back(std::move(seq));
 }
 

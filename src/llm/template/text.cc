@@ -4,20 +4,6 @@
 
 namespace modelcar::tmpl {
 
-void AppendUtf8(char32_t c, std::string* out) {
-  utf8proc_uint8_t buf[4];
-  utf8proc_ssize_t n = utf8proc_encode_char(static_cast<utf8proc_int32_t>(c), buf);
-  if (n <= 0) n = utf8proc_encode_char(0xFFFD, buf);
-  out->append(reinterpret_cast<const char*>(buf), static_cast<size_t>(n));
-}
-
-std::string EncodeUtf8(std::u32string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char32_t c : s) AppendUtf8(c, &out);
-  return out;
-}
-
 int64_t CodePointCount(std::string_view s) {
   int64_t n = 0;
   for (unsigned char c : s) n += (c & 0xC0) != 0x80;

@@ -1,8 +1,9 @@
 // UTF-8 helpers with Python str semantics for the template interpreter: code point access (Python
 // indexes strings by code point), case mapping and character classes (via utf8proc).
 //
-// Decoding is base/utf8.h's Utf8ToCodePoints (each invalid byte becomes U+FFFD); encoding is
-// here. All functions are pure and thread-safe.
+// Decoding and encoding are base/utf8.h's (Utf8ToCodePoints: each invalid byte becomes U+FFFD;
+// AppendUtf8/EncodeUtf8: a lone surrogate is written as its three bytes, as utf8proc did, a value
+// above U+10FFFF as U+FFFD). All functions are pure and thread-safe.
 #ifndef MODELCAR_LLM_TEMPLATE_TEXT_H_
 #define MODELCAR_LLM_TEMPLATE_TEXT_H_
 
@@ -15,8 +16,6 @@
 
 namespace modelcar::tmpl {
 
-std::string EncodeUtf8(std::u32string_view s);
-void AppendUtf8(char32_t c, std::string* out);
 // Number of code points.
 int64_t CodePointCount(std::string_view s);
 

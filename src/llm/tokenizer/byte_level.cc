@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "base/utf8.h"
 #include "llm/tokenizer/unicode.h"
 
 namespace modelcar::llm {
@@ -26,15 +27,6 @@ struct Tables {
 const Tables& GetTables() {
   static const Tables tables;
   return tables;
-}
-
-void AppendUtf8(char32_t c, std::string* out) {
-  if (c < 0x80) {
-    out->push_back(static_cast<char>(c));
-  } else {  // the alphabet stays below U+0800
-    out->push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  }
 }
 
 }  // namespace
