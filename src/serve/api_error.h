@@ -21,10 +21,11 @@ struct ApiError {
   std::string param;
 };
 
-// kInvalidArgument -> 400 BadRequestError, kNotFound -> 404 NotFoundError,
-// kUnauthenticated -> 401 AuthenticationError, kPermissionDenied -> 403 PermissionDeniedError,
-// kResourceExhausted -> 429 RateLimitError (413 when `too_large`), kUnavailable -> 503
-// ServiceUnavailableError, kUnimplemented -> 501 NotImplementedError, others -> 500.
+// kInvalidArgument and kFailedPrecondition -> 400 BadRequestError, kNotFound -> 404
+// NotFoundError, kUnauthenticated -> 401 AuthenticationError, kPermissionDenied -> 403
+// PermissionDeniedError, kResourceExhausted -> 429 RateLimitError, kUnavailable -> 503
+// ServiceUnavailableError, kUnimplemented -> 501 NotImplementedError, kDeadlineExceeded -> 504
+// TimeoutError, others -> 500 InternalServerError.
 ApiError ToApiError(const Status& status, std::string_view param = {});
 
 // {"error": {"message": ..., "type": ..., "param": ..., "code": <http status>}}

@@ -79,7 +79,7 @@ size_t JsonObjectScanner::Feed(std::string_view bytes) {
     } else if (c == '"') {
       in_string_ = true;
     } else if (c == '{' || c == '[') {
-      ++depth_;
+      deepest_ = std::max(deepest_, ++depth_);
     } else if (c == '}' || c == ']') {
       if (--depth_ == 0) return i + 1;
     }

@@ -51,9 +51,12 @@ class JsonObjectScanner {
   // or npos when the value is still open after all of `bytes`.
   size_t Feed(std::string_view bytes);
   bool done() const { return depth_ == 0; }
+  // The deepest nesting fed so far (the value itself is depth 1).
+  int deepest() const { return deepest_; }
 
  private:
   int depth_ = 1;
+  int deepest_ = 1;
   bool in_string_ = false;
   bool escape_ = false;
 };

@@ -9,6 +9,7 @@
 #include <semaphore>
 
 #include "base/json.h"
+#include "serve/partial_json.h"
 #include "serve/request_json.h"
 
 namespace modelcar::serve {
@@ -20,30 +21,15 @@ std::counting_semaphore<BodyParseTurn::kLargeBodyParses> large_body_parses(
     BodyParseTurn::kLargeBodyParses);
 std::atomic<int64_t> max_turn_wait_ms{10000};
 
-// Whether `body` opens more than `max_depth` arrays and objects that are not yet closed at some
-// point (brackets inside strings do not count): one pass, no allocation. A valid body that this
-// finds would fail ParseJsonLimited's depth check; an invalid one is refused either way.
+// Whether the object or array that `body` holds nests deeper than `max_depth` (brackets inside
+// strings do not count): one pass, no allocation. A body this finds would fail ParseJsonLimited's
+// depth check; one that is not an object or array is refused by the parse at once.
 bool NestsDeeperThan(std::string_view body, int max_depth) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : body) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) return true;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return false;
+  const size_t start = body.find_first_not_of(" \t\r\n");
+  if (start == std::string_view::npos || (body[start] != '{' && body[start] != '[')) return false;
+  JsonObjectScanner scanner;
+  scanner.Feed(body.substr(start + 1));
+  return scanner.deepest() > max_depth;
 }
 
 

@@ -37,6 +37,7 @@ TEST(JsonObjectScanner, EndsAtTheMatchingBraceOutsideStrings) {
   EXPECT_EQ(body.substr(10, n).back(), '}');
   EXPECT_EQ(body.substr(10 + n), " tail");
   EXPECT_TRUE(s.done());
+  EXPECT_EQ(s.deepest(), 3);  // the object, the array, the inner object; not the quoted braces
 }
 
 TEST(ToolCallConstraint, ForcesThePrefixAndOnlyKnownNames) {

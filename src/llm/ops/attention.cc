@@ -1,6 +1,8 @@
 // Attention over the paged KV cache (ops.h), compiled once per Highway target: the query heads
 // that share a KV head go through the cache together, so every K and V row is read once per
 // position and KV head, not once per query head.
+// Highway's per-target preamble (kernels.cc and block_hwy.cc open the same way): foreach_target.h
+// compiles this file once per target.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "llm/ops/attention.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -13,6 +15,7 @@
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 #include "llm/ops/ops.h"
+#include "llm/ops/scalar.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace modelcar::llm::ops {
@@ -60,14 +63,6 @@ HWY_NOINLINE void Scores(const float* q, int hd, const KvView& kv, int nb, int n
   }
 }
 
-HWY_INLINE float ScalarKv(const float* p) { return *p; }
-HWY_INLINE float ScalarKv(const hwy::bfloat16_t* p) { return hwy::F32FromBF16(*p); }
-HWY_INLINE float ScalarKv(const hwy::float16_t* p) {
-  uint16_t b;
-  std::memcpy(&b, p, 2);
-  return F16ToF32(b);
-}
-
 // out_g = sum_{j < n} e[g][j] v_j * inv[g], positions in order, kV vectors of dimensions at once
 // (the dimensions past the last whole group of kV * N one by one).
 template <int G, int kV, typename KT>
@@ -81,7 +76,8 @@ HWY_NOINLINE void Values(const float* e, int n_pad, int n, int hd, const KvView&
     for (int g = 0; g < G; ++g) {
       float acc = 0;
       for (int j = 0; j < n; ++j) {
-        acc += e[g * n_pad + j] * ScalarKv(static_cast<const KT*>(kv.V(j / bt)) + (j % bt) * hd + d);
+        acc += e[g * n_pad + j] *
+               internal::ToF32(static_cast<const KT*>(kv.V(j / bt)) + (j % bt) * hd + d);
       }
       out[g * hd + d] = acc * inv[g];
     }

@@ -11,6 +11,7 @@
 
 #include "hwy/highway.h"
 #include "llm/ops/block.h"
+#include "llm/ops/scalar.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace modelcar::llm::ops::internal {
@@ -30,13 +31,6 @@ HWY_INLINE VF LoadW(DF df, const hwy::bfloat16_t* p) {
 HWY_INLINE VF LoadW(DF df, const hwy::float16_t* p) {
   const hn::Rebind<hwy::float16_t, DF> dh;
   return hn::PromoteTo(df, hn::LoadU(dh, p));
-}
-HWY_INLINE float ScalarW(const float* p) { return *p; }
-HWY_INLINE float ScalarW(const hwy::bfloat16_t* p) { return hwy::F32FromBF16(*p); }
-HWY_INLINE float ScalarW(const hwy::float16_t* p) {
-  uint16_t b;
-  std::memcpy(&b, p, 2);
-  return F16ToF32(b);
 }
 
 // f32 activations: kO weight rows x kR activation rows, accumulators in registers (the
@@ -63,7 +57,7 @@ HWY_INLINE void TileF32(const WT* HWY_RESTRICT w, int64_t cols, const float* HWY
   MC_UNROLL for (int k = 0; k < kO; ++k) {
     MC_UNROLL for (int r = 0; r < kR; ++r) {
       float s = hn::GetLane(hn::SumOfLanes(df, acc[k][r]));
-      for (int64_t j = i; j < cols; ++j) s += ScalarW(w + k * cols + j) * x[r * xs + j];
+      for (int64_t j = i; j < cols; ++j) s += internal::ToF32(w + k * cols + j) * x[r * xs + j];
       out[r * kBlockOut + k] = s;
     }
   }

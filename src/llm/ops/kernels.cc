@@ -131,6 +131,8 @@ void RmsNormImpl(const float* x, const float* weight, int n, float eps, float* o
   for (; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
+// RmsNormImpl's loop with a bf16 store (and the low half when `lo`): a second function rather
+// than a store chosen per vector, so the f32 path keeps its plain stores.
 void RmsNormBf16Impl(const float* x, const float* weight, int n, float eps, uint16_t* out,
                      uint16_t* lo) {
   const DF df;
