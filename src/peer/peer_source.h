@@ -66,6 +66,10 @@ class PeerSource {
   Status Stream(const std::string& repo, const oci::Descriptor& d, uint64_t offset,
                 const std::function<Status(std::string_view)>& sink, uint64_t* delivered);
 
+  // The piece list of `d` from the first peer that serves one (a peer holding it committed);
+  // NotFound when none does.
+  Result<PieceList> List(const oci::Descriptor& d) { return FetchList(d); }
+
   PeerStats stats() const;
   bool empty() const { return options_.peers.empty(); }
 

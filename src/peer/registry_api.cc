@@ -7,6 +7,8 @@
 
 #include "base/prometheus.h"
 #include "peer/distribution_path.h"
+#include "peer/piece_spool.h"
+#include "peer/swarm.h"
 
 namespace modelcar::peer {
 
@@ -27,6 +29,59 @@ void RegistryApi::Register(http::Server& server) {
   server.Handle("GET", "/v2/*", v2);
   server.Handle("GET", std::string(kPiecesPrefix) + "*",
                 [this](const http::ServerRequest& r) { return HandlePieces(r); });
+  server.Handle("GET", std::string(kNodePath),
+                [this](const http::ServerRequest& r) { return HandleNode(r); });
+}
+
+http::ServerResponse RegistryApi::HandleNode(const http::ServerRequest&) {
+  auto id = store_.Id();
+  if (!id.ok()) return DistributionError(500, "UNKNOWN", id.status().message());
+  nlohmann::json j = {{"id", *id}, {"pieceSize", options_.piece_size}};
+  return http::ServerResponse::Json(200, j.dump());
+}
+
+http::ServerResponse RegistryApi::SpooledBlob(const http::ServerRequest& r,
+                                              const oci::Digest& d) {
+  auto range_header = r.Header("Range");
+  const int64_t size =
+      range_header ? SpooledLayerSize(store_.root(), d, options_.piece_size) : -1;
+  if (size <= 0) return http::ServerResponse{};
+  auto range = ParseRange(range_header, static_cast<uint64_t>(size));
+  if (!range.ok() || !*range) return http::ServerResponse{};
+  std::string why;
+  SpooledPiece piece = LookupSpooledPiece(store_.root(), d, options_.piece_size, (*range)->start,
+                                          (*range)->length, &why);
+  if (!why.empty()) {
+    ++cut_;
+    Log("serve " + d.ToString() + ": " + why);
+  }
+  switch (piece.state) {
+    case SpooledPiece::State::kReady: {
+      ++hits_;
+      http::ServerResponse resp;
+      resp.status = 206;
+      resp.content_type = "application/octet-stream";
+      resp.headers.push_back({"Docker-Content-Digest", d.ToString()});
+      resp.headers.push_back({std::string(kPieceDigestHeader), piece.digest.ToString()});
+      resp.headers.push_back(
+          {"Content-Range", fmt::format("bytes {}-{}/{}", (*range)->start,
+                                        (*range)->start + (*range)->length - 1, size)});
+      if (r.method != "HEAD") bytes_ += piece.bytes.size();
+      resp.body = std::move(piece.bytes);
+      return resp;
+    }
+    case SpooledPiece::State::kPending: {
+      ++pending_;
+      auto resp = DistributionError(503, "PIECE_PENDING",
+                                    fmt::format("piece {} of {} is on its way", piece.index,
+                                                d.ToString()));
+      resp.headers.push_back({std::string(kSpoolProgressHeader), std::to_string(piece.progress)});
+      return resp;
+    }
+    case SpooledPiece::State::kAbsent:
+      break;
+  }
+  return http::ServerResponse{};
 }
 
 http::ServerResponse RegistryApi::HandlePieces(const http::ServerRequest& r) {
@@ -78,6 +133,10 @@ http::ServerResponse RegistryApi::Handle(const http::ServerRequest& r) {
     return DistributionError(400, "DIGEST_INVALID", digest.status().message());
   }
   auto loc = index_.Find(*digest);
+  if (!loc && !manifest) {  // a piece of a layer this node is still receiving (piece_spool.h)
+    http::ServerResponse spooled = SpooledBlob(r, *digest);
+    if (spooled.status != 200) return spooled;
+  }
   if (!loc || (manifest && loc->kind != BlobLocation::Kind::kManifest)) {
     ++misses_;
     return DistributionError(404, manifest ? "MANIFEST_UNKNOWN" : "BLOB_UNKNOWN",
@@ -145,6 +204,15 @@ http::ServerResponse RegistryApi::LayerBlob(const http::ServerRequest& r, const 
     resp.status = 206;
     resp.headers.push_back(
         {"Content-Range", fmt::format("bytes {}-{}/{}", start, start + length - 1, size)});
+    // Exactly one piece: its hash from the verified list, as a spooled piece carries it (swarm.h).
+    PieceGeometry g{size, options_.piece_size};
+    const uint64_t i = g.index_of(start);
+    if (start == g.start(i) && length == g.length(i)) {
+      auto list = layers_.Pieces(loc.tree, loc.layer, loc.record, options_.piece_size);
+      if (list.ok()) {
+        resp.headers.push_back({std::string(kPieceDigestHeader), list->pieces[i].ToString()});
+      }
+    }
   }
   resp.stream_length = static_cast<int64_t>(length);
   if (r.method == "HEAD" || length == 0) {
@@ -180,6 +248,8 @@ std::string RegistryApi::Metrics() const {
            misses_.load());
   p.Sample("modelcar_mirror_requests_total", PrometheusText::Label("result", "bad"),
            bad_requests_.load());
+  p.Header("modelcar_mirror_pieces_pending_total", "counter", "");
+  p.Sample("modelcar_mirror_pieces_pending_total", "", pending_.load());
   p.Header("modelcar_mirror_bytes_total", "counter", "");
   p.Sample("modelcar_mirror_bytes_total", "", bytes_.load());
   p.Header("modelcar_mirror_verify_failures_total", "counter", "");

@@ -6,6 +6,13 @@
 //   HEAD/GET /v2/<name>/blobs/<digest>     its config and layers; Range (one range) answered 206
 //   GET /modelcar/v1/pieces/<digest>       the piece list (pieces.h) of a layer it serves, for
 //                                          peers that pull from it (peer_source.h)
+//   GET /modelcar/v1/node                  {"id", "pieceSize"}: who this node is (swarm.h)
+//
+// A layer this node is still receiving (a pull with peers spools the pieces it owns,
+// piece_spool.h) is not in the index: a blob GET whose Range is exactly one of its pieces is
+// answered from the spool (206 with Modelcar-Piece-Digest), 503 PIECE_PENDING (with
+// Modelcar-Spool-Progress) while the piece is claimed by a live pull, and 404 otherwise. A Range
+// of exactly one piece of a served layer carries Modelcar-Piece-Digest too.
 //
 // By digest only: tags, listings, uploads and deletes are not served (404 or 405). The repository
 // name is checked for syntax but not matched (content is addressed by digest; containerd's ?ns=
@@ -54,6 +61,8 @@ class RegistryApi {
   http::ServerResponse Handle(const http::ServerRequest& request);
   // GET /modelcar/v1/pieces/<digest>: the piece list of a served layer (JSON, pieces.h).
   http::ServerResponse HandlePieces(const http::ServerRequest& request);
+  // GET /modelcar/v1/node: {"id": the store's id, "pieceSize"} (who this node is, for swarm.h).
+  http::ServerResponse HandleNode(const http::ServerRequest& request);
 
   // Prometheus text: requests by outcome, bytes served, verification failures.
   std::string Metrics() const;
@@ -66,13 +75,16 @@ class RegistryApi {
                             const oci::Digest& d);
   http::ServerResponse LayerBlob(const http::ServerRequest& r, const BlobLocation& loc,
                                  const oci::Digest& d);
+  // A Range of exactly one piece of a layer the node is still receiving (piece_spool.h): 206
+  // with the piece's hash, 503 PIECE_PENDING, or status 200 (an empty answer: not spooled).
+  http::ServerResponse SpooledBlob(const http::ServerRequest& r, const oci::Digest& d);
   void Log(const std::string& line) const;
 
   store::Store store_;
   RegistryApiOptions options_;
   BlobIndex index_;
   TreeLayers layers_;
-  std::atomic<uint64_t> hits_{0}, misses_{0}, bad_requests_{0}, bytes_{0}, cut_{0};
+  std::atomic<uint64_t> hits_{0}, misses_{0}, bad_requests_{0}, bytes_{0}, cut_{0}, pending_{0};
 };
 
 // {"errors":[{"code":CODE,"message":MESSAGE}]} with the given status.

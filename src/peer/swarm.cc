@@ -1,0 +1,381 @@
+#include "peer/swarm.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <deque>
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "base/json.h"
+#include "http/url.h"
+
+namespace modelcar::peer {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Swarm::Swarm(SwarmOptions options, RegistryRange registry)
+    : options_(std::move(options)), registry_(std::move(registry)) {
+  http::ClientOptions co;
+  co.connect_timeout_s = options_.connect_timeout_s;
+  co.low_speed_time_s = 10;
+  co.use_env_proxy = false;  // peers are in the cluster
+  client_ = std::make_unique<http::Client>(co);
+  started_ = Clock::now();
+}
+
+Swarm::~Swarm() { Finish(false); }
+
+void Swarm::Log(const std::string& line) const {
+  if (options_.log) options_.log(line);
+}
+
+Status Swarm::Start(const std::string& repo, const std::vector<oci::Descriptor>& layers) {
+  repo_ = repo;
+  parts_ = {{options_.self_id, ""}};
+  RemoveStaleSpools(options_.store_root, 60);
+  std::set<std::string> seen = {options_.self_id};
+  for (const std::string& url : options_.peers) {
+    http::Request req;
+    req.url = url + std::string(kNodePath);
+    req.max_body = 4096;
+    Result<http::Response> r = client_->Do(req);
+    if (!r.ok() || r->status != 200) {
+      Log("peer " + http::RedactUrl(url) + " not ready: " +
+          (r.ok() ? fmt::format("HTTP {}", r->status) : r.status().message()));
+      continue;
+    }
+    auto j = ParseJsonLimited(r->body, "peer node");
+    std::string id;
+    uint64_t piece_size = 0;
+    if (j.ok()) {
+      try {
+        id = j->at("id").get<std::string>();
+        piece_size = j->at("pieceSize").get<uint64_t>();
+      } catch (const std::exception&) {
+      }
+    }
+    if (id.empty() || piece_size != options_.piece_size) {
+      Log("peer " + http::RedactUrl(url) + " skipped: no id or another piece size");
+      continue;
+    }
+    if (!seen.insert(id).second) continue;  // this node's own serve, or a peer listed twice
+    parts_.push_back({id, url});
+  }
+  started_ = Clock::now();
+  std::vector<std::string> urls = peer_urls();
+  PeerSourceOptions po;
+  po.peers = urls;
+  PeerSource committed(po);
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.participants = parts_.size();
+  if (parts_.size() < 2) return Status();  // alone: the registry, as without peers
+  for (const oci::Descriptor& d : layers) {
+    if (d.size <= 0 || layers_.count(d.digest)) continue;
+    if (committed.List(d).ok()) continue;  // a peer holds it verified: PeerSource
+    auto l = std::make_unique<Layer>();
+    l->desc = d;
+    l->g = PieceGeometry{static_cast<uint64_t>(d.size), options_.piece_size};
+    l->state.assign(l->g.count(), PieceState::kNone);
+    std::vector<std::string> ids;
+    for (const Participant& p : parts_) ids.push_back(p.id);
+    for (uint64_t i = 0; i < l->g.count(); ++i) l->order.push_back(RendezvousOrder(ids, d.digest, i));
+    auto spool = SpoolWriter::Open(options_.store_root, d.digest, l->g);
+    if (spool.ok()) {
+      l->spool = std::move(*spool);
+    } else {
+      Log("spool of " + d.digest.ToString() + ": " + spool.status().message() +
+          " (this node owns none of its pieces)");
+      l->excluded.insert(0);
+    }
+    order_.push_back(d.digest);
+    layers_[d.digest] = std::move(l);
+  }
+  WriteClaimsLocked();
+  for (int i = 0; i < std::max(1, options_.fetchers); ++i) {
+    fetchers_.emplace_back([this] { FetchLoop(); });
+  }
+  return Status();
+}
+
+std::vector<std::string> Swarm::peer_urls() const {
+  std::vector<std::string> out;
+  for (const Participant& p : parts_) {
+    if (!p.url.empty()) out.push_back(p.url);
+  }
+  return out;
+}
+
+bool Swarm::Covers(const oci::Digest& d) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return layers_.count(d) > 0;
+}
+
+size_t Swarm::OwnerLocked(const Layer& l, uint64_t i) const {
+  for (size_t p : l.order[i]) {
+    if (!dropped_.count(p) && !l.excluded.count(p)) return p;  // 0 (this node) only by its spool
+  }
+  return 0;
+}
+
+void Swarm::WriteClaimsLocked() {
+  if (claimed_version_ == version_) return;
+  claimed_version_ = version_;
+  for (const oci::Digest& dg : order_) {
+    Layer& l = *layers_[dg];
+    if (!l.spool) continue;
+    std::vector<bool> claims(l.g.count(), false);
+    for (uint64_t i = 0; i < claims.size(); ++i) {
+      claims[i] = !l.failed && l.state[i] != PieceState::kFailed && OwnerLocked(l, i) == 0;
+    }
+    Status s = l.spool->Claim(claims);
+    if (!s.ok()) Log("spool claims: " + s.message());
+  }
+}
+
+void Swarm::DropLocked(size_t p, const std::string& why) {
+  if (!dropped_.insert(p).second) return;
+  ++version_;
+  cv_.notify_all();
+  Log("peer " + http::RedactUrl(parts_[p].url) + " dropped: " + why);
+}
+
+void Swarm::FetchLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    WriteClaimsLocked();
+    Layer* pick = nullptr;
+    uint64_t index = 0;
+    for (const oci::Digest& dg : order_) {
+      Layer& l = *layers_[dg];
+      if (!l.spool || l.failed) continue;
+      for (uint64_t i = 0; i < l.state.size() && !pick; ++i) {
+        if (l.state[i] == PieceState::kNone && OwnerLocked(l, i) == 0) {
+          pick = &l;
+          index = i;
+        }
+      }
+      if (pick) break;
+    }
+    if (!pick) {
+      cv_.wait(lock);
+      continue;
+    }
+    Layer& l = *pick;
+    l.state[index] = PieceState::kFetching;
+    const uint64_t start = l.g.start(index), length = l.g.length(index);
+    lock.unlock();
+    std::string buf;
+    buf.reserve(length);
+    Status s = registry_(l.desc, start, length, [&](std::string_view b) -> Status {
+      if (buf.size() + b.size() > length) return DataLoss("the registry sent more than asked");
+      buf.append(b);
+      return Status();
+    });
+    if (s.ok() && buf.size() != length) s = DataLoss("the registry sent fewer bytes than asked");
+    if (s.ok()) s = l.spool->Put(index, buf, oci::Sha256Of(buf));
+    lock.lock();
+    if (s.ok()) {
+      l.state[index] = PieceState::kDone;
+      stats_.registry_bytes += length;
+    } else {
+      l.state[index] = PieceState::kFailed;
+      if (!l.failed) {
+        Log(fmt::format("piece {} of {} from the registry: {}", index, l.desc.digest.ToString(),
+                        s.message()));
+      }
+      l.failed = true;  // peers stop waiting for this node's pieces; the caller uses the registry
+      ++version_;
+    }
+    cv_.notify_all();
+  }
+}
+
+Swarm::Answer Swarm::AskPeer(const std::string& repo, const Participant& p, const Layer& l,
+                             uint64_t i, std::string* bytes, int64_t* progress,
+                             std::string* why) {
+  const uint64_t start = l.g.start(i), length = l.g.length(i);
+  http::Request req;
+  req.url = p.url + "/v2/" + repo + "/blobs/" + l.desc.digest.ToString();
+  req.headers = {{"Range", fmt::format("bytes={}-{}", start, start + length - 1)}};
+  req.max_body = length;
+  Result<http::Response> r = client_->Do(req);
+  if (!r.ok()) {
+    if (r.status().code() == Code::kCancelled) return Answer::kBad;
+    *why = r.status().message();
+    return Answer::kBad;
+  }
+  if (r->status == 503) {
+    auto pr = r->Header(kSpoolProgressHeader);
+    *progress = 0;
+    if (pr) {
+      try {
+        *progress = std::stoll(*pr);
+      } catch (const std::exception&) {
+      }
+    }
+    return Answer::kPending;
+  }
+  if (r->status == 404) return Answer::kAbsent;
+  if (r->status != 206) {
+    *why = fmt::format("answered HTTP {} to a piece", r->status);
+    return Answer::kBad;
+  }
+  auto want = r->Header(kPieceDigestHeader);
+  auto digest = want ? oci::Digest::Parse(*want) : Result<oci::Digest>(DataLoss("no digest"));
+  if (!digest.ok()) {
+    *why = fmt::format("piece {} of {} came without {}", i, l.desc.digest.ToString(),
+                       kPieceDigestHeader);
+    return Answer::kBad;
+  }
+  if (r->body.size() != length || oci::Sha256Of(r->body) != *digest) {
+    *why = fmt::format("piece {} of {} does not match its hash", i, l.desc.digest.ToString());
+    return Answer::kBad;
+  }
+  *bytes = std::move(r->body);
+  return Answer::kPiece;
+}
+
+Result<std::string> Swarm::TakePiece(const std::string& repo, Layer& l, uint64_t i) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    if (stop_) return Cancelled("stopping");
+    if (l.failed && (l.state[i] != PieceState::kDone)) {
+      return Unavailable("the swarm gave up on " + l.desc.digest.ToString());
+    }
+    const size_t owner = OwnerLocked(l, i);
+    if (owner == 0) {
+      if (l.state[i] == PieceState::kDone) {
+        lock.unlock();
+        Result<std::string> b = l.spool->Get(i);
+        if (b.ok()) return b;
+        lock.lock();
+        Log(b.status().message());
+        l.state[i] = PieceState::kFailed;
+        l.failed = true;
+        ++version_;
+        cv_.notify_all();
+        continue;
+      }
+      if (l.state[i] == PieceState::kFailed || !l.spool) {
+        return Unavailable(fmt::format("piece {} of {}: no source", i, l.desc.digest.ToString()));
+      }
+      cv_.wait_for(lock, std::chrono::milliseconds(500));
+      continue;
+    }
+    const Participant part = parts_[owner];
+    lock.unlock();
+    std::string bytes, why;
+    int64_t progress = 0;
+    Answer a = AskPeer(repo, part, l, i, &bytes, &progress, &why);
+    lock.lock();
+    const auto now = Clock::now();
+    switch (a) {
+      case Answer::kPiece:
+        stats_.peer_bytes += bytes.size();
+        return bytes;
+      case Answer::kBad:
+        if (why.find("does not match") != std::string::npos) ++stats_.rejected;
+        DropLocked(owner, why.empty() ? "failed" : why);
+        continue;
+      case Answer::kPending: {
+        auto it = progress_.find(owner);
+        if (it == progress_.end() || it->second.first != progress) {
+          progress_[owner] = {progress, now};
+        } else if (now - it->second.second > std::chrono::seconds(options_.stall_s)) {
+          DropLocked(owner, fmt::format("no piece for {} s", options_.stall_s));
+          continue;
+        }
+        break;
+      }
+      case Answer::kAbsent:
+        if (now - started_ > std::chrono::milliseconds(options_.join_grace_ms)) {
+          if (l.excluded.insert(owner).second) {
+            ++version_;
+            cv_.notify_all();
+          }
+          continue;
+        }
+        break;
+    }
+    cv_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms));
+  }
+}
+
+Status Swarm::Stream(const std::string& repo, const oci::Descriptor& d, uint64_t offset,
+                     const Sink& sink, uint64_t* delivered) {
+  *delivered = 0;
+  Layer* l = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = layers_.find(d.digest);
+    if (it == layers_.end()) return NotFound(d.digest.ToString() + " is not a swarm layer");
+    l = it->second.get();
+  }
+  const PieceGeometry& g = l->g;
+  if (offset >= g.blob_size) return Status();
+  const uint64_t first = g.index_of(offset), count = g.count();
+  std::deque<std::future<Result<std::string>>> inflight;
+  uint64_t next = first;
+  for (uint64_t i = first; i < count; ++i) {
+    while (next < count && inflight.size() < static_cast<size_t>(std::max(1, options_.window))) {
+      inflight.push_back(std::async(std::launch::async, [this, &repo, l, n = next] {
+        return TakePiece(repo, *l, n);
+      }));
+      ++next;
+    }
+    Result<std::string> piece = inflight.front().get();
+    inflight.pop_front();
+    if (!piece.ok()) return piece.status();  // the futures left finish before they are destroyed
+    std::string_view bytes(*piece);
+    if (i == first) bytes.remove_prefix(offset - g.start(i));
+    RETURN_IF_ERROR(sink(bytes));
+    *delivered += bytes.size();
+  }
+  return Status();
+}
+
+void Swarm::Finish(bool linger) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;
+    finished_ = true;
+    stop_ = true;
+    cv_.notify_all();
+  }
+  for (std::thread& t : fetchers_) t.join();
+  fetchers_.clear();
+  std::vector<SpoolWriter*> spools;
+  for (auto& [d, l] : layers_) {
+    if (!l->spool) continue;
+    l->spool->Release();
+    spools.push_back(l->spool.get());
+  }
+  if (linger) {
+    const auto until = Clock::now() + std::chrono::seconds(30);
+    while (Clock::now() < until) {
+      int64_t last = 0;
+      for (SpoolWriter* s : spools) last = std::max(last, s->LastServedNs());
+      if (NowNs() - last > int64_t{2000000000}) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  for (SpoolWriter* s : spools) s->Remove();
+}
+
+SwarmStats Swarm::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+}  // namespace modelcar::peer

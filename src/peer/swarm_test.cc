@@ -1,0 +1,201 @@
+// Swarm between real nodes in one process: stores on temp dirs, each served by RegistryApi on
+// http::Server on 127.0.0.1, pulling one blob at the same time from an in-memory registry that
+// counts the bytes it sends per piece.
+#include "peer/swarm.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <random>
+#include <thread>
+
+#include "base/temp_dir.h"
+#include "http/server.h"
+#include "oci/media_types.h"
+#include "peer/registry_api.h"
+
+namespace modelcar::peer {
+namespace {
+
+constexpr uint64_t kPiece = kMinPieceSize;
+
+// The registry: one blob, bytes counted, every answer a little slow (a link that is the
+// bottleneck, so that nodes overlap).
+struct FakeRegistry {
+  std::string blob;
+  std::mutex mu;
+  std::map<uint64_t, int> fetches;  // piece start -> times fetched
+  std::atomic<uint64_t> bytes{0};
+
+  RegistryRange Range() {
+    return [this](const oci::Descriptor&, uint64_t start, uint64_t length, const Sink& sink) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ++fetches[start];
+      }
+      bytes += length;
+      return sink(std::string_view(blob).substr(start, length));
+    };
+  }
+};
+
+// A node: a store served on a port. `flip`: spooled pieces leave with their first byte inverted
+// (a lying peer whose hash header stays honest).
+struct Node {
+  TempDir dir{"swarm-test"};
+  std::unique_ptr<RegistryApi> api;
+  std::unique_ptr<http::Server> server;
+  std::string url, id;
+
+  explicit Node(bool flip = false) {
+    auto st = store::Store::Open(dir.path());
+    EXPECT_TRUE(st.ok());
+    id = *st->Id();
+    RegistryApiOptions o;
+    o.piece_size = kPiece;
+    api = std::make_unique<RegistryApi>(*st, o);
+    server = std::make_unique<http::Server>(http::ServerOptions{});
+    if (!flip) {
+      api->Register(*server);
+    } else {
+      server->Handle("GET", std::string(kNodePath),
+                     [this](const http::ServerRequest& r) { return api->HandleNode(r); });
+      server->Handle("GET", "/v2/*", [this](const http::ServerRequest& r) {
+        http::ServerResponse resp = api->Handle(r);
+        if (resp.status == 206 && !resp.body.empty()) {
+          resp.body[0] = static_cast<char>(~resp.body[0]);
+        }
+        return resp;
+      });
+    }
+    EXPECT_TRUE(server->Start().ok());
+    url = fmt::format("http://127.0.0.1:{}", server->port());
+  }
+  ~Node() { server->Stop(); }
+};
+
+class SwarmTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    reg_.blob.resize(12 * kPiece + 777);
+    std::mt19937 rng(11);
+    for (char& c : reg_.blob) c = static_cast<char>(rng());
+    desc_.media_type = std::string(oci::kOciLayerTar);
+    desc_.digest = oci::Sha256Of(reg_.blob);
+    desc_.size = static_cast<int64_t>(reg_.blob.size());
+  }
+
+  SwarmOptions Options(const Node& self, const std::vector<std::string>& peers) {
+    SwarmOptions o;
+    o.peers = peers;
+    o.store_root = self.dir.path();
+    o.self_id = self.id;
+    o.piece_size = kPiece;
+    o.poll_ms = 10;
+    o.join_grace_ms = 30000;  // every node starts well within it
+    o.log = [this](std::string_view l) {
+      std::lock_guard<std::mutex> lock(log_mu_);
+      log_ += std::string(l) + "\n";
+    };
+    return o;
+  }
+
+  // Pulls the blob on every node in `pulling` at once, each with `peers`; returns what each got.
+  std::vector<std::string> PullTogether(const std::vector<Node*>& pulling,
+                                        const std::vector<std::string>& peers,
+                                        std::vector<SwarmStats>* stats = nullptr,
+                                        long join_grace_ms = 30000) {
+    std::vector<std::string> out(pulling.size());
+    std::vector<SwarmStats> st(pulling.size());
+    std::vector<std::thread> threads;
+    for (size_t k = 0; k < pulling.size(); ++k) {
+      threads.emplace_back([&, k] {
+        SwarmOptions o = Options(*pulling[k], peers);
+        o.join_grace_ms = join_grace_ms;
+        Swarm s(o, reg_.Range());
+        ASSERT_TRUE(s.Start("m", {desc_}).ok());
+        ASSERT_TRUE(s.Covers(desc_.digest));
+        uint64_t got = 0;
+        Status r = s.Stream(
+            "m", desc_, 0,
+            [&](std::string_view b) {
+              out[k].append(b);
+              return Status();
+            },
+            &got);
+        EXPECT_TRUE(r.ok()) << r.ToString();
+        EXPECT_EQ(got, out[k].size());
+        st[k] = s.stats();
+        s.Finish(true);
+      });
+    }
+    for (auto& t : threads) t.join();
+    if (stats) *stats = st;
+    return out;
+  }
+
+  FakeRegistry reg_;
+  oci::Descriptor desc_;
+  std::mutex log_mu_;
+  std::string log_;
+};
+
+TEST_F(SwarmTest, NodesStartingTogetherFetchEveryPieceOnce) {
+  Node a, b, c;
+  // Every node gets the same list, its own serve included (recognised by its store id).
+  std::vector<SwarmStats> stats;
+  auto got = PullTogether({&a, &b, &c}, {a.url, b.url, c.url}, &stats);
+  for (const std::string& g : got) EXPECT_TRUE(g == reg_.blob);
+  EXPECT_EQ(reg_.bytes.load(), reg_.blob.size()) << log_;
+  for (const auto& [start, n] : reg_.fetches) EXPECT_EQ(n, 1) << "piece at " << start;
+  uint64_t from_peers = 0, from_registry = 0;
+  for (const SwarmStats& s : stats) {
+    EXPECT_EQ(s.participants, 3u);
+    from_peers += s.peer_bytes;
+    from_registry += s.registry_bytes;
+  }
+  EXPECT_EQ(from_registry, reg_.blob.size());
+  EXPECT_EQ(from_peers, 2 * reg_.blob.size());  // each node took the others' pieces
+  // The spools are gone afterwards.
+  for (Node* n : {&a, &b, &c}) {
+    EXPECT_EQ(SpooledLayerSize(n->dir.path(), desc_.digest, kPiece), -1);
+  }
+}
+
+TEST_F(SwarmTest, PeerThatDoesNotPullIsExcludedAfterGrace) {
+  Node a, b, idle;  // idle answers /modelcar/v1/node but never pulls the blob
+  auto got = PullTogether({&a, &b}, {a.url, b.url, idle.url}, nullptr, 300);
+  for (const std::string& g : got) EXPECT_TRUE(g == reg_.blob);
+  // idle's pieces moved to the next owner; nothing is fetched by both a and b unless one of them
+  // excluded idle long before the other (bounded by the whole blob twice).
+  EXPECT_GE(reg_.bytes.load(), reg_.blob.size());
+  EXPECT_LE(reg_.bytes.load(), 2 * reg_.blob.size());
+}
+
+TEST_F(SwarmTest, LyingPeerIsDroppedAndItsPiecesComeFromElsewhere) {
+  Node a, b, liar(/*flip=*/true);
+  std::vector<SwarmStats> stats;
+  auto got = PullTogether({&a, &b, &liar}, {a.url, b.url, liar.url}, &stats);
+  // Every node ends with the exact blob: the liar's pieces failed their hash at a and b, which
+  // dropped it and took those pieces from the next owner (the registry through a or b).
+  for (const std::string& g : got) EXPECT_TRUE(g == reg_.blob);
+  EXPECT_GT(stats[0].rejected + stats[1].rejected, 0u) << log_;
+  EXPECT_NE(log_.find("does not match its hash"), std::string::npos) << log_;
+  EXPECT_LE(reg_.bytes.load(), 2 * reg_.blob.size());
+}
+
+TEST_F(SwarmTest, AloneOrWithUnreachablePeersTheSwarmStandsAside) {
+  Node a;
+  Swarm s(Options(a, {a.url, "http://127.0.0.1:1"}), reg_.Range());
+  ASSERT_TRUE(s.Start("m", {desc_}).ok());
+  EXPECT_FALSE(s.Covers(desc_.digest));
+  EXPECT_EQ(s.stats().participants, 1u);
+  EXPECT_TRUE(s.peer_urls().empty());
+  EXPECT_NE(log_.find("not ready"), std::string::npos) << log_;
+}
+
+}  // namespace
+}  // namespace modelcar::peer
