@@ -8,7 +8,9 @@
 #include "oci/blob_sink.h"
 #include "oci/media_types.h"
 #include "oci/reference.h"
+#include "oci/manifest.h"
 #include "peer/peer_source.h"
+#include "peer/swarm.h"
 #include "registry/blob_fetch.h"
 #include "registry/image.h"
 #include "store/gc.h"
@@ -59,16 +61,44 @@ Status FetchTree(store::Store& st, const oci::Reference& ref, const oci::Resolve
       store::EnsureSpace(st, need > have ? need - have : 0).WithContext("pull " + ref.ToString()));
   std::string repo = ref.repository();
   std::unique_ptr<peer::PeerSource> peers;
+  std::unique_ptr<peer::Swarm> swarm;
   if (!options.peers.empty()) {
+    // Nodes pulling this image at the same time share the registry's work (peer/swarm.h); peers
+    // that hold a layer committed serve it through PeerSource.
+    ASSIGN_OR_RETURN(std::string self_id, st.Id());
+    ASSIGN_OR_RETURN(oci::Manifest manifest,
+                     oci::ParseManifest(image.manifest.bytes, image.descriptor.media_type));
+    peer::SwarmOptions so;
+    so.peers = options.peers;
+    so.store_root = st.root();
+    so.self_id = self_id;
+    so.log = options.log;
+    peer::RegistryRange from_registry = [&client, &repo](const oci::Descriptor& d, uint64_t start,
+                                                         uint64_t length, const peer::Sink& sink) {
+      registry::RangeSource source = [&](uint64_t offset, std::optional<uint64_t> end,
+                                         const http::BodySink& body) {
+        return client->GetBlobRange(repo, d.digest, offset, end, body);
+      };
+      return registry::FetchRange(source, client->retry(), d.digest.ToString(),
+                                  static_cast<uint64_t>(d.size), start, start + length,
+                                  [&](std::string_view chunk, uint64_t) { return sink(chunk); });
+    };
+    swarm = std::make_unique<peer::Swarm>(so, from_registry);
+    RETURN_IF_ERROR(swarm->Start(repo, manifest.layers));
     peer::PeerSourceOptions po;
-    po.peers = options.peers;
+    po.peers = swarm->peer_urls();
     po.log = options.log;
     peers = std::make_unique<peer::PeerSource>(po);
   }
   auto ingest = [&](bool use_peers) {
     store::BlobFetcher fetch = [&](const oci::Descriptor& d, uint64_t offset,
                                    const store::ByteSink& sink) -> Status {
-      if (use_peers && oci::IsUncompressedLayer(d.media_type)) {
+      if (use_peers && swarm->Covers(d.digest)) {
+        uint64_t got = 0;
+        Status s = swarm->Stream(repo, d, offset, sink, &got);
+        if (s.ok() || !IsPeerShortfall(s)) return s;
+        offset += got;  // the registry supplies the rest
+      } else if (use_peers && oci::IsUncompressedLayer(d.media_type)) {
         uint64_t got = 0;
         Status s = peers->Stream(repo, d, offset, sink, &got);
         if (s.ok() || !IsPeerShortfall(s)) return s;
@@ -83,7 +113,11 @@ Status FetchTree(store::Store& st, const oci::Reference& ref, const oci::Resolve
     return store::IngestImage(st, m, image.manifest.bytes, image.descriptor.media_type, fetch, io);
   };
   Result<store::IngestResult> pulled = ingest(peers != nullptr);
-  if (!pulled.ok() && peers && peers->stats().bytes > 0 && RetryWithoutPeers(pulled.status())) {
+  auto from_peers = [&] {
+    return peers ? peers->stats().bytes + swarm->stats().peer_bytes : uint64_t{0};
+  };
+  if (swarm) swarm->Finish(/*linger=*/pulled.ok());
+  if (!pulled.ok() && peers && from_peers() > 0 && RetryWithoutPeers(pulled.status())) {
     if (options.log) {
       options.log("pull " + ref.ToString() + " with peers failed (" + pulled.status().ToString() +
                   "); pulling again from the registry alone");
@@ -92,7 +126,7 @@ Status FetchTree(store::Store& st, const oci::Reference& ref, const oci::Resolve
     // A partial layer holding peer bytes fails its digest and is discarded: start it over.
     if (!pulled.ok() && pulled.status().code() == Code::kDataLoss) pulled = ingest(false);
   } else if (pulled.ok() && peers) {
-    result->peer_bytes = peers->stats().bytes;
+    result->peer_bytes = from_peers();
   }
   ASSIGN_OR_RETURN(store::IngestResult ir, std::move(pulled));
   result->already_present = ir.already_present;

@@ -56,7 +56,7 @@ for attempt in 1 2 3 4 5; do
 done
 (( da > 0 && db > 0 )) || mc_fail "c: pieces from a: $da bytes, from b: $db bytes (both expected)"
 (( da + db >= layer )) || mc_fail "c: $da + $db bytes from peers"
-grep -q "dropped" "$MC_TMP/c.log" || mc_fail "the dead peer was not reported"
+grep -q "peer $dead not ready" "$MC_TMP/c.log" || mc_fail "the dead peer was not reported: $(cat "$MC_TMP/c.log")"
 echo "peers: c pulled $da bytes from a and $db from b, $(reg_bytes) from the registry"
 
 # A lying peer (a proxy that flips a byte of every blob answer of a): its pieces fail their
