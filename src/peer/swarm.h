@@ -75,7 +75,7 @@ struct SwarmOptions {
   int fetchers = 2;         // registry fetches in flight for owned pieces
   long poll_ms = 100;       // pending pieces asked again after this
   long stall_s = 30;        // a peer whose spool makes no progress this long is dropped
-  long join_grace_ms = 3000;
+  long join_grace_ms = 5000;
   long connect_timeout_s = 2;
   std::function<void(std::string_view)> log;
 };

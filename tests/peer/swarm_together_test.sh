@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Nodes that cold-start together (peer/swarm.h): 4 store instances, each with its own
+# `store serve`, pull one image at the same time with the same --peers list (their own serve
+# included) through a registry link throttled by the counting proxy. Each piece has one owner, only
+# the owner fetches it from the registry, the others take it from the owner's spool while the
+# owner is still receiving the layer. Checks: registry blob bytes <= 1.05 x the image's blob bytes;
+# every tree passes `store verify`; a peer that flips bytes and a peer killed mid-transfer cost
+# registry bytes, never a tree that fails verification.
+source "$MODELCAR_SRC/tests/lib/common.sh"
+source "$MODELCAR_SRC/tests/peer/lib.sh"
+B=$MODELCAR_BIN
+mc_tmpdir
+mc_start_registry
+peer_proxy --rate 16000000
+REG=$PROXY
+peer_model "$MC_TMP/model" 64000000
+pinned=$($B build "$MC_TMP/model" --push "$REG/m:v1" 2>/dev/null)
+[[ $pinned == "$REG/m@sha256:"* ]] || mc_fail "build --push printed '$pinned'"
+image=$(curl -sf "http://$REGISTRY/v2/m/manifests/${pinned#*@}" \
+  -H 'Accept: application/vnd.oci.image.manifest.v1+json' |
+  /usr/bin/python3 -c 'import json,sys; m=json.load(sys.stdin); print(m["config"]["size"]+sum(l["size"] for l in m["layers"]))')
+reg_bytes() { PROXY=$REG proxy_stat blob_bytes; }
+ratio() { /usr/bin/python3 -c "print(f'{$1/$image:.3f}')"; }
+from_peers() { sed -nE 's/.*fetched [0-9]+ bytes \(([0-9]+) from peers\).*/\1/p' "$1"; }
+
+# round NAME N [LIAR] [KILL]: N fresh nodes NAME1..NAMEN, each with a `store serve` (default:
+# serves pinned trees only, so every peer byte comes from a spool), pull at once with --peers of
+# every serve. LIAR=1: the others reach node N through a proxy that flips the first byte of every
+# blob answer. KILL=1: node N (its pull and its serve) is killed with SIGKILL once a third of the
+# image has left the registry. Sets URLS and PULL_PIDS; waits for the pulls (but the killed one).
+round() {
+  local name=$1 n=$2 liar=${3:-0} kill=${4:-0} i urls=() pids=() spids=()
+  for i in $(seq 1 "$n"); do
+    peer_serve "$name$i" "$MC_TMP/$name$i"
+    local v="SERVE_URL_$name$i" p="SERVE_PID_$name$i"
+    urls+=("${!v}") spids+=("${!p}")
+  done
+  if [ "$liar" = 1 ]; then
+    UPSTREAM=${urls[$((n - 1))]#http://} peer_proxy --flip
+    urls[$((n - 1))]=http://$PROXY
+  fi
+  local list; list=$(IFS=,; echo "${urls[*]}")
+  PROXY=$REG proxy_reset
+  for i in $(seq 1 "$n"); do
+    $B pull "$pinned" --store "$MC_TMP/$name$i" --peers "$list" > /dev/null \
+      2> "$MC_TMP/$name$i.log" &
+    pids+=($!)
+  done
+  if [ "$kill" = 1 ]; then
+    for _ in $(seq 1 300); do
+      (( $(reg_bytes) * 3 > image )) && break
+      sleep 0.05
+    done
+    kill -9 "${pids[$((n - 1))]}" "${spids[$((n - 1))]}"
+    wait "${pids[$((n - 1))]}" "${spids[$((n - 1))]}" 2>/dev/null || true
+    echo "swarm: killed $name$n after $(reg_bytes) registry bytes"
+  fi
+  for i in $(seq 1 "$n"); do
+    [ "$kill" = 1 ] && [ "$i" = "$n" ] && continue
+    wait "${pids[$((i - 1))]}" || mc_fail "pull on $name$i: $(cat "$MC_TMP/$name$i.log")"
+    $B store verify --store "$MC_TMP/$name$i" > /dev/null 2>&1 || mc_fail "store verify on $name$i"
+    (( $(from_peers "$MC_TMP/$name$i.log") > 0 )) ||
+      mc_fail "$name$i took nothing from peers: $(cat "$MC_TMP/$name$i.log")"
+    [ -z "$(ls -A "$MC_TMP/$name$i/peer-spool" 2>/dev/null)" ] ||
+      mc_fail "$name$i left its spool: $(ls "$MC_TMP/$name$i/peer-spool")"
+  done
+}
+
+# 4 nodes together: the registry sends the image about once.
+round t 4
+echo "swarm: 4 nodes together moved $(reg_bytes) registry bytes for a $image-byte image ($(ratio "$(reg_bytes)")x)"
+(( $(reg_bytes) * 100 <= image * 105 )) ||
+  mc_fail "4 nodes together took $(reg_bytes) registry bytes for a $image-byte image: $(cat "$MC_TMP"/t*.log)"
+
+# A lying peer: its pieces fail their hash at the others, which drop it and take its pieces from
+# the next owner; every tree verifies. The liar's share is fetched twice at most.
+round l 4 1
+grep -q "dropped: piece .* does not match its hash" "$MC_TMP"/l[123].log ||
+  mc_fail "the liar was not caught: $(cat "$MC_TMP"/l[123].log)"
+echo "swarm: with a lying peer, $(ratio "$(reg_bytes)")x of the image from the registry"
+(( $(reg_bytes) <= 2 * image )) || mc_fail "with a liar: $(reg_bytes) registry bytes"
+
+# A peer killed mid-transfer: the others drop it and fetch what it owned.
+round k 4 0 1
+grep -q "dropped" "$MC_TMP"/k[123].log || mc_fail "the killed peer was not dropped: $(cat "$MC_TMP"/k[123].log)"
+echo "swarm: with a peer killed mid-transfer, $(ratio "$(reg_bytes)")x of the image from the registry"
+(( $(reg_bytes) <= 2 * image )) || mc_fail "with a killed peer: $(reg_bytes) registry bytes"
+echo "swarm_together_test: ok"
