@@ -3,16 +3,19 @@
 registry's network link: the bytes a node pulls across it are what the peer tests measure, and a
 real link's rate limit cannot be set on loopback otherwise).
 
-usage: registry_proxy.py PORT UPSTREAM_HOST:PORT [--rate BYTES_PER_SECOND] [--no-range] [--flip]
+usage: registry_proxy.py PORT UPSTREAM_HOST:PORT [--rate BYTES_PER_SECOND] [--no-range] [--flip] [--lie]
   --rate N    blob bodies of all connections together leave at about N bytes/s (token bucket)
   --no-range  the registry ignores Range: the header is dropped before it reaches the registry
               and Accept-Ranges is removed from answers (every blob GET sends the whole blob)
   --flip      the first byte of every blob body is inverted (in front of a `store serve`: a peer
               that lies about the bytes it serves)
+  --lie       like --flip, and a Modelcar-Piece-Digest header is replaced by the hash of the
+              altered body (a peer that lies consistently: only the layer digest catches it)
 GET /_proxy/stats answers {"blob_bytes", "blob_gets", "ranged_gets", "requests"} (blob bytes are
 body bytes of blob GETs sent to clients); POST /_proxy/reset zeroes them. Each blob GET is logged to
 stderr as "GET PATH [Range] -> STATUS BYTES".
 """
+import hashlib
 import http.client
 import http.server
 import json
@@ -25,6 +28,7 @@ PORT, UPSTREAM = int(sys.argv[1]), sys.argv[2]
 RATE = 0
 NO_RANGE = False
 FLIP = False
+LIE = False
 args = sys.argv[3:]
 while args:
     a = args.pop(0)
@@ -34,6 +38,8 @@ while args:
         NO_RANGE = True
     elif a == "--flip":
         FLIP = True
+    elif a == "--lie":
+        FLIP = LIE = True
     else:
         sys.exit("unknown argument " + a)
 
@@ -106,7 +112,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             resp = conn.getresponse()
             self.send_response(resp.status)
             length = resp.getheader("Content-Length")
-            for k, v in resp.getheaders():
+            lie_body = None
+            resp_headers = resp.getheaders()
+            if LIE and is_blob_get and resp.getheader("Modelcar-Piece-Digest"):
+                data = resp.read()
+                if data:
+                    data = bytes([data[0] ^ 0xFF]) + data[1:]
+                lie_body = data
+                digest = "sha256:" + hashlib.sha256(data).hexdigest()
+                resp_headers = [(k, digest if k.lower() == "modelcar-piece-digest" else v)
+                                for k, v in resp_headers]
+            for k, v in resp_headers:
                 if k.lower() in ("connection", "transfer-encoding", "keep-alive"):
                     continue
                 if NO_RANGE and k.lower() == "accept-ranges":
@@ -117,7 +133,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.close_connection = True
             self.end_headers()
             sent = 0
-            if self.command != "HEAD":
+            if lie_body is not None:
+                self.wfile.write(lie_body)
+                sent = len(lie_body)
+                with lock:
+                    stats["blob_bytes"] += sent
+            elif self.command != "HEAD":
                 while True:
                     chunk = resp.read(65536)
                     if not chunk:

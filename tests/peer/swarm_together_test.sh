@@ -26,7 +26,7 @@ from_peers() { sed -nE 's/.*fetched [0-9]+ bytes \(([0-9]+) from peers\).*/\1/p'
 # round NAME N [LIAR] [KILL]: N fresh nodes NAME1..NAMEN, each with a `store serve` (default:
 # serves pinned trees only, so every peer byte comes from a spool), pull at once with --peers of
 # every serve. LIAR=1: the others reach node N through a proxy that flips the first byte of every
-# blob answer. KILL=1: node N (its pull and its serve) is killed with SIGKILL once a third of the
+# blob answer (LIAR=2: and sends the hash of the altered piece). KILL=1: node N (its pull and its serve) is killed with SIGKILL once a third of the
 # image has left the registry. Sets URLS and PULL_PIDS; waits for the pulls (but the killed one).
 round() {
   local name=$1 n=$2 liar=${3:-0} kill=${4:-0} i urls=() pids=() spids=()
@@ -35,8 +35,10 @@ round() {
     local v="SERVE_URL_$name$i" p="SERVE_PID_$name$i"
     urls+=("${!v}") spids+=("${!p}")
   done
-  if [ "$liar" = 1 ]; then
-    UPSTREAM=${urls[$((n - 1))]#http://} peer_proxy --flip
+  if [ "$liar" != 0 ]; then
+    local mode=--flip
+    [ "$liar" = 2 ] && mode=--lie
+    UPSTREAM=${urls[$((n - 1))]#http://} peer_proxy $mode
     urls[$((n - 1))]=http://$PROXY
   fi
   local list; list=$(IFS=,; echo "${urls[*]}")
@@ -59,7 +61,7 @@ round() {
     [ "$kill" = 1 ] && [ "$i" = "$n" ] && continue
     wait "${pids[$((i - 1))]}" || mc_fail "pull on $name$i: $(cat "$MC_TMP/$name$i.log")"
     $B store verify --store "$MC_TMP/$name$i" > /dev/null 2>&1 || mc_fail "store verify on $name$i"
-    (( $(from_peers "$MC_TMP/$name$i.log") > 0 )) ||
+    [ "$liar" = 2 ] || (( $(from_peers "$MC_TMP/$name$i.log") > 0 )) ||
       mc_fail "$name$i took nothing from peers: $(cat "$MC_TMP/$name$i.log")"
     [ -z "$(ls -A "$MC_TMP/$name$i/peer-spool" 2>/dev/null)" ] ||
       mc_fail "$name$i left its spool: $(ls "$MC_TMP/$name$i/peer-spool")"
@@ -79,6 +81,14 @@ grep -q "dropped: piece .* does not match its hash" "$MC_TMP"/l[123].log ||
   mc_fail "the liar was not caught: $(cat "$MC_TMP"/l[123].log)"
 echo "swarm: with a lying peer, $(ratio "$(reg_bytes)")x of the image from the registry"
 (( $(reg_bytes) <= 2 * image )) || mc_fail "with a liar: $(reg_bytes) registry bytes"
+
+# A peer that lies consistently (its altered pieces come with their own hash): the layer digest
+# fails at every node that took one of them, the store discards the unverified tree, and the image
+# is pulled again from the registry alone. Costly, but nothing unverified is committed.
+round c 4 2
+grep -q "pulling again from the registry alone" "$MC_TMP"/c[123].log ||
+  mc_fail "no node noticed the consistent liar: $(cat "$MC_TMP"/c[123].log)"
+echo "swarm: with a consistent liar, $(ratio "$(reg_bytes)")x of the image from the registry"
 
 # A peer killed mid-transfer: the others drop it and fetch what it owned.
 round k 4 0 1
