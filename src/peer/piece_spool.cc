@@ -114,6 +114,8 @@ Status SpoolWriter::Claim(const std::vector<bool>& claims) {
   return WriteRenamed(dir_ + "/claims", text);
 }
 
+Status SpoolWriter::MarkNoRange() { return WriteRenamed(dir_ + "/no-range", ""); }
+
 Status SpoolWriter::Put(uint64_t i, std::string_view bytes, const oci::Digest& digest) {
   if (bytes.size() != g_.length(i)) {
     return InvalidArgument("spool: piece " + std::to_string(i) + " has the wrong length");
@@ -158,6 +160,8 @@ SpooledPiece LookupSpooledPiece(const std::string& store_root, const oci::Digest
   auto f = ReadLayerFile(dir);
   if (!f.ok() || f->digest != d) return out;
   const uint64_t i = f->g.index_of(start);
+  out.spooled = true;
+  out.no_range = ::access((dir + "/no-range").c_str(), F_OK) == 0;
   if (start >= f->g.blob_size || start != f->g.start(i) || length != f->g.length(i)) return out;
   out.index = i;
   const std::string base = dir + "/" + std::to_string(i);

@@ -8,6 +8,7 @@
 //   claims          one character per piece, '1' for a piece this pull will fetch
 //   <i>.sha256      the SHA-256 of piece i as hashed when it arrived from the registry
 //   <i>             the piece's bytes (renamed into place after <i>.sha256 was written)
+//   no-range        present when the registry ignored a Range (one owner for the whole blob)
 //   served          its mtime: when `store serve` last sent a piece (the pull lingers on it)
 //
 // Trust: a spooled piece was hashed by its owner over the registry's bytes, but the layer is not
@@ -49,6 +50,8 @@ class SpoolWriter {
 
   // Publishes the set of pieces this pull will fetch (claims[i] true).
   Status Claim(const std::vector<bool>& claims);
+  // Records that the registry ignores Range (peers are told: swarm.h).
+  Status MarkNoRange();
   // Publishes piece i, whose bytes hash to `digest` (the caller hashed them).
   Status Put(uint64_t i, std::string_view bytes, const oci::Digest& digest);
   // Reads piece i back and checks it against its hash (DataLoss when it does not match).
@@ -81,6 +84,8 @@ struct SpooledPiece {
   std::string bytes;
   oci::Digest digest;
   int64_t progress = 0;  // kPending: changes whenever the pull adds a piece (the dir's mtime)
+  bool spooled = false;  // the layer has a spool (whatever the state of the piece)
+  bool no_range = false;  // the spool's registry ignores Range
 };
 
 // What `store serve` answers for bytes [start, start+length) of layer `d`: only a range that is

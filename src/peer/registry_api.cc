@@ -76,9 +76,17 @@ http::ServerResponse RegistryApi::SpooledBlob(const http::ServerRequest& r,
                                     fmt::format("piece {} of {} is on its way", piece.index,
                                                 d.ToString()));
       resp.headers.push_back({std::string(kSpoolProgressHeader), std::to_string(piece.progress)});
+      if (piece.no_range) resp.headers.push_back({std::string(kNoRangeHeader), "1"});
       return resp;
     }
     case SpooledPiece::State::kAbsent:
+      if (piece.no_range) {
+        ++misses_;
+        auto resp = DistributionError(404, "BLOB_UNKNOWN",
+                                      d.ToString() + ": this piece is not on its way here");
+        resp.headers.push_back({std::string(kNoRangeHeader), "1"});
+        return resp;
+      }
       break;
   }
   return http::ServerResponse{};

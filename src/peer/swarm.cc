@@ -122,7 +122,7 @@ bool Swarm::Covers(const oci::Digest& d) const {
 }
 
 size_t Swarm::OwnerLocked(const Layer& l, uint64_t i) const {
-  for (size_t p : l.order[i]) {
+  for (size_t p : l.order[l.whole ? 0 : i]) {
     if (!dropped_.count(p) && !l.excluded.count(p)) return p;  // 0 (this node) only by its spool
   }
   return 0;
@@ -158,7 +158,7 @@ void Swarm::FetchLoop() {
     uint64_t index = 0;
     for (const oci::Digest& dg : order_) {
       Layer& l = *layers_[dg];
-      if (!l.spool || l.failed) continue;
+      if (!l.spool || l.failed || l.whole_running) continue;
       for (uint64_t i = 0; i < l.state.size() && !pick; ++i) {
         if (l.state[i] == PieceState::kNone && OwnerLocked(l, i) == 0) {
           pick = &l;
@@ -172,27 +172,38 @@ void Swarm::FetchLoop() {
       continue;
     }
     Layer& l = *pick;
-    l.state[index] = PieceState::kFetching;
-    const uint64_t start = l.g.start(index), length = l.g.length(index);
+    // One piece with a Range; without Range, this node owns the whole blob and streams the rest
+    // of it in one answer, publishing each piece as it completes.
+    uint64_t last = index;
+    const bool whole = l.whole;
+    if (whole) {  // from the first piece not done (one a Range attempt still holds included)
+      l.whole_running = true;
+      index = 0;
+      while (l.state[index] == PieceState::kDone) ++index;  // pick: some piece is kNone
+      last = l.state.size() - 1;
+    }
+    for (uint64_t j = index; j <= last; ++j) {
+      if (l.state[j] != PieceState::kDone) l.state[j] = PieceState::kFetching;
+    }
     lock.unlock();
-    std::string buf;
-    buf.reserve(length);
-    Status s = registry_(l.desc, start, length, [&](std::string_view b) -> Status {
-      if (buf.size() + b.size() > length) return DataLoss("the registry sent more than asked");
-      buf.append(b);
-      return Status();
-    });
-    if (s.ok() && buf.size() != length) s = DataLoss("the registry sent fewer bytes than asked");
-    if (s.ok()) s = l.spool->Put(index, buf, oci::Sha256Of(buf));
+    Status s = FetchRun(l, index, last);
     lock.lock();
-    if (s.ok()) {
-      l.state[index] = PieceState::kDone;
-      stats_.registry_bytes += length;
-    } else {
-      l.state[index] = PieceState::kFailed;
-      if (!l.failed) {
-        Log(fmt::format("piece {} of {} from the registry: {}", index, l.desc.digest.ToString(),
-                        s.message()));
+    if (whole) l.whole_running = false;
+    for (uint64_t j = index; j <= last; ++j) {
+      if (l.state[j] == PieceState::kFetching) l.state[j] = PieceState::kNone;
+    }
+    if (!s.ok() && s.code() == Code::kUnimplemented && !whole) {
+      if (!l.whole) {  // (another fetcher, or a peer's answer, may have found it first)
+        Log("the registry ignores Range: one owner for all of " + l.desc.digest.ToString());
+        l.whole = true;
+        (void)l.spool->MarkNoRange();
+      }
+      ++version_;
+    } else if (!s.ok()) {
+      Log(fmt::format("piece {} of {} from the registry: {}", index, l.desc.digest.ToString(),
+                      s.message()));
+      for (uint64_t j = index; j <= last; ++j) {
+        if (l.state[j] == PieceState::kNone) l.state[j] = PieceState::kFailed;
       }
       l.failed = true;  // peers stop waiting for this node's pieces; the caller uses the registry
       ++version_;
@@ -201,9 +212,47 @@ void Swarm::FetchLoop() {
   }
 }
 
+Status Swarm::FetchRun(Layer& l, uint64_t first, uint64_t last) {
+  const uint64_t start = l.g.start(first), end = l.g.start(last) + l.g.length(last);
+  uint64_t pos = start, index = first;
+  std::string buf;
+  buf.reserve(l.g.length(first));
+  Status s = registry_(l.desc, start, end - start, [&](std::string_view b) -> Status {
+    if (pos + b.size() > end) return DataLoss("the registry sent more than asked");
+    while (!b.empty()) {
+      const uint64_t want = l.g.length(index) - buf.size();
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(want, b.size()));
+      buf.append(b.substr(0, n));
+      b.remove_prefix(n);
+      pos += n;
+      if (buf.size() < l.g.length(index)) break;
+      bool publish;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        publish = l.state[index] != PieceState::kDone;
+        if (stop_) return Cancelled("stopping");
+      }
+      if (publish) RETURN_IF_ERROR(l.spool->Put(index, buf, oci::Sha256Of(buf)));
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (publish) {
+          l.state[index] = PieceState::kDone;
+          stats_.registry_bytes += buf.size();
+        }
+        cv_.notify_all();
+      }
+      buf.clear();
+      ++index;
+    }
+    return Status();
+  });
+  if (s.ok() && pos != end) s = DataLoss("the registry sent fewer bytes than asked");
+  return s;
+}
+
 Swarm::Answer Swarm::AskPeer(const std::string& repo, const Participant& p, const Layer& l,
-                             uint64_t i, std::string* bytes, int64_t* progress,
-                             std::string* why) {
+                             uint64_t i, std::string* bytes, int64_t* progress, std::string* why,
+                             bool* no_range) {
   const uint64_t start = l.g.start(i), length = l.g.length(i);
   http::Request req;
   req.url = p.url + "/v2/" + repo + "/blobs/" + l.desc.digest.ToString();
@@ -215,6 +264,7 @@ Swarm::Answer Swarm::AskPeer(const std::string& repo, const Participant& p, cons
     *why = r.status().message();
     return Answer::kBad;
   }
+  if (r->Header(kNoRangeHeader)) *no_range = true;
   if (r->status == 503) {
     auto pr = r->Header(kSpoolProgressHeader);
     *progress = 0;
@@ -277,8 +327,16 @@ Result<std::string> Swarm::TakePiece(const std::string& repo, Layer& l, uint64_t
     lock.unlock();
     std::string bytes, why;
     int64_t progress = 0;
-    Answer a = AskPeer(repo, part, l, i, &bytes, &progress, &why);
+    bool no_range = false;
+    Answer a = AskPeer(repo, part, l, i, &bytes, &progress, &why, &no_range);
     lock.lock();
+    if (no_range && !l.whole) {  // the owner found that the registry ignores Range
+      l.whole = true;
+      if (l.spool) (void)l.spool->MarkNoRange();
+      ++version_;
+      cv_.notify_all();
+      if (a != Answer::kPiece) continue;
+    }
     const auto now = Clock::now();
     switch (a) {
       case Answer::kPiece:

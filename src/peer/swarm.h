@@ -25,6 +25,11 @@
 // asked again (the peer may not have started the layer yet), later it excludes the peer for the
 // layer, and the piece moves to the next participant in rendezvous order (possibly this node).
 //
+// Registries without Range: a fetcher whose piece Range is refused (Unimplemented) switches the
+// layer to one owner (piece 0's) for the whole blob, which streams it in one answer and publishes
+// each piece as it completes; its spool says so (no-range), and `store serve` tells the peers
+// asking for pieces (Modelcar-Registry-No-Range), so every node agrees on that owner.
+//
 // Trust: the hash of a piece is the owner's, computed over what the registry sent it; it catches
 // damaged or altered transfers, not a consistent liar. The layer digest, checked by the store
 // before commit, is the final check (the caller pulls the image again from the registry alone
@@ -60,6 +65,8 @@ namespace modelcar::peer {
 inline constexpr std::string_view kNodePath = "/modelcar/v1/node";
 inline constexpr std::string_view kPieceDigestHeader = "Modelcar-Piece-Digest";
 inline constexpr std::string_view kSpoolProgressHeader = "Modelcar-Spool-Progress";
+// On a pending or absent piece: the owner found that the registry ignores Range.
+inline constexpr std::string_view kNoRangeHeader = "Modelcar-Registry-No-Range";
 
 // Bytes [start, start + length) of blob `d` from the registry, in order, to `sink` (with the
 // registry client's retries).
@@ -122,6 +129,8 @@ class Swarm {
     std::vector<std::vector<size_t>> order;  // per piece: participants in rendezvous order
     std::set<size_t> excluded;  // participants excluded for this layer
     bool failed = false;        // the registry failed a piece this node owns
+    bool whole = false;         // the registry ignores Range: piece 0's owner owns every piece
+    bool whole_running = false;  // a fetcher streams the blob (one at a time)
   };
   struct Participant {
     std::string id;
@@ -134,7 +143,9 @@ class Swarm {
   void FetchLoop();
   Result<std::string> TakePiece(const std::string& repo, Layer& l, uint64_t i);
   Answer AskPeer(const std::string& repo, const Participant& p, const Layer& l, uint64_t i,
-                 std::string* bytes, int64_t* progress, std::string* why);
+                 std::string* bytes, int64_t* progress, std::string* why, bool* no_range);
+  // Fetches pieces [first, last] of `l` from the registry in one answer and publishes each.
+  Status FetchRun(Layer& l, uint64_t first, uint64_t last);
   void DropLocked(size_t p, const std::string& why);
   void Log(const std::string& line) const;
 
