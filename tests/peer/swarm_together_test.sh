@@ -95,4 +95,15 @@ round k 4 0 1
 grep -q "dropped" "$MC_TMP"/k[123].log || mc_fail "the killed peer was not dropped: $(cat "$MC_TMP"/k[123].log)"
 echo "swarm: with a peer killed mid-transfer, $(ratio "$(reg_bytes)")x of the image from the registry"
 (( $(reg_bytes) <= 2 * image )) || mc_fail "with a killed peer: $(reg_bytes) registry bytes"
+# A registry that ignores Range: the first piece Range of each fetcher gets the whole blob (cut
+# after its headers); then piece 0's owner streams the blob once for everyone.
+peer_proxy --rate 16000000 --no-range
+NR=$PROXY
+pinned_ranged=$pinned REG_RANGED=$REG
+pinned=$NR/m@${pinned#*@} REG=$NR
+round r 4
+echo "swarm: 4 nodes together, registry without Range: $(ratio "$(reg_bytes)")x of the image"
+grep -q "the registry ignores Range" "$MC_TMP"/r*.log || mc_fail "no-range not noticed: $(cat "$MC_TMP"/r*.log)"
+(( $(reg_bytes) <= 2 * image )) || mc_fail "without Range: $(reg_bytes) registry bytes"
+pinned=$pinned_ranged REG=$REG_RANGED
 echo "swarm_together_test: ok"
