@@ -74,9 +74,13 @@ Status FetchTree(store::Store& st, const oci::Reference& ref, const oci::Resolve
     so.self_id = self_id;
     so.log = options.log;
     peer::RegistryRange from_registry = [&client, &repo](const oci::Descriptor& d, uint64_t start,
-                                                         uint64_t length, const peer::Sink& sink) {
+                                                         uint64_t length, bool exact,
+                                                         const peer::Sink& sink) {
       registry::RangeSource source = [&](uint64_t offset, std::optional<uint64_t> end,
                                          const http::BodySink& body) {
+        // An exact piece names its end even when it is the blob's: a registry that ignores
+        // Range then fails at the headers (Unimplemented) instead of sending the whole blob.
+        if (exact && !end) end = static_cast<uint64_t>(d.size);
         return client->GetBlobRange(repo, d.digest, offset, end, body);
       };
       return registry::FetchRange(source, client->retry(), d.digest.ToString(),
@@ -116,7 +120,7 @@ Status FetchTree(store::Store& st, const oci::Reference& ref, const oci::Resolve
   auto from_peers = [&] {
     return peers ? peers->stats().bytes + swarm->stats().peer_bytes : uint64_t{0};
   };
-  if (swarm) swarm->Finish(/*linger=*/pulled.ok());
+  if (swarm) swarm->Finish(/*keep=*/pulled.ok());
   if (!pulled.ok() && peers && from_peers() > 0 && RetryWithoutPeers(pulled.status())) {
     if (options.log) {
       options.log("pull " + ref.ToString() + " with peers failed (" + pulled.status().ToString() +

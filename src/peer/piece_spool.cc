@@ -173,7 +173,7 @@ SpooledPiece LookupSpooledPiece(const std::string& store_root, const oci::Digest
       out.state = SpooledPiece::State::kReady;
       out.bytes = std::move(*bytes);
       out.digest = *digest;
-      // Tell the pull that peers still read its spool (it lingers on this).
+      // Peers still read this spool: keep it (RemoveStaleSpools).
       UniqueFd fd(::open((dir + "/served").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
       if (fd.valid()) ::futimens(fd.get(), nullptr);
       return out;

@@ -9,7 +9,7 @@
 //   <i>.sha256      the SHA-256 of piece i as hashed when it arrived from the registry
 //   <i>             the piece's bytes (renamed into place after <i>.sha256 was written)
 //   no-range        present when the registry ignored a Range (one owner for the whole blob)
-//   served          its mtime: when `store serve` last sent a piece (the pull lingers on it)
+//   served          its mtime: when `store serve` last sent a piece (kept until idle)
 //
 // Trust: a spooled piece was hashed by its owner over the registry's bytes, but the layer is not
 // verified yet. The hash lets a receiver detect a damaged or altered transfer; the layer digest,
@@ -96,9 +96,12 @@ SpooledPiece LookupSpooledPiece(const std::string& store_root, const oci::Digest
                                 uint64_t piece_size, uint64_t start, uint64_t length,
                                 std::string* why);
 
-// The size of layer `d` as a live or lingering spool records it, or -1.
+// The size of layer `d` as a spool (live, or kept after its pull) records it, or -1.
 int64_t SpooledLayerSize(const std::string& store_root, const oci::Digest& d,
                          uint64_t piece_size);
+
+// A spool whose pull is gone and that nobody read for this long is removed.
+inline constexpr int64_t kSpoolIdleSeconds = 60;
 
 // Removes spools whose pull is gone (lock free) and that were not touched for `max_age_s`.
 void RemoveStaleSpools(const std::string& store_root, int64_t max_age_s);

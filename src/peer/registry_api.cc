@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -119,6 +120,14 @@ void RegistryApi::Log(const std::string& line) const {
 }
 
 http::ServerResponse RegistryApi::Handle(const http::ServerRequest& r) {
+  // Spools of finished pulls stay while peers read them; drop the idle ones now and then.
+  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count();
+  int64_t last = last_spool_sweep_s_.load();
+  if (now_s - last >= 10 && last_spool_sweep_s_.compare_exchange_strong(last, now_s)) {
+    RemoveStaleSpools(store_.root(), kSpoolIdleSeconds);
+  }
   if (r.path == "/v2/" || r.path == "/v2") {
     auto resp = http::ServerResponse::Json(200, "{}");
     resp.headers.push_back({"Docker-Distribution-API-Version", "registry/2.0"});

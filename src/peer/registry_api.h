@@ -85,6 +85,7 @@ class RegistryApi {
   BlobIndex index_;
   TreeLayers layers_;
   std::atomic<uint64_t> hits_{0}, misses_{0}, bad_requests_{0}, bytes_{0}, cut_{0}, pending_{0};
+  std::atomic<int64_t> last_spool_sweep_s_{0};  // steady-clock seconds of the last spool sweep
 };
 
 // {"errors":[{"code":CODE,"message":MESSAGE}]} with the given status.

@@ -16,12 +16,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 Swarm::Swarm(SwarmOptions options, RegistryRange registry)
@@ -43,7 +37,7 @@ void Swarm::Log(const std::string& line) const {
 Status Swarm::Start(const std::string& repo, const std::vector<oci::Descriptor>& layers) {
   repo_ = repo;
   parts_ = {{options_.self_id, ""}};
-  RemoveStaleSpools(options_.store_root, 60);
+  RemoveStaleSpools(options_.store_root, kSpoolIdleSeconds);
   std::set<std::string> seen = {options_.self_id};
   for (const std::string& url : options_.peers) {
     http::Request req;
@@ -186,7 +180,7 @@ void Swarm::FetchLoop() {
       if (l.state[j] != PieceState::kDone) l.state[j] = PieceState::kFetching;
     }
     lock.unlock();
-    Status s = FetchRun(l, index, last);
+    Status s = FetchRun(l, index, last, /*exact=*/!whole);
     lock.lock();
     if (whole) l.whole_running = false;
     for (uint64_t j = index; j <= last; ++j) {
@@ -212,12 +206,13 @@ void Swarm::FetchLoop() {
   }
 }
 
-Status Swarm::FetchRun(Layer& l, uint64_t first, uint64_t last) {
+Status Swarm::FetchRun(Layer& l, uint64_t first, uint64_t last, bool exact) {
   const uint64_t start = l.g.start(first), end = l.g.start(last) + l.g.length(last);
   uint64_t pos = start, index = first;
   std::string buf;
   buf.reserve(l.g.length(first));
-  Status s = registry_(l.desc, start, end - start, [&](std::string_view b) -> Status {
+  Status s = registry_(l.desc, start, end - start, exact,
+                       [&](std::string_view b) -> Status {
     if (pos + b.size() > end) return DataLoss("the registry sent more than asked");
     while (!b.empty()) {
       const uint64_t want = l.g.length(index) - buf.size();
@@ -403,7 +398,7 @@ Status Swarm::Stream(const std::string& repo, const oci::Descriptor& d, uint64_t
   return Status();
 }
 
-void Swarm::Finish(bool linger) {
+void Swarm::Finish(bool keep) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (finished_) return;
@@ -413,22 +408,13 @@ void Swarm::Finish(bool linger) {
   }
   for (std::thread& t : fetchers_) t.join();
   fetchers_.clear();
-  std::vector<SpoolWriter*> spools;
   for (auto& [d, l] : layers_) {
     if (!l->spool) continue;
     l->spool->Release();
-    spools.push_back(l->spool.get());
+    // A spool no peer read is of no use to anyone; one that peers read stays for the stragglers
+    // (pieces only, no more pending ones) until RemoveStaleSpools finds it idle.
+    if (!keep || l->spool->LastServedNs() == 0) l->spool->Remove();
   }
-  if (linger) {
-    const auto until = Clock::now() + std::chrono::seconds(30);
-    while (Clock::now() < until) {
-      int64_t last = 0;
-      for (SpoolWriter* s : spools) last = std::max(last, s->LastServedNs());
-      if (NowNs() - last > int64_t{2000000000}) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-  }
-  for (SpoolWriter* s : spools) s->Remove();
 }
 
 SwarmStats Swarm::stats() const {

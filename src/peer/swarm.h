@@ -69,9 +69,11 @@ inline constexpr std::string_view kSpoolProgressHeader = "Modelcar-Spool-Progres
 inline constexpr std::string_view kNoRangeHeader = "Modelcar-Registry-No-Range";
 
 // Bytes [start, start + length) of blob `d` from the registry, in order, to `sink` (with the
-// registry client's retries).
+// registry client's retries). `exact`: always send a Range with both ends, so that a registry
+// that ignores Range fails with Unimplemented before it sends the body, even for the last piece
+// (which would otherwise come as the whole blob with its prefix dropped).
 using RegistryRange = std::function<Status(const oci::Descriptor& d, uint64_t start,
-                                           uint64_t length, const Sink& sink)>;
+                                           uint64_t length, bool exact, const Sink& sink)>;
 
 struct SwarmOptions {
   std::vector<std::string> peers;  // base URLs (ParsePeers)
@@ -111,9 +113,11 @@ class Swarm {
   Status Stream(const std::string& repo, const oci::Descriptor& d, uint64_t offset,
                 const Sink& sink, uint64_t* delivered);
 
-  // Stops the owner fetch and releases the spools. With `linger`, waits while peers still read
-  // them (a piece served in the last 2 s; 30 s at most), then removes them.
-  void Finish(bool linger);
+  // Stops the owner fetch and releases the spools: peers no longer wait for pieces of this node.
+  // With `keep`, a spool that peers read from stays (its pieces are still served to nodes that
+  // lag behind) until it has been idle for kSpoolIdleSeconds (RemoveStaleSpools, run by `store
+  // serve` and by the next swarm); other spools are removed at once.
+  void Finish(bool keep);
 
   SwarmStats stats() const;
   // The peers (URLs) left to PeerSource for committed layers: the participants but this node.
@@ -144,8 +148,9 @@ class Swarm {
   Result<std::string> TakePiece(const std::string& repo, Layer& l, uint64_t i);
   Answer AskPeer(const std::string& repo, const Participant& p, const Layer& l, uint64_t i,
                  std::string* bytes, int64_t* progress, std::string* why, bool* no_range);
-  // Fetches pieces [first, last] of `l` from the registry in one answer and publishes each.
-  Status FetchRun(Layer& l, uint64_t first, uint64_t last);
+  // Fetches pieces [first, last] of `l` from the registry in one answer and publishes each
+  // (`exact`: see RegistryRange).
+  Status FetchRun(Layer& l, uint64_t first, uint64_t last, bool exact);
   void DropLocked(size_t p, const std::string& why);
   void Log(const std::string& line) const;
 
