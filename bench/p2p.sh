@@ -6,7 +6,10 @@
 # 8 and each mode, prints registry egress / image bytes and the time until every node has a
 # committed, verified tree (median and spread of ROUNDS rounds, the modes interleaved per round):
 #   independent  N pulls at once, no peers (what N nodes do today)
-#   together     N pulls at once, each with --peers of all the others (a cold start of N nodes)
+#   together     N pulls at once, each with the same --peers list of every node's serve (its own
+#                is recognised by its store id and skipped): a cold start of N nodes; each piece is
+#                fetched from the registry by its owner only (docs/peers.md, peer/swarm.h), so the
+#                egress should stay near 1.0 (target <= 1.05) and the time near one node's (<= 1.5x)
 #   seeded       one node pulls, then N-1 pull at once with --peers of the seed and each other
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,7 +50,9 @@ run() {
   local jobs=()
   for i in $(seq "$first" "$n"); do
     local peers=()
-    if [ "$mode" != independent ]; then
+    if [ "$mode" = together ]; then
+      peers=("${urls[@]}")
+    elif [ "$mode" = seeded ]; then
       for j in $(seq 1 "$n"); do [ "$j" = "$i" ] || peers+=("${urls[$((j - 1))]}"); done
     fi
     local flag=()
