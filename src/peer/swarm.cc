@@ -291,10 +291,11 @@ Swarm::Answer Swarm::AskPeer(const std::string& repo, const Participant& p, cons
   return Answer::kPiece;
 }
 
-Result<std::string> Swarm::TakePiece(const std::string& repo, Layer& l, uint64_t i) {
+Result<std::string> Swarm::TakePiece(const std::string& repo, Layer& l, uint64_t i,
+                                     const std::atomic<bool>& abandoned) {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    if (stop_) return Cancelled("stopping");
+    if (stop_ || abandoned) return Cancelled("stopping");
     if (l.failed && (l.state[i] != PieceState::kDone)) {
       return Unavailable("the swarm gave up on " + l.desc.digest.ToString());
     }
@@ -378,18 +379,30 @@ Status Swarm::Stream(const std::string& repo, const oci::Descriptor& d, uint64_t
   const PieceGeometry& g = l->g;
   if (offset >= g.blob_size) return Status();
   const uint64_t first = g.index_of(offset), count = g.count();
+  // Pieces still in flight when this returns early are abandoned (their waits end at once); the
+  // futures finish before they are destroyed, so `abandoned` outlives them.
+  std::atomic<bool> abandoned{false};
   std::deque<std::future<Result<std::string>>> inflight;
+  struct Abandon {
+    std::atomic<bool>& flag;
+    std::condition_variable& cv;
+    ~Abandon() {
+      flag = true;
+      cv.notify_all();
+    }
+  };
   uint64_t next = first;
+  Abandon on_return{abandoned, cv_};  // destroyed before `inflight`: wakes the waiting pieces
   for (uint64_t i = first; i < count; ++i) {
     while (next < count && inflight.size() < static_cast<size_t>(std::max(1, options_.window))) {
-      inflight.push_back(std::async(std::launch::async, [this, &repo, l, n = next] {
-        return TakePiece(repo, *l, n);
+      inflight.push_back(std::async(std::launch::async, [this, &repo, l, n = next, &abandoned] {
+        return TakePiece(repo, *l, n, abandoned);
       }));
       ++next;
     }
     Result<std::string> piece = inflight.front().get();
     inflight.pop_front();
-    if (!piece.ok()) return piece.status();  // the futures left finish before they are destroyed
+    if (!piece.ok()) return piece.status();
     std::string_view bytes(*piece);
     if (i == first) bytes.remove_prefix(offset - g.start(i));
     RETURN_IF_ERROR(sink(bytes));

@@ -39,6 +39,7 @@
 #ifndef MODELCAR_PEER_SWARM_H_
 #define MODELCAR_PEER_SWARM_H_
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -145,7 +146,9 @@ class Swarm {
   size_t OwnerLocked(const Layer& l, uint64_t i) const;
   void WriteClaimsLocked();
   void FetchLoop();
-  Result<std::string> TakePiece(const std::string& repo, Layer& l, uint64_t i);
+  // Piece i of `l` from its owner, verified; Cancelled once `abandoned` is set.
+  Result<std::string> TakePiece(const std::string& repo, Layer& l, uint64_t i,
+                                const std::atomic<bool>& abandoned);
   Answer AskPeer(const std::string& repo, const Participant& p, const Layer& l, uint64_t i,
                  std::string* bytes, int64_t* progress, std::string* why, bool* no_range);
   // Fetches pieces [first, last] of `l` from the registry in one answer and publishes each

@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "base/file.h"
 #include "base/temp_dir.h"
 #include "http/server.h"
 #include "oci/media_types.h"
@@ -223,6 +224,32 @@ TEST_F(SwarmTest, SpoolNobodyReadIsRemovedAtTheEnd) {
             static_cast<int64_t>(reg_.blob.size()));
   s.Finish(/*keep=*/true);  // b never asked
   EXPECT_EQ(SpooledLayerSize(a.dir.path(), desc_.digest, kPiece), -1);
+}
+
+TEST_F(SwarmTest, StreamThatStopsEarlyDoesNotWaitForPendingPieces) {
+  // Store ids chosen so that this node owns piece 0 and the peer owns later pieces, which it
+  // claims (a pull that holds its spool) but never delivers.
+  Node a, b;
+  std::string a_id;
+  for (int k = 0; a_id.empty(); ++k) {
+    std::string id = "a" + std::to_string(k);
+    if (RendezvousOwner({id, b.id}, desc_.digest, 0) == 0) a_id = id;
+  }
+  ASSERT_TRUE(WriteFileAtomic(a.dir.path() + "/id", a_id + "\n").ok());
+  a.id = a_id;
+  PieceGeometry g{reg_.blob.size(), kPiece};
+  auto hung = SpoolWriter::Open(b.dir.path(), desc_.digest, g);
+  ASSERT_TRUE(hung.ok());
+  ASSERT_TRUE((*hung)->Claim(std::vector<bool>(g.count(), true)).ok());
+  SwarmOptions o = Options(a, {b.url});
+  o.stall_s = 3600;  // the peer is never given up on: only abandoning ends those waits
+  Swarm s(o, reg_.Range());
+  ASSERT_TRUE(s.Start("m", {desc_}).ok());
+  uint64_t got = 0;
+  Status r = s.Stream("m", desc_, 0, [](std::string_view) { return ResourceExhausted("disk full"); },
+                      &got);
+  EXPECT_EQ(r.code(), Code::kResourceExhausted) << r.ToString();
+  EXPECT_EQ(got, 0u);
 }
 
 TEST_F(SwarmTest, AloneOrWithUnreachablePeersTheSwarmStandsAside) {
