@@ -26,8 +26,11 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
+#include "base/file.h"
 #include "base/status.h"
 #include "oci/digest.h"
 #include "peer/pieces.h"
@@ -88,13 +91,27 @@ struct SpooledPiece {
   bool no_range = false;  // the spool's registry ignores Range
 };
 
+// The spooled pieces a server already hashed, by file identity (device, inode, size, mtime) and
+// hash: pieces are written once and renamed into place, so a piece served to N-1 peers is hashed
+// once, not N-1 times. (The receiver hashes every piece anyway; this check only keeps a damaged
+// file from being served.) Thread-safe; forgets everything past 100000 entries.
+class SpoolHashCache {
+ public:
+  bool Known(const std::string& path, const FileStamp& stamp, const oci::Digest& d) const;
+  void Add(const std::string& path, const FileStamp& stamp, const oci::Digest& d);
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::pair<FileStamp, oci::Digest>> known_;
+};
+
 // What `store serve` answers for bytes [start, start+length) of layer `d`: only a range that is
 // exactly one piece of a spooled layer can be kReady or kPending. A spooled piece whose bytes do
 // not match its hash is kAbsent (and logged by the caller through `*why`). kReady marks the
 // spool as served.
 SpooledPiece LookupSpooledPiece(const std::string& store_root, const oci::Digest& d,
                                 uint64_t piece_size, uint64_t start, uint64_t length,
-                                std::string* why);
+                                std::string* why, SpoolHashCache* cache = nullptr);
 
 // The size of layer `d` as a spool (live, or kept after its pull) records it, or -1.
 int64_t SpooledLayerSize(const std::string& store_root, const oci::Digest& d,

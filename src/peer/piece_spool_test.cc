@@ -76,6 +76,16 @@ TEST_F(PieceSpoolTest, DamagedPieceIsNotServed) {
   EXPECT_EQ(Lookup(0, &why).state, SpooledPiece::State::kAbsent);
   EXPECT_NE(why.find("does not match its hash"), std::string::npos) << why;
   EXPECT_EQ((*w)->Get(0).status().code(), Code::kDataLoss);
+  // A server that hashed the good piece once does not hash it again, but a changed file is.
+  ASSERT_TRUE((*w)->Put(0, Piece(0), oci::Sha256Of(Piece(0))).ok());
+  SpoolHashCache cache;
+  EXPECT_EQ(LookupSpooledPiece(dir_.path(), d_, kPiece, 0, g_.length(0), &why, &cache).state,
+            SpooledPiece::State::kReady);
+  ASSERT_TRUE((*w)->Put(0, "X" + Piece(0).substr(1), oci::Sha256Of(Piece(0))).ok());
+  why.clear();
+  EXPECT_EQ(LookupSpooledPiece(dir_.path(), d_, kPiece, 0, g_.length(0), &why, &cache).state,
+            SpooledPiece::State::kAbsent);
+  EXPECT_NE(why.find("does not match its hash"), std::string::npos) << why;
   EXPECT_FALSE((*w)->Put(1, "short", oci::Sha256Of("short")).ok());
 }
 

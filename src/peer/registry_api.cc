@@ -51,7 +51,7 @@ http::ServerResponse RegistryApi::SpooledBlob(const http::ServerRequest& r,
   if (!range.ok() || !*range) return http::ServerResponse{};
   std::string why;
   SpooledPiece piece = LookupSpooledPiece(store_.root(), d, options_.piece_size, (*range)->start,
-                                          (*range)->length, &why);
+                                          (*range)->length, &why, &spool_hashes_);
   if (!why.empty()) {
     ++cut_;
     Log("serve " + d.ToString() + ": " + why);

@@ -37,6 +37,7 @@
 
 #include "http/server.h"
 #include "peer/blob_index.h"
+#include "peer/piece_spool.h"
 #include "peer/pieces.h"
 #include "peer/tree_layers.h"
 #include "store/store.h"
@@ -85,7 +86,8 @@ class RegistryApi {
   BlobIndex index_;
   TreeLayers layers_;
   std::atomic<uint64_t> hits_{0}, misses_{0}, bad_requests_{0}, bytes_{0}, cut_{0}, pending_{0};
-  std::atomic<int64_t> last_spool_sweep_s_{0};  // steady-clock seconds of the last spool sweep
+  std::atomic<int64_t> last_spool_sweep_s_{0};
+  SpoolHashCache spool_hashes_;  // steady-clock seconds of the last spool sweep
 };
 
 // {"errors":[{"code":CODE,"message":MESSAGE}]} with the given status.
