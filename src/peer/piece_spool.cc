@@ -99,7 +99,8 @@ Result<std::unique_ptr<SpoolWriter>> SpoolWriter::Open(const std::string& store_
     for (const auto& e : fs::directory_iterator(dir, ec)) {
       if (e.path().filename() != "lock") fs::remove(e.path(), ec);
     }
-    nlohmann::json j = {{"digest", d.ToString()}, {"size", g.blob_size}, {"pieceSize", g.piece_size}};
+    nlohmann::json j = {
+        {"digest", d.ToString()}, {"size", g.blob_size}, {"pieceSize", g.piece_size}};
     RETURN_IF_ERROR(WriteRenamed(dir + "/layer.json", j.dump()));
   }
   return w;
@@ -145,8 +146,7 @@ void SpoolWriter::Remove() {
   fs::remove_all(dir_, ec);
 }
 
-int64_t SpooledLayerSize(const std::string& store_root, const oci::Digest& d,
-                         uint64_t piece_size) {
+int64_t SpooledLayerSize(const std::string& store_root, const oci::Digest& d, uint64_t piece_size) {
   auto f = ReadLayerFile(SpoolLayerDir(store_root, d, piece_size));
   if (!f.ok() || f->digest != d) return -1;
   return static_cast<int64_t>(f->g.blob_size);
@@ -209,10 +209,9 @@ SpooledPiece LookupSpooledPiece(const std::string& store_root, const oci::Digest
 
 void RemoveStaleSpools(const std::string& store_root, int64_t max_age_s) {
   std::error_code ec;
-  const int64_t now_ns =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count();
+  const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
   for (const auto& e : fs::directory_iterator(SpoolRoot(store_root), ec)) {
     const std::string dir = e.path().string();
     if (!e.is_directory(ec) || Held(dir)) continue;

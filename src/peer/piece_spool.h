@@ -41,8 +41,7 @@ namespace modelcar::peer {
 // <store root>/peer-spool
 std::string SpoolRoot(const std::string& store_root);
 // <store root>/peer-spool/<hex>-<piece size>
-std::string SpoolLayerDir(const std::string& store_root, const oci::Digest& d,
-                          uint64_t piece_size);
+std::string SpoolLayerDir(const std::string& store_root, const oci::Digest& d, uint64_t piece_size);
 
 class SpoolWriter {
  public:
@@ -86,8 +85,8 @@ struct SpooledPiece {
   uint64_t index = 0;
   std::string bytes;
   oci::Digest digest;
-  int64_t progress = 0;  // kPending: changes whenever the pull adds a piece (the dir's mtime)
-  bool spooled = false;  // the layer has a spool (whatever the state of the piece)
+  int64_t progress = 0;   // kPending: changes whenever the pull adds a piece (the dir's mtime)
+  bool spooled = false;   // the layer has a spool (whatever the state of the piece)
   bool no_range = false;  // the spool's registry ignores Range
 };
 
@@ -114,8 +113,7 @@ SpooledPiece LookupSpooledPiece(const std::string& store_root, const oci::Digest
                                 std::string* why, SpoolHashCache* cache = nullptr);
 
 // The size of layer `d` as a spool (live, or kept after its pull) records it, or -1.
-int64_t SpooledLayerSize(const std::string& store_root, const oci::Digest& d,
-                         uint64_t piece_size);
+int64_t SpooledLayerSize(const std::string& store_root, const oci::Digest& d, uint64_t piece_size);
 
 // A spool whose pull is gone and that nobody read for this long is removed.
 inline constexpr int64_t kSpoolIdleSeconds = 60;

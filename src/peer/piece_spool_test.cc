@@ -98,7 +98,7 @@ TEST_F(PieceSpoolTest, StaleSpoolsOfDeadPullsAreRemoved) {
     dir = (*w)->dir();
     RemoveStaleSpools(dir_.path(), 0);  // held: kept
     EXPECT_TRUE(std::ifstream(dir + "/0").good());
-  }  // the pull dies without cleaning up
+  }                                      // the pull dies without cleaning up
   RemoveStaleSpools(dir_.path(), 3600);  // recent: kept
   EXPECT_TRUE(std::ifstream(dir + "/0").good());
   RemoveStaleSpools(dir_.path(), -1);

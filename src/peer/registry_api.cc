@@ -41,11 +41,9 @@ http::ServerResponse RegistryApi::HandleNode(const http::ServerRequest&) {
   return http::ServerResponse::Json(200, j.dump());
 }
 
-http::ServerResponse RegistryApi::SpooledBlob(const http::ServerRequest& r,
-                                              const oci::Digest& d) {
+http::ServerResponse RegistryApi::SpooledBlob(const http::ServerRequest& r, const oci::Digest& d) {
   auto range_header = r.Header("Range");
-  const int64_t size =
-      range_header ? SpooledLayerSize(store_.root(), d, options_.piece_size) : -1;
+  const int64_t size = range_header ? SpooledLayerSize(store_.root(), d, options_.piece_size) : -1;
   if (size <= 0) return http::ServerResponse{};
   auto range = ParseRange(range_header, static_cast<uint64_t>(size));
   if (!range.ok() || !*range) return http::ServerResponse{};
@@ -73,9 +71,9 @@ http::ServerResponse RegistryApi::SpooledBlob(const http::ServerRequest& r,
     }
     case SpooledPiece::State::kPending: {
       ++pending_;
-      auto resp = DistributionError(503, "PIECE_PENDING",
-                                    fmt::format("piece {} of {} is on its way", piece.index,
-                                                d.ToString()));
+      auto resp =
+          DistributionError(503, "PIECE_PENDING",
+                            fmt::format("piece {} of {} is on its way", piece.index, d.ToString()));
       resp.headers.push_back({std::string(kSpoolProgressHeader), std::to_string(piece.progress)});
       if (piece.no_range) resp.headers.push_back({std::string(kNoRangeHeader), "1"});
       return resp;

@@ -45,8 +45,8 @@ Status Swarm::Start(const std::string& repo, const std::vector<oci::Descriptor>&
     req.max_body = 4096;
     Result<http::Response> r = client_->Do(req);
     if (!r.ok() || r->status != 200) {
-      Log("peer " + http::RedactUrl(url) + " not ready: " +
-          (r.ok() ? fmt::format("HTTP {}", r->status) : r.status().message()));
+      Log("peer " + http::RedactUrl(url) +
+          " not ready: " + (r.ok() ? fmt::format("HTTP {}", r->status) : r.status().message()));
       continue;
     }
     auto j = ParseJsonLimited(r->body, "peer node");
@@ -83,7 +83,8 @@ Status Swarm::Start(const std::string& repo, const std::vector<oci::Descriptor>&
     l->state.assign(l->g.count(), PieceState::kNone);
     std::vector<std::string> ids;
     for (const Participant& p : parts_) ids.push_back(p.id);
-    for (uint64_t i = 0; i < l->g.count(); ++i) l->order.push_back(RendezvousOrder(ids, d.digest, i));
+    for (uint64_t i = 0; i < l->g.count(); ++i)
+      l->order.push_back(RendezvousOrder(ids, d.digest, i));
     auto spool = SpoolWriter::Open(options_.store_root, d.digest, l->g);
     if (spool.ok()) {
       l->spool = std::move(*spool);
@@ -211,8 +212,7 @@ Status Swarm::FetchRun(Layer& l, uint64_t first, uint64_t last, bool exact) {
   uint64_t pos = start, index = first;
   std::string buf;
   buf.reserve(l.g.length(first));
-  Status s = registry_(l.desc, start, end - start, exact,
-                       [&](std::string_view b) -> Status {
+  Status s = registry_(l.desc, start, end - start, exact, [&](std::string_view b) -> Status {
     if (pos + b.size() > end) return DataLoss("the registry sent more than asked");
     while (!b.empty()) {
       const uint64_t want = l.g.length(index) - buf.size();
@@ -294,6 +294,7 @@ Swarm::Answer Swarm::AskPeer(const std::string& repo, const Participant& p, cons
 Result<std::string> Swarm::TakePiece(const std::string& repo, Layer& l, uint64_t i,
                                      const std::atomic<bool>& abandoned) {
   std::unique_lock<std::mutex> lock(mu_);
+  long wait_ms = options_.poll_ms;  // doubles while the owner keeps answering "not yet"
   while (true) {
     if (stop_ || abandoned) return Cancelled("stopping");
     if (l.failed && (l.state[i] != PieceState::kDone)) {
@@ -362,7 +363,11 @@ Result<std::string> Swarm::TakePiece(const std::string& repo, Layer& l, uint64_t
         }
         break;
     }
-    cv_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms));
+    // Asked again after the wait; only a stop or an abandon ends it early (other wake-ups are
+    // for the fetchers and would only make more requests).
+    cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
+                 [&] { return stop_ || abandoned.load(); });
+    wait_ms = std::min(wait_ms * 2, 3 * options_.poll_ms);
   }
 }
 

@@ -81,10 +81,10 @@ struct SwarmOptions {
   std::string store_root;          // where the spool lives
   std::string self_id;             // this store's id (store::Store::Id)
   uint64_t piece_size = kDefaultPieceSize;
-  int window = 8;           // pieces in flight per Stream
-  int fetchers = 2;         // registry fetches in flight for owned pieces
-  long poll_ms = 100;       // pending pieces asked again after this
-  long stall_s = 30;        // a peer whose spool makes no progress this long is dropped
+  int window = 8;      // pieces in flight per Stream
+  int fetchers = 2;    // registry fetches in flight for owned pieces
+  long poll_ms = 100;  // pending pieces asked again after this
+  long stall_s = 30;   // a peer whose spool makes no progress this long is dropped
   long join_grace_ms = 5000;
   long connect_timeout_s = 2;
   std::function<void(std::string_view)> log;
@@ -132,9 +132,9 @@ class Swarm {
     std::unique_ptr<SpoolWriter> spool;  // null: this node owns nothing of it
     std::vector<PieceState> state;
     std::vector<std::vector<size_t>> order;  // per piece: participants in rendezvous order
-    std::set<size_t> excluded;  // participants excluded for this layer
-    bool failed = false;        // the registry failed a piece this node owns
-    bool whole = false;         // the registry ignores Range: piece 0's owner owns every piece
+    std::set<size_t> excluded;               // participants excluded for this layer
+    bool failed = false;                     // the registry failed a piece this node owns
+    bool whole = false;          // the registry ignores Range: piece 0's owner owns every piece
     bool whole_running = false;  // a fetcher streams the blob (one at a time)
   };
   struct Participant {

@@ -173,7 +173,8 @@ TEST_F(SwarmTest, NodesStartingTogetherFetchEveryPieceOnce) {
   for (Node* n : {&a, &b, &c}) {
     EXPECT_EQ(SpooledLayerSize(n->dir.path(), desc_.digest, kPiece),
               static_cast<int64_t>(reg_.blob.size()));
-    auto w = SpoolWriter::Open(n->dir.path(), desc_.digest, PieceGeometry{reg_.blob.size(), kPiece});
+    auto w =
+        SpoolWriter::Open(n->dir.path(), desc_.digest, PieceGeometry{reg_.blob.size(), kPiece});
     EXPECT_TRUE(w.ok()) << w.status().ToString();
   }
   RemoveStaleSpools(a.dir.path(), -1);
@@ -246,8 +247,8 @@ TEST_F(SwarmTest, StreamThatStopsEarlyDoesNotWaitForPendingPieces) {
   Swarm s(o, reg_.Range());
   ASSERT_TRUE(s.Start("m", {desc_}).ok());
   uint64_t got = 0;
-  Status r = s.Stream("m", desc_, 0, [](std::string_view) { return ResourceExhausted("disk full"); },
-                      &got);
+  Status r = s.Stream(
+      "m", desc_, 0, [](std::string_view) { return ResourceExhausted("disk full"); }, &got);
   EXPECT_EQ(r.code(), Code::kResourceExhausted) << r.ToString();
   EXPECT_EQ(got, 0u);
 }
