@@ -124,10 +124,18 @@ bool HasNonPrintable(const std::string& s) {
   return found;
 }
 
+// "---" and "..." followed by the end, a space or a tab mark a document's start and end; yaml-cpp
+// 0.7 writes such a string plain, and a document that is only that string then reads back as null
+// (found by kube_json_yaml_fuzz).
+bool StartsWithDocumentMarker(const std::string& s) {
+  if (s.size() < 3 || (s.compare(0, 3, "---") != 0 && s.compare(0, 3, "...") != 0)) return false;
+  return s.size() == 3 || s[3] == ' ' || s[3] == '\t';
+}
+
 void EmitString(const std::string& s, YAML::Emitter& out) {
   if (HasNonPrintable(s)) {
     out << YAML::EscapeNonAscii << YAML::DoubleQuoted;
-  } else if (!ReadsBackAsString(s)) {
+  } else if (!ReadsBackAsString(s) || StartsWithDocumentMarker(s)) {
     out << YAML::DoubleQuoted;
   }
   out << s;

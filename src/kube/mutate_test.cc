@@ -382,6 +382,17 @@ TEST(JsonYamlTest, ScalarsFollowTheCoreSchemaAndRoundTrip) {
   auto back = ParseJsonOrYaml(ToYaml(tricky), "emitted");
   ASSERT_TRUE(back.ok()) << ToYaml(tricky);
   EXPECT_EQ(*back, tricky) << ToYaml(tricky);
+  // Document markers as whole documents and as values (yaml-cpp writes them plain).
+  for (const char* marker : {"---", "...", "--- x", "...\tx", "---x"}) {
+    const json s = marker;
+    auto marker_back = ParseJsonOrYaml(ToYaml(s), "emitted");
+    ASSERT_TRUE(marker_back.ok()) << ToYaml(s);
+    EXPECT_EQ(*marker_back, s) << ToYaml(s);
+    const json m = {{"k", marker}};
+    auto map_back = ParseJsonOrYaml(ToYaml(m), "emitted");
+    ASSERT_TRUE(map_back.ok()) << ToYaml(m);
+    EXPECT_EQ(*map_back, m) << ToYaml(m);
+  }
   EXPECT_EQ(ParseJsonOrYaml("a: [1, 2", "bad.yaml").status().code(), Code::kInvalidArgument);
   EXPECT_EQ(ParseJsonOrYaml("a: \"\xef\xbf\xbf\"\n", "ffff.yaml").status().code(),
             Code::kInvalidArgument);
