@@ -212,13 +212,21 @@ Status CheckYamlAdvances(const std::string& text, std::string_view what) {
 
 }  // namespace
 
-// U+FFFE and U+FFFF are outside YAML's printable set, and yaml-cpp's emitter writes U+FFFD in
-// their place, so a manifest holding them could not be written back as it was read.
+// Unicode's 66 noncharacters (U+FDD0..U+FDEF and the last two code points of every plane):
+// yaml-cpp's emitter writes U+FFFD in their place, plain or quoted (every code point checked
+// against yaml-cpp 0.7), and U+FFFE and U+FFFF are outside YAML's printable set besides, so a
+// manifest holding one could not be written back as it was read.
 Status CheckNoNoncharacters(const json& doc, std::string_view what) {
   const std::string text = doc.dump();  // json::type_error 316 on invalid UTF-8
-  if (text.find("\xEF\xBF\xBE") != std::string::npos ||
-      text.find("\xEF\xBF\xBF") != std::string::npos) {
-    return InvalidArgument(std::string(what) + ": U+FFFE and U+FFFF are not allowed in a manifest");
+  char32_t found = 0;
+  ForEachCodePoint(text, [&](char32_t c) {
+    if ((c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE) found = c;
+    return found == 0;
+  });
+  if (found != 0) {
+    return InvalidArgument(
+        fmt::format("{}: U+{:04X} is a Unicode noncharacter, not allowed in a manifest", what,
+                    static_cast<uint32_t>(found)));
   }
   return Status::Ok();
 }

@@ -398,6 +398,18 @@ TEST(JsonYamlTest, ScalarsFollowTheCoreSchemaAndRoundTrip) {
             Code::kInvalidArgument);
   EXPECT_EQ(ParseJsonOrYaml("{\"a\": \"\\ufffe\"}", "fffe.json").status().code(),
             Code::kInvalidArgument);
+  // Every noncharacter (yaml-cpp writes U+FFFD for each), JSON or YAML; their neighbours pass.
+  for (const char* bad : {"{\"a\": \"\\ufdd0\"}", "{\"a\": \"x\\ufdef\"}",
+                          "{\"a\": \"\\ud83f\\udffe\"}", "a: \"\xf4\x8f\xbf\xbf\"\n"}) {
+    auto r = ParseJsonOrYaml(bad, "nonchar");
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad;
+    EXPECT_NE(r.status().message().find("noncharacter"), std::string::npos) << r.status().message();
+  }
+  for (const char* good : {"{\"a\": \"\\ufdcf\\ufdf0\\ufffd\"}", "a: \"\xf0\x9f\xbf\xbd\"\n"}) {
+    auto r = ParseJsonOrYaml(good, "neighbours");
+    ASSERT_TRUE(r.ok()) << good << ": " << r.status().message();
+    EXPECT_EQ(*ParseJsonOrYaml(ToYaml(*r), "emitted"), *r);
+  }
   auto bad_utf8 = ParseJsonOrYaml("name: \"bad\xff\xfe\"\n", "utf.yaml");
   EXPECT_EQ(bad_utf8.status().code(), Code::kInvalidArgument);
   EXPECT_NE(bad_utf8.status().message().find("UTF-8"), std::string::npos);
