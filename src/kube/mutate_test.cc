@@ -382,11 +382,34 @@ TEST(JsonYamlTest, ScalarsFollowTheCoreSchemaAndRoundTrip) {
   auto back = ParseJsonOrYaml(ToYaml(tricky), "emitted");
   ASSERT_TRUE(back.ok()) << ToYaml(tricky);
   EXPECT_EQ(*back, tricky) << ToYaml(tricky);
+  // Document markers as whole documents and as values (yaml-cpp writes them plain).
+  for (const char* marker : {"---", "...", "--- x", "...\tx", "---x"}) {
+    const json s = marker;
+    auto marker_back = ParseJsonOrYaml(ToYaml(s), "emitted");
+    ASSERT_TRUE(marker_back.ok()) << ToYaml(s);
+    EXPECT_EQ(*marker_back, s) << ToYaml(s);
+    const json m = {{"k", marker}};
+    auto map_back = ParseJsonOrYaml(ToYaml(m), "emitted");
+    ASSERT_TRUE(map_back.ok()) << ToYaml(m);
+    EXPECT_EQ(*map_back, m) << ToYaml(m);
+  }
   EXPECT_EQ(ParseJsonOrYaml("a: [1, 2", "bad.yaml").status().code(), Code::kInvalidArgument);
   EXPECT_EQ(ParseJsonOrYaml("a: \"\xef\xbf\xbf\"\n", "ffff.yaml").status().code(),
             Code::kInvalidArgument);
   EXPECT_EQ(ParseJsonOrYaml("{\"a\": \"\\ufffe\"}", "fffe.json").status().code(),
             Code::kInvalidArgument);
+  // Every noncharacter (yaml-cpp writes U+FFFD for each), JSON or YAML; their neighbours pass.
+  for (const char* bad : {"{\"a\": \"\\ufdd0\"}", "{\"a\": \"x\\ufdef\"}",
+                          "{\"a\": \"\\ud83f\\udffe\"}", "a: \"\xf4\x8f\xbf\xbf\"\n"}) {
+    auto r = ParseJsonOrYaml(bad, "nonchar");
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad;
+    EXPECT_NE(r.status().message().find("noncharacter"), std::string::npos) << r.status().message();
+  }
+  for (const char* good : {"{\"a\": \"\\ufdcf\\ufdf0\\ufffd\"}", "a: \"\xf0\x9f\xbf\xbd\"\n"}) {
+    auto r = ParseJsonOrYaml(good, "neighbours");
+    ASSERT_TRUE(r.ok()) << good << ": " << r.status().message();
+    EXPECT_EQ(*ParseJsonOrYaml(ToYaml(*r), "emitted"), *r);
+  }
   auto bad_utf8 = ParseJsonOrYaml("name: \"bad\xff\xfe\"\n", "utf.yaml");
   EXPECT_EQ(bad_utf8.status().code(), Code::kInvalidArgument);
   EXPECT_NE(bad_utf8.status().message().find("UTF-8"), std::string::npos);
