@@ -25,7 +25,6 @@ Swarm::Swarm(SwarmOptions options, RegistryRange registry)
   co.low_speed_time_s = 10;
   co.use_env_proxy = false;  // peers are in the cluster
   client_ = std::make_unique<http::Client>(co);
-  started_ = Clock::now();
 }
 
 Swarm::~Swarm() { Finish(false); }
@@ -66,7 +65,6 @@ Status Swarm::Start(const std::string& repo, const std::vector<oci::Descriptor>&
     if (!seen.insert(id).second) continue;  // this node's own serve, or a peer listed twice
     parts_.push_back({id, url});
   }
-  started_ = Clock::now();
   std::vector<std::string> urls = peer_urls();
   PeerSourceOptions po;
   po.peers = urls;
@@ -353,15 +351,22 @@ Result<std::string> Swarm::TakePiece(const std::string& repo, Layer& l, uint64_t
         }
         break;
       }
-      case Answer::kAbsent:
-        if (now - started_ > std::chrono::milliseconds(options_.join_grace_ms)) {
+      case Answer::kAbsent: {
+        // The grace runs from this owner's first "absent" for this piece, not from Start(): an
+        // owner that took the piece over after a drop (a lying peer's) answers 404 until it
+        // drops that peer too, however long the pull has been running.
+        auto first = l.absent_since.try_emplace({owner, i}, now).first->second;
+        if (now - first > std::chrono::milliseconds(options_.join_grace_ms)) {
           if (l.excluded.insert(owner).second) {
+            Log(fmt::format("excluded {} for {}: piece {} absent there for {} ms", parts_[owner].url,
+                            l.desc.digest.ToString(), i, options_.join_grace_ms));
             ++version_;
             cv_.notify_all();
           }
           continue;
         }
         break;
+      }
     }
     // Asked again after the wait; only a stop or an abandon ends it early (other wake-ups are
     // for the fetchers and would only make more requests).

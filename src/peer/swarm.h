@@ -21,9 +21,10 @@
 // against its hash), or the owner's `store serve` with a Range GET of exactly the piece. The
 // answer must be 206 with Modelcar-Piece-Digest, the right length and that hash, else the peer
 // is dropped. 503 (pending) is asked again every `poll_ms` while the peer's spool makes progress
-// (a peer with no progress for `stall_s` is dropped); 404 within `join_grace_ms` of Start() is
-// asked again (the peer may not have started the layer yet), later it excludes the peer for the
-// layer, and the piece moves to the next participant in rendezvous order (possibly this node).
+// (a peer with no progress for `stall_s` is dropped); 404 is asked again for `join_grace_ms`
+// from that peer's first 404 for the piece (the peer may not have started the layer yet, or not
+// yet dropped the peer whose piece it takes over), then it excludes the peer for the layer, and
+// the piece moves to the next participant in rendezvous order (possibly this node).
 //
 // Registries without Range: a fetcher whose piece Range is refused (Unimplemented) switches the
 // layer to one owner (piece 0's) for the whole blob, which streams it in one answer and publishes
@@ -133,6 +134,8 @@ class Swarm {
     std::vector<PieceState> state;
     std::vector<std::vector<size_t>> order;  // per piece: participants in rendezvous order
     std::set<size_t> excluded;               // participants excluded for this layer
+    // (participant, piece) -> when that owner first answered that the piece is absent there.
+    std::map<std::pair<size_t, uint64_t>, std::chrono::steady_clock::time_point> absent_since;
     bool failed = false;                     // the registry failed a piece this node owns
     bool whole = false;          // the registry ignores Range: piece 0's owner owns every piece
     bool whole_running = false;  // a fetcher streams the blob (one at a time)
@@ -162,7 +165,6 @@ class Swarm {
   std::unique_ptr<http::Client> client_;
   std::string repo_;
   std::vector<Participant> parts_;  // [0] is this node
-  std::chrono::steady_clock::time_point started_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

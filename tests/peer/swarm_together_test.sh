@@ -21,6 +21,8 @@ image=$(curl -sf "http://$REGISTRY/v2/m/manifests/${pinned#*@}" \
   /usr/bin/python3 -c 'import json,sys; m=json.load(sys.stdin); print(m["config"]["size"]+sum(l["size"] for l in m["layers"]))')
 reg_bytes() { PROXY=$REG proxy_stat blob_bytes; }
 ratio() { /usr/bin/python3 -c "print(f'{$1/$image:.3f}')"; }
+# What the nodes of round NAME<try> dropped or excluded (for failure messages).
+events() { grep -hE "dropped|excluded|again from the registry" "$MC_TMP/$1"*.log | head -40; }
 from_peers() { sed -nE 's/.*fetched [0-9]+ bytes \(([0-9]+) from peers\).*/\1/p' "$1"; }
 
 # round NAME N [LIAR] [KILL]: N fresh nodes NAME1..NAMEN, each with a `store serve` (default:
@@ -100,7 +102,7 @@ faulty() {
 # the next owner; every tree verifies. The liar's share is fetched twice at most.
 FAULT_SEEN="dropped: piece .* does not match its hash" faulty l 4 1
 echo "swarm: with a lying peer, $(ratio "$(reg_bytes)")x of the image from the registry"
-(( $(reg_bytes) <= 2 * image )) || mc_fail "with a liar: $(reg_bytes) registry bytes"
+(( $(reg_bytes) <= 2 * image )) || mc_fail "with a liar: $(reg_bytes) registry bytes: $(events l)"
 
 # A peer that lies consistently (its altered pieces come with their own hash): the layer digest
 # fails at every node that took one of them, the store discards the unverified tree, and the image
@@ -111,7 +113,7 @@ echo "swarm: with a consistent liar, $(ratio "$(reg_bytes)")x of the image from 
 # A peer killed mid-transfer: the others drop it and fetch what it owned.
 FAULT_SEEN="dropped" faulty k 4 0 1
 echo "swarm: with a peer killed mid-transfer, $(ratio "$(reg_bytes)")x of the image from the registry"
-(( $(reg_bytes) <= 2 * image )) || mc_fail "with a killed peer: $(reg_bytes) registry bytes"
+(( $(reg_bytes) <= 2 * image )) || mc_fail "with a killed peer: $(reg_bytes) registry bytes: $(events k)"
 
 # A registry that ignores Range: the first piece Range of each fetcher gets the whole blob (cut
 # after its headers); then piece 0's owner streams the blob once for everyone.
