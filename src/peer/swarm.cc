@@ -358,8 +358,9 @@ Result<std::string> Swarm::TakePiece(const std::string& repo, Layer& l, uint64_t
         auto first = l.absent_since.try_emplace({owner, i}, now).first->second;
         if (now - first > std::chrono::milliseconds(options_.join_grace_ms)) {
           if (l.excluded.insert(owner).second) {
-            Log(fmt::format("excluded {} for {}: piece {} absent there for {} ms", parts_[owner].url,
-                            l.desc.digest.ToString(), i, options_.join_grace_ms));
+            Log(fmt::format("excluded {} for {}: piece {} absent there for {} ms",
+                            parts_[owner].url, l.desc.digest.ToString(), i,
+                            options_.join_grace_ms));
             ++version_;
             cv_.notify_all();
           }
