@@ -135,6 +135,13 @@ Status CacheAgent::Reconcile(const CacheAgentConfig& config, const StorePullOpti
       continue;
     }
     const oci::Digest& m = pulled->manifest;
+    if (pulled->network_used) {
+      cur.fetched_bytes = pulled->fetched_bytes;
+      cur.peer_bytes = pulled->peer_bytes;
+      std::lock_guard<std::mutex> l(mu_);
+      fetched_bytes_ += pulled->fetched_bytes;
+      peer_bytes_ += pulled->peer_bytes;
+    }
     Status lease = st.AddLease(m, std::string(kPinPrefix) + ref);
     cur.digest = m.ToString();
     cur.error.clear();
@@ -183,7 +190,9 @@ std::string CacheAgent::StatusJson() const {
                     {"digest", s.digest},
                     {"bytes", s.bytes},
                     {"lastVerify", s.last_verify},
-                    {"error", s.error}});
+                    {"error", s.error},
+                    {"fetchedBytes", s.fetched_bytes},
+                    {"peerBytes", s.peer_bytes}});
   }
   json peers = {{"count", peers_.peers.size()}, {"near", peers_.near},   {"zone", peers_.zone},
                 {"urls", peers_.peers},         {"known", peers_.known}, {"error", peers_.error}};
@@ -209,6 +218,11 @@ std::string CacheAgent::Metrics() const {
   p.Sample("modelcar_cache_reconciles_total", "", reconciles_);
   p.Header("modelcar_cache_pull_failures_total", "counter", "Failed pulls.");
   p.Sample("modelcar_cache_pull_failures_total", "", pull_failures_);
+  p.Header("modelcar_cache_fetched_bytes_total", "counter", "Bytes the pulls fetched.");
+  p.Sample("modelcar_cache_fetched_bytes_total", "", fetched_bytes_);
+  p.Header("modelcar_cache_peer_bytes_total", "counter",
+           "Of the fetched bytes, those that came from peers.");
+  p.Sample("modelcar_cache_peer_bytes_total", "", peer_bytes_);
   p.Header("modelcar_cache_peers", "gauge",
            "Peers in force for the pulls (--peers or --peer-service).");
   p.Sample("modelcar_cache_peers", "", peers_.peers.size());

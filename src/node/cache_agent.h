@@ -55,6 +55,8 @@ struct RefStatus {
   uint64_t bytes = 0;
   int64_t last_verify = 0;
   std::string error;
+  uint64_t fetched_bytes = 0;  // by its last pull that used the network
+  uint64_t peer_bytes = 0;     // of fetched_bytes, from peers
 };
 
 class CacheAgent {
@@ -81,7 +83,8 @@ class CacheAgent {
   std::map<std::string, RefStatus> status_;  // by ref
   uint64_t reconciles_ = 0;
   uint64_t pull_failures_ = 0;
-  peer::PeerSnapshot peers_;  // in force for the last reconcile
+  uint64_t fetched_bytes_ = 0, peer_bytes_ = 0;  // by every pull
+  peer::PeerSnapshot peers_;                     // in force for the last reconcile
   uint64_t peer_read_failures_ = 0;
 };
 

@@ -94,7 +94,7 @@ Result<std::string> KubeApi::Namespace() const {
   return ns;
 }
 
-Result<std::string> KubeApi::Get(const std::string& path, const std::string& what) const {
+Status KubeApi::CheckApiUrl() const {
   const std::string& api = options_.api_url;
   if (api.empty()) {
     return FailedPrecondition(
@@ -104,6 +104,12 @@ Result<std::string> KubeApi::Get(const std::string& path, const std::string& wha
   if (http::UrlScheme(api) != "https") {
     return FailedPrecondition("Kubernetes API " + http::RedactUrl(api) + ": https only");
   }
+  return Status();
+}
+
+Result<std::string> KubeApi::Get(const std::string& path, const std::string& what) const {
+  RETURN_IF_ERROR(CheckApiUrl());
+  const std::string& api = options_.api_url;
   const std::string token_path = options_.sa_dir + "/token", ca_path = options_.sa_dir + "/ca.crt";
   auto token_text = ReadFile(token_path, 64 << 10);
   if (!token_text.ok()) {
@@ -148,6 +154,7 @@ Result<std::string> KubeApi::Get(const std::string& path, const std::string& wha
 
 Result<std::string> KubeApi::ListEndpointSlices(const std::string& ns_in,
                                                 const std::string& service) const {
+  RETURN_IF_ERROR(CheckApiUrl());  // before the namespace file: "not in a cluster" says more
   std::string ns = ns_in;
   if (ns.empty()) {
     ASSIGN_OR_RETURN(ns, Namespace());

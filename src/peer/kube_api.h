@@ -61,6 +61,8 @@ class KubeApi {
   const KubeApiOptions& options() const { return options_; }
 
  private:
+  // FailedPrecondition unless the API URL is set and https.
+  Status CheckApiUrl() const;
   // GET of `path` (starting with '/') with the bearer token; the 200 body.
   Result<std::string> Get(const std::string& path, const std::string& what) const;
 

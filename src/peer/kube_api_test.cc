@@ -157,7 +157,7 @@ TEST_F(KubeApiTest, MissingOrBadServiceAccountFiles) {
 TEST_F(KubeApiTest, NotInAClusterOrNotHttps) {
   KubeApiOptions o;
   o.sa_dir = sa_;
-  auto r = KubeApi(o).ListEndpointSlices("ns", "agents");
+  auto r = KubeApi(o).ListEndpointSlices("", "agents");  // said before the namespace is read
   EXPECT_EQ(r.status().code(), Code::kFailedPrecondition);
   EXPECT_NE(r.status().message().find("KUBERNETES_SERVICE_HOST"), std::string::npos);
   o.api_url = "http://127.0.0.1:" + std::to_string(server_->port());
