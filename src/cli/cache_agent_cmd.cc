@@ -4,11 +4,14 @@
 // With --mirror it also serves the store as a read-only registry (peer/registry_api.h) on the same
 // listener, and with --containerd-hosts it points containerd at that mirror for the
 // --mirror-registries (peer/containerd_hosts.h), restoring what was there when it stops.
+// With --peer-service it finds the other nodes' mirrors in the Kubernetes API before every
+// reconcile (peer/service_peers.h over peer/kube_api.h).
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <memory>
 
@@ -17,7 +20,9 @@
 #include "http/server.h"
 #include "node/cache_agent.h"
 #include "peer/containerd_hosts.h"
+#include "peer/kube_api.h"
 #include "peer/registry_api.h"
+#include "peer/service_peers.h"
 
 namespace {
 
@@ -28,8 +33,43 @@ struct Flags {
   bool mirror = false;
   std::string private_mode = "serve", hosts_dir, mirror_url;
   std::vector<std::string> mirror_registries;
+  std::string peer_service, peer_port, node_name;
   modelcar::cli::StorePullFlags pull;
 };
+
+void LogLine(std::string_view l) {
+  std::fprintf(stderr, "cache-agent: %.*s\n", static_cast<int>(l.size()), l.data());
+}
+
+// --peer-service: the peers of each reconcile from the Service's EndpointSlices.
+modelcar::Status UsePeerService(const Flags& f, modelcar::CacheAgentOptions& o) {
+  if (!f.pull.peers.empty()) {
+    return modelcar::InvalidArgument(
+        "--peers and --peer-service exclude each other: list the peers, or name the Service "
+        "that finds them");
+  }
+  ASSIGN_OR_RETURN(modelcar::peer::NamespacedName service,
+                   modelcar::peer::ParseNamespacedName(f.peer_service, "--peer-service"));
+  modelcar::peer::ServicePeersOptions so;
+  so.service = f.peer_service;
+  so.selection.node_name = f.node_name;
+  if (so.selection.node_name.empty()) {
+    const char* env = std::getenv("NODE_NAME");
+    so.selection.node_name = env == nullptr ? "" : env;
+  }
+  so.selection.port_name = f.peer_port;
+  so.log = LogLine;
+  if (so.selection.node_name.empty()) {
+    LogLine(
+        "--peer-service without NODE_NAME (or --node-name): this node's own endpoint is not "
+        "known, so no zone is preferred (its own mirror is still skipped by store id)");
+  }
+  auto api = std::make_shared<modelcar::peer::KubeApi>(modelcar::peer::InClusterOptions());
+  auto peers = std::make_shared<modelcar::peer::ServicePeers>(
+      so, [api, service] { return api->ListEndpointSlices(service.ns, service.name); });
+  o.find_peers = [peers] { return peers->Refresh(); };
+  return modelcar::Status();
+}
 
 int64_t MtimeNs(const std::string& path) {
   struct stat st;
@@ -42,6 +82,11 @@ modelcar::Status Run(const Flags& f) {
   o.config_path = f.config;
   o.status_path = f.status;
   ASSIGN_OR_RETURN(o.pull, f.pull.Options(f.store, /*quiet=*/true));
+  if (!f.peer_service.empty()) {
+    RETURN_IF_ERROR(UsePeerService(f, o));
+  } else if (!f.peer_port.empty() || !f.node_name.empty()) {
+    return modelcar::InvalidArgument("--peer-port and --node-name need --peer-service");
+  }
   modelcar::CacheAgent agent(o);
 
   sigset_t set;
@@ -72,9 +117,7 @@ modelcar::Status Run(const Flags& f) {
       ASSIGN_OR_RETURN(modelcar::store::Store st, modelcar::store::Store::Open(f.store));
       modelcar::peer::RegistryApiOptions ro;
       ro.index.serve_private = f.private_mode == "serve";
-      ro.log = [](std::string_view l) {
-        std::fprintf(stderr, "cache-agent: mirror: %.*s\n", static_cast<int>(l.size()), l.data());
-      };
+      ro.log = [](std::string_view l) { LogLine("mirror: " + std::string(l)); };
       mirror = std::make_unique<modelcar::peer::RegistryApi>(st, ro);
       mirror->Register(*server);
     }
@@ -156,6 +199,17 @@ const modelcar::cli::CommandRegistration kCacheAgent{
       app.add_option("--mirror-url", f->mirror_url,
                      "The mirror's URL for containerd (default http://127.0.0.1:PORT of --listen)");
       f->pull.Add(app, "always | if-not-present | never", modelcar::registry::NodeIdentity::kAuto);
+      app.add_option("--peer-service", f->peer_service,
+                     "[NAMESPACE/]NAME: find the peers (instead of --peers) before every reconcile "
+                     "in the EndpointSlices of this headless Service of the agents, read from the "
+                     "Kubernetes API with the pod's service account (namespace: the service "
+                     "account's); ready endpoints of other nodes, this node's zone first");
+      app.add_option("--peer-port", f->peer_port,
+                     "The Service port of the peers' mirrors (default: the only port, else the "
+                     "one named mirror)");
+      app.add_option("--node-name", f->node_name,
+                     "This node (default $NODE_NAME, from the downward API's spec.nodeName): its "
+                     "own endpoint is left out and gives its zone");
       return [f]() { return Run(*f); };
     }};
 

@@ -245,7 +245,7 @@ Status CheckOutbound(const Request& req, const ClientOptions& options) {
 struct Client::Pool {
   std::mutex mu;
   std::vector<CURL*> idle;
-  std::string ca_blob;  // system CAs + options.ca_file, when a CA file was given
+  std::string ca_blob;  // [system CAs +] options.ca_file, when a CA file was given
 
   ~Pool() {
     for (CURL* h : idle) curl_easy_cleanup(h);
@@ -278,11 +278,12 @@ std::optional<std::string> Response::Header(std::string_view name) const {
 Client::Client(ClientOptions options) : options_(std::move(options)), pool_(new Pool) {
   GlobalInit();
   if (!options_.ca_file.empty()) {
-    Result<std::string> sys = ReadFile(kSystemCaBundle, 64 << 20);
+    Result<std::string> sys =
+        options_.ca_file_only ? Result<std::string>("") : ReadFile(kSystemCaBundle, 64 << 20);
     Result<std::string> extra = ReadFile(options_.ca_file, 64 << 20);
     // A missing CA file is reported on the first request (the blob then stays empty and curl fails
     // verification); keep the constructor infallible.
-    if (sys.ok()) pool_->ca_blob = *sys + "\n";
+    if (sys.ok() && !sys->empty()) pool_->ca_blob = *sys + "\n";
     if (extra.ok()) pool_->ca_blob += *extra;
   }
 }
@@ -332,6 +333,8 @@ void SetTransferOptions(CURL* h, const ClientOptions& options, const std::string
     // curl copies nothing (NOCOPY) and reads the blob during the transfer: ca_blob outlives it.
     curl_blob blob{const_cast<char*>(ca_blob.data()), ca_blob.size(), CURL_BLOB_NOCOPY};
     curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+    // The CA directory (Debian's libcurl defaults to /etc/ssl/certs) would add the system CAs.
+    if (options.ca_file_only) curl_easy_setopt(h, CURLOPT_CAPATH, nullptr);
   }
 
   bool has_body = req.body_reader || !req.body.empty();
@@ -426,6 +429,9 @@ Result<Response> Client::Do(const Request& request) {
   }
   if (!options_.ca_file.empty() && access(options_.ca_file.c_str(), R_OK) != 0) {
     return ErrnoStatus(errno, "--ca-file " + options_.ca_file);
+  }
+  if (options_.ca_file_only && pool_->ca_blob.empty() && !options_.insecure) {
+    return FailedPrecondition("CA file " + options_.ca_file + " holds no certificate");
   }
   Request req = request;  // a copy whose url, method and headers follow redirects
   const std::string first_host = UrlHost(req.url);

@@ -35,8 +35,9 @@ namespace modelcar::http {
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct ClientOptions {
-  std::string ca_file;    // extra PEM CA bundle, used in addition to the system CAs
-  bool insecure = false;  // TLS without certificate or host verification
+  std::string ca_file;        // extra PEM CA bundle, used in addition to the system CAs
+  bool ca_file_only = false;  // trust ca_file alone, not the system CAs (a cluster's own CA)
+  bool insecure = false;      // TLS without certificate or host verification
   long connect_timeout_s = 30;
   // A transfer during which no byte moves (either way) for low_speed_time_s seconds is a stall
   // and fails with Unavailable (retryable). A slow but moving transfer is never killed. 0: off.

@@ -80,13 +80,28 @@ Status CacheAgent::RunOnce() {
     ASSIGN_OR_RETURN(config_, ParseCacheAgentConfig(text, options_.config_path));
     config_mtime_ns_ = mtime;
   }
-  Status s = Reconcile(config_);
+  StorePullOptions pull = options_.pull;
+  peer::PeerSnapshot peers;
+  if (options_.find_peers) {
+    peers = options_.find_peers();
+    pull.peers = peers.peers;
+    pull.near_peers = peers.near;
+  } else {
+    peers.peers = pull.peers;
+    peers.known = true;
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!peers.error.empty()) ++peer_read_failures_;
+    peers_ = std::move(peers);
+  }
+  Status s = Reconcile(config_, pull);
   Publish();
   return s;
 }
 
-Status CacheAgent::Reconcile(const CacheAgentConfig& config) {
-  ASSIGN_OR_RETURN(store::Store st, store::Store::Open(options_.pull.store_dir));
+Status CacheAgent::Reconcile(const CacheAgentConfig& config, const StorePullOptions& pull) {
+  ASSIGN_OR_RETURN(store::Store st, store::Store::Open(pull.store_dir));
   std::set<std::string> wanted(config.refs.begin(), config.refs.end());
   // Unpin refs that left the config: pins live in the store, so this works across restarts.
   {
@@ -111,7 +126,7 @@ Status CacheAgent::Reconcile(const CacheAgentConfig& config) {
       cur = status_[ref];
       if (cur.state != "present") status_[ref].state = "pulling";
     }
-    auto pulled = PullToStore(ref, options_.pull);
+    auto pulled = PullToStore(ref, pull);
     if (!pulled.ok()) {
       std::lock_guard<std::mutex> l(mu_);
       ++pull_failures_;
@@ -120,6 +135,13 @@ Status CacheAgent::Reconcile(const CacheAgentConfig& config) {
       continue;
     }
     const oci::Digest& m = pulled->manifest;
+    if (pulled->network_used) {
+      cur.fetched_bytes = pulled->fetched_bytes;
+      cur.peer_bytes = pulled->peer_bytes;
+      std::lock_guard<std::mutex> l(mu_);
+      fetched_bytes_ += pulled->fetched_bytes;
+      peer_bytes_ += pulled->peer_bytes;
+    }
     Status lease = st.AddLease(m, std::string(kPinPrefix) + ref);
     cur.digest = m.ToString();
     cur.error.clear();
@@ -168,9 +190,13 @@ std::string CacheAgent::StatusJson() const {
                     {"digest", s.digest},
                     {"bytes", s.bytes},
                     {"lastVerify", s.last_verify},
-                    {"error", s.error}});
+                    {"error", s.error},
+                    {"fetchedBytes", s.fetched_bytes},
+                    {"peerBytes", s.peer_bytes}});
   }
-  return json({{"reconciles", reconciles_}, {"refs", refs}}).dump(2) + "\n";
+  json peers = {{"count", peers_.peers.size()}, {"near", peers_.near},   {"zone", peers_.zone},
+                {"urls", peers_.peers},         {"known", peers_.known}, {"error", peers_.error}};
+  return json({{"reconciles", reconciles_}, {"refs", refs}, {"peers", peers}}).dump(2) + "\n";
 }
 
 std::string CacheAgent::Metrics() const {
@@ -192,6 +218,17 @@ std::string CacheAgent::Metrics() const {
   p.Sample("modelcar_cache_reconciles_total", "", reconciles_);
   p.Header("modelcar_cache_pull_failures_total", "counter", "Failed pulls.");
   p.Sample("modelcar_cache_pull_failures_total", "", pull_failures_);
+  p.Header("modelcar_cache_fetched_bytes_total", "counter", "Bytes the pulls fetched.");
+  p.Sample("modelcar_cache_fetched_bytes_total", "", fetched_bytes_);
+  p.Header("modelcar_cache_peer_bytes_total", "counter",
+           "Of the fetched bytes, those that came from peers.");
+  p.Sample("modelcar_cache_peer_bytes_total", "", peer_bytes_);
+  p.Header("modelcar_cache_peers", "gauge",
+           "Peers in force for the pulls (--peers or --peer-service).");
+  p.Sample("modelcar_cache_peers", "", peers_.peers.size());
+  p.Header("modelcar_cache_peer_read_failures_total", "counter",
+           "Reconciles whose read of the peer Service's EndpointSlices failed.");
+  p.Sample("modelcar_cache_peer_read_failures_total", "", peer_read_failures_);
   return p.Take();
 }
 

@@ -9,13 +9,18 @@
 //   - trees are re-verified (re-hashed) when their last verify is older than the interval; a
 //     corrupt tree is marked and pulled again on the next reconcile;
 //   - refs removed from the config lose their pin (gc may then evict them);
-//   - the status (per ref: present | pulling | failed, digest, bytes, last verify, error) is
-//     written as JSON to the status file (atomically) and kept for /status and /metrics.
+//   - the status (per ref: present | pulling | failed, digest, bytes, last verify, error; the
+//     peers in force) is written as JSON to the status file (atomically) and kept for /status and
+//     /metrics.
+// Peers: with `find_peers` (`--peer-service`: peer/service_peers.h) each reconcile asks it first
+// and its answer is the peer list of that reconcile's pulls, so peers that come and go are
+// followed; without it, `pull.peers` (`--peers`) stay fixed.
 // Thread safety: RunOnce from one thread; StatusJson/Metrics from any thread.
 #ifndef MODELCAR_NODE_CACHE_AGENT_H_
 #define MODELCAR_NODE_CACHE_AGENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -23,6 +28,7 @@
 
 #include "base/status.h"
 #include "node/store_pull.h"
+#include "peer/service_peers.h"
 
 namespace modelcar {
 
@@ -38,6 +44,9 @@ struct CacheAgentOptions {
   std::string config_path;
   std::string status_path;  // "" = no status file
   StorePullOptions pull;
+  // Called before every reconcile when set: the peers of that reconcile's pulls (in place of
+  // pull.peers and pull.near_peers).
+  std::function<peer::PeerSnapshot()> find_peers;
 };
 
 struct RefStatus {
@@ -46,6 +55,8 @@ struct RefStatus {
   uint64_t bytes = 0;
   int64_t last_verify = 0;
   std::string error;
+  uint64_t fetched_bytes = 0;  // by its last pull that used the network
+  uint64_t peer_bytes = 0;     // of fetched_bytes, from peers
 };
 
 class CacheAgent {
@@ -62,7 +73,7 @@ class CacheAgent {
   uint64_t reconciles() const;
 
  private:
-  Status Reconcile(const CacheAgentConfig& config);
+  Status Reconcile(const CacheAgentConfig& config, const StorePullOptions& pull);
   void Publish();
 
   CacheAgentOptions options_;
@@ -72,6 +83,9 @@ class CacheAgent {
   std::map<std::string, RefStatus> status_;  // by ref
   uint64_t reconciles_ = 0;
   uint64_t pull_failures_ = 0;
+  uint64_t fetched_bytes_ = 0, peer_bytes_ = 0;  // by every pull
+  peer::PeerSnapshot peers_;                     // in force for the last reconcile
+  uint64_t peer_read_failures_ = 0;
 };
 
 }  // namespace modelcar

@@ -1,5 +1,6 @@
 #include "node/store_pull.h"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 
@@ -91,6 +92,8 @@ Status FetchTree(store::Store& st, const oci::Reference& ref, const oci::Resolve
     RETURN_IF_ERROR(swarm->Start(repo, manifest.layers));
     peer::PeerSourceOptions po;
     po.peers = swarm->peer_urls();
+    po.near.insert(options.peers.begin(),
+                   options.peers.begin() + std::min(options.near_peers, options.peers.size()));
     po.log = options.log;
     peers = std::make_unique<peer::PeerSource>(po);
   }

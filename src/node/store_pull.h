@@ -42,6 +42,8 @@ struct StorePullOptions {
   // Mirrors of other nodes (`store serve` base URLs) asked for uncompressed layers before the
   // registry (peer/peer_source.h); manifests and configs always come from the registry.
   std::vector<std::string> peers;
+  // The first `near_peers` of `peers` are in this node's zone: PeerSource asks them first.
+  size_t near_peers = 0;
 };
 
 struct StorePullResult {

@@ -28,6 +28,12 @@ Result<std::vector<std::string>> ParsePeers(const std::vector<std::string>& valu
 }
 
 PeerSource::PeerSource(PeerSourceOptions options) : options_(std::move(options)) {
+  std::set<std::string> near;
+  for (std::string p : options_.near) {
+    while (!p.empty() && p.back() == '/') p.pop_back();
+    near.insert(std::move(p));
+  }
+  options_.near = std::move(near);
   for (std::string& p : options_.peers) {
     while (!p.empty() && p.back() == '/') p.pop_back();
   }
@@ -40,6 +46,15 @@ PeerSource::PeerSource(PeerSourceOptions options) : options_(std::move(options))
 
 void PeerSource::Log(const std::string& line) const {
   if (options_.log) options_.log(line);
+}
+
+std::vector<size_t> PeerSource::Order(const oci::Digest& d, uint64_t index) const {
+  std::vector<size_t> order = RendezvousOrder(options_.peers, d, index);
+  if (!options_.near.empty()) {
+    std::stable_partition(order.begin(), order.end(),
+                          [this](size_t i) { return options_.near.count(options_.peers[i]) > 0; });
+  }
+  return order;
 }
 
 bool PeerSource::Usable(const std::string& peer, const oci::Digest& d) const {
@@ -56,7 +71,7 @@ void PeerSource::Drop(const std::string& peer, const std::string& why) {
 }
 
 Result<PieceList> PeerSource::FetchList(const oci::Descriptor& d) {
-  for (size_t i : RendezvousOrder(options_.peers, d.digest, 0)) {
+  for (size_t i : Order(d.digest, 0)) {
     const std::string& peer = options_.peers[i];
     if (!Usable(peer, d.digest)) continue;
     http::Request req;
@@ -120,7 +135,7 @@ Result<std::string> PeerSource::GetPiece(const std::string& peer, const std::str
 
 Result<std::string> PeerSource::FetchPiece(const std::string& repo, const PieceList& list,
                                            uint64_t index) {
-  for (size_t i : RendezvousOrder(options_.peers, list.digest, index)) {
+  for (size_t i : Order(list.digest, index)) {
     const std::string& peer = options_.peers[i];
     if (!Usable(peer, list.digest)) continue;
     Result<std::string> piece = GetPiece(peer, repo, list, index);

@@ -5,10 +5,12 @@
 // in rendezvous order of the blob digest, and keeps the first list whose digest, size and shape
 // match the descriptor. Every piece is then fetched with a Range GET from the peers in rendezvous
 // order of (digest, piece index), so the pieces of one layer spread over every peer that holds
-// it, up to `window` pieces in flight, and each piece is hashed against the list before any byte
-// of it reaches the sink (bytes reach the sink in order). A peer that answers 404 for a blob is
-// not asked for that blob again; a peer that sends a piece that does not match, a short or long
-// body, an error or nothing for `stall_s` seconds is not asked for anything again by this
+// it. Peers marked `near` (this node's zone) come first in both orders, each group in rendezvous
+// order: the pieces spread over the near holders, and the others are asked only for what no near
+// peer supplies. Up to `window` pieces in flight, and each piece is hashed against the list before
+// any byte of it reaches the sink (bytes reach the sink in order). A peer that answers 404 for a
+// blob is not asked for that blob again; a peer that sends a piece that does not match, a short or
+// long body, an error or nothing for `stall_s` seconds is not asked for anything again by this
 // PeerSource. When no peer can supply a piece (or none has the blob), Stream stops with
 // Unavailable (NotFound when no peer had a list) and reports the bytes it passed to the sink:
 // the caller continues from there with the registry.
@@ -40,6 +42,7 @@ namespace modelcar::peer {
 
 struct PeerSourceOptions {
   std::vector<std::string> peers;  // base URLs: http://HOST:PORT (a trailing '/' is ignored)
+  std::set<std::string> near;      // those of `peers` asked first (same zone)
   int window = 4;                  // pieces in flight
   long stall_s = 10;               // a peer that moves no byte this long is dropped
   long connect_timeout_s = 2;
@@ -78,6 +81,8 @@ class PeerSource {
   Result<std::string> FetchPiece(const std::string& repo, const PieceList& list, uint64_t index);
   Result<std::string> GetPiece(const std::string& peer, const std::string& repo,
                                const PieceList& list, uint64_t index);
+  // Indexes into options_.peers in the order to ask them for piece `index` of `d`.
+  std::vector<size_t> Order(const oci::Digest& d, uint64_t index) const;
   bool Usable(const std::string& peer, const oci::Digest& d) const;
   void Drop(const std::string& peer, const std::string& why);
   void Log(const std::string& line) const;

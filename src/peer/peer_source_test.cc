@@ -99,6 +99,13 @@ struct Mirror {
   ~Mirror() { server->Stop(); }
 };
 
+uint64_t BytesServed(const Mirror& m) {
+  const std::string metrics = m.api->Metrics();
+  const std::string key = "\nmodelcar_mirror_bytes_total ";
+  size_t at = metrics.find(key);
+  return at == std::string::npos ? 0 : std::stoull(metrics.substr(at + key.size()));
+}
+
 class PeerSourceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -132,13 +139,6 @@ class PeerSourceTest : public ::testing::Test {
   uint64_t delivered_ = 0;
 };
 
-uint64_t BytesServed(const Mirror& m) {
-  const std::string metrics = m.api->Metrics();
-  const std::string key = "\nmodelcar_mirror_bytes_total ";
-  size_t at = metrics.find(key);
-  return at == std::string::npos ? 0 : std::stoull(metrics.substr(at + key.size()));
-}
-
 TEST_F(PeerSourceTest, PiecesComeFromEveryHolderAndAreVerified) {
   Mirror a(layer_, false), b(layer_, false);
   PeerSource src = Source({a.url, b.url + "/"});
@@ -157,6 +157,24 @@ TEST_F(PeerSourceTest, PiecesComeFromEveryHolderAndAreVerified) {
   EXPECT_GT(BytesServed(a), 0u);
   EXPECT_GT(BytesServed(b), 0u);
   EXPECT_EQ(BytesServed(a) + BytesServed(b), layer_.size());
+}
+
+TEST_F(PeerSourceTest, NearPeersAreAskedFirst) {
+  Mirror a(layer_, false), b(layer_, false), c(layer_, false);
+  PeerSourceOptions o;
+  o.peers = {a.url, b.url, c.url};
+  o.near = {c.url + "/"};
+  o.stall_s = 5;
+  PeerSource src(o);
+  ASSERT_TRUE(Run(src).ok());
+  EXPECT_EQ(out_, layer_);
+  for (int i = 0; i < 500 && BytesServed(c) < layer_.size(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // Every piece from the one near peer (10 pieces: without the preference each of the three
+  // would own some, all but certainly).
+  EXPECT_EQ(BytesServed(c), layer_.size());
+  EXPECT_EQ(BytesServed(a) + BytesServed(b), 0u);
 }
 
 TEST_F(PeerSourceTest, ResumesFromAnOffsetInsideAPiece) {

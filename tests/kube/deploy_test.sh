@@ -2,7 +2,9 @@
 # deploy/: every kustomization renders with `kubectl kustomize`; the rendered objects survive a
 # round trip through kubectl's typed objects without dropped fields; the self-signed overlay's
 # script makes a CA whose bundle lands in the webhook configuration; the webhook ConfigMap is a
-# config modelcar accepts; the example InferenceService injects to a pod that passes smoke.
+# config modelcar accepts; the cache agents' Service, RBAC, NetworkPolicy and DaemonSet fit
+# together and modelcar accepts the DaemonSet's arguments; the example InferenceService injects
+# to a pod that passes smoke.
 # No cluster here: kubectl runs client-side only.
 source "$MODELCAR_SRC/tests/lib/common.sh"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -61,6 +63,61 @@ cm = [d for d in docs if d["kind"] == "ConfigMap"][0]
 open("webhook-config.json", "w").write(cm["data"]["storageInitializer"])
 open("webhook-configmap.yaml", "w").write(yaml.safe_dump(cm))
 PY
+
+# The cache agents find each other (docs/peers.md): a headless Service over the DaemonSet's pods
+# with a port named mirror, RBAC to read its EndpointSlices and nothing else, the DaemonSet
+# running --mirror --peer-service with NODE_NAME from the downward API, and a NetworkPolicy that
+# lets only the agents reach the mirror.
+kubectl kustomize "$deploy/cache-agent" > cache-agent.yaml
+/usr/bin/python3 - cache-agent.yaml > agent-args.txt <<'PY' || mc_fail "cache-agent manifests"
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+by = {d["kind"]: d for d in docs}
+ds, svc, sa = by["DaemonSet"], by["Service"], by["ServiceAccount"]
+role, rb, np = by["Role"], by["RoleBinding"], by["NetworkPolicy"]
+ns = ds["metadata"]["namespace"]
+assert all(d["metadata"].get("namespace") == ns for d in docs), "one namespace"
+pod = ds["spec"]["template"]
+labels, spec = pod["metadata"]["labels"], pod["spec"]
+c = spec["containers"][0]
+args = c["args"]
+# The Service: headless, selecting the agents, its port named mirror on the container's port.
+assert svc["spec"]["clusterIP"] == "None", svc["spec"]
+assert svc["spec"]["selector"].items() <= labels.items(), (svc["spec"]["selector"], labels)
+[port] = [p for p in svc["spec"]["ports"] if p["name"] == "mirror"]
+[cport] = [p for p in c["ports"] if p["name"] == port["targetPort"]]
+listen = [a for a in args if a.startswith("--listen=")]
+assert listen == ["--listen=0.0.0.0:%d" % cport["containerPort"]], (listen, cport)
+assert port["port"] == cport["containerPort"] and cport.get("protocol", "TCP") == "TCP"
+# The DaemonSet: mirror, the Service by name, NODE_NAME from spec.nodeName, the service account.
+assert "--mirror" in args, args
+assert "--peer-service=" + svc["metadata"]["name"] in args, args
+[node] = [e for e in c["env"] if e["name"] == "NODE_NAME"]
+assert node["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName", node
+assert spec["serviceAccountName"] == sa["metadata"]["name"]
+assert spec.get("automountServiceAccountToken", True) and sa.get("automountServiceAccountToken", True)
+# RBAC: read endpointslices in the namespace, nothing else.
+assert role["rules"] == [{"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"],
+                          "verbs": ["get", "list", "watch"]}], role["rules"]
+assert rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                         "name": role["metadata"]["name"]}, rb["roleRef"]
+assert rb["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
+                           "namespace": ns}], rb["subjects"]
+# The NetworkPolicy: the agents' pods, reachable on the mirror port from agents only.
+assert np["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+assert np["spec"]["ingress"] == [{"from": [{"podSelector": {"matchLabels": svc["spec"]["selector"]}}],
+                                  "ports": [{"port": "mirror", "protocol": "TCP"}]}], np["spec"]
+# The agent's arguments, for the binary below: every one but the paths and the port.
+skip = ("--config=", "--store=", "--listen=")
+print("\n".join(a for a in args if a != "cache-agent" and not a.startswith(skip)))
+PY
+# modelcar accepts the DaemonSet's arguments; outside a cluster the agent says so and goes on.
+echo "# none" > refs.txt
+mapfile -t agent_args < agent-args.txt
+NODE_NAME=node-1 "$MODELCAR_BIN" cache-agent "${agent_args[@]}" --config refs.txt --store store \
+  --listen "127.0.0.1:$(mc_free_port)" --once 2> agent.log || { cat agent.log; mc_fail "cache-agent with the DaemonSet's arguments"; }
+grep -q "peers from service modelcar-cache-agent: .*not in a Kubernetes cluster" agent.log ||
+  mc_fail "cache-agent outside a cluster: $(cat agent.log)"
 
 # The shipped config and the example InferenceService: inject + smoke, as the runbook says.
 kubectl kustomize "$deploy/runtime" > runtime.yaml

@@ -8,6 +8,9 @@ this machine's loopback:
     `$$` -> `$`, `$(VAR)` -> the container's env value VAR (left as is when VAR is not defined).
     podman plays them verbatim, so KServe's `ln -sf /proc/$$$$/root/models` would link a wrong
     PID ($$$$ is the shell's PID twice) instead of the shell's own;
+  - an env var from the downward API's spec.nodeName gets this machine's host name (kubelet's
+    default node name): podman 4.3 takes only metadata.name, metadata.uid, labels and annotations
+    from a fieldRef and refuses to play a pod with any other;
   - emptyDir volumes become hostPath directories under --volume-dir, created with mode 0777 as
     kubelet creates emptyDir (podman's emptyDir is a root-owned 0755 volume, which a container
     running as uid 1010 cannot write the /mnt/models link into). A new directory per play, like
@@ -35,6 +38,7 @@ resources, configMap volumes) is passed through unchanged.
 """
 import argparse
 import os
+import socket
 import sys
 
 import yaml
@@ -70,6 +74,10 @@ def expand(s, env):
 def bridge_container(c, replace):
     env = {}
     for e in c.get("env") or []:
+        field = ((e.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+        if field == "spec.nodeName":
+            del e["valueFrom"]
+            e["value"] = socket.gethostname()
         if "value" in e:
             env[e["name"]] = expand(str(e["value"]), env)  # earlier vars are visible, as in kubelet
     for key in ("command", "args"):
