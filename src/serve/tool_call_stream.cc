@@ -174,7 +174,9 @@ void ToolCallStreamer::LlamaCalls(Delta* d) {
     if (!calls_[i].named) {
       if (!name || !name->complete || !name->value.starts_with('"')) break;
       const auto decoded = nlohmann::json::parse(name->value, nullptr, false);
-      if (!decoded.is_string()) break;
+      // An empty name starts no call (vLLM's streaming parser sends a name only when it is not
+      // empty); the text then ends as content, as a text without a call does.
+      if (!decoded.is_string() || decoded.get_ref<const std::string&>().empty()) break;
       Name(i, decoded.get<std::string>(), d);
     }
     if (args && !args->value.empty()) {

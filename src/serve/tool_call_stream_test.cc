@@ -151,6 +151,16 @@ TEST(Llama3JsonToolCallStream, OnlyOutputsThatStartAsCallsAreCalls) {
   EXPECT_EQ(s.content, "{\"city\": \"Paris\"} is nice");
 }
 
+TEST(Llama3JsonToolCallStream, AnEmptyNameStartsNoCall) {
+  // Found by serve_tool_parser_fuzz: a call was sent with the name "" (vLLM sends none).
+  for (size_t step : {1, 3}) {
+    const std::string text = "{\"name\": \"\", \"arguments\": {\"a\": 1}}";
+    const Seen s = Stream(ToolCallFormat::kLlama3Json, text, step);
+    EXPECT_TRUE(s.calls.empty()) << step;
+    EXPECT_EQ(s.content, text) << step;
+  }
+}
+
 TEST(PartialJson, DumpsPrefixGrowsTowardsTheDumps) {
   const std::string raw = "{ \"s\" : \"a\\\"b\\u00e9\\ud83d\\ude00c\", \"n\": -12.50e1, \"t\": [true , null]}";
   const std::string full = "{\"s\": \"a\\\"bé😀c\", \"n\": -125.0, \"t\": [true, null]}";
