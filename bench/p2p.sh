@@ -32,9 +32,7 @@ mc_start_registry
 peer_proxy --rate $((rate_mb * 1000000))
 peer_model "$MC_TMP/model" $((size * 1048576))
 pinned=$($B build "$MC_TMP/model" --push "$PROXY/m:v1" 2>/dev/null)
-image=$(curl -sf "http://$REGISTRY/v2/m/manifests/${pinned#*@}" \
-  -H 'Accept: application/vnd.oci.image.manifest.v1+json' |
-  /usr/bin/python3 -c 'import json,sys; m=json.load(sys.stdin); print(m["config"]["size"]+sum(l["size"] for l in m["layers"]))')
+image=$(peer_image_bytes "$pinned")
 now() { date +%s.%N; }
 # cpu_ticks: "busy total" ticks of all CPUs so far (busy leaves out nice, idle, iowait and steal).
 cpu_ticks() { awk '/^cpu / { print $2 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }

@@ -24,9 +24,7 @@ peer_model "$MC_TMP/model" $layer
 pinned=$($B build "$MC_TMP/model" --push "$REG/m:v1" 2>/dev/null)
 [[ $pinned == "$REG/m@sha256:"* ]] || mc_fail "build --push printed '$pinned'"
 echo "$pinned" > "$MC_TMP/refs.txt"
-image=$(curl -sf "http://$REGISTRY/v2/m/manifests/${pinned#*@}" \
-  -H 'Accept: application/vnd.oci.image.manifest.v1+json' |
-  /usr/bin/python3 -c 'import json,sys; m=json.load(sys.stdin); print(m["config"]["size"]+sum(l["size"] for l in m["layers"]))')
+image=$(peer_image_bytes "$pinned")
 reg_bytes() { PROXY=$REG proxy_stat blob_bytes; }
 
 # The service account and the API double.

@@ -26,6 +26,15 @@ proxy_stat() {
 
 proxy_reset() { curl -sf -X POST "http://$PROXY/_proxy/reset" > /dev/null; }
 
+# peer_image_bytes PINNED: the blob bytes (config + layers) of the image PINNED (REG/REPO@DIGEST),
+# read from the registry behind the proxy ($REGISTRY).
+peer_image_bytes() {
+  local ref=$1 repo; repo=${ref#*/}; repo=${repo%@*}
+  curl -sf "http://$REGISTRY/v2/$repo/manifests/${ref#*@}" \
+    -H 'Accept: application/vnd.oci.image.manifest.v1+json' |
+    /usr/bin/python3 -c 'import json,sys; m=json.load(sys.stdin); print(m["config"]["size"]+sum(l["size"] for l in m["layers"]))'
+}
+
 peer_model() {
   mkdir -p "$1"
   head -c "$2" /dev/urandom > "$1/model.safetensors"

@@ -16,9 +16,7 @@ REG=$PROXY
 peer_model "$MC_TMP/model" 64000000
 pinned=$($B build "$MC_TMP/model" --push "$REG/m:v1" 2>/dev/null)
 [[ $pinned == "$REG/m@sha256:"* ]] || mc_fail "build --push printed '$pinned'"
-image=$(curl -sf "http://$REGISTRY/v2/m/manifests/${pinned#*@}" \
-  -H 'Accept: application/vnd.oci.image.manifest.v1+json' |
-  /usr/bin/python3 -c 'import json,sys; m=json.load(sys.stdin); print(m["config"]["size"]+sum(l["size"] for l in m["layers"]))')
+image=$(peer_image_bytes "$pinned")
 reg_bytes() { PROXY=$REG proxy_stat blob_bytes; }
 ratio() { /usr/bin/python3 -c "print(f'{$1/$image:.3f}')"; }
 # What the nodes of rounds NAME* dropped or excluded.
