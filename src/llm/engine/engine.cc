@@ -7,6 +7,7 @@
 
 #include "llm/engine/forward.h"
 #include "llm/model/rope.h"
+#include "llm/ops/quant_matmul.h"
 #include "llm/ops/thread_pool.h"
 
 namespace modelcar::llm {
@@ -37,6 +38,7 @@ Engine::Engine(std::shared_ptr<const Model> model, EngineOptions options)
     : model_(std::move(model)),
       options_(options),
       bf16_matmul_(options.precision == Precision::kFast && AllMatricesBf16(*model_)),
+      int8_quant_(options.precision == Precision::kFast && ops::QuantInt8Available()),
       pool_(std::make_unique<ThreadPool>(options.threads)),
       scratch_(std::make_unique<Scratch>()) {
   scratch_->inv_freq = RopeInvFreq(model_->config);
@@ -70,7 +72,7 @@ Status Engine::Step(std::span<const StepInput> inputs, std::span<StepOutput> out
     need_blocks += cache->BlocksNeeded(*in.seq, static_cast<int>(in.tokens.size()));
   }
   RETURN_IF_ERROR(ReserveBlocks(*cache, inputs, need_blocks));
-  RunForward(*model_, bf16_matmul_, *scratch_, *cache, *pool_, inputs, outputs);
+  RunForward(*model_, bf16_matmul_, int8_quant_, *scratch_, *cache, *pool_, inputs, outputs);
   for (const StepInput& in : inputs) cache->Append(in.seq, in.tokens);
   return Status();
 }

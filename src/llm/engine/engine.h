@@ -115,6 +115,7 @@ class Engine {
   std::shared_ptr<const Model> model_;
   EngineOptions options_;
   bool bf16_matmul_ = false;  // fast precision and every matrix BF16
+  bool int8_quant_ = false;   // fast precision: quantized weights take int8 activations
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<Scratch> scratch_;
 };

@@ -155,11 +155,12 @@ void ResetCounters(int stages, Scratch& s) {
 
 class Pass {
  public:
-  Pass(const Model& m, bool bf, Scratch& s, KvCache& cache, ThreadPool& pool,
+  Pass(const Model& m, bool bf, bool int8, Scratch& s, KvCache& cache, ThreadPool& pool,
        std::span<const StepInput> inputs, float* logits)
       : m_(m),
         c_(m.config),
         bf_(bf),
+        int8_(int8),
         s_(s),
         cache_(cache),
         pool_(pool),
@@ -217,6 +218,7 @@ class Pass {
     in.stride = width;
     if (!bf_) {
       in.f32 = f.data();
+      in.int8 = int8_;
       return in;
     }
     in.bf16 = b.data();
@@ -403,6 +405,7 @@ class Pass {
   const Model& m_;
   const ModelConfig& c_;
   const bool bf_;
+  const bool int8_;
   Scratch& s_;
   KvCache& cache_;
   ThreadPool& pool_;
@@ -418,8 +421,9 @@ class Pass {
 
 }  // namespace
 
-void RunForward(const Model& model, bool bf16, Scratch& s, KvCache& cache, ThreadPool& pool,
-                std::span<const StepInput> inputs, std::span<StepOutput> outputs) {
+void RunForward(const Model& model, bool bf16, bool int8, Scratch& s, KvCache& cache,
+                ThreadPool& pool, std::span<const StepInput> inputs,
+                std::span<StepOutput> outputs) {
   const ModelConfig& c = model.config;
   const int bt = cache.block_tokens(), V = c.vocab_size;
   const int max_pos = PlanRows(inputs, bt, s);
@@ -443,7 +447,7 @@ void RunForward(const Model& model, bool bf16, Scratch& s, KvCache& cache, Threa
     logits = s.logits.data();
   }
 
-  Pass pass(model, bf16, s, cache, pool, inputs, logits);
+  Pass pass(model, bf16, int8, s, cache, pool, inputs, logits);
   pool.Run([&](int tid) { pass.Run(tid); });
 
   if (inputs.size() > 1) {

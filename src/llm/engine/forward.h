@@ -56,8 +56,10 @@ struct Scratch {
 
 // Runs the forward pass of `inputs` (their KV blocks already reserved; lengths not yet advanced)
 // on every thread of `pool` and fills `outputs`.
-void RunForward(const Model& model, bool bf16, Scratch& s, KvCache& cache, ThreadPool& pool,
-                std::span<const StepInput> inputs, std::span<StepOutput> outputs);
+// `bf16`: matrix inputs in bf16 (every matrix BF16); `int8`: quantized matrices take their f32
+// inputs rounded to int8 (ops::MatIn::int8).
+void RunForward(const Model& model, bool bf16, bool int8, Scratch& s, KvCache& cache,
+                ThreadPool& pool, std::span<const StepInput> inputs, std::span<StepOutput> outputs);
 
 }  // namespace modelcar::llm
 

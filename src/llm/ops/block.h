@@ -27,9 +27,10 @@ using BlockFn = void (*)(const void* w, int64_t cols, int n_o, const void* x, in
 BlockFn Avx512Bf16Block();
 
 // Highway kernels for the best target the CPU supports (or the one a test forced), called
-// through dynamic dispatch: f32 activations x `w` weights, or bf16 x bf16 (bf16_in, w BF16).
+// through dynamic dispatch: f32 activations x `w` weights, or bf16 x bf16 (bf16_in, w BF16);
+// `stream` as for BlockFn.
 void HwyBlock(DType w, bool bf16_in, const void* wp, int64_t cols, int n_o, const void* x,
-              int64_t xs, int n_r, float* out);
+              int64_t xs, int n_r, bool stream, float* out);
 
 }  // namespace modelcar::llm::ops::internal
 

@@ -36,7 +36,9 @@ HWY_INLINE VF LoadW(DF df, const hwy::float16_t* p) {
 // f32 activations: kO weight rows x kR activation rows, accumulators in registers (the
 // constant-trip loops are fully unrolled). Each output: lane-wise FMAs over the columns, then
 // SumOfLanes, then the scalar tail in order.
-template <int kO, int kR, typename WT>
+// kPrefetch (decode, the weights streaming from memory): each weight load also prefetches into
+// L2 the same column kO rows below, the next tile's weights (as block_bf16_x86.cc does).
+template <int kO, int kR, typename WT, bool kPrefetch = false>
 HWY_INLINE void TileF32(const WT* HWY_RESTRICT w, int64_t cols, const float* HWY_RESTRICT x,
                         int64_t xs, float* HWY_RESTRICT out) {
   const DF df;
@@ -50,6 +52,7 @@ HWY_INLINE void TileF32(const WT* HWY_RESTRICT w, int64_t cols, const float* HWY
     VF xv[kR];
     MC_UNROLL for (int r = 0; r < kR; ++r) xv[r] = hn::LoadU(df, x + r * xs + i);
     MC_UNROLL for (int k = 0; k < kO; ++k) {
+      if constexpr (kPrefetch) __builtin_prefetch(w + (k + kO) * cols + i, 0, 2);
       const VF wv = LoadW(df, w + k * cols + i);
       MC_UNROLL for (int r = 0; r < kR; ++r) acc[k][r] = hn::MulAdd(wv, xv[r], acc[k][r]);
     }
@@ -139,9 +142,15 @@ HWY_INLINE void Tile(const WT* w, int64_t cols, const XT* x, int64_t xs, float* 
 }
 
 template <int kR, typename WT, typename XT>
-HWY_NOINLINE void Rows(const WT* w, int64_t cols, int n_o, const XT* x, int64_t xs, float* out) {
+HWY_NOINLINE void Rows(const WT* w, int64_t cols, int n_o, const XT* x, int64_t xs, bool stream,
+                       float* out) {
   int o = 0;
   if constexpr (kR == 1) {  // decode: more weight rows streaming at once
+    if constexpr (std::is_same_v<XT, float>) {
+      if (stream) {
+        for (; o + 8 <= n_o; o += 8) TileF32<8, 1, WT, true>(w + o * cols, cols, x, xs, out + o);
+      }
+    }
     for (; o + 8 <= n_o; o += 8) Tile<8, 1>(w + o * cols, cols, x, xs, out + o);
   }
   for (; o + 4 <= n_o; o += 4) Tile<4, kR>(w + o * cols, cols, x, xs, out + o);
@@ -149,7 +158,7 @@ HWY_NOINLINE void Rows(const WT* w, int64_t cols, int n_o, const XT* x, int64_t 
 }
 
 template <typename WT, typename XT>
-void BlockT(const void* wv, int64_t cols, int n_o, const void* xv, int64_t xs, int n_r,
+void BlockT(const void* wv, int64_t cols, int n_o, const void* xv, int64_t xs, int n_r, bool stream,
             float* out) {
   const WT* w = static_cast<const WT*>(wv);
   const XT* x = static_cast<const XT*>(xv);
@@ -157,17 +166,17 @@ void BlockT(const void* wv, int64_t cols, int n_o, const void* xv, int64_t xs, i
   constexpr int kMaxR = std::is_same_v<XT, float> ? 4 : 3;
   int r = 0;
   for (; r + kMaxR <= n_r; r += kMaxR) {
-    Rows<kMaxR>(w, cols, n_o, x + r * xs, xs, out + r * kBlockOut);
+    Rows<kMaxR>(w, cols, n_o, x + r * xs, xs, stream, out + r * kBlockOut);
   }
   switch (n_r - r) {
     case 3:
-      if constexpr (kMaxR > 3) Rows<3>(w, cols, n_o, x + r * xs, xs, out + r * kBlockOut);
+      if constexpr (kMaxR > 3) Rows<3>(w, cols, n_o, x + r * xs, xs, stream, out + r * kBlockOut);
       break;
     case 2:
-      Rows<2>(w, cols, n_o, x + r * xs, xs, out + r * kBlockOut);
+      Rows<2>(w, cols, n_o, x + r * xs, xs, stream, out + r * kBlockOut);
       break;
     case 1:
-      Rows<1>(w, cols, n_o, x + r * xs, xs, out + r * kBlockOut);
+      Rows<1>(w, cols, n_o, x + r * xs, xs, stream, out + r * kBlockOut);
       break;
     default:
       break;
@@ -175,20 +184,20 @@ void BlockT(const void* wv, int64_t cols, int n_o, const void* xv, int64_t xs, i
 }
 
 void HwyBlockImpl(DType dt, bool bf16_in, const void* w, int64_t cols, int n_o, const void* x,
-                  int64_t xs, int n_r, float* out) {
+                  int64_t xs, int n_r, bool stream, float* out) {
   if (bf16_in) {
-    BlockT<hwy::bfloat16_t, hwy::bfloat16_t>(w, cols, n_o, x, xs, n_r, out);
+    BlockT<hwy::bfloat16_t, hwy::bfloat16_t>(w, cols, n_o, x, xs, n_r, stream, out);
     return;
   }
   switch (dt) {
     case DType::kBF16:
-      BlockT<hwy::bfloat16_t, float>(w, cols, n_o, x, xs, n_r, out);
+      BlockT<hwy::bfloat16_t, float>(w, cols, n_o, x, xs, n_r, stream, out);
       break;
     case DType::kF16:
-      BlockT<hwy::float16_t, float>(w, cols, n_o, x, xs, n_r, out);
+      BlockT<hwy::float16_t, float>(w, cols, n_o, x, xs, n_r, stream, out);
       break;
     case DType::kF32:
-      BlockT<float, float>(w, cols, n_o, x, xs, n_r, out);
+      BlockT<float, float>(w, cols, n_o, x, xs, n_r, stream, out);
       break;
     case DType::kOther:
       break;
@@ -205,8 +214,8 @@ namespace modelcar::llm::ops::internal {
 HWY_EXPORT(HwyBlockImpl);
 
 void HwyBlock(DType w, bool bf16_in, const void* wp, int64_t cols, int n_o, const void* x,
-              int64_t xs, int n_r, float* out) {
-  HWY_DYNAMIC_DISPATCH(HwyBlockImpl)(w, bf16_in, wp, cols, n_o, x, xs, n_r, out);
+              int64_t xs, int n_r, bool stream, float* out) {
+  HWY_DYNAMIC_DISPATCH(HwyBlockImpl)(w, bf16_in, wp, cols, n_o, x, xs, n_r, stream, out);
 }
 
 }  // namespace modelcar::llm::ops::internal

@@ -31,15 +31,20 @@ void Kernel(internal::BlockFn fast, const Matrix& w, bool bf16_in, const void* w
   if (fast) {
     fast(wp, w.cols, n_o, xp, xs, n_r, stream, out);
   } else {
-    internal::HwyBlock(w.dtype, bf16_in, wp, w.cols, n_o, xp, xs, n_r, out);
+    internal::HwyBlock(w.dtype, bf16_in, wp, w.cols, n_o, xp, xs, n_r, stream, out);
   }
 }
 
 // out[r * kBlockOut + k] for outputs [o, o + n_o) and rows [r, r + n_r); a paired input runs
 // its 2 * n_r stored rows in one pass and adds each remainder's product to its row's. `stream`:
 // the first pass over these weights (block.h).
-void Block(internal::BlockFn fast, const Matrix& w, const MatIn& in, int64_t o, int n_o, int r,
-           int n_r, bool stream, float* out) {
+// `xq`: in's rows rounded to int8 for w (MatIn::int8), else null.
+void Block(internal::BlockFn fast, const Matrix& w, const MatIn& in, const Int8Rows* xq, int64_t o,
+           int n_o, int r, int n_r, bool stream, float* out) {
+  if (xq != nullptr) {
+    QuantMatMulRangeInt8(*w.quant, *xq, r, n_r, o, o + n_o, out, kBlockOut);
+    return;
+  }
   if (w.quant != nullptr) {  // f32 inputs only: the engine's bf16 inputs need BF16 weights
     QuantMatMulRange(*w.quant, in.f32 + r * in.stride, n_r, in.stride, o, o + n_o, out, kBlockOut);
     return;
@@ -71,6 +76,18 @@ bool UsesAvx512Bf16() {
 void MatMulRange(const MatOp& op, const MatIn& in, int64_t o_begin, int64_t o_end) {
   const Matrix& w = *op.w;
   const internal::BlockFn fast = FastBlock(w, in);
+  // Int8 rows: made once per call and matrix (gate and up may have different act orders).
+  thread_local Int8Rows qa, qb;
+  const Int8Rows* xa = nullptr;
+  const Int8Rows* xb = nullptr;
+  if (in.int8 && w.quant != nullptr) {
+    QuantizeInt8Rows(*w.quant, in.f32, in.rows, in.stride, &qa);
+    xa = &qa;
+  }
+  if (in.int8 && op.up != nullptr && op.up->quant != nullptr) {
+    QuantizeInt8Rows(*op.up->quant, in.f32, in.rows, in.stride, &qb);
+    xb = &qb;
+  }
   alignas(64) float a[kBlockRows * kBlockOut];
   alignas(64) float b[kBlockRows * kBlockOut];
   const int step = in.paired ? kBlockRows / 2 : kBlockRows;  // rows per block
@@ -84,7 +101,7 @@ void MatMulRange(const MatOp& op, const MatIn& in, int64_t o_begin, int64_t o_en
     const int n_o = static_cast<int>(std::min<int64_t>(out_block, o_end - o));
     for (int r = 0; r < in.rows; r += step) {
       const int n_r = std::min(step, in.rows - r);
-      Block(fast, w, in, o, n_o, r, n_r, r == 0, a);
+      Block(fast, w, in, xa, o, n_o, r, n_r, r == 0, a);
       switch (op.epilogue) {
         case Epilogue::kStore:
           for (int i = 0; i < n_r; ++i) {
@@ -96,7 +113,7 @@ void MatMulRange(const MatOp& op, const MatIn& in, int64_t o_begin, int64_t o_en
             Add(a + i * kBlockOut, op.y + (r + i) * op.y_stride + o, n_o);
           break;
         case Epilogue::kSiluMul:
-          Block(fast, *op.up, in, o, n_o, r, n_r, r == 0, b);
+          Block(fast, *op.up, in, xb, o, n_o, r, n_r, r == 0, b);
           for (int i = 0; i < n_r; ++i) {
             if (op.y_bf16) {
               SiluMulBf16(a + i * kBlockOut, b + i * kBlockOut, n_o,

@@ -38,6 +38,9 @@ struct MatIn {
   bool paired = false;
   int64_t stride = 0;  // elements between stored rows
   int rows = 0;        // rows (pairs, when paired)
+  // Quantized weights (Matrix::quant) with f32 rows: rounds the rows to int8 per weight group
+  // (QuantMatMulRangeInt8, fast precision). REQUIRES: ops::QuantInt8Available().
+  bool int8 = false;
 };
 
 enum class Epilogue {

@@ -4,16 +4,17 @@
 // Per group g of `group` inputs and output o, with x' the input after the act-order permutation
 // (x'[k] = x[perm[k]]):
 //   y[o] = sum_g scales[g][o] * (sum_{k in g} q(k, o) x'[k] - zeros[g][o] * sum_{k in g} x'[k])
-// which is sum_k w[o][k'] x'[k] with w the dequantized weight. The SIMD kernel (Highway, dynamic
-// dispatch) widens the 4- or 8-bit values to f32 and accumulates in f32 on 16-output tiles;
-// x' and the group sums are made once per call in thread-local buffers (the only allocation,
-// the first time a thread sees a size).
+// which is sum_k w[o][k'] x'[k] with w the dequantized weight (exact precision). The SIMD kernel
+// (Highway, dynamic dispatch) widens the 4- or 8-bit values to f32 and accumulates in f32 on
+// 16-output tiles; x' and the group sums are made once per call in thread-local buffers (the only
+// allocation, the first time a thread sees a size).
 //
 // Thread safety: pure functions of their arguments; concurrent calls on disjoint y are safe.
 #ifndef MODELCAR_LLM_OPS_QUANT_MATMUL_H_
 #define MODELCAR_LLM_OPS_QUANT_MATMUL_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "llm/model/quant.h"
 
@@ -25,10 +26,35 @@ namespace modelcar::llm::ops {
 void QuantMatMulRange(const QuantMatrix& w, const float* x, int rows, int64_t x_stride,
                       int64_t o_begin, int64_t o_end, float* y, int64_t y_stride);
 
+// Fast precision: the same product from int8 rows (AVX512-VNNI's integer dot products). Per
+// group of w.group inputs, QuantizeInt8Rows rounds each row of x' to int8 (symmetric: step =
+// max |x'| / 127, qx = round-half-even(x' * 127 / max |x'|)), then rounds what that left,
+// rest = fma(-step, qx, x'), the same way (rq, rstep): x' = step * qx + rstep * rq to about 2^-15
+// of the group's max |x'|, close to f32 for half the cost of an int16 product. Then
+//   y[o] += (scales[g][o] * step) * f32(sum_k q(k, o) qx[k] - zeros[g][o] * sum_k qx[k])
+//   y[o] += (scales[g][o] * rstep) * f32(sum_k q(k, o) rq[k] - zeros[g][o] * sum_k rq[k])
+// in f32, groups in order, the integer sums exact. Each row is computed alone (batch invariant).
+// QuantMatMulRangeInt8 takes rows r0 .. r0 + rows - 1 of x (made by QuantizeInt8Rows for this w,
+// or for a matrix with the same bits, cols, group and perm). REQUIRES: QuantInt8Available(); as
+// QuantMatMulRange.
+bool QuantInt8Available();
+struct Int8Rows {
+  std::vector<int8_t> q, rq;         // [rows][cols]: qx, rq, in the order the kernel reads them
+  std::vector<float> scale, rscale;  // [rows][groups]: step, rstep
+  std::vector<int32_t> sum, rsum;    // [rows][groups]: the group's sums of qx, of rq
+};
+void QuantizeInt8Rows(const QuantMatrix& w, const float* x, int rows, int64_t x_stride,
+                      Int8Rows* out);
+void QuantMatMulRangeInt8(const QuantMatrix& w, const Int8Rows& x, int r0, int rows,
+                          int64_t o_begin, int64_t o_end, float* y, int64_t y_stride);
+
 namespace ref {
 // The same product from QuantMatrix::DequantizeRow and a plain f64 sum per output.
 void QuantMatMul(const QuantMatrix& w, const float* x, int rows, int64_t x_stride, float* y,
                  int64_t y_stride);
+// QuantMatMulRangeInt8's math in scalar code, bit-identical to it; runs on any CPU.
+void QuantMatMulInt8(const QuantMatrix& w, const float* x, int rows, int64_t x_stride, float* y,
+                     int64_t y_stride);
 }  // namespace ref
 
 }  // namespace modelcar::llm::ops

@@ -10,45 +10,15 @@
 
 #include "hwy/targets.h"
 #include "llm/ops/ops.h"
+#include "llm/ops/test_util.h"
 
 namespace modelcar::llm::ops {
 namespace {
 
-// A random quantized matrix: values over the whole bit range, zero points anywhere in it,
-// positive and negative scales, and (act_order) a random input permutation.
-QuantMatrix Random(int bits, int64_t rows, int64_t cols, int64_t group, bool act_order,
-                   uint32_t seed) {
-  std::mt19937 gen(seed);
-  QuantMatrix q;
-  q.bits = bits;
-  q.rows = rows;
-  q.cols = cols;
-  q.group = group;
-  q.Allocate();
-  const uint32_t top = (1u << bits) - 1;
-  std::uniform_int_distribution<uint32_t> value(0, top);
-  std::normal_distribution<float> scale(0, 0.01f);
-  for (int64_t n = 0; n < rows; ++n) {
-    for (int64_t k = 0; k < cols; ++k) q.Put(k, n, value(gen));
-    for (int64_t g = 0; g < q.groups(); ++g) {
-      q.scales[q.GroupIndex(g, n)] = scale(gen);
-      q.zeros[q.GroupIndex(g, n)] = static_cast<uint16_t>(value(gen));
-    }
-  }
-  if (act_order) {
-    q.perm.resize(static_cast<size_t>(cols));
-    std::iota(q.perm.begin(), q.perm.end(), 0);
-    std::shuffle(q.perm.begin(), q.perm.end(), gen);
-  }
-  return q;
-}
+using testing::RandomQuant;
 
 std::vector<float> Input(int rows, int64_t stride, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> d(0, 1);
-  std::vector<float> x(static_cast<size_t>(rows * stride));
-  for (float& v : x) v = d(gen);
-  return x;
+  return testing::Rand(static_cast<size_t>(rows * stride), seed);
 }
 
 // |y - ref| <= 1e-5 * sum_k |w[o][k] x[k]| (+ a tiny absolute floor): f32 accumulation in a
@@ -79,9 +49,9 @@ void CheckAgainstReference() {
                         {4, 24, 512, 512, true}};
   uint32_t seed = 1;
   for (const Case& c : cases) {
-    SCOPED_TRACE(testing::Message() << "bits " << c.bits << " " << c.rows << "x" << c.cols
-                                    << " group " << c.group << " act_order " << c.act_order);
-    const QuantMatrix q = Random(c.bits, c.rows, c.cols, c.group, c.act_order, seed++);
+    SCOPED_TRACE(::testing::Message() << "bits " << c.bits << " " << c.rows << "x" << c.cols
+                                      << " group " << c.group << " act_order " << c.act_order);
+    const QuantMatrix q = RandomQuant(c.bits, c.rows, c.cols, c.group, c.act_order, seed++);
     for (int rows : {1, 3, 4, 9}) {
       const int64_t xs = c.cols + 5, ys = c.rows + 3;
       const auto x = Input(rows, xs, seed++);
@@ -120,7 +90,7 @@ TEST(QuantMatMulTest, MatchesDequantizedReferenceOnEveryTarget) {
 
 TEST(QuantMatMulTest, RowsAreComputedIndependently) {
   // Batch invariance: a row's outputs do not depend on which rows run with it.
-  const QuantMatrix q = Random(4, 32, 256, 128, true, 99);
+  const QuantMatrix q = RandomQuant(4, 32, 256, 128, true, 99);
   const int rows = 7;
   const auto x = Input(rows, 256, 5);
   std::vector<float> all(static_cast<size_t>(rows * 32));
@@ -133,7 +103,7 @@ TEST(QuantMatMulTest, RowsAreComputedIndependently) {
 }
 
 TEST(QuantMatMulTest, OpsMatMulDispatchesOnQuant) {
-  const QuantMatrix q = Random(8, 200, 256, 128, false, 3);
+  const QuantMatrix q = RandomQuant(8, 200, 256, 128, false, 3);
   const Matrix m{DType::kOther, q.rows, q.cols, nullptr, &q};
   const auto x = Input(2, 256, 4);
   std::vector<float> want(400), got(400), ref_got(400);

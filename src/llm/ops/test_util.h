@@ -4,12 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #include <random>
 #include <vector>
 
 #include "hwy/targets.h"
+#include "llm/model/quant.h"
 #include "llm/ops/ops.h"
 
 namespace modelcar::llm::ops::testing {
@@ -20,6 +23,35 @@ inline std::vector<float> Rand(size_t n, uint32_t seed, float scale = 1.0f) {
   std::vector<float> v(n);
   for (auto& x : v) x = d(g);
   return v;
+}
+
+// A random quantized matrix: values over the whole bit range, zero points anywhere in it,
+// positive and negative scales, and (act_order) a random input permutation.
+inline QuantMatrix RandomQuant(int bits, int64_t rows, int64_t cols, int64_t group, bool act_order,
+                               uint32_t seed) {
+  std::mt19937 gen(seed);
+  QuantMatrix q;
+  q.bits = bits;
+  q.rows = rows;
+  q.cols = cols;
+  q.group = group;
+  q.Allocate();
+  const uint32_t top = (1u << bits) - 1;
+  std::uniform_int_distribution<uint32_t> value(0, top);
+  std::normal_distribution<float> scale(0, 0.01f);
+  for (int64_t n = 0; n < rows; ++n) {
+    for (int64_t k = 0; k < cols; ++k) q.Put(k, n, value(gen));
+    for (int64_t g = 0; g < q.groups(); ++g) {
+      q.scales[q.GroupIndex(g, n)] = scale(gen);
+      q.zeros[q.GroupIndex(g, n)] = static_cast<uint16_t>(value(gen));
+    }
+  }
+  if (act_order) {
+    q.perm.resize(static_cast<size_t>(cols));
+    std::iota(q.perm.begin(), q.perm.end(), 0);
+    std::shuffle(q.perm.begin(), q.perm.end(), gen);
+  }
+  return q;
 }
 
 inline std::vector<uint16_t> ToBf16Bits(const std::vector<float>& v) {
