@@ -23,6 +23,10 @@ p.add_argument("--serve-rounds", type=int, default=1)
 p.add_argument("--load-script", required=True)
 p.add_argument("--precision", default="fast")
 p.add_argument("--threads", type=int, default=2)
+p.add_argument("--variant", nargs=4, action="append", default=[],
+               metavar=("LABEL", "MODEL_DIR", "MODELCAR_ARGS", "GGUF"),
+               help="a decode-only pair: modelcar on MODEL_DIR with MODELCAR_ARGS (space-separated, "
+                    "may be empty) against llama-bench on GGUF; repeatable")
 a = p.parse_args()
 MC, BIN, T = a.modelcar, a.llama_bin, str(a.threads)
 
@@ -46,14 +50,15 @@ def run(cmd):
     return out, usage.ru_maxrss / 1024  # KiB
 
 
-def mc_generate(ids, tokens):
-    out, rss = run([MC, "generate", a.model, "--prompt-ids", json.dumps(ids), "--max-tokens",
-                    str(tokens), "--ignore-eos", "--json", "--threads", T, "--precision", a.precision])
+def mc_generate(ids, tokens, model=None, extra=()):
+    out, rss = run([MC, "generate", model or a.model, "--prompt-ids", json.dumps(ids),
+                    "--max-tokens", str(tokens), "--ignore-eos", "--json", "--threads", T,
+                    "--precision", a.precision, *extra])
     return json.loads(out)["timing"], rss
 
 
-def llama_bench(n_prompt, n_gen):
-    out, rss = run([os.path.join(BIN, "llama-bench"), "-m", a.gguf, "-t", T, "-p", str(n_prompt),
+def llama_bench(n_prompt, n_gen, gguf=None):
+    out, rss = run([os.path.join(BIN, "llama-bench"), "-m", gguf or a.gguf, "-t", T, "-p", str(n_prompt),
                     "-n", str(n_gen), "-r", "1", "-o", "json"])
     return json.loads(out)[0]["avg_ts"], rss
 
@@ -99,6 +104,20 @@ for i in range(a.runs):
     add("decode tok/s, batch 1", mc[0], lc[0])
     add("prefill tok/s, 512 tokens", mc[1], lc[1])
     log(f"  run {i + 1}: decode {mc[0]:.1f} vs {lc[0]:.1f}, prefill {mc[1]:.1f} vs {lc[1]:.1f}")
+
+# 2b. Decode of the other weights (quantized, other architectures): modelcar and llama.cpp
+# interleaved per variant, alternating which goes first.
+for i in range(a.runs if a.variant else 0):
+    for j, (label, model, extra, gguf) in enumerate(a.variant):
+        first_mc = (i + j) % 2 == 0
+        for who in ([0, 1] if first_mc else [1, 0]):
+            if who == 0:
+                t, _ = mc_generate([9707], 129, model, extra.split())
+                mc = t["decode_tokens_per_second"]
+            else:
+                lc, _ = llama_bench(0, 128, gguf)
+        add(f"decode tok/s, batch 1, {label}", mc, lc)
+        log(f"  run {i + 1}, {label}: decode {mc:.1f} vs {lc:.1f} (load {load()})")
 loads.append(load())
 
 
@@ -194,9 +213,17 @@ for name, (m, l) in rows.items():
     ratio = statistics.median(m) / statistics.median(l)
     note = " (lower is better)" if any(k in name for k in lower_better) else ""
     print(f"| {name} | {fmt(m)} | {fmt(l)} | {ratio:.2f}x{note} |")
-print(f"| peak RSS, MiB (generate / llama-bench) | {rss['modelcar generate']:.0f} | "
-      f"{rss['llama-bench']:.0f} | |")
-if membw:
+if a.runs:
+    print(f"| peak RSS, MiB (generate / llama-bench) | {rss['modelcar generate']:.0f} | "
+          f"{rss['llama-bench']:.0f} | |")
+shape = lambda d: json.load(open(os.path.join(d, "config.json")))["hidden_size"]
+for label, model, *_ in (a.variant if a.runs else []):
+    if shape(model) != shape(a.model):
+        continue
+    bf16_dec = statistics.median(rows["decode tok/s, batch 1"][0])
+    m = statistics.median(rows[f"decode tok/s, batch 1, {label}"][0])
+    print(f"| modelcar decode, {label} / modelcar decode, bf16 | {m / bf16_dec:.2f}x | | |")
+if membw and a.runs:
     dec = statistics.median(rows["decode tok/s, batch 1"][0])
     ldec = statistics.median(rows["decode tok/s, batch 1"][1])
     print(f"| memory-read limit (bench/membw.c), GB/s | 1 thread {membw[1]:.1f}, 2 threads "

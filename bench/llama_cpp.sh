@@ -10,7 +10,7 @@ mkdir -p "$llama"
 exec 9>"$llama/.lock"
 flock 9
 bin=$llama/src/build/bin
-if [ ! -x "$bin/llama-bench" ] || [ ! -x "$bin/llama-server" ]; then
+if [ ! -x "$bin/llama-bench" ] || [ ! -x "$bin/llama-server" ] || [ ! -x "$bin/llama-quantize" ]; then
   echo "building llama.cpp in $llama (once; ~5-15 min on 2 cores)" >&2
   if [ ! -f "$llama/src/CMakeLists.txt" ]; then
     (cd "$llama" && rm -rf package node-llama-cpp-*.tgz src &&
@@ -20,6 +20,6 @@ if [ ! -x "$bin/llama-bench" ] || [ ! -x "$bin/llama-server" ]; then
   [ -f "$llama/src/build/build.ninja" ] ||
     cmake -S "$llama/src" -B "$llama/src/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DLLAMA_CURL=OFF -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DBUILD_SHARED_LIBS=OFF >&2
-  nice ninja -C "$llama/src/build" llama-bench llama-server >&2
+  nice ninja -C "$llama/src/build" llama-bench llama-server llama-quantize >&2
 fi
 echo "$bin"
