@@ -12,6 +12,7 @@
 
 #include "hwy/targets.h"
 #include "llm/ops/quant_matmul.h"
+#include "llm/ops/quant_tiles.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
@@ -30,7 +31,6 @@ namespace modelcar::llm::ops {
 namespace {
 
 constexpr int kTile = QuantMatrix::kTile;
-constexpr int kMaxRows = 4;  // activation rows sharing one pass over a tile's weights
 
 // Where input k (after the act-order permutation) sits in a row of int8 activations: 8-bit
 // words hold inputs 4i..4i+3 in their bytes, in order; 4-bit words hold inputs 8i..8i+7 in
@@ -253,23 +253,14 @@ bool QuantInt8Available() {
 void QuantMatMulRangeInt8(const QuantMatrix& w, const Int8Rows& x, int r0, int rows,
                           int64_t o_begin, int64_t o_end, float* y, int64_t y_stride) {
 #if MC_HAVE_VNNI_KERNEL
-  alignas(64) float out[kMaxRows * kTile];
-  for (int64_t t = o_begin / kTile; t * kTile < o_end; ++t) {
-    const int64_t o0 = t * kTile;
-    const int64_t lo = std::max(o_begin, o0), hi = std::min(o_end, o0 + kTile);
-    for (int r = 0; r < rows; r += kMaxRows) {
-      const int n = std::min(kMaxRows, rows - r);
-      if (w.bits == 4) {
-        Tile<4>(w, t, x, r0 + r, n, out);
-      } else {
-        Tile<8>(w, t, x, r0 + r, n, out);
-      }
-      for (int i = 0; i < n; ++i) {
-        std::memcpy(y + (r + i) * y_stride + (lo - o_begin), out + i * kTile + (lo - o0),
-                    static_cast<size_t>(hi - lo) * sizeof(float));
-      }
-    }
-  }
+  internal::ForEachQuantTile(o_begin, o_end, rows, y, y_stride,
+                             [&](int64_t t, int r, int n, float* out) {
+                               if (w.bits == 4) {
+                                 Tile<4>(w, t, x, r0 + r, n, out);
+                               } else {
+                                 Tile<8>(w, t, x, r0 + r, n, out);
+                               }
+                             });
 #else
   (void)w, (void)x, (void)r0, (void)rows, (void)o_begin, (void)o_end, (void)y, (void)y_stride;
 #endif

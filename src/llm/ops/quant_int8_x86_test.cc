@@ -61,16 +61,8 @@ void ExpectWithinRounding(const QuantMatrix& q, const std::vector<float>& x, int
 
 TEST(QuantInt8Test, MatchesScalarReferenceBitForBitAndDequantizedWithinRounding) {
   REQUIRE_VNNI();
-  struct Case {
-    int bits;
-    int64_t rows, cols, group;
-    bool act_order;
-  };
-  const Case cases[] = {{4, 64, 256, 128, false}, {4, 40, 256, 32, true}, {8, 48, 384, 128, false},
-                        {8, 33, 128, 32, true},   {4, 16, 96, 96, false}, {8, 7, 64, 64, false},
-                        {4, 24, 512, 512, true}};
   uint32_t seed = 1;
-  for (const Case& c : cases) {
+  for (const testing::QuantCase& c : testing::kQuantCases) {
     SCOPED_TRACE(::testing::Message() << "bits " << c.bits << " " << c.rows << "x" << c.cols
                                       << " group " << c.group << " act_order " << c.act_order);
     const QuantMatrix q = RandomQuant(c.bits, c.rows, c.cols, c.group, c.act_order, seed++);

@@ -9,6 +9,7 @@
 
 #include "hwy/highway.h"
 #include "llm/ops/quant_matmul.h"
+#include "llm/ops/quant_tiles.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace modelcar::llm::ops {
@@ -16,7 +17,6 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 constexpr int kTile = QuantMatrix::kTile;
-constexpr int kMaxRows = 4;  // activation rows sharing one pass over a tile's weights
 
 using DF = hn::CappedTag<float, kTile>;
 using VF = hn::Vec<DF>;
@@ -118,23 +118,14 @@ void QuantMatMulRangeImpl(const QuantMatrix& w, const float* x, int rows, int64_
       sums[r * groups + g] = s;
     }
   }
-  alignas(64) float out[kMaxRows * kTile];
-  for (int64_t t = o_begin / kTile; t * kTile < o_end; ++t) {
-    const int64_t o0 = t * kTile;
-    const int64_t lo = std::max(o_begin, o0), hi = std::min(o_end, o0 + kTile);
-    for (int r = 0; r < rows; r += kMaxRows) {
-      const int n = std::min(kMaxRows, rows - r);
-      if (w.bits == 4) {
-        Tile<4>(w, t, n, xp + r * xs, xs, &sums[r * groups], out);
-      } else {
-        Tile<8>(w, t, n, xp + r * xs, xs, &sums[r * groups], out);
-      }
-      for (int i = 0; i < n; ++i) {
-        std::memcpy(y + (r + i) * y_stride + (lo - o_begin), out + i * kTile + (lo - o0),
-                    static_cast<size_t>(hi - lo) * sizeof(float));
-      }
-    }
-  }
+  internal::ForEachQuantTile(o_begin, o_end, rows, y, y_stride,
+                             [&](int64_t t, int r, int n, float* out) {
+                               if (w.bits == 4) {
+                                 Tile<4>(w, t, n, xp + r * xs, xs, &sums[r * groups], out);
+                               } else {
+                                 Tile<8>(w, t, n, xp + r * xs, xs, &sums[r * groups], out);
+                               }
+                             });
 }
 
 }  // namespace HWY_NAMESPACE

@@ -54,6 +54,18 @@ inline QuantMatrix RandomQuant(int bits, int64_t rows, int64_t cols, int64_t gro
   return q;
 }
 
+// The shapes the quantized kernels are checked on: 4 and 8 bits, groups of 32 to a whole row, a
+// last tile partly filled, with and without an act-order permutation.
+struct QuantCase {
+  int bits;
+  int64_t rows, cols, group;
+  bool act_order;
+};
+inline constexpr QuantCase kQuantCases[] = {{4, 64, 256, 128, false}, {4, 40, 256, 32, true},
+                                            {8, 48, 384, 128, false}, {8, 33, 128, 32, true},
+                                            {4, 16, 96, 96, false},   {8, 7, 64, 64, false},
+                                            {4, 24, 512, 512, true}};
+
 inline std::vector<uint16_t> ToBf16Bits(const std::vector<float>& v) {
   std::vector<uint16_t> out(v.size());
   for (size_t i = 0; i < v.size(); ++i) out[i] = F32ToBf16(v[i]);
