@@ -79,11 +79,16 @@ round() {
     wait "${pids[$((i - 1))]}" || mc_fail "pull on $name$i: $(cat "$MC_TMP/$name$i.log")"
   done
   ROUND_SECONDS=$(/usr/bin/python3 -c "print(f'{$(date +%s.%N)-$t0:.2f}')")
+  local self_fed=0
   for i in $(seq 1 "$n"); do
     [ "$kill" = 1 ] && [ "$i" = "$n" ] && continue
     $B store verify --store "$MC_TMP/$name$i" > /dev/null 2>&1 || mc_fail "store verify on $name$i"
-    [ "$liar" = 2 ] || (( $(from_peers "$MC_TMP/$name$i.log") > 0 )) ||
-      mc_fail "$name$i took nothing from peers: $(cat "$MC_TMP/$name$i.log")"
+    [ "$liar" = 2 ] || (( $(from_peers "$MC_TMP/$name$i.log") > 0 )) || {
+      self_fed=$((self_fed + 1))
+      (( self_fed <= ${SELF_FED_MAX:-0} )) ||
+        mc_fail "$name$i took nothing from peers: $(cat "$MC_TMP/$name$i.log")"
+      echo "swarm: $name$i took every layer from the registry (allowed: $SELF_FED_MAX)"
+    }
   done
 }
 
@@ -126,12 +131,15 @@ FAULT_SEEN="dropped" faulty k 4 0 1
 at_most "with a peer killed mid-transfer" k 200
 
 # A registry that ignores Range: the first piece Range of each fetcher gets the whole blob (cut
-# after its headers); then piece 0's owner streams the blob once for everyone.
+# after its headers); then piece 0's owner streams the blob once for everyone. A node that was
+# first to stream every layer takes the whole image from the registry and nothing from peers
+# (seen once under TSan in CI), so one node may take nothing from peers here; the byte bound
+# below still applies to the round.
 peer_proxy --rate 16000000 --no-range
 NR=$PROXY
 pinned_ranged=$pinned REG_RANGED=$REG
 pinned=$NR/m@${pinned#*@} REG=$NR
-round r 4
+SELF_FED_MAX=1 round r 4
 grep -q "the registry ignores Range" "$MC_TMP"/r*.log || mc_fail "no-range not noticed: $(cat "$MC_TMP"/r*.log)"
 at_most "4 nodes together, registry without Range" r 200
 pinned=$pinned_ranged REG=$REG_RANGED
