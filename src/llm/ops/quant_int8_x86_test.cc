@@ -61,35 +61,28 @@ void ExpectWithinRounding(const QuantMatrix& q, const std::vector<float>& x, int
 
 TEST(QuantInt8Test, MatchesScalarReferenceBitForBitAndDequantizedWithinRounding) {
   REQUIRE_VNNI();
-  uint32_t seed = 1;
-  for (const testing::QuantCase& c : testing::kQuantCases) {
-    SCOPED_TRACE(::testing::Message() << "bits " << c.bits << " " << c.rows << "x" << c.cols
-                                      << " group " << c.group << " act_order " << c.act_order);
-    const QuantMatrix q = RandomQuant(c.bits, c.rows, c.cols, c.group, c.act_order, seed++);
-    for (int rows : {1, 3, 4, 9}) {
-      const int64_t xs = c.cols + 5, ys = c.rows + 3;
-      const auto x = Rand(static_cast<size_t>(rows * xs), seed++);
-      const auto got = RunInt8(q, x, rows, xs, 0, c.rows, ys);
-      std::vector<float> want(got.size(), -7.0f);
-      ref::QuantMatMulInt8(q, x.data(), rows, xs, want.data(), ys);
-      for (int r = 0; r < rows; ++r) {
-        for (int64_t o = 0; o < c.rows; ++o) {
-          ASSERT_EQ(got[r * ys + o], want[r * ys + o]) << "row " << r << " output " << o;
-        }
+  testing::ForEachQuantCase([](const testing::QuantCase& c, const QuantMatrix& q,
+                               const std::vector<float>& x, int rows, int64_t xs, int64_t ys) {
+    const auto got = RunInt8(q, x, rows, xs, 0, c.rows, ys);
+    std::vector<float> want(got.size(), -7.0f);
+    ref::QuantMatMulInt8(q, x.data(), rows, xs, want.data(), ys);
+    for (int r = 0; r < rows; ++r) {
+      for (int64_t o = 0; o < c.rows; ++o) {
+        ASSERT_EQ(got[r * ys + o], want[r * ys + o]) << "row " << r << " output " << o;
       }
-      ExpectWithinRounding(q, x, rows, xs, got, ys);
-      // A range that starts and ends inside tiles writes exactly its outputs.
-      if (c.rows > 20) {
-        const auto part = RunInt8(q, x, rows, xs, 5, 20, ys);
-        for (int r = 0; r < rows; ++r) {
-          for (int64_t o = 0; o < ys; ++o) {
-            EXPECT_EQ(part[r * ys + o], o >= 5 && o < 20 ? got[r * ys + o] : -7.0f)
-                << "row " << r << " output " << o;
-          }
+    }
+    ExpectWithinRounding(q, x, rows, xs, got, ys);
+    // A range that starts and ends inside tiles writes exactly its outputs.
+    if (c.rows > 20) {
+      const auto part = RunInt8(q, x, rows, xs, 5, 20, ys);
+      for (int r = 0; r < rows; ++r) {
+        for (int64_t o = 0; o < ys; ++o) {
+          EXPECT_EQ(part[r * ys + o], o >= 5 && o < 20 ? got[r * ys + o] : -7.0f)
+              << "row " << r << " output " << o;
         }
       }
     }
-  }
+  });
 }
 
 TEST(QuantInt8Test, RoundsToNearestEvenWithinEachGroup) {

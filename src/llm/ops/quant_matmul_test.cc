@@ -39,35 +39,28 @@ void ExpectClose(const QuantMatrix& q, const std::vector<float>& x, int rows, in
 }
 
 void CheckAgainstReference() {
-  uint32_t seed = 1;
-  for (const testing::QuantCase& c : testing::kQuantCases) {
-    SCOPED_TRACE(::testing::Message() << "bits " << c.bits << " " << c.rows << "x" << c.cols
-                                      << " group " << c.group << " act_order " << c.act_order);
-    const QuantMatrix q = RandomQuant(c.bits, c.rows, c.cols, c.group, c.act_order, seed++);
-    for (int rows : {1, 3, 4, 9}) {
-      const int64_t xs = c.cols + 5, ys = c.rows + 3;
-      const auto x = Input(rows, xs, seed++);
-      std::vector<float> want(static_cast<size_t>(rows * ys), -7.0f);
-      ref::QuantMatMul(q, x.data(), rows, xs, want.data(), ys);
-      std::vector<float> got(want.size(), -7.0f);
-      QuantMatMulRange(q, x.data(), rows, xs, 0, c.rows, got.data(), ys);
-      ExpectClose(q, x, rows, xs, got, want, ys, 0, c.rows);
-      // A range that starts and ends inside tiles writes exactly its outputs.
-      if (c.rows > 20) {
-        std::vector<float> part(want.size(), -7.0f);
-        QuantMatMulRange(q, x.data(), rows, xs, 5, 20, part.data() + 5, ys);
-        for (int r = 0; r < rows; ++r) {
-          for (int64_t o = 0; o < ys; ++o) {
-            if (o >= 5 && o < 20) {
-              EXPECT_EQ(part[r * ys + o], got[r * ys + o]);
-            } else {
-              EXPECT_EQ(part[r * ys + o], -7.0f) << "output " << o << " written";
-            }
+  testing::ForEachQuantCase([](const testing::QuantCase& c, const QuantMatrix& q,
+                               const std::vector<float>& x, int rows, int64_t xs, int64_t ys) {
+    std::vector<float> want(static_cast<size_t>(rows * ys), -7.0f);
+    ref::QuantMatMul(q, x.data(), rows, xs, want.data(), ys);
+    std::vector<float> got(want.size(), -7.0f);
+    QuantMatMulRange(q, x.data(), rows, xs, 0, c.rows, got.data(), ys);
+    ExpectClose(q, x, rows, xs, got, want, ys, 0, c.rows);
+    // A range that starts and ends inside tiles writes exactly its outputs.
+    if (c.rows > 20) {
+      std::vector<float> part(want.size(), -7.0f);
+      QuantMatMulRange(q, x.data(), rows, xs, 5, 20, part.data() + 5, ys);
+      for (int r = 0; r < rows; ++r) {
+        for (int64_t o = 0; o < ys; ++o) {
+          if (o >= 5 && o < 20) {
+            EXPECT_EQ(part[r * ys + o], got[r * ys + o]);
+          } else {
+            EXPECT_EQ(part[r * ys + o], -7.0f) << "output " << o << " written";
           }
         }
       }
     }
-  }
+  });
 }
 
 // Every SIMD target this CPU runs (AVX-512, AVX2, SSE4, ...), each against the reference.

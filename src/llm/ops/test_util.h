@@ -66,6 +66,24 @@ inline constexpr QuantCase kQuantCases[] = {{4, 64, 256, 128, false}, {4, 40, 25
                                             {4, 16, 96, 96, false},   {8, 7, 64, 64, false},
                                             {4, 24, 512, 512, true}};
 
+// For each of kQuantCases and each row count 1, 3, 4, 9: body(c, q, x, rows, xs, ys) with q a
+// RandomQuant matrix of the case, x `rows` random rows of stride xs = cols + 5, and ys = c.rows + 3
+// the output stride to use (seeds fixed, so every caller sees the same inputs).
+template <class F>
+void ForEachQuantCase(F body) {
+  uint32_t seed = 1;
+  for (const QuantCase& c : kQuantCases) {
+    SCOPED_TRACE(::testing::Message() << "bits " << c.bits << " " << c.rows << "x" << c.cols
+                                      << " group " << c.group << " act_order " << c.act_order);
+    const QuantMatrix q = RandomQuant(c.bits, c.rows, c.cols, c.group, c.act_order, seed++);
+    for (int rows : {1, 3, 4, 9}) {
+      const int64_t xs = c.cols + 5, ys = c.rows + 3;
+      const std::vector<float> x = Rand(static_cast<size_t>(rows * xs), seed++);
+      body(c, q, x, rows, xs, ys);
+    }
+  }
+}
+
 inline std::vector<uint16_t> ToBf16Bits(const std::vector<float>& v) {
   std::vector<uint16_t> out(v.size());
   for (size_t i = 0; i < v.size(); ++i) out[i] = F32ToBf16(v[i]);
