@@ -63,16 +63,19 @@ Result<BpeModel> BpeModel::Create(const std::vector<std::string>& token_bytes,
   m.ignore_merges_ = ignore_merges;
   m.unk_id_ = unk_id;
   m.byte_token_.fill(-1);
-  m.by_bytes_.reserve(token_bytes.size());
+  size_t bytes = 0;
+  for (const std::string& b : token_bytes) bytes += b.size();
+  m.by_bytes_.Reserve(token_bytes.size(), bytes);
   for (size_t id = 0; id < token_bytes.size(); ++id) {
     const std::string& b = token_bytes[id];
     if (b.empty()) continue;
-    m.by_bytes_.emplace(b, static_cast<int32_t>(id));  // first id wins on duplicates
+    m.by_bytes_.Insert(b, static_cast<int32_t>(id));  // first id wins on duplicates
     if (b.size() == 1 && m.byte_token_[static_cast<uint8_t>(b[0])] < 0) {
       m.byte_token_[static_cast<uint8_t>(b[0])] = static_cast<int32_t>(id);
     }
   }
   m.merges_.Reserve(merges.size());
+  std::string merged;
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     auto [a, b] = merges[rank];
     auto valid = [&](int32_t id) {
@@ -81,24 +84,22 @@ Result<BpeModel> BpeModel::Create(const std::vector<std::string>& token_bytes,
     if (!valid(a) || !valid(b)) {
       return InvalidArgument(fmt::format("merge {} names a token outside the vocabulary", rank));
     }
-    auto it = m.by_bytes_.find(token_bytes[a] + token_bytes[b]);
-    if (it == m.by_bytes_.end()) {
+    merged.assign(token_bytes[a]).append(token_bytes[b]);
+    const int32_t id = m.by_bytes_.Find(merged);
+    if (id < 0) {
       return InvalidArgument(
           fmt::format("merge {}: the merged token is not in the vocabulary", rank));
     }
     uint64_t key =
         (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
-    uint64_t value = (static_cast<uint64_t>(rank) << 32) | static_cast<uint32_t>(it->second);
+    uint64_t value = (static_cast<uint64_t>(rank) << 32) | static_cast<uint32_t>(id);
     // A repeated pair keeps its first (lowest) rank, as HF tokenizers does.
     m.merges_.Insert(key, value);
   }
   return m;
 }
 
-int32_t BpeModel::Find(std::string_view bytes) const {
-  auto it = by_bytes_.find(bytes);
-  return it == by_bytes_.end() ? -1 : it->second;
-}
+int32_t BpeModel::Find(std::string_view bytes) const { return by_bytes_.Find(bytes); }
 
 void BpeModel::SeedBytes(std::string_view piece, std::vector<int32_t>* ids) const {
   for (char ch : piece) {

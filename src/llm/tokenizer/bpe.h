@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "llm/tokenizer/string_id_map.h"
 
 namespace modelcar::llm {
 
@@ -101,7 +102,7 @@ class BpeModel {
 
   std::array<int32_t, 256> byte_token_{};
   PairMap merges_;
-  StringMap<int32_t> by_bytes_;
+  StringIdMap by_bytes_;
   bool ignore_merges_ = false;
   int32_t unk_id_ = -1;
   std::unique_ptr<Cache> cache_;

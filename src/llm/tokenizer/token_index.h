@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "llm/tokenizer/bpe.h"
+#include "llm/tokenizer/string_id_map.h"
 
 namespace modelcar::llm {
 
@@ -13,7 +13,7 @@ inline constexpr uint8_t kTokenAdded = 1;
 inline constexpr uint8_t kTokenSpecial = 2;
 
 struct TokenIndex {
-  StringMap<int32_t> by_text;  // tokenizer.json spelling -> id
+  StringIdMap by_text;  // tokenizer.json spelling -> id
 };
 
 }  // namespace modelcar::llm

@@ -79,10 +79,7 @@ std::string Tokenizer::Decode(std::span<const int32_t> ids, bool skip_special) c
   return out;
 }
 
-int32_t Tokenizer::TokenId(std::string_view token) const {
-  auto it = index_->by_text.find(token);
-  return it == index_->by_text.end() ? -1 : it->second;
-}
+int32_t Tokenizer::TokenId(std::string_view token) const { return index_->by_text.Find(token); }
 
 std::string_view Tokenizer::TokenText(int32_t id) const {
   if (id < 0 || id >= vocab_size()) return {};

@@ -36,11 +36,12 @@ class Handler {
         if (sp == std::string::npos || v.find(' ', sp + 1) != std::string::npos) {
           return Fail(MergeWhere() + " must be two tokens separated by one space");
         }
-        out_->merges.emplace_back(v.substr(0, sp), v.substr(sp + 1));
+        const std::string_view pair(v);
+        out_->merges.emplace_back(Add(pair.substr(0, sp)), Add(pair.substr(sp + 1)));
         return true;
       }
       if (depth_ == capture_depth_ + 2 && pair_parts_ < 2) {  // ["a", "b"]
-        (pair_parts_ == 0 ? pair_.first : pair_.second) = std::move(v);
+        (pair_parts_ == 0 ? pair_.first : pair_.second) = Add(v);
         ++pair_parts_;
         return true;
       }
@@ -103,8 +104,7 @@ class Handler {
     if (capture_ == kMerges) {
       if (depth_ == capture_depth_ + 1) {
         if (pair_parts_ != 2) return Fail(MergeWhere() + " must be \"a b\" or [\"a\", \"b\"]");
-        out_->merges.push_back(std::move(pair_));
-        pair_ = {};
+        out_->merges.push_back(pair_);
         return true;
       }
       capture_ = kNone;  // the merges array itself closed
@@ -143,11 +143,16 @@ class Handler {
   }
   bool Integer(int64_t v) {
     if (capture_ == kVocab) {
-      out_->vocab.emplace_back(std::move(key_), v);
-      key_.clear();
+      out_->vocab.emplace_back(Add(key_), v);
       return true;
     }
     return Value("a number");
+  }
+  TokenizerJson::Span Add(std::string_view s) {
+    TokenizerJson::Span span{static_cast<uint32_t>(out_->strings.size()),
+                             static_cast<uint32_t>(s.size())};
+    out_->strings.append(s);
+    return span;
   }
   std::string MergeWhere() const { return fmt::format("model.merges[{}]", out_->merges.size()); }
   bool Fail(std::string message) {
@@ -162,7 +167,7 @@ class Handler {
   Capture capture_ = kNone;
   int capture_depth_ = 0;
   std::string key_;
-  std::pair<std::string, std::string> pair_;
+  std::pair<TokenizerJson::Span, TokenizerJson::Span> pair_;
   int pair_parts_ = 0;
   std::string error_;
 };
@@ -171,6 +176,7 @@ class Handler {
 
 Result<TokenizerJson> ParseTokenizerJson(std::string_view text) {
   TokenizerJson out;
+  out.strings.reserve(text.size() / 2);  // the vocab and merges are most of the file
   Handler handler(&out);
   bool ok = json::sax_parse(text.begin(), text.end(), &handler);
   if (!ok || !handler.error().empty()) {

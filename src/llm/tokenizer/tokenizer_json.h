@@ -6,6 +6,7 @@
 #ifndef MODELCAR_LLM_TOKENIZER_TOKENIZER_JSON_H_
 #define MODELCAR_LLM_TOKENIZER_TOKENIZER_JSON_H_
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -17,14 +18,23 @@
 namespace modelcar::llm {
 
 struct TokenizerJson {
-  nlohmann::json rest;                                      // model.vocab / model.merges emptied
-  std::vector<std::pair<std::string, int64_t>> vocab;       // model.vocab in file order
-  std::vector<std::pair<std::string, std::string>> merges;  // model.merges, both forms
+  // A string of `strings`, by position.
+  struct Span {
+    uint32_t offset = 0;
+    uint32_t size = 0;
+  };
+  nlohmann::json rest;                          // model.vocab / model.merges emptied
+  std::string strings;                          // the vocab's and merges' strings, back to back
+  std::vector<std::pair<Span, int64_t>> vocab;  // model.vocab in file order
+  std::vector<std::pair<Span, Span>> merges;    // model.merges, both forms
   bool has_vocab = false;
   bool has_merges = false;
+
+  std::string_view View(Span s) const { return std::string_view(strings).substr(s.offset, s.size); }
 };
 
-// Parses tokenizer.json. Errors (InvalidArgument) name the JSON path, e.g. model.merges[12].
+// Parses tokenizer.json (under 4 GiB). Errors (InvalidArgument) name the JSON path, e.g.
+// model.merges[12].
 Result<TokenizerJson> ParseTokenizerJson(std::string_view text);
 
 }  // namespace modelcar::llm

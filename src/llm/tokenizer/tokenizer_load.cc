@@ -2,6 +2,7 @@
 // errors name the file and the JSON path; nlohmann exceptions never leave this file.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
@@ -198,58 +199,65 @@ Status TokenizerLoader::LoadModel(TokenizerJson& tj, Tokenizer* t,
   }
   if (!tj.has_vocab || tj.vocab.empty())
     return InvalidArgument("model.vocab must be a non-empty object");
-  for (auto& [token, id64] : tj.vocab) {
+  int64_t max_id = 0;
+  for (const auto& [span, id64] : tj.vocab) {
     if (id64 < 0 || id64 >= kMaxTokenId) {
-      return InvalidArgument(
-          fmt::format("model.vocab[{}] must be an id in [0, {})", json(token).dump(), kMaxTokenId));
+      return InvalidArgument(fmt::format("model.vocab[{}] must be an id in [0, {})",
+                                         json(tj.View(span)).dump(), kMaxTokenId));
     }
+    max_id = std::max(max_id, id64);
+  }
+  // Room for the added tokens that usually follow the vocabulary (AddToken grows both vectors).
+  constexpr size_t kAddedRoom = 1024;
+  vocab_text->reserve(static_cast<size_t>(max_id) + 1 + kAddedRoom);
+  vocab_text->resize(static_cast<size_t>(max_id) + 1);
+  for (const auto& [span, id64] : tj.vocab) {
+    const std::string_view token = tj.View(span);
     auto id = static_cast<size_t>(id64);
-    if (id >= vocab_text->size()) vocab_text->resize(id + 1);
     if (!(*vocab_text)[id].empty()) {
       return InvalidArgument(fmt::format("model.vocab: id {} is used twice", id));
     }
     if (token.empty())
       return InvalidArgument(fmt::format("model.vocab: empty token for id {}", id));
-    (*vocab_text)[id] = std::move(token);
+    (*vocab_text)[id] = token;
   }
   tj.vocab = {};
   // Raw bytes of each vocabulary token (the byte-level alphabet decoded).
-  std::vector<std::string> bpe_bytes(vocab_text->size());
+  std::vector<std::string> bpe_bytes;
+  bpe_bytes.reserve(vocab_text->capacity());
+  bpe_bytes.resize(vocab_text->size());
   for (size_t id = 0; id < vocab_text->size(); ++id) {
     if ((*vocab_text)[id].empty()) continue;
     if (auto b = ByteLevelDecode((*vocab_text)[id])) bpe_bytes[id] = std::move(*b);
   }
   t->index_ = std::make_unique<TokenIndex>();
-  t->index_->by_text.reserve(vocab_text->size() + 1024);
+  StringIdMap& by_text = t->index_->by_text;
+  by_text.Reserve(vocab_text->size() + 1024, tj.strings.size());
   for (size_t id = 0; id < vocab_text->size(); ++id) {
-    if (!(*vocab_text)[id].empty())
-      t->index_->by_text.emplace((*vocab_text)[id], static_cast<int32_t>(id));
+    if (!(*vocab_text)[id].empty()) by_text.Insert((*vocab_text)[id], static_cast<int32_t>(id));
   }
   if (!tj.has_merges) return InvalidArgument("model.merges must be an array");
   std::vector<std::pair<int32_t, int32_t>> pairs;
   pairs.reserve(tj.merges.size());
   for (size_t i = 0; i < tj.merges.size(); ++i) {
-    const auto& [a, b] = tj.merges[i];
-    std::string where = fmt::format("model.merges[{}]", i);
-    auto ia = t->index_->by_text.find(a), ib = t->index_->by_text.find(b);
-    if (ia == t->index_->by_text.end() || ib == t->index_->by_text.end()) {
-      return InvalidArgument(
-          where + " names a token missing from model.vocab: " + json(a + " " + b).dump());
-    }
-    if (bpe_bytes[ia->second].empty() || bpe_bytes[ib->second].empty()) {
-      return InvalidArgument(
-          where + " names a token outside the byte-level alphabet: " + json(a + " " + b).dump());
-    }
-    pairs.emplace_back(ia->second, ib->second);
+    const std::string_view a = tj.View(tj.merges[i].first), b = tj.View(tj.merges[i].second);
+    const int32_t ia = by_text.Find(a), ib = by_text.Find(b);
+    auto bad = [&](const char* what) {
+      return InvalidArgument(fmt::format("model.merges[{}] names a token {}: {}", i, what,
+                                         json(fmt::format("{} {}", a, b)).dump()));
+    };
+    if (ia < 0 || ib < 0) return bad("missing from model.vocab");
+    if (bpe_bytes[ia].empty() || bpe_bytes[ib].empty())
+      return bad("outside the byte-level alphabet");
+    pairs.emplace_back(ia, ib);
   }
   tj.merges = {};
+  tj.strings = {};
   int32_t unk_id = -1;
   if (auto unk = model.find("unk_token"); unk != model.end() && !unk->is_null()) {
     if (!unk->is_string()) return InvalidArgument("model.unk_token must be a string or null");
-    auto it = t->index_->by_text.find(unk->get<std::string>());
-    if (it == t->index_->by_text.end())
-      return InvalidArgument("model.unk_token is not in model.vocab");
-    unk_id = it->second;
+    unk_id = by_text.Find(unk->get_ref<const std::string&>());
+    if (unk_id < 0) return InvalidArgument("model.unk_token is not in model.vocab");
   }
   bool ignore_merges = model.value("ignore_merges", false);
   ASSIGN_OR_RETURN(BpeModel bpe, BpeModel::Create(bpe_bytes, pairs, ignore_merges, unk_id));
@@ -260,7 +268,7 @@ Status TokenizerLoader::LoadModel(TokenizerJson& tj, Tokenizer* t,
   for (size_t id = 0; id < vocab_text->size(); ++id) {
     if (t->bytes_[id].empty()) t->bytes_[id] = (*vocab_text)[id];
   }
-  t->text_ = *vocab_text;
+  t->text_ = std::move(*vocab_text);
   t->flags_.assign(t->text_.size(), 0);
   return Status();
 }
@@ -285,7 +293,7 @@ Status TokenizerLoader::AddToken(const AddedToken& a, Tokenizer* t, const std::s
   t->text_[id] = a.content;
   t->bytes_[id] = a.content;
   t->flags_[id] = kTokenAdded | (a.special ? kTokenSpecial : 0);
-  t->index_->by_text[a.content] = a.id;
+  t->index_->by_text.Set(a.content, a.id);
   t->added_.push_back(a);
   return Status();
 }
