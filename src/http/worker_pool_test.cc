@@ -51,5 +51,31 @@ TEST(WorkerPoolTest, IdleWorkersDoNotCountAsQueued) {
   pool.Shutdown();  // the workers are done with `released` before it goes
 }
 
+TEST(WorkerPoolTest, StartsWorkersOnlyWhenJobsNeedThem) {
+  WorkerPool pool(300, 0);
+  EXPECT_EQ(pool.started(), 0u);
+  std::atomic<int> ran{0};
+  for (int i = 0; i < 20; ++i) {  // one after another: one worker does them all
+    ASSERT_TRUE(pool.TrySubmit([&] { ++ran; }));
+    while (ran < i + 1) std::this_thread::yield();
+    while (pool.busy() > 0) std::this_thread::yield();
+  }
+  EXPECT_EQ(pool.started(), 1u);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> waiting{0};
+  for (int i = 0; i < 5; ++i) {  // five at once: five workers
+    ASSERT_TRUE(pool.TrySubmit([&] {
+      ++waiting;
+      released.wait();
+    }));
+  }
+  while (waiting < 5) std::this_thread::yield();
+  EXPECT_EQ(pool.started(), 5u);
+  release.set_value();
+  pool.Shutdown();
+  EXPECT_EQ(ran, 20);
+}
+
 }  // namespace
 }  // namespace modelcar::http::internal
