@@ -175,14 +175,29 @@ namespace {
 // Batch invariance: a sequence's logits are bit-identical whether it runs alone (whole prompt in
 // one step, then one decode per step) or with 15 other sequences at other positions, its prompt
 // fed in different chunks next to their decodes and prefills.
-class BatchInvarianceTest : public EngineTest, public ::testing::WithParamInterface<Precision> {};
+class BatchInvarianceTest : public EngineTest, public ::testing::WithParamInterface<Precision> {
+ protected:
+  void AloneOrInABatchOf16(const std::shared_ptr<const Model>& model);
+};
 
-TEST_P(BatchInvarianceTest, AloneOrInABatchOf16) {
+TEST_P(BatchInvarianceTest, AloneOrInABatchOf16) { AloneOrInABatchOf16(model()); }
+
+// int8 weights made at load: at fast precision (AVX512-VNNI) the matrix inputs are rounded to
+// int8 once per step, per thread for the small steps and split among the threads for the big
+// ones (forward.cc).
+TEST_P(BatchInvarianceTest, Int8WeightsAloneOrInABatchOf16) {
+  auto m = LoadModel(model_dir(), {QuantConfig::Method::kInt8});
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_FALSE((*m)->quantized.empty());
+  AloneOrInABatchOf16(*m);
+}
+
+void BatchInvarianceTest::AloneOrInABatchOf16(const std::shared_ptr<const Model>& model) {
   EngineOptions opts;
   opts.threads = 2;
   opts.precision = GetParam();
-  Engine engine(model(), opts);
-  auto cache = *KvCache::Create(model()->config, 256 << 20, 16, engine.kv_dtype());
+  Engine engine(model, opts);
+  auto cache = *KvCache::Create(model->config, 256 << 20, 16, engine.kv_dtype());
   const auto prompt = Tokens(37, 20);
   const int steps = 6;
 

@@ -8,6 +8,11 @@
 // and down (~87% of a layer's multiplies) take plain bf16. With the F16 KV cache this halves the
 // logit error of plain bf16 (tests/engine/fast_vs_torch.py).
 //
+// With int8 inputs (fast precision, quantized matrices, AVX512-VNNI) each matrix input is rounded
+// to int8 once per step and distinct weight layout (q/k/v and gate/up share theirs unless their
+// act orders differ) and handed to the matrix tasks (ops::MatOp::w_int8): with the norms, or in
+// a stage of its own before o and down (local norms: every thread rounds its own copy).
+//
 // Batch invariance: every per-row operation below (norms, bias, RoPE, the matrix kernels,
 // attention) computes a row from that row alone in a fixed order; the plan only decides which
 // rows and weight runs go together.
@@ -16,6 +21,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 
 #include "llm/ops/thread_pool.h"
 
@@ -143,6 +149,30 @@ void PlanMatrices(const Model& m, int threads, Scratch& s) {
   ops::PlanTasks(head, ops::TaskChunk(c.vocab_size, threads), &s.head_tasks);
 }
 
+// Room for every int8 rounding of a step (Pass::Int8Use): layout 0 for the widest input,
+// layouts 1 and 2 only for q/k/v and gate/up (hidden_size inputs); groups are >= 32 inputs.
+void GrowInt8(const Model& m, size_t rows, int threads, Scratch& s) {
+  if (m.quantized.empty()) return;
+  const ModelConfig& c = m.config;
+  const size_t H = c.hidden_size;
+  const size_t widest =
+      std::max({H, size_t(c.num_heads) * c.head_dim, size_t(c.intermediate_size)});
+  const size_t copies = LocalNorms(rows) ? threads : 1;
+  Grow(s.int8, copies);
+  for (size_t i = 0; i < copies; ++i) {
+    for (size_t j = 0; j < s.int8[i].size(); ++j) {
+      ops::Int8Rows& r = s.int8[i][j];
+      const size_t n = rows * (j == 0 ? widest : H);
+      Grow(r.q, n);
+      Grow(r.rq, n);
+      Grow(r.scale, n / 32);
+      Grow(r.rscale, n / 32);
+      Grow(r.sum, n / 32);
+      Grow(r.rsum, n / 32);
+    }
+  }
+}
+
 void ResetCounters(int stages, Scratch& s) {
   if (s.counter_count < stages) {
     s.counters = std::make_unique<std::atomic<int>[]>(stages);
@@ -186,8 +216,8 @@ class Pass {
         h_in_(MakeIn(s.h, s.h_b, kPlain, c_.intermediate_size, T_)),
         head_in_(MakeIn(s.xn, s.xb, kPaired, H_, head_n_)) {}
 
-  // Stages of a step, at most: embed, 8 per layer, 2 for the head.
-  static int Stages(int layers) { return 1 + 8 * layers + 2; }
+  // Stages of a step, at most: embed, 10 per layer, 2 for the head.
+  static int Stages(int layers) { return 1 + 10 * layers + 2; }
 
   void Run(int tid) {
     Cursor at{tid};
@@ -258,17 +288,70 @@ class Pass {
     }
   }
 
-  // Rows [0, n) of the normalized matrix input: x's row row_of(i) with `w` into row i. Split
-  // among the threads and then a barrier, or with local norms every thread all of them into its
-  // own copy, no barrier (InputOf: the matrix stage after it reads that copy).
-  template <typename RowOf>
-  void Norms(Cursor& at, int n, const std::vector<float>& w, bool lo, RowOf row_of) {
+  // The matrices of a stage that read one input, and which of them round it to int8: slot[j] =
+  // the first of them with ws[j]'s layout (ops::SameInt8Layout), whose rounded rows ws[j] reads
+  // (s_.int8[copy][slot[j]]); -1: ws[j] takes no int8 rows (not quantized, or int8 off).
+  struct Int8Use {
+    const Matrix* w[3] = {};
+    int slot[3] = {-1, -1, -1};
+    int n = 0;
+    bool any = false;
+  };
+  Int8Use Int8Of(std::initializer_list<const Matrix*> ws) const {
+    Int8Use u;
+    for (const Matrix* w : ws) {
+      const int j = u.n++;
+      u.w[j] = w;
+      if (!int8_ || w->quant == nullptr) continue;
+      u.any = true;
+      u.slot[j] = j;
+      for (int i = 0; i < j && u.slot[j] == j; ++i) {
+        if (u.slot[i] == i && ops::SameInt8Layout(*u.w[i]->quant, *w->quant)) u.slot[j] = i;
+      }
+    }
+    return u;
+  }
+
+  // Rows [r0, r1) of `in` rounded for each layout of `u` into copy `copy`.
+  void Round(const Int8Use& u, const ops::MatIn& in, int copy, int r0, int r1) {
+    for (int j = 0; j < u.n; ++j) {
+      if (u.slot[j] != j) continue;
+      ops::QuantizeInt8RowRange(*u.w[j]->quant, in.f32, in.stride, r0, r1, &s_.int8[copy][j]);
+    }
+  }
+
+  // The int8 rows matrix j of `u` reads on thread `tid` (null: none).
+  const ops::Int8Rows* Int8RowsOf(const Int8Use& u, int j, int tid) const {
+    return u.slot[j] < 0 ? nullptr : &s_.int8[local_norms_ ? tid : 0][u.slot[j]];
+  }
+
+  // `in` rounded for `u` after the stage that wrote it: with local norms by every thread into its
+  // own copy, no barrier; else split among the threads, then a barrier.
+  void RoundInput(Cursor& at, const Int8Use& u, const ops::MatIn& in) {
+    if (!u.any) return;
     if (local_norms_) {
-      for (int i = 0; i < n; ++i) NormRow(at.tid, row_of(i), w, i, lo);
+      Round(u, in, at.tid, 0, in.rows);
       return;
     }
-    ForEach(at, n, std::max(1, n / (pool_.size() * 4)), true,
-            [&](int i) { NormRow(0, row_of(i), w, i, lo); });
+    ForEach(at, in.rows, row_chunk_, true, [&](int r) { Round(u, in, 0, r, r + 1); });
+  }
+
+  // Rows [0, n) of the normalized matrix input `in`: x's row row_of(i) with `w` into row i, and
+  // rounded for `u`. Split among the threads and then a barrier, or with local norms every thread
+  // all of them into its own copy, no barrier (InputOf: the matrix stage after it reads that
+  // copy).
+  template <typename RowOf>
+  void Norms(Cursor& at, int n, const std::vector<float>& w, bool lo, RowOf row_of,
+             const ops::MatIn& in, const Int8Use& u) {
+    if (local_norms_) {
+      for (int i = 0; i < n; ++i) NormRow(at.tid, row_of(i), w, i, lo);
+      if (u.any) Round(u, InputOf(in, at.tid), at.tid, 0, n);
+      return;
+    }
+    ForEach(at, n, std::max(1, n / (pool_.size() * 4)), true, [&](int i) {
+      NormRow(0, row_of(i), w, i, lo);
+      if (u.any) Round(u, in, 0, i, i + 1);
+    });
   }
 
   // The calling thread's view of a normalized matrix input (its own copy with local norms).
@@ -293,7 +376,9 @@ class Pass {
 
   void AttentionBlock(Cursor& at, int l) {
     const LayerWeights& W = m_.layers[l];
-    Norms(at, T_, W.input_norm, true, [](int r) { return r; });
+    const Int8Use qkv8 = Int8Of({&W.q, &W.k, &W.v});
+    Norms(
+        at, T_, W.input_norm, true, [](int r) { return r; }, qkv_in_, qkv8);
 
     ops::MatOp qkv[3] = {{&W.q}, {&W.k}, {&W.v}};
     float* out[3] = {s_.q.data(), s_.k.data(), s_.v.data()};
@@ -301,6 +386,7 @@ class Pass {
     for (int j = 0; j < 3; ++j) {
       qkv[j].y = out[j];
       qkv[j].y_stride = stride[j];
+      qkv[j].w_int8 = Int8RowsOf(qkv8, j, at.tid);
     }
     MatTasks(at, s_.qkv_tasks, qkv, InputOf(qkv_in_, at.tid), true);
 
@@ -317,10 +403,13 @@ class Pass {
       Attend(l, a, at.tid);
     });
 
+    const Int8Use o8 = Int8Of({&W.o});
+    RoundInput(at, o8, attn_in_);
     ops::MatOp o{&W.o};
     o.epilogue = ops::Epilogue::kAdd;
     o.y = s_.x.data();
     o.y_stride = H_;
+    o.w_int8 = Int8RowsOf(o8, 0, at.tid);
     MatTasks(at, s_.o_tasks, &o, attn_in_, true);
   }
 
@@ -373,9 +462,13 @@ class Pass {
 
   void MlpBlock(Cursor& at, int l) {
     const LayerWeights& W = m_.layers[l];
-    Norms(at, T_, W.post_norm, false, [](int r) { return r; });
+    const Int8Use mlp8 = Int8Of({&W.gate, &W.up});
+    Norms(
+        at, T_, W.post_norm, false, [](int r) { return r; }, mlp_in_, mlp8);
 
     ops::MatOp mlp{&W.gate, &W.up, ops::Epilogue::kSiluMul};
+    mlp.w_int8 = Int8RowsOf(mlp8, 0, at.tid);
+    mlp.up_int8 = Int8RowsOf(mlp8, 1, at.tid);
     if (bf_) {
       mlp.y_bf16 = s_.h_b.data();
       mlp.y_bf16_stride = c_.intermediate_size;
@@ -385,20 +478,26 @@ class Pass {
     }
     MatTasks(at, s_.mlp_tasks, &mlp, InputOf(mlp_in_, at.tid), true);
 
+    const Int8Use down8 = Int8Of({&W.down});
+    RoundInput(at, down8, h_in_);
     ops::MatOp down{&W.down};
     down.epilogue = ops::Epilogue::kAdd;
     down.y = s_.x.data();
     down.y_stride = H_;
+    down.w_int8 = Int8RowsOf(down8, 0, at.tid);
     MatTasks(at, s_.down_tasks, &down, h_in_, true);
   }
 
   // Final norm of the rows that need logits (compacted to the front), then the LM head over all
   // of them at once: its weights (the biggest matrix) are read once per step.
   void Head(Cursor& at) {
-    Norms(at, head_n_, m_.final_norm, true, [&](int h) { return s_.head_rows[h]; });
+    const Int8Use head8 = Int8Of({&m_.lm_head});
+    Norms(
+        at, head_n_, m_.final_norm, true, [&](int h) { return s_.head_rows[h]; }, head_in_, head8);
     ops::MatOp head{&m_.lm_head};
     head.y = logits_;
     head.y_stride = c_.vocab_size;
+    head.w_int8 = Int8RowsOf(head8, 0, at.tid);
     MatTasks(at, s_.head_tasks, &head, InputOf(head_in_, at.tid), false);
   }
 
@@ -435,6 +534,7 @@ void RunForward(const Model& model, bool bf16, bool int8, Scratch& s, KvCache& c
   const int group = c.num_heads / c.num_kv_heads;
   for (auto& v : s.scores) Grow(v, ops::AttentionScratch(std::min(group, 8), max_pos, bt));
   PlanMatrices(model, pool.size(), s);
+  if (int8) GrowInt8(model, s.rows.size(), pool.size(), s);
   ResetCounters(Pass::Stages(c.num_layers), s);
 
   // One input: the logits go straight into its output.

@@ -9,6 +9,7 @@
 #ifndef MODELCAR_LLM_ENGINE_FORWARD_H_
 #define MODELCAR_LLM_ENGINE_FORWARD_H_
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +19,7 @@
 
 #include "llm/engine/engine.h"
 #include "llm/ops/ops.h"
+#include "llm/ops/quant_matmul.h"
 
 namespace modelcar::llm {
 
@@ -49,6 +51,10 @@ struct Scratch {
   std::vector<AttnItem> attn_items;
   std::vector<ops::MatTask> qkv_tasks, o_tasks, mlp_tasks, down_tasks, head_tasks;
   std::vector<std::vector<float>> scores;  // per thread: attention scores
+  // Fast precision with quantized matrices: a matrix input rounded to int8 once per distinct
+  // weight layout of the matrices reading it (at most 3: q, k, v), [copy][layout]; one copy per
+  // thread when the norms are local, else one shared (forward.cc, Int8Use).
+  std::vector<std::array<ops::Int8Rows, 3>> int8;
   // One work counter per stage of a step (threads claim items from it).
   std::unique_ptr<std::atomic<int>[]> counters;
   int counter_count = 0;
@@ -57,7 +63,7 @@ struct Scratch {
 // Runs the forward pass of `inputs` (their KV blocks already reserved; lengths not yet advanced)
 // on every thread of `pool` and fills `outputs`.
 // `bf16`: matrix inputs in bf16 (every matrix BF16); `int8`: quantized matrices take their f32
-// inputs rounded to int8 (ops::MatIn::int8).
+// inputs rounded to int8 (ops::MatIn::int8), each input rounded once per weight layout.
 void RunForward(const Model& model, bool bf16, bool int8, Scratch& s, KvCache& cache,
                 ThreadPool& pool, std::span<const StepInput> inputs, std::span<StepOutput> outputs);
 

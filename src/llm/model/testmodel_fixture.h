@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "base/temp_dir.h"
@@ -45,6 +46,8 @@ class TinyModelTest : public Base {
   }
 
   static const std::shared_ptr<const Model>& model() { return *model_; }
+  // The model's folder (to load it again with other LoadModel options).
+  static std::string model_dir() { return dir_->path(); }
 
   // `n` token ids below the vocabulary's added tokens (151643), the same for the same `seed`.
   static std::vector<int32_t> Tokens(int n, uint32_t seed) {

@@ -76,17 +76,24 @@ bool UsesAvx512Bf16() {
 void MatMulRange(const MatOp& op, const MatIn& in, int64_t o_begin, int64_t o_end) {
   const Matrix& w = *op.w;
   const internal::BlockFn fast = FastBlock(w, in);
-  // Int8 rows: made once per call and matrix (gate and up may have different act orders).
+  // Int8 rows: the op's, else made here once per call and matrix (gate and up may have
+  // different act orders).
   thread_local Int8Rows qa, qb;
   const Int8Rows* xa = nullptr;
   const Int8Rows* xb = nullptr;
   if (in.int8 && w.quant != nullptr) {
-    QuantizeInt8Rows(*w.quant, in.f32, in.rows, in.stride, &qa);
-    xa = &qa;
+    xa = op.w_int8;
+    if (xa == nullptr) {
+      QuantizeInt8Rows(*w.quant, in.f32, in.rows, in.stride, &qa);
+      xa = &qa;
+    }
   }
   if (in.int8 && op.up != nullptr && op.up->quant != nullptr) {
-    QuantizeInt8Rows(*op.up->quant, in.f32, in.rows, in.stride, &qb);
-    xb = &qb;
+    xb = op.up_int8;
+    if (xb == nullptr) {
+      QuantizeInt8Rows(*op.up->quant, in.f32, in.rows, in.stride, &qb);
+      xb = &qb;
+    }
   }
   alignas(64) float a[kBlockRows * kBlockOut];
   alignas(64) float b[kBlockRows * kBlockOut];

@@ -38,10 +38,13 @@ struct MatIn {
   bool paired = false;
   int64_t stride = 0;  // elements between stored rows
   int rows = 0;        // rows (pairs, when paired)
-  // Quantized weights (Matrix::quant) with f32 rows: rounds the rows to int8 per weight group
-  // (QuantMatMulRangeInt8, fast precision). REQUIRES: ops::QuantInt8Available().
+  // Quantized weights (Matrix::quant) with f32 rows: the rows rounded to int8 per weight group
+  // (QuantMatMulRangeInt8, fast precision): those of MatOp::w_int8 / up_int8 when set, else
+  // rounded by each MatMulRange call for its own use. REQUIRES: ops::QuantInt8Available().
   bool int8 = false;
 };
+
+struct Int8Rows;  // quant_matmul.h
 
 enum class Epilogue {
   kStore,    // y[r, o] = w[o] . x[r]
@@ -57,6 +60,11 @@ struct MatOp {
   int64_t y_stride = 0;
   uint16_t* y_bf16 = nullptr;
   int64_t y_bf16_stride = 0;
+  // MatIn::int8 with quantized w (up): every row of the input already rounded for w's (up's)
+  // layout (QuantizeInt8Rows / QuantizeInt8RowRange), so a step rounds an input once per layout
+  // instead of once per task. Null: MatMulRange rounds the rows itself. The values are the same.
+  const Int8Rows* w_int8 = nullptr;
+  const Int8Rows* up_int8 = nullptr;
 };
 
 // Outputs [o_begin, o_end) of `op` for every row of `in`, on the calling thread.

@@ -201,19 +201,24 @@ MC_VNNI_TARGET void QuantizeGroupAvx512(int bits, const float* x, int64_t G, int
 }
 #endif  // MC_HAVE_VNNI_KERNEL
 
-// `rows` rows of x into out, each group by `group_fn`.
-template <typename GroupFn>
-void QuantizeRows(const QuantMatrix& w, const float* x, int rows, int64_t x_stride,
-                  GroupFn group_fn, Int8Rows* out) {
-  const int64_t K = w.cols, G = w.group, groups = w.groups();
+// out sized for exactly `rows` rows of w (capacity kept).
+void SizeRows(const QuantMatrix& w, int rows, Int8Rows* out) {
+  const int64_t K = w.cols, groups = w.groups();
   for (auto* v : {&out->q, &out->rq}) v->resize(static_cast<size_t>(rows * K));
   for (auto* v : {&out->scale, &out->rscale}) v->resize(static_cast<size_t>(rows * groups));
   for (auto* v : {&out->sum, &out->rsum}) v->resize(static_cast<size_t>(rows * groups));
+}
+
+// Rows [r_begin, r_end) of x into the same rows of out (sized), each group by `group_fn`.
+template <typename GroupFn>
+void QuantizeRowRange(const QuantMatrix& w, const float* x, int64_t x_stride, int r_begin,
+                      int r_end, GroupFn group_fn, Int8Rows* out) {
+  const int64_t K = w.cols, G = w.group, groups = w.groups();
   thread_local std::vector<float> xp, rest, spare;  // a row after the permutation; remainders
   xp.resize(static_cast<size_t>(K));
   rest.resize(static_cast<size_t>(G));
   spare.resize(static_cast<size_t>(G));
-  for (int r = 0; r < rows; ++r) {
+  for (int64_t r = r_begin; r < r_end; ++r) {
     const float* xr = x + r * x_stride;
     if (!w.perm.empty()) {
       for (int64_t k = 0; k < K; ++k) xp[k] = xr[w.perm[k]];
@@ -231,14 +236,24 @@ void QuantizeRows(const QuantMatrix& w, const float* x, int rows, int64_t x_stri
 
 }  // namespace
 
+bool SameInt8Layout(const QuantMatrix& a, const QuantMatrix& b) {
+  return a.bits == b.bits && a.cols == b.cols && a.group == b.group && a.perm == b.perm;
+}
+
 void QuantizeInt8Rows(const QuantMatrix& w, const float* x, int rows, int64_t x_stride,
                       Int8Rows* out) {
+  SizeRows(w, rows, out);
+  QuantizeInt8RowRange(w, x, x_stride, 0, rows, out);
+}
+
+void QuantizeInt8RowRange(const QuantMatrix& w, const float* x, int64_t x_stride, int r_begin,
+                          int r_end, Int8Rows* out) {
 #if MC_HAVE_VNNI_KERNEL
   if (QuantInt8Available()) {
-    return QuantizeRows(w, x, rows, x_stride, QuantizeGroupAvx512, out);
+    return QuantizeRowRange(w, x, x_stride, r_begin, r_end, QuantizeGroupAvx512, out);
   }
 #endif
-  QuantizeRows(w, x, rows, x_stride, QuantizeGroupScalar, out);
+  QuantizeRowRange(w, x, x_stride, r_begin, r_end, QuantizeGroupScalar, out);
 }
 
 bool QuantInt8Available() {
@@ -270,7 +285,8 @@ namespace ref {
 void QuantMatMulInt8(const QuantMatrix& w, const float* x, int rows, int64_t x_stride, float* y,
                      int64_t y_stride) {
   Int8Rows xq;
-  QuantizeRows(w, x, rows, x_stride, QuantizeGroupScalar, &xq);
+  SizeRows(w, rows, &xq);
+  QuantizeRowRange(w, x, x_stride, 0, rows, QuantizeGroupScalar, &xq);
   const int64_t K = w.cols, G = w.group, groups = w.groups();
   for (int64_t o = 0; o < w.rows; ++o) {
     for (int r = 0; r < rows; ++r) {

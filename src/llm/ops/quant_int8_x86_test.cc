@@ -2,6 +2,7 @@
 // bit, and against the f64 product of the dequantized weights within the activations' rounding.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -168,6 +169,83 @@ TEST(QuantInt8Test, OpsMatMulTakesInt8RowsWhenAsked) {
   ThreadPool pool(2);
   MatMul(std::span<const MatOp>(&op, 1), in, &pool);
   EXPECT_EQ(got, want);
+}
+
+TEST(QuantInt8Test, RowRangesFillAPresizedBufferAsWholeRoundingDoes) {
+  REQUIRE_VNNI();
+  const QuantMatrix q = RandomQuant(4, 32, 256, 64, true, 11);
+  const int rows = 7;
+  const int64_t xs = 261;
+  const auto x = Rand(rows * xs, 12);
+  Int8Rows whole;
+  QuantizeInt8Rows(q, x.data(), rows, xs, &whole);
+  Int8Rows parts;  // longer than needed, as the engine's buffers are; one row per task
+  parts.q.assign(rows * 300, 99);
+  parts.rq.assign(rows * 300, 99);
+  for (auto* v : {&parts.scale, &parts.rscale}) v->assign(rows * 10, -1.0f);
+  for (auto* v : {&parts.sum, &parts.rsum}) v->assign(rows * 10, -1);
+  ThreadPool pool(2);
+  pool.ParallelFor(rows, [&](int r) { QuantizeInt8RowRange(q, x.data(), xs, r, r + 1, &parts); });
+  const size_t n = rows * 256, ng = rows * 4;
+  EXPECT_TRUE(std::equal(whole.q.begin(), whole.q.end(), parts.q.begin()) && whole.q.size() == n);
+  EXPECT_TRUE(std::equal(whole.rq.begin(), whole.rq.end(), parts.rq.begin()));
+  EXPECT_TRUE(std::equal(whole.scale.begin(), whole.scale.end(), parts.scale.begin()) &&
+              whole.scale.size() == ng);
+  EXPECT_TRUE(std::equal(whole.rscale.begin(), whole.rscale.end(), parts.rscale.begin()));
+  EXPECT_TRUE(std::equal(whole.sum.begin(), whole.sum.end(), parts.sum.begin()));
+  EXPECT_TRUE(std::equal(whole.rsum.begin(), whole.rsum.end(), parts.rsum.begin()));
+  EXPECT_EQ(parts.q[n], 99);  // past the rows: untouched
+}
+
+TEST(QuantInt8Test, SameInt8LayoutComparesBitsColsGroupAndPerm) {
+  const QuantMatrix a = RandomQuant(4, 32, 256, 64, false, 1);
+  EXPECT_TRUE(SameInt8Layout(a, RandomQuant(4, 48, 256, 64, false, 2)));  // rows may differ
+  EXPECT_FALSE(SameInt8Layout(a, RandomQuant(8, 32, 256, 64, false, 1)));
+  EXPECT_FALSE(SameInt8Layout(a, RandomQuant(4, 32, 256, 128, false, 1)));
+  EXPECT_FALSE(SameInt8Layout(a, RandomQuant(4, 32, 512, 64, false, 1)));
+  const QuantMatrix p = RandomQuant(4, 32, 256, 64, true, 3);
+  EXPECT_FALSE(SameInt8Layout(a, p));
+  EXPECT_TRUE(SameInt8Layout(p, p));
+  EXPECT_FALSE(SameInt8Layout(p, RandomQuant(4, 32, 256, 64, true, 4)));
+}
+
+TEST(QuantInt8Test, OpsMatMulReadsInt8RowsGivenPerMatrix) {
+  REQUIRE_VNNI();
+  // Gate and up with different act orders, each with its own rows: the same values as rounding
+  // inside; and the rows given are the ones read (rows of another input give its product).
+  const QuantMatrix g = RandomQuant(4, 200, 256, 64, true, 5);
+  const QuantMatrix u = RandomQuant(4, 200, 256, 64, true, 6);
+  const Matrix gm{DType::kOther, g.rows, g.cols, nullptr, &g};
+  const Matrix um{DType::kOther, u.rows, u.cols, nullptr, &u};
+  const int rows = 3;
+  const auto x = Rand(rows * 256, 7), x2 = Rand(rows * 256, 8);
+  MatIn in;
+  in.f32 = x.data();
+  in.stride = 256;
+  in.rows = rows;
+  in.int8 = true;
+  ThreadPool pool(2);
+  auto run = [&](Epilogue e, const Int8Rows* gx, const Int8Rows* ux) {
+    std::vector<float> y(rows * 200, -7.0f);
+    MatOp op;
+    op.w = &gm;
+    op.up = e == Epilogue::kSiluMul ? &um : nullptr;
+    op.epilogue = e;
+    op.y = y.data();
+    op.y_stride = 200;
+    op.w_int8 = gx;
+    op.up_int8 = ux;
+    MatMul(std::span<const MatOp>(&op, 1), in, &pool);
+    return y;
+  };
+  Int8Rows gx, ux, gx2;
+  QuantizeInt8Rows(g, x.data(), rows, 256, &gx);
+  QuantizeInt8Rows(u, x.data(), rows, 256, &ux);
+  QuantizeInt8Rows(g, x2.data(), rows, 256, &gx2);
+  EXPECT_EQ(run(Epilogue::kSiluMul, &gx, &ux), run(Epilogue::kSiluMul, nullptr, nullptr));
+  std::vector<float> want(rows * 200);
+  ref::QuantMatMulInt8(g, x2.data(), rows, 256, want.data(), 200);
+  EXPECT_EQ(run(Epilogue::kStore, &gx2, nullptr), want);
 }
 
 }  // namespace

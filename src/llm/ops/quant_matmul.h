@@ -34,17 +34,29 @@ void QuantMatMulRange(const QuantMatrix& w, const float* x, int rows, int64_t x_
 //   y[o] += (scales[g][o] * step) * f32(sum_k q(k, o) qx[k] - zeros[g][o] * sum_k qx[k])
 //   y[o] += (scales[g][o] * rstep) * f32(sum_k q(k, o) rq[k] - zeros[g][o] * sum_k rq[k])
 // in f32, groups in order, the integer sums exact. Each row is computed alone (batch invariant).
-// QuantMatMulRangeInt8 takes rows r0 .. r0 + rows - 1 of x (made by QuantizeInt8Rows for this w,
-// or for a matrix with the same bits, cols, group and perm). REQUIRES: QuantInt8Available(); as
-// QuantMatMulRange.
+// A row's int8 form is a pure function of the row and of w's layout (bits, cols, group, perm:
+// SameInt8Layout), so it can be made once and read by every product with a matrix of that layout
+// (ops::MatOp::w_int8). QuantMatMulRangeInt8 takes rows r0 .. r0 + rows - 1 of x (made by
+// QuantizeInt8Rows or QuantizeInt8RowRange for this w, or for a matrix of the same layout).
+// REQUIRES: QuantInt8Available(); as QuantMatMulRange.
 bool QuantInt8Available();
 struct Int8Rows {
+  // Row r at q + r * cols, scale + r * groups, ...; the arrays may be longer than needed.
   std::vector<int8_t> q, rq;         // [rows][cols]: qx, rq, in the order the kernel reads them
   std::vector<float> scale, rscale;  // [rows][groups]: step, rstep
   std::vector<int32_t> sum, rsum;    // [rows][groups]: the group's sums of qx, of rq
 };
+// Whether rows made for `a` serve `b` (same bits, cols, group and perm).
+bool SameInt8Layout(const QuantMatrix& a, const QuantMatrix& b);
+// Rows 0 .. rows - 1 of x into *out, sized to fit (capacity kept across calls).
 void QuantizeInt8Rows(const QuantMatrix& w, const float* x, int rows, int64_t x_stride,
                       Int8Rows* out);
+// Rows r_begin .. r_end - 1 of x (row r at x + r * x_stride) into the same rows of *out, the
+// values QuantizeInt8Rows gives them. Resizes nothing in *out, so concurrent calls on disjoint
+// row ranges of one *out are safe. REQUIRES: out->q and rq hold at least r_end * w.cols
+// elements, the other arrays r_end * w.groups().
+void QuantizeInt8RowRange(const QuantMatrix& w, const float* x, int64_t x_stride, int r_begin,
+                          int r_end, Int8Rows* out);
 void QuantMatMulRangeInt8(const QuantMatrix& w, const Int8Rows& x, int r0, int rows,
                           int64_t o_begin, int64_t o_end, float* y, int64_t y_stride);
 
