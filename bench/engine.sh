@@ -66,6 +66,21 @@ if [ "$quant" = 1 ]; then
 fi
 cc -O2 -mavx512f -fopenmp "$here/bench/membw.c" -o "$work/membw" 2>/dev/null || true  # x86 AVX-512
 
+# Both sides' weights reach the page cache the same way, as a served model's do: written back,
+# dropped from the cache, read again from disk. On the VMs these figures come from, pages that a
+# process had just written were at times read several times slower than pages filled by reading
+# the file (docs/benchmarks.md), and the two sides' files are written by different programs.
+find "$work" -name '*.safetensors' -o -name '*.gguf' | /usr/bin/python3 -c '
+import os, sys
+for path in sys.stdin.read().split():
+    fd = os.open(path, os.O_RDONLY)
+    os.fsync(fd)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    while os.read(fd, 1 << 24):
+        pass
+    os.close(fd)
+'
+
 # Not exec: the shell must outlive the comparison for its EXIT trap to remove $work (1.9 GB).
 /usr/bin/python3 "$here/bench/engine_compare.py" --modelcar "$MC" --llama-bin "$bin" \
   --model "$work/m" --gguf "$work/m.gguf" --membw "$work/membw" --runs "$runs" \

@@ -1,5 +1,5 @@
-// StringIdMap against std::unordered_map on random keys (growth, duplicates, replacement) and on
-// keys that collide in the slot array.
+// StringIdMap: Insert/Set semantics on byte keys, agreement with std::unordered_map on random
+// short keys (growth, repeats, replacement, long probe runs), many long keys.
 #include "llm/tokenizer/string_id_map.h"
 
 #include <gtest/gtest.h>

@@ -175,6 +175,9 @@ class Handler {
 }  // namespace
 
 Result<TokenizerJson> ParseTokenizerJson(std::string_view text) {
+  if (text.size() >= (uint64_t{1} << 32)) {  // TokenizerJson::Span's offsets are 32-bit
+    return InvalidArgument("tokenizer.json is 4 GiB or larger");
+  }
   TokenizerJson out;
   out.strings.reserve(text.size() / 2);  // the vocab and merges are most of the file
   Handler handler(&out);
