@@ -132,6 +132,8 @@ bool StartsWithDocumentMarker(const std::string& s) {
   return s.size() == 3 || s[3] == ' ' || s[3] == '\t';
 }
 
+constexpr size_t kMaxSimpleKeyBytes = 100;
+
 void EmitString(const std::string& s, YAML::Emitter& out) {
   if (HasNonPrintable(s)) {
     out << YAML::EscapeNonAscii << YAML::DoubleQuoted;
@@ -147,6 +149,9 @@ void EmitNode(const json& v, YAML::Emitter& out) {
       if (v.empty()) out << YAML::Flow;
       out << YAML::BeginMap;
       for (auto it = v.begin(); it != v.end(); ++it) {
+        // A simple key is limited to 1024 characters as written (an escaped character takes up
+        // to 10): longer ones go as explicit "? key" entries (found by kube_json_yaml_fuzz).
+        if (it.key().size() > kMaxSimpleKeyBytes) out << YAML::LongKey;
         out << YAML::Key;
         EmitString(it.key(), out);
         out << YAML::Value;

@@ -393,6 +393,14 @@ TEST(JsonYamlTest, ScalarsFollowTheCoreSchemaAndRoundTrip) {
     ASSERT_TRUE(map_back.ok()) << ToYaml(m);
     EXPECT_EQ(*map_back, m) << ToYaml(m);
   }
+  // Keys past YAML's 1024-character limit for simple keys, plain and escaped.
+  for (const std::string& key : {std::string(2000, 'k'), std::string(101, 'k'),
+                                 std::string(300, '\0'), std::string(100, '\0')}) {
+    const json m = {{key, nullptr}, {"after", {{key, 1}}}};
+    auto long_back = ParseJsonOrYaml(ToYaml(m), "emitted");
+    ASSERT_TRUE(long_back.ok()) << ToYaml(m);
+    EXPECT_EQ(*long_back, m);
+  }
   EXPECT_EQ(ParseJsonOrYaml("a: [1, 2", "bad.yaml").status().code(), Code::kInvalidArgument);
   EXPECT_EQ(ParseJsonOrYaml("a: \"\xef\xbf\xbf\"\n", "ffff.yaml").status().code(),
             Code::kInvalidArgument);
