@@ -232,7 +232,7 @@ Status TokenizerLoader::LoadModel(TokenizerJson& tj, Tokenizer* t,
   }
   t->index_ = std::make_unique<TokenIndex>();
   StringIdMap& by_text = t->index_->by_text;
-  by_text.Reserve(vocab_text->size() + 1024, tj.strings.size());
+  by_text.Reserve(vocab_text->size() + kAddedRoom, tj.strings.size());
   for (size_t id = 0; id < vocab_text->size(); ++id) {
     if (!(*vocab_text)[id].empty()) by_text.Insert((*vocab_text)[id], static_cast<int32_t>(id));
   }
