@@ -126,7 +126,7 @@ Result<std::vector<float>> Engine::Prefill(KvSequence* seq, std::span<const int3
     if (all_logits) all.insert(all.end(), out.logits.begin(), out.logits.end());
   }
   if (all_logits) return all;
-  return std::move(out.logits);
+  return std::vector<float>(out.logits.begin(), out.logits.end());
 }
 
 }  // namespace modelcar::llm

@@ -69,8 +69,11 @@ struct StepInput {
 };
 
 struct StepOutput {
-  // [n, vocab] row-major: n = 1, or tokens.size() with all_logits.
-  std::vector<float> logits;
+  // [n, vocab] row-major: n = 1, or tokens.size() with all_logits. Points into the engine's
+  // scratch: valid until the engine's next Step or Prefill (copy what must outlive it). Every
+  // step writes its logits once, where the LM head puts them: no per-step allocation or copy
+  // (16 decodes' logits are ~10 MB).
+  std::span<const float> logits;
 };
 
 class Engine {

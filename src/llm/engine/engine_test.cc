@@ -214,7 +214,7 @@ void BatchInvarianceTest::AloneOrInABatchOf16(const std::shared_ptr<const Model>
       StepInput in{seq.get(), {&tokens.back(), 1}};
       StepOutput out;
       ASSERT_TRUE(engine.Step({&in, 1}, {&out, 1}).ok());
-      alone.push_back(out.logits);
+      alone.emplace_back(out.logits.begin(), out.logits.end());
     }
   }
 
@@ -242,7 +242,7 @@ void BatchInvarianceTest::AloneOrInABatchOf16(const std::shared_ptr<const Model>
     in.insert(in.begin() + 6, StepInput{seq.get(), mine});  // somewhere in the middle
     std::vector<StepOutput> out(in.size());
     ASSERT_TRUE(engine.Step(in, out).ok());
-    batched.push_back(out[6].logits);
+    batched.emplace_back(out[6].logits.begin(), out[6].logits.end());
   };
   step(std::span(prompt).first(5), true);
   batched.clear();  // not the last prompt position

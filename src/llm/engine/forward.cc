@@ -537,25 +537,16 @@ void RunForward(const Model& model, bool bf16, bool int8, Scratch& s, KvCache& c
   if (int8) GrowInt8(model, s.rows.size(), pool.size(), s);
   ResetCounters(Pass::Stages(c.num_layers), s);
 
-  // One input: the logits go straight into its output.
-  float* logits = nullptr;
-  if (inputs.size() == 1) {
-    outputs[0].logits.resize(head_n * V);
-    logits = outputs[0].logits.data();
-  } else {
-    Grow(s.logits, head_n * V);
-    logits = s.logits.data();
-  }
-
-  Pass pass(model, bf16, int8, s, cache, pool, inputs, logits);
+  Grow(s.logits, head_n * V);
+  Pass pass(model, bf16, int8, s, cache, pool, inputs, s.logits.data());
   pool.Run([&](int tid) { pass.Run(tid); });
 
-  if (inputs.size() > 1) {
-    for (size_t i = 0, h = 0; i < inputs.size(); ++i) {
-      const size_t n = inputs[i].all_logits ? inputs[i].tokens.size() : 1;
-      outputs[i].logits.assign(s.logits.begin() + h * V, s.logits.begin() + (h + n) * V);
-      h += n;
-    }
+  // The head wrote the inputs' rows in order: each output is its slice.
+  const std::span<const float> all(s.logits.data(), head_n * V);
+  for (size_t i = 0, h = 0; i < inputs.size(); ++i) {
+    const size_t n = inputs[i].all_logits ? inputs[i].tokens.size() : 1;
+    outputs[i].logits = all.subspan(h * V, n * V);
+    h += n;
   }
 }
 

@@ -35,7 +35,7 @@ Result<GenerateResult> Generate(Engine& engine, KvCache& cache, const GenerateRe
     logits.erase(logits.begin(), logits.end() - v);
   }
   StepOutput out;
-  out.logits = std::move(logits);
+  out.logits = logits;  // then the engine's, from the first decode step on
   for (int i = 0; i < req.max_tokens; ++i) {
     if (i > 0) {
       const int32_t last = res.tokens.back().token;

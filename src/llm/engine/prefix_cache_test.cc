@@ -39,7 +39,7 @@ TEST_P(PrefixEngineTest, CachedPrefixGivesIdenticalLogits) {
       StepInput in{seq.get(), {&generated.back(), 1}};
       StepOutput out;
       ASSERT_TRUE(engine.Step({&in, 1}, {&out, 1}).ok());
-      ref.push_back(out.logits);
+      ref.emplace_back(out.logits.begin(), out.logits.end());
     }
   }
 
@@ -56,7 +56,7 @@ TEST_P(PrefixEngineTest, CachedPrefixGivesIdenticalLogits) {
     StepInput in[2] = {{first.get(), {&other, 1}}, {second.get(), mine}};
     StepOutput out[2];
     ASSERT_TRUE(engine.Step(in, out).ok());
-    got.push_back(out[1].logits);
+    got.emplace_back(out[1].logits.begin(), out[1].logits.end());
   };
   step(std::span(prompt).subspan(64));
   for (int i = 0; i < decodes; ++i) step({&generated[i], 1});
