@@ -9,6 +9,7 @@
 #include <random>
 
 #include "base/crashpoint.h"
+#include "base/resident.h"
 
 namespace modelcar {
 
@@ -32,7 +33,7 @@ Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes) {
                                          st.st_size, max_bytes));
   }
   std::string out;
-  out.reserve(static_cast<size_t>(st.st_size));
+  ReserveResident(out, static_cast<size_t>(st.st_size));
   char buf[1 << 16];
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);

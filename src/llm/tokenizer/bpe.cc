@@ -7,6 +7,8 @@
 #include <queue>
 #include <utility>
 
+#include "base/resident.h"
+
 namespace modelcar::llm {
 
 void PairMap::Reserve(size_t n) {
@@ -14,6 +16,8 @@ void PairMap::Reserve(size_t n) {
   while (cap < n * 2) cap <<= 1;
   if (cap <= slots_.size()) return;
   std::vector<Slot> old = std::move(slots_);
+  slots_ = {};
+  ReserveResident(slots_, cap);
   slots_.assign(cap, Slot{});
   mask_ = cap - 1;
   size_ = 0;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <functional>
 
+#include "base/resident.h"
+
 namespace modelcar::llm {
 
 uint64_t StringIdMap::Hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
@@ -19,6 +21,8 @@ size_t StringIdMap::Probe(std::string_view key, uint64_t hash) const {
 
 void StringIdMap::Rehash(size_t capacity) {
   std::vector<Slot> old = std::move(slots_);
+  slots_ = {};
+  ReserveResident(slots_, capacity);
   slots_.assign(capacity, Slot{});
   const size_t mask = capacity - 1;
   for (const Slot& s : old) {
@@ -33,7 +37,7 @@ void StringIdMap::Reserve(size_t keys, size_t key_bytes) {
   size_t capacity = 16;
   while (capacity * 3 < keys * 4) capacity <<= 1;
   if (capacity > slots_.size()) Rehash(capacity);
-  arena_.reserve(key_bytes);
+  if (key_bytes > arena_.capacity()) ReserveResident(arena_, key_bytes);
 }
 
 bool StringIdMap::Insert(std::string_view key, int32_t id) {

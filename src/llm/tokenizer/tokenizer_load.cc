@@ -7,6 +7,7 @@
 
 #include "base/file.h"
 #include "base/json.h"
+#include "base/resident.h"
 #include "llm/tokenizer/bpe.h"
 #include "llm/tokenizer/byte_level.h"
 #include "llm/tokenizer/pretokenize.h"
@@ -209,7 +210,7 @@ Status TokenizerLoader::LoadModel(TokenizerJson& tj, Tokenizer* t,
   }
   // Room for the added tokens that usually follow the vocabulary (AddToken grows both vectors).
   constexpr size_t kAddedRoom = 1024;
-  vocab_text->reserve(static_cast<size_t>(max_id) + 1 + kAddedRoom);
+  ReserveResident(*vocab_text, static_cast<size_t>(max_id) + 1 + kAddedRoom);
   vocab_text->resize(static_cast<size_t>(max_id) + 1);
   for (const auto& [span, id64] : tj.vocab) {
     const std::string_view token = tj.View(span);
@@ -224,7 +225,7 @@ Status TokenizerLoader::LoadModel(TokenizerJson& tj, Tokenizer* t,
   tj.vocab = {};
   // Raw bytes of each vocabulary token (the byte-level alphabet decoded).
   std::vector<std::string> bpe_bytes;
-  bpe_bytes.reserve(vocab_text->capacity());
+  ReserveResident(bpe_bytes, vocab_text->capacity());
   bpe_bytes.resize(vocab_text->size());
   for (size_t id = 0; id < vocab_text->size(); ++id) {
     if ((*vocab_text)[id].empty()) continue;
@@ -238,7 +239,7 @@ Status TokenizerLoader::LoadModel(TokenizerJson& tj, Tokenizer* t,
   }
   if (!tj.has_merges) return InvalidArgument("model.merges must be an array");
   std::vector<std::pair<int32_t, int32_t>> pairs;
-  pairs.reserve(tj.merges.size());
+  ReserveResident(pairs, tj.merges.size());
   for (size_t i = 0; i < tj.merges.size(); ++i) {
     const std::string_view a = tj.View(tj.merges[i].first), b = tj.View(tj.merges[i].second);
     const int32_t ia = by_text.Find(a), ib = by_text.Find(b);
