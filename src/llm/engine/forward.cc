@@ -183,6 +183,12 @@ void ResetCounters(int stages, Scratch& s) {
 
 // ---- The pass (every thread) -------------------------------------------------------------------
 
+// Whether the fast path's LM head leaves its input's remainder out except near each row's
+// maximum (Pass::Head, ops::AddRemainderNearMax): a bf16 head read with bf16 inputs.
+bool RefinesHead(const Model& m, bool bf16) {
+  return bf16 && m.lm_head.dtype == DType::kBF16 && m.lm_head.quant == nullptr;
+}
+
 class Pass {
  public:
   Pass(const Model& m, bool bf, bool int8, Scratch& s, KvCache& cache, ThreadPool& pool,
@@ -216,8 +222,8 @@ class Pass {
         h_in_(MakeIn(s.h, s.h_b, kPlain, c_.intermediate_size, T_)),
         head_in_(MakeIn(s.xn, s.xb, kPaired, H_, head_n_)) {}
 
-  // Stages of a step, at most: embed, 10 per layer, 2 for the head.
-  static int Stages(int layers) { return 1 + 10 * layers + 2; }
+  // Stages of a step, at most: embed, 10 per layer, 3 for the head.
+  static int Stages(int layers) { return 1 + 10 * layers + 3; }
 
   void Run(int tid) {
     Cursor at{tid};
@@ -489,7 +495,10 @@ class Pass {
   }
 
   // Final norm of the rows that need logits (compacted to the front), then the LM head over all
-  // of them at once: its weights (the biggest matrix) are read once per step.
+  // of them at once: its weights (the biggest matrix) are read once per step. The fast path's
+  // bf16 head multiplies the value rows alone, then adds the remainders' products where they can
+  // change the largest logit (ops::AddRemainderNearMax): the paired product's argmax at half the
+  // multiplies, the other logits within the remainder's bound.
   void Head(Cursor& at) {
     const Int8Use head8 = Int8Of({&m_.lm_head});
     Norms(
@@ -498,7 +507,24 @@ class Pass {
     head.y = logits_;
     head.y_stride = c_.vocab_size;
     head.w_int8 = Int8RowsOf(head8, 0, at.tid);
-    MatTasks(at, s_.head_tasks, &head, InputOf(head_in_, at.tid), false);
+    const ops::MatIn in = InputOf(head_in_, at.tid);
+    if (!RefinesHead(m_, bf_)) {
+      MatTasks(at, s_.head_tasks, &head, in, false);
+      return;
+    }
+    ops::MatIn values = in;
+    values.paired = false;
+    values.stride = 2 * in.stride;
+    const bool norms = !s_.head_norms_ready;  // the first step: each task its rows' norms
+    ForEach(at, static_cast<int>(s_.head_tasks.size()), 1, true, [&](int t) {
+      const ops::MatTask& task = s_.head_tasks[t];
+      ops::MatMulRange(head, values, task.begin, task.end);
+      if (norms) Bf16RowNorms(m_.lm_head, task.begin, task.end, &s_.head_norms[task.begin]);
+    });
+    ForEach(at, head_n_, 1, false, [&](int h) {
+      ops::AddRemainderNearMax(m_.lm_head, s_.head_norms, in.bf16 + (2 * h + 1) * in.stride,
+                               logits_ + int64_t{h} * c_.vocab_size);
+    });
   }
 
   const Model& m_;
@@ -538,8 +564,11 @@ void RunForward(const Model& model, bool bf16, bool int8, Scratch& s, KvCache& c
   ResetCounters(Pass::Stages(c.num_layers), s);
 
   Grow(s.logits, head_n * V);
+  const bool refine = RefinesHead(model, bf16);
+  if (refine) Grow(s.head_norms, V);
   Pass pass(model, bf16, int8, s, cache, pool, inputs, s.logits.data());
   pool.Run([&](int tid) { pass.Run(tid); });
+  if (refine) s.head_norms_ready = true;
 
   // The head wrote the inputs' rows in order: each output is its slice.
   const std::span<const float> all(s.logits.data(), head_n * V);

@@ -33,6 +33,10 @@ struct Scratch {
   std::vector<float> x, xn, q, k, v, attn, h;
   std::vector<uint16_t> xb, attn_b, h_b;
   std::vector<float> logits;              // LM head output of all sequences of a step
+  // The fast path's bf16 LM head (forward.cc, Head): the L2 norm of each of its rows, computed by
+  // the first step's head tasks (head_norms_ready after it).
+  std::vector<float> head_norms;
+  bool head_norms_ready = false;
   std::vector<float> rope_cos, rope_sin;  // [position][head_dim / 2]
   int rope_positions = 0;
   std::vector<float> inv_freq;

@@ -20,6 +20,9 @@ struct Matrix {
   const QuantMatrix* quant = nullptr;  // owned by the Model
 };
 
+// out[r - begin] = the L2 norm of row r of `w` (BF16, no quant), r in [begin, end).
+void Bf16RowNorms(const Matrix& w, int64_t begin, int64_t end, float* out);
+
 }  // namespace modelcar::llm
 
 #endif  // MODELCAR_LLM_MODEL_MATRIX_H_

@@ -86,6 +86,18 @@ void MatMul(std::span<const MatOp> ops, const MatIn& in, ThreadPool* pool);
 void MatMul(const Matrix& w, const float* x, int rows, int64_t x_stride, float* y, int64_t y_stride,
             ThreadPool* pool);
 
+// The remainder half of a paired product, where it can matter. `y` holds the products of w's
+// (BF16, no quant) rows with a bf16 value row (a MatIn row read without its remainder); `lo` is
+// that row's remainder (MatIn::paired's second row), `row_norms` the L2 norm of each row of w.
+// With b = ||lo|| (1 + 2^-10), adds lo . w[c] to y[c] for every c with
+//   y[c] + b * row_norms[c] >= max over c' of (y[c'] - b * row_norms[c'])
+// (Cauchy-Schwarz: the only entries that may hold the paired product's maximum). Those entries
+// become bit-identical to a paired MatMul's (the same kernel, and its outputs do not depend on
+// the block's shape); the others differ from it by at most b * row_norms[c]. So the paired
+// product's argmax is kept at about half the multiplies. Returns how many entries were refined.
+int AddRemainderNearMax(const Matrix& w, std::span<const float> row_norms, const uint16_t* lo,
+                        float* y);
+
 // False: bf16 x bf16 products use the Highway kernels even on CPUs with AVX512_BF16 (tests,
 // benchmarks). Not for use while products run on other threads.
 void AllowAvx512Bf16(bool allow);
