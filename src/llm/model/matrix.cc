@@ -5,11 +5,9 @@
 
 namespace modelcar::llm {
 
-// Compiled for AVX-512 and AVX2 as well, picked at run time.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void Bf16RowNorms(const Matrix& w,
-                                                                               int64_t begin,
-                                                                               int64_t end,
-                                                                               float* out) {
+// Plain C++ (no target_clones: their ifunc resolvers crash TSan builds at start). The engine
+// calls it once per model, spread over its threads in the first step.
+void Bf16RowNorms(const Matrix& w, int64_t begin, int64_t end, float* out) {
   const auto* p = static_cast<const uint16_t*>(w.data) + begin * w.cols;
   for (int64_t r = begin; r < end; ++r, p += w.cols) {
     float lane[16] = {};  // 16 sums: vectorizes without reassociating
