@@ -24,6 +24,13 @@ void ReserveResident(std::vector<T>& v, size_t n) {
   v.reserve(n);
   Populate(v.data(), v.capacity() * sizeof(T));
 }
+// v = n copies of `value` in a new resident block (the old one freed first).
+template <typename T>
+void AssignResident(std::vector<T>& v, size_t n, const T& value) {
+  v = {};
+  ReserveResident(v, n);
+  v.assign(n, value);
+}
 inline void ReserveResident(std::string& s, size_t n) {
   s.reserve(n);
   Populate(s.data(), s.capacity());

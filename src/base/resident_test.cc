@@ -32,6 +32,10 @@ TEST(ResidentTest, ReserveResidentKeepsElementsAndReserves) {
   for (int64_t i = 0; i < (1 << 20) - 3; ++i) v.push_back(i);  // no reallocation
   EXPECT_EQ(v.data(), data);
 
+  std::vector<int> a = {7, 8};
+  AssignResident(a, 5000, 3);
+  EXPECT_EQ(a, std::vector<int>(5000, 3));
+
   std::string s = "head";
   ReserveResident(s, 8 << 20);
   EXPECT_GE(s.capacity(), size_t{8} << 20);

@@ -16,9 +16,7 @@ void PairMap::Reserve(size_t n) {
   while (cap < n * 2) cap <<= 1;
   if (cap <= slots_.size()) return;
   std::vector<Slot> old = std::move(slots_);
-  slots_ = {};
-  ReserveResident(slots_, cap);
-  slots_.assign(cap, Slot{});
+  AssignResident(slots_, cap, Slot{});
   mask_ = cap - 1;
   size_ = 0;
   for (const Slot& s : old) {

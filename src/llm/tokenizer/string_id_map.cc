@@ -21,9 +21,7 @@ size_t StringIdMap::Probe(std::string_view key, uint64_t hash) const {
 
 void StringIdMap::Rehash(size_t capacity) {
   std::vector<Slot> old = std::move(slots_);
-  slots_ = {};
-  ReserveResident(slots_, capacity);
-  slots_.assign(capacity, Slot{});
+  AssignResident(slots_, capacity, Slot{});
   const size_t mask = capacity - 1;
   for (const Slot& s : old) {
     if (s.id < 0) continue;
