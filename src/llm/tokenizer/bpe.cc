@@ -61,9 +61,13 @@ BpeModel::~BpeModel() = default;
 Result<BpeModel> BpeModel::Create(const std::vector<std::string>& token_bytes,
                                   const std::vector<std::pair<int32_t, int32_t>>& merges,
                                   bool ignore_merges, int32_t unk_id) {
+  BpeModel m = FromVocabulary(token_bytes, merges.size());
+  RETURN_IF_ERROR(m.AddMerges(token_bytes, merges, ignore_merges, unk_id));
+  return m;
+}
+
+BpeModel BpeModel::FromVocabulary(const std::vector<std::string>& token_bytes, size_t merges_hint) {
   BpeModel m;
-  m.ignore_merges_ = ignore_merges;
-  m.unk_id_ = unk_id;
   m.byte_token_.fill(-1);
   size_t bytes = 0;
   for (const std::string& b : token_bytes) bytes += b.size();
@@ -76,7 +80,16 @@ Result<BpeModel> BpeModel::Create(const std::vector<std::string>& token_bytes,
       m.byte_token_[static_cast<uint8_t>(b[0])] = static_cast<int32_t>(id);
     }
   }
-  m.merges_.Reserve(merges.size());
+  m.merges_.Reserve(merges_hint);
+  return m;
+}
+
+Status BpeModel::AddMerges(const std::vector<std::string>& token_bytes,
+                           const std::vector<std::pair<int32_t, int32_t>>& merges,
+                           bool ignore_merges, int32_t unk_id) {
+  ignore_merges_ = ignore_merges;
+  unk_id_ = unk_id;
+  merges_.Reserve(merges.size());
   std::string merged;
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     auto [a, b] = merges[rank];
@@ -87,7 +100,7 @@ Result<BpeModel> BpeModel::Create(const std::vector<std::string>& token_bytes,
       return InvalidArgument(fmt::format("merge {} names a token outside the vocabulary", rank));
     }
     merged.assign(token_bytes[a]).append(token_bytes[b]);
-    const int32_t id = m.by_bytes_.Find(merged);
+    const int32_t id = by_bytes_.Find(merged);
     if (id < 0) {
       return InvalidArgument(
           fmt::format("merge {}: the merged token is not in the vocabulary", rank));
@@ -96,9 +109,9 @@ Result<BpeModel> BpeModel::Create(const std::vector<std::string>& token_bytes,
         (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
     uint64_t value = (static_cast<uint64_t>(rank) << 32) | static_cast<uint32_t>(id);
     // A repeated pair keeps its first (lowest) rank, as HF tokenizers does.
-    m.merges_.Insert(key, value);
+    merges_.Insert(key, value);
   }
-  return m;
+  return Status();
 }
 
 int32_t BpeModel::Find(std::string_view bytes) const { return by_bytes_.Find(bytes); }

@@ -72,6 +72,13 @@ class BpeModel {
   static Result<BpeModel> Create(const std::vector<std::string>& token_bytes,
                                  const std::vector<std::pair<int32_t, int32_t>>& merges,
                                  bool ignore_merges, int32_t unk_id);
+  // Create in two steps, for a loader that resolves the merges while the vocabulary is indexed:
+  // FromVocabulary indexes `token_bytes` (with room for `merges_hint` merges), AddMerges (once,
+  // with the same `token_bytes`) adds the merges and fails as Create does.
+  static BpeModel FromVocabulary(const std::vector<std::string>& token_bytes, size_t merges_hint);
+  Status AddMerges(const std::vector<std::string>& token_bytes,
+                   const std::vector<std::pair<int32_t, int32_t>>& merges, bool ignore_merges,
+                   int32_t unk_id);
 
   BpeModel(BpeModel&&) noexcept;
   BpeModel& operator=(BpeModel&&) noexcept;

