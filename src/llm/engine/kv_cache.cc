@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/resident.h"
+
 namespace modelcar::llm {
 
 KvSequence::~KvSequence() { cache_->Release(this, 0); }
@@ -67,8 +69,10 @@ int KvCache::TakeBlock() {
   if (!free_.empty()) {
     b = free_.back();
     if (!pool_[b]) {
-      void* p = std::aligned_alloc(64, (block_bytes_ + 63) / 64 * 64);
+      const size_t bytes = (block_bytes_ + 63) / 64 * 64;
+      void* p = std::aligned_alloc(64, bytes);
       if (!p) return -1;
+      Populate(p, bytes);  // one call instead of a page fault per page as the step fills it
       pool_[b].reset(static_cast<std::byte*>(p));
     }
     free_.pop_back();
