@@ -66,7 +66,7 @@ for ref in "$MODEL_REF" "$RUNTIME_REF"; do
 done
 
 # The model image: its /models is the model directory.
-c run --rm "$MODEL_REF" model-ls sh -c 'cd /models && sha256sum config.json model.safetensors tokenizer.json' > sums.txt ||
+c run --rm --net-host "$MODEL_REF" model-ls sh -c 'cd /models && sha256sum config.json model.safetensors tokenizer.json' > sums.txt ||
   mc_fail "run the model image"
 (cd "$MODEL_DIR" && sha256sum config.json model.safetensors tokenizer.json) | cmp - sums.txt ||
   mc_fail "model files differ: $(cat sums.txt)"

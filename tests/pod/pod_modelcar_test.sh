@@ -63,7 +63,7 @@ for _ in $(seq 1 100); do
 done
 [ "$(curl -sS --cacert cert.pem "https://127.0.0.1:$wport/healthz")" = ok ] || { pm logs webhook >&2; mc_fail "webhook in the runtime image"; }
 pm rm -f -t 0 webhook > /dev/null
-pm run -q --rm "$RUNTIME_REF" sidecar --no-wait --link /tmp/m/models > sidecar.txt || mc_fail "sidecar"
+pm run -q --rm --network host "$RUNTIME_REF" sidecar --no-wait --link /tmp/m/models > sidecar.txt || mc_fail "sidecar"
 grep -Eq '^/tmp/m/models -> /proc/[0-9]+/root/models$' sidecar.txt || mc_fail "sidecar: $(cat sidecar.txt)"
 
 # 1. The deploy/ manifests as a user applies them: the example pointed at the test model; an
