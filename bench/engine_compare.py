@@ -9,6 +9,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -130,9 +131,17 @@ def free_port():
     return port
 
 
+def server_log_tail(f):
+    f.flush()
+    f.seek(0)
+    return "".join(f.read().decode(errors="replace").splitlines(True)[-20:])
+
+
 def serve(name, cmd, port, levels):
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The server's log in a temporary file: its last lines are printed if a level fails.
+    log_file = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     ready = None
     try:
@@ -157,8 +166,13 @@ def serve(name, cmd, port, levels):
                                  capture_output=True, text=True)
             if run.returncode != 0:
                 raise SystemExit(f"{name}: serve_load.mjs failed at {c} streams (exit "
-                                 f"{run.returncode}): {run.stderr.strip()[-2000:]}")
+                                 f"{run.returncode}, server {'running' if proc.poll() is None else f'exited with {proc.returncode}'}): "
+                                 f"{run.stderr.strip()[-1500:]}\nthe server's last lines:\n"
+                                 f"{server_log_tail(log_file)}")
             res[c] = json.loads(run.stdout)
+            if res[c].get("retries"):
+                log(f"  note: {name} closed {res[c]['retries']} kept-alive connection(s) unanswered "
+                    f"at {c} streams; those requests were sent again (times from the first try)")
             if res[c]["tokens_min"] != 128 or res[c]["tokens_max"] != 128:
                 log(f"  warning: {name} generated {res[c]['tokens_min']}-{res[c]['tokens_max']} tokens")
         with open(f"/proc/{proc.pid}/status") as f:

@@ -10,16 +10,28 @@
 //   chunks      how many chunks carried a token
 //   tokens      [token, logprob] of every streamed logprob entry (when logprobs were asked)
 //   usage       the usage chunk's usage (null when the server sent none)
+//   retries     1 when the server closed a kept-alive connection before answering and the
+//               request was sent again (llama-server does at times under 16 streams); the times
+//               count from the first attempt
 // A non-2xx answer throws with its body.
 export async function streamChat(base, body) {
   const t0 = performance.now();
-  const res = await fetch(`${base}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }),
-  });
+  let res, retries = 0;
+  for (;;) {
+    try {
+      res = await fetch(`${base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }),
+      });
+      break;
+    } catch (e) {
+      if (retries > 0 || e.cause?.code !== 'UND_ERR_SOCKET') throw e;
+      retries++;
+    }
+  }
   if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-  const out = { ms: 0, ttft: null, first: null, last: null, chunks: 0, tokens: [], usage: null };
+  const out = { ms: 0, ttft: null, first: null, last: null, chunks: 0, tokens: [], usage: null, retries };
   for await (const j of sseChunks(res)) {
     if (j.usage) out.usage = j.usage;
     const choice = j.choices?.[0];

@@ -4,7 +4,8 @@
 // Every request asks for exactly MAX_TOKENS tokens (temperature 0, ignore_eos, no prompt cache)
 // with a slightly different prompt. Prints one JSON line: generated tokens (from the usage
 // chunk), aggregate tokens/s over the wall time of the whole level, TTFT p50/p90/p99 (time from
-// sending the request to the first chunk carrying content).
+// sending the request to the first chunk carrying content), and how many requests were sent again
+// after the server closed their kept-alive connection unanswered (serve_client.mjs).
 import { percentile, streamChat } from './serve_client.mjs';
 
 const [base, model, conc, total, maxTokens] = process.argv.slice(2);
@@ -16,7 +17,7 @@ async function one(i) {
     messages: [{ role: 'user', content: `Request ${i}: write a long story about a lighthouse keeper and the sea.` }],
     max_tokens, temperature: 0, ignore_eos: true, cache_prompt: false,
   });
-  return { ttft: r.ttft, tokens: r.usage?.completion_tokens ?? r.chunks, ms: r.ms };
+  return { ttft: r.ttft, tokens: r.usage?.completion_tokens ?? r.chunks, ms: r.ms, retries: r.retries };
 }
 
 const results = [];
@@ -32,5 +33,5 @@ console.log(JSON.stringify({
   concurrency, requests, max_tokens, wall_s: wall, tokens,
   tokens_min: Math.min(...results.map(r => r.tokens)), tokens_max: Math.max(...results.map(r => r.tokens)),
   tok_s: tokens / wall, ttft_p50_ms: percentile(ttfts, 0.5), ttft_p90_ms: percentile(ttfts, 0.9),
-  ttft_p99_ms: percentile(ttfts, 0.99),
+  ttft_p99_ms: percentile(ttfts, 0.99), retries: results.reduce((s, r) => s + r.retries, 0),
 }));
