@@ -5,8 +5,8 @@
 // handle (escaped keys, repeated keys, numbers with a fraction, a merge that is neither "a b" nor
 // ["a", "b"], invalid JSON) makes it give up, and ParseTokenizerJson then reads the whole file with
 // the general reader, which gives the same result or the error with its JSON path.
-#include <cstring>
 #include <optional>
+#include <string_view>
 
 #include "base/utf8.h"
 #include "llm/tokenizer/tokenizer_json.h"
@@ -72,43 +72,24 @@ class Reader {
         return true;
       }
       if (c < 0x20 || ++p_ == end_) return false;
-      switch (const char e = *p_++) {
-        case '"':
-        case '\\':
-        case '/':
-          out->push_back(e);
-          break;
-        case 'b':
-          out->push_back('\b');
-          break;
-        case 'f':
-          out->push_back('\f');
-          break;
-        case 'n':
-          out->push_back('\n');
-          break;
-        case 'r':
-          out->push_back('\r');
-          break;
-        case 't':
-          out->push_back('\t');
-          break;
-        case 'u': {
-          char32_t cp;
-          if (!Hex4(&cp)) return false;
-          if (cp >= 0xDC00 && cp <= 0xDFFF) return false;  // a lone low surrogate
-          if (cp >= 0xD800 && cp <= 0xDBFF) {
-            char32_t lo;
-            if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
-            p_ += 2;
-            if (!Hex4(&lo) || lo < 0xDC00 || lo > 0xDFFF) return false;
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          }
-          AppendUtf8(cp, out);
-          break;
+      const char e = *p_++;
+      if (e != 'u') {  // \" \\ \/ \b \f \n \r \t
+        constexpr std::string_view kEscape = "\"\\/bfnrt", kMeaning = "\"\\/\b\f\n\r\t";
+        const size_t k = kEscape.find(e);
+        if (k == std::string_view::npos) return false;
+        out->push_back(kMeaning[k]);
+      } else {
+        char32_t cp;
+        if (!Hex4(&cp)) return false;
+        if (cp >= 0xDC00 && cp <= 0xDFFF) return false;  // a lone low surrogate
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          char32_t lo;
+          if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
+          p_ += 2;
+          if (!Hex4(&lo) || lo < 0xDC00 || lo > 0xDFFF) return false;
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
         }
-        default:
-          return false;
+        AppendUtf8(cp, out);
       }
       start = p_;
     }
