@@ -146,6 +146,22 @@ class SwarmTest : public ::testing::Test {
     return out;
   }
 
+  // Gives `n` a store id under which it owns at least `min_pieces` of the blob's pieces among
+  // `others` (store ids are random, and a node owns none of 13 pieces in 1 of 200 draws).
+  void OwnPieces(Node& n, const std::vector<const Node*>& others, uint64_t min_pieces) {
+    const PieceGeometry g{reg_.blob.size(), kPiece};
+    std::vector<std::string> ids{""};
+    for (const Node* o : others) ids.push_back(o->id);
+    for (int k = 0;; ++k) {
+      ids[0] = fmt::format("owner{}", k);
+      uint64_t owned = 0;
+      for (uint64_t i = 0; i < g.count(); ++i) owned += RendezvousOwner(ids, desc_.digest, i) == 0;
+      if (owned >= min_pieces) break;
+    }
+    ASSERT_TRUE(WriteFileAtomic(n.dir.path() + "/id", ids[0] + "\n").ok());
+    n.id = ids[0];
+  }
+
   FakeRegistry reg_;
   oci::Descriptor desc_;
   std::mutex log_mu_;
@@ -193,6 +209,7 @@ TEST_F(SwarmTest, PeerThatDoesNotPullIsExcludedAfterGrace) {
 
 TEST_F(SwarmTest, LyingPeerIsDroppedAndItsPiecesComeFromElsewhere) {
   Node a, b, liar(/*flip=*/true);
+  OwnPieces(liar, {&a, &b}, 2);
   std::vector<SwarmStats> stats;
   auto got = PullTogether({&a, &b, &liar}, {a.url, b.url, liar.url}, &stats);
   // Every node ends with the exact blob: the liar's pieces failed their hash at a and b, which
