@@ -65,15 +65,24 @@ for ref in "$MODEL_REF" "$RUNTIME_REF"; do
   c images ls | grep -c "^$ref .*${ref##*@}" >/dev/null || mc_fail "ctr images ls: $(c images ls)"
 done
 
+# The containers write what the test reads into a bind-mounted directory: ctr run at times
+# returns a short task's exit status 0 before its stdout reached ctr (an empty capture, seen
+# under the ASan phase's load).
+mkdir -p out && chmod 0777 out  # the runtime image runs as a non-root user
+out=(--mount "type=bind,src=$PWD/out,dst=/out,options=rbind:rw")
+
 # The model image: its /models is the model directory.
-c run --rm --net-host "$MODEL_REF" model-ls sh -c 'cd /models && sha256sum config.json model.safetensors tokenizer.json' > sums.txt ||
+c run --rm --net-host "${out[@]}" "$MODEL_REF" model-ls \
+  sh -c 'cd /models && sha256sum config.json model.safetensors tokenizer.json > /out/sums.txt' ||
   mc_fail "run the model image"
-(cd "$MODEL_DIR" && sha256sum config.json model.safetensors tokenizer.json) | cmp - sums.txt ||
-  mc_fail "model files differ: $(cat sums.txt)"
+(cd "$MODEL_DIR" && sha256sum config.json model.safetensors tokenizer.json) | cmp - out/sums.txt ||
+  mc_fail "model files differ: $(cat out/sums.txt)"
 
 # The runtime image: the entrypoint is modelcar; serve pulls the model and answers.
-[ "$(c run --rm "$RUNTIME_REF" rt-version /usr/bin/modelcar version)" = "$("$MODELCAR_BIN" version)" ] ||
-  mc_fail "modelcar version in the runtime image"
+c run --rm --net-host "${out[@]}" "$RUNTIME_REF" rt-version \
+  sh -c '/usr/bin/modelcar version > /out/version.txt' || mc_fail "run the runtime image"
+[ "$(cat out/version.txt)" = "$("$MODELCAR_BIN" version)" ] ||
+  mc_fail "modelcar version in the runtime image: $(cat out/version.txt)"
 port=$(mc_free_port)
 c run -d --net-host "$RUNTIME_REF" rt-serve /usr/bin/modelcar serve "oci://$MODEL_REF" \
   --store /tmp/store --host 127.0.0.1 --port "$port" >/dev/null || mc_fail "ctr run serve"
