@@ -68,7 +68,7 @@ done
 # The containers write what the test reads into a bind-mounted directory: ctr run at times
 # returns a short task's exit status 0 before its stdout reached ctr (an empty capture, seen
 # under the ASan phase's load).
-mkdir -p out && chmod 0777 out  # the runtime image runs as a non-root user
+mkdir -p out && chmod 0777 out  # writable whichever user a container runs as
 out=(--mount "type=bind,src=$PWD/out,dst=/out,options=rbind:rw")
 
 # The model image: its /models is the model directory.
