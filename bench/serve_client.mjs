@@ -10,10 +10,12 @@
 //   chunks      how many chunks carried a token
 //   tokens      [token, logprob] of every streamed logprob entry (when logprobs were asked)
 //   usage       the usage chunk's usage (null when the server sent none)
-//   retries     1 when the server closed a kept-alive connection before answering and the
-//               request was sent again (llama-server does at times under 16 streams); the times
-//               count from the first attempt
+//   retries     how many times the server closed a kept-alive connection before answering and
+//               the request was sent again (llama-server does at times under load, sometimes on
+//               the next pooled connection too), at most kMaxRetries; the times count from the
+//               first attempt
 // A non-2xx answer throws with its body.
+const kMaxRetries = 3;
 export async function streamChat(base, body) {
   const t0 = performance.now();
   let res, retries = 0;
@@ -26,7 +28,7 @@ export async function streamChat(base, body) {
       });
       break;
     } catch (e) {
-      if (retries > 0 || e.cause?.code !== 'UND_ERR_SOCKET') throw e;
+      if (retries >= kMaxRetries || e.cause?.code !== 'UND_ERR_SOCKET') throw e;
       retries++;
     }
   }
