@@ -95,6 +95,7 @@ Status EngineRunner::AddSequence(uint64_t seq, const SamplingOptions& s,
   p.frequency_penalty = s.frequency_penalty;
   p.seed = s.seed;
   p.logprobs = s.logprobs > 0 ? s.logprobs : 0;
+  p.logprob = s.logprobs >= 0;
   RETURN_IF_ERROR(llm::ValidateSamplingParams(p));
   auto st = std::make_unique<SeqState>();
   st->kv = cache_->NewSequence();

@@ -24,9 +24,7 @@ void TopK(std::span<const float> v, int k, std::vector<int32_t>* idx) {
   std::sort(idx->begin(), idx->end(), better);
 }
 
-int32_t ArgMax(std::span<const float> v) {
-  return ops::LogSumExp(v.data(), static_cast<int>(v.size())).argmax;
-}
+int32_t ArgMax(std::span<const float> v) { return ops::ArgMax(v.data(), static_cast<int>(v.size())); }
 
 // log_softmax at `token` and the top k given the log-sum-exp of the logits.
 float LogSoftmaxWith(std::span<const float> logits, float lse, int32_t token, int k,
@@ -83,7 +81,8 @@ SampledToken Sampler::Sample(std::span<const float> logits) {
   const bool penalties =
       p.repetition_penalty != 1.0f || p.presence_penalty != 0 || p.frequency_penalty != 0;
   const bool greedy = p.temperature == 0 || p.top_k == 1;
-  if (greedy && !penalties) {  // one pass over the logits: the argmax and the log-sum-exp
+  const bool report = p.logprob || p.logprobs > 0;
+  if (greedy && !penalties && report) {  // one pass over the logits: the argmax and the log-sum-exp
     const ops::LogSumExpResult r = ops::LogSumExp(logits.data(), static_cast<int>(logits.size()));
     SampledToken out;
     out.token = r.argmax;
@@ -95,7 +94,7 @@ SampledToken Sampler::Sample(std::span<const float> logits) {
 
   SampledToken out;
   out.token = token;
-  out.logprob = LogSoftmaxAt(logits, token, p.logprobs, &out.top);
+  if (report) out.logprob = LogSoftmaxAt(logits, token, p.logprobs, &out.top);
   if (p.repetition_penalty != 1.0f) seen_.insert(token);
   if (p.presence_penalty != 0 || p.frequency_penalty != 0) ++out_count_[token];
   return out;

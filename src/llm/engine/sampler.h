@@ -38,6 +38,9 @@ struct SamplingParams {
   float frequency_penalty = 0.0f;   // [-2, 2]
   std::optional<uint64_t> seed;     // unset: a random seed
   int logprobs = 0;                 // top logprobs to report per step (0 = only the chosen)
+  // Whether to report the chosen token's logprob. false (and logprobs 0): SampledToken::logprob
+  // is 0 and a step saves a pass of exponentials over the vocabulary.
+  bool logprob = true;
 };
 
 // InvalidArgument naming the field when a value is out of range.
@@ -50,7 +53,7 @@ struct TokenLogprob {
 
 struct SampledToken {
   int32_t token = 0;
-  float logprob = 0;              // raw logprob of `token`
+  float logprob = 0;              // raw logprob of `token` (0 when not asked)
   std::vector<TokenLogprob> top;  // `logprobs` entries, most likely first
 };
 

@@ -39,6 +39,28 @@ TEST(SamplerTest, GreedyAndLogprobs) {
   EXPECT_EQ(s.Sample(tie).token, 1);
 }
 
+TEST(SamplerTest, NoLogprobAskedSamplesTheSame) {
+  std::vector<float> tie = {0, 1, 1};
+  for (float temperature : {0.0f, 1.0f}) {
+    SamplingParams p;
+    p.temperature = temperature;
+    p.seed = 5;
+    SamplingParams q = p;
+    q.logprob = false;
+    Sampler with(p, {}), without(q, {});
+    for (int i = 0; i < 50; ++i) {
+      const SampledToken a = with.Sample(Dist()), b = without.Sample(Dist());
+      EXPECT_EQ(a.token, b.token);
+      EXPECT_NE(a.logprob, 0);
+      EXPECT_EQ(b.logprob, 0);
+      EXPECT_TRUE(b.top.empty());
+    }
+    if (temperature == 0) {
+      EXPECT_EQ(without.Sample(tie).token, 1);  // ties: lower id
+    }
+  }
+}
+
 TEST(SamplerTest, TemperatureOneFollowsTheDistribution) {
   SamplingParams p;
   auto c = Counts(p, 20000);

@@ -220,7 +220,8 @@ void SoftmaxImpl(float* x, int n) {
   for (; i < n; ++i) x[i] *= inv;
 }
 
-LogSumExpResult LogSumExpImpl(const float* HWY_RESTRICT x, int n) {
+// The maximum of x and its first index.
+LogSumExpResult MaxAndArg(const float* HWY_RESTRICT x, int n) {
   const DF df;
   const int N = static_cast<int>(hn::Lanes(df));
   VF vm = hn::Set(df, -std::numeric_limits<float>::infinity());
@@ -230,10 +231,20 @@ LogSumExpResult LogSumExpImpl(const float* HWY_RESTRICT x, int n) {
   for (int j = i; j < n; ++j) m = std::max(m, x[j]);
   int arg = 0;
   while (x[arg] != m && arg + 1 < n) ++arg;  // first index of the maximum
+  return {m, arg};
+}
+
+int ArgMaxImpl(const float* HWY_RESTRICT x, int n) { return MaxAndArg(x, n).argmax; }
+
+LogSumExpResult LogSumExpImpl(const float* HWY_RESTRICT x, int n) {
+  const DF df;
+  const int N = static_cast<int>(hn::Lanes(df));
+  const auto [m, arg] = MaxAndArg(x, n);
   if (!std::isfinite(m)) return {m, arg};
   const VF vmax = hn::Set(df, m);
   VF s0 = hn::Zero(df), s1 = hn::Zero(df);
-  for (i = 0; i + 2 * N <= n; i += 2 * N) {
+  int i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
     s0 = hn::Add(s0, hn::Exp(df, hn::Sub(hn::LoadU(df, x + i), vmax)));
     s1 = hn::Add(s1, hn::Exp(df, hn::Sub(hn::LoadU(df, x + i + N), vmax)));
   }
@@ -278,6 +289,7 @@ HWY_EXPORT(SiluMulImpl);
 HWY_EXPORT(SiluMulBf16Impl);
 HWY_EXPORT(SoftmaxImpl);
 HWY_EXPORT(LogSumExpImpl);
+HWY_EXPORT(ArgMaxImpl);
 HWY_EXPORT(RopeImpl);
 
 float Dot(const float* a, const float* b, int n) { return HWY_DYNAMIC_DISPATCH(DotImpl)(a, b, n); }
@@ -304,6 +316,7 @@ void Softmax(float* x, int n) { HWY_DYNAMIC_DISPATCH(SoftmaxImpl)(x, n); }
 LogSumExpResult LogSumExp(const float* x, int n) {
   return HWY_DYNAMIC_DISPATCH(LogSumExpImpl)(x, n);
 }
+int ArgMax(const float* x, int n) { return HWY_DYNAMIC_DISPATCH(ArgMaxImpl)(x, n); }
 void Rope(float* x, int head_dim, const float* cos, const float* sin) {
   HWY_DYNAMIC_DISPATCH(RopeImpl)(x, head_dim, cos, sin);
 }

@@ -136,6 +136,8 @@ struct LogSumExpResult {
   int argmax;
 };
 LogSumExpResult LogSumExp(const float* x, int n);
+// LogSumExp(x, n).argmax alone: one pass, no exponentials. REQUIRES: n >= 1.
+int ArgMax(const float* x, int n);
 
 // Rotary embedding, Hugging Face "rotate_half" layout, on one head vector x[0..head_dim):
 // x[i], x[i+h] (h = head_dim/2) rotated by angle pos * inv_freq[i] given as cos/sin tables of h.

@@ -130,6 +130,7 @@ TEST(OpsTest, LogSumExpAndArgmax) {
       const LogSumExpResult r = LogSumExp(x.data(), n);
       EXPECT_NEAR(r.lse, m + std::log(s), 1e-5 * std::fabs(m + std::log(s)) + 1e-6) << n;
       EXPECT_EQ(r.argmax, n / 3) << n;
+      EXPECT_EQ(ArgMax(x.data(), n), n / 3) << n;
     }
   });
 }
