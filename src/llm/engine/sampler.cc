@@ -24,7 +24,9 @@ void TopK(std::span<const float> v, int k, std::vector<int32_t>* idx) {
   std::sort(idx->begin(), idx->end(), better);
 }
 
-int32_t ArgMax(std::span<const float> v) { return ops::ArgMax(v.data(), static_cast<int>(v.size())); }
+int32_t ArgMax(std::span<const float> v) {
+  return ops::ArgMax(v.data(), static_cast<int>(v.size()));
+}
 
 // log_softmax at `token` and the top k given the log-sum-exp of the logits.
 float LogSoftmaxWith(std::span<const float> logits, float lse, int32_t token, int k,
