@@ -94,8 +94,7 @@ Status EngineRunner::AddSequence(uint64_t seq, const SamplingOptions& s,
   p.presence_penalty = s.presence_penalty;
   p.frequency_penalty = s.frequency_penalty;
   p.seed = s.seed;
-  p.logprobs = s.logprobs > 0 ? s.logprobs : 0;
-  p.logprob = s.logprobs >= 0;
+  p.logprobs = s.logprobs;  // -1: none asked
   RETURN_IF_ERROR(llm::ValidateSamplingParams(p));
   auto st = std::make_unique<SeqState>();
   st->kv = cache_->NewSequence();

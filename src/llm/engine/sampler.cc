@@ -60,7 +60,9 @@ Status ValidateSamplingParams(const SamplingParams& p) {
   if (!(p.frequency_penalty >= -2 && p.frequency_penalty <= 2)) {
     return InvalidArgument("frequency_penalty must be in [-2, 2]");
   }
-  if (p.logprobs < 0 || p.logprobs > 100) return InvalidArgument("logprobs must be in [0, 100]");
+  if (p.logprobs < -1 || p.logprobs > 100) {
+    return InvalidArgument("logprobs must be in [-1, 100]");
+  }
   return Status();
 }
 
@@ -83,7 +85,7 @@ SampledToken Sampler::Sample(std::span<const float> logits) {
   const bool penalties =
       p.repetition_penalty != 1.0f || p.presence_penalty != 0 || p.frequency_penalty != 0;
   const bool greedy = p.temperature == 0 || p.top_k == 1;
-  const bool report = p.logprob || p.logprobs > 0;
+  const bool report = p.logprobs >= 0;
   if (greedy && !penalties && report) {  // one pass over the logits: the argmax and the log-sum-exp
     const ops::LogSumExpResult r = ops::LogSumExp(logits.data(), static_cast<int>(logits.size()));
     SampledToken out;

@@ -37,10 +37,9 @@ struct SamplingParams {
   float presence_penalty = 0.0f;    // [-2, 2]
   float frequency_penalty = 0.0f;   // [-2, 2]
   std::optional<uint64_t> seed;     // unset: a random seed
-  int logprobs = 0;                 // top logprobs to report per step (0 = only the chosen)
-  // Whether to report the chosen token's logprob. false (and logprobs 0): SampledToken::logprob
-  // is 0 and a step saves a pass of exponentials over the vocabulary.
-  bool logprob = true;
+  // Top logprobs to report per step: 0 = only the chosen token's; -1 = none (SampledToken::logprob
+  // is then 0, and a step saves a pass of exponentials over the vocabulary).
+  int logprobs = 0;
 };
 
 // InvalidArgument naming the field when a value is out of range.

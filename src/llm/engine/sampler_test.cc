@@ -46,7 +46,7 @@ TEST(SamplerTest, NoLogprobAskedSamplesTheSame) {
     p.temperature = temperature;
     p.seed = 5;
     SamplingParams q = p;
-    q.logprob = false;
+    q.logprobs = -1;
     Sampler with(p, {}), without(q, {});
     for (int i = 0; i < 50; ++i) {
       const SampledToken a = with.Sample(Dist()), b = without.Sample(Dist());
@@ -140,6 +140,11 @@ TEST(SamplerTest, Validation) {
   p = {};
   p.presence_penalty = 3;
   EXPECT_FALSE(ValidateSamplingParams(p).ok());
+  p = {};
+  p.logprobs = -1;  // none
+  EXPECT_TRUE(ValidateSamplingParams(p).ok());
+  p.logprobs = -2;
+  EXPECT_NE(ValidateSamplingParams(p).message().find("logprobs"), std::string::npos);
 }
 
 TEST(SamplerTest, FindStopString) {
