@@ -16,7 +16,8 @@
 #                              with llama.cpp's default LM head (Q8_0 for this width); int8 made
 #                              at load (--quantization int8) against Q8_0 with a bf16 LM head;
 #                              the Llama-3.2-1B shape in bf16. Each int row also as a ratio to
-#                              modelcar's own bf16 decode.
+#                              modelcar's own bf16 decode, run right after each int run (median
+#                              and range of the per-run ratios).
 # The single-run measures run RUNS times, modelcar and llama.cpp interleaved (alternating which goes
 # first); the table shows the median and [min-max] of each and the ratio of the medians.
 #   bench/engine.sh [RUNS] [SERVE_ROUNDS] [QUANT]     defaults: 5 1 1 (SERVE_ROUNDS 0: no serving

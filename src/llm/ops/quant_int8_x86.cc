@@ -63,47 +63,53 @@ MC_VNNI_TARGET inline __m512i Broadcast4(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-// The 16 outputs of tile t for kR rows of int8 activations into out[r * kTile + j].
+// The 16 outputs of tile t for kR rows of int8 activations into out[r * kTile + j]. 4-bit
+// words: the low nibbles (the even inputs) and 16 x the high nibbles (the odd ones, masked in
+// place: no shift) each into their own integer sums, the second divided by 16 at the end of the
+// group: exact, so the sums are those of one nibble at a time.
 template <int kBits, int kR>
 MC_VNNI_TARGET void TileInt8(const QuantMatrix& w, int64_t t, const Int8Rows& x, int r0,
                              float* out) {
+  constexpr int kParts = kBits == 4 ? 2 : 1;  // the nibbles of a byte, or the byte
+  constexpr int kPer = 32 / kBits;            // inputs per word
   const int64_t K = w.cols, groups = w.groups();
-  const int64_t words = w.group / (32 / kBits);  // per group
+  const int64_t words = w.group / kPer;  // per group
   const uint32_t* wp = w.qweight.data() + t * w.words_per_tile();
   const uint32_t* next = wp + w.words_per_tile();
   const float* sp = w.scales.data() + t * groups * kTile;
   const uint16_t* zp = w.zeros.data() + t * groups * kTile;
   const int8_t* xq = x.q.data() + r0 * K;
   const int8_t* xr = x.rq.data() + r0 * K;
-  const __m512i nibbles = _mm512_set1_epi8(0x0F);
+  const __m512i low = _mm512_set1_epi8(0x0F), high = _mm512_set1_epi8(static_cast<char>(0xF0));
   __m512 acc[kR];
 #pragma GCC unroll 8
   for (int r = 0; r < kR; ++r) acc[r] = _mm512_setzero_ps();
   for (int64_t g = 0; g < groups; ++g) {
-    __m512i dot[kR], rdot[kR];  // with the rounded rows, with their remainders
+    // Sums with the rounded rows (dot) and with their remainders (rdot), per part.
+    __m512i dot[kR][kParts], rdot[kR][kParts];
 #pragma GCC unroll 8
-    for (int r = 0; r < kR; ++r) dot[r] = rdot[r] = _mm512_setzero_si512();
+    for (int r = 0; r < kR; ++r) {
+#pragma GCC unroll 2
+      for (int h = 0; h < kParts; ++h) dot[r][h] = rdot[r][h] = _mm512_setzero_si512();
+    }
     for (int64_t i = g * words; i < (g + 1) * words; ++i) {
       // The next tile's weights into L2 while these are used (past the matrix: a wasted line).
       _mm_prefetch(reinterpret_cast<const char*>(next + i * kTile), _MM_HINT_T1);
-      const __m512i wv = _mm512_loadu_si512(wp + i * kTile);
+      const __m512i v = _mm512_loadu_si512(wp + i * kTile);
+      __m512i wv[kParts];
       if constexpr (kBits == 4) {
-        const __m512i lo = _mm512_and_si512(wv, nibbles);
-        const __m512i hi = _mm512_and_si512(_mm512_srli_epi32(wv, 4), nibbles);
-#pragma GCC unroll 8
-        for (int r = 0; r < kR; ++r) {
-          const int8_t* xi = xq + r * K + i * 8;
-          const int8_t* ri = xr + r * K + i * 8;
-          dot[r] = _mm512_dpbusd_epi32(dot[r], lo, Broadcast4(xi));
-          dot[r] = _mm512_dpbusd_epi32(dot[r], hi, Broadcast4(xi + 4));
-          rdot[r] = _mm512_dpbusd_epi32(rdot[r], lo, Broadcast4(ri));
-          rdot[r] = _mm512_dpbusd_epi32(rdot[r], hi, Broadcast4(ri + 4));
-        }
+        wv[0] = _mm512_and_si512(v, low);
+        wv[kParts - 1] = _mm512_and_si512(v, high);
       } else {
+        wv[0] = v;
+      }
 #pragma GCC unroll 8
-        for (int r = 0; r < kR; ++r) {
-          dot[r] = _mm512_dpbusd_epi32(dot[r], wv, Broadcast4(xq + r * K + i * 4));
-          rdot[r] = _mm512_dpbusd_epi32(rdot[r], wv, Broadcast4(xr + r * K + i * 4));
+      for (int r = 0; r < kR; ++r) {
+#pragma GCC unroll 2
+        for (int h = 0; h < kParts; ++h) {
+          const int64_t at = r * K + i * kPer + 4 * h;
+          dot[r][h] = _mm512_dpbusd_epi32(dot[r][h], wv[h], Broadcast4(xq + at));
+          rdot[r][h] = _mm512_dpbusd_epi32(rdot[r][h], wv[h], Broadcast4(xr + at));
         }
       }
     }
@@ -112,11 +118,14 @@ MC_VNNI_TARGET void TileInt8(const QuantMatrix& w, int64_t t, const Int8Rows& x,
         _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(zp + g * kTile)));
 #pragma GCC unroll 8
     for (int r = 0; r < kR; ++r) {
+      __m512i dq = dot[r][0], dr = rdot[r][0];
+      if constexpr (kBits == 4) {
+        dq = _mm512_add_epi32(dq, _mm512_srai_epi32(dot[r][kParts - 1], 4));
+        dr = _mm512_add_epi32(dr, _mm512_srai_epi32(rdot[r][kParts - 1], 4));
+      }
       const int64_t at = (r0 + r) * groups + g;
-      const __m512i d =
-          _mm512_sub_epi32(dot[r], _mm512_mullo_epi32(z, _mm512_set1_epi32(x.sum[at])));
-      const __m512i rd =
-          _mm512_sub_epi32(rdot[r], _mm512_mullo_epi32(z, _mm512_set1_epi32(x.rsum[at])));
+      const __m512i d = _mm512_sub_epi32(dq, _mm512_mullo_epi32(z, _mm512_set1_epi32(x.sum[at])));
+      const __m512i rd = _mm512_sub_epi32(dr, _mm512_mullo_epi32(z, _mm512_set1_epi32(x.rsum[at])));
       acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(s, _mm512_set1_ps(x.scale[at])), _mm512_cvtepi32_ps(d),
                                acc[r]);
       acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(s, _mm512_set1_ps(x.rscale[at])),
