@@ -36,8 +36,9 @@ HWY_INLINE VF LoadW(DF df, const hwy::float16_t* p) {
 // f32 activations: kO weight rows x kR activation rows, accumulators in registers (the
 // constant-trip loops are fully unrolled). Each output: lane-wise FMAs over the columns, then
 // SumOfLanes, then the scalar tail in order.
-// kPrefetch (decode, the weights streaming from memory): each weight load also prefetches into
-// L2 the same column kO rows below, the next tile's weights (as block_bf16_x86.cc does).
+// kPrefetch (decode, the weights streaming from memory): the weight loads also prefetch into L2
+// the same column kO rows below, the next tile's weights, once per 64-byte line (as
+// block_bf16_x86.cc does).
 template <int kO, int kR, typename WT, bool kPrefetch = false>
 HWY_INLINE void TileF32(const WT* HWY_RESTRICT w, int64_t cols, const float* HWY_RESTRICT x,
                         int64_t xs, float* HWY_RESTRICT out) {
@@ -52,7 +53,11 @@ HWY_INLINE void TileF32(const WT* HWY_RESTRICT w, int64_t cols, const float* HWY
     VF xv[kR];
     MC_UNROLL for (int r = 0; r < kR; ++r) xv[r] = hn::LoadU(df, x + r * xs + i);
     MC_UNROLL for (int k = 0; k < kO; ++k) {
-      if constexpr (kPrefetch) __builtin_prefetch(w + (k + kO) * cols + i, 0, 2);
+      // Once per 64 bytes: every other vector of 16-bit weights.
+      if constexpr (kPrefetch) {
+        if (((i * int64_t{sizeof(WT)}) & 63) == 0)
+          __builtin_prefetch(w + (k + kO) * cols + i, 0, 2);
+      }
       const VF wv = LoadW(df, w + k * cols + i);
       MC_UNROLL for (int r = 0; r < kR; ++r) acc[k][r] = hn::MulAdd(wv, xv[r], acc[k][r]);
     }
