@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "llm/model/dtype.h"
 #include "llm/model/matrix.h"
 #include "llm/model/quant.h"
 #include "llm/ops/ops.h"
@@ -52,8 +53,8 @@ std::vector<uint16_t> Values(size_t n, uint32_t seed) {
   return v;
 }
 
-// GPTQ-layout weights of `rows` x kCols with `bits`, groups of 128: random q, scales between
-// 2^-8 and 2^-7, zero points mid-range.
+// GPTQ-layout weights of `rows` x kCols with `bits`, groups of 128: random q, f16 scales between
+// 2^-8 and 2^-7, zero points mid-range (the compact form).
 std::unique_ptr<QuantMatrix> Quant(int64_t rows, int bits, uint32_t seed) {
   auto q = std::make_unique<QuantMatrix>();
   q->bits = bits;
@@ -63,8 +64,12 @@ std::unique_ptr<QuantMatrix> Quant(int64_t rows, int bits, uint32_t seed) {
   q->Allocate();
   std::mt19937 rng(seed);
   for (auto& w : q->qweight) w = rng();
-  for (auto& s : q->scales) s = 0.0039f + 0.0039f * static_cast<float>(rng() % 256) / 256;
+  for (auto& s : q->scales) {
+    s = modelcar::llm::F16ToF32(
+        modelcar::llm::F32ToF16(0.0039f + 0.0039f * static_cast<float>(rng() % 256) / 256));
+  }
   for (auto& z : q->zeros) z = static_cast<uint16_t>(1u << (bits - 1));
+  q->Compact();  // f16 scales, zero points in a byte: the form a checkpoint loads into
   return q;
 }
 

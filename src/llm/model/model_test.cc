@@ -172,7 +172,7 @@ TEST_F(ModelTest, Int8AtLoad) {
       uint16_t h;
       std::memcpy(&h, static_cast<const char*>(w.data) + 2 * (n * q.cols + k), 2);
       ASSERT_LE(std::fabs(row[k] - Bf16ToF32(h)),
-                0.5f * q.scales[q.GroupIndex(k / 128, n)] * 1.0001f);
+                0.5f * q.Scale(q.GroupIndex(k / 128, n)) * 1.0001f);
     }
   }
   auto again = LoadModel(dir_, {QuantConfig::Method::kGptq});

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <utility>
 
+#include "llm/model/dtype.h"
 #include "llm/model/matrix.h"
 
 namespace modelcar::llm {
@@ -10,9 +13,28 @@ namespace modelcar::llm {
 void QuantMatrix::DequantizeRow(int64_t n, float* out) const {
   for (int64_t k = 0; k < cols; ++k) {
     const int64_t g = GroupIndex(k / group, n);
-    const float q = static_cast<float>(Q(k, n)) - static_cast<float>(zeros[g]);
-    out[perm.empty() ? k : perm[k]] = scales[g] * q;
+    const float q = static_cast<float>(Q(k, n)) - static_cast<float>(Zero(g));
+    out[perm.empty() ? k : perm[k]] = Scale(g) * q;
   }
+}
+
+float QuantMatrix::Scale(int64_t i) const { return compact() ? F16ToF32(scales16[i]) : scales[i]; }
+
+void QuantMatrix::Compact() {
+  if (compact() || scales.empty()) return;
+  std::vector<uint16_t> s(scales.size());
+  std::vector<uint8_t> z(zeros.size());
+  for (size_t i = 0; i < scales.size(); ++i) {
+    s[i] = F32ToF16(scales[i]);
+    // Bit for bit: -0.0 stays -0.0, NaN is refused (it never equals itself).
+    const float back = F16ToF32(s[i]);
+    if (std::memcmp(&back, &scales[i], 4) != 0 || zeros[i] > 255) return;
+    z[i] = static_cast<uint8_t>(zeros[i]);
+  }
+  scales16 = std::move(s);
+  zeros8 = std::move(z);
+  scales = {};
+  zeros = {};
 }
 
 void QuantMatrix::Allocate() {
@@ -55,6 +77,7 @@ std::unique_ptr<QuantMatrix> QuantizeInt8(const Matrix& w) {
       }
     }
   }
+  q->Compact();
   return q;
 }
 

@@ -117,6 +117,7 @@ Result<std::unique_ptr<QuantMatrix>> LoadGptq(const TensorIndex& index, const st
         std::memcpy(&q->qweight[q->WordIndex(i * per, n)], qw.data() + 4 * (i * rows + n), 4 * m);
       }
     }
+    q->Compact();
     return q;
   }
   q->perm.resize(static_cast<size_t>(cols));
@@ -129,6 +130,7 @@ Result<std::unique_ptr<QuantMatrix>> LoadGptq(const TensorIndex& index, const st
       q->Put(kp, n, (Word(qw.data(), (k / per) * rows + n) >> ((k % per) * bits)) & mask);
     }
   }
+  q->Compact();
   return q;
 }
 
@@ -171,6 +173,7 @@ Result<std::unique_ptr<QuantMatrix>> LoadAwq(const TensorIndex& index, const std
       }
     }
   }
+  q->Compact();
   return q;
 }
 

@@ -130,6 +130,7 @@ TEST_F(QuantLoadTest, GptqOrdered) {
     EXPECT_TRUE((*q)->perm.empty());
     EXPECT_EQ((*q)->groups(), 4);
     ExpectRows(**q, bits, g_idx);
+    EXPECT_FALSE((*q)->compact());  // f32 scales 0.01 * i are no f16 values
   }
 }
 
@@ -180,6 +181,7 @@ TEST_F(QuantLoadTest, Awq) {
   c.group_size = 32;
   auto q = LoadAwq(*index_, "l", c, N, K);
   ASSERT_TRUE(q.ok()) << q.status().ToString();
+  EXPECT_TRUE((*q)->compact());  // bf16 scales of this range are f16 values, zero points 4-bit
   std::vector<float> row(K);
   for (int64_t n = 0; n < N; ++n) {
     (*q)->DequantizeRow(n, row.data());
@@ -230,6 +232,52 @@ TEST_F(QuantLoadTest, BadTensorsAreNamed) {
   expect(t, Config(4, 32), 16, 128, "not finite");
   expect(base, Config(4, 96), 16, 128, "does not divide");  // 96 does not divide 128
   expect(base, Config(8, 32), 16, 128, "l.qweight");        // 8-bit config, 4-bit tensors
+}
+
+// The compact form holds the same values in fewer bytes, and is made only when every value fits.
+TEST(QuantMatrixTest, CompactKeepsValuesOrRefuses) {
+  auto make = [](float scale, uint16_t zero) {
+    QuantMatrix q;
+    q.bits = 8;
+    q.rows = 20;
+    q.cols = 64;
+    q.group = 32;
+    q.Allocate();
+    for (int64_t n = 0; n < q.rows; ++n) {
+      for (int64_t k = 0; k < q.cols; ++k) q.Put(k, n, static_cast<uint32_t>((k * 7 + n) % 256));
+      for (int64_t g = 0; g < q.groups(); ++g) {
+        q.scales[q.GroupIndex(g, n)] = -0.25f * static_cast<float>(g + 1) + 0.001953125f * n;
+        q.zeros[q.GroupIndex(g, n)] = static_cast<uint16_t>((g * 31 + n) % 200);
+      }
+    }
+    q.scales[q.GroupIndex(1, 5)] = scale;
+    q.zeros[q.GroupIndex(1, 5)] = zero;
+    return q;
+  };
+  QuantMatrix q = make(6.103515625e-05f /* 2^-14 */, 255);
+  std::vector<std::vector<float>> before(q.rows, std::vector<float>(q.cols));
+  for (int64_t n = 0; n < q.rows; ++n) q.DequantizeRow(n, before[n].data());
+  const uint64_t general = q.bytes();
+  q.Compact();
+  ASSERT_TRUE(q.compact());
+  EXPECT_TRUE(q.scales.empty() && q.zeros.empty());
+  EXPECT_EQ(general - q.bytes(), q.scales16.size() * 3);  // 6 bytes per group and output -> 3
+  std::vector<float> row(q.cols);
+  for (int64_t n = 0; n < q.rows; ++n) {
+    q.DequantizeRow(n, row.data());
+    EXPECT_EQ(row, before[n]) << "row " << n;
+  }
+  EXPECT_EQ(q.Scale(q.GroupIndex(1, 5)), 6.103515625e-05f);
+  EXPECT_EQ(q.Zero(q.GroupIndex(1, 5)), 255u);
+
+  QuantMatrix not_f16 = make(0.1f, 3);  // 0.1 has no f16 value
+  not_f16.Compact();
+  EXPECT_FALSE(not_f16.compact());
+  EXPECT_EQ(not_f16.Scale(not_f16.GroupIndex(1, 5)), 0.1f);
+  QuantMatrix wide_zero = make(0.5f, 256);  // GPTQ's 8-bit zero point 255 + 1
+  wide_zero.Compact();
+  EXPECT_FALSE(wide_zero.compact());
+  EXPECT_EQ(wide_zero.Zero(wide_zero.GroupIndex(1, 5)), 256u);
 }
 
 }  // namespace

@@ -67,7 +67,8 @@ MC_VNNI_TARGET inline __m512i Broadcast4(const int8_t* p) {
 // words: the low nibbles (the even inputs) and 16 x the high nibbles (the odd ones, masked in
 // place: no shift) each into their own integer sums, the second divided by 16 at the end of the
 // group: exact, so the sums are those of one nibble at a time.
-template <int kBits, int kR>
+// kCompact: w's scales and zero points in the compact form (f16, bytes).
+template <int kBits, int kR, bool kCompact>
 MC_VNNI_TARGET void TileInt8(const QuantMatrix& w, int64_t t, const Int8Rows& x, int r0,
                              float* out) {
   constexpr int kParts = kBits == 4 ? 2 : 1;  // the nibbles of a byte, or the byte
@@ -76,8 +77,7 @@ MC_VNNI_TARGET void TileInt8(const QuantMatrix& w, int64_t t, const Int8Rows& x,
   const int64_t words = w.group / kPer;  // per group
   const uint32_t* wp = w.qweight.data() + t * w.words_per_tile();
   const uint32_t* next = wp + w.words_per_tile();
-  const float* sp = w.scales.data() + t * groups * kTile;
-  const uint16_t* zp = w.zeros.data() + t * groups * kTile;
+  const int64_t meta = t * groups * kTile;  // the tile's first scale and zero point
   const int8_t* xq = x.q.data() + r0 * K;
   const int8_t* xr = x.rq.data() + r0 * K;
   const __m512i low = _mm512_set1_epi8(0x0F), high = _mm512_set1_epi8(static_cast<char>(0xF0));
@@ -113,9 +113,16 @@ MC_VNNI_TARGET void TileInt8(const QuantMatrix& w, int64_t t, const Int8Rows& x,
         }
       }
     }
-    const __m512 s = _mm512_loadu_ps(sp + g * kTile);
-    const __m512i z =
-        _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(zp + g * kTile)));
+    const int64_t m = meta + g * kTile;
+    __m512 s;
+    __m512i z;
+    if constexpr (kCompact) {
+      s = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(&w.scales16[m])));
+      z = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&w.zeros8[m])));
+    } else {
+      s = _mm512_loadu_ps(&w.scales[m]);
+      z = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(&w.zeros[m])));
+    }
 #pragma GCC unroll 8
     for (int r = 0; r < kR; ++r) {
       __m512i dq = dot[r][0], dr = rdot[r][0];
@@ -136,19 +143,26 @@ MC_VNNI_TARGET void TileInt8(const QuantMatrix& w, int64_t t, const Int8Rows& x,
   for (int r = 0; r < kR; ++r) _mm512_storeu_ps(out + r * kTile, acc[r]);
 }
 
+template <int kBits, bool kCompact>
+MC_VNNI_TARGET void TileRows(const QuantMatrix& w, int64_t t, const Int8Rows& x, int r0, int n,
+                             float* out) {
+  switch (n) {
+    case 4:
+      return TileInt8<kBits, 4, kCompact>(w, t, x, r0, out);
+    case 3:
+      return TileInt8<kBits, 3, kCompact>(w, t, x, r0, out);
+    case 2:
+      return TileInt8<kBits, 2, kCompact>(w, t, x, r0, out);
+    default:
+      return TileInt8<kBits, 1, kCompact>(w, t, x, r0, out);
+  }
+}
+
 template <int kBits>
 MC_VNNI_TARGET void Tile(const QuantMatrix& w, int64_t t, const Int8Rows& x, int r0, int n,
                          float* out) {
-  switch (n) {
-    case 4:
-      return TileInt8<kBits, 4>(w, t, x, r0, out);
-    case 3:
-      return TileInt8<kBits, 3>(w, t, x, r0, out);
-    case 2:
-      return TileInt8<kBits, 2>(w, t, x, r0, out);
-    default:
-      return TileInt8<kBits, 1>(w, t, x, r0, out);
-  }
+  if (w.compact()) return TileRows<kBits, true>(w, t, x, r0, n, out);
+  TileRows<kBits, false>(w, t, x, r0, n, out);
 }
 #endif  // MC_HAVE_VNNI_KERNEL
 
@@ -308,8 +322,10 @@ void QuantMatMulInt8(const QuantMatrix& w, const float* x, int rows, int64_t x_s
           rdot += q * xq.rq[r * K + Slot(w.bits, k)];
         }
         const int64_t at = w.GroupIndex(g, o), xg = r * groups + g;
-        acc = Accumulate(acc, w.scales[at], xq.scale[xg], dot, w.zeros[at], xq.sum[xg]);
-        acc = Accumulate(acc, w.scales[at], xq.rscale[xg], rdot, w.zeros[at], xq.rsum[xg]);
+        const float sw = w.Scale(at);
+        const auto zero = static_cast<int32_t>(w.Zero(at));
+        acc = Accumulate(acc, sw, xq.scale[xg], dot, zero, xq.sum[xg]);
+        acc = Accumulate(acc, sw, xq.rscale[xg], rdot, zero, xq.rsum[xg]);
       }
       y[r * y_stride + o] = acc;
     }

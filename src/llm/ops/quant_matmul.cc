@@ -25,7 +25,8 @@ using VF = hn::Vec<DF>;
 
 // The 16 outputs of tile t for kR rows of x' (xp, row stride xs; xsum: their group sums, row
 // stride `groups`) into out[r * kTile + j].
-template <int kBits, int kR>
+// kCompact: w's scales and zero points in the compact form (f16, bytes).
+template <int kBits, int kR, bool kCompact>
 HWY_INLINE void TileRows(const QuantMatrix& w, int64_t t, const float* HWY_RESTRICT xp, int64_t xs,
                          const float* HWY_RESTRICT xsum, float* HWY_RESTRICT out) {
   const DF df;
@@ -39,8 +40,7 @@ HWY_INLINE void TileRows(const QuantMatrix& w, int64_t t, const float* HWY_RESTR
   const int64_t groups = w.groups();
   const int64_t words = w.group / kPer;  // per group
   const uint32_t* HWY_RESTRICT wp = w.qweight.data() + t * w.words_per_tile();
-  const float* HWY_RESTRICT sp = w.scales.data() + t * groups * kTile;
-  const uint16_t* HWY_RESTRICT zp = w.zeros.data() + t * groups * kTile;
+  const int64_t meta = t * groups * kTile;  // the tile's first scale and zero point
   VF acc[kR][kV];
   MC_UNROLL for (int r = 0; r < kR; ++r) {
     MC_UNROLL for (int v = 0; v < kV; ++v) acc[r][v] = hn::Zero(df);
@@ -67,9 +67,18 @@ HWY_INLINE void TileRows(const QuantMatrix& w, int64_t t, const float* HWY_RESTR
       }
     }
     MC_UNROLL for (int v = 0; v < kV; ++v) {
-      const VF s = hn::LoadU(df, sp + g * kTile + v * kN);
-      const VF z = hn::ConvertTo(
-          df, hn::BitCast(di, hn::PromoteTo(du, hn::LoadU(d16, zp + g * kTile + v * kN))));
+      const int64_t m = meta + g * kTile + v * kN;
+      VF s, z;
+      if constexpr (kCompact) {
+        const hn::Rebind<hwy::float16_t, DF> dh;
+        const hn::Rebind<uint8_t, DF> d8;
+        s = hn::PromoteTo(df,
+                          hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(&w.scales16[m])));
+        z = hn::ConvertTo(df, hn::BitCast(di, hn::PromoteTo(du, hn::LoadU(d8, &w.zeros8[m]))));
+      } else {
+        s = hn::LoadU(df, &w.scales[m]);
+        z = hn::ConvertTo(df, hn::BitCast(di, hn::PromoteTo(du, hn::LoadU(d16, &w.zeros[m]))));
+      }
       MC_UNROLL for (int r = 0; r < kR; ++r) {
         const VF d = hn::NegMulAdd(z, hn::Set(df, xsum[r * groups + g]), gacc[r][v]);
         acc[r][v] = hn::MulAdd(s, d, acc[r][v]);
@@ -81,19 +90,26 @@ HWY_INLINE void TileRows(const QuantMatrix& w, int64_t t, const float* HWY_RESTR
   }
 }
 
+template <int kBits, bool kCompact>
+void TileN(const QuantMatrix& w, int64_t t, int n, const float* xp, int64_t xs, const float* xsum,
+           float* out) {
+  switch (n) {
+    case 4:
+      return TileRows<kBits, 4, kCompact>(w, t, xp, xs, xsum, out);
+    case 3:
+      return TileRows<kBits, 3, kCompact>(w, t, xp, xs, xsum, out);
+    case 2:
+      return TileRows<kBits, 2, kCompact>(w, t, xp, xs, xsum, out);
+    default:
+      return TileRows<kBits, 1, kCompact>(w, t, xp, xs, xsum, out);
+  }
+}
+
 template <int kBits>
 void Tile(const QuantMatrix& w, int64_t t, int n, const float* xp, int64_t xs, const float* xsum,
           float* out) {
-  switch (n) {
-    case 4:
-      return TileRows<kBits, 4>(w, t, xp, xs, xsum, out);
-    case 3:
-      return TileRows<kBits, 3>(w, t, xp, xs, xsum, out);
-    case 2:
-      return TileRows<kBits, 2>(w, t, xp, xs, xsum, out);
-    default:
-      return TileRows<kBits, 1>(w, t, xp, xs, xsum, out);
-  }
+  if (w.compact()) return TileN<kBits, true>(w, t, n, xp, xs, xsum, out);
+  TileN<kBits, false>(w, t, n, xp, xs, xsum, out);
 }
 
 void QuantMatMulRangeImpl(const QuantMatrix& w, const float* x, int rows, int64_t x_stride,

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hwy/targets.h"
+#include "llm/model/dtype.h"
 #include "llm/model/quant.h"
 #include "llm/ops/ops.h"
 
@@ -66,20 +67,36 @@ inline constexpr QuantCase kQuantCases[] = {{4, 64, 256, 128, false}, {4, 40, 25
                                             {4, 16, 96, 96, false},   {8, 7, 64, 64, false},
                                             {4, 24, 512, 512, true}};
 
-// For each of kQuantCases and each row count 1, 3, 4, 9: body(c, q, x, rows, xs, ys) with q a
-// RandomQuant matrix of the case, x `rows` random rows of stride xs = cols + 5, and ys = c.rows + 3
-// the output stride to use (seeds fixed, so every caller sees the same inputs).
+// RandomQuant with its scales rounded to f16 values, in the compact form (QuantMatrix::Compact).
+inline QuantMatrix RandomCompactQuant(int bits, int64_t rows, int64_t cols, int64_t group,
+                                      bool act_order, uint32_t seed) {
+  QuantMatrix q = RandomQuant(bits, rows, cols, group, act_order, seed);
+  for (float& s : q.scales) s = F16ToF32(F32ToF16(s));
+  q.Compact();
+  EXPECT_TRUE(q.compact());
+  return q;
+}
+
+// For each of kQuantCases, its scales and zero points in the general and in the compact form,
+// and each row count 1, 3, 4, 9: body(c, q, x, rows, xs, ys) with q a RandomQuant (or
+// RandomCompactQuant) matrix of the case, x `rows` random rows of stride xs = cols + 5, and
+// ys = c.rows + 3 the output stride to use (seeds fixed, so every caller sees the same inputs).
 template <class F>
 void ForEachQuantCase(F body) {
   uint32_t seed = 1;
   for (const QuantCase& c : kQuantCases) {
-    SCOPED_TRACE(::testing::Message() << "bits " << c.bits << " " << c.rows << "x" << c.cols
-                                      << " group " << c.group << " act_order " << c.act_order);
-    const QuantMatrix q = RandomQuant(c.bits, c.rows, c.cols, c.group, c.act_order, seed++);
-    for (int rows : {1, 3, 4, 9}) {
-      const int64_t xs = c.cols + 5, ys = c.rows + 3;
-      const std::vector<float> x = Rand(static_cast<size_t>(rows * xs), seed++);
-      body(c, q, x, rows, xs, ys);
+    for (bool compact : {false, true}) {
+      SCOPED_TRACE(::testing::Message()
+                   << "bits " << c.bits << " " << c.rows << "x" << c.cols << " group " << c.group
+                   << " act_order " << c.act_order << " compact " << compact);
+      const QuantMatrix q =
+          compact ? RandomCompactQuant(c.bits, c.rows, c.cols, c.group, c.act_order, seed++)
+                  : RandomQuant(c.bits, c.rows, c.cols, c.group, c.act_order, seed++);
+      for (int rows : {1, 3, 4, 9}) {
+        const int64_t xs = c.cols + 5, ys = c.rows + 3;
+        const std::vector<float> x = Rand(static_cast<size_t>(rows * xs), seed++);
+        body(c, q, x, rows, xs, ys);
+      }
     }
   }
 }
