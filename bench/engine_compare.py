@@ -120,13 +120,16 @@ for i in range(a.runs if a.variant else 0):
             if who == 0:
                 t, _ = mc_generate([9707], 129, model, extra.split())
                 mc = t["decode_tokens_per_second"]
+                bf16 = None
                 if shape(model) == shape(a.model):
                     t, _ = mc_generate([9707], 129)
-                    own.setdefault(label, []).append(mc / t["decode_tokens_per_second"])
+                    bf16 = t["decode_tokens_per_second"]
+                    own.setdefault(label, []).append(mc / bf16)
             else:
                 lc, _ = llama_bench(0, 128, gguf)
         add(f"decode tok/s, batch 1, {label}", mc, lc)
-        log(f"  run {i + 1}, {label}: decode {mc:.1f} vs {lc:.1f} (load {load()})")
+        after = f", modelcar bf16 right after {bf16:.1f}" if bf16 else ""
+        log(f"  run {i + 1}, {label}: decode {mc:.1f} vs {lc:.1f}{after} (load {load()})")
 loads.append(load())
 
 
