@@ -55,8 +55,9 @@ HWY_INLINE void TileF32(const WT* HWY_RESTRICT w, int64_t cols, const float* HWY
     MC_UNROLL for (int k = 0; k < kO; ++k) {
       // Once per 64 bytes: every other vector of 16-bit weights.
       if constexpr (kPrefetch) {
-        if (((i * int64_t{sizeof(WT)}) & 63) == 0)
+        if (((i * int64_t{sizeof(WT)}) & 63) == 0) {
           __builtin_prefetch(w + (k + kO) * cols + i, 0, 2);
+        }
       }
       const VF wv = LoadW(df, w + k * cols + i);
       MC_UNROLL for (int r = 0; r < kR; ++r) acc[k][r] = hn::MulAdd(wv, xv[r], acc[k][r]);

@@ -99,7 +99,7 @@ MC_VNNI_TARGET void TileInt8(const QuantMatrix& w, int64_t t, const Int8Rows& x,
       __m512i wv[kParts];
       if constexpr (kBits == 4) {
         wv[0] = _mm512_and_si512(v, low);
-        wv[kParts - 1] = _mm512_and_si512(v, high);
+        wv[1] = _mm512_and_si512(v, high);
       } else {
         wv[0] = v;
       }
@@ -127,8 +127,8 @@ MC_VNNI_TARGET void TileInt8(const QuantMatrix& w, int64_t t, const Int8Rows& x,
     for (int r = 0; r < kR; ++r) {
       __m512i dq = dot[r][0], dr = rdot[r][0];
       if constexpr (kBits == 4) {
-        dq = _mm512_add_epi32(dq, _mm512_srai_epi32(dot[r][kParts - 1], 4));
-        dr = _mm512_add_epi32(dr, _mm512_srai_epi32(rdot[r][kParts - 1], 4));
+        dq = _mm512_add_epi32(dq, _mm512_srai_epi32(dot[r][1], 4));
+        dr = _mm512_add_epi32(dr, _mm512_srai_epi32(rdot[r][1], 4));
       }
       const int64_t at = (r0 + r) * groups + g;
       const __m512i d = _mm512_sub_epi32(dq, _mm512_mullo_epi32(z, _mm512_set1_epi32(x.sum[at])));
@@ -144,8 +144,8 @@ MC_VNNI_TARGET void TileInt8(const QuantMatrix& w, int64_t t, const Int8Rows& x,
 }
 
 template <int kBits, bool kCompact>
-MC_VNNI_TARGET void TileRows(const QuantMatrix& w, int64_t t, const Int8Rows& x, int r0, int n,
-                             float* out) {
+MC_VNNI_TARGET void TileN(const QuantMatrix& w, int64_t t, const Int8Rows& x, int r0, int n,
+                          float* out) {
   switch (n) {
     case 4:
       return TileInt8<kBits, 4, kCompact>(w, t, x, r0, out);
@@ -161,8 +161,8 @@ MC_VNNI_TARGET void TileRows(const QuantMatrix& w, int64_t t, const Int8Rows& x,
 template <int kBits>
 MC_VNNI_TARGET void Tile(const QuantMatrix& w, int64_t t, const Int8Rows& x, int r0, int n,
                          float* out) {
-  if (w.compact()) return TileRows<kBits, true>(w, t, x, r0, n, out);
-  TileRows<kBits, false>(w, t, x, r0, n, out);
+  if (w.compact()) return TileN<kBits, true>(w, t, x, r0, n, out);
+  TileN<kBits, false>(w, t, x, r0, n, out);
 }
 #endif  // MC_HAVE_VNNI_KERNEL
 
