@@ -57,10 +57,13 @@ bool CpuHasVnni() {
   return (c >> 11) & 1;  // CPUID.(EAX=7,ECX=0):ECX[11] = AVX512_VNNI
 }
 
-MC_VNNI_TARGET inline __m512i Broadcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm512_set1_epi32(v);
+using AliasedInt32 = int32_t __attribute__((may_alias, aligned(1)));
+// acc += w . (the 4 bytes at p, in every lane): vpdpbusd with a broadcast memory operand, which
+// GCC does not make from the intrinsics (a separate broadcast, and copies of the accumulators).
+MC_VNNI_TARGET inline void DotBroadcast(__m512i& acc, __m512i w, const int8_t* p) {
+  __asm__("vpdpbusd %2%{1to16%}, %1, %0"
+          : "+v"(acc)
+          : "v"(w), "m"(*reinterpret_cast<const AliasedInt32*>(p)));
 }
 
 // The 16 outputs of tile t for kR rows of int8 activations into out[r * kTile + j]. 4-bit
@@ -108,8 +111,8 @@ MC_VNNI_TARGET void TileInt8(const QuantMatrix& w, int64_t t, const Int8Rows& x,
 #pragma GCC unroll 2
         for (int h = 0; h < kParts; ++h) {
           const int64_t at = r * K + i * kPer + 4 * h;
-          dot[r][h] = _mm512_dpbusd_epi32(dot[r][h], wv[h], Broadcast4(xq + at));
-          rdot[r][h] = _mm512_dpbusd_epi32(rdot[r][h], wv[h], Broadcast4(xr + at));
+          DotBroadcast(dot[r][h], wv[h], xq + at);
+          DotBroadcast(rdot[r][h], wv[h], xr + at);
         }
       }
     }
