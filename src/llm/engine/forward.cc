@@ -178,14 +178,6 @@ void GrowInt8(const Model& m, size_t rows, int threads, Scratch& s) {
   }
 }
 
-void ResetCounters(int stages, Scratch& s) {
-  if (s.counter_count < stages) {
-    s.counters = std::make_unique<std::atomic<int>[]>(stages);
-    s.counter_count = stages;
-  }
-  for (int i = 0; i < stages; ++i) s.counters[i].store(0, std::memory_order_relaxed);
-}
-
 // ---- The pass (every thread) -------------------------------------------------------------------
 
 // Whether the fast path's LM head leaves its input's remainder out except near each row's
@@ -268,14 +260,13 @@ class Pass {
     return in;
   }
 
-  // fn(i) for i in [0, n), claimed `per` at a time; then a barrier (unless `barrier` is false).
+  // fn(i) for i in [0, n), claimed `per` at a time (ops::WorkSplit: the thread's own share in
+  // order first); then a barrier (unless `barrier` is false).
   template <typename Fn>
   void ForEach(Cursor& at, int n, int per, bool barrier, Fn&& fn) {
-    std::atomic<int>& ctr = s_.counters[at.stage++];
-    for (;;) {
-      const int b = ctr.fetch_add(1, std::memory_order_relaxed) * per;
-      if (b >= n) break;
-      for (int i = b, e = std::min(n, b + per); i < e; ++i) fn(i);
+    const int stage = at.stage++, chunks = (n + per - 1) / per;
+    for (int c; (c = s_.work.Claim(stage, chunks, at.tid)) >= 0;) {
+      for (int i = c * per, e = std::min(n, i + per); i < e; ++i) fn(i);
     }
     if (barrier) pool_.Barrier();
   }
@@ -566,7 +557,7 @@ void RunForward(const Model& model, bool bf16, bool int8, Scratch& s, KvCache& c
   for (auto& v : s.scores) Grow(v, ops::AttentionScratch(std::min(group, 8), max_pos, bt));
   PlanMatrices(model, pool.size(), s);
   if (int8) GrowInt8(model, s.rows.size(), pool.size(), s);
-  ResetCounters(Pass::Stages(c.num_layers), s);
+  s.work.Reset(Pass::Stages(c.num_layers), pool.size());
 
   Grow(s.logits, head_n * V);
   const bool refine = RefinesHead(model, bf16);

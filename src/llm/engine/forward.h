@@ -5,21 +5,20 @@
 // the residual) and an MlpBlock (post-attention norm, gate/up with SiLU, down into the
 // residual), then the Head (final norm, LM head). The whole step is one ThreadPool::Run: every
 // thread runs the same sequence of stages, claims work items of a stage (rows, or disjoint runs
-// of weight rows) from a counter, and meets the others at a barrier between dependent stages.
+// of weight rows: ops::WorkSplit), and meets the others at a barrier between dependent stages.
 #ifndef MODELCAR_LLM_ENGINE_FORWARD_H_
 #define MODELCAR_LLM_ENGINE_FORWARD_H_
 
 #include <array>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <span>
 #include <vector>
 
 #include "llm/engine/engine.h"
 #include "llm/ops/ops.h"
 #include "llm/ops/quant_matmul.h"
+#include "llm/ops/work_split.h"
 
 namespace modelcar::llm {
 
@@ -32,7 +31,7 @@ struct Scratch {
   // (forward.cc, LocalNorms).
   std::vector<float> x, xn, q, k, v, attn, h;
   std::vector<uint16_t> xb, attn_b, h_b;
-  std::vector<float> logits;              // LM head output of all sequences of a step
+  std::vector<float> logits;  // LM head output of all sequences of a step
   // The fast path's bf16 LM head (forward.cc, Head): the L2 norm of each of its rows, computed by
   // the first step's head tasks (head_norms_ready after it).
   std::vector<float> head_norms;
@@ -59,9 +58,8 @@ struct Scratch {
   // weight layout of the matrices reading it (at most 3: q, k, v), [copy][layout]; one copy per
   // thread when the norms are local, else one shared (forward.cc, Int8Use).
   std::vector<std::array<ops::Int8Rows, 3>> int8;
-  // One work counter per stage of a step (threads claim items from it).
-  std::unique_ptr<std::atomic<int>[]> counters;
-  int counter_count = 0;
+  // The items of each stage of a step, claimed by the threads.
+  ops::WorkSplit work;
 };
 
 // Runs the forward pass of `inputs` (their KV blocks already reserved; lengths not yet advanced)
