@@ -7,7 +7,6 @@
 // order, so the two agree bit for bit.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #include "hwy/targets.h"
@@ -76,11 +75,10 @@ MC_VNNI_TARGET void TileInt8(const QuantMatrix& w, int64_t t, const Int8Rows& x,
                              float* out) {
   constexpr int kParts = kBits == 4 ? 2 : 1;  // the nibbles of a byte, or the byte
   constexpr int kPer = 32 / kBits;            // inputs per word
-  // kBits for w.bits: the word counts without a division by a run-time value.
-  const int64_t K = w.cols, groups = w.groups(), tile_words = K / kPer * kTile;
+  const int64_t K = w.cols, groups = w.groups();
   const int64_t words = w.group / kPer;  // per group
-  const uint32_t* wp = w.qweight.data() + t * tile_words;
-  const uint32_t* next = wp + tile_words;
+  const uint32_t* wp = w.qweight.data() + t * w.words_per_tile();
+  const uint32_t* next = wp + w.words_per_tile();
   const int64_t meta = t * groups * kTile;  // the tile's first scale and zero point
   const int8_t* xq = x.q.data() + r0 * K;
   const int8_t* xr = x.rq.data() + r0 * K;
