@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23  // Linux 5.14; older headers lack the name
@@ -28,5 +29,14 @@ void Populate(void* p, size_t bytes) {
   // kernels) leave the pages to fault in as before.
   (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
 }
+
+void* AllocateHugeAligned(size_t bytes) {
+  void* p = nullptr;
+  if (::posix_memalign(&p, size_t{2} << 20, bytes) != 0) throw std::bad_alloc();
+  Populate(p, bytes);
+  return p;
+}
+
+void FreeHugeAligned(void* p) { std::free(p); }
 
 }  // namespace modelcar

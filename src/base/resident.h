@@ -8,6 +8,7 @@
 #define MODELCAR_BASE_RESIDENT_H_
 
 #include <cstddef>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,34 @@ void AssignResident(std::vector<T>& v, size_t n, const T& value) {
   ReserveResident(v, n);
   v.assign(n, value);
 }
+// Memory for large blocks that a decode step streams through (quantized weights): a block of
+// kHugeAlignMin bytes or more starts on a 2 MB boundary and is made resident by Populate, so
+// its whole 2 MB stretches are huge pages (one TLB entry, and one fault, per 2 MB; the 4 KB
+// remainder at its end is not rounded up, so no memory is wasted); smaller blocks come from
+// operator new. Where huge pages are off the large blocks are only aligned and populated.
+// Stateless: any two compare equal.
+void* AllocateHugeAligned(size_t bytes);  // throws std::bad_alloc
+void FreeHugeAligned(void* p);
+inline constexpr size_t kHugeAlignMin = size_t{1} << 20;
+
+template <typename T>
+struct ResidentAllocator {
+  using value_type = T;
+  ResidentAllocator() = default;
+  template <typename U>
+  ResidentAllocator(const ResidentAllocator<U>&) {}  // NOLINT: allocator rebinding
+  T* allocate(size_t n) {
+    const size_t bytes = n * sizeof(T);
+    if (bytes < kHugeAlignMin) return static_cast<T*>(::operator new(bytes));
+    return static_cast<T*>(AllocateHugeAligned(bytes));
+  }
+  void deallocate(T* p, size_t n) {
+    if (n * sizeof(T) < kHugeAlignMin) return ::operator delete(p);
+    FreeHugeAligned(p);
+  }
+  friend bool operator==(const ResidentAllocator&, const ResidentAllocator&) { return true; }
+};
+
 inline void ReserveResident(std::string& s, size_t n) {
   s.reserve(n);
   Populate(s.data(), s.capacity());

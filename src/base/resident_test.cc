@@ -45,5 +45,25 @@ TEST(ResidentTest, ReserveResidentKeepsElementsAndReserves) {
   EXPECT_EQ(s.substr(0, 5), "headx");
 }
 
+// Large blocks start on a 2 MB boundary (where their huge pages begin); small ones come from
+// operator new; both hold what the vector writes, and growth copies it.
+TEST(ResidentTest, ResidentAllocatorAlignsLargeBlocks) {
+  using Vec = std::vector<uint32_t, ResidentAllocator<uint32_t>>;
+  Vec big((kHugeAlignMin / sizeof(uint32_t)) * 3 + 5, 0);  // 3 MB and a little more
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(big.data()) % (uintptr_t{2} << 20), 0u);
+  for (size_t i = 0; i < big.size(); ++i) ASSERT_EQ(big[i], 0u) << i;
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint32_t>(i * 2654435761u);
+  Vec small(100, 7);
+  EXPECT_EQ(small, Vec(100, 7));
+  small.resize(kHugeAlignMin / sizeof(uint32_t), 9);  // grows from operator new to aligned
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(small.data()) % (uintptr_t{2} << 20), 0u);
+  EXPECT_EQ(small[99], 7u);
+  EXPECT_EQ(small.back(), 9u);
+  Vec copy = big;
+  for (size_t i = 0; i < copy.size(); ++i) {
+    ASSERT_EQ(copy[i], static_cast<uint32_t>(i * 2654435761u)) << i;
+  }
+}
+
 }  // namespace
 }  // namespace modelcar

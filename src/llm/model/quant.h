@@ -24,6 +24,8 @@
 #include <memory>
 #include <vector>
 
+#include "base/resident.h"
+
 namespace modelcar::llm {
 
 struct Matrix;
@@ -34,9 +36,9 @@ struct QuantMatrix {
   int bits = 4;
   int64_t rows = 0, cols = 0;
   int64_t group = 0;
-  std::vector<uint32_t> qweight;
-  std::vector<float> scales;       // empty in the compact form
-  std::vector<uint16_t> zeros;     // empty in the compact form
+  std::vector<uint32_t, ResidentAllocator<uint32_t>> qweight;  // 2 MB-aligned: huge pages
+  std::vector<float> scales;                                   // empty in the compact form
+  std::vector<uint16_t> zeros;                                 // empty in the compact form
   std::vector<uint16_t> scales16;  // the compact form: f16 bits of each scale (else empty)
   std::vector<uint8_t> zeros8;     // the compact form: each zero point (else empty)
   std::vector<int32_t> perm;       // empty: identity
