@@ -36,10 +36,7 @@ HWY_INLINE VF LoadW(DF df, const hwy::float16_t* p) {
 // f32 activations: kO weight rows x kR activation rows, accumulators in registers (the
 // constant-trip loops are fully unrolled). Each output: lane-wise FMAs over the columns, then
 // SumOfLanes, then the scalar tail in order.
-// kPrefetch (decode, the weights streaming from memory): the weight loads also prefetch into L2
-// the same column kO rows below, the next tile's weights, once per 64-byte line (as
-// block_bf16_x86.cc does).
-template <int kO, int kR, typename WT, bool kPrefetch = false>
+template <int kO, int kR, typename WT>
 HWY_INLINE void TileF32(const WT* HWY_RESTRICT w, int64_t cols, const float* HWY_RESTRICT x,
                         int64_t xs, float* HWY_RESTRICT out) {
   const DF df;
@@ -53,12 +50,6 @@ HWY_INLINE void TileF32(const WT* HWY_RESTRICT w, int64_t cols, const float* HWY
     VF xv[kR];
     MC_UNROLL for (int r = 0; r < kR; ++r) xv[r] = hn::LoadU(df, x + r * xs + i);
     MC_UNROLL for (int k = 0; k < kO; ++k) {
-      // Once per 64 bytes: every other vector of 16-bit weights.
-      if constexpr (kPrefetch) {
-        if (((i * int64_t{sizeof(WT)}) & 63) == 0) {
-          __builtin_prefetch(w + (k + kO) * cols + i, 0, 2);
-        }
-      }
       const VF wv = LoadW(df, w + k * cols + i);
       MC_UNROLL for (int r = 0; r < kR; ++r) acc[k][r] = hn::MulAdd(wv, xv[r], acc[k][r]);
     }
@@ -151,10 +142,15 @@ template <int kR, typename WT, typename XT>
 HWY_NOINLINE void Rows(const WT* w, int64_t cols, int n_o, const XT* x, int64_t xs, bool stream,
                        float* out) {
   int o = 0;
-  if constexpr (kR == 1) {  // decode: more weight rows streaming at once
+  if constexpr (kR == 1) {  // decode: one activation row
     if constexpr (std::is_same_v<XT, float>) {
+      // Weights from memory: one row at a time, so the block is read as one sequential stream,
+      // which the hardware prefetcher follows at the full memory bandwidth; 8 rows at once
+      // are 8 interleaved streams it does not, even with software prefetches (the f16 LM head
+      // of GPTQ models: 5.6 -> 5.1 ms a step, docs/benchmarks.md). One FMA chain per row then
+      // bounds it (16 weights per FMA latency), above what the memory delivers here.
       if (stream) {
-        for (; o + 8 <= n_o; o += 8) TileF32<8, 1, WT, true>(w + o * cols, cols, x, xs, out + o);
+        for (; o < n_o; ++o) TileF32<1, 1, WT>(w + o * cols, cols, x, xs, out + o);
       }
     }
     for (; o + 8 <= n_o; o += 8) Tile<8, 1>(w + o * cols, cols, x, xs, out + o);
