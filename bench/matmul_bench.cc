@@ -1,7 +1,8 @@
 // Matrix-product benchmark program (built on demand: target matmul_bench).
 //   matmul_bench ROWS PAIRED ROUNDS [THREADS [WEIGHTS]]
 // Times ops::MatMulRange with WEIGHTS weights (default bf16) and ROWS activation rows on THREADS
-// threads (default 2), the outputs split in tasks of 256 as the engine splits a step's matrices:
+// threads (default 2), the outputs split in tasks of 256, one contiguous run of them per thread as
+// ops::WorkSplit hands out a step's rows:
 //   bf16  bf16 weights x bf16 rows (PAIRED 1: each row with its remainder, as the engine's
 //         attention inputs), the bf16 model's fast path;
 //   f16   f16 weights x f32 rows: a GPTQ/AWQ checkpoint's LM head;
@@ -93,8 +94,11 @@ std::vector<double> Time(const Matrix& w, const ops::MatIn& in, int repeat, int 
     for (int t = 0; t < threads; ++t) {
       pool.emplace_back([&, t] {
         for (int k = 0; k < repeat; ++k) {
-          for (int64_t b = t * kTask; b < w.rows; b += threads * kTask) {
-            ops::MatMulRange(op, in, b, std::min(w.rows, b + kTask));
+          // One contiguous run of tasks per thread, as ops::WorkSplit hands out a step's rows.
+          const int64_t tasks = (w.rows + kTask - 1) / kTask;
+          const int64_t end = std::min(w.rows, tasks * (t + 1) / threads * kTask);
+          for (int64_t b = tasks * t / threads * kTask; b < end; b += kTask) {
+            ops::MatMulRange(op, in, b, std::min(end, b + kTask));
           }
         }
       });
