@@ -32,16 +32,18 @@ void AssignResident(std::vector<T>& v, size_t n, const T& value) {
   ReserveResident(v, n);
   v.assign(n, value);
 }
-// Memory for large blocks that a decode step streams through (quantized weights): a block of
-// kHugeAlignMin bytes or more starts on a 2 MB boundary and is made resident by Populate, so
-// its whole 2 MB stretches are huge pages (one TLB entry, and one fault, per 2 MB; the 4 KB
-// remainder at its end is not rounded up, so no memory is wasted); smaller blocks come from
-// operator new. Where huge pages are off the large blocks are only aligned and populated.
-// Stateless: any two compare equal.
-void* AllocateHugeAligned(size_t bytes);  // throws std::bad_alloc
+
+// A block of `bytes` starting on a 2 MB boundary, made resident by Populate (so its whole 2 MB
+// stretches are huge pages where transparent huge pages are on); released by FreeHugeAligned.
+// Throws std::bad_alloc when out of memory.
+void* AllocateHugeAligned(size_t bytes);
 void FreeHugeAligned(void* p);
 inline constexpr size_t kHugeAlignMin = size_t{1} << 20;
 
+// For large blocks that a decode step streams through (quantized weights): blocks of
+// kHugeAlignMin bytes or more from AllocateHugeAligned (one TLB entry, and one fault, per 2 MB;
+// the 4 KB remainder at a block's end is not rounded up, so no memory is wasted), smaller ones
+// from operator new. Stateless: any two compare equal.
 template <typename T>
 struct ResidentAllocator {
   using value_type = T;
