@@ -19,7 +19,6 @@ held to the same bounds except the logprob one (printed).
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import quant_ref  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import free_port  # noqa: E402
 import torch_ref  # noqa: E402
 
 MODELCAR = os.environ["MODELCAR_BIN"]
@@ -60,14 +61,8 @@ def generate(model_dir, ids, steps, dump, extra):
                            "--dump-logits", dump] + extra))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def prompt_logprobs(model_dir, ids, extra, log):
-    port = free_port()
+    port = free_port.reserve(os.getpid())
     with open(log, "w") as out:
         p = subprocess.Popen([MODELCAR, "serve", model_dir, "--host", "127.0.0.1", "--port", str(port),
                               "--max-model-len", str(len(ids) + 16), "--served-model-name", "m"] + extra,

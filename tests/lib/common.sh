@@ -1,6 +1,7 @@
 # Shared helpers for integration tests and scripts (source this file; bash).
 #   mc_tmpdir               a temp dir removed at exit (MC_TMP)
-#   mc_free_port            prints a free TCP port on 127.0.0.1
+#   mc_free_port            prints a free TCP port on 127.0.0.1, reserved for this test until it
+#                           exits (tests/lib/free_port.py: below the ephemeral range)
 #   mc_start_registry [AUTH_YAML]  starts Debian's docker-registry on 127.0.0.1:<free port>,
 #                           sets REGISTRY (host:port), REGISTRY_DIR and REGISTRY_PID, waits until
 #                           /v2/ answers; stopped at exit. AUTH_YAML is inserted under the top
@@ -52,7 +53,7 @@ mc_tmpdir() {
 }
 
 mc_free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/free_port.py" "$$"
 }
 
 mc_start_registry() {
