@@ -43,20 +43,21 @@ inline constexpr size_t kHugeAlignMin = size_t{1} << 20;
 // For large blocks that a decode step streams through (quantized weights): blocks of
 // kHugeAlignMin bytes or more from AllocateHugeAligned (one TLB entry, and one fault, per 2 MB;
 // the 4 KB remainder at a block's end is not rounded up, so no memory is wasted), smaller ones
-// from operator new. Stateless: any two compare equal.
+// from operator new on a 64-byte boundary. Stateless: any two compare equal.
 template <typename T>
 struct ResidentAllocator {
   using value_type = T;
+  static constexpr std::align_val_t kLine{64};  // small blocks start on a cache line
   ResidentAllocator() = default;
   template <typename U>
   ResidentAllocator(const ResidentAllocator<U>&) {}  // NOLINT: allocator rebinding
   T* allocate(size_t n) {
     const size_t bytes = n * sizeof(T);
-    if (bytes < kHugeAlignMin) return static_cast<T*>(::operator new(bytes));
+    if (bytes < kHugeAlignMin) return static_cast<T*>(::operator new(bytes, kLine));
     return static_cast<T*>(AllocateHugeAligned(bytes));
   }
   void deallocate(T* p, size_t n) {
-    if (n * sizeof(T) < kHugeAlignMin) return ::operator delete(p);
+    if (n * sizeof(T) < kHugeAlignMin) return ::operator delete(p, kLine);
     FreeHugeAligned(p);
   }
   friend bool operator==(const ResidentAllocator&, const ResidentAllocator&) { return true; }

@@ -18,21 +18,58 @@ void QuantMatrix::DequantizeRow(int64_t n, float* out) const {
   }
 }
 
-float QuantMatrix::Scale(int64_t i) const { return compact() ? F16ToF32(scales16[i]) : scales[i]; }
+namespace {
+// Where GroupIndex i's scale (f16 bits) and zero point sit in the compact form's qweight.
+const uint8_t* MetaBytes(const QuantMatrix& q, int64_t i, int64_t* j) {
+  const int64_t per_tile = q.groups() * QuantMatrix::kTile;
+  *j = i % QuantMatrix::kTile;
+  return reinterpret_cast<const uint8_t*>(
+      q.MetaLine(i / per_tile, i % per_tile / QuantMatrix::kTile));
+}
+}  // namespace
+
+float QuantMatrix::Scale(int64_t i) const {
+  if (!compact_form) return scales[i];
+  int64_t j;
+  const uint8_t* line = MetaBytes(*this, i, &j);
+  uint16_t h;
+  std::memcpy(&h, line + 2 * j, 2);
+  return F16ToF32(h);
+}
+
+uint32_t QuantMatrix::Zero(int64_t i) const {
+  if (!compact_form) return zeros[i];
+  int64_t j;
+  return MetaBytes(*this, i, &j)[2 * kTile + j];
+}
 
 void QuantMatrix::Compact() {
-  if (compact() || scales.empty()) return;
+  if (compact_form || scales.empty()) return;
   std::vector<uint16_t> s(scales.size());
-  std::vector<uint8_t> z(zeros.size());
   for (size_t i = 0; i < scales.size(); ++i) {
     s[i] = F32ToF16(scales[i]);
     // Bit for bit: -0.0 stays -0.0, NaN is refused (it never equals itself).
     const float back = F16ToF32(s[i]);
     if (std::memcmp(&back, &scales[i], 4) != 0 || zeros[i] > 255) return;
-    z[i] = static_cast<uint8_t>(zeros[i]);
   }
-  scales16 = std::move(s);
-  zeros8 = std::move(z);
+  constexpr int kMetaBytes = kTile * 4;
+  const int64_t words = group_words();
+  decltype(qweight) packed(static_cast<size_t>(tiles() * groups() * (words + kTile)), 0);
+  for (int64_t t = 0; t < tiles(); ++t) {
+    for (int64_t g = 0; g < groups(); ++g) {
+      const int64_t in = (t * groups() + g) * words, out = (t * groups() + g) * (words + kTile);
+      std::copy_n(&qweight[in], words, &packed[out]);
+      uint8_t line[kMetaBytes] = {};
+      for (int64_t j = 0; j < kTile; ++j) {
+        const int64_t i = (t * groups() + g) * kTile + j;
+        std::memcpy(line + 2 * j, &s[i], 2);
+        line[2 * kTile + j] = static_cast<uint8_t>(zeros[i]);
+      }
+      std::memcpy(&packed[out + words], line, kMetaBytes);
+    }
+  }
+  qweight = std::move(packed);
+  compact_form = true;
   scales = {};
   zeros = {};
 }

@@ -257,11 +257,15 @@ TEST(QuantMatrixTest, CompactKeepsValuesOrRefuses) {
   QuantMatrix q = make(6.103515625e-05f /* 2^-14 */, 255);
   std::vector<std::vector<float>> before(q.rows, std::vector<float>(q.cols));
   for (int64_t n = 0; n < q.rows; ++n) q.DequantizeRow(n, before[n].data());
-  const uint64_t general = q.bytes();
+  const uint64_t general = q.bytes(), metadata = q.scales.size();
   q.Compact();
   ASSERT_TRUE(q.compact());
   EXPECT_TRUE(q.scales.empty() && q.zeros.empty());
-  EXPECT_EQ(general - q.bytes(), q.scales16.size() * 3);  // 6 bytes per group and output -> 3
+  // 6 bytes per group and output -> a 64-byte line per 16 outputs of a group: 4.
+  EXPECT_EQ(general - q.bytes(), metadata * 2);
+  // Each group's line of a tile follows its weights, so the tile is one run.
+  EXPECT_EQ(q.group_stride(), q.group_words() + QuantMatrix::kTile);
+  EXPECT_EQ(q.WordIndex(q.group, 0), q.group_stride());
   std::vector<float> row(q.cols);
   for (int64_t n = 0; n < q.rows; ++n) {
     q.DequantizeRow(n, row.data());

@@ -76,10 +76,11 @@ MC_VNNI_TARGET void TileInt8(const QuantMatrix& w, int64_t t, const Int8Rows& x,
   constexpr int kParts = kBits == 4 ? 2 : 1;  // the nibbles of a byte, or the byte
   constexpr int kPer = 32 / kBits;            // inputs per word
   const int64_t K = w.cols, groups = w.groups();
-  const int64_t words = w.group / kPer;  // per group
+  const int64_t words = w.group / kPer;  // lines of weights per group
+  const int64_t stride = w.group_stride();
   const uint32_t* wp = w.qweight.data() + t * w.words_per_tile();
   const uint32_t* next = wp + w.words_per_tile();
-  const int64_t meta = t * groups * kTile;  // the tile's first scale and zero point
+  const int64_t meta = t * groups * kTile;  // the general form: the tile's first scale and zero
   const int8_t* xq = x.q.data() + r0 * K;
   const int8_t* xr = x.rq.data() + r0 * K;
   const __m512i low = _mm512_set1_epi8(0x0F), high = _mm512_set1_epi8(static_cast<char>(0xF0));
@@ -94,10 +95,15 @@ MC_VNNI_TARGET void TileInt8(const QuantMatrix& w, int64_t t, const Int8Rows& x,
 #pragma GCC unroll 2
       for (int h = 0; h < kParts; ++h) dot[r][h] = rdot[r][h] = _mm512_setzero_si512();
     }
-    for (int64_t i = g * words; i < (g + 1) * words; ++i) {
-      // The next tile's weights into L2 while these are used (past the matrix: a wasted line).
-      _mm_prefetch(reinterpret_cast<const char*>(next + i * kTile), _MM_HINT_T1);
-      const __m512i v = _mm512_loadu_si512(wp + i * kTile);
+    const uint32_t* gp = wp + g * stride;  // the group's first line
+    // The next tile's lines into L2 while these are used (past the matrix: wasted lines).
+    if constexpr (kCompact) {
+      _mm_prefetch(reinterpret_cast<const char*>(next + g * stride + words * kTile), _MM_HINT_T1);
+    }
+    for (int64_t l = 0; l < words; ++l) {
+      const int64_t i = g * words + l;  // the line's place in the group-major input order
+      _mm_prefetch(reinterpret_cast<const char*>(next + g * stride + l * kTile), _MM_HINT_T1);
+      const __m512i v = _mm512_loadu_si512(gp + l * kTile);
       __m512i wv[kParts];
       if constexpr (kBits == 4) {
         wv[0] = _mm512_and_si512(v, low);
@@ -115,13 +121,14 @@ MC_VNNI_TARGET void TileInt8(const QuantMatrix& w, int64_t t, const Int8Rows& x,
         }
       }
     }
-    const int64_t m = meta + g * kTile;
     __m512 s;
     __m512i z;
     if constexpr (kCompact) {
-      s = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(&w.scales16[m])));
-      z = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&w.zeros8[m])));
+      const uint32_t* line = gp + words * kTile;  // 16 f16 scales, then 16 zero-point bytes
+      s = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(line)));
+      z = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(line + 8)));
     } else {
+      const int64_t m = meta + g * kTile;
       s = _mm512_loadu_ps(&w.scales[m]);
       z = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(&w.zeros[m])));
     }

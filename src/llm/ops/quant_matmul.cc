@@ -38,9 +38,10 @@ HWY_INLINE void TileRows(const QuantMatrix& w, int64_t t, const float* HWY_RESTR
   constexpr int kPer = 32 / kBits;
   const auto mask = hn::Set(du, (1u << kBits) - 1);
   const int64_t groups = w.groups();
-  const int64_t words = w.group / kPer;  // per group
+  const int64_t words = w.group / kPer;  // lines of weights per group
+  const int64_t stride = w.group_stride();
   const uint32_t* HWY_RESTRICT wp = w.qweight.data() + t * w.words_per_tile();
-  const int64_t meta = t * groups * kTile;  // the tile's first scale and zero point
+  const int64_t meta = t * groups * kTile;  // the general form: the tile's first scale and zero
   VF acc[kR][kV];
   MC_UNROLL for (int r = 0; r < kR; ++r) {
     MC_UNROLL for (int v = 0; v < kV; ++v) acc[r][v] = hn::Zero(df);
@@ -50,9 +51,11 @@ HWY_INLINE void TileRows(const QuantMatrix& w, int64_t t, const float* HWY_RESTR
     MC_UNROLL for (int r = 0; r < kR; ++r) {
       MC_UNROLL for (int v = 0; v < kV; ++v) gacc[r][v] = hn::Zero(df);
     }
+    const uint32_t* HWY_RESTRICT gp = wp + g * stride;  // the group's first line
     for (int64_t i = g * words; i < (g + 1) * words; ++i) {
+      const uint32_t* HWY_RESTRICT line = gp + (i - g * words) * kTile;
       hn::Vec<decltype(du)> wv[kV];
-      MC_UNROLL for (int v = 0; v < kV; ++v) wv[v] = hn::LoadU(du, wp + i * kTile + v * kN);
+      MC_UNROLL for (int v = 0; v < kV; ++v) wv[v] = hn::LoadU(du, line + v * kN);
       const float* HWY_RESTRICT xk = xp + i * kPer;
       MC_UNROLL for (int m = 0; m < kPer; ++m) {
         VF q[kV];
@@ -67,15 +70,18 @@ HWY_INLINE void TileRows(const QuantMatrix& w, int64_t t, const float* HWY_RESTR
       }
     }
     MC_UNROLL for (int v = 0; v < kV; ++v) {
-      const int64_t m = meta + g * kTile + v * kN;
       VF s, z;
       if constexpr (kCompact) {
         const hn::Rebind<hwy::float16_t, DF> dh;
         const hn::Rebind<uint8_t, DF> d8;
-        s = hn::PromoteTo(df,
-                          hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(&w.scales16[m])));
-        z = hn::ConvertTo(df, hn::BitCast(di, hn::PromoteTo(du, hn::LoadU(d8, &w.zeros8[m]))));
+        // The group's line after its weights: 16 f16 scales, then 16 zero-point bytes.
+        const auto* line = reinterpret_cast<const uint8_t*>(gp + words * kTile);
+        s = hn::PromoteTo(
+            df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(line) + v * kN));
+        z = hn::ConvertTo(df,
+                          hn::BitCast(di, hn::PromoteTo(du, hn::LoadU(d8, line + 2 * kTile + v * kN))));
       } else {
+        const int64_t m = meta + g * kTile + v * kN;
         s = hn::LoadU(df, &w.scales[m]);
         z = hn::ConvertTo(df, hn::BitCast(di, hn::PromoteTo(du, hn::LoadU(d16, &w.zeros[m]))));
       }
