@@ -12,12 +12,13 @@ import json
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+import free_port  # noqa: E402  (tests/lib: ports reserved below the ephemeral range)
 
 mode, rounds, model, bins = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:6]
 threads = sys.argv[6] if len(sys.argv) > 6 else "2"
@@ -49,10 +50,7 @@ def cpu_seconds(pid):
 
 
 def run_serve(binary):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_port.reserve(os.getpid())
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([binary, "serve", model, "--host", "127.0.0.1", "--port", str(port),
                              "--served-model-name", "m", "--threads", threads, "--max-num-seqs",

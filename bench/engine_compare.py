@@ -5,13 +5,14 @@ import argparse
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+import free_port  # noqa: E402  (tests/lib: ports reserved below the ephemeral range)
 
 p = argparse.ArgumentParser()
 p.add_argument("--modelcar", required=True)
@@ -134,14 +135,6 @@ loads.append(load())
 
 
 # 3. Serving: one server at a time, 4 and 16 streams.
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def server_log_tail(f):
     f.flush()
     f.seek(0)
@@ -196,7 +189,7 @@ def serve(name, cmd, port, levels):
 
 levels = [(4, 16), (16, 32)]
 for rnd in range(a.serve_rounds):
-    port = free_port()
+    port = free_port.reserve(os.getpid())
     mc_cmd = [MC, "serve", a.model, "--host", "127.0.0.1", "--port", str(port),
               "--served-model-name", "m", "--threads", T, "--max-num-seqs", "16", "--precision",
               a.precision]

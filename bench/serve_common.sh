@@ -10,8 +10,8 @@
 bench_pids=()
 bench_url=
 
-bench_free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+bench_free_port() {  # reserved for this shell (tests/lib/free_port.py)
+  /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/../tests/lib/free_port.py" "$$"
 }
 
 bench_start() {

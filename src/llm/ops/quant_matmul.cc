@@ -52,11 +52,10 @@ HWY_INLINE void TileRows(const QuantMatrix& w, int64_t t, const float* HWY_RESTR
       MC_UNROLL for (int v = 0; v < kV; ++v) gacc[r][v] = hn::Zero(df);
     }
     const uint32_t* HWY_RESTRICT gp = wp + g * stride;  // the group's first line
-    for (int64_t i = g * words; i < (g + 1) * words; ++i) {
-      const uint32_t* HWY_RESTRICT line = gp + (i - g * words) * kTile;
+    for (int64_t l = 0; l < words; ++l) {
       hn::Vec<decltype(du)> wv[kV];
-      MC_UNROLL for (int v = 0; v < kV; ++v) wv[v] = hn::LoadU(du, line + v * kN);
-      const float* HWY_RESTRICT xk = xp + i * kPer;
+      MC_UNROLL for (int v = 0; v < kV; ++v) wv[v] = hn::LoadU(du, gp + l * kTile + v * kN);
+      const float* HWY_RESTRICT xk = xp + (g * words + l) * kPer;
       MC_UNROLL for (int m = 0; m < kPer; ++m) {
         VF q[kV];
         MC_UNROLL for (int v = 0; v < kV; ++v) {
